@@ -1,0 +1,161 @@
+"""Command line: ``python -m app serve | migrate | init | demo | createadmin``."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+import time
+
+from sqlalchemy import func, select
+
+from app.config import get_settings
+from app.db import get_engine, migrate, read_session, write_session
+from app.models import Organisation
+
+
+def _is_empty() -> bool:
+    with read_session() as s:
+        return not s.scalar(select(func.count()).select_from(Organisation))
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    migrate()
+    print("数据库已迁移到最新版本")
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from app.seed.province import init_province
+
+    migrate()
+    started = time.perf_counter()
+    with write_session() as s:
+        result = init_province(s, args.province)
+        s.commit()
+    if result.already_loaded:
+        print("区划与指标目录已存在，未重复载入")
+    else:
+        print(f"已载入：组织 {result.organisations} 个，乡镇 {result.towns} 个，村/社区 {result.villages} 个，"
+              f"用时 {time.perf_counter() - started:.1f} 秒")
+    return 0
+
+
+def _load_demo(activities: int, seed: int) -> None:
+    from app.seed.demo import load_demo
+
+    with write_session() as s:
+        result = load_demo(s, activities=activities, seed=seed)
+        s.commit()
+    for line in result.summary_lines():
+        print(line)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    migrate()
+    if not _is_empty():
+        print("数据库不是空的：演示数据只载入空数据库（换一个 DATABASE_URL，或删除 data/ 下的数据库文件）",
+              file=sys.stderr)
+        return 2
+    _load_demo(args.activities, args.seed)
+    _print_logins()
+    return 0
+
+
+def _print_logins() -> None:
+    from app.seed.demo import demo_logins
+
+    with read_session() as s:
+        logins = demo_logins(s)
+    if not logins:
+        return
+    print("\n演示账号（演示数据，仅供体验）：")
+    for item in logins:
+        print(f"  {item.role:<10} 账号 {item.login}  密码 {item.password}  （{item.org_name}）")
+
+
+def cmd_createadmin(args: argparse.Namespace) -> int:
+    from app.accounts.service import create_admin
+    from app.orgs.service import root
+
+    migrate()
+    password = args.password or os.environ.get("SZT_ADMIN_PASSWORD")
+    if not password:
+        if not sys.stdin.isatty():
+            print("请用 --password 或环境变量 SZT_ADMIN_PASSWORD 提供密码", file=sys.stderr)
+            return 2
+        password = getpass.getpass("密码：")
+    with write_session() as s:
+        province = root(s)
+        if province is None:
+            print("还没有组织：请先运行 python -m app init", file=sys.stderr)
+            return 2
+        try:
+            user = create_admin(s, login=args.login, password=password, name=args.name, province=province)
+        except ValueError as exc:
+            print(str(exc), file=sys.stderr)
+            return 2
+        s.commit()
+    print(f"已创建省级管理员 {user.login}（{province.name}）")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    migrate()
+    if _is_empty() and not args.no_demo:
+        print(f"数据库为空：载入演示省（{settings.demo_activities} 条活动）…")
+        _load_demo(settings.demo_activities, 2026)
+    _print_logins()
+    get_engine().dispose()
+    host, port = args.host or settings.host, args.port or settings.port
+    print(f"\n双助推行动平台：http://{host}:{port}/")
+    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=args.workers)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m app", description="双助推行动平台")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="迁移数据库（空库时载入演示省）并启动网站")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.add_argument("--workers", type=int, default=1)
+    s.add_argument("--no-demo", action="store_true", help="空库时不载入演示数据")
+    s.set_defaults(func=cmd_serve)
+
+    s = sub.add_parser("migrate", help="把数据库迁移到最新版本")
+    s.set_defaults(func=cmd_migrate)
+
+    s = sub.add_parser("init", help="载入真实区划与指标目录（不含任何虚构数据）")
+    s.add_argument("--province", default=None, help="省级行政区划代码前两位，默认 53（云南省）")
+    s.set_defaults(func=cmd_init)
+
+    s = sub.add_parser("demo", help="在空数据库中载入演示省（虚构的委员、挂联、目标与活动）")
+    s.add_argument("--activities", type=int, default=None, help="活动条数")
+    s.add_argument("--seed", type=int, default=2026, help="随机种子：同一种子得到同样的数据")
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("createadmin", help="创建省级管理员账号")
+    s.add_argument("--login", required=True, help="手机号（登录名）")
+    s.add_argument("--name", default="系统管理员")
+    s.add_argument("--password")
+    s.set_defaults(func=cmd_createadmin)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    if getattr(args, "province", "") is None:
+        args.province = settings.province
+    if getattr(args, "activities", 0) is None:
+        args.activities = settings.demo_activities
+    if getattr(args, "activities", 0) and args.activities < 0:
+        print("--activities 不能为负数", file=sys.stderr)
+        return 2
+    return args.func(args)

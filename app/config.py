@@ -1,0 +1,50 @@
+"""Settings, read from the environment (prefix ``SZT_``; ``DATABASE_URL`` unprefixed).
+
+Never read at import time: call ``get_settings()`` so tests can override it.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SQLITE_URL = f"sqlite:///{PROJECT_ROOT / 'data' / 'szt.db'}"
+DEV_SECRET = "dev-only-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SZT_", extra="ignore")
+
+    # dev: the embedded default; prod refuses the development secret.
+    env: str = "dev"
+    database_url: str = Field(
+        default=DEFAULT_SQLITE_URL,
+        validation_alias=AliasChoices("DATABASE_URL", "SZT_DATABASE_URL"),
+    )
+    secret_key: str = DEV_SECRET
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Size of the demo loaded by `serve` into an empty database: small enough to start quickly.
+    demo_activities: int = 20_000
+    sqlite_busy_timeout_ms: int = 15_000
+    # The province whose real divisions `init` loads (GB/T 2260 two-digit prefix).
+    province: str = "53"
+
+    @model_validator(mode="after")
+    def _refuse_dev_secret_in_prod(self) -> "Settings":
+        if self.env != "dev" and self.secret_key == DEV_SECRET:
+            raise ValueError("SZT_SECRET_KEY must be set outside development (SZT_ENV=dev)")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

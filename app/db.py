@@ -1,0 +1,111 @@
+"""Engine and sessions.
+
+SQLite is the embedded default and is set up to behave like a server database under concurrent
+use: WAL (readers never block the writer), ``synchronous=FULL`` (a committed activity survives a
+power cut), ``foreign_keys=ON`` (orphans refused), a generous ``busy_timeout``, and write
+transactions that ``BEGIN IMMEDIATE`` so that two writers queue on the lock up front instead of
+one failing with "database is locked" when it upgrades a read lock half-way through.
+
+Reads use a deferred ``BEGIN`` so that they never take the write lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from app.config import get_settings
+
+# Execution option that marks an engine (or connection) whose transactions begin IMMEDIATE.
+WRITE_OPTION = "szt_write"
+
+
+def _install_sqlite_behaviour(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # noqa: ANN001 - DB-API objects
+        # Let SQLAlchemy's "begin" event below issue BEGIN itself (pysqlite's own implicit
+        # transaction handling cannot begin IMMEDIATE).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # noqa: ANN001
+        immediate = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_engine(url: str, *, busy_timeout_ms: int | None = None, echo: bool = False) -> Engine:
+    """Create an engine for ``url`` with this project's SQLite or PostgreSQL behaviour."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": (busy_timeout_ms or 15_000) / 1000},
+        )
+        _install_sqlite_behaviour(engine, busy_timeout_ms or get_settings().sqlite_busy_timeout_ms)
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True)
+
+
+def write_engine(engine: Engine) -> Engine:
+    """The same engine (same pool, same events) whose transactions take the write lock at BEGIN."""
+    return engine.execution_options(**{WRITE_OPTION: True})
+
+
+@lru_cache
+def get_engine() -> Engine:
+    return make_engine(get_settings().database_url)
+
+
+def is_sqlite(engine_or_conn) -> bool:  # noqa: ANN001
+    return engine_or_conn.dialect.name == "sqlite"
+
+
+@contextmanager
+def read_session(engine: Engine | None = None) -> Iterator[Session]:
+    with Session(engine or get_engine(), expire_on_commit=False) as session:
+        yield session
+
+
+@contextmanager
+def write_session(engine: Engine | None = None) -> Iterator[Session]:
+    """A session for one use case: begins IMMEDIATE on SQLite; the caller commits."""
+    with Session(write_engine(engine or get_engine()), expire_on_commit=False) as session:
+        yield session
+
+
+def get_session() -> Iterator[Session]:
+    with read_session() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def migrate(url: str | None = None, revision: str = "head") -> None:
+    """Bring the database at ``url`` (default: the configured one) up to ``revision``."""
+    from alembic import command
+    from alembic.config import Config
+
+    from app.config import PROJECT_ROOT
+
+    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
+    cfg.set_main_option("sqlalchemy.url", url or get_settings().database_url)
+    cfg.attributes["configure_logger"] = False
+    command.upgrade(cfg, revision)

@@ -1,0 +1,24 @@
+"""All tables, imported so that ``SQLModel.metadata`` knows them (Alembic reads it)."""
+
+from app.models.base import SQLModel  # noqa: F401  (naming convention first)
+from app.models.orgs import Committee, OrgClosure, Organisation, OrgLevel, Site, SiteKind
+from app.models.people import Member, MemberRole, Membership, Term
+from app.models.accounts import GrantRole, RoleGrant, UserAccount
+from app.models.catalogue import AnnualTarget, BoostArea, Campaign, Indicator, IndicatorKind, Task
+from app.models.assignments import LinkAssignment, LinkRole
+from app.models.activities import (
+    Activity,
+    ActivityParticipant,
+    ActivityStatus,
+    ActivityValue,
+    ClosedMonth,
+)
+from app.models.meta import AppMeta
+
+__all__ = [
+    "Activity", "ActivityParticipant", "ActivityStatus", "ActivityValue", "AnnualTarget",
+    "AppMeta", "BoostArea", "Campaign", "ClosedMonth", "Committee", "GrantRole", "Indicator",
+    "IndicatorKind", "LinkAssignment", "LinkRole", "Member", "MemberRole", "Membership",
+    "OrgClosure", "OrgLevel", "Organisation", "RoleGrant", "Site", "SiteKind", "Task", "Term",
+    "UserAccount",
+]

@@ -1,0 +1,72 @@
+"""Members (政协委员), terms (届) and memberships: 换届 ends memberships, never deletes people."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, Column, ForeignKeyConstraint, Index, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.models.base import UtcDateTime, in_list, utcnow
+
+
+class MemberRole(StrEnum):
+    member = "member"  # 委员
+    standing = "standing"  # 常委
+    chair_council = "chair_council"  # 主席会议成员 (主席, 副主席, 秘书长)
+
+
+class Member(SQLModel, table=True):
+    __tablename__ = "member"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=32)
+    # Personal data: never leaves through an API token (accounts issue).
+    phone: str = Field(sa_column=Column(String(20), nullable=False, unique=True))
+    sector: str = Field(max_length=32)  # 界别
+    enterprise: str | None = Field(default=None, max_length=128)  # 委员企业
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+
+
+class Term(SQLModel, table=True):
+    """One organisation's 第N届."""
+
+    __tablename__ = "term"
+    __table_args__ = (
+        UniqueConstraint("org_id", "number"),
+        UniqueConstraint("id", "org_id"),
+        CheckConstraint("number > 0", name="number_positive"),
+        CheckConstraint("end_date IS NULL OR end_date >= start_date", name="dates_ordered"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organisation.id")
+    number: int
+    start_date: date
+    end_date: date | None = None
+
+
+class Membership(SQLModel, table=True):
+    """A member's seat in one organisation for one term, with role and 专委会."""
+
+    __tablename__ = "membership"
+    __table_args__ = (
+        CheckConstraint(in_list("role", MemberRole), name="role"),
+        CheckConstraint("end_date IS NULL OR end_date >= start_date", name="dates_ordered"),
+        UniqueConstraint("member_id", "term_id"),
+        # The term and the committee must belong to the membership's own organisation.
+        ForeignKeyConstraint(["term_id", "org_id"], ["term.id", "term.org_id"]),
+        ForeignKeyConstraint(["committee_id", "org_id"], ["committee.id", "committee.org_id"]),
+        Index("ix_membership_org_id_end_date", "org_id", "end_date"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    org_id: int = Field(foreign_key="organisation.id")
+    term_id: int
+    role: MemberRole = Field(sa_column=Column(String(16), nullable=False))
+    title: str | None = Field(default=None, max_length=32)  # e.g. 副主席, 秘书长
+    committee_id: int | None = None
+    start_date: date
+    end_date: date | None = None

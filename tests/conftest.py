@@ -1,0 +1,162 @@
+"""Test databases, built the way production builds them: ``alembic upgrade head``.
+
+Every database test runs twice, on SQLite and on PostgreSQL (``TEST_POSTGRES_URL``, default the
+local server's ``test`` database, used only to create throw-away databases next to it). Without a
+reachable PostgreSQL those runs skip with the reason — unless ``CI=true``, where they fail.
+
+- ``session``: a Session inside a transaction that is rolled back after the test, on a database
+  that already holds the real province (``init``), so tests add only what they are about.
+- ``fresh_url``: an empty, migrated database whose data is really committed — for tests of the
+  loaders, of concurrency, of several processes and of the browser.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, make_url
+from sqlmodel import Session
+
+from app.config import get_settings
+from app.db import get_engine, make_engine, migrate, write_session
+
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+def _pg_problem() -> str | None:
+    import psycopg
+
+    url = make_url(PG_ADMIN_URL)
+    try:
+        with psycopg.connect(
+            host=url.host, port=url.port or 5432, user=url.username, password=url.password,
+            dbname=url.database, connect_timeout=3,
+        ):
+            return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not usable here"
+        return f"{type(exc).__name__}: {exc}".strip()
+
+
+def require_postgres() -> None:
+    problem = _pg_problem()
+    if problem is None:
+        return
+    message = (f"PostgreSQL is not reachable at {PG_ADMIN_URL} ({problem}); "
+               "start it or set TEST_POSTGRES_URL to run these tests on PostgreSQL")
+    if IN_CI:
+        pytest.fail("CI=true: " + message, pytrace=False)
+    pytest.skip(message)
+
+
+@contextmanager
+def temporary_database(backend: str, tmp_dir: Path) -> Iterator[str]:
+    """An empty database of ``backend`` that exists only inside the block; yields its URL."""
+    if backend == "sqlite":
+        path = tmp_dir / f"szt-{uuid.uuid4().hex[:8]}.db"
+        yield f"sqlite:///{path}"
+        return
+    require_postgres()
+    import psycopg
+
+    admin = make_url(PG_ADMIN_URL)
+    name = f"szt_test_{uuid.uuid4().hex[:12]}"
+    conninfo = dict(host=admin.host, port=admin.port or 5432, user=admin.username,
+                    password=admin.password, dbname=admin.database, autocommit=True)
+    with psycopg.connect(**conninfo) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(**conninfo) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def base_engine(backend, tmp_path_factory) -> Iterator[Engine]:
+    """A migrated database holding the real province and catalogue, shared by the whole run."""
+    from app.seed.province import init_province
+
+    with temporary_database(backend, tmp_path_factory.mktemp(backend)) as url:
+        migrate(url)
+        engine = make_engine(url)
+        with write_session(engine) as s:
+            init_province(s, "53")
+            s.commit()
+        yield engine
+        engine.dispose()
+
+
+@pytest.fixture
+def session(base_engine) -> Iterator[Session]:
+    """A session whose every change, commits included, is rolled back after the test."""
+    conn = base_engine.connect()
+    outer = conn.begin()
+    s = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield s
+    finally:
+        s.close()
+        outer.rollback()
+        conn.close()
+
+
+@pytest.fixture
+def fresh_url(backend, tmp_path) -> Iterator[str]:
+    """An empty, migrated database whose writes are really committed."""
+    with temporary_database(backend, tmp_path) as url:
+        migrate(url)
+        yield url
+
+
+@pytest.fixture
+def use_database(monkeypatch):
+    """Point the app's settings and engine at ``url`` (for the CLI and a served app)."""
+    def _use(url: str) -> None:
+        monkeypatch.setenv("DATABASE_URL", url)
+        get_settings.cache_clear()
+        get_engine.cache_clear()
+
+    yield _use
+    try:
+        get_engine().dispose()
+    finally:
+        get_settings.cache_clear()
+        get_engine.cache_clear()
+
+
+@pytest.fixture
+def client(session):
+    """A TestClient whose requests use the test's rolled-back session."""
+    from fastapi.testclient import TestClient
+
+    from app.db import get_session
+    from app.main import create_app
+
+    app = create_app()
+    app.dependency_overrides[get_session] = lambda: session
+    with TestClient(app) as c:
+        yield c
+
+
+def chromium_path() -> str:
+    """Debian's Chromium, or skip (fail under CI) with the reason."""
+    path = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+    if path:
+        return path
+    message = "Chromium is not installed (apt-get install chromium fonts-noto-cjk); browser tests need it"
+    if IN_CI:
+        pytest.fail("CI=true: " + message, pytrace=False)
+    pytest.skip(message)

@@ -1,0 +1,103 @@
+"""Factories for test data, written through the ORM on the migrated schema."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from app.models import (
+    Activity,
+    ActivityParticipant,
+    ActivityStatus,
+    ActivityValue,
+    GrantRole,
+    Indicator,
+    Member,
+    MemberRole,
+    Membership,
+    Organisation,
+    RoleGrant,
+    Task,
+    Term,
+    UserAccount,
+)
+from app.orgs.service import get_by_code
+
+_seq = itertools.count(1)
+
+
+def org(session: Session, code: str) -> Organisation:
+    found = get_by_code(session, code)
+    assert found is not None, f"no organisation {code}"
+    return found
+
+
+def task(session: Session, sort_order: int = 1) -> Task:
+    return session.scalar(select(Task).where(Task.sort_order == sort_order))
+
+
+def indicators(session: Session, task_: Task) -> list[Indicator]:
+    return list(session.scalars(
+        select(Indicator).where(Indicator.task_id == task_.id).order_by(Indicator.sort_order)
+    ))
+
+
+def term_for(session: Session, organisation: Organisation) -> Term:
+    found = session.scalar(select(Term).where(Term.org_id == organisation.id).order_by(Term.number.desc()))
+    if found is None:
+        found = Term(org_id=organisation.id, number=1, start_date=date(2023, 1, 1))
+        session.add(found)
+        session.flush()
+    return found
+
+
+def make_member(session: Session, organisation: Organisation, *, name: str | None = None,
+                role: MemberRole = MemberRole.member) -> Member:
+    n = next(_seq)
+    member = Member(name=name or f"测试委员{n}", phone=f"1700000{n:04d}", sector="经济界")
+    session.add(member)
+    session.flush()
+    session.add(Membership(
+        member_id=member.id, org_id=organisation.id, term_id=term_for(session, organisation).id,
+        role=role, start_date=date(2023, 1, 1),
+    ))
+    session.flush()
+    return member
+
+
+def make_user(session: Session, *, member: Member | None = None,
+              grants: tuple[tuple[GrantRole, Organisation], ...] = ()) -> UserAccount:
+    n = next(_seq)
+    user = UserAccount(login=member.phone if member else f"1710000{n:04d}",
+                       display_name=member.name if member else f"测试用户{n}",
+                       member_id=member.id if member else None)
+    session.add(user)
+    session.flush()
+    for role, organisation in grants:
+        session.add(RoleGrant(user_id=user.id, role=role, org_id=organisation.id))
+    session.flush()
+    return user
+
+
+def make_activity(session: Session, *, recorder: UserAccount, credited: Organisation,
+                  county: Organisation, task_: Task, values: dict[int, int],
+                  occurred_on: date = date(2026, 3, 1),
+                  status: ActivityStatus = ActivityStatus.pending,
+                  participants: tuple[Member, ...] = ()) -> Activity:
+    activity = Activity(
+        recorder_user_id=recorder.id, credited_org_id=credited.id, task_id=task_.id,
+        county_id=county.id, occurred_on=occurred_on, status=status,
+        idempotency_key=f"key-{next(_seq)}",
+    )
+    session.add(activity)
+    session.flush()
+    for indicator_id, value in values.items():
+        session.add(ActivityValue(activity_id=activity.id, indicator_id=indicator_id,
+                                  task_id=task_.id, value=value))
+    for m in participants:
+        session.add(ActivityParticipant(activity_id=activity.id, member_id=m.id))
+    session.flush()
+    return activity

@@ -1,0 +1,212 @@
+"""`demo`: the invented province is complete, consistent, skewed as the brief says, and repeatable."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select, text
+
+from app.accounts.passwords import verify_password
+from app.db import make_engine, migrate, write_session
+from app.models import (
+    Activity, AnnualTarget, AppMeta, LinkAssignment, Member, Organisation, OrgLevel, RoleGrant,
+    UserAccount,
+)
+from app.models.meta import DEMO_KEY
+from app.seed.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, demo_logins, load_demo
+from tests.conftest import temporary_database
+
+TODAY = date(2026, 6, 15)
+ACTIVITIES = 3_000
+
+
+def _quiet(_message: str) -> None:
+    pass
+
+
+@pytest.fixture(scope="module")
+def demo(backend, tmp_path_factory):
+    """One demo database per backend for the module (loading 30,000 members takes a second or two)."""
+    with temporary_database(backend, tmp_path_factory.mktemp("demo")) as url:
+        migrate(url)
+        engine = make_engine(url)
+        with write_session(engine) as s:
+            result = load_demo(s, activities=ACTIVITIES, seed=7, today=TODAY, progress=_quiet)
+            s.commit()
+        yield engine, result
+        engine.dispose()
+
+
+def _scalar(engine, sql: str):
+    with engine.connect() as conn:
+        return conn.execute(text(sql)).scalar_one()
+
+
+def test_counts_follow_the_flag_and_the_brief(demo):
+    engine, result = demo
+    assert result.activities == ACTIVITIES
+    assert result.key_counties == 57
+    assert 29_000 <= result.members <= 31_000
+    assert result.users > result.members and result.grants > result.members
+    assert result.activity_values >= ACTIVITIES and result.participants >= ACTIVITIES
+    assert result.link_assignments and result.targets and result.closed_months
+    assert any("演示数据" in line for line in result.summary_lines())
+    with write_session(engine) as s:
+        assert s.scalar(select(func.count()).select_from(Activity)) == ACTIVITIES
+        assert s.scalar(select(func.count()).select_from(Member)) == result.members
+        assert s.scalar(select(func.count()).where(Organisation.is_key_county.is_(True))) == 57
+        assert s.get(AppMeta, DEMO_KEY) is not None
+        # Key-support counties are rural: mostly 县, never more than a handful of 区.
+        key_names = s.scalars(select(Organisation.name).where(Organisation.is_key_county.is_(True))).all()
+        assert sum(n.endswith("县政协") for n in key_names) >= 45
+
+
+def test_activity_rows_hang_together(demo):
+    engine, _ = demo
+    checks = {
+        "value of another task": (
+            "SELECT count(*) FROM activity_value v JOIN activity a ON a.id = v.activity_id "
+            "WHERE a.task_id <> v.task_id"
+        ),
+        "in the future": f"SELECT count(*) FROM activity WHERE occurred_on > '{TODAY.isoformat()}'",
+        "older than a year": "SELECT count(*) FROM activity WHERE occurred_on < '2025-06-16'",
+        "reviewed before submitted": "SELECT count(*) FROM activity WHERE reviewed_at < submitted_at",
+        "returned without reason": (
+            "SELECT count(*) FROM activity WHERE status = 'returned' AND status_reason IS NULL"
+        ),
+        "decided without reviewer": (
+            "SELECT count(*) FROM activity WHERE status IN ('verified', 'returned') "
+            "AND reviewer_user_id IS NULL"
+        ),
+        "without participant": (
+            "SELECT count(*) FROM activity a WHERE NOT EXISTS "
+            "(SELECT 1 FROM activity_participant p WHERE p.activity_id = a.id)"
+        ),
+        "recorder not taking part": (
+            "SELECT count(*) FROM activity a JOIN user_account u ON u.id = a.recorder_user_id "
+            "WHERE u.member_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM activity_participant p "
+            "WHERE p.activity_id = a.id AND p.member_id = u.member_id)"
+        ),
+        "credited elsewhere than organiser": (
+            "SELECT count(*) FROM activity WHERE organiser_org_id IS NOT NULL "
+            "AND credited_org_id <> organiser_org_id"
+        ),
+        # Older items were decided; nothing in a closed month waits for review.
+        "pending long ago": (
+            "SELECT count(*) FROM activity WHERE status = 'pending' AND occurred_on < '2026-05-01'"
+        ),
+    }
+    assert {name: _scalar(engine, sql) for name, sql in checks.items()} == dict.fromkeys(checks, 0)
+    # The skew the boards need: joint, pending, returned, 代录 and inactive members all present.
+    present = {
+        "joint": "SELECT count(*) FROM activity WHERE organiser_org_id IS NOT NULL",
+        "pending": "SELECT count(*) FROM activity WHERE status = 'pending'",
+        "returned": "SELECT count(*) FROM activity WHERE status = 'returned'",
+        "recorded by staff": (
+            "SELECT count(*) FROM activity a JOIN user_account u ON u.id = a.recorder_user_id "
+            "WHERE u.member_id IS NULL"
+        ),
+        "with a site": "SELECT count(*) FROM activity WHERE site_id IS NOT NULL",
+        "inactive members": "SELECT count(*) FROM member m WHERE NOT EXISTS "
+                            "(SELECT 1 FROM activity_participant p WHERE p.member_id = m.id)",
+        "archived memberships": "SELECT count(*) FROM membership WHERE end_date IS NOT NULL",
+    }
+    assert all(_scalar(engine, sql) > 0 for sql in present.values()), {
+        name: _scalar(engine, sql) for name, sql in present.items()
+    }
+
+
+def test_four_key_counties_have_no_linked_leader(demo):
+    engine, _ = demo
+    gaps = _scalar(engine, (
+        "SELECT count(*) FROM organisation o WHERE o.is_key_county AND NOT EXISTS "
+        "(SELECT 1 FROM link_assignment l WHERE l.county_id = o.id AND l.site_id IS NULL "
+        "AND l.end_date IS NULL)"
+    ))
+    assert gaps == 4
+    with write_session(engine) as s:
+        ended = s.scalar(select(func.count()).where(LinkAssignment.end_date.is_not(None)))
+        assert ended and ended < 20
+
+
+def test_targets_cover_every_organisation_and_some_lag(demo):
+    engine, _ = demo
+    with write_session(engine) as s:
+        orgs_with_targets = s.scalar(
+            select(func.count(func.distinct(AnnualTarget.org_id))).where(AnnualTarget.year == TODAY.year)
+        )
+        levels = dict(s.execute(select(Organisation.level, func.count()).group_by(Organisation.level)).all())
+        assert orgs_with_targets >= 1 + levels[OrgLevel.prefecture.value] + levels[OrgLevel.county.value] - 5
+        assert s.scalar(select(func.min(AnnualTarget.value))) > 0
+    # Verified year-to-date against the pace (target × months elapsed ÷ 12), per organisation and indicator.
+    ratio_sql = (
+        "SELECT t.org_id, t.indicator_id, COALESCE(SUM(v.value), 0) * 12.0 / ({months} * t.value) AS ratio "
+        "FROM annual_target t JOIN org_closure c ON c.ancestor_id = t.org_id "
+        "LEFT JOIN activity a ON a.credited_org_id = c.descendant_id AND a.status = 'verified' "
+        "AND a.occurred_on >= '{year}-01-01' "
+        "LEFT JOIN activity_value v ON v.activity_id = a.id AND v.indicator_id = t.indicator_id "
+        "WHERE t.year = {year} GROUP BY t.org_id, t.indicator_id, t.value"
+    ).format(months=TODAY.month, year=TODAY.year)
+    with engine.connect() as conn:
+        ratios = [r.ratio for r in conn.execute(text(ratio_sql))]
+    assert any(r >= 1.0 for r in ratios) and any(r < 0.9 for r in ratios)
+
+
+def test_demo_logins_sign_in_with_their_grant(demo):
+    engine, _ = demo
+    with write_session(engine) as s:
+        logins = demo_logins(s)
+        assert [item.login for item in logins] == [a.phone for a in DEMO_ACCOUNTS]
+        for item, account in zip(logins, DEMO_ACCOUNTS, strict=True):
+            user = s.scalar(select(UserAccount).where(UserAccount.login == item.login))
+            assert item.password == DEMO_PASSWORD and verify_password(user.password_hash, DEMO_PASSWORD)
+            assert s.scalar(select(func.count()).where(
+                RoleGrant.user_id == user.id, RoleGrant.role == account.role.value
+            )) == 1
+            assert item.role and item.org_name.endswith("政协")
+        linked = {u.login for u in s.scalars(select(UserAccount).where(
+            UserAccount.login.in_([a.phone for a in DEMO_ACCOUNTS]), UserAccount.member_id.is_not(None)
+        ))}
+        assert {"13900000005", "13900000006", "13900000007"} <= linked
+        # Everyone else activates with a one-time code: no other account has a password.
+        with_password = s.scalar(select(func.count()).where(UserAccount.password_hash.is_not(None)))
+        assert with_password == len(DEMO_ACCOUNTS)
+
+
+def test_a_second_load_is_refused(demo):
+    engine, _ = demo
+    with write_session(engine) as s:
+        with pytest.raises(ValueError, match="演示数据"):
+            load_demo(s, activities=10, today=TODAY, progress=_quiet)
+
+
+def test_demo_logins_are_empty_without_a_demo(session):
+    assert demo_logins(session) == []
+
+
+DETERMINISM_QUERIES = (
+    "SELECT id, name, phone, sector, enterprise FROM member ORDER BY id",
+    "SELECT id, recorder_user_id, credited_org_id, task_id, county_id, site_id, occurred_on, description, "
+    "status, reviewed_at, idempotency_key FROM activity ORDER BY id",
+    "SELECT * FROM activity_value ORDER BY 1, 2",
+    "SELECT org_id, indicator_id, value FROM annual_target ORDER BY 1, 2",
+    "SELECT leader_member_id, county_id, site_id, role, start_date, end_date FROM link_assignment "
+    "ORDER BY id",
+)
+
+
+def test_same_seed_gives_the_same_rows(tmp_path):
+    """On SQLite only: determinism is the generator's property, not the database's."""
+    digests = []
+    for run in range(2):
+        with temporary_database("sqlite", tmp_path / str(run)) as url:
+            migrate(url)
+            engine = make_engine(url)
+            with write_session(engine) as s:
+                load_demo(s, activities=500, seed=11, today=TODAY, progress=_quiet)
+                s.commit()
+            with engine.connect() as conn:
+                digests.append([conn.execute(text(sql)).all() for sql in DETERMINISM_QUERIES])
+            engine.dispose()
+    assert digests[0] == digests[1]

@@ -31,6 +31,17 @@ class Settings(BaseSettings):
     # Size of the demo loaded by `serve` into an empty database: small enough to start quickly.
     demo_activities: int = 20_000
     sqlite_busy_timeout_ms: int = 15_000
+    # Sessions: idle and absolute timeouts.
+    session_idle_minutes: int = 60 * 24 * 3
+    session_absolute_minutes: int = 60 * 24 * 14
+    # Login throttling: per account a short self-expiring lock, per address a longer one.
+    login_account_max_failures: int = 5
+    login_account_window_seconds: int = 300
+    login_ip_max_failures: int = 30
+    login_ip_window_seconds: int = 900
+    activation_code_days: int = 14
+    # Uploaded evidence photos live here, outside static/, served only to those allowed.
+    upload_dir: str = str(PROJECT_ROOT / "data" / "uploads")
     # The province whose real divisions `init` loads (GB/T 2260 two-digit prefix).
     province: str = "53"
 

@@ -91,7 +91,14 @@ def write_session(engine: Engine | None = None) -> Iterator[Session]:
 
 
 def get_session() -> Iterator[Session]:
+    """The request's reading session (deferred BEGIN: never takes SQLite's write lock)."""
     with read_session() as session:
+        yield session
+
+
+def get_write_session() -> Iterator[Session]:
+    """The request's session for one write use case (BEGIN IMMEDIATE on SQLite)."""
+    with write_session() as session:
         yield session
 
 

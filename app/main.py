@@ -1,21 +1,85 @@
-"""The ASGI application."""
+"""The ASGI application: routers, static files, CSRF, and one place that turns errors into answers."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
+import logging
 
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.auth.csrf import AnonCsrfCookieMiddleware
+from app.auth.pages import router as auth_router
 from app.config import PROJECT_ROOT
+from app.deps import csrf_protect
+from app.errors import DomainError
 from app.home.pages import router as home_router
+from app.web import is_htmx, render
+
+log = logging.getLogger("app")
+
+HTTP_MESSAGES = {
+    404: "页面不存在",
+    405: "不支持此操作",
+    413: "上传的内容太大",
+}
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _error_response(request: Request, status: int, message: str, code: str,
+                    errors: dict | list | None = None, headers: dict[str, str] | None = None) -> Response:
+    if _wants_json(request):
+        body = {"detail": message, "code": code}
+        if errors:
+            body["errors"] = errors
+        return JSONResponse(body, status_code=status, headers=headers)
+    if status == 401:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if is_htmx(request):
+            return Response(status_code=401, headers={"HX-Redirect": f"/login?next={target}"})
+        return RedirectResponse(f"/login?next={target}", status_code=303)
+    # HTMX: the fragment goes to the toast area (static/js/app.js); a plain request gets a page.
+    return render(request, "error.html", {"status": status, "message": message, "code": code},
+                  block="toast" if is_htmx(request) else None, status_code=status, headers=headers)
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="双助推行动平台", version="0.1.0", docs_url="/docs", redoc_url=None)
+    app = FastAPI(
+        title="双助推行动平台", version="0.1.0", docs_url="/docs", redoc_url=None,
+        dependencies=[Depends(csrf_protect)],
+    )
+    app.add_middleware(AnonCsrfCookieMiddleware)
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
+    app.include_router(auth_router)
     app.include_router(home_router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(request: Request, exc: DomainError) -> Response:
+        return _error_response(request, exc.status_code, exc.message, exc.code, exc.errors or None, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors = [{"loc": list(e.get("loc", [])), "msg": e.get("msg", "")} for e in exc.errors()]
+        return _error_response(request, 422, "请求格式不正确", "validation_error", errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        message = HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
+        return _error_response(request, exc.status_code, message, f"http_{exc.status_code}",
+                               headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error_response(request, 500, "服务器出错了，请稍后重试；已填写的内容没有丢失", "server_error")
 
     return app

@@ -4,16 +4,29 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
 from jinja2_fragments.fastapi import Jinja2Blocks
 
+from app.auth.csrf import expected_token
 from app.config import PROJECT_ROOT
 
 
 @lru_cache
 def templates() -> Jinja2Blocks:
-    return Jinja2Blocks(directory=str(PROJECT_ROOT / "templates"))
+    t = Jinja2Blocks(directory=str(PROJECT_ROOT / "templates"))
+    t.env.filters["money"] = format_money
+    return t
+
+
+def format_money(hundredths: int | None) -> str:
+    """Hundredths of 万元 as 万元 without spurious decimals: 1250 → 12.5, 15230600 → 152306."""
+    if hundredths is None:
+        return ""
+    whole, frac = divmod(int(hundredths), 100)
+    return f"{whole}" if frac == 0 else f"{whole}.{frac:02d}".rstrip("0")
 
 
 def is_htmx(request: Request) -> bool:
@@ -21,9 +34,28 @@ def is_htmx(request: Request) -> bool:
 
 
 def render(request: Request, template: str, context: dict[str, Any], *, block: str | None = None,
-           status_code: int = 200):
+           status_code: int = 200, headers: dict[str, str] | None = None):
     """The whole page, or only ``block`` of it when HTMX asks for a fragment."""
+    principal = getattr(request.state, "principal", None)
+    ctx = {"principal": principal, "csrf_token": expected_token(request, principal), **context}
     name = block if (block and is_htmx(request)) else None
     return templates().TemplateResponse(
-        request, template, context, block_name=name, status_code=status_code
+        request, template, ctx, block_name=name, status_code=status_code, headers=headers
     )
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """A redirect target on this site only (no //evil.example, no scheme)."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target
+
+
+def redirect(request: Request, url: str) -> Response:
+    """Post/redirect/get for plain forms; HX-Redirect for HTMX."""
+    if is_htmx(request):
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)

@@ -142,12 +142,13 @@ def client(session):
     """A TestClient whose requests use the test's rolled-back session."""
     from fastapi.testclient import TestClient
 
-    from app.db import get_session
+    from app.db import get_session, get_write_session
     from app.main import create_app
 
     app = create_app()
     app.dependency_overrides[get_session] = lambda: session
-    with TestClient(app) as c:
+    app.dependency_overrides[get_write_session] = lambda: session
+    with TestClient(app, base_url="http://testserver") as c:
         yield c
 
 

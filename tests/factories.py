@@ -101,3 +101,55 @@ def make_activity(session: Session, *, recorder: UserAccount, credited: Organisa
         session.add(ActivityParticipant(activity_id=activity.id, member_id=m.id))
     session.flush()
     return activity
+
+
+# --- personas and logging in ------------------------------------------------------------------
+
+PASSWORD = "correct-horse-9"
+
+
+def with_password(session: Session, user: UserAccount, password: str = PASSWORD) -> UserAccount:
+    from app.accounts.passwords import hash_password
+
+    user.password_hash = hash_password(password)
+    session.flush()
+    return user
+
+
+def persona(session: Session, kind: str) -> UserAccount:
+    """Named users of the real tree: province_admin, province_staff, prefecture_staff (昆明),
+    county_staff (五华区 530102), member (五华区), outsider_staff (曲靖, a sibling prefecture),
+    outsider_member (盘龙区 530103, a sibling county), viewer (province)."""
+    province, kunming, wuhua = org(session, "530000"), org(session, "530100"), org(session, "530102")
+    qujing, panlong = org(session, "530300"), org(session, "530103")
+    if kind == "province_admin":
+        return make_user(session, grants=((GrantRole.admin, province),))
+    if kind == "province_staff":
+        return make_user(session, grants=((GrantRole.staff, province),))
+    if kind == "prefecture_staff":
+        return make_user(session, grants=((GrantRole.staff, kunming),))
+    if kind == "county_staff":
+        return make_user(session, grants=((GrantRole.staff, wuhua),))
+    if kind == "outsider_staff":
+        return make_user(session, grants=((GrantRole.staff, qujing),))
+    if kind == "viewer":
+        return make_user(session, grants=((GrantRole.viewer, province),))
+    if kind == "member":
+        m = make_member(session, wuhua)
+        return make_user(session, member=m, grants=((GrantRole.member, wuhua),))
+    if kind == "outsider_member":
+        m = make_member(session, panlong)
+        return make_user(session, member=m, grants=((GrantRole.member, panlong),))
+    raise ValueError(kind)
+
+
+def login_as(client, session: Session, user: UserAccount) -> str:  # noqa: ANN001
+    """Open a server-side session for ``user`` on ``client`` (no password round trip); returns the CSRF token."""
+    from app.auth.service import start_session
+    from app.deps import SESSION_COOKIE
+
+    row, raw = start_session(session, user=user, ip="testclient", user_agent="pytest")
+    session.flush()
+    client.cookies.set(SESSION_COOKIE, raw)
+    client.headers["X-CSRF-Token"] = row.csrf_token
+    return row.csrf_token

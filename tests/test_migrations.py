@@ -14,7 +14,8 @@ from app.config import PROJECT_ROOT
 from app.db import make_engine
 
 TABLES = {
-    "activity", "activity_participant", "activity_value", "annual_target", "app_meta",
+    "activation_code", "activity", "activity_participant", "activity_photo", "activity_value", "audit_log",
+    "login_attempt", "user_session", "annual_target", "app_meta",
     "boost_area", "campaign", "closed_month", "committee", "indicator", "link_assignment",
     "member", "membership", "org_closure", "organisation", "role_grant", "site", "task", "term",
     "user_account",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from app.db import SessionDep
+from app.deps import SessionDep
 from app.home.service import overview
 from app.web import render
 

@@ -9,14 +9,19 @@ from app.models.assignments import LinkAssignment, LinkRole
 from app.models.activities import (
     Activity,
     ActivityParticipant,
+    ActivityPhoto,
     ActivityStatus,
     ActivityValue,
     ClosedMonth,
+    ParticipantStatus,
 )
+from app.models.auth import ActivationCode, LoginAttempt, UserSession
+from app.models.audit import AuditLog
 from app.models.meta import AppMeta
 
 __all__ = [
-    "Activity", "ActivityParticipant", "ActivityStatus", "ActivityValue", "AnnualTarget",
+    "ActivationCode", "Activity", "ActivityParticipant", "ActivityPhoto", "AuditLog", "LoginAttempt",
+    "ParticipantStatus", "UserSession", "ActivityStatus", "ActivityValue", "AnnualTarget",
     "AppMeta", "BoostArea", "Campaign", "ClosedMonth", "Committee", "GrantRole", "Indicator",
     "IndicatorKind", "LinkAssignment", "LinkRole", "Member", "MemberRole", "Membership",
     "OrgClosure", "OrgLevel", "Organisation", "RoleGrant", "Site", "SiteKind", "Task", "Term",

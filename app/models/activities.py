@@ -74,10 +74,16 @@ class Activity(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
+class ParticipantStatus(StrEnum):
+    confirmed = "confirmed"  # counts toward 参与率
+    requested = "requested"  # asked to be added to an existing activity; its verifier decides
+
+
 class ActivityParticipant(SQLModel, table=True):
-    """A member who took part (the recording member included): each counts toward 参与率."""
+    """A member who took part (the recording member included): each confirmed one counts toward 参与率."""
 
     __tablename__ = "activity_participant"
+    __table_args__ = (CheckConstraint(in_list("status", ParticipantStatus), name="status"),)
 
     activity_id: int = Field(
         sa_column=Column(BigId, ForeignKey("activity.id", ondelete="CASCADE"), primary_key=True)
@@ -85,6 +91,27 @@ class ActivityParticipant(SQLModel, table=True):
     member_id: int = Field(
         sa_column=Column(Integer, ForeignKey("member.id"), primary_key=True, index=True)
     )
+    status: ParticipantStatus = Field(
+        default=ParticipantStatus.confirmed,
+        sa_column=Column(String(12), nullable=False, server_default="confirmed"),
+    )
+
+
+class ActivityPhoto(SQLModel, table=True):
+    """Evidence photo: re-encoded (EXIF/GPS stripped), stored outside static/ under a server-made name."""
+
+    __tablename__ = "activity_photo"
+
+    id: int | None = Field(default=None, primary_key=True)
+    activity_id: int = Field(
+        sa_column=Column(BigId, ForeignKey("activity.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    storage_key: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    width: int
+    height: int
+    bytes: int
+    sort_order: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
 class ActivityValue(SQLModel, table=True):

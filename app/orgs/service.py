@@ -128,3 +128,8 @@ def closure_rows(parents: Iterable[tuple[int, int | None]]) -> list[tuple[int, i
             current = parent_of.get(current)
             depth += 1
     return rows
+
+
+def subtrees_ids(org_ids: Iterable[int]) -> Select:
+    """A subquery of the ids in the union of several subtrees (e.g. of all of a user's grants)."""
+    return select(OrgClosure.descendant_id).where(OrgClosure.ancestor_id.in_(list(org_ids))).distinct()

@@ -1,0 +1,70 @@
+"""The audit log: one entry per change, written in the change's own transaction."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlmodel import Session
+
+from app.models import AuditLog
+from app.orgs.service import subtree_ids
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, and from where: taken from the request, handed to every service that writes."""
+
+    user_id: int | None
+    ip: str = ""
+
+
+SYSTEM = Actor(user_id=None, ip="cli")
+
+
+def _json(value: Any) -> str | None:
+    if value is None:
+        return None
+
+    def default(o: Any) -> Any:
+        if isinstance(o, (date, datetime)):
+            return o.isoformat()
+        if hasattr(o, "value"):
+            return o.value
+        return str(o)
+
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=default)
+
+
+def record(session: Session, *, actor: Actor, action: str, target_type: str = "", target_id: Any = "",
+           org_id: int | None = None, before: Any = None, after: Any = None) -> AuditLog:
+    """Append one entry (flushed with the caller's transaction, never on its own)."""
+    entry = AuditLog(
+        actor_user_id=actor.user_id, ip=actor.ip[:64], action=action, target_type=target_type,
+        target_id=str(target_id), org_id=org_id, before=_json(before), after=_json(after),
+    )
+    session.add(entry)
+    return entry
+
+
+def entries_for(org_id: int, *, action: str | None = None, actor_user_id: int | None = None,
+                target_type: str | None = None, target_id: str | None = None,
+                since: datetime | None = None, until: datetime | None = None) -> Select:
+    """Entries about ``org_id``'s subtree, newest first, filtered."""
+    stmt = select(AuditLog).where(AuditLog.org_id.in_(subtree_ids(org_id)))
+    if action:
+        stmt = stmt.where(AuditLog.action.startswith(action))
+    if actor_user_id:
+        stmt = stmt.where(AuditLog.actor_user_id == actor_user_id)
+    if target_type:
+        stmt = stmt.where(AuditLog.target_type == target_type)
+    if target_id:
+        stmt = stmt.where(AuditLog.target_id == target_id)
+    if since:
+        stmt = stmt.where(AuditLog.at >= since)
+    if until:
+        stmt = stmt.where(AuditLog.at < until)
+    return stmt.order_by(AuditLog.at.desc(), AuditLog.id.desc())

@@ -1,0 +1,280 @@
+"""Logging in and out, server-side sessions, throttling, one-time activation codes, passwords."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import date, datetime, timedelta, timezone
+
+from sqlalchemy import func, select, update
+from sqlmodel import Session
+
+from app.accounts.passwords import hash_password, verify_password
+from app.audit.service import Actor, record
+from app.auth.principal import Principal
+from app.config import get_settings
+from app.errors import Invalid, TooManyRequests, Unauthorized
+from app.models import (
+    ActivationCode,
+    GrantRole,
+    LoginAttempt,
+    Membership,
+    RoleGrant,
+    UserAccount,
+    UserSession,
+)
+from app.models.base import utcnow
+
+# A fixed hash to verify against when the login is unknown, so timing does not reveal accounts.
+_DUMMY_HASH = hash_password("timing-equaliser-not-a-password")
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud and typed on phones
+CODE_LENGTH = 8
+# Refresh last_seen_at only this often: a write per page view would cost more than it tells.
+TOUCH_EVERY = timedelta(minutes=5)
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite hands back naive UTC; PostgreSQL aware. Compare like with like."""
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def token_hash(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def normalise_login(raw: str) -> str:
+    """Phones as typed on phones: full-width digits, spaces, dashes, a +86 prefix."""
+    text = raw.translate({0xFF10 + d: ord("0") + d for d in range(10)})
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    return digits
+
+
+def password_problem(password: str) -> str | None:
+    if len(password) < 8:
+        return "密码至少 8 位"
+    if len(password) > 128:
+        return "密码太长"
+    return None
+
+
+# --- throttling -----------------------------------------------------------------------------
+
+def _check_throttle(session: Session, *, login: str, ip: str, now: datetime) -> None:
+    """Refuse while there are too many recent failures for this login or from this address.
+
+    Per login the lock is short and expires on its own (an attacker cannot keep a real member out
+    for long); per address it is longer (one address guessing many logins).
+    """
+    s = get_settings()
+    window = now - timedelta(seconds=s.login_account_window_seconds)
+    account_failures = session.scalar(
+        select(func.count()).select_from(LoginAttempt).where(
+            LoginAttempt.login == login, LoginAttempt.at >= window, LoginAttempt.succeeded.is_(False)
+        )
+    )
+    if account_failures >= s.login_account_max_failures:
+        minutes = max(1, s.login_account_window_seconds // 60)
+        raise TooManyRequests(f"该账号尝试次数过多，请 {minutes} 分钟后再试",
+                              headers={"Retry-After": str(s.login_account_window_seconds)})
+    ip_window = now - timedelta(seconds=s.login_ip_window_seconds)
+    ip_failures = session.scalar(
+        select(func.count()).select_from(LoginAttempt).where(
+            LoginAttempt.ip == ip, LoginAttempt.at >= ip_window, LoginAttempt.succeeded.is_(False)
+        )
+    )
+    if ip_failures >= s.login_ip_max_failures:
+        raise TooManyRequests("此网络的登录尝试过多，请稍后再试",
+                              headers={"Retry-After": str(s.login_ip_window_seconds)})
+
+
+# --- sessions -------------------------------------------------------------------------------
+
+def start_session(session: Session, *, user: UserAccount, ip: str, user_agent: str) -> tuple[UserSession, str]:
+    """A new session (always a fresh id) for ``user``; returns the row and the raw cookie token."""
+    raw = secrets.token_urlsafe(32)
+    now = utcnow()
+    row = UserSession(
+        id=token_hash(raw), user_id=user.id, csrf_token=secrets.token_urlsafe(32),
+        created_at=now, last_seen_at=now,
+        expires_at=now + timedelta(minutes=get_settings().session_absolute_minutes),
+        ip=ip[:64], user_agent=user_agent[:255],
+    )
+    session.add(row)
+    return row, raw
+
+
+def login(session: Session, *, login: str, password: str, ip: str, user_agent: str = "") -> tuple[UserAccount, str]:
+    """Check the password (throttled), open a session and commit; returns the user and raw token."""
+    login = normalise_login(login)
+    now = utcnow()
+    _check_throttle(session, login=login, ip=ip, now=now)
+    user = session.scalar(select(UserAccount).where(UserAccount.login == login)) if login else None
+    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password) and user is not None
+    if ok and not user.is_active:
+        ok = False
+    session.add(LoginAttempt(login=login[:20], ip=ip[:64], at=now, succeeded=ok))
+    actor = Actor(user_id=user.id if user else None, ip=ip)
+    if not ok:
+        record(session, actor=actor, action="auth.login_failed", target_type="user",
+               target_id=user.id if user else "", after={"login": login})
+        session.commit()
+        raise Unauthorized("手机号或密码不正确", code="bad_credentials")
+    _, raw = start_session(session, user=user, ip=ip, user_agent=user_agent)
+    user.last_login_at = now
+    record(session, actor=actor, action="auth.login", target_type="user", target_id=user.id)
+    session.commit()
+    return user, raw
+
+
+def logout(session: Session, *, principal: Principal) -> None:
+    """End this session (the cookie stops working at once)."""
+    if principal.session_id:
+        session.execute(update(UserSession).where(UserSession.id == principal.session_id)
+                        .values(revoked_at=utcnow()))
+    record(session, actor=principal.actor, action="auth.logout", target_type="user", target_id=principal.user_id)
+    session.commit()
+
+
+def revoke_sessions(session: Session, *, user_id: int, keep: str | None = None) -> int:
+    """End every open session of a user (password change, account disabled); flushes only."""
+    stmt = update(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+    if keep:
+        stmt = stmt.where(UserSession.id != keep)
+    return session.execute(stmt.values(revoked_at=utcnow())).rowcount or 0
+
+
+def principal_for(session: Session, raw_token: str | None, *, ip: str = "", now: datetime | None = None) -> Principal | None:
+    """The principal behind a session cookie, or None when it is unknown, revoked or timed out."""
+    if not raw_token:
+        return None
+    now = now or utcnow()
+    row = session.get(UserSession, token_hash(raw_token))
+    if row is None or row.revoked_at is not None:
+        return None
+    idle = timedelta(minutes=get_settings().session_idle_minutes)
+    if _aware(row.expires_at) <= now or _aware(row.last_seen_at) + idle <= now:
+        return None
+    user = session.get(UserAccount, row.user_id)
+    if user is None or not user.is_active:
+        return None
+    if now - _aware(row.last_seen_at) >= TOUCH_EVERY:
+        _touch(session, row.id, now)
+    return build_principal(session, user, session_id=row.id, csrf_token=row.csrf_token, ip=ip)
+
+
+def _touch(session: Session, session_id: str, now: datetime) -> None:
+    """Move last_seen_at in a short write transaction of its own (reads never take the write lock)."""
+    from sqlalchemy import Engine
+
+    from app.db import write_session
+
+    stmt = update(UserSession).where(UserSession.id == session_id).values(last_seen_at=now)
+    bind = session.get_bind()
+    if isinstance(bind, Engine):
+        with write_session(bind) as w:
+            w.execute(stmt)
+            w.commit()
+    else:  # bound to one connection (tests run inside a rolled-back transaction)
+        session.execute(stmt)
+
+
+def build_principal(session: Session, user: UserAccount, *, session_id: str | None = None,
+                    csrf_token: str = "", ip: str = "", today: date | None = None) -> Principal:
+    grants = tuple(session.execute(
+        select(RoleGrant.role, RoleGrant.org_id).where(RoleGrant.user_id == user.id)
+    ).all())
+    grants = tuple((GrantRole(role), org) for role, org in grants)
+    member_org = None
+    if user.member_id is not None:
+        member_org = current_member_org(session, user.member_id, today=today)
+    return Principal(
+        user_id=user.id, login=user.login, display_name=user.display_name, member_id=user.member_id,
+        grants=grants, session_id=session_id, csrf_token=csrf_token, ip=ip, member_org_id=member_org,
+        roles=frozenset(role for role, _ in grants),
+    )
+
+
+def current_member_org(session: Session, member_id: int, *, today: date | None = None) -> int | None:
+    """The organisation of the member's open membership (the most recent if several)."""
+    today = today or date.today()
+    return session.scalar(
+        select(Membership.org_id)
+        .where(Membership.member_id == member_id, Membership.start_date <= today,
+               (Membership.end_date.is_(None)) | (Membership.end_date >= today))
+        .order_by(Membership.start_date.desc())
+        .limit(1)
+    )
+
+
+# --- passwords and activation codes ---------------------------------------------------------
+
+def change_password(session: Session, *, principal: Principal, current: str, new: str) -> None:
+    """Change one's own password; every other session of the account ends. Commits."""
+    user = session.get(UserAccount, principal.user_id)
+    if not verify_password(user.password_hash, current):
+        raise Invalid("当前密码不正确", errors={"current": "当前密码不正确"})
+    problem = password_problem(new)
+    if problem:
+        raise Invalid(problem, errors={"new": problem})
+    user.password_hash = hash_password(new)
+    revoke_sessions(session, user_id=user.id, keep=principal.session_id)
+    record(session, actor=principal.actor, action="auth.password_change", target_type="user", target_id=user.id)
+    session.commit()
+
+
+def _code_hash(code: str) -> str:
+    key = get_settings().secret_key.encode()
+    return hmac.new(key, code.upper().encode(), hashlib.sha256).hexdigest()
+
+
+def new_activation_code(session: Session, *, user: UserAccount, actor: Actor, org_id: int | None) -> str:
+    """A fresh one-time code for ``user`` (earlier unused ones stop working). Flushes only."""
+    session.execute(update(ActivationCode).where(ActivationCode.user_id == user.id, ActivationCode.used_at.is_(None))
+                    .values(used_at=utcnow()))
+    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    session.add(ActivationCode(
+        user_id=user.id, code_hash=_code_hash(code), issued_by_user_id=actor.user_id,
+        expires_at=utcnow() + timedelta(days=get_settings().activation_code_days),
+    ))
+    record(session, actor=actor, action="auth.code_issued", target_type="user", target_id=user.id, org_id=org_id)
+    return code
+
+
+def activate(session: Session, *, login: str, code: str, password: str, ip: str,
+             user_agent: str = "") -> tuple[UserAccount, str]:
+    """Set a password with a one-time code (throttled like login), log in, commit."""
+    login = normalise_login(login)
+    code = "".join(code.split()).upper()
+    now = utcnow()
+    problem = password_problem(password)
+    if problem:
+        raise Invalid(problem, errors={"password": problem})
+    _check_throttle(session, login=login, ip=ip, now=now)
+    user = session.scalar(select(UserAccount).where(UserAccount.login == login)) if login else None
+    row = None
+    if user is not None and user.is_active:
+        row = session.scalar(
+            select(ActivationCode).where(
+                ActivationCode.user_id == user.id, ActivationCode.used_at.is_(None),
+                ActivationCode.code_hash == _code_hash(code),
+            )
+        )
+        if row is not None and _aware(row.expires_at) <= now:
+            row = None
+    session.add(LoginAttempt(login=login[:20], ip=ip[:64], at=now, succeeded=row is not None))
+    if row is None:
+        record(session, actor=Actor(user.id if user else None, ip), action="auth.activation_failed",
+               target_type="user", target_id=user.id if user else "")
+        session.commit()
+        raise Invalid("手机号或激活码不正确，或激活码已过期", code="bad_code", errors={"code": "激活码不正确或已过期"})
+    row.used_at = now
+    user.password_hash = hash_password(password)
+    revoke_sessions(session, user_id=user.id)
+    _, raw = start_session(session, user=user, ip=ip, user_agent=user_agent)
+    user.last_login_at = now
+    record(session, actor=Actor(user.id, ip), action="auth.activate", target_type="user", target_id=user.id)
+    session.commit()
+    return user, raw

@@ -10,6 +10,11 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.accounts.pages import router as accounts_router
+from app.activities.api import router as activities_api
+from app.activities.pages import router as activities_router
+from app.activities.review_pages import router as review_router
+from app.audit.pages import router as audit_router
 from app.auth.csrf import AnonCsrfCookieMiddleware
 from app.auth.pages import router as auth_router
 from app.config import PROJECT_ROOT
@@ -57,6 +62,11 @@ def create_app() -> FastAPI:
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     app.include_router(auth_router)
     app.include_router(home_router)
+    app.include_router(activities_router)
+    app.include_router(review_router)
+    app.include_router(accounts_router)
+    app.include_router(audit_router)
+    app.include_router(activities_api)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -1,0 +1,7 @@
+"""(Filled in by its feature's work.)"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()

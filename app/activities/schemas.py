@@ -1,0 +1,74 @@
+"""What a caller submits to record or correct an activity, and what the API returns."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ActivityInput(BaseModel):
+    """An activity as submitted (form or JSON). Values are text as typed: 8, 8.5, ８ — parsed by the service."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task_id: int = Field(description="实事（任务）编号")
+    county_id: int = Field(description="活动地点所在县（组织编号）")
+    site_id: int | None = Field(default=None, description="乡镇/村/示范点（可选）")
+    occurred_on: date = Field(description="活动日期，不能晚于今天")
+    description: str = Field(default="", max_length=2000, description="活动简述")
+    values: dict[int, str] = Field(default_factory=dict, description="指标编号 → 数值（金额单位：万元，最多两位小数）")
+    organiser_org_id: int | None = Field(default=None, description="组织单位（可选）；不填则计入记录人所在组织")
+    participant_member_ids: list[int] = Field(default_factory=list, max_length=200, description="其他参与委员")
+    on_behalf: bool = Field(default=False, description="代录：工作人员替委员记录")
+
+
+class ActivityValueRead(BaseModel):
+    indicator_id: int
+    name: str
+    unit: str
+    kind: str
+    value: int = Field(description="整数：计数原样；金额以 0.01 万元为单位")
+    display: str = Field(description="按单位显示的数值，如 12.5")
+
+
+class ActivityRead(BaseModel):
+    id: int
+    status: str
+    status_label: str
+    status_reason: str | None
+    task_id: int
+    task_name: str
+    county_id: int
+    county_name: str
+    site_id: int | None
+    site_name: str | None
+    occurred_on: date
+    description: str
+    credited_org_id: int
+    credited_org_name: str
+    organiser_org_id: int | None
+    recorder_user_id: int
+    recorder_name: str
+    participants: list[str] = Field(description="参与委员姓名（不含手机号）")
+    values: list[ActivityValueRead]
+    photo_count: int
+    version: int
+    submitted_at: datetime
+    reviewed_at: datetime | None
+
+
+class ActivityPage(BaseModel):
+    items: list[ActivityRead]
+    total: int
+    page: int
+    per_page: int
+
+
+class ReturnInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500, description="退回理由")
+
+
+class ReopenInput(ReturnInput):
+    pass

@@ -1,0 +1,782 @@
+"""Activities: recording (idempotent), correcting, withdrawing, verifying, returning, reopening,
+participant requests, closed months — the rules of DOMAIN.md's "Credit, verification and the life
+of an activity", written once. Pages, the JSON API and the CLI all call these functions.
+
+Every use case commits once at its end; loaders answer 404 for what the caller may not see.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import ColumnElement, delete, exists, false, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from app.activities import photos as photo_store
+from app.activities.schemas import ActivityInput, ActivityRead, ActivityValueRead
+from app.audit.service import record as audit
+from app.auth.principal import READ_ROLES, STAFF_ROLES, Principal
+from app.catalogue.service import current_campaign
+from app.clock import today_cn, yyyymm
+from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.models import (
+    Activity,
+    ActivityParticipant,
+    ActivityPhoto,
+    ActivityStatus,
+    ActivityValue,
+    ClosedMonth,
+    Indicator,
+    IndicatorKind,
+    Member,
+    Membership,
+    Organisation,
+    OrgLevel,
+    ParticipantStatus,
+    Site,
+    Task,
+    UserAccount,
+)
+from app.models.base import utcnow
+from app.models.orgs import OrgClosure
+from app.orgs.service import is_within, subtrees_ids
+
+STATUS_LABELS = {
+    ActivityStatus.pending: "待审核",
+    ActivityStatus.verified: "已通过",
+    ActivityStatus.returned: "已退回",
+    ActivityStatus.withdrawn: "已撤回",
+}
+
+# The life of an activity: action → (states it may start from, state it ends in, label).
+TRANSITIONS: dict[str, tuple[frozenset[ActivityStatus], ActivityStatus, str]] = {
+    "verify": (frozenset({ActivityStatus.pending}), ActivityStatus.verified, "审核通过"),
+    "return": (frozenset({ActivityStatus.pending}), ActivityStatus.returned, "退回"),
+    "reopen": (frozenset({ActivityStatus.verified}), ActivityStatus.pending, "重新打开"),
+    "withdraw": (frozenset({ActivityStatus.pending}), ActivityStatus.withdrawn, "撤回"),
+    "resubmit": (frozenset({ActivityStatus.returned, ActivityStatus.pending}), ActivityStatus.pending, "修改后重新提交"),
+}
+
+MAX_COUNT = 1_000_000_000
+MAX_MONEY_HUNDREDTHS = 1_000_000_000  # 1000 万万元: anything larger is a typo
+_MONEY = re.compile(r"^\d+(\.\d{1,2})?$")
+_COUNT = re.compile(r"^\d+$")
+_FULLWIDTH = {0xFF10 + d: ord("0") + d for d in range(10)} | {0xFF0E: ord("."), 0x3002: ord("."), 0xFF0C: ord(",")}
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    activity: Activity
+    created: bool  # False: a retry of an earlier request, answered with its original result
+
+
+# --- values -------------------------------------------------------------------------------------
+
+def parse_value(indicator: Indicator, raw: str | int | None) -> int | None:
+    """A typed value as the stored integer (money → hundredths of 万元); None when left empty."""
+    if raw is None:
+        return None
+    text = str(raw).translate(_FULLWIDTH).replace(",", "").replace(" ", "").strip()
+    if text == "":
+        return None
+    if indicator.kind == IndicatorKind.count:
+        if not _COUNT.match(text):
+            raise Invalid(f"{indicator.name}：请填写不小于 0 的整数（单位：{indicator.unit}）")
+        value = int(text)
+        if value > MAX_COUNT:
+            raise Invalid(f"{indicator.name}：数值过大，请核对")
+        return value
+    if not _MONEY.match(text):
+        raise Invalid(f"{indicator.name}：请填写金额，单位万元，最多两位小数（如 8 或 12.5）")
+    try:
+        value = int(Decimal(text) * 100)
+    except InvalidOperation as exc:  # pragma: no cover - the pattern already excludes these
+        raise Invalid(f"{indicator.name}：金额格式不正确") from exc
+    if value > MAX_MONEY_HUNDREDTHS:
+        raise Invalid(f"{indicator.name}：金额过大，请核对（单位是万元）")
+    return value
+
+
+def display_value(kind: IndicatorKind | str, value: int) -> str:
+    if kind == IndicatorKind.money:
+        whole, frac = divmod(value, 100)
+        return f"{whole}" if frac == 0 else f"{whole}.{frac:02d}".rstrip("0")
+    return str(value)
+
+
+def _parse_values(session: Session, task: Task, raw: dict[int, str]) -> dict[int, int]:
+    indicators = {i.id: i for i in session.scalars(select(Indicator).where(Indicator.task_id == task.id))}
+    unknown = set(raw) - set(indicators)
+    if unknown:
+        raise Invalid("有指标不属于所选实事，请刷新页面后重新填写", code="indicator_not_in_task")
+    values, errors = {}, {}
+    for ind_id, text in raw.items():
+        try:
+            parsed = parse_value(indicators[ind_id], text)
+        except Invalid as exc:
+            errors[f"value_{ind_id}"] = exc.message
+            continue
+        if parsed is not None:
+            values[ind_id] = parsed
+    if errors:
+        raise Invalid(next(iter(errors.values())), errors=errors)
+    if not any(v > 0 for v in values.values()):
+        raise Invalid("请至少填写一项指标数值", errors={"values": "请至少填写一项指标数值"})
+    return values
+
+
+# --- scope and loaders --------------------------------------------------------------------------
+
+def visible_to(by: Principal) -> ColumnElement[bool]:
+    """SQL condition: the caller may read the activity (the one place this rule lives)."""
+    clauses = [Activity.recorder_user_id == by.user_id]
+    if by.member_id is not None:
+        clauses.append(Activity.id.in_(
+            select(ActivityParticipant.activity_id).where(ActivityParticipant.member_id == by.member_id)
+        ))
+    if by.org_ids(*READ_ROLES):
+        scope = by.scope(*READ_ROLES)
+        # By organisation (credited) and by place: a county's office reads what was done there.
+        clauses += [Activity.credited_org_id.in_(scope), Activity.county_id.in_(scope)]
+    return or_(*clauses)
+
+
+def reviewable_by(by: Principal) -> ColumnElement[bool]:
+    """SQL condition: the caller's 助推办 (or an ancestor's) verifies the activity."""
+    if not by.org_ids(*STAFF_ROLES):
+        return false()
+    return Activity.credited_org_id.in_(by.scope(*STAFF_ROLES))
+
+
+def activity_for_read(session: Session, by: Principal, activity_id: int) -> Activity:
+    found = session.scalar(select(Activity).where(Activity.id == activity_id, visible_to(by)))
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def activity_for_review(session: Session, by: Principal, activity_id: int) -> Activity:
+    """The activity, locked for the transition (PostgreSQL; SQLite's writer already holds the lock)."""
+    found = session.scalar(
+        select(Activity).where(Activity.id == activity_id, reviewable_by(by)).with_for_update()
+    )
+    if found is None:
+        activity_for_read(session, by, activity_id)  # 404 when not even readable
+        raise Forbidden("只有计入单位（或其上级）的「双助推」办公室可以审核这条活动")
+    return found
+
+
+def activity_for_recorder(session: Session, by: Principal, activity_id: int) -> Activity:
+    found = session.scalar(
+        select(Activity).where(Activity.id == activity_id, Activity.recorder_user_id == by.user_id).with_for_update()
+    )
+    if found is None:
+        activity_for_read(session, by, activity_id)
+        raise Forbidden("只有记录人可以修改或撤回这条活动")
+    return found
+
+
+# --- closed months -----------------------------------------------------------------------------
+
+def is_month_closed(session: Session, org_id: int, month: int) -> bool:
+    """Closed by the organisation itself or by an ancestor (a closure covers the subtree)."""
+    ancestors = select(OrgClosure.ancestor_id).where(OrgClosure.descendant_id == org_id)
+    return bool(session.scalar(select(exists().where(ClosedMonth.month == month, ClosedMonth.org_id.in_(ancestors)))))
+
+
+def _check_month_open(session: Session, by: Principal, org_id: int, day: date) -> None:
+    if is_month_closed(session, org_id, yyyymm(day)) and not by.can(session, org_id, *STAFF_ROLES):
+        raise Invalid(f"{day.year}年{day.month}月已关账，只能由「双助推」办公室工作人员补录或修改",
+                      code="month_closed", errors={"occurred_on": "该月份已关账"})
+
+
+def close_month(session: Session, *, by: Principal, org_id: int, month: int) -> ClosedMonth:
+    """The office closes a month of its subtree after collection. Commits."""
+    if not by.can(session, org_id, *STAFF_ROLES):
+        raise NotFound()
+    if not (month % 100 in range(1, 13)) or month > yyyymm(today_cn()):
+        raise Invalid("只能关闭已经开始的月份")
+    if session.get(ClosedMonth, (org_id, month)) is not None:
+        raise Conflict("该月份已经关账")
+    row = ClosedMonth(org_id=org_id, month=month, closed_by_user_id=by.user_id)
+    session.add(row)
+    audit(session, actor=by.actor, action="month.close", target_type="month", target_id=month, org_id=org_id)
+    session.commit()
+    return row
+
+
+def reopen_month(session: Session, *, by: Principal, org_id: int, month: int) -> None:
+    """Undo a closure (audited). Commits."""
+    if not by.can(session, org_id, *STAFF_ROLES):
+        raise NotFound()
+    row = session.get(ClosedMonth, (org_id, month))
+    if row is None:
+        raise Conflict("该月份没有关账")
+    session.delete(row)
+    audit(session, actor=by.actor, action="month.reopen", target_type="month", target_id=month, org_id=org_id)
+    session.commit()
+
+
+def closed_months(session: Session, by: Principal) -> list[tuple[ClosedMonth, Organisation]]:
+    stmt = (select(ClosedMonth, Organisation).join(Organisation, Organisation.id == ClosedMonth.org_id)
+            .where(ClosedMonth.org_id.in_(by.scope(*STAFF_ROLES)))
+            .order_by(ClosedMonth.month.desc(), Organisation.code))
+    return [(c, o) for c, o in session.execute(stmt).all()]
+
+
+# --- recording ---------------------------------------------------------------------------------
+
+def _recorder_org(by: Principal, on_behalf: bool) -> int:
+    if on_behalf:
+        staff_orgs = by.org_ids(*STAFF_ROLES)
+        if not staff_orgs:
+            raise Forbidden("只有「双助推」办公室工作人员可以代录")
+        return staff_orgs[0]
+    if by.member_org_id is None:
+        raise Forbidden("您的账号没有关联在任的政协委员，不能记录活动；工作人员请选择“代录”", code="not_a_member")
+    return by.member_org_id
+
+
+def fingerprint(data: ActivityInput, photo_digests: Sequence[str] = ()) -> str:
+    """Digest of what was submitted: the same idempotency key with other content is refused."""
+    payload = data.model_dump(mode="json")
+    payload["values"] = {str(k): str(v).strip() for k, v in sorted(data.values.items())}
+    payload["participant_member_ids"] = sorted(set(data.participant_member_ids))
+    payload["photos"] = list(photo_digests)
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _existing(session: Session, user_id: int, key: str) -> Activity | None:
+    return session.scalar(select(Activity).where(Activity.recorder_user_id == user_id,
+                                                 Activity.idempotency_key == key))
+
+
+def _replayed(existing: Activity, request_hash: str) -> RecordResult:
+    if existing.request_hash != request_hash:
+        raise Conflict("这个提交编号已用于另一条不同的内容，请刷新页面后重新填写", code="idempotency_conflict")
+    return RecordResult(existing, created=False)
+
+
+@dataclass(frozen=True)
+class _Checked:
+    task: Task
+    county: Organisation
+    site: Site | None
+    values: dict[int, int]
+    participants: list[int]
+    description: str
+
+
+def _check(session: Session, by: Principal, data: ActivityInput, *, recorder_org: int, credited: int,
+           organiser: int | None, today: date) -> _Checked:
+    """Every rule an activity's content must satisfy; raises Invalid with per-field messages."""
+    campaign = current_campaign(session)
+    task = session.get(Task, data.task_id)
+    owners = select(OrgClosure.ancestor_id).where(OrgClosure.descendant_id == credited)
+    if task is None or campaign is None or task.campaign_id != campaign.id or not session.scalar(
+        select(exists().where(Task.id == task.id, Task.owner_org_id.in_(owners)))
+    ):
+        raise Invalid("请选择本次行动的实事", errors={"task_id": "请选择实事"})
+    county = session.get(Organisation, data.county_id)
+    if county is None or county.level != OrgLevel.county:
+        raise Invalid("请选择活动所在的县（市、区）", errors={"county_id": "请选择活动地点"})
+    site = None
+    if data.site_id is not None:
+        site = session.get(Site, data.site_id)
+        if site is None or site.county_id != county.id:
+            raise Invalid("所选乡镇/村不在该县，请重新选择", errors={"site_id": "乡镇/村不在所选的县"})
+    if data.occurred_on > today:
+        raise Invalid("活动日期不能晚于今天", errors={"occurred_on": "活动日期不能晚于今天"})
+    if campaign and data.occurred_on.year < campaign.start_year:
+        raise Invalid(f"活动日期早于本次行动开始（{campaign.start_year}年）", errors={"occurred_on": "日期太早"})
+    _check_month_open(session, by, credited, data.occurred_on)
+    description = data.description.strip()
+    if len(description) < 2:
+        raise Invalid("请简要描述活动内容", errors={"description": "请简要描述活动内容"})
+    values = _parse_values(session, task, data.values)
+    participants = _check_participants(session, by, data, recorder_org=recorder_org, organiser=organiser)
+    return _Checked(task, county, site, values, participants, description)
+
+
+def _check_participants(session: Session, by: Principal, data: ActivityInput, *, recorder_org: int,
+                        organiser: int | None) -> list[int]:
+    wanted = set(data.participant_member_ids)
+    if by.member_id is not None and not data.on_behalf:
+        wanted.add(by.member_id)  # the recorder took part
+    if data.on_behalf and not data.participant_member_ids:
+        raise Invalid("代录时请至少选择一名参与委员", errors={"participants": "请选择参与委员"})
+    if not wanted:
+        return []
+    orgs = [recorder_org] + ([organiser] if organiser else [])
+    d = data.occurred_on
+    allowed = set(session.scalars(
+        select(Membership.member_id).where(
+            Membership.member_id.in_(wanted), Membership.org_id.in_(subtrees_ids(orgs)),
+            Membership.start_date <= d, or_(Membership.end_date.is_(None), Membership.end_date >= d),
+        )
+    ))
+    if by.member_id is not None and not data.on_behalf:
+        allowed.add(by.member_id)
+    missing = wanted - allowed
+    if missing:
+        names = ", ".join(session.scalars(select(Member.name).where(Member.id.in_(missing))).all()) or "（未知）"
+        raise Invalid(f"这些委员不在本组织或组织单位范围内，或当天不在任：{names}",
+                      errors={"participants": "有参与委员不在范围内"})
+    return sorted(wanted)
+
+
+def record_activity(session: Session, *, by: Principal, data: ActivityInput, idempotency_key: str,
+                    photos: Sequence[photo_store.PreparedPhoto] = (), today: date | None = None) -> RecordResult:
+    """Record an activity once per idempotency key (a retry returns the original). Commits."""
+    key = (idempotency_key or "").strip()
+    if not key or len(key) > 64:
+        raise Invalid("缺少提交编号（Idempotency-Key），请刷新页面后重试", code="idempotency_key_missing")
+    if len(photos) > photo_store.MAX_PHOTOS:
+        raise Invalid(f"最多上传 {photo_store.MAX_PHOTOS} 张照片", errors={"photos": "照片太多"})
+    request_hash = fingerprint(data, [p.digest for p in photos])
+    existing = _existing(session, by.user_id, key)
+    if existing is not None:
+        return _replayed(existing, request_hash)
+
+    today = today or today_cn()
+    recorder_org = _recorder_org(by, data.on_behalf)
+    organiser = data.organiser_org_id
+    if organiser is not None and not (
+        is_within(session, recorder_org, organiser)
+        or (data.on_behalf and by.can(session, organiser, *STAFF_ROLES))
+    ):
+        raise Invalid("组织单位只能是本级或上级政协", errors={"organiser_org_id": "组织单位不在范围内"})
+    credited = organiser or recorder_org
+    checked = _check(session, by, data, recorder_org=recorder_org, credited=credited, organiser=organiser,
+                     today=today)
+
+    now = utcnow()
+    activity = Activity(
+        recorder_user_id=by.user_id, credited_org_id=credited, organiser_org_id=organiser,
+        task_id=checked.task.id, county_id=checked.county.id, site_id=checked.site.id if checked.site else None,
+        occurred_on=data.occurred_on, description=checked.description, status=ActivityStatus.pending,
+        idempotency_key=key, request_hash=request_hash, submitted_at=now, created_at=now, updated_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(activity)
+            session.flush()
+    except IntegrityError:
+        # Two copies of one request raced past the check (PostgreSQL; SQLite's writers queue):
+        # the unique (recorder, key) constraint let one in; answer with it.
+        existing = _existing(session, by.user_id, key)
+        if existing is None:
+            raise
+        return _replayed(existing, request_hash)
+    _write_details(session, activity, checked.values, checked.participants, photos)
+    audit(session, actor=by.actor, action="activity.create", target_type="activity", target_id=activity.id,
+          org_id=credited, after=_snapshot(activity, checked.values, checked.participants))
+    session.commit()
+    return RecordResult(activity, created=True)
+
+
+def _write_details(session: Session, activity: Activity, values: dict[int, int], participants: list[int],
+                   photos: Sequence[photo_store.PreparedPhoto], first_photo_order: int = 0) -> None:
+    session.add_all(ActivityValue(activity_id=activity.id, indicator_id=i, task_id=activity.task_id, value=v)
+                    for i, v in values.items())
+    session.add_all(ActivityParticipant(activity_id=activity.id, member_id=m) for m in participants)
+    for n, photo in enumerate(photos, start=first_photo_order):
+        key = photo_store.store(photo)
+        session.add(ActivityPhoto(activity_id=activity.id, storage_key=key, width=photo.width,
+                                  height=photo.height, bytes=len(photo.image), sort_order=n))
+    session.flush()
+
+
+def _snapshot(activity: Activity, values: dict[int, int], participants: list[int]) -> dict:
+    return {
+        "status": activity.status, "task_id": activity.task_id, "county_id": activity.county_id,
+        "site_id": activity.site_id, "occurred_on": activity.occurred_on, "description": activity.description,
+        "credited_org_id": activity.credited_org_id, "values": {str(k): v for k, v in sorted(values.items())},
+        "participants": sorted(participants),
+    }
+
+
+def _current_details(session: Session, activity: Activity) -> tuple[dict[int, int], list[int]]:
+    values = dict(session.execute(select(ActivityValue.indicator_id, ActivityValue.value)
+                                  .where(ActivityValue.activity_id == activity.id)).all())
+    people = list(session.scalars(select(ActivityParticipant.member_id).where(
+        ActivityParticipant.activity_id == activity.id, ActivityParticipant.status == ParticipantStatus.confirmed)))
+    return values, sorted(people)
+
+
+# --- correcting, withdrawing -------------------------------------------------------------------
+
+def _move(session: Session, activity: Activity, action: str, *, by: Principal, reason: str | None = None,
+          audited: bool = True) -> dict:
+    """Apply one transition of TRANSITIONS to a loaded activity and audit it (no commit).
+
+    ``audited=False`` when the caller writes one fuller entry itself (a correction's before/after).
+    """
+    allowed_from, target, label = TRANSITIONS[action]
+    if activity.status not in allowed_from:
+        raise Conflict(f"这条活动当前为「{STATUS_LABELS[ActivityStatus(activity.status)]}」，不能{label}",
+                       code="bad_transition")
+    before = {"status": activity.status, "status_reason": activity.status_reason, "version": activity.version}
+    now = utcnow()
+    activity.status = target
+    activity.status_reason = reason
+    activity.version += 1
+    activity.updated_at = now
+    if action in ("verify", "return"):
+        activity.reviewer_user_id, activity.reviewed_at = by.user_id, now
+    if audited:
+        audit(session, actor=by.actor, action=f"activity.{action}", target_type="activity", target_id=activity.id,
+              org_id=activity.credited_org_id, before=before,
+              after={"status": target, "status_reason": reason, "version": activity.version})
+    return before
+
+
+def correct_activity(session: Session, *, by: Principal, activity_id: int, data: ActivityInput,
+                     photos: Sequence[photo_store.PreparedPhoto] = (), today: date | None = None) -> Activity:
+    """The recorder corrects a returned (or still pending) activity; it goes back to 待审核. Commits.
+
+    The credited organisation stays what it was at recording (DOMAIN.md): organiser cannot change.
+    """
+    activity = activity_for_recorder(session, by, activity_id)
+    if data.organiser_org_id != activity.organiser_org_id:
+        raise Invalid("组织单位在记录时已确定，不能修改", errors={"organiser_org_id": "不能修改组织单位"})
+    today = today or today_cn()
+    _check_month_open(session, by, activity.credited_org_id, activity.occurred_on)
+    recorder_org = by.member_org_id if not data.on_behalf else _recorder_org(by, True)
+    if recorder_org is None:
+        recorder_org = activity.credited_org_id
+    checked = _check(session, by, data, recorder_org=recorder_org, credited=activity.credited_org_id,
+                     organiser=activity.organiser_org_id, today=today)
+    existing_photos = session.scalar(select(func.count()).select_from(ActivityPhoto)
+                                     .where(ActivityPhoto.activity_id == activity.id)) or 0
+    if existing_photos + len(photos) > photo_store.MAX_PHOTOS:
+        raise Invalid(f"最多上传 {photo_store.MAX_PHOTOS} 张照片", errors={"photos": "照片太多"})
+    old_values, old_people = _current_details(session, activity)
+    before = _snapshot(activity, old_values, old_people)
+    _move(session, activity, "resubmit", by=by, audited=False)
+    activity.task_id, activity.county_id = checked.task.id, checked.county.id
+    activity.site_id = checked.site.id if checked.site else None
+    activity.occurred_on, activity.description = data.occurred_on, checked.description
+    activity.submitted_at = utcnow()
+    session.execute(delete(ActivityValue).where(ActivityValue.activity_id == activity.id))
+    session.execute(delete(ActivityParticipant).where(ActivityParticipant.activity_id == activity.id,
+                                                      ActivityParticipant.status == ParticipantStatus.confirmed))
+    session.flush()
+    # Requested participants who are now named directly become confirmed rows.
+    session.execute(delete(ActivityParticipant).where(ActivityParticipant.activity_id == activity.id,
+                                                      ActivityParticipant.member_id.in_(checked.participants)))
+    _write_details(session, activity, checked.values, checked.participants, photos, existing_photos)
+    audit(session, actor=by.actor, action="activity.correct", target_type="activity", target_id=activity.id,
+          org_id=activity.credited_org_id, before=before,
+          after=_snapshot(activity, checked.values, checked.participants))
+    session.commit()
+    return activity
+
+
+def withdraw(session: Session, *, by: Principal, activity_id: int) -> Activity:
+    """The recorder withdraws a pending activity. Commits."""
+    activity = activity_for_recorder(session, by, activity_id)
+    _check_month_open(session, by, activity.credited_org_id, activity.occurred_on)
+    _move(session, activity, "withdraw", by=by)
+    session.commit()
+    return activity
+
+
+# --- verification ------------------------------------------------------------------------------
+
+def verify(session: Session, *, by: Principal, activity_id: int) -> Activity:
+    """审核通过. Commits."""
+    activity = activity_for_review(session, by, activity_id)
+    _move(session, activity, "verify", by=by)
+    session.commit()
+    return activity
+
+
+def return_activity(session: Session, *, by: Principal, activity_id: int, reason: str) -> Activity:
+    """退回 with a reason the member sees. Commits."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid("请填写退回理由", errors={"reason": "请填写退回理由"})
+    activity = activity_for_review(session, by, activity_id)
+    _move(session, activity, "return", by=by, reason=reason[:500])
+    session.commit()
+    return activity
+
+
+def reopen(session: Session, *, by: Principal, activity_id: int, reason: str) -> Activity:
+    """Take a verified activity back to 待审核 (it leaves the verified totals). Commits."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid("请填写重新打开的理由", errors={"reason": "请填写理由"})
+    activity = activity_for_review(session, by, activity_id)
+    _move(session, activity, "reopen", by=by, reason=reason[:500])
+    session.commit()
+    return activity
+
+
+def bulk_verify(session: Session, *, by: Principal, activity_ids: Sequence[int]) -> tuple[int, int]:
+    """Verify the pending ones among ``activity_ids`` that the caller reviews; (verified, skipped). Commits."""
+    ids = sorted(set(activity_ids))[:1000]
+    rows = list(session.scalars(select(Activity).where(
+        Activity.id.in_(ids), reviewable_by(by), Activity.status == ActivityStatus.pending).with_for_update()))
+    for activity in rows:
+        _move(session, activity, "verify", by=by)
+    session.commit()
+    return len(rows), len(set(activity_ids)) - len(rows)
+
+
+# --- participant requests ----------------------------------------------------------------------
+
+def request_to_join(session: Session, *, by: Principal, activity_id: int) -> ActivityParticipant:
+    """A member asks to be added to an existing activity instead of recording it again. Commits."""
+    if by.member_id is None or by.member_org_id is None:
+        raise Forbidden("只有在任委员可以申请加入活动")
+    activity = session.get(Activity, activity_id)
+    if activity is None or activity.status not in (ActivityStatus.pending, ActivityStatus.verified):
+        raise NotFound()
+    if session.get(ActivityParticipant, (activity.id, by.member_id)) is not None:
+        raise Conflict("您已在这条活动的参与名单中（或已申请）", code="already_participant")
+    row = ActivityParticipant(activity_id=activity.id, member_id=by.member_id, status=ParticipantStatus.requested)
+    session.add(row)
+    audit(session, actor=by.actor, action="activity.join_request", target_type="activity", target_id=activity.id,
+          org_id=activity.credited_org_id, after={"member_id": by.member_id})
+    session.commit()
+    return row
+
+
+def decide_participant(session: Session, *, by: Principal, activity_id: int, member_id: int, accept: bool) -> None:
+    """The verifier confirms or refuses a participant request. Commits."""
+    activity = activity_for_review(session, by, activity_id)
+    row = session.get(ActivityParticipant, (activity.id, member_id))
+    if row is None or row.status != ParticipantStatus.requested:
+        raise Conflict("没有待确认的参与申请", code="no_request")
+    if accept:
+        row.status = ParticipantStatus.confirmed
+    else:
+        session.delete(row)
+    audit(session, actor=by.actor, action="activity.join_" + ("confirm" if accept else "refuse"),
+          target_type="activity", target_id=activity.id, org_id=activity.credited_org_id,
+          after={"member_id": member_id})
+    session.commit()
+
+
+def pending_requests(session: Session, by: Principal, *, limit: int = 200) -> list[tuple[Activity, Member]]:
+    stmt = (select(Activity, Member)
+            .join(ActivityParticipant, ActivityParticipant.activity_id == Activity.id)
+            .join(Member, Member.id == ActivityParticipant.member_id)
+            .where(ActivityParticipant.status == ParticipantStatus.requested, reviewable_by(by))
+            .order_by(Activity.occurred_on.desc()).limit(limit))
+    return [(a, m) for a, m in session.execute(stmt).all()]
+
+
+# --- lists ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ActivityFilters:
+    status: ActivityStatus | None = None
+    county_id: int | None = None
+    task_id: int | None = None
+    member: str | None = None  # name, or phone as typed
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+def _filtered(stmt, f: ActivityFilters):  # noqa: ANN001, ANN202
+    if f.status:
+        stmt = stmt.where(Activity.status == f.status)
+    if f.county_id:
+        stmt = stmt.where(Activity.county_id == f.county_id)
+    if f.task_id:
+        stmt = stmt.where(Activity.task_id == f.task_id)
+    if f.date_from:
+        stmt = stmt.where(Activity.occurred_on >= f.date_from)
+    if f.date_to:
+        stmt = stmt.where(Activity.occurred_on <= f.date_to)
+    if f.member:
+        q = f.member.strip()
+        people = select(Member.id).where(or_(Member.name.contains(q), Member.phone.startswith(q)))
+        stmt = stmt.where(or_(
+            Activity.id.in_(select(ActivityParticipant.activity_id).where(ActivityParticipant.member_id.in_(people))),
+            Activity.recorder_user_id.in_(select(UserAccount.id).where(UserAccount.member_id.in_(people))),
+        ))
+    return stmt
+
+
+def _page(session: Session, stmt, page: int, per_page: int) -> tuple[list[Activity], int]:  # noqa: ANN001
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    page = max(1, page)
+    rows = list(session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)))
+    return rows, total
+
+
+def my_activities(session: Session, by: Principal, *, page: int = 1, per_page: int = 20) -> tuple[list[Activity], int]:
+    """我的活动: recorded by me or taken part in (requests included), newest first."""
+    mine = [Activity.recorder_user_id == by.user_id]
+    if by.member_id is not None:
+        mine.append(Activity.id.in_(select(ActivityParticipant.activity_id)
+                                    .where(ActivityParticipant.member_id == by.member_id)))
+    stmt = select(Activity).where(or_(*mine)).order_by(Activity.occurred_on.desc(), Activity.id.desc())
+    return _page(session, stmt, page, per_page)
+
+
+def review_queue(session: Session, by: Principal, filters: ActivityFilters, *, page: int = 1,
+                 per_page: int = 50) -> tuple[list[Activity], int]:
+    """Activities the caller verifies, filtered; oldest first so nothing waits forever."""
+    stmt = _filtered(select(Activity).where(reviewable_by(by)), filters)
+    return _page(session, stmt.order_by(Activity.occurred_on, Activity.id), page, per_page)
+
+
+def list_visible(session: Session, by: Principal, filters: ActivityFilters, *, page: int = 1,
+                 per_page: int = 50) -> tuple[list[Activity], int]:
+    stmt = _filtered(select(Activity).where(visible_to(by)), filters)
+    return _page(session, stmt.order_by(Activity.occurred_on.desc(), Activity.id.desc()), page, per_page)
+
+
+def likely_duplicates(session: Session, *, county_id: int, task_id: int, occurred_on: date,
+                      exclude_id: int | None = None, limit: int = 5) -> list[Activity]:
+    """Activities already recorded for the same place, date and task (the joint-activity nudge)."""
+    stmt = select(Activity).where(
+        Activity.county_id == county_id, Activity.task_id == task_id, Activity.occurred_on == occurred_on,
+        Activity.status.in_([ActivityStatus.pending, ActivityStatus.verified]),
+    )
+    if exclude_id:
+        stmt = stmt.where(Activity.id != exclude_id)
+    return list(session.scalars(stmt.order_by(Activity.id).limit(limit)))
+
+
+# --- read models (batch-loaded: one query per kind, never per row) -----------------------------
+
+def to_read(session: Session, activities: Sequence[Activity]) -> list[ActivityRead]:
+    if not activities:
+        return []
+    ids = [a.id for a in activities]
+    values: dict[int, list[ActivityValueRead]] = defaultdict(list)
+    for v, ind in session.execute(
+        select(ActivityValue, Indicator).join(Indicator, Indicator.id == ActivityValue.indicator_id)
+        .where(ActivityValue.activity_id.in_(ids)).order_by(Indicator.sort_order)
+    ).all():
+        values[v.activity_id].append(ActivityValueRead(
+            indicator_id=ind.id, name=ind.name, unit=ind.unit, kind=ind.kind, value=v.value,
+            display=display_value(ind.kind, v.value)))
+    people: dict[int, list[str]] = defaultdict(list)
+    for activity_id, name in session.execute(
+        select(ActivityParticipant.activity_id, Member.name).join(Member, Member.id == ActivityParticipant.member_id)
+        .where(ActivityParticipant.activity_id.in_(ids), ActivityParticipant.status == ParticipantStatus.confirmed)
+        .order_by(Member.name)
+    ).all():
+        people[activity_id].append(name)
+    photo_counts = dict(session.execute(
+        select(ActivityPhoto.activity_id, func.count()).where(ActivityPhoto.activity_id.in_(ids))
+        .group_by(ActivityPhoto.activity_id)).all())
+    task_names = dict(session.execute(select(Task.id, Task.name).where(
+        Task.id.in_({a.task_id for a in activities}))).all())
+    org_ids = {a.county_id for a in activities} | {a.credited_org_id for a in activities}
+    org_names = dict(session.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(org_ids))).all())
+    site_ids = {a.site_id for a in activities if a.site_id}
+    site_names = dict(session.execute(select(Site.id, Site.name).where(Site.id.in_(site_ids))).all()) if site_ids else {}
+    recorders = dict(session.execute(select(UserAccount.id, UserAccount.display_name).where(
+        UserAccount.id.in_({a.recorder_user_id for a in activities}))).all())
+    return [
+        ActivityRead(
+            id=a.id, status=a.status, status_label=STATUS_LABELS[ActivityStatus(a.status)],
+            status_reason=a.status_reason, task_id=a.task_id, task_name=task_names.get(a.task_id, ""),
+            county_id=a.county_id, county_name=org_names.get(a.county_id, "").removesuffix("政协"),
+            site_id=a.site_id, site_name=site_names.get(a.site_id) if a.site_id else None,
+            occurred_on=a.occurred_on, description=a.description, credited_org_id=a.credited_org_id,
+            credited_org_name=org_names.get(a.credited_org_id, ""), organiser_org_id=a.organiser_org_id,
+            recorder_user_id=a.recorder_user_id, recorder_name=recorders.get(a.recorder_user_id, ""),
+            participants=people.get(a.id, []), values=values.get(a.id, []), photo_count=photo_counts.get(a.id, 0),
+            version=a.version, submitted_at=a.submitted_at, reviewed_at=a.reviewed_at,
+        )
+        for a in activities
+    ]
+
+
+# --- pickers for the form ----------------------------------------------------------------------
+
+def task_choices(session: Session, by: Principal, org_id: int) -> list[tuple[Task, list[Indicator]]]:
+    """The tasks an organisation works with, the caller's recently used first, with their indicators."""
+    from app.catalogue.service import tasks_for
+
+    campaign = current_campaign(session)
+    if campaign is None:
+        return []
+    tasks = tasks_for(session, org_id, campaign.id)
+    recent = session.execute(
+        select(Activity.task_id, func.max(Activity.id)).where(Activity.recorder_user_id == by.user_id)
+        .group_by(Activity.task_id)
+    ).all()
+    last_used = {task_id: last for task_id, last in recent}
+    tasks.sort(key=lambda t: (-(last_used.get(t.id) or 0), t.sort_order))
+    by_task: dict[int, list[Indicator]] = defaultdict(list)
+    for ind in session.scalars(select(Indicator).where(Indicator.task_id.in_([t.id for t in tasks]))
+                               .order_by(Indicator.sort_order)):
+        by_task[ind.task_id].append(ind)
+    return [(t, by_task[t.id]) for t in tasks]
+
+
+def search_sites(session: Session, *, county_id: int, q: str, limit: int = 20) -> list[Site]:
+    q = q.strip()
+    stmt = select(Site).where(Site.county_id == county_id)
+    if q:
+        stmt = stmt.where(Site.name.contains(q))
+    return list(session.scalars(stmt.order_by(Site.kind, Site.code).limit(limit)))
+
+
+def search_members(session: Session, by: Principal, *, q: str, organiser_org_id: int | None = None,
+                   on_behalf: bool = False, limit: int = 20) -> list[tuple[Member, Organisation]]:
+    """Type-ahead over current members of the recorder's and the organiser's subtrees."""
+    q = q.strip()
+    if not q:
+        return []
+    try:
+        recorder_org = _recorder_org(by, on_behalf)
+    except Forbidden:
+        return []
+    orgs = [recorder_org] + ([organiser_org_id] if organiser_org_id else [])
+    today = today_cn()
+    stmt = (
+        select(Member, Organisation)
+        .join(Membership, Membership.member_id == Member.id)
+        .join(Organisation, Organisation.id == Membership.org_id)
+        .where(Membership.org_id.in_(subtrees_ids(orgs)), Membership.start_date <= today,
+               or_(Membership.end_date.is_(None), Membership.end_date >= today),
+               or_(Member.name.contains(q), Member.phone.startswith(q)))
+        .order_by(Member.name).limit(limit)
+    )
+    return [(m, o) for m, o in session.execute(stmt).all()]
+
+
+def org_options(session: Session, by: Principal, *, on_behalf: bool = False) -> list[Organisation]:
+    """Organisations that may be named as organiser: the recorder's own and its ancestors."""
+    try:
+        recorder_org = _recorder_org(by, on_behalf)
+    except Forbidden:
+        return []
+    ancestors = select(OrgClosure.ancestor_id).where(OrgClosure.descendant_id == recorder_org)
+    return list(session.scalars(select(Organisation).where(Organisation.id.in_(ancestors))
+                                .order_by(Organisation.code)))
+
+
+def default_county(session: Session, by: Principal) -> Organisation | None:
+    """The member's own county (a county member's organisation); None above county level."""
+    org_id = by.member_org_id or next(iter(by.org_ids(*STAFF_ROLES)), None)
+    if org_id is None:
+        return None
+    org = session.get(Organisation, org_id)
+    return org if org and org.level == OrgLevel.county else None
+
+
+def counties_for(session: Session) -> list[Organisation]:
+    """All counties (members help anywhere in the province), key-support counties first."""
+    return list(session.scalars(select(Organisation).where(Organisation.level == OrgLevel.county)
+                                .order_by(Organisation.is_key_county.desc(), Organisation.code)))
+

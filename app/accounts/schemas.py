@@ -1,0 +1,238 @@
+"""Account administration: what the service hands its pages (rows, pages, issued codes) and what
+the pages accept (filters and forms)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, timezone
+from enum import StrEnum
+from typing import Annotated, Literal, NamedTuple
+
+from pydantic import BaseModel, BeforeValidator, Field
+
+from app.models import AuditLog, GrantRole, Organisation, UserAccount
+
+# China has kept UTC+8 without daylight saving since 1991: a fixed offset needs no tz database.
+BEIJING = timezone(timedelta(hours=8), "北京时间")
+
+ROLE_LABELS = {
+    GrantRole.member: "委员",
+    GrantRole.viewer: "只读看板",
+    GrantRole.leader: "领导/专委会负责人",
+    GrantRole.staff: "助推办",
+    GrantRole.admin: "省级管理员",
+}
+
+
+# The log's action codes in words; actions of other features show as their code until added here.
+ACTION_LABELS = {
+    "auth.login": "登录",
+    "auth.login_failed": "登录失败",
+    "auth.logout": "退出登录",
+    "auth.activate": "用激活码设置密码",
+    "auth.activation_failed": "激活失败",
+    "auth.password_change": "修改密码",
+    "auth.code_issued": "生成激活码",
+    "user.disable": "停用账号",
+    "user.enable": "启用账号",
+    "grant.create": "授予权限",
+    "grant.revoke": "撤销权限",
+}
+
+
+class UserStatus(StrEnum):
+    unactivated = "unactivated"  # 未激活: no password yet
+    activated = "activated"  # 已激活
+    disabled = "disabled"  # 已停用
+
+    @property
+    def label(self) -> str:
+        return {"unactivated": "未激活", "activated": "已激活", "disabled": "已停用"}[self.value]
+
+
+def status_of(user: UserAccount) -> UserStatus:
+    if not user.is_active:
+        return UserStatus.disabled
+    return UserStatus.unactivated if user.password_hash is None else UserStatus.activated
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive UTC, PostgreSQL aware: the same instant either way."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def beijing(value: datetime | None) -> str:
+    return as_utc(value).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S") if value else ""
+
+
+def beijing_day_start(day: date) -> datetime:
+    """Midnight of ``day`` in Beijing, as the UTC instant the log stores."""
+    return datetime(day.year, day.month, day.day, tzinfo=BEIJING).astimezone(UTC)
+
+
+def pretty_json(raw: str | None) -> str:
+    """A stored before/after value laid out for reading (Chinese kept as is)."""
+    if not raw:
+        return ""
+    try:
+        return json.dumps(json.loads(raw), ensure_ascii=False, indent=1, sort_keys=True)
+    except ValueError:
+        return raw
+
+
+@dataclass(frozen=True)
+class GrantView:
+    id: int
+    role: GrantRole
+    org_id: int
+    org_name: str
+    created_at: datetime | None = None
+    # Whether the caller may revoke it (decided by the service's rank and scope rule).
+    revocable: bool = False
+
+    @property
+    def role_label(self) -> str:
+        return ROLE_LABELS[self.role]
+
+
+@dataclass(frozen=True)
+class UserRow:
+    user: UserAccount
+    member_name: str | None
+    org_id: int | None
+    org_name: str | None
+    committee_name: str | None
+    grants: tuple[GrantView, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.member_name or self.user.display_name
+
+    @property
+    def status(self) -> UserStatus:
+        return status_of(self.user)
+
+
+@dataclass(frozen=True)
+class UserPage:
+    items: list[UserRow]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+class IssuedCode(NamedTuple):
+    """One printed slip: shown once, at issue time (only the code's hash is stored)."""
+
+    user: UserAccount
+    member_name: str
+    org_name: str
+    committee_name: str
+    code: str
+
+
+@dataclass(frozen=True)
+class CodeBatch:
+    codes: list[IssuedCode]
+    valid_until: date  # Beijing date after which the codes no longer work
+    title: str  # what the batch is for, e.g. 五华区政协 or 已选 3 人
+
+
+@dataclass(frozen=True)
+class AuditEntryView:
+    entry: AuditLog
+    actor_name: str
+    actor_login: str
+    org_name: str
+    target_name: str = ""  # the account's name, for entries about an account
+
+    @property
+    def action_label(self) -> str:
+        return ACTION_LABELS.get(self.entry.action, self.entry.action)
+
+    @property
+    def at_beijing(self) -> str:
+        return beijing(self.entry.at)
+
+    @property
+    def at_utc(self) -> str:
+        return as_utc(self.entry.at).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+    @property
+    def before_text(self) -> str:
+        return pretty_json(self.entry.before)
+
+    @property
+    def after_text(self) -> str:
+        return pretty_json(self.entry.after)
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    items: list[AuditEntryView]
+    page: int
+    per_page: int
+    has_next: bool
+
+
+@dataclass(frozen=True)
+class UserDetail:
+    row: UserRow
+    manageable: bool  # the caller may disable it and issue codes for it
+    is_self: bool
+    open_sessions: int
+    recent: list[AuditEntryView]
+    # The grant form: roles the caller holds at least somewhere, organisations of their scope.
+    grantable_roles: list[GrantRole] = field(default_factory=list)
+    scope_orgs: list[Organisation] = field(default_factory=list)
+
+
+# --- what the pages accept (query strings and forms) ------------------------------------------
+
+def _blank_to_none(value: object) -> object:
+    """An empty <select> or date input arrives as "": it means "not given"."""
+    return None if value == "" else value
+
+
+OptionalInt = Annotated[int | None, BeforeValidator(_blank_to_none)]
+OptionalDate = Annotated[date | None, BeforeValidator(_blank_to_none)]
+
+
+class UserFilters(BaseModel):
+    org_id: OptionalInt = None
+    committee_id: OptionalInt = None
+    q: str = Field(default="", max_length=40)
+    status: str = Field(default="", max_length=16)  # a UserStatus; the service refuses others
+    page: int = Field(default=1, ge=1, le=100_000)
+
+
+class CodeRequest(BaseModel):
+    """Codes for chosen accounts (``user_ids``), or for a whole organisation/committee (``org_id``)."""
+
+    user_ids: list[int] = Field(default_factory=list, max_length=2000)
+    org_id: OptionalInt = None
+    committee_id: OptionalInt = None
+    only_unactivated: bool = True
+    # A whole organisation is issued only after the confirmation page posts this back.
+    confirmed: bool = False
+    format: Literal["html", "xlsx"] = "html"
+
+
+class GrantForm(BaseModel):
+    role: str = Field(default="", max_length=12)
+    org_id: OptionalInt = None
+
+
+class AuditFilters(BaseModel):
+    action: str = Field(default="", max_length=64)
+    actor: str = Field(default="", max_length=40)
+    target_type: str = Field(default="", max_length=32)
+    target_id: str = Field(default="", max_length=64)
+    since: OptionalDate = None
+    until: OptionalDate = None
+    page: int = Field(default=1, ge=1, le=100_000)

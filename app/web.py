@@ -38,10 +38,15 @@ def render(request: Request, template: str, context: dict[str, Any], *, block: s
     """The whole page, or only ``block`` of it when HTMX asks for a fragment."""
     principal = getattr(request.state, "principal", None)
     ctx = {"principal": principal, "csrf_token": expected_token(request, principal), **context}
-    name = block if (block and is_htmx(request)) else None
-    return templates().TemplateResponse(
+    # A history-restore request (back button after a cache miss) needs the whole page.
+    restoring = request.headers.get("HX-History-Restore-Request") == "true"
+    name = block if (block and is_htmx(request) and not restoring) else None
+    response = templates().TemplateResponse(
         request, template, ctx, block_name=name, status_code=status_code, headers=headers
     )
+    if block:
+        response.headers["Vary"] = "HX-Request"
+    return response
 
 
 def safe_next(target: str | None, default: str = "/") -> str:

@@ -119,12 +119,13 @@ def login(session: Session, *, login: str, password: str, ip: str, user_agent: s
     actor = Actor(user_id=user.id if user else None, ip=ip)
     if not ok:
         record(session, actor=actor, action="auth.login_failed", target_type="user",
-               target_id=user.id if user else "", after={"login": login})
+               target_id=user.id if user else "", org_id=home_org(session, user), after={"login": login})
         session.commit()
         raise Unauthorized("手机号或密码不正确", code="bad_credentials")
     _, raw = start_session(session, user=user, ip=ip, user_agent=user_agent)
     user.last_login_at = now
-    record(session, actor=actor, action="auth.login", target_type="user", target_id=user.id)
+    record(session, actor=actor, action="auth.login", target_type="user", target_id=user.id,
+           org_id=home_org(session, user))
     session.commit()
     return user, raw
 
@@ -134,7 +135,8 @@ def logout(session: Session, *, principal: Principal) -> None:
     if principal.session_id:
         session.execute(update(UserSession).where(UserSession.id == principal.session_id)
                         .values(revoked_at=utcnow()))
-    record(session, actor=principal.actor, action="auth.logout", target_type="user", target_id=principal.user_id)
+    record(session, actor=principal.actor, action="auth.logout", target_type="user", target_id=principal.user_id,
+           org_id=home_org(session, session.get(UserAccount, principal.user_id)))
     session.commit()
 
 
@@ -204,9 +206,21 @@ def current_member_org(session: Session, member_id: int, *, today: date | None =
         select(Membership.org_id)
         .where(Membership.member_id == member_id, Membership.start_date <= today,
                (Membership.end_date.is_(None)) | (Membership.end_date >= today))
-        .order_by(Membership.start_date.desc())
+        .order_by(Membership.start_date.desc(), Membership.id.desc())
         .limit(1)
     )
+
+
+def home_org(session: Session, user: UserAccount | None) -> int | None:
+    """The organisation whose staff see this user's account events in the audit log."""
+    if user is None:
+        return None
+    if user.member_id is not None:
+        org = current_member_org(session, user.member_id)
+        if org is not None:
+            return org
+    return session.scalar(select(RoleGrant.org_id).where(RoleGrant.user_id == user.id)
+                          .order_by(RoleGrant.id).limit(1))
 
 
 # --- passwords and activation codes ---------------------------------------------------------
@@ -221,7 +235,8 @@ def change_password(session: Session, *, principal: Principal, current: str, new
         raise Invalid(problem, errors={"new": problem})
     user.password_hash = hash_password(new)
     revoke_sessions(session, user_id=user.id, keep=principal.session_id)
-    record(session, actor=principal.actor, action="auth.password_change", target_type="user", target_id=user.id)
+    record(session, actor=principal.actor, action="auth.password_change", target_type="user", target_id=user.id,
+           org_id=home_org(session, user))
     session.commit()
 
 
@@ -267,7 +282,7 @@ def activate(session: Session, *, login: str, code: str, password: str, ip: str,
     session.add(LoginAttempt(login=login[:20], ip=ip[:64], at=now, succeeded=row is not None))
     if row is None:
         record(session, actor=Actor(user.id if user else None, ip), action="auth.activation_failed",
-               target_type="user", target_id=user.id if user else "")
+               target_type="user", target_id=user.id if user else "", org_id=home_org(session, user))
         session.commit()
         raise Invalid("手机号或激活码不正确，或激活码已过期", code="bad_code", errors={"code": "激活码不正确或已过期"})
     row.used_at = now
@@ -275,6 +290,7 @@ def activate(session: Session, *, login: str, code: str, password: str, ip: str,
     revoke_sessions(session, user_id=user.id)
     _, raw = start_session(session, user=user, ip=ip, user_agent=user_agent)
     user.last_login_at = now
-    record(session, actor=Actor(user.id, ip), action="auth.activate", target_type="user", target_id=user.id)
+    record(session, actor=Actor(user.id, ip), action="auth.activate", target_type="user", target_id=user.id,
+           org_id=home_org(session, user))
     session.commit()
     return user, raw

@@ -269,3 +269,23 @@ def test_safe_next_refuses_other_sites():
     assert safe_next("/activities?x=1") == "/activities?x=1"
     for bad in ("https://evil.example/", "//evil.example", "javascript:alert(1)", ""):
         assert safe_next(bad) == "/"
+
+
+def test_account_events_are_in_the_home_organisations_log(session):
+    from app.audit.service import entries_for
+
+    user = f.with_password(session, f.persona(session, "member"))
+    service.login(session, login=user.login, password=f.PASSWORD, ip="1.1.1.1")
+    wuhua = f.org(session, "530102")
+    actions = [e.action for e in session.scalars(entries_for(wuhua.id, action="auth."))]
+    assert "auth.login" in actions
+    assert [e for e in session.scalars(entries_for(f.org(session, "530300").id, action="auth."))] == []
+
+
+def test_history_restore_gets_the_whole_page(client, session):
+    f.login_as(client, session, f.persona(session, "county_staff"))
+    fragment = client.get("/admin/audit", headers={"HX-Request": "true"})
+    assert fragment.status_code == 200 and "<html" not in fragment.text
+    assert fragment.headers["vary"] == "HX-Request"
+    restored = client.get("/admin/audit", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    assert "<html" in restored.text

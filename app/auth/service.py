@@ -153,14 +153,16 @@ def principal_for(session: Session, raw_token: str | None, *, ip: str = "", now:
     if not raw_token:
         return None
     now = now or utcnow()
-    row = session.get(UserSession, token_hash(raw_token))
-    if row is None or row.revoked_at is not None:
+    found = session.execute(
+        select(UserSession, UserAccount).join(UserAccount, UserAccount.id == UserSession.user_id)
+        .where(UserSession.id == token_hash(raw_token), UserSession.revoked_at.is_(None),
+               UserAccount.is_active.is_(True))
+    ).first()
+    if found is None:
         return None
+    row, user = found
     idle = timedelta(minutes=get_settings().session_idle_minutes)
     if _aware(row.expires_at) <= now or _aware(row.last_seen_at) + idle <= now:
-        return None
-    user = session.get(UserAccount, row.user_id)
-    if user is None or not user.is_active:
         return None
     if now - _aware(row.last_seen_at) >= TOUCH_EVERY:
         _touch(session, row.id, now)

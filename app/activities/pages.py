@@ -1,7 +1,554 @@
-"""(Filled in by its feature's work.)"""
+"""The member's phone flow: record an activity, 我的活动, an activity's page, correcting and
+withdrawing, asking to join a likely duplicate, and the evidence photos.
+
+Every rule is the service's (app/activities/service.py); these handlers translate between the
+browser and it. One template per page; HTMX asks for its named blocks. Every form also works
+without JavaScript: the pickers' 选择/查找 buttons post the form back with ``reload=1`` and get it
+re-rendered with what was typed (nothing is saved), and writes answer with post/redirect/get.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+import secrets
+from collections.abc import Callable
+from datetime import date
+from math import ceil
+from typing import Annotated, Any
 
-router = APIRouter()
+from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.responses import FileResponse, Response
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy import select
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from app.activities import photos, service
+from app.activities.api import run_write
+from app.activities.schemas import ActivityInput, ActivityRead
+from app.auth.principal import STAFF_ROLES, Principal
+from app.clock import today_cn
+from app.deps import CurrentUser, SessionDep, WriteSessionDep
+from app.errors import Invalid, NotFound
+from app.models import Activity, ActivityParticipant, ActivityPhoto, Member, ParticipantStatus, Site, SiteKind
+from app.web import is_htmx, redirect, render
+
+FORM = "activities/form.html"
+# A whole submission: the photos at their largest plus the text fields. Checked before the body is
+# read (below), so nobody can make the server spool gigabytes to disk.
+MAX_BODY = photos.MAX_PHOTOS * photos.MAX_BYTES + 2 * 1024 * 1024
+PER_PAGE = 20
+SITE_KINDS = {SiteKind.town: "乡镇/街道", SiteKind.village: "村/社区", SiteKind.demo_site: "示范点",
+              SiteKind.studio: "委员工作室"}
+_VALUE_FIELD = re.compile(r"^value_(\d+)$")
+# ActivityInput's own limits, said in Chinese beside the field the browser knows.
+_INPUT_FIELDS = {"description": "description", "participant_member_ids": "participants", "values": "values"}
+_INPUT_MESSAGES = {"description": "活动简述最多 2000 字", "participants": "参与委员最多 200 人",
+                   "values": "指标数值格式不正确"}
+
+
+class _BoundedBodyRoute(APIRoute):
+    """Refuse a request body over MAX_BODY before it is parsed (declared or streamed)."""
+
+    def get_route_handler(self) -> Callable:
+        handler = super().get_route_handler()
+
+        async def bounded(request: Request) -> Response:
+            declared = request.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_BODY:
+                raise HTTPException(status_code=413)
+            receive, seen = request.receive, 0
+
+            async def counting() -> dict:  # the ASGI receive, counting body bytes
+                nonlocal seen
+                message = await receive()
+                seen += len(message.get("body", b""))
+                if seen > MAX_BODY:
+                    raise HTTPException(status_code=413)
+                return message
+
+            return await handler(Request(request.scope, counting))
+
+        return bounded
+
+
+router = APIRouter(prefix="/activities", include_in_schema=False, route_class=_BoundedBodyRoute)
+
+
+# --- the form as typed ---------------------------------------------------------------------------
+
+def _ident(text: str) -> int | None:
+    """A row id as typed into a form, or None (nine digits at most: no database overflow)."""
+    text = text.strip()
+    return int(text) if text.isdecimal() and len(text) <= 9 else None
+
+
+class ActivityForm(BaseModel):
+    """The form as the browser sends it: text as typed, so a re-render loses nothing.
+
+    Indicator values arrive as ``value_<indicator id>`` (one field per indicator of the chosen
+    task), hence ``extra="allow"``. Pickers that hold a choice between reloads also carry its label
+    (``participant_label`` = ``"<id>:<label>"``) so the page can show it again without looking
+    members up by an id the browser sent.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    idempotency_key: str = ""
+    task_id: str = ""
+    county_id: str = ""
+    site_id: str = ""
+    site_q: str = ""
+    occurred_on: str = ""
+    description: str = ""
+    organiser_org_id: str = ""
+    participant: list[str] = []
+    participant_label: list[str] = []
+    member_q: str = ""
+    on_behalf: str = ""
+    reload: str = ""  # set by the no-JavaScript 选择/查找 buttons: "show the form again with this"
+    csrf_token: str = ""  # checked by app.auth.csrf
+
+    @property
+    def behalf(self) -> bool:
+        return self.on_behalf.lower() in ("1", "true", "on")
+
+    @property
+    def values(self) -> dict[int, str]:
+        found = {}
+        for name, text in (self.model_extra or {}).items():
+            match = _VALUE_FIELD.match(name)
+            if match and isinstance(text, str):
+                found[int(match.group(1))] = text
+        return found
+
+    def value(self, indicator_id: int) -> str:
+        return self.values.get(indicator_id, "")
+
+    def number(self, name: str) -> int | None:
+        return _ident(getattr(self, name))
+
+    @property
+    def participant_ids(self) -> list[int]:
+        return list(dict.fromkeys(i for i in map(_ident, self.participant) if i is not None))
+
+    def chosen_participants(self) -> list[tuple[int, str]]:
+        labels = {}
+        for item in self.participant_label:
+            ident, _, label = item.partition(":")
+            if _ident(ident) is not None:
+                labels[_ident(ident)] = label
+        return [(i, labels.get(i) or f"委员（编号 {i}）") for i in self.participant_ids]
+
+    def to_input(self) -> ActivityInput:
+        """The service's input; Invalid (per field) when the text cannot even be read as one."""
+        errors: dict[str, str] = {}
+        task_id, county_id = self.number("task_id"), self.number("county_id")
+        if task_id is None:
+            errors["task_id"] = "请选择实事"
+        if county_id is None:
+            errors["county_id"] = "请选择活动所在的县（市、区）"
+        site_id = self.number("site_id")
+        if self.site_id.strip() and site_id is None:
+            errors["site_id"] = "请重新选择乡镇/村"
+        organiser = self.number("organiser_org_id")
+        if self.organiser_org_id.strip() and organiser is None:
+            errors["organiser_org_id"] = "请重新选择组织单位"
+        try:
+            occurred_on = date.fromisoformat(self.occurred_on.strip())
+        except ValueError:
+            errors["occurred_on"] = "请填写活动日期"
+        if errors:
+            raise Invalid(next(iter(errors.values())), errors=errors)
+        try:
+            return ActivityInput(
+                task_id=task_id, county_id=county_id, site_id=site_id, occurred_on=occurred_on,
+                description=self.description, values=self.values, organiser_org_id=organiser,
+                participant_member_ids=self.participant_ids, on_behalf=self.behalf,
+            )
+        except ValidationError as exc:
+            for e in exc.errors():
+                field = _INPUT_FIELDS.get(str(e["loc"][0]) if e["loc"] else "", "values")
+                errors.setdefault(field, _INPUT_MESSAGES[field])
+            raise Invalid(next(iter(errors.values())), errors=errors) from exc
+
+
+def _new_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _display_name(filename: str | None) -> str:
+    """What to call an upload in a message: its last path part, never a path."""
+    return re.split(r"[\\/]", filename or "")[-1][:60] or "未命名"
+
+
+def _prepared_photos(uploads: list[UploadFile]) -> list[photos.PreparedPhoto]:
+    """Check and re-encode the uploads, before any write transaction starts (it must not wait on this)."""
+    prepared, problems = [], []
+    # One more than allowed is enough for the service to refuse "too many": no point decoding 50.
+    for n, upload in enumerate(uploads[: photos.MAX_PHOTOS + 1], start=1):
+        raw = upload.file.read(photos.MAX_BYTES + 1)  # past the limit is refused anyway: read no more
+        try:
+            prepared.append(photos.prepare(raw))
+        except Invalid as exc:
+            problems.append(f"第 {n} 张（{_display_name(upload.filename)}）：{exc.message}")
+    if problems:
+        raise Invalid(problems[0], errors={"photos": "；".join(problems)})
+    return prepared
+
+
+def _read_submission(form: ActivityForm, uploads: list[UploadFile]) -> tuple[ActivityInput, list]:
+    """The form and the photos, every problem of both reported at once."""
+    errors: dict[str, str] = {}
+    data, prepared = None, []
+    try:
+        data = form.to_input()
+    except Invalid as exc:
+        errors.update(exc.errors)
+    try:
+        prepared = _prepared_photos(uploads)
+    except Invalid as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise Invalid(next(iter(errors.values())), errors=errors)
+    return data, prepared
+
+
+# --- building the form page -----------------------------------------------------------------------
+
+def _recorder_org(by: Principal, on_behalf: bool) -> int:
+    # The service decides whose tasks and members the form offers (and answers 403 for an account
+    # that may not record); it should expose this as a public function (see the report).
+    return service._recorder_org(by, on_behalf)
+
+
+def _tasks_part(session: Session, by: Principal, form: ActivityForm) -> dict[str, Any]:
+    tasks = service.task_choices(session, by, _recorder_org(by, form.behalf))
+    chosen = form.number("task_id")
+    task, indicators = next(((t, inds) for t, inds in tasks if t.id == chosen), (None, []))
+    return {"tasks": tasks, "task": task, "indicators": indicators}
+
+
+def _sites_part(session: Session, form: ActivityForm) -> dict[str, Any]:
+    county_id, site_id = form.number("county_id"), form.number("site_id")
+    chosen = session.get(Site, site_id) if site_id else None
+    if chosen is not None and chosen.county_id != county_id:
+        chosen = None  # the county changed since: its site no longer applies
+    options = []
+    if county_id and form.site_q.strip():
+        options = service.search_sites(session, county_id=county_id, q=form.site_q)
+    # Village names repeat across towns: say which town (one query for the list, never one per row).
+    parent_ids = {s.parent_id for s in options if s.parent_id}
+    parents = {}
+    if parent_ids:
+        parents = dict(session.execute(select(Site.id, Site.name).where(Site.id.in_(parent_ids))).all())
+    return {"chosen_site": chosen, "site_options": [(s, parents.get(s.parent_id, "")) for s in options],
+            "site_kinds": SITE_KINDS}
+
+
+def _members_part(session: Session, by: Principal, form: ActivityForm) -> dict[str, Any]:
+    chosen = form.chosen_participants()
+    taken = {i for i, _ in chosen} | {by.member_id}
+    matches = [
+        (m, o) for m, o in service.search_members(session, by, q=form.member_q, on_behalf=form.behalf,
+                                                  organiser_org_id=form.number("organiser_org_id"))
+        if m.id not in taken
+    ]
+    return {"chosen": chosen, "member_options": matches}
+
+
+def _duplicates_part(session: Session, form: ActivityForm, exclude_id: int | None) -> dict[str, Any]:
+    county_id, task_id = form.number("county_id"), form.number("task_id")
+    try:
+        occurred_on = date.fromisoformat(form.occurred_on.strip())
+    except ValueError:
+        occurred_on = None
+    found: list[Activity] = []
+    if county_id and task_id and occurred_on:
+        found = service.likely_duplicates(session, county_id=county_id, task_id=task_id,
+                                          occurred_on=occurred_on, exclude_id=exclude_id)
+    return {"duplicates": service.to_read(session, found)}
+
+
+def _readable(session: Session, by: Principal, activity_id: int) -> ActivityRead:
+    """The activity as shown; 404 outside the caller's scope (the service's loader decides)."""
+    return service.to_read(session, [service.activity_for_read(session, by, activity_id)])[0]
+
+
+def _recorded(session: Session, by: Principal, activity_id: int) -> ActivityRead:
+    """The activity as shown, for its recorder only (404 outside scope, 403 for other readers)."""
+    return service.to_read(session, [service.activity_for_recorder(session, by, activity_id)])[0]
+
+
+def _photos_of(session: Session, activity_id: int) -> list[ActivityPhoto]:
+    # Only ever called for an activity the caller was allowed to load.
+    return list(session.scalars(select(ActivityPhoto).where(ActivityPhoto.activity_id == activity_id)
+                                .order_by(ActivityPhoto.sort_order, ActivityPhoto.id)))
+
+
+def _render_form(request: Request, session: Session, by: Principal, form: ActivityForm, *,
+                 block: str, activity: ActivityRead | None = None, errors: dict[str, str] | None = None,
+                 message: str | None = None, photos_dropped: bool = False, status_code: int = 200):
+    """The form page, or one of its blocks for HTMX; only the parts that block shows are queried."""
+    part = block if is_htmx(request) else None
+    ctx: dict[str, Any] = {
+        "form": form, "errors": errors or {}, "message": message, "activity": activity,
+        "mode": "edit" if activity else "new", "can_join": by.member_id is not None and not form.behalf,
+    }
+    if part in (None, "form", "values"):
+        ctx.update(_tasks_part(session, by, form))
+    if part in (None, "form", "site_options"):
+        ctx.update(_sites_part(session, form))
+    if part in (None, "form", "member_options"):
+        ctx.update(_members_part(session, by, form))
+    if part in (None, "form", "duplicates"):
+        ctx.update(_duplicates_part(session, form, activity.id if activity else None))
+    if part in (None, "form"):
+        if activity:
+            action = f"/activities/{activity.id}/edit"
+            ctx.update(organisers=[], existing_photos=_photos_of(session, activity.id))
+        else:
+            action = "/activities"
+            ctx.update(organisers=service.org_options(session, by, on_behalf=form.behalf), existing_photos=[])
+        ctx.update(
+            action=action, counties=service.counties_for(session), today=today_cn().isoformat(),
+            max_photos=photos.MAX_PHOTOS, photos_dropped=photos_dropped,
+        )
+    return render(request, FORM, ctx, block=block, status_code=status_code)
+
+
+FormQuery = Annotated[ActivityForm, Query()]
+FormBody = Annotated[ActivityForm, Form()]
+# A reload posts the form url-encoded (no point uploading photos to re-render a form): the file
+# input then arrives as its file name, which is no upload.
+PhotoFields = Annotated[list[UploadFile | str] | None, File(alias="photos")]
+
+
+def _uploads(items: list[UploadFile | str] | None) -> list[UploadFile]:
+    return [u for u in items or [] if not isinstance(u, str)]
+
+
+def _files_named(items: list[UploadFile | str] | None) -> bool:
+    """A reload named chosen files (which it did not send): the page asks to choose them again."""
+    return any(isinstance(u, str) and u for u in items or [])
+
+
+def _render_invalid(request: Request, session: Session, by: Principal, form: ActivityForm, exc: Invalid,
+                    uploads: list[UploadFile], activity: ActivityRead | None = None):
+    # Without JavaScript the browser forgets chosen files on a new page; htmx keeps the file input
+    # (hx-preserve), so only the plain form is told to choose them again.
+    return _render_form(request, session, by, form, block="form", activity=activity, errors=exc.errors,
+                        message=exc.message, photos_dropped=bool(uploads) and not is_htmx(request),
+                        status_code=422)
+
+
+# --- recording --------------------------------------------------------------------------------------
+
+@router.get("/new")
+def new_activity(request: Request, session: SessionDep, by: CurrentUser, form: FormQuery):
+    """The form; with HTMX, the indicator inputs of the chosen task (block ``values``)."""
+    if not form.behalf and by.member_org_id is None and by.has_role(*STAFF_ROLES):
+        return redirect(request, "/activities/new?on_behalf=1")  # staff record for members (代录)
+    if not is_htmx(request):
+        county = service.default_county(session, by)
+        form.county_id = form.county_id or (str(county.id) if county else "")
+        form.occurred_on = form.occurred_on or today_cn().isoformat()
+    # Kept through every re-render until a success, so a retried submission reuses it.
+    form.idempotency_key = form.idempotency_key or _new_key()
+    return _render_form(request, session, by, form, block="values")
+
+
+@router.post("")
+async def create_activity(
+    request: Request, read: SessionDep, write: WriteSessionDep, by: CurrentUser,
+    form: FormBody, photo_fields: PhotoFields = None,
+):
+    if form.reload:
+        return await run_in_threadpool(_render_form, request, read, by, form, block="form",
+                                       photos_dropped=_files_named(photo_fields))
+    uploads = _uploads(photo_fields)
+    try:
+        # Photos are decoded and re-encoded first, in a worker thread: the writer turn and the
+        # write transaction (run_write, shared with the API) never wait on image processing.
+        data, prepared = await run_in_threadpool(_read_submission, form, uploads)
+        activity_id = await run_write(
+            request, read, write,
+            lambda s: service.record_activity(s, by=by, data=data, idempotency_key=form.idempotency_key,
+                                              photos=prepared),
+            lambda _read, result: result.activity.id)
+    except Invalid as exc:
+        return await run_in_threadpool(_render_invalid, request, read, by, form, exc, uploads)
+    # A retry of a submission that already succeeded lands on the same activity.
+    return redirect(request, f"/activities/{activity_id}?created=1")
+
+
+@router.get("/duplicates")
+def duplicates(request: Request, session: SessionDep, by: CurrentUser, form: FormQuery,
+               exclude_id: Annotated[int | None, Query(ge=1, le=2**53)] = None):
+    """Likely duplicates of what is being recorded (same place, date and task), with 申请加入."""
+    activity = _readable(session, by, exclude_id) if exclude_id else None
+    form.idempotency_key = form.idempotency_key or _new_key()
+    return _render_form(request, session, by, form, block="duplicates", activity=activity)
+
+
+@router.get("/sites")
+def sites(request: Request, session: SessionDep, by: CurrentUser, form: FormQuery,
+          q: Annotated[str, Query(max_length=40)] = ""):
+    """Type-ahead for the town or village of the chosen county."""
+    form.site_q = q or form.site_q
+    form.idempotency_key = form.idempotency_key or _new_key()
+    return _render_form(request, session, by, form, block="site_options")
+
+
+@router.get("/members")
+def members(request: Request, session: SessionDep, by: CurrentUser, form: FormQuery,
+            q: Annotated[str, Query(max_length=40)] = ""):
+    """Type-ahead for the other members who took part (only those the service offers)."""
+    form.member_q = q or form.member_q
+    form.idempotency_key = form.idempotency_key or _new_key()
+    return _render_form(request, session, by, form, block="member_options")
+
+
+# --- 我的活动 and one activity ------------------------------------------------------------------------
+
+@router.get("/mine")
+def my_activities(request: Request, session: SessionDep, by: CurrentUser,
+                  page: Annotated[int, Query(ge=1, le=100_000)] = 1, joined: bool = False):
+    rows, total = service.my_activities(session, by, page=page, per_page=PER_PAGE)
+    return render(request, "activities/mine.html", {
+        "items": service.to_read(session, rows), "total": total, "page": page,
+        "pages": max(1, ceil(total / PER_PAGE)), "joined": joined,
+    }, block="listing")
+
+
+def _detail(request: Request, session: Session, by: Principal, activity_id: int, *, confirming: bool = False):
+    a = _readable(session, by, activity_id)
+    mine = a.recorder_user_id == by.user_id
+    flags = {k: request.query_params.get(k) == "1" for k in ("created", "corrected", "withdrawn")}
+    return render(request, "activities/detail.html", {
+        "a": a, "photos": _photos_of(session, a.id), "confirming": confirming, **flags,
+        # Which buttons to offer follows the service's own table of transitions.
+        "can_edit": mine and a.status in service.TRANSITIONS["resubmit"][0],
+        "can_withdraw": mine and a.status in service.TRANSITIONS["withdraw"][0],
+    })
+
+
+@router.get("/{activity_id:int}")
+def activity_page(request: Request, session: SessionDep, by: CurrentUser, activity_id: int):
+    return _detail(request, session, by, activity_id)
+
+
+@router.get("/{activity_id:int}/photos/{photo_id:int}")
+def activity_photo(session: SessionDep, by: CurrentUser, activity_id: int, photo_id: int,
+                   thumb: bool = False):
+    """A stored photo, only to those who may read its activity."""
+    activity = service.activity_for_read(session, by, activity_id)
+    photo = session.get(ActivityPhoto, photo_id)
+    if photo is None or photo.activity_id != activity.id:
+        raise NotFound()
+    path = photos.path_of(photo.storage_key, thumb=thumb)
+    if not path.is_file():
+        raise NotFound()
+    # private: a shared cache (an intranet proxy) must not hand one member's evidence to another.
+    return FileResponse(path, media_type="image/jpeg",
+                        headers={"Cache-Control": "private, max-age=86400",
+                                 "X-Content-Type-Options": "nosniff"})
+
+
+# --- correcting, withdrawing, joining ----------------------------------------------------------------
+
+def _form_of(session: Session, by: Principal, a: ActivityRead) -> ActivityForm:
+    """The form filled with an activity as stored (values as displayed: money in 万元)."""
+    # The participants' ids are not in ActivityRead: read them here (see the report).
+    people = session.execute(
+        select(Member.id, Member.name).join(ActivityParticipant, ActivityParticipant.member_id == Member.id)
+        .where(ActivityParticipant.activity_id == a.id,
+               ActivityParticipant.status == ParticipantStatus.confirmed)
+        .order_by(Member.name)
+    ).all()
+    others = [(i, name) for i, name in people if i != by.member_id]
+    # Recorded for others (代录) when the recorder did not take part; the correction keeps it so.
+    behalf = by.member_id is None or by.member_id not in {i for i, _ in people}
+    return ActivityForm(
+        idempotency_key=_new_key(), task_id=str(a.task_id), county_id=str(a.county_id),
+        site_id=str(a.site_id or ""), occurred_on=a.occurred_on.isoformat(), description=a.description,
+        organiser_org_id=str(a.organiser_org_id or ""), participant=[str(i) for i, _ in others],
+        participant_label=[f"{i}:{name}" for i, name in others], on_behalf="1" if behalf else "",
+        **{f"value_{v.indicator_id}": v.display for v in a.values},
+    )
+
+
+@router.get("/{activity_id:int}/edit")
+def edit_activity(request: Request, session: SessionDep, by: CurrentUser, activity_id: int,
+                  form: FormQuery):
+    """修改并重新提交: the form filled with the activity as stored."""
+    a = _recorded(session, by, activity_id)
+    if a.status not in service.TRANSITIONS["resubmit"][0]:
+        return redirect(request, f"/activities/{a.id}")
+    if not is_htmx(request):
+        form = _form_of(session, by, a)
+    form.idempotency_key = form.idempotency_key or _new_key()
+    return _render_form(request, session, by, form, block="values", activity=a)
+
+
+def _render_reload_edit(request: Request, session: Session, by: Principal, activity_id: int,
+                        form: ActivityForm, photos_dropped: bool):
+    a = _recorded(session, by, activity_id)
+    return _render_form(request, session, by, form, block="form", activity=a, photos_dropped=photos_dropped)
+
+
+def _render_invalid_edit(request: Request, session: Session, by: Principal, activity_id: int,
+                         form: ActivityForm, exc: Invalid, uploads: list[UploadFile]):
+    a = _readable(session, by, activity_id)
+    return _render_invalid(request, session, by, form, exc, uploads, activity=a)
+
+
+@router.post("/{activity_id:int}/edit")
+async def correct_activity(
+    request: Request, read: SessionDep, write: WriteSessionDep, by: CurrentUser, activity_id: int,
+    form: FormBody, photo_fields: PhotoFields = None,
+):
+    if form.reload:
+        return await run_in_threadpool(_render_reload_edit, request, read, by, activity_id, form,
+                                       _files_named(photo_fields))
+    uploads = _uploads(photo_fields)
+    # correct_activity takes no idempotency key: a retried correction re-applies the same content.
+    try:
+        data, prepared = await run_in_threadpool(_read_submission, form, uploads)
+        await run_write(request, read, write,
+                        lambda s: service.correct_activity(s, by=by, activity_id=activity_id, data=data,
+                                                           photos=prepared),
+                        lambda _read, _activity: None)
+    except Invalid as exc:
+        return await run_in_threadpool(_render_invalid_edit, request, read, by, activity_id, form, exc,
+                                       uploads)
+    return redirect(request, f"/activities/{activity_id}?corrected=1")
+
+
+@router.get("/{activity_id:int}/withdraw")
+def withdraw_confirm(request: Request, session: SessionDep, by: CurrentUser, activity_id: int):
+    """Without JavaScript (no hx-confirm) the confirmation is a page of its own."""
+    return _detail(request, session, by, activity_id, confirming=True)
+
+
+@router.post("/{activity_id:int}/withdraw")
+async def withdraw_activity(request: Request, read: SessionDep, write: WriteSessionDep, by: CurrentUser,
+                            activity_id: int):
+    await run_write(request, read, write, lambda s: service.withdraw(s, by=by, activity_id=activity_id),
+                    lambda _read, _activity: None)
+    return redirect(request, f"/activities/{activity_id}?withdrawn=1")
+
+
+@router.post("/{activity_id:int}/join")
+async def join_activity(request: Request, read: SessionDep, write: WriteSessionDep, by: CurrentUser,
+                        activity_id: int):
+    """我也参加了: ask to be added to an existing activity instead of recording it twice.
+
+    The answer is 我的活动 (which lists requests), not the activity's page: whether a request
+    already lets one read the activity is the service's business (see the report).
+    """
+    await run_write(request, read, write,
+                    lambda s: service.request_to_join(s, by=by, activity_id=activity_id),
+                    lambda _read, _row: None)
+    return redirect(request, "/activities/mine?joined=1")

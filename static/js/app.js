@@ -31,3 +31,6 @@
     showToast(null, "网络太慢，请求超时；内容没有丢失，请再提交一次");
   });
 })();
+// Mark pages where htmx runs: CSS then hides the pickers' reload buttons, which are only needed
+// without JavaScript (or when htmx failed to load on a weak network — then they stay).
+if (window.htmx) document.documentElement.classList.add("htmx");

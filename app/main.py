@@ -8,6 +8,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.accounts.pages import router as accounts_router
@@ -86,6 +87,12 @@ def create_app() -> FastAPI:
         message = HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
         return _error_response(request, exc.status_code, message, f"http_{exc.status_code}",
                                headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(DataError)
+    async def _data_error(request: Request, exc: DataError) -> Response:
+        # The database refused a value's size or type (e.g. an id beyond BIGINT in a URL):
+        # bad input, not a server fault.
+        return _error_response(request, 422, "请求中的数值超出范围", "out_of_range")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

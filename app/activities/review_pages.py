@@ -1,7 +1,362 @@
-"""(Filled in by its feature's work.)"""
+"""The 助推办's office pages: the verification queue, participant requests, closed months.
+
+Every rule is the service's (who verifies what, the transitions, reasons, closing months); these
+handlers translate between HTTP and it. Each page is one template whose swappable pieces are named
+blocks: HTMX gets the block (a row after 通过/退回/重新打开, the list after filtering or a bulk
+verification), a plain browser gets post/redirect/get. Writes go through the API module's
+``run_write`` so the pages and the API share one writer turn per process.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Annotated, Literal
+from urllib.parse import parse_qsl, urlencode
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Form, Query, Request
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import select
+from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
+
+from app.accounts.schemas import OptionalDate, OptionalInt
+from app.activities import service
+from app.activities.api import end_read, run_write
+from app.activities.schemas import ActivityRead
+from app.auth.principal import STAFF_ROLES, Principal
+from app.catalogue.service import current_campaign, tasks_for
+from app.clock import to_cn, today_cn
+from app.deps import CurrentUser, SessionDep, WriteSessionDep
+from app.errors import Conflict, Forbidden, Invalid
+from app.models import Activity, ActivityPhoto, ActivityStatus, Organisation
+from app.orgs.service import subtree
+from app.web import is_htmx, redirect, render
+
+router = APIRouter(include_in_schema=False)
+
+PER_PAGE = 50
+TEMPLATE = "review/queue.html"
+STATUS_CHOICES = [("pending", "待审核"), ("verified", "已通过"), ("returned", "已退回"), ("withdrawn", "已撤回"),
+                  ("all", "全部")]
+DONE_MESSAGES = {
+    "verified": "已审核通过。",
+    "returned": "已退回，记录人会看到退回理由。",
+    "reopened": "已重新打开，该活动回到待审核，离开已审核的统计。",
+    "confirmed": "已确认参与申请，该委员计入这条活动的参与名单。",
+    "refused": "已拒绝参与申请。",
+    "closed": "已关账：该月的活动此后只能由「双助推」办公室工作人员补录或修改。",
+    "month_reopened": "已重新打开该月，委员可以补录或修改该月的活动。",
+}
+
+
+async def require_staff(by: CurrentUser) -> Principal:
+    """The office's pages are for 助推办 staff (and admins); others get 403."""
+    if not by.org_ids(*STAFF_ROLES):
+        raise Forbidden("只有「双助推」办公室工作人员可以使用审核功能")
+    return by
+
+
+StaffUser = Annotated[Principal, Depends(require_staff)]
+
+
+# --- the queue -------------------------------------------------------------------------------------
+
+class ReviewFilters(BaseModel):
+    status: Literal["pending", "verified", "returned", "withdrawn", "all"] = "pending"
+    county_id: OptionalInt = None
+    task_id: OptionalInt = None
+    member: str = Field(default="", max_length=40)
+    date_from: OptionalDate = None
+    date_to: OptionalDate = None
+    page: int = Field(default=1, ge=1, le=100_000)
+
+    def for_service(self) -> service.ActivityFilters:
+        return service.ActivityFilters(
+            status=None if self.status == "all" else ActivityStatus(self.status), county_id=self.county_id,
+            task_id=self.task_id, member=self.member.strip() or None, date_from=self.date_from,
+            date_to=self.date_to)
+
+    def query(self, **changes) -> str:
+        """The query string of these filters (empty and default ones left out), with ``changes`` applied."""
+        data = {**self.model_dump(mode="json"), **changes}
+        defaults = {"status": "pending", "page": 1}
+        return urlencode({k: v for k, v in data.items() if v not in (None, "") and defaults.get(k) != v})
+
+    @classmethod
+    def from_query(cls, text: str) -> ReviewFilters:
+        """Filters carried back by a form (``back``); anything unreadable gives the default queue."""
+        known = {k: v for k, v in parse_qsl(text or "") if k in cls.model_fields}
+        try:
+            return cls.model_validate(known)
+        except ValidationError:
+            return cls()
+
+
+@dataclass
+class Row:
+    """One activity as the queue shows it."""
+
+    a: ActivityRead
+    photos: list[int] = field(default_factory=list)
+    error: str | None = None
+
+
+def _photo_ids(session: Session, activity_ids: list[int]) -> dict[int, list[int]]:
+    found: dict[int, list[int]] = {}
+    if activity_ids:
+        for activity_id, photo_id in session.execute(
+            select(ActivityPhoto.activity_id, ActivityPhoto.id).where(ActivityPhoto.activity_id.in_(activity_ids))
+            .order_by(ActivityPhoto.activity_id, ActivityPhoto.sort_order, ActivityPhoto.id)
+        ).all():
+            found.setdefault(activity_id, []).append(photo_id)
+    return found
+
+
+def _rows(session: Session, activities: list[Activity]) -> list[Row]:
+    photos = _photo_ids(session, [a.id for a in activities if a.id is not None])
+    return [Row(a, photos.get(a.id, [])) for a in service.to_read(session, activities)]
+
+
+def _row(read: Session, activity: Activity) -> Row:
+    return _rows(read, [activity])[0]
+
+
+def _tasks(session: Session, by: Principal) -> list:
+    """The current campaign's tasks seen by the caller's offices (a prefecture may add its own)."""
+    campaign = current_campaign(session)
+    if campaign is None:
+        return []
+    seen: dict[int, object] = {}
+    for org_id in by.org_ids(*STAFF_ROLES):
+        for task in tasks_for(session, org_id, campaign.id):
+            seen.setdefault(task.id, task)
+    return sorted(seen.values(), key=lambda t: (t.sort_order, t.id))
+
+
+def _queue_context(session: Session, by: Principal, filters: ReviewFilters, *, done: str | None = None,
+                   error: str | None = None, row_errors: dict[int, str] | None = None) -> dict:
+    items, total = service.review_queue(session, by, filters.for_service(), page=filters.page, per_page=PER_PAGE)
+    rows = _rows(session, items)
+    for r in rows:
+        r.error = (row_errors or {}).get(r.a.id)
+    pages = max(1, -(-total // PER_PAGE))
+    return {
+        "filters": filters, "rows": rows, "total": total, "pages": pages, "back": filters.query(),
+        "prev_url": "/review?" + filters.query(page=filters.page - 1),
+        "next_url": "/review?" + filters.query(page=filters.page + 1),
+        "counties": service.counties_for(session), "tasks": _tasks(session, by), "statuses": STATUS_CHOICES,
+        "pending_filter": filters.status == "pending", "done": done, "error": error,
+    }
+
+
+def _done(done: str, n: int = 0, skipped: int = 0) -> str | None:
+    if done == "bulk":
+        return f"已批量审核通过 {n} 条。" + (f"另有 {skipped} 条不是待审核或不在您的审核范围，未处理。" if skipped else "")
+    return DONE_MESSAGES.get(done)
+
+
+def _back(back: str, **extra) -> str:
+    """Where a plain form returns to: the queue with the filters it was posted from."""
+    filters = ReviewFilters.from_query(back)
+    query = "&".join(q for q in (filters.query(), urlencode(extra)) if q)
+    return "/review" + (f"?{query}" if query else "")
+
+
+@router.get("/review")
+def review_page(request: Request, session: SessionDep, by: StaffUser,
+                filters: Annotated[ReviewFilters, Query()], done: str = "", n: int = 0, skipped: int = 0):
+    return render(request, TEMPLATE, _queue_context(session, by, filters, done=_done(done, n, skipped)),
+                  block="queue")
+
+
+BackField = Annotated[str, Form(max_length=1000)]
+ReasonField = Annotated[str, Form(max_length=500)]
+
+
+async def _after_row_action(request: Request, row: Row, back: str, done: str):
+    if is_htmx(request):
+        return render(request, TEMPLATE, {"r": row, "back": back, "done_row": DONE_MESSAGES[done]}, block="row")
+    return redirect(request, _back(back, done=done))
+
+
+async def _row_refused(request: Request, read: Session, by: Principal, activity_id: int, back: str,
+                       exc: Invalid):
+    """A reason left empty: the row (HTMX) or the queue (plain) again, with the message beside it."""
+    def load() -> dict:
+        try:
+            if is_htmx(request):
+                row = _row(read, service.activity_for_read(read, by, activity_id))
+                row.error = exc.message
+                return {"r": row, "back": back}
+            filters = ReviewFilters.from_query(back)
+            return _queue_context(read, by, filters, error=exc.message, row_errors={activity_id: exc.message})
+        finally:
+            end_read(read)
+
+    ctx = await run_in_threadpool(load)
+    return render(request, TEMPLATE, ctx, block="row", status_code=exc.status_code)
+
+
+@router.post("/review/{activity_id:int}/verify")
+async def verify_submit(request: Request, read: SessionDep, session: WriteSessionDep, by: StaffUser,
+                        activity_id: int, back: BackField = ""):
+    row = await run_write(request, read, session, lambda s: service.verify(s, by=by, activity_id=activity_id), _row)
+    return await _after_row_action(request, row, back, "verified")
+
+
+@router.post("/review/{activity_id:int}/return")
+async def return_submit(request: Request, read: SessionDep, session: WriteSessionDep, by: StaffUser,
+                        activity_id: int, reason: ReasonField = "", back: BackField = ""):
+    try:
+        row = await run_write(request, read, session, lambda s: service.return_activity(
+            s, by=by, activity_id=activity_id, reason=reason), _row)
+    except Invalid as exc:
+        return await _row_refused(request, read, by, activity_id, back, exc)
+    return await _after_row_action(request, row, back, "returned")
+
+
+@router.post("/review/{activity_id:int}/reopen")
+async def reopen_submit(request: Request, read: SessionDep, session: WriteSessionDep, by: StaffUser,
+                        activity_id: int, reason: ReasonField = "", back: BackField = ""):
+    try:
+        row = await run_write(request, read, session, lambda s: service.reopen(
+            s, by=by, activity_id=activity_id, reason=reason), _row)
+    except Invalid as exc:
+        return await _row_refused(request, read, by, activity_id, back, exc)
+    return await _after_row_action(request, row, back, "reopened")
+
+
+@router.post("/review/bulk-verify")
+async def bulk_verify_submit(request: Request, read: SessionDep, session: WriteSessionDep, by: StaffUser,
+                             activity_ids: Annotated[list[int] | None, Form(max_length=1000)] = None,
+                             confirmed: Annotated[bool, Form()] = False, back: BackField = ""):
+    ids = sorted(set(activity_ids or []))
+    if not ids:
+        raise Invalid("请先勾选要审核通过的活动", code="nothing_selected")
+    filters = ReviewFilters.from_query(back)
+    if not confirmed:  # without JavaScript the confirmation is a page of its own
+        return render(request, "review/bulk_confirm.html", {"ids": ids, "back": back, "cancel_url": _back(back)})
+
+    def answer(r: Session, result: tuple[int, int]) -> tuple[tuple[int, int], dict | None]:
+        return result, (_queue_context(r, by, filters, done=_done("bulk", *result)) if is_htmx(request) else None)
+
+    (verified, skipped), ctx = await run_write(
+        request, read, session, lambda s: service.bulk_verify(s, by=by, activity_ids=ids), answer)
+    if ctx is not None:
+        return render(request, TEMPLATE, ctx, block="queue")
+    return redirect(request, _back(back, done="bulk", n=verified, skipped=skipped))
+
+
+# --- participant requests ------------------------------------------------------------------------------
+
+def _requests_context(session: Session, by: Principal, *, done: str | None = None) -> dict:
+    pairs = service.pending_requests(session, by)
+    reads = {r.id: r for r in service.to_read(session, list({a.id: a for a, _ in pairs}.values()))}
+    return {"requests": [(reads[a.id], m) for a, m in pairs], "done": done}
+
+
+@router.get("/review/requests")
+def requests_page(request: Request, session: SessionDep, by: StaffUser, done: str = ""):
+    return render(request, "review/requests.html", _requests_context(session, by, done=DONE_MESSAGES.get(done)),
+                  block="requests")
+
+
+@router.post("/review/requests/{activity_id:int}/{member_id:int}/{decision}")
+async def request_decide(request: Request, read: SessionDep, session: WriteSessionDep, by: StaffUser,
+                         activity_id: int, member_id: int, decision: Literal["confirm", "refuse"]):
+    done = "confirmed" if decision == "confirm" else "refused"
+    ctx = await run_write(
+        request, read, session,
+        lambda s: service.decide_participant(s, by=by, activity_id=activity_id, member_id=member_id,
+                                             accept=decision == "confirm"),
+        lambda r, _: _requests_context(r, by, done=DONE_MESSAGES[done]) if is_htmx(request) else None)
+    if ctx is not None:
+        return render(request, "review/requests.html", ctx, block="requests")
+    return redirect(request, f"/review/requests?done={done}")
+
+
+# --- closed months -----------------------------------------------------------------------------------
+
+_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+
+
+def parse_month(text: str) -> int:
+    """The month picker's 2026-09 as 202609."""
+    found = _MONTH.match((text or "").strip())
+    if not found or not 1 <= int(found.group(2)) <= 12:
+        raise Invalid("请选择要关账的月份", errors={"month": "请选择月份"})
+    return int(found.group(1)) * 100 + int(found.group(2))
+
+
+def _previous_month(today: date) -> str:
+    year, month = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
+    return f"{year}-{month:02d}"
+
+
+def _office_orgs(session: Session, by: Principal) -> list[Organisation]:
+    """The organisations whose months the caller may close: their offices' subtrees."""
+    seen: dict[int, Organisation] = {}
+    for top in by.org_ids(*STAFF_ROLES):
+        for org in subtree(session, top):
+            seen.setdefault(org.id, org)
+    return sorted(seen.values(), key=lambda o: o.code)
+
+
+def _months_context(session: Session, by: Principal, *, done: str | None = None, error: str | None = None,
+                    form: dict | None = None) -> dict:
+    orgs = _office_orgs(session, by)
+    closed = [{"org": o, "month": c.month, "closed_at": to_cn(c.closed_at)} for c, o in service.closed_months(session, by)]
+    default_org = next((o.id for o in orgs if o.id in by.org_ids(*STAFF_ROLES)), None)
+    return {
+        "orgs": orgs, "closed": closed, "done": done, "error": error,
+        "form": form or {"org_id": default_org, "month": _previous_month(today_cn())},
+        "max_month": today_cn().strftime("%Y-%m"),
+    }
+
+
+@router.get("/review/months")
+def months_page(request: Request, session: SessionDep, by: StaffUser, done: str = ""):
+    return render(request, "review/months.html", _months_context(session, by, done=DONE_MESSAGES.get(done)),
+                  block="months")
+
+
+async def _month_write(request: Request, read: Session, session: Session, by: Principal, use_case, done: str,
+                       form: dict):
+    try:
+        ctx = await run_write(request, read, session, use_case,
+                              lambda r, _: _months_context(r, by, done=DONE_MESSAGES[done]) if is_htmx(request)
+                              else None)
+    except (Invalid, Conflict) as exc:
+        if is_htmx(request):
+            raise  # a toast says why; the form keeps what was chosen
+        message, status = exc.message, exc.status_code
+        ctx = await run_in_threadpool(lambda: _months_context(read, by, error=message, form=form))
+        return render(request, "review/months.html", ctx, status_code=status)
+    if ctx is not None:
+        return render(request, "review/months.html", ctx, block="months")
+    return redirect(request, f"/review/months?done={done}")
+
+
+@router.post("/review/months/close")
+async def month_close(request: Request, read: SessionDep, session: WriteSessionDep, by: StaffUser,
+                      org_id: Annotated[OptionalInt, Form()] = None, month: Annotated[str, Form(max_length=10)] = ""):
+    def close(s: Session) -> None:
+        if org_id is None:
+            raise Invalid("请选择组织", errors={"org_id": "请选择组织"})
+        service.close_month(s, by=by, org_id=org_id, month=parse_month(month))
+
+    return await _month_write(request, read, session, by, close, "closed", {"org_id": org_id, "month": month})
+
+
+@router.post("/review/months/reopen")
+async def month_reopen(request: Request, read: SessionDep, session: WriteSessionDep, by: StaffUser,
+                       org_id: Annotated[int, Form()], month: Annotated[int, Form(ge=200001, le=999912)],
+                       confirmed: Annotated[bool, Form()] = False):
+    if not confirmed:  # without JavaScript the confirmation is a page of its own
+        org = await run_in_threadpool(lambda: read.get(Organisation, org_id))
+        return render(request, "review/month_confirm.html", {"org": org, "org_id": org_id, "month": month})
+    return await _month_write(
+        request, read, session, by, lambda s: service.reopen_month(s, by=by, org_id=org_id, month=month),
+        "month_reopened", {})

@@ -16,8 +16,24 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import ColumnElement, delete, exists, false, func, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Insert,
+    Select,
+    bindparam,
+    delete,
+    exists,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session
 
 from app.activities import photos as photo_store
@@ -33,6 +49,7 @@ from app.models import (
     ActivityPhoto,
     ActivityStatus,
     ActivityValue,
+    Campaign,
     ClosedMonth,
     Indicator,
     IndicatorKind,
@@ -48,6 +65,79 @@ from app.models import (
 from app.models.base import utcnow
 from app.models.orgs import OrgClosure
 from app.orgs.service import is_within, subtrees_ids
+
+
+def _core(session: Session) -> Connection:
+    """The session's connection, for Core statements on the write path and in read models.
+
+    Column queries and inserts sent here skip the ORM's compile and unit-of-work layers, which
+    cost several times the statement itself (bench/submit.py); they run in the session's own
+    transaction, so a use case still commits once.
+    """
+    return session.connection()
+
+
+# --- prepared statements -----------------------------------------------------------------------
+# The hot statements of recording and of the read model, built once with bind parameters: building
+# a select() costs SQLAlchemy more than SQLite needs to run it (bench/README.md).
+
+def _ancestors_of_credited() -> Select:
+    return select(OrgClosure.ancestor_id).where(OrgClosure.descendant_id == bindparam("credited"))
+
+
+def _facts_statement(*, with_site: bool) -> Select:
+    current = select(Campaign.id).where(Campaign.is_current.is_(True)).limit(1).scalar_subquery()
+    columns = [
+        select(Campaign.start_year).where(Campaign.is_current.is_(True)).limit(1).scalar_subquery().label("start_year"),
+        exists().where(Task.id == bindparam("task_id"), Task.campaign_id == current,
+                       Task.owner_org_id.in_(_ancestors_of_credited())).label("task_ok"),
+        select(Organisation.level).where(Organisation.id == bindparam("county_id")).scalar_subquery()
+        .label("county_level"),
+        exists().where(ClosedMonth.month == bindparam("month"),
+                       ClosedMonth.org_id.in_(_ancestors_of_credited())).label("closed"),
+    ]
+    if with_site:
+        columns.append(select(Site.county_id).where(Site.id == bindparam("site_id")).scalar_subquery()
+                       .label("site_county"))
+    return select(*columns)
+
+
+_FACTS = {False: _facts_statement(with_site=False), True: _facts_statement(with_site=True)}
+_EXISTING_ID = select(Activity.id).where(Activity.recorder_user_id == bindparam("user_id"),
+                                         Activity.idempotency_key == bindparam("key"))
+_TASK_INDICATORS = select(Indicator.id, Indicator.name, Indicator.unit, Indicator.kind).where(
+    Indicator.task_id == bindparam("task_id"))
+_INSERT_VALUES = insert(ActivityValue.__table__)
+_INSERT_PARTICIPANTS = insert(ActivityParticipant.__table__)
+_INSERT_ACTIVITY: dict[str, Insert] = {}  # per dialect, made on first use
+
+
+def _ids(name: str):
+    return bindparam(name, expanding=True)
+
+
+_READ_VALUES = (
+    select(ActivityValue.activity_id, ActivityValue.value, Indicator.id, Indicator.name, Indicator.unit,
+           Indicator.kind)
+    .join(Indicator, Indicator.id == ActivityValue.indicator_id)
+    .where(ActivityValue.activity_id.in_(_ids("ids"))).order_by(Indicator.sort_order)
+)
+_READ_PEOPLE = (
+    select(ActivityParticipant.activity_id, Member.name).join(Member, Member.id == ActivityParticipant.member_id)
+    .where(ActivityParticipant.activity_id.in_(_ids("ids")),
+           ActivityParticipant.status == ParticipantStatus.confirmed.value)
+    .order_by(Member.name)
+)
+_READ_PHOTO_COUNTS = (select(ActivityPhoto.activity_id, func.count()).where(ActivityPhoto.activity_id.in_(_ids("ids")))
+                      .group_by(ActivityPhoto.activity_id))
+# Every name a read model shows, in one round trip: (kind, id, name).
+_READ_NAMES = union_all(
+    select(literal("task"), Task.id, Task.name).where(Task.id.in_(_ids("task_ids"))),
+    select(literal("org"), Organisation.id, Organisation.name).where(Organisation.id.in_(_ids("org_ids"))),
+    select(literal("user"), UserAccount.id, UserAccount.display_name).where(UserAccount.id.in_(_ids("user_ids"))),
+    select(literal("site"), Site.id, Site.name).where(Site.id.in_(_ids("site_ids"))),
+)
+
 
 STATUS_LABELS = {
     ActivityStatus.pending: "待审核",
@@ -112,8 +202,9 @@ def display_value(kind: IndicatorKind | str, value: int) -> str:
     return str(value)
 
 
-def _parse_values(session: Session, task: Task, raw: dict[int, str]) -> dict[int, int]:
-    indicators = {i.id: i for i in session.scalars(select(Indicator).where(Indicator.task_id == task.id))}
+def _parse_values(session: Session, task_id: int, raw: dict[int, str]) -> dict[int, int]:
+    # Plain rows (id, name, unit, kind), not entities: parse_value reads only those attributes.
+    indicators = {i.id: i for i in _core(session).execute(_TASK_INDICATORS, {"task_id": task_id})}
     unknown = set(raw) - set(indicators)
     if unknown:
         raise Invalid("有指标不属于所选实事，请刷新页面后重新填写", code="indicator_not_in_task")
@@ -192,8 +283,11 @@ def is_month_closed(session: Session, org_id: int, month: int) -> bool:
     return bool(session.scalar(select(exists().where(ClosedMonth.month == month, ClosedMonth.org_id.in_(ancestors)))))
 
 
-def _check_month_open(session: Session, by: Principal, org_id: int, day: date) -> None:
-    if is_month_closed(session, org_id, yyyymm(day)) and not by.can(session, org_id, *STAFF_ROLES):
+def _check_month_open(session: Session, by: Principal, org_id: int, day: date, *, closed: bool | None = None) -> None:
+    """Refuse a closed month to all but staff; ``closed`` when the caller already looked it up."""
+    if closed is None:
+        closed = is_month_closed(session, org_id, yyyymm(day))
+    if closed and not by.can(session, org_id, *STAFF_ROLES):
         raise Invalid(f"{day.year}年{day.month}月已关账，只能由「双助推」办公室工作人员补录或修改",
                       code="month_closed", errors={"occurred_on": "该月份已关账"})
 
@@ -255,8 +349,9 @@ def fingerprint(data: ActivityInput, photo_digests: Sequence[str] = ()) -> str:
 
 
 def _existing(session: Session, user_id: int, key: str) -> Activity | None:
-    return session.scalar(select(Activity).where(Activity.recorder_user_id == user_id,
-                                                 Activity.idempotency_key == key))
+    # A cheap probe first: nearly every submission is new, and an entity query costs more.
+    found = _core(session).execute(_EXISTING_ID, {"user_id": user_id, "key": key}).scalar()
+    return None if found is None else session.get(Activity, found)
 
 
 def _replayed(existing: Activity, request_hash: str) -> RecordResult:
@@ -267,63 +362,71 @@ def _replayed(existing: Activity, request_hash: str) -> RecordResult:
 
 @dataclass(frozen=True)
 class _Checked:
-    task: Task
-    county: Organisation
-    site: Site | None
+    task_id: int
+    county_id: int
+    site_id: int | None
     values: dict[int, int]
     participants: list[int]
     description: str
 
 
+def _facts(session: Session, data: ActivityInput, *, credited: int):
+    """What the content rules need from the database, in one round trip.
+
+    (start_year of the current campaign; whether the task is the current campaign's and owned by the
+    credited organisation or an ancestor; the county's level; the site's county; whether the month
+    is closed for the credited organisation.) Every submission runs these, so one statement instead
+    of six.
+    """
+    params = {"credited": credited, "task_id": data.task_id, "county_id": data.county_id,
+              "month": yyyymm(data.occurred_on), "site_id": data.site_id}
+    return _core(session).execute(_FACTS[data.site_id is not None], params).one()
+
+
 def _check(session: Session, by: Principal, data: ActivityInput, *, recorder_org: int, credited: int,
            organiser: int | None, today: date) -> _Checked:
     """Every rule an activity's content must satisfy; raises Invalid with per-field messages."""
-    campaign = current_campaign(session)
-    task = session.get(Task, data.task_id)
-    owners = select(OrgClosure.ancestor_id).where(OrgClosure.descendant_id == credited)
-    if task is None or campaign is None or task.campaign_id != campaign.id or not session.scalar(
-        select(exists().where(Task.id == task.id, Task.owner_org_id.in_(owners)))
-    ):
+    facts = _facts(session, data, credited=credited)
+    if not facts.task_ok:
         raise Invalid("请选择本次行动的实事", errors={"task_id": "请选择实事"})
-    county = session.get(Organisation, data.county_id)
-    if county is None or county.level != OrgLevel.county:
+    if facts.county_level != OrgLevel.county:
         raise Invalid("请选择活动所在的县（市、区）", errors={"county_id": "请选择活动地点"})
-    site = None
-    if data.site_id is not None:
-        site = session.get(Site, data.site_id)
-        if site is None or site.county_id != county.id:
-            raise Invalid("所选乡镇/村不在该县，请重新选择", errors={"site_id": "乡镇/村不在所选的县"})
+    if data.site_id is not None and facts.site_county != data.county_id:
+        raise Invalid("所选乡镇/村不在该县，请重新选择", errors={"site_id": "乡镇/村不在所选的县"})
     if data.occurred_on > today:
         raise Invalid("活动日期不能晚于今天", errors={"occurred_on": "活动日期不能晚于今天"})
-    if campaign and data.occurred_on.year < campaign.start_year:
-        raise Invalid(f"活动日期早于本次行动开始（{campaign.start_year}年）", errors={"occurred_on": "日期太早"})
-    _check_month_open(session, by, credited, data.occurred_on)
+    if facts.start_year is not None and data.occurred_on.year < facts.start_year:
+        raise Invalid(f"活动日期早于本次行动开始（{facts.start_year}年）", errors={"occurred_on": "日期太早"})
+    _check_month_open(session, by, credited, data.occurred_on, closed=bool(facts.closed))
     description = data.description.strip()
     if len(description) < 2:
         raise Invalid("请简要描述活动内容", errors={"description": "请简要描述活动内容"})
-    values = _parse_values(session, task, data.values)
+    values = _parse_values(session, data.task_id, data.values)
     participants = _check_participants(session, by, data, recorder_org=recorder_org, organiser=organiser)
-    return _Checked(task, county, site, values, participants, description)
+    return _Checked(data.task_id, data.county_id, data.site_id, values, participants, description)
 
 
 def _check_participants(session: Session, by: Principal, data: ActivityInput, *, recorder_org: int,
                         organiser: int | None) -> list[int]:
     wanted = set(data.participant_member_ids)
-    if by.member_id is not None and not data.on_behalf:
+    recorder_took_part = by.member_id is not None and not data.on_behalf
+    if recorder_took_part:
         wanted.add(by.member_id)  # the recorder took part
     if data.on_behalf and not data.participant_member_ids:
         raise Invalid("代录时请至少选择一名参与委员", errors={"participants": "请选择参与委员"})
     if not wanted:
         return []
+    if recorder_took_part and wanted == {by.member_id}:
+        return [by.member_id]  # a member alone: the recorder always counts, nothing to look up
     orgs = [recorder_org] + ([organiser] if organiser else [])
     d = data.occurred_on
-    allowed = set(session.scalars(
+    allowed = set(_core(session).execute(
         select(Membership.member_id).where(
             Membership.member_id.in_(wanted), Membership.org_id.in_(subtrees_ids(orgs)),
             Membership.start_date <= d, or_(Membership.end_date.is_(None), Membership.end_date >= d),
         )
-    ))
-    if by.member_id is not None and not data.on_behalf:
+    ).scalars())
+    if recorder_took_part:
         allowed.add(by.member_id)
     missing = wanted - allowed
     if missing:
@@ -331,6 +434,24 @@ def _check_participants(session: Session, by: Principal, data: ActivityInput, *,
         raise Invalid(f"这些委员不在本组织或组织单位范围内，或当天不在任：{names}",
                       errors={"participants": "有参与委员不在范围内"})
     return sorted(wanted)
+
+
+def _insert_unless_retried(session: Session, row: dict) -> int | None:
+    """Insert the activity row; None when (recorder, key) is already taken.
+
+    ``ON CONFLICT … DO NOTHING`` on both databases: on PostgreSQL two copies of one request that
+    raced past the check wait on each other here and the loser gets no row (no savepoint, no
+    exception); SQLite's writers queue on BEGIN IMMEDIATE, so there it never happens.
+    """
+    conn = _core(session)
+    stmt = _INSERT_ACTIVITY.get(conn.dialect.name)
+    if stmt is None:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        stmt = _INSERT_ACTIVITY[conn.dialect.name] = (
+            dialect.insert(Activity.__table__)
+            .on_conflict_do_nothing(index_elements=["recorder_user_id", "idempotency_key"])
+            .returning(Activity.__table__.c.id))
+    return conn.execute(stmt, row).scalar()
 
 
 def record_activity(session: Session, *, by: Principal, data: ActivityInput, idempotency_key: str,
@@ -359,23 +480,24 @@ def record_activity(session: Session, *, by: Principal, data: ActivityInput, ide
                      today=today)
 
     now = utcnow()
-    activity = Activity(
-        recorder_user_id=by.user_id, credited_org_id=credited, organiser_org_id=organiser,
-        task_id=checked.task.id, county_id=checked.county.id, site_id=checked.site.id if checked.site else None,
-        occurred_on=data.occurred_on, description=checked.description, status=ActivityStatus.pending,
-        idempotency_key=key, request_hash=request_hash, submitted_at=now, created_at=now, updated_at=now,
-    )
-    try:
-        with session.begin_nested():
-            session.add(activity)
-            session.flush()
-    except IntegrityError:
-        # Two copies of one request raced past the check (PostgreSQL; SQLite's writers queue):
-        # the unique (recorder, key) constraint let one in; answer with it.
+    row = {
+        "recorder_user_id": by.user_id, "credited_org_id": credited, "organiser_org_id": organiser,
+        "task_id": checked.task_id, "county_id": checked.county_id, "site_id": checked.site_id,
+        "occurred_on": data.occurred_on, "description": checked.description, "status": ActivityStatus.pending,
+        "status_reason": None, "reviewer_user_id": None, "reviewed_at": None, "idempotency_key": key,
+        "request_hash": request_hash, "version": 1, "submitted_at": now, "created_at": now, "updated_at": now,
+    }
+    new_id = _insert_unless_retried(session, row)
+    if new_id is None:
+        # Two copies of one request raced past the check (PostgreSQL): answer with the winner's row.
         existing = _existing(session, by.user_id, key)
-        if existing is None:
-            raise
+        if existing is None:  # pragma: no cover - the winner committed before our insert returned
+            raise Conflict("同一内容正在提交，请稍后刷新查看", code="idempotency_conflict")
         return _replayed(existing, request_hash)
+    # The row is written; hand back an entity for it without reading it again (as if loaded).
+    activity = Activity(id=new_id, **row)
+    make_transient_to_detached(activity)
+    session.add(activity)
     _write_details(session, activity, checked.values, checked.participants, photos)
     audit(session, actor=by.actor, action="activity.create", target_type="activity", target_id=activity.id,
           org_id=credited, after=_snapshot(activity, checked.values, checked.participants))
@@ -385,14 +507,21 @@ def record_activity(session: Session, *, by: Principal, data: ActivityInput, ide
 
 def _write_details(session: Session, activity: Activity, values: dict[int, int], participants: list[int],
                    photos: Sequence[photo_store.PreparedPhoto], first_photo_order: int = 0) -> None:
-    session.add_all(ActivityValue(activity_id=activity.id, indicator_id=i, task_id=activity.task_id, value=v)
-                    for i, v in values.items())
-    session.add_all(ActivityParticipant(activity_id=activity.id, member_id=m) for m in participants)
+    """Values and participants as Core inserts (executemany); photos through the ORM (rare)."""
+    if values:
+        _core(session).execute(_INSERT_VALUES, [
+            {"activity_id": activity.id, "indicator_id": i, "task_id": activity.task_id, "value": v}
+            for i, v in values.items()])
+    if participants:
+        _core(session).execute(_INSERT_PARTICIPANTS, [
+            {"activity_id": activity.id, "member_id": m, "status": ParticipantStatus.confirmed}
+            for m in participants])
     for n, photo in enumerate(photos, start=first_photo_order):
         key = photo_store.store(photo)
         session.add(ActivityPhoto(activity_id=activity.id, storage_key=key, width=photo.width,
                                   height=photo.height, bytes=len(photo.image), sort_order=n))
-    session.flush()
+    if photos:
+        session.flush()
 
 
 def _snapshot(activity: Activity, values: dict[int, int], participants: list[int]) -> dict:
@@ -462,8 +591,8 @@ def correct_activity(session: Session, *, by: Principal, activity_id: int, data:
     old_values, old_people = _current_details(session, activity)
     before = _snapshot(activity, old_values, old_people)
     _move(session, activity, "resubmit", by=by, audited=False)
-    activity.task_id, activity.county_id = checked.task.id, checked.county.id
-    activity.site_id = checked.site.id if checked.site else None
+    activity.task_id, activity.county_id = checked.task_id, checked.county_id
+    activity.site_id = checked.site_id
     activity.occurred_on, activity.description = data.occurred_on, checked.description
     activity.submitted_at = utcnow()
     session.execute(delete(ActivityValue).where(ActivityValue.activity_id == activity.id))
@@ -589,7 +718,7 @@ class ActivityFilters:
     date_to: date | None = None
 
 
-def _filtered(stmt, f: ActivityFilters):  # noqa: ANN001, ANN202
+def _filtered(stmt, f: ActivityFilters):
     if f.status:
         stmt = stmt.where(Activity.status == f.status)
     if f.county_id:
@@ -610,7 +739,7 @@ def _filtered(stmt, f: ActivityFilters):  # noqa: ANN001, ANN202
     return stmt
 
 
-def _page(session: Session, stmt, page: int, per_page: int) -> tuple[list[Activity], int]:  # noqa: ANN001
+def _page(session: Session, stmt, page: int, per_page: int) -> tuple[list[Activity], int]:
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     page = max(1, page)
     rows = list(session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)))
@@ -657,33 +786,27 @@ def likely_duplicates(session: Session, *, county_id: int, task_id: int, occurre
 def to_read(session: Session, activities: Sequence[Activity]) -> list[ActivityRead]:
     if not activities:
         return []
-    ids = [a.id for a in activities]
+    # Column rows on the connection (no entities to build), and every name in one round trip:
+    # the API answers each submission with this, so it is on the write path too.
+    conn = _core(session)
+    ids = {"ids": [a.id for a in activities]}
     values: dict[int, list[ActivityValueRead]] = defaultdict(list)
-    for v, ind in session.execute(
-        select(ActivityValue, Indicator).join(Indicator, Indicator.id == ActivityValue.indicator_id)
-        .where(ActivityValue.activity_id.in_(ids)).order_by(Indicator.sort_order)
-    ).all():
-        values[v.activity_id].append(ActivityValueRead(
-            indicator_id=ind.id, name=ind.name, unit=ind.unit, kind=ind.kind, value=v.value,
-            display=display_value(ind.kind, v.value)))
+    for activity_id, value, ind_id, name, unit, kind in conn.execute(_READ_VALUES, ids):
+        values[activity_id].append(ActivityValueRead(
+            indicator_id=ind_id, name=name, unit=unit, kind=kind, value=value, display=display_value(kind, value)))
     people: dict[int, list[str]] = defaultdict(list)
-    for activity_id, name in session.execute(
-        select(ActivityParticipant.activity_id, Member.name).join(Member, Member.id == ActivityParticipant.member_id)
-        .where(ActivityParticipant.activity_id.in_(ids), ActivityParticipant.status == ParticipantStatus.confirmed)
-        .order_by(Member.name)
-    ).all():
+    for activity_id, name in conn.execute(_READ_PEOPLE, ids):
         people[activity_id].append(name)
-    photo_counts = dict(session.execute(
-        select(ActivityPhoto.activity_id, func.count()).where(ActivityPhoto.activity_id.in_(ids))
-        .group_by(ActivityPhoto.activity_id)).all())
-    task_names = dict(session.execute(select(Task.id, Task.name).where(
-        Task.id.in_({a.task_id for a in activities}))).all())
-    org_ids = {a.county_id for a in activities} | {a.credited_org_id for a in activities}
-    org_names = dict(session.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(org_ids))).all())
-    site_ids = {a.site_id for a in activities if a.site_id}
-    site_names = dict(session.execute(select(Site.id, Site.name).where(Site.id.in_(site_ids))).all()) if site_ids else {}
-    recorders = dict(session.execute(select(UserAccount.id, UserAccount.display_name).where(
-        UserAccount.id.in_({a.recorder_user_id for a in activities}))).all())
+    photo_counts = dict(conn.execute(_READ_PHOTO_COUNTS, ids).all())
+    names: dict[str, dict[int, str]] = defaultdict(dict)
+    for kind, key, name in conn.execute(_READ_NAMES, {
+        "task_ids": list({a.task_id for a in activities}),
+        "org_ids": list({a.county_id for a in activities} | {a.credited_org_id for a in activities}),
+        "user_ids": list({a.recorder_user_id for a in activities}),
+        "site_ids": list({a.site_id for a in activities if a.site_id}),
+    }):
+        names[kind][key] = name
+    task_names, org_names, site_names, recorders = names["task"], names["org"], names["site"], names["user"]
     return [
         ActivityRead(
             id=a.id, status=a.status, status_label=STATUS_LABELS[ActivityStatus(a.status)],

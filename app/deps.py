@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlmodel import Session
 
 from app.auth import csrf
@@ -18,6 +18,9 @@ from app.db import get_session, get_write_session
 from app.errors import Unauthorized
 
 SESSION_COOKIE = "szt_session"
+
+# An id in a URL: refused (422) before the database sees a number beyond BIGINT.
+Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 SessionDep = Annotated[Session, Depends(get_session)]
 WriteSessionDep = Annotated[Session, Depends(get_write_session)]

@@ -29,7 +29,7 @@ from app.accounts.schemas import (
     beijing,
 )
 from app.auth.principal import Principal
-from app.deps import CurrentUser, SessionDep, WriteSessionDep
+from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
 from app.errors import Conflict, Forbidden, Invalid
 from app.web import redirect, render
 
@@ -154,7 +154,7 @@ def codes_workbook(codes: list[IssuedCode], *, activate_url: str, valid_until: d
 
 
 @router.get("/users/{user_id}")
-def user_page(request: Request, session: SessionDep, by: CurrentUser, user_id: int, done: str = ""):
+def user_page(request: Request, session: SessionDep, by: CurrentUser, user_id: Id, done: str = ""):
     detail = service.user_detail(session, by, user_id)
     return _detail(request, detail, done=DONE_MESSAGES.get(done))
 
@@ -168,19 +168,19 @@ def _detail(request: Request, detail: UserDetail, *, done: str | None = None, er
 
 
 @router.post("/users/{user_id}/disable")
-def disable_user(request: Request, session: WriteSessionDep, by: CurrentUser, user_id: int):
+def disable_user(request: Request, session: WriteSessionDep, by: CurrentUser, user_id: Id):
     service.set_active(session, by, user_id=user_id, active=False)
     return redirect(request, f"/admin/users/{user_id}?done=disabled")
 
 
 @router.post("/users/{user_id}/enable")
-def enable_user(request: Request, session: WriteSessionDep, by: CurrentUser, user_id: int):
+def enable_user(request: Request, session: WriteSessionDep, by: CurrentUser, user_id: Id):
     service.set_active(session, by, user_id=user_id, active=True)
     return redirect(request, f"/admin/users/{user_id}?done=enabled")
 
 
 @router.post("/users/{user_id}/grants")
-def grant_submit(request: Request, session: WriteSessionDep, by: CurrentUser, user_id: int,
+def grant_submit(request: Request, session: WriteSessionDep, by: CurrentUser, user_id: Id,
                  form: Annotated[GrantForm, Form()]):
     try:
         service.grant_role(session, by, user_id=user_id, role=form.role, org_id=form.org_id)
@@ -193,7 +193,7 @@ def grant_submit(request: Request, session: WriteSessionDep, by: CurrentUser, us
 
 
 @router.post("/grants/{grant_id}/revoke")
-def revoke_submit(request: Request, session: WriteSessionDep, by: CurrentUser, grant_id: int):
+def revoke_submit(request: Request, session: WriteSessionDep, by: CurrentUser, grant_id: Id):
     user_id = service.revoke_grant(session, by, grant_id=grant_id)
     return redirect(request, f"/admin/users/{user_id}?done=revoked")
 

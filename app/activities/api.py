@@ -30,7 +30,7 @@ from sqlmodel import Session
 
 from app.activities import service
 from app.activities.schemas import ActivityInput, ActivityPage, ActivityRead, ReopenInput, ReturnInput
-from app.deps import CurrentUser, SessionDep, WriteSessionDep
+from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
 from app.models import Activity, ActivityStatus
 
 router = APIRouter(prefix="/api/v1", tags=["activities"])
@@ -208,7 +208,7 @@ def list_activities(session: SessionDep, by: CurrentUser, q: Annotated[ActivityQ
                 "One activity the caller may read; outside the caller's scope it is a 404.",
     responses={**AUTH_ERRORS, **NOT_FOUND},
 )
-def get_activity(session: SessionDep, by: CurrentUser, activity_id: int):
+def get_activity(session: SessionDep, by: CurrentUser, activity_id: Id):
     return _json(read_model(session, service.activity_for_read(session, by, activity_id)))
 
 
@@ -225,7 +225,7 @@ async def _transition(request: Request, read: Session, session: Session,
     responses={**AUTH_ERRORS, **NOT_FOUND, **BAD_TRANSITION, **INVALID},
 )
 async def verify_activity(request: Request, read: SessionDep, session: WriteSessionDep, by: CurrentUser,
-                          activity_id: int):
+                          activity_id: Id):
     return await _transition(request, read, session, lambda s: service.verify(s, by=by, activity_id=activity_id))
 
 
@@ -237,7 +237,7 @@ async def verify_activity(request: Request, read: SessionDep, session: WriteSess
     responses={**AUTH_ERRORS, **NOT_FOUND, **BAD_TRANSITION, **INVALID},
 )
 async def return_activity(request: Request, read: SessionDep, session: WriteSessionDep, by: CurrentUser,
-                          activity_id: int, body: ReturnInput):
+                          activity_id: Id, body: ReturnInput):
     return await _transition(request, read, session, lambda s: service.return_activity(
         s, by=by, activity_id=activity_id, reason=body.reason))
 
@@ -251,6 +251,6 @@ async def return_activity(request: Request, read: SessionDep, session: WriteSess
     responses={**AUTH_ERRORS, **NOT_FOUND, **BAD_TRANSITION, **INVALID},
 )
 async def reopen_activity(request: Request, read: SessionDep, session: WriteSessionDep, by: CurrentUser,
-                          activity_id: int, body: ReopenInput):
+                          activity_id: Id, body: ReopenInput):
     return await _transition(request, read, session, lambda s: service.reopen(
         s, by=by, activity_id=activity_id, reason=body.reason))

@@ -29,7 +29,7 @@ from app.activities.api import run_write
 from app.activities.schemas import ActivityInput, ActivityRead
 from app.auth.principal import STAFF_ROLES, Principal
 from app.clock import today_cn
-from app.deps import CurrentUser, SessionDep, WriteSessionDep
+from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
 from app.errors import Invalid, NotFound
 from app.models import Activity, ActivityParticipant, ActivityPhoto, Member, ParticipantStatus, Site, SiteKind
 from app.web import is_htmx, redirect, render
@@ -217,14 +217,9 @@ def _read_submission(form: ActivityForm, uploads: list[UploadFile]) -> tuple[Act
 
 # --- building the form page -----------------------------------------------------------------------
 
-def _recorder_org(by: Principal, on_behalf: bool) -> int:
-    # The service decides whose tasks and members the form offers (and answers 403 for an account
-    # that may not record); it should expose this as a public function (see the report).
-    return service._recorder_org(by, on_behalf)
-
 
 def _tasks_part(session: Session, by: Principal, form: ActivityForm) -> dict[str, Any]:
-    tasks = service.task_choices(session, by, _recorder_org(by, form.behalf))
+    tasks = service.task_choices(session, by, service.recording_org(by, form.behalf))
     chosen = form.number("task_id")
     task, indicators = next(((t, inds) for t, inds in tasks if t.id == chosen), (None, []))
     return {"tasks": tasks, "task": task, "indicators": indicators}
@@ -271,17 +266,17 @@ def _duplicates_part(session: Session, form: ActivityForm, exclude_id: int | Non
     return {"duplicates": service.to_read(session, found)}
 
 
-def _readable(session: Session, by: Principal, activity_id: int) -> ActivityRead:
+def _readable(session: Session, by: Principal, activity_id: Id) -> ActivityRead:
     """The activity as shown; 404 outside the caller's scope (the service's loader decides)."""
     return service.to_read(session, [service.activity_for_read(session, by, activity_id)])[0]
 
 
-def _recorded(session: Session, by: Principal, activity_id: int) -> ActivityRead:
+def _recorded(session: Session, by: Principal, activity_id: Id) -> ActivityRead:
     """The activity as shown, for its recorder only (404 outside scope, 403 for other readers)."""
-    return service.to_read(session, [service.activity_for_recorder(session, by, activity_id)])[0]
+    return service.to_read(session, [service.activity_for_recorder(session, by, activity_id, lock=False)])[0]
 
 
-def _photos_of(session: Session, activity_id: int) -> list[ActivityPhoto]:
+def _photos_of(session: Session, activity_id: Id) -> list[ActivityPhoto]:
     # Only ever called for an activity the caller was allowed to load.
     return list(session.scalars(select(ActivityPhoto).where(ActivityPhoto.activity_id == activity_id)
                                 .order_by(ActivityPhoto.sort_order, ActivityPhoto.id)))
@@ -422,7 +417,7 @@ def my_activities(request: Request, session: SessionDep, by: CurrentUser,
     }, block="listing")
 
 
-def _detail(request: Request, session: Session, by: Principal, activity_id: int, *, confirming: bool = False):
+def _detail(request: Request, session: Session, by: Principal, activity_id: Id, *, confirming: bool = False):
     a = _readable(session, by, activity_id)
     mine = a.recorder_user_id == by.user_id
     flags = {k: request.query_params.get(k) == "1" for k in ("created", "corrected", "withdrawn")}
@@ -435,12 +430,12 @@ def _detail(request: Request, session: Session, by: Principal, activity_id: int,
 
 
 @router.get("/{activity_id:int}")
-def activity_page(request: Request, session: SessionDep, by: CurrentUser, activity_id: int):
+def activity_page(request: Request, session: SessionDep, by: CurrentUser, activity_id: Id):
     return _detail(request, session, by, activity_id)
 
 
 @router.get("/{activity_id:int}/photos/{photo_id:int}")
-def activity_photo(session: SessionDep, by: CurrentUser, activity_id: int, photo_id: int,
+def activity_photo(session: SessionDep, by: CurrentUser, activity_id: Id, photo_id: Id,
                    thumb: bool = False):
     """A stored photo, only to those who may read its activity."""
     activity = service.activity_for_read(session, by, activity_id)
@@ -480,7 +475,7 @@ def _form_of(session: Session, by: Principal, a: ActivityRead) -> ActivityForm:
 
 
 @router.get("/{activity_id:int}/edit")
-def edit_activity(request: Request, session: SessionDep, by: CurrentUser, activity_id: int,
+def edit_activity(request: Request, session: SessionDep, by: CurrentUser, activity_id: Id,
                   form: FormQuery):
     """修改并重新提交: the form filled with the activity as stored."""
     a = _recorded(session, by, activity_id)
@@ -492,13 +487,13 @@ def edit_activity(request: Request, session: SessionDep, by: CurrentUser, activi
     return _render_form(request, session, by, form, block="values", activity=a)
 
 
-def _render_reload_edit(request: Request, session: Session, by: Principal, activity_id: int,
+def _render_reload_edit(request: Request, session: Session, by: Principal, activity_id: Id,
                         form: ActivityForm, photos_dropped: bool):
     a = _recorded(session, by, activity_id)
     return _render_form(request, session, by, form, block="form", activity=a, photos_dropped=photos_dropped)
 
 
-def _render_invalid_edit(request: Request, session: Session, by: Principal, activity_id: int,
+def _render_invalid_edit(request: Request, session: Session, by: Principal, activity_id: Id,
                          form: ActivityForm, exc: Invalid, uploads: list[UploadFile]):
     a = _readable(session, by, activity_id)
     return _render_invalid(request, session, by, form, exc, uploads, activity=a)
@@ -506,7 +501,7 @@ def _render_invalid_edit(request: Request, session: Session, by: Principal, acti
 
 @router.post("/{activity_id:int}/edit")
 async def correct_activity(
-    request: Request, read: SessionDep, write: WriteSessionDep, by: CurrentUser, activity_id: int,
+    request: Request, read: SessionDep, write: WriteSessionDep, by: CurrentUser, activity_id: Id,
     form: FormBody, photo_fields: PhotoFields = None,
 ):
     if form.reload:
@@ -527,14 +522,14 @@ async def correct_activity(
 
 
 @router.get("/{activity_id:int}/withdraw")
-def withdraw_confirm(request: Request, session: SessionDep, by: CurrentUser, activity_id: int):
+def withdraw_confirm(request: Request, session: SessionDep, by: CurrentUser, activity_id: Id):
     """Without JavaScript (no hx-confirm) the confirmation is a page of its own."""
     return _detail(request, session, by, activity_id, confirming=True)
 
 
 @router.post("/{activity_id:int}/withdraw")
 async def withdraw_activity(request: Request, read: SessionDep, write: WriteSessionDep, by: CurrentUser,
-                            activity_id: int):
+                            activity_id: Id):
     await run_write(request, read, write, lambda s: service.withdraw(s, by=by, activity_id=activity_id),
                     lambda _read, _activity: None)
     return redirect(request, f"/activities/{activity_id}?withdrawn=1")
@@ -542,7 +537,7 @@ async def withdraw_activity(request: Request, read: SessionDep, write: WriteSess
 
 @router.post("/{activity_id:int}/join")
 async def join_activity(request: Request, read: SessionDep, write: WriteSessionDep, by: CurrentUser,
-                        activity_id: int):
+                        activity_id: Id):
     """我也参加了: ask to be added to an existing activity instead of recording it twice.
 
     The answer is 我的活动 (which lists requests), not the activity's page: whether a request

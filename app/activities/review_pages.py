@@ -28,7 +28,7 @@ from app.activities.schemas import ActivityRead
 from app.auth.principal import STAFF_ROLES, Principal
 from app.catalogue.service import current_campaign, tasks_for
 from app.clock import to_cn, today_cn
-from app.deps import CurrentUser, SessionDep, WriteSessionDep
+from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
 from app.errors import Conflict, Forbidden, Invalid
 from app.models import Activity, ActivityPhoto, ActivityStatus, Organisation
 from app.orgs.service import subtree
@@ -181,7 +181,7 @@ async def _after_row_action(request: Request, row: Row, back: str, done: str):
     return redirect(request, _back(back, done=done))
 
 
-async def _row_refused(request: Request, read: Session, by: Principal, activity_id: int, back: str,
+async def _row_refused(request: Request, read: Session, by: Principal, activity_id: Id, back: str,
                        exc: Invalid):
     """A reason left empty: the row (HTMX) or the queue (plain) again, with the message beside it."""
     def load() -> dict:
@@ -201,14 +201,14 @@ async def _row_refused(request: Request, read: Session, by: Principal, activity_
 
 @router.post("/review/{activity_id:int}/verify")
 async def verify_submit(request: Request, read: SessionDep, session: WriteSessionDep, by: StaffUser,
-                        activity_id: int, back: BackField = ""):
+                        activity_id: Id, back: BackField = ""):
     row = await run_write(request, read, session, lambda s: service.verify(s, by=by, activity_id=activity_id), _row)
     return await _after_row_action(request, row, back, "verified")
 
 
 @router.post("/review/{activity_id:int}/return")
 async def return_submit(request: Request, read: SessionDep, session: WriteSessionDep, by: StaffUser,
-                        activity_id: int, reason: ReasonField = "", back: BackField = ""):
+                        activity_id: Id, reason: ReasonField = "", back: BackField = ""):
     try:
         row = await run_write(request, read, session, lambda s: service.return_activity(
             s, by=by, activity_id=activity_id, reason=reason), _row)
@@ -219,7 +219,7 @@ async def return_submit(request: Request, read: SessionDep, session: WriteSessio
 
 @router.post("/review/{activity_id:int}/reopen")
 async def reopen_submit(request: Request, read: SessionDep, session: WriteSessionDep, by: StaffUser,
-                        activity_id: int, reason: ReasonField = "", back: BackField = ""):
+                        activity_id: Id, reason: ReasonField = "", back: BackField = ""):
     try:
         row = await run_write(request, read, session, lambda s: service.reopen(
             s, by=by, activity_id=activity_id, reason=reason), _row)
@@ -265,7 +265,7 @@ def requests_page(request: Request, session: SessionDep, by: StaffUser, done: st
 
 @router.post("/review/requests/{activity_id:int}/{member_id:int}/{decision}")
 async def request_decide(request: Request, read: SessionDep, session: WriteSessionDep, by: StaffUser,
-                         activity_id: int, member_id: int, decision: Literal["confirm", "refuse"]):
+                         activity_id: Id, member_id: Id, decision: Literal["confirm", "refuse"]):
     done = "confirmed" if decision == "confirm" else "refused"
     ctx = await run_write(
         request, read, session,

@@ -226,13 +226,17 @@ def _parse_values(session: Session, task_id: int, raw: dict[int, str]) -> dict[i
 
 # --- scope and loaders --------------------------------------------------------------------------
 
+def _confirmed_activities_of(member_id: int) -> Select:
+    return select(ActivityParticipant.activity_id).where(
+        ActivityParticipant.member_id == member_id, ActivityParticipant.status == ParticipantStatus.confirmed.value)
+
+
 def visible_to(by: Principal) -> ColumnElement[bool]:
     """SQL condition: the caller may read the activity (the one place this rule lives)."""
     clauses = [Activity.recorder_user_id == by.user_id]
     if by.member_id is not None:
-        clauses.append(Activity.id.in_(
-            select(ActivityParticipant.activity_id).where(ActivityParticipant.member_id == by.member_id)
-        ))
+        # Confirmed participants only: asking to join must not open someone else's record.
+        clauses.append(Activity.id.in_(_confirmed_activities_of(by.member_id)))
     if by.org_ids(*READ_ROLES):
         scope = by.scope(*READ_ROLES)
         # By organisation (credited) and by place: a county's office reads what was done there.
@@ -265,10 +269,10 @@ def activity_for_review(session: Session, by: Principal, activity_id: int) -> Ac
     return found
 
 
-def activity_for_recorder(session: Session, by: Principal, activity_id: int) -> Activity:
-    found = session.scalar(
-        select(Activity).where(Activity.id == activity_id, Activity.recorder_user_id == by.user_id).with_for_update()
-    )
+def activity_for_recorder(session: Session, by: Principal, activity_id: int, *, lock: bool = True) -> Activity:
+    """The caller's own activity; locked (PostgreSQL) when a change follows, not for showing a form."""
+    stmt = select(Activity).where(Activity.id == activity_id, Activity.recorder_user_id == by.user_id)
+    found = session.scalar(stmt.with_for_update() if lock else stmt)
     if found is None:
         activity_for_read(session, by, activity_id)
         raise Forbidden("只有记录人可以修改或撤回这条活动")
@@ -328,7 +332,8 @@ def closed_months(session: Session, by: Principal) -> list[tuple[ClosedMonth, Or
 
 # --- recording ---------------------------------------------------------------------------------
 
-def _recorder_org(by: Principal, on_behalf: bool) -> int:
+def recording_org(by: Principal, on_behalf: bool) -> int:
+    """The organisation the caller records for: their own as a member, their office's for 代录."""
     if on_behalf:
         staff_orgs = by.org_ids(*STAFF_ROLES)
         if not staff_orgs:
@@ -430,8 +435,8 @@ def _check_participants(session: Session, by: Principal, data: ActivityInput, *,
         allowed.add(by.member_id)
     missing = wanted - allowed
     if missing:
-        names = ", ".join(session.scalars(select(Member.name).where(Member.id.in_(missing))).all()) or "（未知）"
-        raise Invalid(f"这些委员不在本组织或组织单位范围内，或当天不在任：{names}",
+        # A count, not names: ids from outside the caller's reach must not reveal who they are.
+        raise Invalid(f"有 {len(missing)} 名参与委员不在本组织或组织单位范围内，或活动当天不在任，请重新选择",
                       errors={"participants": "有参与委员不在范围内"})
     return sorted(wanted)
 
@@ -468,7 +473,7 @@ def record_activity(session: Session, *, by: Principal, data: ActivityInput, ide
         return _replayed(existing, request_hash)
 
     today = today or today_cn()
-    recorder_org = _recorder_org(by, data.on_behalf)
+    recorder_org = recording_org(by, data.on_behalf)
     organiser = data.organiser_org_id
     if organiser is not None and not (
         is_within(session, recorder_org, organiser)
@@ -579,7 +584,7 @@ def correct_activity(session: Session, *, by: Principal, activity_id: int, data:
         raise Invalid("组织单位在记录时已确定，不能修改", errors={"organiser_org_id": "不能修改组织单位"})
     today = today or today_cn()
     _check_month_open(session, by, activity.credited_org_id, activity.occurred_on)
-    recorder_org = by.member_org_id if not data.on_behalf else _recorder_org(by, True)
+    recorder_org = by.member_org_id if not data.on_behalf else recording_org(by, True)
     if recorder_org is None:
         recorder_org = activity.credited_org_id
     checked = _check(session, by, data, recorder_org=recorder_org, credited=activity.credited_org_id,
@@ -747,11 +752,10 @@ def _page(session: Session, stmt, page: int, per_page: int) -> tuple[list[Activi
 
 
 def my_activities(session: Session, by: Principal, *, page: int = 1, per_page: int = 20) -> tuple[list[Activity], int]:
-    """我的活动: recorded by me or taken part in (requests included), newest first."""
+    """我的活动: recorded by me or taken part in (once confirmed), newest first."""
     mine = [Activity.recorder_user_id == by.user_id]
     if by.member_id is not None:
-        mine.append(Activity.id.in_(select(ActivityParticipant.activity_id)
-                                    .where(ActivityParticipant.member_id == by.member_id)))
+        mine.append(Activity.id.in_(_confirmed_activities_of(by.member_id)))
     stmt = select(Activity).where(or_(*mine)).order_by(Activity.occurred_on.desc(), Activity.id.desc())
     return _page(session, stmt, page, per_page)
 
@@ -861,7 +865,7 @@ def search_members(session: Session, by: Principal, *, q: str, organiser_org_id:
     if not q:
         return []
     try:
-        recorder_org = _recorder_org(by, on_behalf)
+        recorder_org = recording_org(by, on_behalf)
     except Forbidden:
         return []
     orgs = [recorder_org] + ([organiser_org_id] if organiser_org_id else [])
@@ -881,7 +885,7 @@ def search_members(session: Session, by: Principal, *, q: str, organiser_org_id:
 def org_options(session: Session, by: Principal, *, on_behalf: bool = False) -> list[Organisation]:
     """Organisations that may be named as organiser: the recorder's own and its ancestors."""
     try:
-        recorder_org = _recorder_org(by, on_behalf)
+        recorder_org = recording_org(by, on_behalf)
     except Forbidden:
         return []
     ancestors = select(OrgClosure.ancestor_id).where(OrgClosure.descendant_id == recorder_org)

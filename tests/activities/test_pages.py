@@ -372,7 +372,9 @@ def test_a_likely_duplicate_is_shown_with_a_request_to_join(client, session, wor
     row = session.get(ActivityParticipant, (existing.id, user.member_id))
     assert row.status == ParticipantStatus.requested
     mine = client.get(joined.headers["location"])
-    assert "已申请加入" in mine.text and f'href="/activities/{existing.id}"' in mine.text
+    # Until the verifier confirms the request, the record stays closed to the requester.
+    assert "已申请加入" in mine.text and f'href="/activities/{existing.id}"' not in mine.text
+    assert client.get(f"/activities/{existing.id}").status_code == 404
     again = client.post(f"/activities/{existing.id}/join", headers=HX)
     assert again.status_code == 409 and "已在这条活动的参与名单中" in again.text
 

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from app.activities import service as svc
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.models import (
-    Activity, ActivityParticipant, ActivityStatus, ActivityValue, AuditLog, ClosedMonth, ParticipantStatus,
-    Site,
+    Activity, ActivityParticipant, ActivityStatus, ActivityValue, AuditLog, ClosedMonth, Member,
+    ParticipantStatus, Site,
 )
 from tests.activities.conftest import TODAY
 
@@ -269,3 +269,26 @@ def test_read_model_formats_money_and_hides_phones(world):
     assert (money.value, money.display) == (15230600, "152306")
     assert read.status_label == "待审核" and read.county_name == "五华区"
     assert world.member_user.login not in read.model_dump_json()
+
+
+def test_a_join_request_does_not_open_the_activity(world):
+    """Only a confirmed participant reads the record; asking to join is not enough."""
+    from tests import factories as f
+
+    s = world.session
+    a = _record(world).activity
+    stranger = f.persona(s, "outsider_member")  # another county's member, outside every read scope
+    svc.request_to_join(s, by=world.p(stranger), activity_id=a.id)
+    with pytest.raises(NotFound):
+        svc.activity_for_read(s, world.p(stranger), a.id)
+    assert svc.my_activities(s, world.p(stranger))[1] == 0
+    svc.decide_participant(s, by=world.p(world.county_staff), activity_id=a.id, member_id=stranger.member_id,
+                           accept=True)
+    assert svc.activity_for_read(s, world.p(stranger), a.id).id == a.id
+
+
+def test_participant_error_does_not_name_outsiders(world):
+    outsider = world.session.get(Member, world.outsider_member_user.member_id)
+    with pytest.raises(Invalid) as exc:
+        _record(world, participant_member_ids=[outsider.id])
+    assert outsider.name not in exc.value.message and "1 名" in exc.value.message

@@ -11,13 +11,15 @@ Reads use a deferred ``BEGIN`` so that they never take the write lock.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
-from fastapi import Depends
+import anyio
+
+from fastapi import Depends, Request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
@@ -116,3 +118,63 @@ def migrate(url: str | None = None, revision: str = "head") -> None:
     cfg.set_main_option("sqlalchemy.url", url or get_settings().database_url)
     cfg.attributes["configure_logger"] = False
     command.upgrade(cfg, revision)
+
+
+# --- one writer at a time per process ------------------------------------------------------------
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def end_read(session: Session) -> None:
+    """End the session's read-only transaction and give its connection back to the pool.
+
+    A transaction that only read has nothing to commit: on SQLite this is instant, which is why the
+    async handlers call it on the event loop. It also takes a fresh snapshot for the next read, so
+    the answer sees the write that came in between.
+    """
+    session.commit()
+
+
+def _release(session: Session) -> None:
+    """Roll back a failed use case now, so SQLite's write lock is not held until teardown.
+
+    Only when the session owns its connection: tests hand every request one session bound to a
+    connection whose outer transaction they roll back themselves.
+    """
+    if isinstance(session.get_bind(), Engine):
+        session.rollback()
+
+
+def _writer_turn(request: Request) -> anyio.CapacityLimiter:
+    # One per application (made on its event loop): SQLite lets one transaction write at a time,
+    # and writers queuing on its busy handler sleep in growing steps (1, 2, 5 … 100 ms) and wake
+    # late; waiting here costs nothing and hands over at once.
+    limiter = getattr(request.app.state, "szt_writer_turn", None)
+    if limiter is None:
+        limiter = request.app.state.szt_writer_turn = anyio.CapacityLimiter(1)
+    return limiter
+
+
+async def run_write(request: Request, read: Session, session: Session, use_case: Callable[[Session], T],
+                    answer: Callable[[Session, T], R]) -> R:
+    """Run one write use case in this process's writer turn, then ``answer(read, result)``.
+
+    ``answer`` reads what the response shows through the read session, with a fresh snapshot, in
+    the same worker-thread call (each hop to the thread pool costs more than those few reads);
+    both sessions give their connections back before this returns. The review pages use it too.
+    """
+    end_read(read)
+
+    def work() -> R:
+        try:
+            result = use_case(session)
+        except BaseException:
+            _release(session)
+            raise
+        try:
+            return answer(read, result)
+        finally:
+            end_read(read)
+
+    return await anyio.to_thread.run_sync(work, limiter=_writer_turn(request))

@@ -20,76 +20,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app.activities import service
 from app.activities.schemas import ActivityInput, ActivityPage, ActivityRead, ReopenInput, ReturnInput
+from app.db import run_write
 from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
 from app.models import Activity, ActivityStatus
 
 router = APIRouter(prefix="/api/v1", tags=["activities"])
-T = TypeVar("T")
-R = TypeVar("R")
-
-
-def end_read(session: Session) -> None:
-    """End the session's read-only transaction and give its connection back to the pool.
-
-    A transaction that only read has nothing to commit: on SQLite this is instant, which is why the
-    async handlers call it on the event loop. It also takes a fresh snapshot for the next read, so
-    the answer sees the write that came in between.
-    """
-    session.commit()
-
-
-def _release(session: Session) -> None:
-    """Roll back a failed use case now, so SQLite's write lock is not held until teardown.
-
-    Only when the session owns its connection: tests hand every request one session bound to a
-    connection whose outer transaction they roll back themselves.
-    """
-    if isinstance(session.get_bind(), Engine):
-        session.rollback()
-
-
-def _writer_turn(request: Request) -> anyio.CapacityLimiter:
-    # One per application (made on its event loop): SQLite lets one transaction write at a time,
-    # and writers queuing on its busy handler sleep in growing steps (1, 2, 5 … 100 ms) and wake
-    # late; waiting here costs nothing and hands over at once.
-    limiter = getattr(request.app.state, "szt_writer_turn", None)
-    if limiter is None:
-        limiter = request.app.state.szt_writer_turn = anyio.CapacityLimiter(1)
-    return limiter
-
-
-async def run_write(request: Request, read: Session, session: Session, use_case: Callable[[Session], T],
-                    answer: Callable[[Session, T], R]) -> R:
-    """Run one write use case in this process's writer turn, then ``answer(read, result)``.
-
-    ``answer`` reads what the response shows through the read session, with a fresh snapshot, in
-    the same worker-thread call (each hop to the thread pool costs more than those few reads);
-    both sessions give their connections back before this returns. The review pages use it too.
-    """
-    end_read(read)
-
-    def work() -> R:
-        try:
-            result = use_case(session)
-        except BaseException:
-            _release(session)
-            raise
-        try:
-            return answer(read, result)
-        finally:
-            end_read(read)
-
-    return await anyio.to_thread.run_sync(work, limiter=_writer_turn(request))
 
 
 def read_model(read: Session, activity: Activity) -> ActivityRead:

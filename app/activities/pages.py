@@ -25,10 +25,10 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.activities import photos, service
-from app.activities.api import run_write
 from app.activities.schemas import ActivityInput, ActivityRead
 from app.auth.principal import STAFF_ROLES, Principal
 from app.clock import today_cn
+from app.db import run_write
 from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
 from app.errors import Invalid, NotFound
 from app.models import Activity, ActivityParticipant, ActivityPhoto, Member, ParticipantStatus, Site, SiteKind

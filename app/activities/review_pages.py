@@ -4,7 +4,7 @@ Every rule is the service's (who verifies what, the transitions, reasons, closin
 handlers translate between HTTP and it. Each page is one template whose swappable pieces are named
 blocks: HTMX gets the block (a row after 通过/退回/重新打开, the list after filtering or a bulk
 verification), a plain browser gets post/redirect/get. Writes go through the API module's
-``run_write`` so the pages and the API share one writer turn per process.
+``app.db.run_write`` so the pages and the API share one writer turn per process.
 """
 
 from __future__ import annotations
@@ -23,11 +23,12 @@ from starlette.concurrency import run_in_threadpool
 
 from app.accounts.schemas import OptionalDate, OptionalInt
 from app.activities import service
-from app.activities.api import end_read, run_write
+
 from app.activities.schemas import ActivityRead
 from app.auth.principal import STAFF_ROLES, Principal
 from app.catalogue.service import current_campaign, tasks_for
 from app.clock import to_cn, today_cn
+from app.db import end_read, run_write
 from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
 from app.errors import Conflict, Forbidden, Invalid
 from app.models import Activity, ActivityPhoto, ActivityStatus, Organisation

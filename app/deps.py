@@ -39,7 +39,7 @@ def get_principal(request: Request, session: SessionDep) -> Principal | None:
 OptionalUser = Annotated[Principal | None, Depends(get_principal)]
 
 
-def require_user(principal: OptionalUser) -> Principal:
+async def require_user(principal: OptionalUser) -> Principal:
     if principal is None:
         raise Unauthorized()
     return principal

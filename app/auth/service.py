@@ -7,11 +7,12 @@ import hmac
 import secrets
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, literal, select, union_all, update
 from sqlmodel import Session
 
 from app.accounts.passwords import hash_password, verify_password
 from app.audit.service import Actor, record
+from app.clock import today_cn
 from app.auth.principal import Principal
 from app.config import get_settings
 from app.errors import Invalid, TooManyRequests, Unauthorized
@@ -185,15 +186,26 @@ def _touch(session: Session, session_id: str, now: datetime) -> None:
         session.execute(stmt)
 
 
+# Grants and the current membership in one round trip, built once (it runs on every request).
+_GRANTS_AND_MEMBERSHIP = union_all(
+    select(RoleGrant.role.label("kind"), RoleGrant.org_id, literal(None).label("start_date"),
+           literal(None).label("mid")).where(RoleGrant.user_id == bindparam("user_id")),
+    select(literal("membership").label("kind"), Membership.org_id, Membership.start_date, Membership.id)
+    .where(Membership.member_id == bindparam("member_id"), Membership.start_date <= bindparam("today"),
+           (Membership.end_date.is_(None)) | (Membership.end_date >= bindparam("today"))),
+)
+
+
 def build_principal(session: Session, user: UserAccount, *, session_id: str | None = None,
                     csrf_token: str = "", ip: str = "", today: date | None = None) -> Principal:
-    grants = tuple(session.execute(
-        select(RoleGrant.role, RoleGrant.org_id).where(RoleGrant.user_id == user.id)
-    ).all())
-    grants = tuple((GrantRole(role), org) for role, org in grants)
-    member_org = None
-    if user.member_id is not None:
-        member_org = current_member_org(session, user.member_id, today=today)
+    rows = session.connection().execute(_GRANTS_AND_MEMBERSHIP, {
+        "user_id": user.id, "member_id": user.member_id if user.member_id is not None else -1,
+        "today": today or today_cn(),
+    }).all()
+    grants = tuple((GrantRole(kind), org) for kind, org, _, _ in rows if kind != "membership")
+    memberships = sorted(((start, mid, org) for kind, org, start, mid in rows if kind == "membership"), reverse=True)
+    # The most recent open membership, as current_member_org() decides.
+    member_org = memberships[0][2] if memberships else None
     return Principal(
         user_id=user.id, login=user.login, display_name=user.display_name, member_id=user.member_id,
         grants=grants, session_id=session_id, csrf_token=csrf_token, ip=ip, member_org_id=member_org,
@@ -203,7 +215,7 @@ def build_principal(session: Session, user: UserAccount, *, session_id: str | No
 
 def current_member_org(session: Session, member_id: int, *, today: date | None = None) -> int | None:
     """The organisation of the member's open membership (the most recent if several)."""
-    today = today or date.today()
+    today = today or today_cn()
     return session.scalar(
         select(Membership.org_id)
         .where(Membership.member_id == member_id, Membership.start_date <= today,

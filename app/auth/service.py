@@ -149,19 +149,25 @@ def revoke_sessions(session: Session, *, user_id: int, keep: str | None = None) 
     return session.execute(stmt.values(revoked_at=utcnow())).rowcount or 0
 
 
+# The session and its account in one round trip, built once: it runs on every request. Plain
+# columns, not entities — the principal is a snapshot, nothing here is changed through the ORM.
+_SESSION_AND_USER = (
+    select(UserSession.id, UserSession.csrf_token, UserSession.last_seen_at, UserSession.expires_at,
+           UserSession.user_id, UserAccount.login, UserAccount.display_name, UserAccount.member_id)
+    .join(UserAccount, UserAccount.id == UserSession.user_id)
+    .where(UserSession.id == bindparam("sid"), UserSession.revoked_at.is_(None), UserAccount.is_active.is_(True))
+)
+
+
 def principal_for(session: Session, raw_token: str | None, *, ip: str = "", now: datetime | None = None) -> Principal | None:
     """The principal behind a session cookie, or None when it is unknown, revoked or timed out."""
     if not raw_token:
         return None
     now = now or utcnow()
-    found = session.execute(
-        select(UserSession, UserAccount).join(UserAccount, UserAccount.id == UserSession.user_id)
-        .where(UserSession.id == token_hash(raw_token), UserSession.revoked_at.is_(None),
-               UserAccount.is_active.is_(True))
-    ).first()
-    if found is None:
+    row = session.connection().execute(_SESSION_AND_USER, {"sid": token_hash(raw_token)}).first()
+    if row is None:
         return None
-    row, user = found
+    user = UserAccount(id=row.user_id, login=row.login, display_name=row.display_name, member_id=row.member_id)
     idle = timedelta(minutes=get_settings().session_idle_minutes)
     if _aware(row.expires_at) <= now or _aware(row.last_seen_at) + idle <= now:
         return None

@@ -1,0 +1,80 @@
+"""Every route that takes an id, tried by every kind of outsider: nothing is shown, nothing changes.
+
+The per-feature tests check each rule; this sweep makes sure a route added later without its
+loader cannot slip through. Routes are read from the application itself.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from app.main import create_app
+from app.models import Activity, ActivityPhoto, AuditLog, RoleGrant
+from tests import factories as f
+
+REFUSED = {401, 403, 404, 422}
+# A member may ask to join any live activity (the duplicate warning's path); the verifier decides.
+MAY_ASK_TO_JOIN = {"outsider_member"}
+
+
+def _routes_with_ids() -> list[tuple[str, str]]:
+    app = create_app()
+    found = []
+    for included in app.router.routes:
+        for route in getattr(getattr(included, "original_router", None), "routes", []):
+            if "{" in route.path:
+                found += [(method, route.path) for method in sorted(route.methods - {"HEAD"})]
+    return found
+
+
+ROUTES = _routes_with_ids()
+
+
+def test_the_sweep_sees_the_routes():
+    paths = {p for _, p in ROUTES}
+    assert any(p.startswith("/api/v1/activities/") for p in paths)
+    assert any(p.startswith("/review/") for p in paths) and any(p.startswith("/admin/users/") for p in paths)
+
+
+@pytest.mark.parametrize("outsider", ["outsider_member", "outsider_staff"])
+def test_outsiders_are_refused_everywhere(client, session, outsider):
+    wuhua = f.org(session, "530102")
+    owner = f.persona(session, "member")
+    task = f.task(session, 1)
+    activity = f.make_activity(session, recorder=owner, credited=wuhua, county=wuhua, task_=task,
+                               values={f.indicators(session, task)[0].id: 2}, participants=())
+    session.add(ActivityPhoto(activity_id=activity.id, storage_key="ab" * 16, width=1, height=1, bytes=1))
+    session.flush()
+    photo = session.scalar(select(ActivityPhoto.id).where(ActivityPhoto.activity_id == activity.id))
+    grant = session.scalar(select(RoleGrant.id).where(RoleGrant.user_id == owner.id))
+    ids = {"activity_id": activity.id, "photo_id": photo, "member_id": owner.member_id, "user_id": owner.id,
+           "grant_id": grant, "decision": "confirm"}
+    version, audit_before = activity.version, session.scalar(select(func.count()).select_from(AuditLog))
+    # Control: the same substituted URLs answer the owner, so the refusals below mean something.
+    f.login_as(client, session, owner)
+    for method, path in ROUTES:
+        if method == "GET" and path.startswith(("/activities/{activity_id:int}", "/api/v1/activities/{activity_id}")) \
+                and "photos" not in path:
+            url = re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: str(ids[m.group(1)]), path)
+            assert client.get(url).status_code == 200, url
+    f.login_as(client, session, f.persona(session, outsider))
+    form = {"reason": "x", "role": "admin", "org_id": str(wuhua.id), "description": "改掉", "task_id": str(task.id),
+            "county_id": str(wuhua.id), "occurred_on": "2026-03-01", "idempotency_key": "sweep"}
+    for method, path in ROUTES:
+        url = re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: str(ids[m.group(1)]), path)
+        if path.endswith("/join") and outsider in MAY_ASK_TO_JOIN:
+            continue
+        if path.startswith("/api/"):
+            r = client.request(method, url, json={"reason": "x"})
+        else:
+            r = client.request(method, url, data=form if method == "POST" else None, follow_redirects=False)
+        assert r.status_code in REFUSED, f"{outsider} {method} {url} → {r.status_code}"
+        assert "服务器出错" not in r.text
+    session.refresh(activity)
+    assert (activity.status, activity.version) == ("pending", version)
+    new_actions = session.scalars(select(AuditLog.action).order_by(AuditLog.id).offset(audit_before)).all()
+    assert [a for a in new_actions if not a.startswith("auth.")] == []
+    assert session.get(RoleGrant, grant) is not None

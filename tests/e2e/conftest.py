@@ -9,6 +9,8 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -29,17 +31,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory) -> Iterator[str]:
-    """`python -m app serve` — the README's first command — on an empty SQLite file."""
-    db = tmp_path_factory.mktemp("e2e") / "szt.db"
-    port = _free_port()
-    log = (tmp_path_factory.getbasetemp() / "server.log").open("w")
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "SZT_DEMO_ACTIVITIES": "2000"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--port", str(port)],
-        cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
+@dataclass(frozen=True)
+class Server:
+    base: str
+    db: Path
+
+
+@contextmanager
+def serve_app(folder: Path, *, demo_activities: int, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """`python -m app serve` — the README's first command — on an empty SQLite file in ``folder``."""
+    db, port = folder / "szt.db", _free_port()
+    log = (folder / "server.log").open("w")
+    full_env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "SZT_DEMO_ACTIVITIES": str(demo_activities),
+                "SZT_UPLOAD_DIR": str(folder / "uploads"), **(env or {})}
+    proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)],
+                            cwd=PROJECT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
@@ -53,7 +59,7 @@ def live_server(tmp_path_factory) -> Iterator[str]:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.3)
-        yield base
+        yield Server(base, db)
     finally:
         proc.terminate()
         try:
@@ -61,6 +67,13 @@ def live_server(tmp_path_factory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory) -> Iterator[str]:
+    """The demo province served for the whole run; yields its base URL."""
+    with serve_app(tmp_path_factory.mktemp("e2e"), demo_activities=2000) as server:
+        yield server.base
 
 
 @pytest.fixture(scope="session")

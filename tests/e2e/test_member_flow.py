@@ -10,65 +10,27 @@ to count rows, and its photos go to a throw-away folder.
 from __future__ import annotations
 
 import io
-import os
 import re
 import sqlite3
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import PROJECT, _free_port
+from tests.e2e.conftest import Server, serve_app
 
 MEMBER, PASSWORD = "13900000007", "demo2026"  # app/seed/demo.py DEMO_ACCOUNTS
 PHONE = {"width": 360, "height": 740}
 CREATED = re.compile(r"/activities/(\d+)\?created=1$")
 
 
-@dataclass(frozen=True)
-class Server:
-    base: str
-    db: Path
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Server]:
-    """`python -m app serve` on a small demo province in a SQLite file this module can read."""
-    folder = tmp_path_factory.mktemp("member-flow")
-    db, port = folder / "szt.db", _free_port()
-    log = (folder / "server.log").open("w")
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "SZT_DEMO_ACTIVITIES": "300",
-           "SZT_UPLOAD_DIR": str(folder / "uploads")}
-    proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)],
-                            cwd=PROJECT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {Path(log.name).read_text()}")
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=1)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.3)
-        yield Server(base, db)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    """A small demo province in a SQLite file this module reads, photos in a throw-away folder."""
+    with serve_app(tmp_path_factory.mktemp("member-flow"), demo_activities=300) as running:
+        yield running
 
 
 @pytest.fixture

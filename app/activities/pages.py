@@ -30,7 +30,7 @@ from app.auth.principal import STAFF_ROLES, Principal
 from app.clock import today_cn
 from app.db import run_write
 from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
-from app.errors import Invalid, NotFound
+from app.errors import Conflict, Invalid, NotFound
 from app.models import Activity, ActivityParticipant, ActivityPhoto, Member, ParticipantStatus, Site, SiteKind
 from app.web import is_htmx, redirect, render
 
@@ -96,6 +96,7 @@ class ActivityForm(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     idempotency_key: str = ""
+    version: str = ""  # on a correction: the version the form was filled from
     task_id: str = ""
     county_id: str = ""
     site_id: str = ""
@@ -420,7 +421,7 @@ def my_activities(request: Request, session: SessionDep, by: CurrentUser,
 def _detail(request: Request, session: Session, by: Principal, activity_id: Id, *, confirming: bool = False):
     a = _readable(session, by, activity_id)
     mine = a.recorder_user_id == by.user_id
-    flags = {k: request.query_params.get(k) == "1" for k in ("created", "corrected", "withdrawn")}
+    flags = {k: request.query_params.get(k) == "1" for k in ("created", "corrected", "withdrawn", "stale")}
     return render(request, "activities/detail.html", {
         "a": a, "photos": _photos_of(session, a.id), "confirming": confirming, **flags,
         # Which buttons to offer follows the service's own table of transitions.
@@ -466,7 +467,7 @@ def _form_of(session: Session, by: Principal, a: ActivityRead) -> ActivityForm:
     # Recorded for others (代录) when the recorder did not take part; the correction keeps it so.
     behalf = by.member_id is None or by.member_id not in {i for i, _ in people}
     return ActivityForm(
-        idempotency_key=_new_key(), task_id=str(a.task_id), county_id=str(a.county_id),
+        idempotency_key=_new_key(), version=str(a.version), task_id=str(a.task_id), county_id=str(a.county_id),
         site_id=str(a.site_id or ""), occurred_on=a.occurred_on.isoformat(), description=a.description,
         organiser_org_id=str(a.organiser_org_id or ""), participant=[str(i) for i, _ in others],
         participant_label=[f"{i}:{name}" for i, name in others], on_behalf="1" if behalf else "",
@@ -508,16 +509,20 @@ async def correct_activity(
         return await run_in_threadpool(_render_reload_edit, request, read, by, activity_id, form,
                                        _files_named(photo_fields))
     uploads = _uploads(photo_fields)
-    # correct_activity takes no idempotency key: a retried correction re-applies the same content.
     try:
         data, prepared = await run_in_threadpool(_read_submission, form, uploads)
         await run_write(request, read, write,
                         lambda s: service.correct_activity(s, by=by, activity_id=activity_id, data=data,
-                                                           photos=prepared),
+                                                           photos=prepared, expected_version=form.number("version")),
                         lambda _read, _activity: None)
     except Invalid as exc:
         return await run_in_threadpool(_render_invalid_edit, request, read, by, activity_id, form, exc,
                                        uploads)
+    except Conflict as exc:
+        if exc.code != "stale_version":
+            raise
+        # Most often a retry whose first copy already landed: show the activity as it now stands.
+        return redirect(request, f"/activities/{activity_id}?stale=1")
     return redirect(request, f"/activities/{activity_id}?corrected=1")
 
 

@@ -574,12 +574,17 @@ def _move(session: Session, activity: Activity, action: str, *, by: Principal, r
 
 
 def correct_activity(session: Session, *, by: Principal, activity_id: int, data: ActivityInput,
-                     photos: Sequence[photo_store.PreparedPhoto] = (), today: date | None = None) -> Activity:
+                     photos: Sequence[photo_store.PreparedPhoto] = (), today: date | None = None,
+                     expected_version: int | None = None) -> Activity:
     """The recorder corrects a returned (or still pending) activity; it goes back to 待审核. Commits.
 
     The credited organisation stays what it was at recording (DOMAIN.md): organiser cannot change.
+    ``expected_version`` is the version the form was filled from: a retried correction (or one
+    racing a change made elsewhere) is refused instead of being applied twice.
     """
     activity = activity_for_recorder(session, by, activity_id)
+    if expected_version is not None and activity.version != expected_version:
+        raise Conflict("这条活动在您提交前已经更新（可能是重复提交），请查看最新内容", code="stale_version")
     if data.organiser_org_id != activity.organiser_org_id:
         raise Invalid("组织单位在记录时已确定，不能修改", errors={"organiser_org_id": "不能修改组织单位"})
     today = today or today_cn()

@@ -535,3 +535,20 @@ def test_a_post_without_the_csrf_token_is_refused(client, session, world):
 def test_html_routes_stay_out_of_the_openapi_schema(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert not [p for p in paths if p.startswith("/activities")]
+
+
+def test_a_retried_correction_lands_once_and_shows_the_activity(client, session, world):
+    _member(client, session, world)
+    activity_id = _created_id(_post(client, world))
+    svc.return_activity(session, by=world.p(world.county_staff), activity_id=activity_id, reason="金额有误")
+    form = client.get(f"/activities/{activity_id}/edit")
+    version = re.search(r'name="version" value="(\d+)"', form.text).group(1)
+    fields = _fields(world, description="在五华区开展义诊活动（已补充）", version=version)
+    first = client.post(f"/activities/{activity_id}/edit", data=fields, follow_redirects=False)
+    retry = client.post(f"/activities/{activity_id}/edit", data=fields, follow_redirects=False)
+    assert first.headers["location"] == f"/activities/{activity_id}?corrected=1"
+    assert retry.status_code == 303 and retry.headers["location"] == f"/activities/{activity_id}?stale=1"
+    assert "第一次已保存" in client.get(retry.headers["location"]).text
+    activity = session.get(Activity, activity_id)
+    session.refresh(activity)
+    assert activity.version == int(version) + 1

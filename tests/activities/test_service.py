@@ -292,3 +292,21 @@ def test_participant_error_does_not_name_outsiders(world):
     with pytest.raises(Invalid) as exc:
         _record(world, participant_member_ids=[outsider.id])
     assert outsider.name not in exc.value.message and "1 名" in exc.value.message
+
+
+def test_a_retried_correction_is_not_applied_twice(world):
+    s = world.session
+    a = _record(world).activity
+    svc.return_activity(s, by=world.p(world.county_staff), activity_id=a.id, reason="请补充")
+    filled_from = a.version
+    data = world.form(values={world.count_ind.id: "4"})
+    svc.correct_activity(s, by=world.p(world.member_user), activity_id=a.id, data=data, today=TODAY,
+                         expected_version=filled_from)
+    with pytest.raises(Conflict) as exc:
+        svc.correct_activity(s, by=world.p(world.member_user), activity_id=a.id, data=data, today=TODAY,
+                             expected_version=filled_from)
+    assert exc.value.code == "stale_version"
+    assert a.version == filled_from + 1
+    corrections = s.scalar(select(func.count()).select_from(AuditLog).where(
+        AuditLog.action == "activity.correct", AuditLog.target_id == str(a.id)))
+    assert corrections == 1

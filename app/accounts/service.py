@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date, timedelta
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, or_, select, union
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
@@ -480,12 +480,7 @@ def audit_log(session: Session, by: Principal, *, action: str | None = None, act
         "since": beijing_day_start(since) if since else None,
         "until": beijing_day_start(until + timedelta(days=1)) if until else None,
     }
-    per_grant = [entries_for(org_id, **filters) for org_id in by.org_ids(*STAFF_ROLES)]
-    if len(per_grant) == 1:
-        stmt = per_grant[0]
-    else:  # several staff grants: the union of their subtrees, each entry once
-        ids = union(*(s.with_only_columns(AuditLog.id).order_by(None) for s in per_grant))
-        stmt = select(AuditLog).where(AuditLog.id.in_(ids)).order_by(AuditLog.at.desc(), AuditLog.id.desc())
+    stmt = entries_for(by.org_ids(*STAFF_ROLES), **filters)
     actor = (actor or "").strip()
     if actor:
         digits = normalise_login(actor)

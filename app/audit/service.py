@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -11,7 +12,7 @@ from sqlalchemy import Select, select
 from sqlmodel import Session
 
 from app.models import AuditLog
-from app.orgs.service import subtree_ids
+from app.orgs.service import subtrees_ids
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,11 @@ def record(session: Session, *, actor: Actor, action: str, target_type: str = ""
     return entry
 
 
-def entries_for(org_id: int, *, action: str | None = None, actor_user_id: int | None = None,
+def entries_for(org_ids: Iterable[int], *, action: str | None = None, actor_user_id: int | None = None,
                 target_type: str | None = None, target_id: str | None = None,
                 since: datetime | None = None, until: datetime | None = None) -> Select:
-    """Entries about ``org_id``'s subtree, newest first, filtered."""
-    stmt = select(AuditLog).where(AuditLog.org_id.in_(subtree_ids(org_id)))
+    """Entries about the union of ``org_ids``' subtrees (each entry once), newest first, filtered."""
+    stmt = select(AuditLog).where(AuditLog.org_id.in_(subtrees_ids(org_ids)))
     if action:
         stmt = stmt.where(AuditLog.action.startswith(action))
     if actor_user_id:

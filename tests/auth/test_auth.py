@@ -277,9 +277,9 @@ def test_account_events_are_in_the_home_organisations_log(session):
     user = f.with_password(session, f.persona(session, "member"))
     service.login(session, login=user.login, password=f.PASSWORD, ip="1.1.1.1")
     wuhua = f.org(session, "530102")
-    actions = [e.action for e in session.scalars(entries_for(wuhua.id, action="auth."))]
+    actions = [e.action for e in session.scalars(entries_for([wuhua.id], action="auth."))]
     assert "auth.login" in actions
-    assert [e for e in session.scalars(entries_for(f.org(session, "530300").id, action="auth."))] == []
+    assert [e for e in session.scalars(entries_for([f.org(session, "530300").id], action="auth."))] == []
 
 
 def test_history_restore_gets_the_whole_page(client, session):

@@ -63,8 +63,7 @@ from app.models import (
     UserAccount,
 )
 from app.models.base import utcnow
-from app.models.orgs import OrgClosure
-from app.orgs.service import is_within, subtrees_ids
+from app.orgs.service import ancestor_ids, is_within, subtrees_ids
 
 
 def _core(session: Session) -> Connection:
@@ -82,7 +81,12 @@ def _core(session: Session) -> Connection:
 # a select() costs SQLAlchemy more than SQLite needs to run it (bench/README.md).
 
 def _ancestors_of_credited() -> Select:
-    return select(OrgClosure.ancestor_id).where(OrgClosure.descendant_id == bindparam("credited"))
+    return ancestor_ids(bindparam("credited"))
+
+
+def month_closed(org_id: int | ColumnElement[int], month: int | ColumnElement[int]) -> ColumnElement[bool]:
+    """SQL condition: ``month`` is closed for ``org_id`` — by itself or an ancestor (a closure covers the subtree)."""
+    return exists().where(ClosedMonth.month == month, ClosedMonth.org_id.in_(ancestor_ids(org_id)))
 
 
 def _facts_statement(*, with_site: bool) -> Select:
@@ -93,8 +97,7 @@ def _facts_statement(*, with_site: bool) -> Select:
                        Task.owner_org_id.in_(_ancestors_of_credited())).label("task_ok"),
         select(Organisation.level).where(Organisation.id == bindparam("county_id")).scalar_subquery()
         .label("county_level"),
-        exists().where(ClosedMonth.month == bindparam("month"),
-                       ClosedMonth.org_id.in_(_ancestors_of_credited())).label("closed"),
+        month_closed(bindparam("credited"), bindparam("month")).label("closed"),
     ]
     if with_site:
         columns.append(select(Site.county_id).where(Site.id == bindparam("site_id")).scalar_subquery()
@@ -282,9 +285,7 @@ def activity_for_recorder(session: Session, by: Principal, activity_id: int, *, 
 # --- closed months -----------------------------------------------------------------------------
 
 def is_month_closed(session: Session, org_id: int, month: int) -> bool:
-    """Closed by the organisation itself or by an ancestor (a closure covers the subtree)."""
-    ancestors = select(OrgClosure.ancestor_id).where(OrgClosure.descendant_id == org_id)
-    return bool(session.scalar(select(exists().where(ClosedMonth.month == month, ClosedMonth.org_id.in_(ancestors)))))
+    return bool(session.scalar(select(month_closed(org_id, month))))
 
 
 def _check_month_open(session: Session, by: Principal, org_id: int, day: date, *, closed: bool | None = None) -> None:
@@ -893,7 +894,7 @@ def org_options(session: Session, by: Principal, *, on_behalf: bool = False) -> 
         recorder_org = recording_org(by, on_behalf)
     except Forbidden:
         return []
-    ancestors = select(OrgClosure.ancestor_id).where(OrgClosure.descendant_id == recorder_org)
+    ancestors = ancestor_ids(recorder_org)
     return list(session.scalars(select(Organisation).where(Organisation.id.in_(ancestors))
                                 .order_by(Organisation.code)))
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from app.models import BoostArea, Campaign, Indicator, IndicatorKind, Organisation, Task
-from app.models.orgs import OrgClosure
+from app.orgs.service import ancestor_ids
 
 CATALOGUE_FILE = Path(__file__).resolve().parent.parent / "data" / "catalogue.json"
 
@@ -55,7 +55,7 @@ def current_campaign(session: Session) -> Campaign | None:
 
 def tasks_for(session: Session, org_id: int, campaign_id: int) -> list[Task]:
     """The tasks an organisation works with: those owned by it or by one of its ancestors."""
-    owners = select(OrgClosure.ancestor_id).where(OrgClosure.descendant_id == org_id)
+    owners = ancestor_ids(org_id)
     stmt = (
         select(Task)
         .where(Task.campaign_id == campaign_id, Task.owner_org_id.in_(owners))
@@ -66,7 +66,7 @@ def tasks_for(session: Session, org_id: int, campaign_id: int) -> list[Task]:
 
 def indicators_for(session: Session, org_id: int, campaign_id: int) -> list[Indicator]:
     """Indicators visible to ``org_id`` (a prefecture's own show only in its subtree), in order."""
-    owners = select(OrgClosure.ancestor_id).where(OrgClosure.descendant_id == org_id)
+    owners = ancestor_ids(org_id)
     stmt = (
         select(Indicator)
         .join(Task, Task.id == Indicator.task_id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Select, exists, select
+from sqlalchemy import ColumnElement, Select, exists, select
 from sqlmodel import Session
 
 from app.models import OrgClosure, Organisation, OrgLevel
@@ -25,6 +25,11 @@ def pad_code(raw: str) -> str:
 def subtree_ids(org_id: int) -> Select:
     """A subquery of the ids of ``org_id`` and everything below it (use with ``.in_()``)."""
     return select(OrgClosure.descendant_id).where(OrgClosure.ancestor_id == org_id)
+
+
+def ancestor_ids(org_id: int | ColumnElement[int]) -> Select:
+    """A subquery of ``org_id`` and the ids above it (``org_id`` may be a bind parameter)."""
+    return select(OrgClosure.ancestor_id).where(OrgClosure.descendant_id == org_id)
 
 
 def subtree(session: Session, org_id: int) -> list[Organisation]:

@@ -277,12 +277,6 @@ def _recorded(session: Session, by: Principal, activity_id: Id) -> ActivityRead:
     return service.to_read(session, [service.activity_for_recorder(session, by, activity_id, lock=False)])[0]
 
 
-def _photos_of(session: Session, activity_id: Id) -> list[ActivityPhoto]:
-    # Only ever called for an activity the caller was allowed to load.
-    return list(session.scalars(select(ActivityPhoto).where(ActivityPhoto.activity_id == activity_id)
-                                .order_by(ActivityPhoto.sort_order, ActivityPhoto.id)))
-
-
 def _render_form(request: Request, session: Session, by: Principal, form: ActivityForm, *,
                  block: str, activity: ActivityRead | None = None, errors: dict[str, str] | None = None,
                  message: str | None = None, photos_dropped: bool = False, status_code: int = 200):
@@ -303,7 +297,7 @@ def _render_form(request: Request, session: Session, by: Principal, form: Activi
     if part in (None, "form"):
         if activity:
             action = f"/activities/{activity.id}/edit"
-            ctx.update(organisers=[], existing_photos=_photos_of(session, activity.id))
+            ctx.update(organisers=[], existing_photos=activity.photo_ids)
         else:
             action = "/activities"
             ctx.update(organisers=service.org_options(session, by, on_behalf=form.behalf), existing_photos=[])
@@ -423,7 +417,7 @@ def _detail(request: Request, session: Session, by: Principal, activity_id: Id, 
     mine = a.recorder_user_id == by.user_id
     flags = {k: request.query_params.get(k) == "1" for k in ("created", "corrected", "withdrawn", "stale")}
     return render(request, "activities/detail.html", {
-        "a": a, "photos": _photos_of(session, a.id), "confirming": confirming, **flags,
+        "a": a, "photos": a.photo_ids, "confirming": confirming, **flags,
         # Which buttons to offer follows the service's own table of transitions.
         "can_edit": mine and a.status in service.TRANSITIONS["resubmit"][0],
         "can_withdraw": mine and a.status in service.TRANSITIONS["withdraw"][0],

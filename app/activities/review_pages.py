@@ -10,14 +10,13 @@ verification), a plain browser gets post/redirect/get. Writes go through the API
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Literal
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import select
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -31,7 +30,7 @@ from app.clock import to_cn, today_cn
 from app.db import end_read, run_write
 from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
 from app.errors import Conflict, Forbidden, Invalid
-from app.models import Activity, ActivityPhoto, ActivityStatus, Organisation
+from app.models import Activity, ActivityStatus, Organisation
 from app.orgs.service import subtree
 from app.web import is_htmx, redirect, render
 
@@ -100,24 +99,11 @@ class Row:
     """One activity as the queue shows it."""
 
     a: ActivityRead
-    photos: list[int] = field(default_factory=list)
     error: str | None = None
 
 
-def _photo_ids(session: Session, activity_ids: list[int]) -> dict[int, list[int]]:
-    found: dict[int, list[int]] = {}
-    if activity_ids:
-        for activity_id, photo_id in session.execute(
-            select(ActivityPhoto.activity_id, ActivityPhoto.id).where(ActivityPhoto.activity_id.in_(activity_ids))
-            .order_by(ActivityPhoto.activity_id, ActivityPhoto.sort_order, ActivityPhoto.id)
-        ).all():
-            found.setdefault(activity_id, []).append(photo_id)
-    return found
-
-
 def _rows(session: Session, activities: list[Activity]) -> list[Row]:
-    photos = _photo_ids(session, [a.id for a in activities if a.id is not None])
-    return [Row(a, photos.get(a.id, [])) for a in service.to_read(session, activities)]
+    return [Row(a) for a in service.to_read(session, activities)]
 
 
 def _row(read: Session, activity: Activity) -> Row:

@@ -131,8 +131,8 @@ _READ_PEOPLE = (
            ActivityParticipant.status == ParticipantStatus.confirmed.value)
     .order_by(Member.name)
 )
-_READ_PHOTO_COUNTS = (select(ActivityPhoto.activity_id, func.count()).where(ActivityPhoto.activity_id.in_(_ids("ids")))
-                      .group_by(ActivityPhoto.activity_id))
+_READ_PHOTOS = (select(ActivityPhoto.activity_id, ActivityPhoto.id).where(ActivityPhoto.activity_id.in_(_ids("ids")))
+                .order_by(ActivityPhoto.activity_id, ActivityPhoto.sort_order, ActivityPhoto.id))
 # Every name a read model shows, in one round trip: (kind, id, name).
 _READ_NAMES = union_all(
     select(literal("task"), Task.id, Task.name).where(Task.id.in_(_ids("task_ids"))),
@@ -807,7 +807,9 @@ def to_read(session: Session, activities: Sequence[Activity]) -> list[ActivityRe
     people: dict[int, list[str]] = defaultdict(list)
     for activity_id, name in conn.execute(_READ_PEOPLE, ids):
         people[activity_id].append(name)
-    photo_counts = dict(conn.execute(_READ_PHOTO_COUNTS, ids).all())
+    photos: dict[int, list[int]] = defaultdict(list)
+    for activity_id, photo_id in conn.execute(_READ_PHOTOS, ids):
+        photos[activity_id].append(photo_id)
     names: dict[str, dict[int, str]] = defaultdict(dict)
     for kind, key, name in conn.execute(_READ_NAMES, {
         "task_ids": list({a.task_id for a in activities}),
@@ -826,7 +828,8 @@ def to_read(session: Session, activities: Sequence[Activity]) -> list[ActivityRe
             occurred_on=a.occurred_on, description=a.description, credited_org_id=a.credited_org_id,
             credited_org_name=org_names.get(a.credited_org_id, ""), organiser_org_id=a.organiser_org_id,
             recorder_user_id=a.recorder_user_id, recorder_name=recorders.get(a.recorder_user_id, ""),
-            participants=people.get(a.id, []), values=values.get(a.id, []), photo_count=photo_counts.get(a.id, 0),
+            participants=people.get(a.id, []), values=values.get(a.id, []),
+            photo_ids=photos.get(a.id, []), photo_count=len(photos.get(a.id, [])),
             version=a.version, submitted_at=a.submitted_at, reviewed_at=a.reviewed_at,
         )
         for a in activities

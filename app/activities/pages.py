@@ -31,7 +31,7 @@ from app.clock import today_cn
 from app.db import run_write
 from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
 from app.errors import Conflict, Invalid, NotFound
-from app.models import Activity, ActivityParticipant, ActivityPhoto, Member, ParticipantStatus, Site, SiteKind
+from app.models import Activity, ActivityPhoto, Site, SiteKind
 from app.web import is_htmx, redirect, render
 
 FORM = "activities/form.html"
@@ -448,15 +448,9 @@ def activity_photo(session: SessionDep, by: CurrentUser, activity_id: Id, photo_
 
 # --- correcting, withdrawing, joining ----------------------------------------------------------------
 
-def _form_of(session: Session, by: Principal, a: ActivityRead) -> ActivityForm:
+def _form_of(by: Principal, a: ActivityRead) -> ActivityForm:
     """The form filled with an activity as stored (values as displayed: money in 万元)."""
-    # The participants' ids are not in ActivityRead: read them here (see the report).
-    people = session.execute(
-        select(Member.id, Member.name).join(ActivityParticipant, ActivityParticipant.member_id == Member.id)
-        .where(ActivityParticipant.activity_id == a.id,
-               ActivityParticipant.status == ParticipantStatus.confirmed)
-        .order_by(Member.name)
-    ).all()
+    people = list(zip(a.participant_ids, a.participants, strict=True))
     others = [(i, name) for i, name in people if i != by.member_id]
     # Recorded for others (代录) when the recorder did not take part; the correction keeps it so.
     behalf = by.member_id is None or by.member_id not in {i for i, _ in people}
@@ -477,7 +471,7 @@ def edit_activity(request: Request, session: SessionDep, by: CurrentUser, activi
     if a.status not in service.TRANSITIONS["resubmit"][0]:
         return redirect(request, f"/activities/{a.id}")
     if not is_htmx(request):
-        form = _form_of(session, by, a)
+        form = _form_of(by, a)
     form.idempotency_key = form.idempotency_key or _new_key()
     return _render_form(request, session, by, form, block="values", activity=a)
 

@@ -51,6 +51,7 @@ class ActivityRead(BaseModel):
     recorder_user_id: int
     recorder_name: str
     participants: list[str] = Field(description="参与委员姓名（不含手机号）")
+    participant_ids: list[int] = Field(description="参与委员编号，与 participants 顺序一致")
     values: list[ActivityValueRead]
     photo_ids: list[int] = Field(description="照片编号（按顺序）；照片经 /activities/{id}/photos/{photo_id} 查看")
     photo_count: int

@@ -126,10 +126,11 @@ _READ_VALUES = (
     .where(ActivityValue.activity_id.in_(_ids("ids"))).order_by(Indicator.sort_order)
 )
 _READ_PEOPLE = (
-    select(ActivityParticipant.activity_id, Member.name).join(Member, Member.id == ActivityParticipant.member_id)
+    select(ActivityParticipant.activity_id, Member.id, Member.name)
+    .join(Member, Member.id == ActivityParticipant.member_id)
     .where(ActivityParticipant.activity_id.in_(_ids("ids")),
            ActivityParticipant.status == ParticipantStatus.confirmed.value)
-    .order_by(Member.name)
+    .order_by(Member.name, Member.id)
 )
 _READ_PHOTOS = (select(ActivityPhoto.activity_id, ActivityPhoto.id).where(ActivityPhoto.activity_id.in_(_ids("ids")))
                 .order_by(ActivityPhoto.activity_id, ActivityPhoto.sort_order, ActivityPhoto.id))
@@ -804,9 +805,9 @@ def to_read(session: Session, activities: Sequence[Activity]) -> list[ActivityRe
     for activity_id, value, ind_id, name, unit, kind in conn.execute(_READ_VALUES, ids):
         values[activity_id].append(ActivityValueRead(
             indicator_id=ind_id, name=name, unit=unit, kind=kind, value=value, display=display_value(kind, value)))
-    people: dict[int, list[str]] = defaultdict(list)
-    for activity_id, name in conn.execute(_READ_PEOPLE, ids):
-        people[activity_id].append(name)
+    people: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for activity_id, member_id, name in conn.execute(_READ_PEOPLE, ids):
+        people[activity_id].append((member_id, name))
     photos: dict[int, list[int]] = defaultdict(list)
     for activity_id, photo_id in conn.execute(_READ_PHOTOS, ids):
         photos[activity_id].append(photo_id)
@@ -828,7 +829,8 @@ def to_read(session: Session, activities: Sequence[Activity]) -> list[ActivityRe
             occurred_on=a.occurred_on, description=a.description, credited_org_id=a.credited_org_id,
             credited_org_name=org_names.get(a.credited_org_id, ""), organiser_org_id=a.organiser_org_id,
             recorder_user_id=a.recorder_user_id, recorder_name=recorders.get(a.recorder_user_id, ""),
-            participants=people.get(a.id, []), values=values.get(a.id, []),
+            participants=[name for _, name in people.get(a.id, [])],
+            participant_ids=[member_id for member_id, _ in people.get(a.id, [])], values=values.get(a.id, []),
             photo_ids=photos.get(a.id, []), photo_count=len(photos.get(a.id, [])),
             version=a.version, submitted_at=a.submitted_at, reviewed_at=a.reviewed_at,
         )

@@ -45,3 +45,17 @@ class World:
 @pytest.fixture
 def world(session) -> World:
     return World(session)
+
+
+def recorded(world: World, key: str = "k1", **form):
+    """An activity recorded by the world's member through the service (what the pages then act on)."""
+    from app.activities.service import record_activity
+
+    return record_activity(world.session, by=world.p(world.member_user), data=world.form(**form),
+                           idempotency_key=key, today=TODAY).activity
+
+
+def as_user(client, world: World, user) -> None:
+    """Switch the client to ``user`` (a fresh session cookie and CSRF header)."""
+    client.cookies.clear()
+    f.login_as(client, world.session, user)

@@ -11,7 +11,7 @@ from app.activities import service as svc
 from app.clock import today_cn
 from app.models import Activity, ActivityStatus, AuditLog
 from tests import factories as f
-from tests.activities.conftest import TODAY
+from tests.activities.conftest import as_user as _as, recorded as _recorded
 
 URL = "/api/v1/activities"
 
@@ -28,14 +28,6 @@ def _body(world, **overrides) -> dict:
     return body
 
 
-def _recorded(world, key: str = "k1", **form) -> Activity:
-    return svc.record_activity(world.session, by=world.p(world.member_user), data=world.form(**form),
-                               idempotency_key=key, today=TODAY).activity
-
-
-def _as(client, world, user) -> None:
-    client.cookies.clear()
-    f.login_as(client, world.session, user)
 
 
 # --- recording ------------------------------------------------------------------------------------

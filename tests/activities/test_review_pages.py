@@ -11,19 +11,11 @@ from sqlalchemy import select
 from app.activities import service as svc
 from app.models import Activity, ActivityParticipant, ActivityStatus, ClosedMonth, ParticipantStatus
 from tests import factories as f
-from tests.activities.conftest import TODAY
+from tests.activities.conftest import as_user as _as, recorded as _recorded
 
 HX = {"HX-Request": "true"}
 
 
-def _recorded(world, key: str = "k1", **form) -> Activity:
-    return svc.record_activity(world.session, by=world.p(world.member_user), data=world.form(**form),
-                               idempotency_key=key, today=TODAY).activity
-
-
-def _as(client, world, user) -> None:
-    client.cookies.clear()
-    f.login_as(client, world.session, user)
 
 
 def _status(world, activity: Activity) -> str:

@@ -10,6 +10,7 @@ verification), a plain browser gets post/redirect/get. Writes go through the API
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Literal
@@ -193,26 +194,28 @@ async def verify_submit(request: Request, read: SessionDep, session: WriteSessio
     return await _after_row_action(request, row, back, "verified")
 
 
+async def _with_reason(request: Request, read: Session, session: Session, by: Principal, activity_id: int,
+                       reason: str, back: str, use_case: Callable[..., Activity], done: str):
+    """A transition that needs a reason: a missing one re-renders the row with the error beside it."""
+    try:
+        row = await run_write(request, read, session,
+                              lambda s: use_case(s, by=by, activity_id=activity_id, reason=reason), _row)
+    except Invalid as exc:
+        return await _row_refused(request, read, by, activity_id, back, exc)
+    return await _after_row_action(request, row, back, done)
+
+
 @router.post("/review/{activity_id:int}/return")
 async def return_submit(request: Request, read: SessionDep, session: WriteSessionDep, by: StaffUser,
                         activity_id: Id, reason: ReasonField = "", back: BackField = ""):
-    try:
-        row = await run_write(request, read, session, lambda s: service.return_activity(
-            s, by=by, activity_id=activity_id, reason=reason), _row)
-    except Invalid as exc:
-        return await _row_refused(request, read, by, activity_id, back, exc)
-    return await _after_row_action(request, row, back, "returned")
+    return await _with_reason(request, read, session, by, activity_id, reason, back,
+                              service.return_activity, "returned")
 
 
 @router.post("/review/{activity_id:int}/reopen")
 async def reopen_submit(request: Request, read: SessionDep, session: WriteSessionDep, by: StaffUser,
                         activity_id: Id, reason: ReasonField = "", back: BackField = ""):
-    try:
-        row = await run_write(request, read, session, lambda s: service.reopen(
-            s, by=by, activity_id=activity_id, reason=reason), _row)
-    except Invalid as exc:
-        return await _row_refused(request, read, by, activity_id, back, exc)
-    return await _after_row_action(request, row, back, "reopened")
+    return await _with_reason(request, read, session, by, activity_id, reason, back, service.reopen, "reopened")
 
 
 @router.post("/review/bulk-verify")

@@ -15,11 +15,11 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TypeVar
 
 import anyio
 
-from fastapi import Depends, Request
+from fastapi import Request
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
@@ -105,8 +105,6 @@ async def get_write_session() -> AsyncIterator[Session]:
     with write_session() as session:
         yield session
 
-
-SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def migrate(url: str | None = None, revision: str = "head") -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Column, ForeignKeyConstraint, Index, String
+from sqlalchemy import CheckConstraint, Column, ForeignKeyConstraint, Index, String, text
 from sqlmodel import Field, SQLModel
 
 from app.models.base import UtcDateTime, in_list, utcnow
@@ -24,6 +24,16 @@ class LinkAssignment(SQLModel, table=True):
         # A site, when named, must lie in the assignment's county.
         ForeignKeyConstraint(["site_id", "county_id"], ["site.id", "site.county_id"]),
         Index("ix_link_assignment_county_id_end_date", "county_id", "end_date"),
+        # One open-ended link per leader and place: a retried or doubled submission cannot make a
+        # second row (app/links/service.py checks overlapping date ranges; this is the backstop).
+        # Two partial indexes rather than one on COALESCE(site_id, 0): plain columns, the same on
+        # SQLite and PostgreSQL, and nothing for Alembic to misread.
+        Index("uq_link_assignment_open_county", "leader_member_id", "county_id", unique=True,
+              sqlite_where=text("end_date IS NULL AND site_id IS NULL"),
+              postgresql_where=text("end_date IS NULL AND site_id IS NULL")),
+        Index("uq_link_assignment_open_site", "leader_member_id", "site_id", unique=True,
+              sqlite_where=text("end_date IS NULL AND site_id IS NOT NULL"),
+              postgresql_where=text("end_date IS NULL AND site_id IS NOT NULL")),
     )
 
     id: int | None = Field(default=None, primary_key=True)

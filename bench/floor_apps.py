@@ -1,0 +1,67 @@
+"""Two floors for bench/floor.py: what one uvicorn worker does on this machine without this app.
+
+``raw``: a bare ASGI callable — read the body, `json.loads`, one `INSERT` in a `BEGIN IMMEDIATE`
+transaction on a WAL, `synchronous=FULL` SQLite file (as app/db.py sets it), answer 201 with JSON.
+``fastapi``: the same write behind a FastAPI route with a pydantic body model and a header
+parameter: the framework's own cost, without sessions, permissions, rules or the ORM.
+
+Neither is part of the application; they exist so that bench/README.md can say how far the real
+write path (bench/submit.py) is from what the stack and the disk allow on the same machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from datetime import date
+
+from fastapi import FastAPI, Header
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+_db = sqlite3.connect(os.environ.get("FLOOR_DB", ":memory:"), check_same_thread=False, isolation_level=None)
+_db.execute("PRAGMA journal_mode=WAL")
+_db.execute("PRAGMA synchronous=FULL")
+_db.execute("CREATE TABLE IF NOT EXISTS submission (id INTEGER PRIMARY KEY, k TEXT UNIQUE, body TEXT)")
+
+
+def _insert(key: str, body: str) -> int:
+    _db.execute("BEGIN IMMEDIATE")
+    cur = _db.execute("INSERT INTO submission (k, body) VALUES (?, ?)", (key, body))
+    _db.execute("COMMIT")
+    return cur.lastrowid
+
+
+async def raw(scope, receive, send) -> None:  # noqa: ANN001 - the ASGI signature
+    if scope["type"] != "http":
+        return
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    data = json.loads(body or b"{}")
+    key = dict(scope["headers"]).get(b"idempotency-key", b"").decode()
+    out = json.dumps({"id": _insert(key, json.dumps(data)), **data}).encode()
+    await send({"type": "http.response.start", "status": 201,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(out)).encode())]})
+    await send({"type": "http.response.body", "body": out})
+
+
+class Submission(BaseModel):
+    task_id: int
+    county_id: int
+    occurred_on: date
+    description: str
+    values: dict[int, str]
+
+
+fastapi = FastAPI()
+
+
+@fastapi.post("/api/v1/activities", status_code=201)
+async def create(data: Submission, idempotency_key: str = Header("")) -> JSONResponse:
+    new_id = _insert(idempotency_key, data.model_dump_json())
+    return JSONResponse({"id": new_id, **data.model_dump(mode="json")}, status_code=201)

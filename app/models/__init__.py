@@ -18,6 +18,7 @@ from app.models.activities import (
 from app.models.auth import ActivationCode, LoginAttempt, UserSession
 from app.models.audit import AuditLog
 from app.models.meta import AppMeta
+from app.models.rollup import DisplayLink, ParticipationCounter, ParticipationMonth, Rollup, RollupStamp
 
 __all__ = [
     "ActivationCode", "Activity", "ActivityParticipant", "ActivityPhoto", "AuditLog", "LoginAttempt",
@@ -25,5 +26,5 @@ __all__ = [
     "AppMeta", "BoostArea", "Campaign", "ClosedMonth", "Committee", "GrantRole", "Indicator",
     "IndicatorKind", "LinkAssignment", "LinkRole", "Member", "MemberRole", "Membership",
     "OrgClosure", "OrgLevel", "Organisation", "RoleGrant", "Site", "SiteKind", "Task", "Term",
-    "UserAccount",
+    "UserAccount", "DisplayLink", "ParticipationCounter", "ParticipationMonth", "Rollup", "RollupStamp",
 ]

@@ -1,0 +1,94 @@
+"""The boards' rollup: figures kept in step with every change, in the change's own transaction.
+
+``rollup``: per scope (``org``: an organisation's whole subtree, kept at every level of the tree;
+``place``: a county, counting what was done there), month (yyyymm), task and indicator, the
+verified and the pending sums. ``indicator_id = 0`` holds the number of activities of the task,
+so one upsert maintains both figures.
+
+``participation_month``: for each member and month, the verified activities they took part in.
+
+``participation_counter``: for each organisation (every level), calendar year and span of months
+``first_month..last_month`` inside it (the 78 spans a year has), the members active in the
+subtree at some time in the span and, of them, those who took part in a verified activity in a
+month of the span while a member there: 参与率 of any supported period is one row.
+
+``rollup_stamp``: a version per (scope, unit), bumped with every change of its figures: an open
+board asks "has unit X moved past version N?" — one indexed row, from any server process.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Integer, String
+from sqlmodel import Field, SQLModel
+
+from app.models.base import UtcDateTime, utcnow
+
+SCOPES = ("org", "place")
+COUNT = 0  # indicator_id of a task's activity count
+
+
+class Rollup(SQLModel, table=True):
+    __tablename__ = "rollup"
+    __table_args__ = (
+        CheckConstraint("scope IN ('org', 'place')", name="scope"),
+        CheckConstraint("month % 100 BETWEEN 1 AND 12", name="month_yyyymm"),
+    )
+
+    scope: str = Field(sa_column=Column(String(5), primary_key=True))
+    unit_id: int = Field(sa_column=Column(Integer, ForeignKey("organisation.id"), primary_key=True))
+    month: int = Field(sa_column=Column(Integer, primary_key=True))
+    task_id: int = Field(sa_column=Column(Integer, ForeignKey("task.id"), primary_key=True))
+    indicator_id: int = Field(sa_column=Column(Integer, primary_key=True))  # 0: activity count
+    verified: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+    pending: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+
+
+class ParticipationMonth(SQLModel, table=True):
+    __tablename__ = "participation_month"
+    __table_args__ = (CheckConstraint("activities >= 0", name="activities_non_negative"),)
+
+    member_id: int = Field(sa_column=Column(Integer, ForeignKey("member.id"), primary_key=True))
+    month: int = Field(sa_column=Column(Integer, primary_key=True))
+    activities: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
+
+
+class ParticipationCounter(SQLModel, table=True):
+    __tablename__ = "participation_counter"
+    __table_args__ = (
+        CheckConstraint("first_month BETWEEN 1 AND 12 AND last_month BETWEEN first_month AND 12",
+                        name="span"),
+        CheckConstraint("took_part >= 0 AND took_part <= active", name="took_part_within_active"),
+    )
+
+    org_id: int = Field(sa_column=Column(Integer, ForeignKey("organisation.id"), primary_key=True))
+    year: int = Field(sa_column=Column(Integer, primary_key=True))
+    first_month: int = Field(sa_column=Column(Integer, primary_key=True))
+    last_month: int = Field(sa_column=Column(Integer, primary_key=True))
+    active: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
+    took_part: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
+
+
+class RollupStamp(SQLModel, table=True):
+    __tablename__ = "rollup_stamp"
+
+    scope: str = Field(sa_column=Column(String(5), primary_key=True))
+    unit_id: int = Field(sa_column=Column(Integer, primary_key=True))
+    version: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+
+
+class DisplayLink(SQLModel, table=True):
+    """A read-only link for the meeting room's screen (大屏), scoped to a subtree, revocable."""
+
+    __tablename__ = "display_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    name: str = Field(max_length=64)
+    org_id: int = Field(foreign_key="organisation.id", index=True)
+    created_by_user_id: int | None = Field(default=None, foreign_key="user_account.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

@@ -18,7 +18,7 @@ TABLES = {
     "login_attempt", "user_session", "annual_target", "app_meta",
     "boost_area", "campaign", "closed_month", "committee", "indicator", "link_assignment",
     "member", "membership", "org_closure", "organisation", "role_grant", "site", "task", "term",
-    "user_account",
+    "user_account", "rollup", "rollup_stamp", "participation_month", "participation_counter", "display_link",
 }
 
 

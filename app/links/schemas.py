@@ -1,0 +1,109 @@
+"""What a caller submits to make, change or end a 挂联, and what the API returns."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.models import LinkRole
+
+# Row ids of these tables are 32-bit integers on PostgreSQL: refuse anything larger before the database.
+MAX_ID = 2**31 - 1
+
+
+class LinkCreate(BaseModel):
+    """A new 挂联: a leader → a county (optionally one site in it), with a role and dates."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    leader_member_id: int = Field(ge=1, le=MAX_ID, description=(
+        "挂联领导（委员编号）：该县或其上级、且在您管理范围内的政协现任主席会议成员或担任职务的委员"))
+    county_id: int = Field(ge=1, le=MAX_ID, description="挂联的县（市、区）（组织编号），须在您的管理范围内")
+    site_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="该县内的乡镇/村/示范点（可选）")
+    role: LinkRole = Field(default=LinkRole.lead, description="lead 挂联领导 / liaison 联络员")
+    start_date: date | None = Field(default=None, description="开始日期；不填为今天")
+    end_date: date | None = Field(default=None, description="结束日期（可选）；不早于开始日期")
+    note: str = Field(default="", max_length=500, description="备注")
+
+
+class LinkChange(BaseModel):
+    """修改: only the fields sent change (the leader and the place never do: end it and make a new one)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: LinkRole | None = Field(default=None, description="lead 挂联领导 / liaison 联络员")
+    start_date: date | None = Field(default=None, description="开始日期")
+    end_date: date | None = Field(default=None, description="预定结束日期；发送 null 表示不设结束日期")
+    note: str | None = Field(default=None, max_length=500, description="备注")
+
+
+class LinkEnd(BaseModel):
+    """结束: the link stays, with its end date (history is never deleted)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    end_date: date | None = Field(default=None, description="结束日期，不填为今天；不晚于今天、不早于开始日期")
+    reason: str = Field(default="", max_length=200, description="结束原因（记入审计日志），如 换届、工作调整")
+
+
+class LinkRead(BaseModel):
+    id: int
+    leader_member_id: int
+    leader_name: str
+    leader_post: str = Field(description="领导职务，如 云南省政协副主席（不含手机号）")
+    county_id: int
+    county_name: str
+    is_key_county: bool
+    prefecture_name: str
+    site_id: int | None
+    site_name: str | None
+    role: LinkRole
+    role_label: str = Field(description="挂联领导 / 联络员")
+    start_date: date
+    end_date: date | None
+    note: str
+    state: str = Field(description="scheduled 未开始 / active 挂联中 / ended 已结束")
+    state_label: str
+    needs_reassignment: bool = Field(description="待调整：领导已不再担任该县或上级政协的领导职务，挂联须重新安排")
+    assigned_by_name: str | None
+    created_at: datetime
+
+
+class LinkPage(BaseModel):
+    items: list[LinkRead]
+    total: int
+    page: int
+    per_page: int
+
+
+class CoverageLeader(BaseModel):
+    link_id: int
+    leader_member_id: int
+    name: str
+    post: str
+    role: LinkRole
+    start_date: date
+    needs_reassignment: bool
+
+
+class CoverageRow(BaseModel):
+    county_id: int
+    county_name: str
+    prefecture_id: int | None
+    prefecture_name: str
+    status: str = Field(description="uncovered 无挂联领导 / attention 挂联领导待调整 / covered 已覆盖")
+    status_label: str
+    leaders: list[CoverageLeader] = Field(description="在任的县级挂联领导")
+    liaisons: list[CoverageLeader] = Field(description="联络员")
+    site_links: int = Field(description="该县内乡镇/村/示范点的挂联数")
+
+
+class Coverage(BaseModel):
+    on: date = Field(description="统计日期（今天）")
+    prefecture_id: int | None
+    total: int
+    uncovered: int
+    attention: int
+    covered: int
+    rows: list[CoverageRow] = Field(description="无挂联领导的县在前，其次待调整，再按区划代码")

@@ -1,0 +1,580 @@
+"""挂联 (link assignments): who may be linked to which place, by whom, for which dates; the coverage of
+the key counties; a leader's own links. The rules of DOMAIN.md's 挂联, written once — the pages, the
+JSON API and tests all call these functions.
+
+Who counts as a leader (挂联领导 or 联络员): a member whose membership *today* is 主席会议成员, or who
+holds a post (``Membership.title``, e.g. 专委会主任 — a plain 常委 or 委员 without a post does not), in
+the place's county or an organisation above it. Whoever assigns must hold a 挂联 role (leader, staff,
+admin) over the place *and* over that leader's organisation: a county office cannot dispatch a
+provincial vice-chair, the province can.
+
+A link is active on a day from its start date to its end date, both included; ending it sets the end
+date and keeps the row. An open link whose leader no longer leads there (换届, resignation) is 待调整
+(``needs_reassignment``): derived from the memberships when read, never stored, so it cannot go stale.
+
+Each use case commits once at its end and writes its audit entry in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import ColumnElement, and_, case, exists, false, func, not_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from app.activities.service import visible_to as activity_visible_to
+from app.audit.service import record as audit
+from app.auth.principal import LINK_ROLES, READ_ROLES, Principal
+from app.clock import today_cn
+from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.links.schemas import (
+    Coverage,
+    CoverageLeader,
+    CoverageRow,
+    LinkChange,
+    LinkCreate,
+    LinkRead,
+)
+from app.models import (
+    Activity,
+    ActivityStatus,
+    LinkAssignment,
+    LinkRole,
+    Member,
+    MemberRole,
+    Membership,
+    Organisation,
+    OrgLevel,
+    Site,
+    UserAccount,
+)
+from app.orgs.service import ancestor_ids, subtree_ids
+
+ROLE_LABELS = {LinkRole.lead: "挂联领导", LinkRole.liaison: "联络员"}
+STATE_LABELS = {"scheduled": "未开始", "active": "挂联中", "ended": "已结束"}
+COVERAGE_LABELS = {"uncovered": "无挂联领导", "attention": "挂联领导待调整", "covered": "已覆盖"}
+COVERAGE_ORDER = {"uncovered": 0, "attention": 1, "covered": 2}
+# The predecessor campaign (脱贫攻坚助推行动) began in 2018: an earlier date is a typo.
+EARLIEST = date(2018, 1, 1)
+PLAN_AHEAD = timedelta(days=366)  # a link may be planned up to a year ahead
+LONGEST_PLAN = timedelta(days=366 * 6)  # an end date beyond a term and a half is a typo
+NO_LINK_ROLE = "只有领导、专委会负责人和「双助推」办公室可以安排挂联"
+
+
+# --- who leads where (SQL conditions: each rule in one place) ----------------------------------
+
+def _holds_post() -> ColumnElement[bool]:
+    """SQL condition: the membership is 主席会议成员 or carries a post (title)."""
+    return or_(Membership.role == MemberRole.chair_council, func.coalesce(Membership.title, "") != "")
+
+
+def _serving_on(day: date) -> ColumnElement[bool]:
+    return and_(Membership.start_date <= day, or_(Membership.end_date.is_(None), Membership.end_date >= day))
+
+
+def _leads_place(member_id, county_id, day: date) -> ColumnElement[bool]:  # noqa: ANN001 - column or value
+    """SQL condition: on ``day`` the member leads in the county or an organisation above it."""
+    return exists().where(
+        Membership.member_id == member_id, _holds_post(), _serving_on(day),
+        Membership.org_id.in_(ancestor_ids(county_id).correlate(LinkAssignment)),
+    )
+
+
+def is_open(day: date) -> ColumnElement[bool]:
+    """SQL condition: not ended before ``day`` (active, or scheduled to start)."""
+    return or_(LinkAssignment.end_date.is_(None), LinkAssignment.end_date >= day)
+
+
+def active_on(day: date) -> ColumnElement[bool]:
+    """SQL condition: the link is in force on ``day``."""
+    return and_(LinkAssignment.start_date <= day, is_open(day))
+
+
+def needs_reassignment(day: date) -> ColumnElement[bool]:
+    """SQL condition: 待调整 — open, but its leader no longer leads in the place or above it."""
+    return and_(is_open(day), not_(_leads_place(LinkAssignment.leader_member_id, LinkAssignment.county_id, day)))
+
+
+# --- scope and loaders -----------------------------------------------------------------------------
+
+def visible_to(by: Principal) -> ColumnElement[bool]:
+    """SQL condition: the caller may read the link (its place is in a subtree they read, or it is theirs)."""
+    clauses = []
+    if by.member_id is not None:
+        clauses.append(LinkAssignment.leader_member_id == by.member_id)
+    if by.org_ids(*READ_ROLES):
+        clauses.append(LinkAssignment.county_id.in_(by.scope(*READ_ROLES)))
+    return or_(*clauses) if clauses else false()
+
+
+def manageable_by(by: Principal) -> ColumnElement[bool]:
+    """SQL condition: the caller may change or end the link (place and leader's organisation both in scope)."""
+    if not by.org_ids(*LINK_ROLES):
+        return false()
+    scope = by.scope(*LINK_ROLES)
+    leader_in_scope = exists().where(Membership.member_id == LinkAssignment.leader_member_id, _holds_post(),
+                                     Membership.org_id.in_(scope))
+    return and_(LinkAssignment.county_id.in_(scope), leader_in_scope)
+
+
+def may_assign(by: Principal) -> bool:
+    return bool(by.org_ids(*LINK_ROLES))
+
+
+def manageable_ids(session: Session, by: Principal, link_ids: Sequence[int]) -> set[int]:
+    """Which of ``link_ids`` the caller may change or end (the list shows those buttons)."""
+    if not link_ids or not may_assign(by):
+        return set()
+    return set(session.scalars(select(LinkAssignment.id).where(LinkAssignment.id.in_(list(link_ids)),
+                                                                manageable_by(by))))
+
+
+def link_for_read(session: Session, by: Principal, link_id: int) -> LinkAssignment:
+    found = session.scalar(select(LinkAssignment).where(LinkAssignment.id == link_id, visible_to(by)))
+    if found is None:
+        raise NotFound("找不到该挂联，或无权查看")
+    return found
+
+
+def link_for_change(session: Session, by: Principal, link_id: int, *, lock: bool = True) -> LinkAssignment:
+    """The link for a change: 404 outside what the caller reads, 403 when they read it but do not manage it."""
+    stmt = select(LinkAssignment).where(LinkAssignment.id == link_id, manageable_by(by))
+    found = session.scalar(stmt.with_for_update() if lock else stmt)
+    if found is None:
+        link_for_read(session, by, link_id)
+        raise Forbidden("这条挂联由上级安排，只有上级的领导或「双助推」办公室可以修改或结束")
+    return found
+
+
+# --- checks -------------------------------------------------------------------------------------------
+
+def _check_dates(start: date, end: date | None, today: date) -> None:
+    errors = {}
+    if start < EARLIEST:
+        errors["start_date"] = f"开始日期不能早于 {EARLIEST.year} 年"
+    elif start > today + PLAN_AHEAD:
+        errors["start_date"] = "开始日期最多提前一年安排"
+    if end is not None:
+        if end < start:
+            errors["end_date"] = "结束日期不能早于开始日期"
+        elif end > today + LONGEST_PLAN:
+            errors["end_date"] = "结束日期太远，请核对"
+    if errors:
+        raise Invalid(next(iter(errors.values())), errors=errors)
+
+
+def _place(session: Session, by: Principal, county_id: int, site_id: int | None) -> tuple[Organisation, Site | None]:
+    """The county (inside the caller's 挂联 scope) and the site in it; Invalid / Forbidden otherwise."""
+    county = session.get(Organisation, county_id)
+    if county is None or county.level != OrgLevel.county:
+        raise Invalid("请选择挂联的县（市、区）", errors={"county_id": "请选择县（市、区）"})
+    if not by.can(session, county.id, *LINK_ROLES):
+        raise Forbidden("只能为您管理范围内的县（市、区）安排挂联", code="place_out_of_scope")
+    site = None
+    if site_id is not None:
+        site = session.get(Site, site_id)
+        if site is None or site.county_id != county.id:
+            raise Invalid("所选乡镇/村/示范点不在该县，请重新选择", errors={"site_id": "不在所选的县"})
+    return county, site
+
+
+def _leader_for(session: Session, by: Principal, member_id: int, county_id: int, today: date) -> Member:
+    """The leader, locked (PostgreSQL) so two writers for one leader check overlaps one after the other."""
+    eligible = exists().where(
+        Membership.member_id == member_id, _holds_post(), _serving_on(today),
+        Membership.org_id.in_(ancestor_ids(county_id)), Membership.org_id.in_(by.scope(*LINK_ROLES)),
+    )
+    leader = session.scalar(select(Member).where(Member.id == member_id, eligible).with_for_update())
+    if leader is None:
+        # The same words whoever it is: an id from outside the caller's reach reveals nothing.
+        raise Invalid("所选人员不是该县或其上级政协现任的主席会议成员或领导职务，或不在您的管理范围内",
+                      code="not_a_leader", errors={"leader_member_id": "请从列表中选择领导"})
+    return leader
+
+
+def _overlapping(session: Session, *, leader_id: int, county_id: int, site_id: int | None, start: date,
+                 end: date | None, exclude_id: int | None = None) -> LinkAssignment | None:
+    """Another link of the same leader to the same place whose dates meet [start, end]."""
+    stmt = select(LinkAssignment).where(
+        LinkAssignment.leader_member_id == leader_id, LinkAssignment.county_id == county_id,
+        LinkAssignment.site_id.is_(None) if site_id is None else LinkAssignment.site_id == site_id,
+        or_(LinkAssignment.end_date.is_(None), LinkAssignment.end_date >= start),
+    )
+    if end is not None:
+        stmt = stmt.where(LinkAssignment.start_date <= end)
+    if exclude_id is not None:
+        stmt = stmt.where(LinkAssignment.id != exclude_id)
+    return session.scalar(stmt.order_by(LinkAssignment.start_date).limit(1))
+
+
+def _overlap_error(session: Session, link: LinkAssignment) -> Conflict:
+    name = session.get(Member, link.leader_member_id).name
+    span = f"{link.start_date.isoformat()} 起" + (f"至 {link.end_date.isoformat()}" if link.end_date else "")
+    return Conflict(f"{name}已挂联该地点（{ROLE_LABELS[LinkRole(link.role)]}，{span}），时间不能重叠；"
+                    "如需调整，请修改或结束原来的挂联", code="link_overlap")
+
+
+def _flush_guarded(session: Session) -> None:
+    """Flush; the database's own guard (one open link per leader and place) answers as a friendly 409."""
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict("该领导已挂联该地点，时间不能重叠；请刷新后查看", code="link_overlap") from exc
+
+
+def _snapshot(link: LinkAssignment) -> dict:
+    return {"leader_member_id": link.leader_member_id, "county_id": link.county_id, "site_id": link.site_id,
+            "role": link.role, "start_date": link.start_date, "end_date": link.end_date, "note": link.note}
+
+
+# --- use cases ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AssignResult:
+    link: LinkAssignment
+    created: bool  # False: the same link already existed (a retried submission), answered with it
+
+
+def assign_leader(session: Session, *, by: Principal, data: LinkCreate, today: date | None = None) -> AssignResult:
+    """Link a leader to a county or site. A retry of the same link answers the existing row. Commits."""
+    if not may_assign(by):
+        raise Forbidden(NO_LINK_ROLE)
+    today = today or today_cn()
+    county, site = _place(session, by, data.county_id, data.site_id)
+    start, end, note = data.start_date or today, data.end_date, data.note.strip()
+    _check_dates(start, end, today)
+    leader = _leader_for(session, by, data.leader_member_id, county.id, today)
+    clash = _overlapping(session, leader_id=leader.id, county_id=county.id, site_id=data.site_id, start=start, end=end)
+    if clash is not None:
+        if (clash.role, clash.start_date, clash.end_date, clash.note) == (data.role, start, end, note):
+            return AssignResult(clash, created=False)
+        raise _overlap_error(session, clash)
+    link = LinkAssignment(leader_member_id=leader.id, county_id=county.id, site_id=site.id if site else None,
+                          role=data.role, start_date=start, end_date=end, note=note, assigned_by_user_id=by.user_id)
+    session.add(link)
+    _flush_guarded(session)
+    audit(session, actor=by.actor, action="link.create", target_type="link_assignment", target_id=link.id,
+          org_id=county.id, after=_snapshot(link))
+    session.commit()
+    return AssignResult(link, created=True)
+
+
+def change_link(session: Session, *, by: Principal, link_id: int, data: LinkChange,
+                today: date | None = None) -> LinkAssignment:
+    """Change an open link's role, dates or note, every rule checked again. Commits."""
+    today = today or today_cn()
+    link = link_for_change(session, by, link_id)
+    if link.end_date is not None and link.end_date < today:
+        raise Conflict("这条挂联已经结束，历史记录不能修改；如需重新挂联，请新增一条", code="link_ended")
+    sent = data.model_fields_set
+    if "role" in sent and data.role is None:
+        raise Invalid("请选择挂联身份", errors={"role": "请选择挂联身份"})
+    if "start_date" in sent and data.start_date is None:
+        raise Invalid("请填写开始日期", errors={"start_date": "请填写开始日期"})
+    role = data.role if "role" in sent else LinkRole(link.role)
+    start = data.start_date if "start_date" in sent else link.start_date
+    end = data.end_date if "end_date" in sent else link.end_date
+    note = (data.note or "").strip() if "note" in sent else link.note
+    if (role, start, end, note) == (link.role, link.start_date, link.end_date, link.note):
+        return link  # nothing to change (a retried form): no entry in the log
+    _check_dates(start, end, today)
+    if not session.scalar(select(_leads_place(link.leader_member_id, link.county_id, today))):
+        raise Invalid("该领导已不再担任该县或上级政协的领导职务（待调整）：请结束这条挂联，另行安排",
+                      code="needs_reassignment")
+    clash = _overlapping(session, leader_id=link.leader_member_id, county_id=link.county_id, site_id=link.site_id,
+                         start=start, end=end, exclude_id=link.id)
+    if clash is not None:
+        raise _overlap_error(session, clash)
+    before = _snapshot(link)
+    link.role, link.start_date, link.end_date, link.note = role, start, end, note
+    _flush_guarded(session)
+    audit(session, actor=by.actor, action="link.change", target_type="link_assignment", target_id=link.id,
+          org_id=link.county_id, before=before, after=_snapshot(link))
+    session.commit()
+    return link
+
+
+def end_link(session: Session, *, by: Principal, link_id: int, end_date: date | None = None, reason: str = "",
+             today: date | None = None) -> LinkAssignment:
+    """End a link on ``end_date`` (default today): the row stays, with its end date. Commits."""
+    today = today or today_cn()
+    link = link_for_change(session, by, link_id)
+    end = end_date or today
+    if link.end_date is not None and link.end_date <= end:
+        raise Conflict(f"这条挂联已于 {link.end_date.isoformat()} 结束（或已定于该日结束）", code="link_ended")
+    if end > today:
+        raise Invalid("结束日期不能晚于今天；预定的结束日期请在“修改”里填写", errors={"end_date": "不能晚于今天"})
+    if end < link.start_date:
+        raise Invalid(f"结束日期不能早于开始日期（{link.start_date.isoformat()}）",
+                      errors={"end_date": "不能早于开始日期"})
+    before = _snapshot(link)
+    link.end_date = end
+    audit(session, actor=by.actor, action="link.end", target_type="link_assignment", target_id=link.id,
+          org_id=link.county_id, before=before, after={**_snapshot(link), "reason": (reason or "").strip()[:200]})
+    session.commit()
+    return link
+
+
+# --- lists ------------------------------------------------------------------------------------------
+
+STATES = {"open": "在任（含未开始）", "attention": "待调整", "ended": "已结束", "all": "全部"}
+
+
+@dataclass(frozen=True)
+class LinkFilters:
+    county_id: int | None = None  # the county, its sites included
+    site_id: int | None = None
+    prefecture_id: int | None = None
+    leader_member_id: int | None = None
+    leader_q: str | None = None  # part of the leader's name
+    active_on: date | None = None
+    state: str = "open"  # a key of STATES
+
+
+def list_links(session: Session, by: Principal, f: LinkFilters, *, page: int = 1, per_page: int = 50,
+               today: date | None = None) -> tuple[list[LinkAssignment], int]:
+    """The links the caller may read, filtered; 待调整 first, then by place and start date."""
+    today = today or today_cn()
+    stmt = select(LinkAssignment).where(visible_to(by))
+    if f.county_id:
+        stmt = stmt.where(LinkAssignment.county_id == f.county_id)
+    if f.site_id:
+        stmt = stmt.where(LinkAssignment.site_id == f.site_id)
+    if f.prefecture_id:
+        stmt = stmt.where(LinkAssignment.county_id.in_(subtree_ids(f.prefecture_id)))
+    if f.leader_member_id:
+        stmt = stmt.where(LinkAssignment.leader_member_id == f.leader_member_id)
+    if f.leader_q and f.leader_q.strip():
+        stmt = stmt.where(LinkAssignment.leader_member_id.in_(
+            select(Member.id).where(Member.name.contains(f.leader_q.strip()))))
+    if f.active_on:
+        stmt = stmt.where(active_on(f.active_on))
+    if f.state == "open":
+        stmt = stmt.where(is_open(today))
+    elif f.state == "ended":
+        stmt = stmt.where(not_(is_open(today)))
+    elif f.state == "attention":
+        stmt = stmt.where(needs_reassignment(today))
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    flagged_first = case((needs_reassignment(today), 0), else_=1)
+    code = select(Organisation.code).where(Organisation.id == LinkAssignment.county_id).scalar_subquery()
+    stmt = stmt.order_by(flagged_first, code, LinkAssignment.site_id.is_not(None), LinkAssignment.start_date.desc(),
+                         LinkAssignment.id.desc())
+    page = max(1, page)
+    return list(session.scalars(stmt.limit(per_page).offset((page - 1) * per_page))), total
+
+
+def my_links(session: Session, by: Principal, *, today: date | None = None) -> list[LinkAssignment]:
+    """我的挂联: the caller's own links, open ones first, newest first."""
+    if by.member_id is None:
+        return []
+    today = today or today_cn()
+    ended_last = case((is_open(today), 0), else_=1)
+    return list(session.scalars(select(LinkAssignment).where(LinkAssignment.leader_member_id == by.member_id)
+                                .order_by(ended_last, LinkAssignment.start_date.desc()).limit(200)))
+
+
+def activities_at(session: Session, by: Principal, links: Sequence[LinkAssignment], *, today: date | None = None,
+                  limit: int = 20) -> list[Activity]:
+    """Recent activities (verified or pending) at the places of the open links, as far as the caller reads them.
+
+    By place (DOMAIN.md): a county link takes every activity in the county, a site link those at that
+    site; whether the caller may read each activity is the activities module's rule.
+    """
+    today = today or today_cn()
+    open_links = [k for k in links if k.end_date is None or k.end_date >= today]
+    counties = sorted({k.county_id for k in open_links if k.site_id is None})
+    sites = sorted({k.site_id for k in open_links if k.site_id is not None})
+    if not counties and not sites:
+        return []
+    place = or_(Activity.county_id.in_(counties), Activity.site_id.in_(sites))
+    stmt = (select(Activity)
+            .where(place, Activity.status.in_([ActivityStatus.verified, ActivityStatus.pending]),
+                   activity_visible_to(by))
+            .order_by(Activity.occurred_on.desc(), Activity.id.desc()).limit(limit))
+    return list(session.scalars(stmt))
+
+
+# --- read models (batch: one query per kind) ----------------------------------------------------------
+
+def leader_posts(session: Session, member_ids: Sequence[int], *, today: date) -> dict[int, str]:
+    """Each leader's post as people say it (云南省政协副主席): the current one, else the latest."""
+    if not member_ids:
+        return {}
+    current_first = case((_serving_on(today), 0), else_=1)
+    rows = session.execute(
+        select(Membership.member_id, Membership.role, Membership.title, Organisation.name)
+        .join(Organisation, Organisation.id == Membership.org_id)
+        .where(Membership.member_id.in_(list(set(member_ids))), _holds_post())
+        .order_by(Membership.member_id, current_first, Membership.start_date.desc(), Membership.id.desc())
+    ).all()
+    posts: dict[int, str] = {}
+    for member_id, role, title, org_name in rows:
+        posts.setdefault(member_id, _post(role, title, org_name))
+    return posts
+
+
+def _post(role: str, title: str | None, org_name: str) -> str:
+    return f"{org_name}{title or ('主席会议成员' if role == MemberRole.chair_council else '')}"
+
+
+def _state(link: LinkAssignment, today: date) -> str:
+    if link.end_date is not None and link.end_date < today:
+        return "ended"
+    return "scheduled" if link.start_date > today else "active"
+
+
+def to_read(session: Session, links: Sequence[LinkAssignment], *, today: date | None = None) -> list[LinkRead]:
+    if not links:
+        return []
+    today = today or today_cn()
+    ids = [k.id for k in links]
+    flagged = set(session.scalars(select(LinkAssignment.id).where(LinkAssignment.id.in_(ids),
+                                                                   needs_reassignment(today))))
+    leaders = dict(session.execute(select(Member.id, Member.name).where(
+        Member.id.in_({k.leader_member_id for k in links}))).all())
+    posts = leader_posts(session, list(leaders), today=today)
+    counties = {o.id: o for o in session.scalars(select(Organisation).where(
+        Organisation.id.in_({k.county_id for k in links})))}
+    parents = dict(session.execute(select(Organisation.id, Organisation.name).where(
+        Organisation.id.in_({o.parent_id for o in counties.values() if o.parent_id}))).all())
+    site_ids = {k.site_id for k in links if k.site_id}
+    sites = dict(session.execute(select(Site.id, Site.name).where(Site.id.in_(site_ids))).all()) if site_ids else {}
+    user_ids = {k.assigned_by_user_id for k in links if k.assigned_by_user_id}
+    users = dict(session.execute(select(UserAccount.id, UserAccount.display_name)
+                                 .where(UserAccount.id.in_(user_ids))).all()) if user_ids else {}
+    out = []
+    for k in links:
+        county = counties[k.county_id]
+        state = _state(k, today)
+        out.append(LinkRead(
+            id=k.id, leader_member_id=k.leader_member_id, leader_name=leaders.get(k.leader_member_id, ""),
+            leader_post=posts.get(k.leader_member_id, ""), county_id=k.county_id,
+            county_name=county.name.removesuffix("政协"), is_key_county=county.is_key_county,
+            prefecture_name=parents.get(county.parent_id, "").removesuffix("政协"), site_id=k.site_id,
+            site_name=sites.get(k.site_id) if k.site_id else None, role=LinkRole(k.role),
+            role_label=ROLE_LABELS[LinkRole(k.role)], start_date=k.start_date, end_date=k.end_date, note=k.note,
+            state=state, state_label=STATE_LABELS[state], needs_reassignment=k.id in flagged,
+            assigned_by_name=users.get(k.assigned_by_user_id), created_at=k.created_at,
+        ))
+    return out
+
+
+# --- coverage of the key counties ------------------------------------------------------------------------
+
+def _require_reader(by: Principal) -> None:
+    if not by.org_ids(*READ_ROLES):
+        raise Forbidden("只有领导、「双助推」办公室和有查看权限的账号可以查看挂联覆盖情况")
+
+
+def coverage_prefectures(session: Session, by: Principal) -> list[Organisation]:
+    """The prefectures that hold key counties the caller reads (the filter's choices)."""
+    _require_reader(by)
+    keyed = select(Organisation.parent_id).where(
+        Organisation.id.in_(by.scope(*READ_ROLES)), Organisation.is_key_county.is_(True))
+    return list(session.scalars(select(Organisation).where(Organisation.id.in_(keyed)).order_by(Organisation.code)))
+
+
+def coverage(session: Session, by: Principal, *, prefecture_id: int | None = None,
+             today: date | None = None) -> Coverage:
+    """The key counties of the caller's subtrees with their active county leaders; the uncovered first.
+
+    A county is covered by an active county-level 挂联领导 (a site's link or a 联络员 does not cover
+    it) whose leader still leads there; one whose only leaders are 待调整 needs attention.
+    """
+    _require_reader(by)
+    today = today or today_cn()
+    stmt = select(Organisation).where(Organisation.id.in_(by.scope(*READ_ROLES)),
+                                      Organisation.level == OrgLevel.county, Organisation.is_key_county.is_(True))
+    if prefecture_id:
+        stmt = stmt.where(Organisation.id.in_(subtree_ids(prefecture_id)))
+    counties = list(session.scalars(stmt.order_by(Organisation.code)))
+    ids = [c.id for c in counties]
+    parents = dict(session.execute(select(Organisation.id, Organisation.name).where(
+        Organisation.id.in_({c.parent_id for c in counties if c.parent_id}))).all()) if counties else {}
+    county_links: dict[int, list[CoverageLeader]] = defaultdict(list)
+    site_links: dict[int, int] = defaultdict(int)
+    if ids:
+        rows = session.execute(
+            select(LinkAssignment, Member.name, needs_reassignment(today).label("flagged"))
+            .join(Member, Member.id == LinkAssignment.leader_member_id)
+            .where(LinkAssignment.county_id.in_(ids), active_on(today))
+            .order_by(LinkAssignment.start_date, LinkAssignment.id)
+        ).all()
+        posts = leader_posts(session, [k.leader_member_id for k, _, _ in rows], today=today)
+        for k, name, flagged in rows:
+            if k.site_id is not None:
+                site_links[k.county_id] += 1
+                continue
+            county_links[k.county_id].append(CoverageLeader(
+                link_id=k.id, leader_member_id=k.leader_member_id, name=name, post=posts.get(k.leader_member_id, ""),
+                role=LinkRole(k.role), start_date=k.start_date, needs_reassignment=bool(flagged)))
+    result = []
+    for c in counties:
+        leads = [x for x in county_links[c.id] if x.role == LinkRole.lead]
+        if not leads:
+            status = "uncovered"
+        elif all(x.needs_reassignment for x in leads):
+            status = "attention"
+        else:
+            status = "covered"
+        result.append(CoverageRow(
+            county_id=c.id, county_name=c.name.removesuffix("政协"), prefecture_id=c.parent_id,
+            prefecture_name=parents.get(c.parent_id, "").removesuffix("政协"), status=status,
+            status_label=COVERAGE_LABELS[status], leaders=leads,
+            liaisons=[x for x in county_links[c.id] if x.role == LinkRole.liaison], site_links=site_links[c.id]))
+    # Stable sort: within each status the counties keep their code order.
+    result.sort(key=lambda r: COVERAGE_ORDER[r.status])
+    counts = {s: sum(1 for r in result if r.status == s) for s in COVERAGE_ORDER}
+    return Coverage(on=today, prefecture_id=prefecture_id, total=len(result), rows=result, **counts)
+
+
+# --- pickers -----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LeaderOption:
+    member_id: int
+    name: str
+    post: str
+
+
+def leader_options(session: Session, by: Principal, *, county_id: int | None, q: str = "",
+                   member_id: int | None = None, today: date | None = None, limit: int = 20) -> list[LeaderOption]:
+    """Type-ahead over the leaders the caller may link to ``county_id`` (the higher levels first)."""
+    if not may_assign(by):
+        return []
+    today = today or today_cn()
+    stmt = (select(Member.id, Member.name, Membership.role, Membership.title, Organisation.name)
+            .join(Membership, Membership.member_id == Member.id)
+            .join(Organisation, Organisation.id == Membership.org_id)
+            .where(_holds_post(), _serving_on(today), Membership.org_id.in_(by.scope(*LINK_ROLES))))
+    if county_id:
+        stmt = stmt.where(Membership.org_id.in_(ancestor_ids(county_id)))
+    if member_id:
+        stmt = stmt.where(Member.id == member_id)
+    if q.strip():
+        stmt = stmt.where(Member.name.contains(q.strip()))
+    # The chair (主席) first, then by organisation (province → prefecture → county) and name.
+    chair_first = case((Membership.title == "主席", 0), else_=1)
+    rows = session.execute(stmt.order_by(Organisation.code, chair_first, Member.name, Member.id).limit(limit * 2)).all()
+    seen, out = set(), []
+    for mid, name, role, title, org_name in rows:
+        if mid in seen:
+            continue
+        seen.add(mid)
+        out.append(LeaderOption(mid, name, _post(role, title, org_name)))
+    return out[:limit]
+
+
+def county_options(session: Session, by: Principal, *, roles: Sequence = LINK_ROLES) -> list[Organisation]:
+    """The counties inside the caller's subtrees for ``roles``: key counties first, then by code."""
+    if not by.org_ids(*roles):
+        return []
+    return list(session.scalars(
+        select(Organisation).where(Organisation.id.in_(by.scope(*roles)), Organisation.level == OrgLevel.county)
+        .order_by(Organisation.is_key_county.desc(), Organisation.code)))

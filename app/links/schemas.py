@@ -23,7 +23,7 @@ class LinkCreate(BaseModel):
     site_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="该县内的乡镇/村/示范点（可选）")
     role: LinkRole = Field(default=LinkRole.lead, description="lead 挂联领导 / liaison 联络员")
     start_date: date | None = Field(default=None, description="开始日期；不填为今天")
-    end_date: date | None = Field(default=None, description="结束日期（可选）；不早于开始日期")
+    end_date: date | None = Field(default=None, description="结束日期（可选，自该日起不再挂联）；须晚于开始日期")
     note: str = Field(default="", max_length=500, description="备注")
 
 
@@ -34,7 +34,7 @@ class LinkChange(BaseModel):
 
     role: LinkRole | None = Field(default=None, description="lead 挂联领导 / liaison 联络员")
     start_date: date | None = Field(default=None, description="开始日期")
-    end_date: date | None = Field(default=None, description="预定结束日期；发送 null 表示不设结束日期")
+    end_date: date | None = Field(default=None, description="预定结束日期（自该日起不再挂联）；发送 null 表示不设结束日期")
     note: str | None = Field(default=None, max_length=500, description="备注")
 
 
@@ -43,7 +43,8 @@ class LinkEnd(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    end_date: date | None = Field(default=None, description="结束日期，不填为今天；不晚于今天、不早于开始日期")
+    end_date: date | None = Field(default=None, description=(
+        "结束日期（自该日起不再挂联），不填为今天（尚未开始的挂联为其开始日期，即取消）；不晚于今天、不早于开始日期"))
     reason: str = Field(default="", max_length=200, description="结束原因（记入审计日志），如 换届、工作调整")
 
 

@@ -8,8 +8,10 @@ the place's county or an organisation above it. Whoever assigns must hold a 挂�
 admin) over the place *and* over that leader's organisation: a county office cannot dispatch a
 provincial vice-chair, the province can.
 
-A link is active on a day from its start date to its end date, both included; ending it sets the end
-date and keeps the row. An open link whose leader no longer leads there (换届, resignation) is 待调整
+A link is in force from its start date up to its end date, the end date itself excluded (结束日期：自该日
+起不再挂联): a link ended today leaves the coverage at once, and the leader may take the same place again
+from that day (another role, say). Ending sets the end date and keeps the row; a link ended on its start
+date is one cancelled before it began. An open link whose leader no longer leads there (换届, resignation) is 待调整
 (``needs_reassignment``): derived from the memberships when read, never stored, so it cannot go stale.
 
 Each use case commits once at its end and writes its audit entry in the same transaction.
@@ -85,8 +87,9 @@ def _leads_place(member_id, county_id, day: date) -> ColumnElement[bool]:  # noq
 
 
 def is_open(day: date) -> ColumnElement[bool]:
-    """SQL condition: not ended before ``day`` (active, or scheduled to start)."""
-    return or_(LinkAssignment.end_date.is_(None), LinkAssignment.end_date >= day)
+    """SQL condition: not ended by ``day`` (in force, or scheduled to start; a cancelled one is ended)."""
+    return or_(LinkAssignment.end_date.is_(None),
+               and_(LinkAssignment.end_date > day, LinkAssignment.end_date > LinkAssignment.start_date))
 
 
 def active_on(day: date) -> ColumnElement[bool]:
@@ -159,8 +162,8 @@ def _check_dates(start: date, end: date | None, today: date) -> None:
     elif start > today + PLAN_AHEAD:
         errors["start_date"] = "开始日期最多提前一年安排"
     if end is not None:
-        if end < start:
-            errors["end_date"] = "结束日期不能早于开始日期"
+        if end <= start:
+            errors["end_date"] = "结束日期须晚于开始日期"
         elif end > today + LONGEST_PLAN:
             errors["end_date"] = "结束日期太远，请核对"
     if errors:
@@ -198,14 +201,15 @@ def _leader_for(session: Session, by: Principal, member_id: int, county_id: int,
 
 def _overlapping(session: Session, *, leader_id: int, county_id: int, site_id: int | None, start: date,
                  end: date | None, exclude_id: int | None = None) -> LinkAssignment | None:
-    """Another link of the same leader to the same place whose dates meet [start, end]."""
+    """Another link of the same leader to the same place in force on some day of [start, end)."""
     stmt = select(LinkAssignment).where(
         LinkAssignment.leader_member_id == leader_id, LinkAssignment.county_id == county_id,
         LinkAssignment.site_id.is_(None) if site_id is None else LinkAssignment.site_id == site_id,
-        or_(LinkAssignment.end_date.is_(None), LinkAssignment.end_date >= start),
+        LinkAssignment.end_date.is_(None) | (LinkAssignment.end_date > start),
+        LinkAssignment.end_date.is_(None) | (LinkAssignment.end_date > LinkAssignment.start_date),
     )
     if end is not None:
-        stmt = stmt.where(LinkAssignment.start_date <= end)
+        stmt = stmt.where(LinkAssignment.start_date < end)
     if exclude_id is not None:
         stmt = stmt.where(LinkAssignment.id != exclude_id)
     return session.scalar(stmt.order_by(LinkAssignment.start_date).limit(1))
@@ -269,7 +273,7 @@ def change_link(session: Session, *, by: Principal, link_id: int, data: LinkChan
     """Change an open link's role, dates or note, every rule checked again. Commits."""
     today = today or today_cn()
     link = link_for_change(session, by, link_id)
-    if link.end_date is not None and link.end_date < today:
+    if _state(link, today) == "ended":
         raise Conflict("这条挂联已经结束，历史记录不能修改；如需重新挂联，请新增一条", code="link_ended")
     sent = data.model_fields_set
     if "role" in sent and data.role is None:
@@ -301,13 +305,16 @@ def change_link(session: Session, *, by: Principal, link_id: int, data: LinkChan
 
 def end_link(session: Session, *, by: Principal, link_id: int, end_date: date | None = None, reason: str = "",
              today: date | None = None) -> LinkAssignment:
-    """End a link on ``end_date`` (default today): the row stays, with its end date. Commits."""
+    """End a link on ``end_date`` (default today; a link not yet begun is cancelled on its start date).
+
+    The row stays, with its end date. Commits.
+    """
     today = today or today_cn()
     link = link_for_change(session, by, link_id)
-    end = end_date or today
+    end = end_date or max(today, link.start_date)
     if link.end_date is not None and link.end_date <= end:
         raise Conflict(f"这条挂联已于 {link.end_date.isoformat()} 结束（或已定于该日结束）", code="link_ended")
-    if end > today:
+    if end > today and end != link.start_date:
         raise Invalid("结束日期不能晚于今天；预定的结束日期请在“修改”里填写", errors={"end_date": "不能晚于今天"})
     if end < link.start_date:
         raise Invalid(f"结束日期不能早于开始日期（{link.start_date.isoformat()}）",
@@ -387,7 +394,7 @@ def activities_at(session: Session, by: Principal, links: Sequence[LinkAssignmen
     site; whether the caller may read each activity is the activities module's rule.
     """
     today = today or today_cn()
-    open_links = [k for k in links if k.end_date is None or k.end_date >= today]
+    open_links = [k for k in links if _state(k, today) != "ended"]
     counties = sorted({k.county_id for k in open_links if k.site_id is None})
     sites = sorted({k.site_id for k in open_links if k.site_id is not None})
     if not counties and not sites:
@@ -424,7 +431,7 @@ def _post(role: str, title: str | None, org_name: str) -> str:
 
 
 def _state(link: LinkAssignment, today: date) -> str:
-    if link.end_date is not None and link.end_date < today:
+    if link.end_date is not None and (link.end_date <= today or link.end_date <= link.start_date):
         return "ended"
     return "scheduled" if link.start_date > today else "active"
 

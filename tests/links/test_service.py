@@ -59,7 +59,7 @@ def test_a_retried_identical_link_answers_the_existing_row(world):
 
 @pytest.mark.parametrize(("start", "end"), [
     (D(2026, 5, 1), None),  # open-ended inside an open-ended one
-    (D(2025, 1, 1), D(2026, 3, 1)),  # ends on the day the other starts: the day is shared
+    (D(2025, 1, 1), D(2026, 3, 2)),  # in force on the other's first day
     (D(2025, 1, 1), None),
 ])
 def test_overlapping_links_of_the_same_leader_and_place_are_refused(world, start, end):
@@ -72,8 +72,8 @@ def test_overlapping_links_of_the_same_leader_and_place_are_refused(world, start
 
 
 def test_links_that_do_not_meet_in_time_or_place_are_allowed(world):
-    assigned(world, start_date=D(2025, 1, 1), end_date=D(2025, 12, 31))
-    assigned(world, start_date=D(2026, 1, 1))  # after the first ended
+    assigned(world, start_date=D(2025, 1, 1), end_date=D(2026, 1, 1))
+    assigned(world, start_date=D(2026, 1, 1))  # from the day the first ended (the end date is not in force)
     assigned(world, site_id=world.panlong_site.id)  # a site of the county is another place
     assigned(world, leader_member_id=world.kunming_sg.id)  # another leader, same county
     assert len(_links(world.session)) == 4
@@ -153,6 +153,7 @@ def test_the_place_must_be_a_county_and_the_site_inside_it(world):
 
 @pytest.mark.parametrize(("start", "end", "field"), [
     (D(2026, 3, 1), D(2026, 2, 28), "end_date"),
+    (D(2026, 3, 1), D(2026, 3, 1), "end_date"),  # a link must last at least a day
     (D(2017, 12, 31), None, "start_date"),
     (TODAY + timedelta(days=400), None, "start_date"),
     (D(2026, 3, 1), D(2040, 1, 1), "end_date"),
@@ -201,8 +202,21 @@ def test_ending_keeps_the_row_with_its_end_date_and_is_audited(world):
     with pytest.raises(Conflict) as exc:
         svc.end_link(world.session, by=world.p(world.province_staff), link_id=link.id, today=TODAY)
     assert exc.value.code == "link_ended"
-    # The leader may be linked there again afterwards.
-    assigned(world, start_date=TODAY + timedelta(days=1))
+    # Ended today, it no longer covers the county today; the leader may take it again from today.
+    by = world.p(world.province_staff)
+    assert next(r for r in svc.coverage(world.session, by, today=TODAY).rows
+                if r.county_id == world.panlong.id).status == "uncovered"
+    assert svc.to_read(world.session, [ended], today=TODAY)[0].state == "ended"
+    assigned(world, start_date=TODAY, role=LinkRole.liaison)
+
+
+def test_ending_a_link_not_yet_begun_cancels_it(world):
+    link = assigned(world, start_date=TODAY + timedelta(days=20))
+    ended = svc.end_link(world.session, by=world.p(world.province_staff), link_id=link.id, today=TODAY)
+    assert ended.end_date == ended.start_date == TODAY + timedelta(days=20)
+    assert svc.to_read(world.session, [ended], today=TODAY)[0].state == "ended"
+    # A cancelled link stands in nobody's way.
+    assigned(world, start_date=TODAY + timedelta(days=10))
 
 
 def test_ending_on_a_chosen_day(world):

@@ -22,6 +22,8 @@ from app.config import PROJECT_ROOT
 from app.deps import csrf_protect
 from app.errors import DomainError
 from app.home.pages import router as home_router
+from app.links.api import router as links_api
+from app.links.pages import router as links_router
 from app.web import is_htmx, render
 
 log = logging.getLogger("app")
@@ -68,6 +70,8 @@ def create_app() -> FastAPI:
     app.include_router(accounts_router)
     app.include_router(audit_router)
     app.include_router(activities_api)
+    app.include_router(links_router)
+    app.include_router(links_api)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

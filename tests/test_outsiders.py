@@ -7,12 +7,13 @@ loader cannot slip through. Routes are read from the application itself.
 from __future__ import annotations
 
 import re
+from datetime import date
 
 import pytest
 from sqlalchemy import func, select
 
 from app.main import create_app
-from app.models import ActivityPhoto, AuditLog, Member, RoleGrant
+from app.models import ActivityPhoto, AuditLog, LinkAssignment, Member, RoleGrant
 from tests import factories as f
 
 REFUSED = {401, 403, 404, 422}
@@ -51,8 +52,11 @@ def test_outsiders_are_refused_everywhere(client, session, outsider):
     session.flush()
     photo = session.scalar(select(ActivityPhoto.id).where(ActivityPhoto.activity_id == activity.id))
     grant = session.scalar(select(RoleGrant.id).where(RoleGrant.user_id == owner.id))
+    link = LinkAssignment(leader_member_id=owner.member_id, county_id=wuhua.id, role="lead", start_date=date(2026, 1, 1))
+    session.add(link)
+    session.flush()
     ids = {"activity_id": activity.id, "photo_id": photo, "member_id": owner.member_id, "user_id": owner.id,
-           "grant_id": grant, "decision": "confirm"}
+           "grant_id": grant, "decision": "confirm", "link_id": link.id}
     version, audit_before = activity.version, session.scalar(select(func.count()).select_from(AuditLog))
     # Control: the same substituted URLs answer the owner, so the refusals below mean something.
     f.login_as(client, session, owner)
@@ -79,3 +83,5 @@ def test_outsiders_are_refused_everywhere(client, session, outsider):
     new_actions = session.scalars(select(AuditLog.action).order_by(AuditLog.id).offset(audit_before)).all()
     assert [a for a in new_actions if not a.startswith("auth.")] == []
     assert session.get(RoleGrant, grant) is not None
+    session.refresh(link)
+    assert link.end_date is None and link.role == "lead"

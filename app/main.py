@@ -20,6 +20,7 @@ from app.auth.csrf import AnonCsrfCookieMiddleware
 from app.auth.pages import router as auth_router
 from app.config import PROJECT_ROOT
 from app.deps import csrf_protect
+from app.display.pages import router as display_router
 from app.errors import DomainError
 from app.home.pages import router as home_router
 from app.links.api import router as links_api
@@ -70,6 +71,7 @@ def create_app() -> FastAPI:
     app.include_router(accounts_router)
     app.include_router(audit_router)
     app.include_router(activities_api)
+    app.include_router(display_router)
     app.include_router(links_router)
     app.include_router(links_api)
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.main import create_app
-from app.models import ActivityPhoto, AuditLog, LinkAssignment, Member, RoleGrant
+from app.models import ActivityPhoto, AuditLog, DisplayLink, LinkAssignment, Member, RoleGrant
 from tests import factories as f
 
 REFUSED = {401, 403, 404, 422}
@@ -54,9 +54,13 @@ def test_outsiders_are_refused_everywhere(client, session, outsider):
     grant = session.scalar(select(RoleGrant.id).where(RoleGrant.user_id == owner.id))
     link = LinkAssignment(leader_member_id=owner.member_id, county_id=wuhua.id, role="lead", start_date=date(2026, 1, 1))
     session.add(link)
+    display = DisplayLink(token_hash="0" * 64, name="五华区大屏", org_id=wuhua.id)
+    session.add(display)
     session.flush()
     ids = {"activity_id": activity.id, "photo_id": photo, "member_id": owner.member_id, "user_id": owner.id,
-           "grant_id": grant, "decision": "confirm", "link_id": link.id}
+           "grant_id": grant, "decision": "confirm", "link_id": link.id, "display_id": display.id,
+           # A display link's token is its own credential (a screen holding it is answered by design).
+           "token": "no-such-display-token"}
     version, audit_before = activity.version, session.scalar(select(func.count()).select_from(AuditLog))
     # Control: the same substituted URLs answer the owner, so the refusals below mean something.
     f.login_as(client, session, owner)
@@ -85,3 +89,5 @@ def test_outsiders_are_refused_everywhere(client, session, outsider):
     assert session.get(RoleGrant, grant) is not None
     session.refresh(link)
     assert link.end_date is None and link.role == "lead"
+    session.refresh(display)
+    assert display.revoked_at is None

@@ -25,6 +25,8 @@ from app.errors import DomainError
 from app.home.pages import router as home_router
 from app.links.api import router as links_api
 from app.links.pages import router as links_router
+from app.targets.api import router as targets_api
+from app.targets.pages import router as targets_router
 from app.web import is_htmx, render
 
 log = logging.getLogger("app")
@@ -74,6 +76,8 @@ def create_app() -> FastAPI:
     app.include_router(display_router)
     app.include_router(links_router)
     app.include_router(links_api)
+    app.include_router(targets_router)
+    app.include_router(targets_api)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -374,9 +374,10 @@ def plan_targets(session: Session, by: Principal, *, year: int, values: Mapping[
     check_year(year)
     stored = _stored(session, list({o for o, _ in values}), {i for _, i in values}, year)
     visible = _Visible(session)
+    # A blank cell where there is no target is not a change, nor an "unchanged target": left out.
     changes = [
         Change(org=orgs[o], indicator=visible(o)[i], before=stored.get((o, i)), after=v)
-        for (o, i), v in values.items()
+        for (o, i), v in values.items() if v is not None or (o, i) in stored
     ]
     changes.sort(key=lambda c: (c.org.code, c.indicator.task_id, c.indicator.sort_order, c.indicator.id))
     return Plan(year=year, changes=changes)

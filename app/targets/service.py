@@ -259,11 +259,11 @@ def target_grid(session: Session, by: Principal, *, org: Organisation, year: int
 
 def _child_check(org: Organisation, kids: list[Organisation], columns: list[Column],
                  stored: Mapping[CellKey, int]) -> tuple[dict[int, str], dict[int, str]]:
-    """The children's sum per indicator, and a warning (never a refusal) when it disagrees.
+    """The children's sum per indicator, and a warning (never a refusal) when it exceeds the parent's.
 
-    Above the parent's target: the children promise more than the whole subtree — usually a typo.
-    Below it with every child set: the parent's own members must make up the difference, which
-    may be intended, so it is only pointed out.
+    Above the parent's target the children promise more than the whole subtree can deliver —
+    usually a typo. Below it is the normal case, not warned about: the parent's target covers its
+    own members too (a target is for the whole subtree), and they make up the difference.
     """
     sums, warnings = {}, {}
     if not kids:
@@ -280,8 +280,6 @@ def _child_check(org: Organisation, kids: list[Organisation], columns: list[Colu
         unit = c.indicator.unit
         if total > parent:
             warnings[c.id] = f"下级目标合计 {display(c.indicator, total)}{unit}，高于本级目标 {display(c.indicator, parent)}{unit}"
-        elif total < parent and len(values) == len(kids):
-            warnings[c.id] = f"下级目标合计 {display(c.indicator, total)}{unit}，低于本级目标 {display(c.indicator, parent)}{unit}"
     return sums, warnings
 
 

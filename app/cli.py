@@ -117,6 +117,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rollup(args: argparse.Namespace) -> int:
+    from app.rollup import service as rollup
+
+    migrate()
+    started = time.perf_counter()
+    if args.rebuild:
+        with write_session() as s:
+            fresh = rollup.rebuild(s)
+            s.commit()
+        print(f"已重建：汇总 {len(fresh.figures):,} 行，委员月度参与 {len(fresh.months):,} 行，"
+              f"参与率计数 {len(fresh.counters):,} 行（{min(fresh.years)}–{max(fresh.years)} 年），"
+              f"用时 {time.perf_counter() - started:.1f} 秒")
+        return 0
+    with read_session() as s:
+        problems = rollup.check(s)
+    for line in problems[:50]:
+        print(line)
+    if problems:
+        print(f"汇总与原始记录不一致：{len(problems)} 处（python -m app rollup --rebuild 可重建）", file=sys.stderr)
+        return 1
+    print(f"汇总与原始记录一致（用时 {time.perf_counter() - started:.1f} 秒）")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m app", description="双助推行动平台")
     sub = p.add_subparsers(dest="command", required=True)
@@ -139,6 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--activities", type=int, default=None, help="活动条数")
     s.add_argument("--seed", type=int, default=2026, help="随机种子：同一种子得到同样的数据")
     s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("rollup", help="核对或重建看板汇总（与原始记录逐项比较）")
+    g = s.add_mutually_exclusive_group(required=True)
+    g.add_argument("--check", action="store_true", help="与原始记录重新统计的结果比较，不一致时退出码为 1")
+    g.add_argument("--rebuild", action="store_true", help="按原始记录重新生成汇总")
+    s.set_defaults(func=cmd_rollup)
 
     s = sub.add_parser("createadmin", help="创建省级管理员账号")
     s.add_argument("--login", required=True, help="手机号（登录名）")

@@ -25,6 +25,7 @@ from app.models import (
     UserAccount,
 )
 from app.orgs.service import get_by_code
+from app.rollup import service as rollup
 
 _seq = itertools.count(1)
 
@@ -60,11 +61,13 @@ def make_member(session: Session, organisation: Organisation, *, name: str | Non
     member = Member(name=name or f"测试委员{n}", phone=f"1700000{n:04d}", sector="经济界")
     session.add(member)
     session.flush()
+    before = rollup.member_masks(session, [member.id])
     session.add(Membership(
         member_id=member.id, org_id=organisation.id, term_id=term_for(session, organisation).id,
         role=role, start_date=date(2023, 1, 1),
     ))
     session.flush()
+    rollup.members_changed(session, before, [member.id])  # as every writer of memberships must
     return member
 
 
@@ -100,6 +103,7 @@ def make_activity(session: Session, *, recorder: UserAccount, credited: Organisa
     for m in participants:
         session.add(ActivityParticipant(activity_id=activity.id, member_id=m.id))
     session.flush()
+    rollup.apply(session, [(None, rollup.contribution(session, activity))])  # as every writer must
     return activity
 
 

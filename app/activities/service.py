@@ -12,7 +12,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -64,6 +64,7 @@ from app.models import (
 )
 from app.models.base import utcnow
 from app.orgs.service import ancestor_ids, is_within, subtrees_ids
+from app.rollup import service as rollup
 
 
 def _core(session: Session) -> Connection:
@@ -506,6 +507,10 @@ def record_activity(session: Session, *, by: Principal, data: ActivityInput, ide
     make_transient_to_detached(activity)
     session.add(activity)
     _write_details(session, activity, checked.values, checked.participants, photos)
+    rollup.apply(session, [(None, rollup.Contribution(
+        status=ActivityStatus.pending.value, credited_org_id=credited, county_id=checked.county_id,
+        task_id=checked.task_id, month=yyyymm(data.occurred_on), values=checked.values,
+        members=frozenset(checked.participants)))])
     audit(session, actor=by.actor, action="activity.create", target_type="activity", target_id=activity.id,
           org_id=credited, after=_snapshot(activity, checked.values, checked.participants))
     session.commit()
@@ -551,15 +556,22 @@ def _current_details(session: Session, activity: Activity) -> tuple[dict[int, in
 # --- correcting, withdrawing -------------------------------------------------------------------
 
 def _move(session: Session, activity: Activity, action: str, *, by: Principal, reason: str | None = None,
-          audited: bool = True) -> dict:
-    """Apply one transition of TRANSITIONS to a loaded activity and audit it (no commit).
+          audited: bool = True, figures: list | None = None) -> dict:
+    """Apply one transition of TRANSITIONS to a loaded activity, its figures and its audit (no commit).
 
     ``audited=False`` when the caller writes one fuller entry itself (a correction's before/after).
+    ``figures``: a list to collect the rollup change in (the caller applies a batch at once).
     """
     allowed_from, target, label = TRANSITIONS[action]
     if activity.status not in allowed_from:
         raise Conflict(f"这条活动当前为「{STATUS_LABELS[ActivityStatus(activity.status)]}」，不能{label}",
                        code="bad_transition")
+    was = rollup.contribution(session, activity)
+    change = (was, was.with_status(ActivityStatus(target).value))
+    if figures is None:
+        rollup.apply(session, [change])
+    else:
+        figures.append(change)
     before = {"status": activity.status, "status_reason": activity.status_reason, "version": activity.version}
     now = utcnow()
     activity.status = target
@@ -603,6 +615,7 @@ def correct_activity(session: Session, *, by: Principal, activity_id: int, data:
     old_values, old_people = _current_details(session, activity)
     before = _snapshot(activity, old_values, old_people)
     _move(session, activity, "resubmit", by=by, audited=False)
+    resubmitted = rollup.contribution(session, activity)
     activity.task_id, activity.county_id = checked.task_id, checked.county_id
     activity.site_id = checked.site_id
     activity.occurred_on, activity.description = data.occurred_on, checked.description
@@ -615,6 +628,7 @@ def correct_activity(session: Session, *, by: Principal, activity_id: int, data:
     session.execute(delete(ActivityParticipant).where(ActivityParticipant.activity_id == activity.id,
                                                       ActivityParticipant.member_id.in_(checked.participants)))
     _write_details(session, activity, checked.values, checked.participants, photos, existing_photos)
+    rollup.apply(session, [(resubmitted, rollup.contribution(session, activity))])
     audit(session, actor=by.actor, action="activity.correct", target_type="activity", target_id=activity.id,
           org_id=activity.credited_org_id, before=before,
           after=_snapshot(activity, checked.values, checked.participants))
@@ -668,8 +682,10 @@ def bulk_verify(session: Session, *, by: Principal, activity_ids: Sequence[int])
     ids = sorted(set(activity_ids))[:1000]
     rows = list(session.scalars(select(Activity).where(
         Activity.id.in_(ids), reviewable_by(by), Activity.status == ActivityStatus.pending).with_for_update()))
+    figures: list = []
     for activity in rows:
-        _move(session, activity, "verify", by=by)
+        _move(session, activity, "verify", by=by, figures=figures)
+    rollup.apply(session, figures)
     session.commit()
     return len(rows), len(set(activity_ids)) - len(rows)
 
@@ -700,7 +716,9 @@ def decide_participant(session: Session, *, by: Principal, activity_id: int, mem
     if row is None or row.status != ParticipantStatus.requested:
         raise Conflict("没有待确认的参与申请", code="no_request")
     if accept:
+        was = rollup.contribution(session, activity)
         row.status = ParticipantStatus.confirmed
+        rollup.apply(session, [(was, replace(was, members=was.members | {member_id}))])
     else:
         session.delete(row)
     audit(session, actor=by.actor, action="activity.join_" + ("confirm" if accept else "refuse"),

@@ -47,8 +47,6 @@ class Rollup(SQLModel, table=True):
 
 class ParticipationMonth(SQLModel, table=True):
     __tablename__ = "participation_month"
-    __table_args__ = (CheckConstraint("activities >= 0", name="activities_non_negative"),)
-
     member_id: int = Field(sa_column=Column(Integer, ForeignKey("member.id"), primary_key=True))
     month: int = Field(sa_column=Column(Integer, primary_key=True))
     activities: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
@@ -59,7 +57,6 @@ class ParticipationCounter(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("first_month BETWEEN 1 AND 12 AND last_month BETWEEN first_month AND 12",
                         name="span"),
-        CheckConstraint("took_part >= 0 AND took_part <= active", name="took_part_within_active"),
     )
 
     org_id: int = Field(sa_column=Column(Integer, ForeignKey("organisation.id"), primary_key=True))

@@ -46,6 +46,7 @@ from app.models import (
 from app.models.base import utcnow
 from app.models.meta import DEMO_KEY
 from app.seed.bulk import bulk_insert, db_date, db_datetime, next_id, sync_sequence
+from app.rollup import service as rollup
 from app.seed.province import init_province
 
 DEMO_PASSWORD = "demo2026"
@@ -334,6 +335,8 @@ class _DemoBuilder:
             "link_assignment", "annual_target", "activity",
         ):
             sync_sequence(self.conn, table)
+        self.progress("看板汇总（rollup）…")
+        rollup.rebuild(self.session)
 
     def _load_world(self) -> None:
         """Read organisations, sites and the current catalogue into memory."""

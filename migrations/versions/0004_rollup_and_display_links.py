@@ -33,7 +33,6 @@ def upgrade() -> None:
     sa.Column('active', sa.Integer(), nullable=False),
     sa.Column('took_part', sa.Integer(), nullable=False),
     sa.CheckConstraint('first_month BETWEEN 1 AND 12 AND last_month BETWEEN first_month AND 12', name=op.f('ck_participation_counter_span')),
-    sa.CheckConstraint('took_part >= 0 AND took_part <= active', name=op.f('ck_participation_counter_took_part_within_active')),
     sa.ForeignKeyConstraint(['org_id'], ['organisation.id'], name=op.f('fk_participation_counter_org_id_organisation')),
     sa.PrimaryKeyConstraint('org_id', 'year', 'first_month', 'last_month', name=op.f('pk_participation_counter'))
     )
@@ -41,7 +40,6 @@ def upgrade() -> None:
     sa.Column('member_id', sa.Integer(), nullable=False),
     sa.Column('month', sa.Integer(), nullable=False),
     sa.Column('activities', sa.Integer(), nullable=False),
-    sa.CheckConstraint('activities >= 0', name=op.f('ck_participation_month_activities_non_negative')),
     sa.ForeignKeyConstraint(['member_id'], ['member.id'], name=op.f('fk_participation_month_member_id_member')),
     sa.PrimaryKeyConstraint('member_id', 'month', name=op.f('pk_participation_month'))
     )

@@ -1,0 +1,415 @@
+"""Keeping the boards' rollup exact, in the transaction of every change (app/models/rollup.py).
+
+Writers describe an activity's effect on the figures as a :class:`Contribution` — before and after
+their change — and call :func:`apply`; the difference goes into the rollup as additive upserts
+(one statement for the figures, one for the stamps), and, when who took part in a verified
+activity changed, into the participation counters. Membership changes (换届, transfers, imports)
+take a :func:`member_masks` snapshot before and call :func:`members_changed` after.
+
+:func:`recount` computes every figure again from the raw rows with set-based SQL, independently
+of the incremental path; :func:`check` compares the two and :func:`rebuild` replaces the stored
+figures with the recount (bulk loads end with it). ``python -m app rollup --check | --rebuild``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+
+from sqlalchemy import Connection, bindparam, case, delete, func, literal, select, union_all
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from app.clock import today_cn, yyyymm
+from app.models import (
+    Activity,
+    ActivityParticipant,
+    ActivityStatus,
+    ActivityValue,
+    AppMeta,
+    Campaign,
+    Membership,
+    OrgClosure,
+    ParticipantStatus,
+    ParticipationCounter,
+    ParticipationMonth,
+    Rollup,
+    RollupStamp,
+)
+from app.models.rollup import COUNT
+
+COUNTED = (ActivityStatus.verified.value, ActivityStatus.pending.value)
+YEARS_KEY = "rollup_years"  # app_meta: the years whose participation counters are kept
+
+# The 78 spans of months inside a year, and each one's month mask (bit 0 = January).
+SPANS: tuple[tuple[int, int], ...] = tuple((a, b) for a in range(1, 13) for b in range(a, 13))
+SPAN_MASK: dict[tuple[int, int], int] = {(a, b): ((1 << b) - 1) ^ ((1 << (a - 1)) - 1) for a, b in SPANS}
+FULL_YEAR = (1 << 12) - 1
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one activity adds to the figures: nothing unless pending or verified."""
+
+    status: str
+    credited_org_id: int
+    county_id: int
+    task_id: int
+    month: int  # yyyymm
+    values: Mapping[int, int] = field(default_factory=dict)  # indicator id -> value
+    members: frozenset[int] = frozenset()  # confirmed participants (the recorder included)
+
+    def with_status(self, status: str) -> Contribution:
+        return replace(self, status=status)
+
+
+def contribution(session: Session, activity: Activity) -> Contribution:
+    """The contribution of a loaded activity as it stands in the database now."""
+    conn = session.connection()
+    values = dict(conn.execute(_VALUES_OF, {"id": activity.id}).all())
+    members = frozenset(conn.scalars(_MEMBERS_OF, {"id": activity.id}))
+    return Contribution(status=str(activity.status), credited_org_id=activity.credited_org_id,
+                        county_id=activity.county_id, task_id=activity.task_id,
+                        month=yyyymm(activity.occurred_on), values=values, members=members)
+
+
+_VALUES_OF = select(ActivityValue.indicator_id, ActivityValue.value).where(
+    ActivityValue.activity_id == bindparam("id"))
+_MEMBERS_OF = select(ActivityParticipant.member_id).where(
+    ActivityParticipant.activity_id == bindparam("id"),
+    ActivityParticipant.status == ParticipantStatus.confirmed.value)
+_ANCESTORS = select(OrgClosure.descendant_id, OrgClosure.ancestor_id).where(
+    OrgClosure.descendant_id.in_(bindparam("ids", expanding=True)))
+
+
+# --- the incremental path ----------------------------------------------------------------------
+
+def _insert(conn: Connection):  # noqa: ANN202 - the dialect's INSERT with ON CONFLICT
+    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)
+
+
+def _upsert_add(conn: Connection, table, keys: list[str], columns: list[str], rows: list[dict]) -> None:  # noqa: ANN001
+    if not rows:
+        return
+    stmt = _insert(conn)(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=keys, set_={c: table.c[c] + stmt.excluded[c] for c in columns})
+    conn.execute(stmt, rows)
+
+
+def _bump(conn: Connection, units: Iterable[tuple[str, int]]) -> None:
+    rows = [{"scope": s, "unit_id": u, "version": 1} for s, u in sorted(set(units))]
+    _upsert_add(conn, RollupStamp.__table__, ["scope", "unit_id"], ["version"], rows)
+
+
+def apply(session: Session, changes: Iterable[tuple[Contribution | None, Contribution | None]]) -> None:
+    """Add ``after - before`` of each change to the rollup, in the session's transaction."""
+    changes = [(b, a) for b, a in changes if b != a]
+    if not changes:
+        return
+    conn = session.connection()
+    credited = {c.credited_org_id for pair in changes for c in pair if c is not None}
+    ancestors: dict[int, list[int]] = defaultdict(list)
+    for descendant, ancestor in conn.execute(_ANCESTORS, {"ids": sorted(credited)}):
+        ancestors[descendant].append(ancestor)
+
+    figures: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    took_part: Counter[tuple[int, int]] = Counter()
+    for before, after in changes:
+        for sign, c in ((-1, before), (1, after)):
+            if c is None or c.status not in COUNTED:
+                continue
+            col = 0 if c.status == ActivityStatus.verified else 1
+            units = [("org", a) for a in ancestors[c.credited_org_id]] + [("place", c.county_id)]
+            for scope, unit in units:
+                figures[(scope, unit, c.month, c.task_id, COUNT)][col] += sign
+                for indicator, value in c.values.items():
+                    figures[(scope, unit, c.month, c.task_id, indicator)][col] += sign * value
+            if c.status == ActivityStatus.verified:
+                for member in c.members:
+                    took_part[(member, c.month)] += sign
+
+    rows = [{"scope": k[0], "unit_id": k[1], "month": k[2], "task_id": k[3], "indicator_id": k[4],
+             "verified": v[0], "pending": v[1]} for k, v in figures.items() if v != [0, 0]]
+    _upsert_add(conn, Rollup.__table__, ["scope", "unit_id", "month", "task_id", "indicator_id"],
+                ["verified", "pending"], rows)
+    _bump(conn, {(r["scope"], r["unit_id"]) for r in rows})
+    took_part = Counter({k: n for k, n in took_part.items() if n})
+    if took_part:
+        _participation_changed(session, took_part)
+
+
+def _participation_changed(session: Session, delta: Counter[tuple[int, int]]) -> None:
+    conn = session.connection()
+    members = {m for m, _ in delta}
+    years = {month // 100 for _, month in delta}
+    for year in years:
+        ensure_year(session, year)
+    before = member_masks(session, members, years)
+    _upsert_add(conn, ParticipationMonth.__table__, ["member_id", "month"], ["activities"],
+                [{"member_id": m, "month": month, "activities": n} for (m, month), n in sorted(delta.items())])
+    _apply_masks(session, before, member_masks(session, members, years))
+
+
+Masks = dict[tuple[int, int, int], tuple[int, int]]  # (member, org, year) -> (active months, months taken part)
+
+
+def kept_years(session: Session) -> set[int]:
+    raw = session.connection().scalar(select(AppMeta.value).where(AppMeta.key == YEARS_KEY))
+    return {int(y) for y in raw.split(",") if y} if raw else set()
+
+
+def _active_mask(start: date, end: date | None, year: int) -> int:
+    if start.year > year or (end is not None and end.year < year):
+        return 0
+    first = start.month if start.year == year else 1
+    last = end.month if end is not None and end.year == year else 12
+    return SPAN_MASK[(first, last)]
+
+
+def _masks_from(memberships: Iterable[tuple[int, int, date, date | None]],
+                months: Iterable[tuple[int, int]], years: Iterable[int]) -> Masks:
+    """(member, org, year) -> (A, P): the months of ``year`` the member belonged to org's subtree,
+    and the months they took part in a verified activity. ``memberships`` rows are
+    (member, ancestor org, start, end) — one per ancestor of each membership's organisation."""
+    years = set(years)
+    active: dict[tuple[int, int, int], int] = defaultdict(int)
+    for member, org, start, end in memberships:
+        for year in years:
+            mask = _active_mask(start, end, year)
+            if mask:
+                active[(member, org, year)] |= mask
+    taken: dict[tuple[int, int], int] = defaultdict(int)
+    for member, month in months:
+        if month // 100 in years:
+            taken[(member, month // 100)] |= 1 << (month % 100 - 1)
+    return {k: (a, taken.get((k[0], k[2]), 0)) for k, a in active.items()}
+
+
+_MEMBERSHIPS_OF = (
+    select(Membership.member_id, OrgClosure.ancestor_id, Membership.start_date, Membership.end_date)
+    .join(OrgClosure, OrgClosure.descendant_id == Membership.org_id)
+    .where(Membership.member_id.in_(bindparam("members", expanding=True)))
+)
+_MONTHS_OF = select(ParticipationMonth.member_id, ParticipationMonth.month).where(
+    ParticipationMonth.member_id.in_(bindparam("members", expanding=True)),
+    ParticipationMonth.activities > 0)
+
+
+def member_masks(session: Session, members: Iterable[int], years: Iterable[int] | None = None) -> Masks:
+    """The masks of some members in the kept years (all of them, or those of ``years`` kept)."""
+    kept = kept_years(session)
+    years = kept if years is None else kept & set(years)
+    members = sorted(set(members))
+    if not members or not years:
+        return {}
+    conn = session.connection()
+    return _masks_from(conn.execute(_MEMBERSHIPS_OF, {"members": members}).all(),
+                       conn.execute(_MONTHS_OF, {"members": members}).all(), years)
+
+
+def _span_counts(groups: Mapping[tuple[int, int, int, int], int]) -> dict[tuple[int, int, int, int], list[int]]:
+    """(org, year, A, P) -> n  ==>  (org, year, a, b) -> [active, took_part]."""
+    out: dict[tuple[int, int, int, int], list[int]] = defaultdict(lambda: [0, 0])
+    for (org, year, a_mask, p_mask), n in groups.items():
+        taken = p_mask & a_mask
+        for (first, last), span in SPAN_MASK.items():
+            if a_mask & span:
+                row = out[(org, year, first, last)]
+                row[0] += n
+                if taken & span:
+                    row[1] += n
+    return out
+
+
+def _apply_masks(session: Session, before: Masks, after: Masks) -> None:
+    groups: Counter[tuple[int, int, int, int]] = Counter()
+    for key in before.keys() | after.keys():
+        old, new = before.get(key, (0, 0)), after.get(key, (0, 0))
+        if old == new:
+            continue
+        _, org, year = key
+        groups[(org, year, *old)] -= 1
+        groups[(org, year, *new)] += 1
+    counts = _span_counts({k: n for k, n in groups.items() if n})
+    rows = [{"org_id": k[0], "year": k[1], "first_month": k[2], "last_month": k[3],
+             "active": v[0], "took_part": v[1]} for k, v in counts.items() if v != [0, 0]]
+    conn = session.connection()
+    _upsert_add(conn, ParticipationCounter.__table__, ["org_id", "year", "first_month", "last_month"],
+                ["active", "took_part"], rows)
+    _bump(conn, {("org", r["org_id"]) for r in rows})
+
+
+def members_changed(session: Session, before: Masks, members: Iterable[int]) -> None:
+    """After memberships of ``members`` changed: ``before`` is :func:`member_masks` taken first."""
+    _apply_masks(session, before, member_masks(session, members))
+
+
+# --- kept years --------------------------------------------------------------------------------
+
+def _set_years(conn: Connection, years: set[int]) -> None:
+    value = ",".join(str(y) for y in sorted(years))
+    stmt = _insert(conn)(AppMeta.__table__).values(key=YEARS_KEY, value=value)
+    conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
+
+
+def ensure_year(session: Session, year: int) -> None:
+    """Keep participation counters for ``year`` from now on (built once from the raw rows)."""
+    kept = kept_years(session)
+    if year in kept:
+        return
+    conn = session.connection()
+    counts = _recount_counters(conn, {year})
+    conn.execute(delete(ParticipationCounter).where(ParticipationCounter.year == year))
+    _insert_counters(conn, counts)
+    _set_years(conn, kept | {year})
+
+
+# --- recount from the raw rows -----------------------------------------------------------------
+
+def _month_of(conn: Connection, column):  # noqa: ANN001, ANN202
+    if conn.dialect.name == "postgresql":
+        return func.cast(func.extract("year", column) * 100 + func.extract("month", column), Rollup.month.type)
+    return func.cast(func.strftime("%Y%m", column), Rollup.month.type)
+
+
+def _recount_figures(conn: Connection) -> dict[tuple, tuple[int, int]]:
+    a, v, c = Activity.__table__.c, ActivityValue.__table__.c, OrgClosure.__table__.c
+    month = _month_of(conn, a.occurred_on)
+    is_verified = a.status == ActivityStatus.verified.value
+    is_pending = a.status == ActivityStatus.pending.value
+
+    def both(amount):  # noqa: ANN001, ANN202 - the verified and the pending sum of ``amount``
+        return (func.sum(case((is_verified, amount), else_=0)),
+                func.sum(case((is_pending, amount), else_=0)))
+
+    parts = []
+    for scope, unit, joins in (("org", c.ancestor_id, True), ("place", a.county_id, False)):
+        base = select(literal(scope).label("scope"), unit.label("unit_id"), month.label("month"),
+                      a.task_id, v.indicator_id, *both(v.value)).select_from(Activity.__table__)
+        count = select(literal(scope).label("scope"), unit.label("unit_id"), month.label("month"),
+                       a.task_id, literal(COUNT).label("indicator_id"), *both(literal(1))).select_from(
+            Activity.__table__)
+        base = base.join(ActivityValue.__table__, v.activity_id == a.id)
+        if joins:
+            base = base.join(OrgClosure.__table__, c.descendant_id == a.credited_org_id)
+            count = count.join(OrgClosure.__table__, c.descendant_id == a.credited_org_id)
+        parts.append(base.where(a.status.in_(COUNTED)).group_by(unit, month, a.task_id, v.indicator_id))
+        parts.append(count.where(a.status.in_(COUNTED)).group_by(unit, month, a.task_id))
+    return {(r[0], r[1], r[2], r[3], r[4]): (int(r[5]), int(r[6]))
+            for r in conn.execute(union_all(*parts)) if (r[5], r[6]) != (0, 0)}
+
+
+def _recount_months(conn: Connection) -> dict[tuple[int, int], int]:
+    a, p = Activity.__table__.c, ActivityParticipant.__table__.c
+    month = _month_of(conn, a.occurred_on)
+    stmt = (select(p.member_id, month, func.count()).select_from(ActivityParticipant.__table__)
+            .join(Activity.__table__, a.id == p.activity_id)
+            .where(a.status == ActivityStatus.verified.value, p.status == ParticipantStatus.confirmed.value)
+            .group_by(p.member_id, month))
+    return {(m, mo): n for m, mo, n in conn.execute(stmt)}
+
+
+def _recount_counters(conn: Connection, years: set[int]) -> dict[tuple[int, int, int, int], list[int]]:
+    """Counters of ``years`` from memberships and the raw participation (not the kept months)."""
+    memberships = conn.execute(
+        select(Membership.member_id, OrgClosure.ancestor_id, Membership.start_date, Membership.end_date)
+        .join(OrgClosure, OrgClosure.descendant_id == Membership.org_id)).all()
+    masks = _masks_from(memberships, _recount_months(conn).keys(), years)
+    groups = Counter((org, year, a_mask, p_mask) for (_, org, year), (a_mask, p_mask) in masks.items())
+    return {k: v for k, v in _span_counts(groups).items() if v != [0, 0]}
+
+
+def _insert_counters(conn: Connection, counts: Mapping[tuple[int, int, int, int], list[int]]) -> None:
+    rows = [{"org_id": k[0], "year": k[1], "first_month": k[2], "last_month": k[3],
+             "active": v[0], "took_part": v[1]} for k, v in counts.items()]
+    for start in range(0, len(rows), 5000):
+        conn.execute(ParticipationCounter.__table__.insert(), rows[start:start + 5000])
+
+
+def wanted_years(conn: Connection) -> set[int]:
+    """The campaign's start year (or the first activity's) through this year."""
+    now = today_cn().year
+    first = [y for y in (
+        conn.scalar(select(Campaign.start_year).where(Campaign.is_current.is_(True))),
+        conn.scalar(select(func.min(Activity.occurred_on))),
+    ) if y is not None]
+    start = min([y if isinstance(y, int) else (y.year if isinstance(y, date) else int(str(y)[:4]))
+                 for y in first] + [now])
+    return set(range(start, now + 1))
+
+
+@dataclass
+class Recount:
+    figures: dict[tuple, tuple[int, int]]
+    months: dict[tuple[int, int], int]
+    counters: dict[tuple[int, int, int, int], list[int]]
+    years: set[int]
+
+
+def recount(conn: Connection, years: set[int] | None = None) -> Recount:
+    years = wanted_years(conn) if years is None else years
+    return Recount(_recount_figures(conn), _recount_months(conn), _recount_counters(conn, years), years)
+
+
+def stored(conn: Connection, years: set[int]) -> Recount:
+    r, m, pc = Rollup.__table__.c, ParticipationMonth.__table__.c, ParticipationCounter.__table__.c
+    figures = {(row[0], row[1], row[2], row[3], row[4]): (row[5], row[6]) for row in conn.execute(
+        select(r.scope, r.unit_id, r.month, r.task_id, r.indicator_id, r.verified, r.pending))
+        if (row[5], row[6]) != (0, 0)}
+    months = {(a, b): n for a, b, n in conn.execute(select(m.member_id, m.month, m.activities)) if n}
+    counters = {(a, y, f, la): [n, t] for a, y, f, la, n, t in conn.execute(
+        select(pc.org_id, pc.year, pc.first_month, pc.last_month, pc.active, pc.took_part)
+        .where(pc.year.in_(sorted(years)))) if (n, t) != (0, 0)}
+    return Recount(figures, months, counters, years)
+
+
+def _plain(value):  # noqa: ANN001, ANN202 - lists and tuples compare equal
+    return tuple(value) if isinstance(value, list | tuple) else value
+
+
+def check(session: Session) -> list[str]:
+    """Differences between the stored rollup and a recount from the raw rows (empty: exact)."""
+    conn = session.connection()
+    kept = kept_years(session)
+    expected, actual = recount(conn, kept), stored(conn, kept)
+    problems: list[str] = []
+    for name in ("figures", "months", "counters"):
+        want, have = getattr(expected, name), getattr(actual, name)
+        for key in sorted(want.keys() | have.keys(), key=str):
+            if _plain(want.get(key)) != _plain(have.get(key)):
+                problems.append(f"{name} {key}: stored {have.get(key)} recounted {want.get(key)}")
+    # A year is kept from its first verified participation on (reads fall back to the memberships
+    # before that): verified participation in a year not kept means a writer skipped the rollup.
+    missing = {month // 100 for _, month in expected.months} - kept
+    if missing:
+        problems.append(f"participation counters not kept for {sorted(missing)}")
+    return problems
+
+
+def rebuild(session: Session) -> Recount:
+    """Replace the stored rollup with a recount (bulk loads, repairs). Does not commit."""
+    conn = session.connection()
+    fresh = recount(conn)
+    for table in (Rollup, ParticipationMonth, ParticipationCounter):
+        conn.execute(delete(table))
+    rows = [{"scope": k[0], "unit_id": k[1], "month": k[2], "task_id": k[3], "indicator_id": k[4],
+             "verified": v[0], "pending": v[1]} for k, v in fresh.figures.items()]
+    for start in range(0, len(rows), 5000):
+        conn.execute(Rollup.__table__.insert(), rows[start:start + 5000])
+    months = [{"member_id": m, "month": mo, "activities": n} for (m, mo), n in fresh.months.items()]
+    for start in range(0, len(months), 5000):
+        conn.execute(ParticipationMonth.__table__.insert(), months[start:start + 5000])
+    _insert_counters(conn, fresh.counters)
+    _set_years(conn, fresh.years)
+    units = {("org", k[1]) for k in fresh.figures if k[0] == "org"} | {("place", k[1]) for k in fresh.figures
+                                                                       if k[0] == "place"}
+    units |= {("org", k[0]) for k in fresh.counters}
+    _bump(conn, units)
+    return fresh
+
+
+__all__ = ["Contribution", "SPANS", "SPAN_MASK", "apply", "check", "contribution", "ensure_year",
+           "kept_years", "member_masks", "members_changed", "rebuild", "recount"]

@@ -18,6 +18,7 @@ from app.activities.review_pages import router as review_router
 from app.audit.pages import router as audit_router
 from app.auth.csrf import AnonCsrfCookieMiddleware
 from app.auth.pages import router as auth_router
+from app.boards.pages import router as boards_router
 from app.config import PROJECT_ROOT
 from app.deps import csrf_protect
 from app.display.pages import router as display_router
@@ -73,6 +74,7 @@ def create_app() -> FastAPI:
     app.include_router(accounts_router)
     app.include_router(audit_router)
     app.include_router(activities_api)
+    app.include_router(boards_router)  # before display_router: /d/{token} is the meeting view
     app.include_router(display_router)
     app.include_router(links_router)
     app.include_router(links_api)

@@ -1,0 +1,140 @@
+"""Board pages: the overview of a subtree (/boards/CODE), a key county's board (/c/CODE), the
+activities behind a figure, and the meeting room's rotating display (/d/TOKEN).
+
+Live: each board carries the version of the rollup units it shows (app/boards/service.version)
+and polls its own URL with ``since=VERSION`` every few seconds; an unchanged version answers 204
+(htmx leaves the page alone), a changed one answers the board block, swapped in place. The
+version lives in the database, so a change made through any server process shows on every board.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import RedirectResponse
+from sqlalchemy import select
+
+from app.boards import charts, periods
+from app.boards import service as boards
+from app.deps import CurrentUser, SessionDep
+from app.display.deps import DisplayScope
+from app.errors import NotFound
+from app.models import Organisation
+from app.orgs.service import key_counties
+from app.web import render
+
+router = APIRouter(include_in_schema=False)
+
+POLL_SECONDS = 2
+
+
+def _period(key: str | None) -> periods.Period:
+    return periods.parse(key)
+
+
+def _unchanged(since: int | None, current: int) -> Response | None:
+    return Response(status_code=204) if since is not None and since == current else None
+
+
+def _overview_context(session, org: Organisation, period: periods.Period, *, base: str) -> dict:  # noqa: ANN001
+    ov = boards.overview(session, org, period)
+    units = [("org", org.id)]
+    ctx = {"ov": ov, "period": period, "choices": periods.choices(), "base": base,
+           "version": boards.version(session, units), "poll": POLL_SECONDS, "charts": charts}
+    if org.parent_id is None and ov.ranking:  # the province: the 州市 on the map
+        ctx["map_option"] = charts.progress_map_option(
+            {r.org.code: r.score for r in ov.ranking}, {r.org.code: r.org.name for r in ov.ranking},
+            title="各州市工作进度")
+    return ctx
+
+
+@router.get("/boards")
+def boards_home(session: SessionDep, by: CurrentUser):
+    org = boards.home_board(session, by)
+    if org is None:
+        raise NotFound("您没有可查看的看板")
+    return RedirectResponse(f"/boards/{org.code}", status_code=303)
+
+
+@router.get("/boards/{code}")
+def overview_page(request: Request, session: SessionDep, by: CurrentUser, code: str,
+                  period: Annotated[str | None, Query()] = None, since: Annotated[int | None, Query()] = None):
+    org = boards.org_for_board(session, by, code)
+    p = _period(period)
+    if (quiet := _unchanged(since, boards.version(session, [("org", org.id)]))) is not None:
+        return quiet
+    return render(request, "boards/overview.html", _overview_context(session, org, p, base="/boards"),
+                  block="board")
+
+
+def _county_context(session, county: Organisation, period: periods.Period, *, base: str) -> dict:  # noqa: ANN001
+    cb = boards.county_board(session, county, period)
+    option = charts.trend_option(cb.trend_months, cb.trend, unit="次", title="各助推方向每月活动数（已审核）")
+    return {"cb": cb, "period": period, "choices": periods.choices(), "base": base, "trend_option": option,
+            "version": boards.version(session, [("place", county.id), ("org", county.id)]),
+            "poll": POLL_SECONDS}
+
+
+@router.get("/c/{code}")
+def county_page(request: Request, session: SessionDep, by: CurrentUser, code: str,
+                period: Annotated[str | None, Query()] = None, since: Annotated[int | None, Query()] = None):
+    county = boards.org_for_board(session, by, code)
+    p = _period(period)
+    if (quiet := _unchanged(since, boards.version(session, [("place", county.id), ("org", county.id)]))) is not None:
+        return quiet
+    return render(request, "boards/county.html", _county_context(session, county, p, base=""), block="board")
+
+
+@router.get("/boards/{code}/activities")
+def activities_behind(request: Request, session: SessionDep, by: CurrentUser, code: str,
+                      period: Annotated[str | None, Query()] = None,
+                      scope: Annotated[str, Query(pattern="^(org|place)$")] = "org",
+                      task: Annotated[int | None, Query(ge=1, le=2**31)] = None,
+                      status: Annotated[str, Query(pattern="^(verified|pending)$")] = "verified",
+                      page: Annotated[int, Query(ge=1, le=10_000)] = 1):
+    org = boards.org_for_board(session, by, code)
+    p = _period(period)
+    items, total = boards.activities_behind(session, by, org, p, scope=scope, task_id=task, status=status,
+                                            page=page, per_page=50)
+    return render(request, "boards/activities.html", {
+        "org": org, "period": p, "items": items, "total": total, "page": page, "per_page": 50,
+        "scope": scope, "task": task, "status": status}, block="results")
+
+
+# --- the meeting room ----------------------------------------------------------------------------
+
+def _slides(session, link) -> list[str]:  # noqa: ANN001
+    top = session.get(Organisation, link.org_id)
+    return [top.code] + [c.code for c in key_counties(session, top.id)]
+
+
+@router.get("/d/{token}")
+def meeting(request: Request, session: SessionDep, link: DisplayScope,
+            every: Annotated[int, Query(ge=5, le=600)] = 20, period: Annotated[str | None, Query()] = None):
+    p = _period(period)
+    codes = _slides(session, link)
+    names = dict(session.execute(select(Organisation.code, Organisation.name)
+                                 .where(Organisation.code.in_(codes))).all())
+    return render(request, "boards/meeting.html", {
+        "link": link, "token": request.path_params["token"], "slides": [(c, names[c]) for c in codes],
+        "every": every, "period": p})
+
+
+@router.get("/d/{token}/slide/{code}")
+def meeting_slide(request: Request, session: SessionDep, link: DisplayScope, code: str,
+                  period: Annotated[str | None, Query()] = None, since: Annotated[int | None, Query()] = None):
+    org = boards.org_for_board(session, None, code, within=link.org_id)
+    p = _period(period)
+    base = f"/d/{request.path_params['token']}/slide"
+    if org.is_key_county and org.id != link.org_id:
+        units = [("place", org.id), ("org", org.id)]
+        if (quiet := _unchanged(since, boards.version(session, units))) is not None:
+            return quiet
+        ctx = _county_context(session, org, p, base=base) | {"display": True}
+        return render(request, "boards/county.html", ctx, block="board")
+    if (quiet := _unchanged(since, boards.version(session, [("org", org.id)]))) is not None:
+        return quiet
+    ctx = _overview_context(session, org, p, base=base) | {"display": True}
+    return render(request, "boards/overview.html", ctx, block="board")
+

@@ -1,0 +1,404 @@
+"""The boards' figures, read from the rollup (never from the raw rows): DOMAIN.md's rules once.
+
+- **By organisation** (:func:`overview`): an organisation's subtree — verified totals (pending
+  apart), annual targets, the pace (target × months of the period ÷ 12), progress, 参与率, and the
+  organisations one level down ranked by progress score (mean over indicators with a target of
+  total ÷ pace, each capped at 150 %), behind pace when under 90 % of it.
+- **By place** (:func:`county_board`): what was done in a county, ranked among the key counties,
+  a monthly trend per boost area, its 挂联 leaders and latest activities.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import and_, bindparam, func, or_, select
+from sqlmodel import Session
+
+from app.auth.principal import READ_ROLES, Principal
+from app.boards.periods import Period
+from app.clock import today_cn
+from app.errors import NotFound
+from app.models import (
+    Activity,
+    ActivityPhoto,
+    ActivityStatus,
+    AnnualTarget,
+    BoostArea,
+    Campaign,
+    Indicator,
+    LinkAssignment,
+    Member,
+    Membership,
+    OrgClosure,
+    Organisation,
+    ParticipationCounter,
+    Rollup,
+    RollupStamp,
+    Task,
+)
+from app.models.rollup import COUNT
+from app.orgs.service import get_by_code
+from app.rollup.service import kept_years
+
+BEHIND = 0.9  # under 90 % of the pace is behind it
+CAP = 1.5  # each indicator's progress counts at most 150 % in the score
+
+
+# --- loading, scoped ---------------------------------------------------------------------------
+
+def org_for_board(session: Session, by: Principal | None, code: str, *, within: int | None = None) -> Organisation:
+    """The organisation of ``code`` if the caller may read its board (else 404).
+
+    ``by``: a signed-in user with a reading role over it; ``within``: a display link's subtree.
+    """
+    org = get_by_code(session, code)
+    if org is None:
+        raise NotFound("没有这个组织")
+    if within is not None:
+        allowed = session.scalar(select(func.count()).select_from(OrgClosure).where(
+            OrgClosure.ancestor_id == within, OrgClosure.descendant_id == org.id)) > 0
+    else:
+        allowed = by is not None and by.can(session, org.id, *READ_ROLES)
+    if not allowed:
+        raise NotFound("没有这个组织")
+    return org
+
+
+def home_board(session: Session, by: Principal) -> Organisation | None:
+    """The highest organisation the caller reads: their board's starting point."""
+    orgs = by.grant_orgs(session, *READ_ROLES)
+    return min(orgs, key=lambda o: (len(o.code.rstrip("0")), o.code)) if orgs else None
+
+
+# --- the catalogue as the boards show it -------------------------------------------------------
+
+@dataclass(frozen=True)
+class IndicatorInfo:
+    id: int
+    task_id: int
+    name: str
+    unit: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    id: int
+    name: str
+    short_name: str
+    area_id: int
+    indicators: tuple[IndicatorInfo, ...]
+
+
+def catalogue(session: Session) -> tuple[list[TaskInfo], dict[int, str]]:
+    """Tasks of the current campaign in order, with their indicators; and boost area names."""
+    campaign = session.scalar(select(Campaign.id).where(Campaign.is_current.is_(True)))
+    tasks = session.execute(select(Task.id, Task.name, Task.short_name, Task.area_id)
+                            .where(Task.campaign_id == campaign).order_by(Task.sort_order, Task.id)).all()
+    inds = defaultdict(list)
+    for i in session.execute(select(Indicator.id, Indicator.task_id, Indicator.name, Indicator.unit, Indicator.kind)
+                             .where(Indicator.task_id.in_([t.id for t in tasks]))
+                             .order_by(Indicator.sort_order, Indicator.id)):
+        inds[i.task_id].append(IndicatorInfo(i.id, i.task_id, i.name, i.unit, str(i.kind)))
+    areas = dict(session.execute(select(BoostArea.id, BoostArea.name).where(BoostArea.campaign_id == campaign)
+                                 .order_by(BoostArea.sort_order)).all())
+    return [TaskInfo(t.id, t.name, t.short_name, t.area_id, tuple(inds[t.id])) for t in tasks], areas
+
+
+# --- figures -----------------------------------------------------------------------------------
+
+_FIGURES = (
+    select(Rollup.unit_id, Rollup.task_id, Rollup.indicator_id,
+           func.sum(Rollup.verified).label("verified"), func.sum(Rollup.pending).label("pending"))
+    .where(Rollup.scope == bindparam("scope"), Rollup.unit_id.in_(bindparam("units", expanding=True)),
+           Rollup.month.between(bindparam("month_from"), bindparam("month_to")))
+    .group_by(Rollup.unit_id, Rollup.task_id, Rollup.indicator_id)
+)
+
+
+def figures(session: Session, scope: str, units: list[int], period: Period) -> dict[int, dict[tuple[int, int], tuple[int, int]]]:
+    """unit -> (task, indicator) -> (verified, pending) for the period; indicator 0 = activities."""
+    out: dict[int, dict[tuple[int, int], tuple[int, int]]] = defaultdict(dict)
+    if not units:
+        return out
+    for r in session.execute(_FIGURES, {"scope": scope, "units": units, "month_from": period.month_from,
+                                        "month_to": period.month_to}):
+        out[r.unit_id][(r.task_id, r.indicator_id)] = (int(r.verified), int(r.pending))
+    return out
+
+
+def targets(session: Session, org_ids: list[int], year: int) -> dict[int, dict[int, int]]:
+    out: dict[int, dict[int, int]] = defaultdict(dict)
+    for org_id, indicator_id, value in session.execute(
+            select(AnnualTarget.org_id, AnnualTarget.indicator_id, AnnualTarget.value)
+            .where(AnnualTarget.org_id.in_(org_ids), AnnualTarget.year == year)):
+        out[org_id][indicator_id] = value
+    return out
+
+
+@dataclass
+class Participation:
+    active: int
+    took_part: int
+
+    @property
+    def rate(self) -> float | None:
+        return self.took_part / self.active if self.active else None
+
+
+def participation(session: Session, org_ids: list[int], period: Period) -> dict[int, Participation]:
+    """参与率 of each organisation's subtree for the period: one counter row each.
+
+    For a year whose counters are not kept yet (no verified activity in it so far) nobody has
+    taken part; the active members are counted from the memberships.
+    """
+    if not org_ids:
+        return {}
+    if period.year in kept_years(session):
+        rows = session.execute(select(ParticipationCounter.org_id, ParticipationCounter.active,
+                                      ParticipationCounter.took_part).where(
+            ParticipationCounter.org_id.in_(org_ids), ParticipationCounter.year == period.year,
+            ParticipationCounter.first_month == period.first, ParticipationCounter.last_month == period.last))
+        found = {r.org_id: Participation(r.active, r.took_part) for r in rows}
+    else:
+        rows = session.execute(
+            select(OrgClosure.ancestor_id, func.count(func.distinct(Membership.member_id)))
+            .join(Membership, Membership.org_id == OrgClosure.descendant_id)
+            .where(OrgClosure.ancestor_id.in_(org_ids), Membership.start_date <= period.end,
+                   or_(Membership.end_date.is_(None), Membership.end_date >= period.start))
+            .group_by(OrgClosure.ancestor_id))
+        found = {org: Participation(n, 0) for org, n in rows}
+    return {o: found.get(o, Participation(0, 0)) for o in org_ids}
+
+
+@dataclass
+class IndicatorFigure:
+    indicator: IndicatorInfo
+    verified: int
+    pending: int
+    target: int | None = None
+    pace: float | None = None
+
+    @property
+    def progress(self) -> float | None:
+        """Verified total ÷ pace (1.0 = on pace)."""
+        return self.verified / self.pace if self.pace else None
+
+    @property
+    def of_target(self) -> float | None:
+        return self.verified / self.target if self.target else None
+
+    @property
+    def pace_of_target(self) -> float | None:
+        return self.pace / self.target if self.target and self.pace is not None else None
+
+    @property
+    def behind(self) -> bool:
+        return self.pace is not None and self.pace > 0 and self.verified < BEHIND * self.pace
+
+
+@dataclass
+class TaskFigures:
+    task: TaskInfo
+    activities: tuple[int, int]  # (verified, pending)
+    indicators: list[IndicatorFigure]
+
+
+def _task_figures(tasks: list[TaskInfo], got: dict[tuple[int, int], tuple[int, int]],
+                  goal: dict[int, int] | None, period: Period) -> list[TaskFigures]:
+    out = []
+    for t in tasks:
+        rows = []
+        for i in t.indicators:
+            v, p = got.get((t.id, i.id), (0, 0))
+            target = goal.get(i.id) if goal is not None else None
+            rows.append(IndicatorFigure(i, v, p, target, target * period.months / 12 if target is not None else None))
+        out.append(TaskFigures(t, got.get((t.id, COUNT), (0, 0)), rows))
+    return out
+
+
+def score(tasks: list[TaskFigures]) -> float | None:
+    """Progress score: mean over indicators with a target of total ÷ pace, each capped at 150 %."""
+    ratios = [min(f.progress, CAP) for t in tasks for f in t.indicators if f.pace]
+    return sum(ratios) / len(ratios) if ratios else None
+
+
+@dataclass
+class RankRow:
+    org: Organisation
+    score: float | None
+    participation: Participation
+    verified_activities: int
+    rank: int | None = None
+    previous_rank: int | None = None
+    behind: bool = False
+
+    @property
+    def rank_change(self) -> int | None:
+        """Places gained since the previous month (positive: moved up)."""
+        if self.rank is None or self.previous_rank is None:
+            return None
+        return self.previous_rank - self.rank
+
+
+@dataclass
+class Overview:
+    org: Organisation
+    period: Period
+    tasks: list[TaskFigures]
+    participation: Participation
+    score: float | None
+    ranking: list[RankRow] = field(default_factory=list)
+    ancestors: list[Organisation] = field(default_factory=list)
+
+
+def _ranks(scores: dict[int, float | None]) -> dict[int, int]:
+    ordered = sorted((s, o) for o, s in scores.items() if s is not None)[::-1]
+    return {o: n for n, (_, o) in enumerate(ordered, start=1)}
+
+
+def overview(session: Session, org: Organisation, period: Period) -> Overview:
+    tasks, _ = catalogue(session)
+    kids = list(session.scalars(select(Organisation).where(Organisation.parent_id == org.id)
+                                .order_by(Organisation.code)))
+    units = [org.id] + [k.id for k in kids]
+    got = figures(session, "org", units, period)
+    goals = targets(session, units, period.year)
+    part = participation(session, units, period)
+    mine = _task_figures(tasks, got.get(org.id, {}), goals.get(org.id, {}), period)
+
+    rows = []
+    for kid in kids:
+        kid_tasks = _task_figures(tasks, got.get(kid.id, {}), goals.get(kid.id, {}), period)
+        s = score(kid_tasks)
+        rows.append(RankRow(kid, s, part[kid.id], sum(t.activities[0] for t in kid_tasks),
+                            behind=s is not None and s < BEHIND))
+    ranks = _ranks({r.org.id: r.score for r in rows})
+    before = period.previous_month()
+    if before is not None and kids:
+        got_before = figures(session, "org", [k.id for k in kids], before)
+        previous = _ranks({k.id: score(_task_figures(tasks, got_before.get(k.id, {}), goals.get(k.id, {}), before))
+                           for k in kids})
+    else:
+        previous = {}
+    for r in rows:
+        r.rank, r.previous_rank = ranks.get(r.org.id), previous.get(r.org.id)
+    rows.sort(key=lambda r: (r.rank is None, r.rank or 0, r.org.code))
+    lineage = list(session.scalars(select(Organisation).join(OrgClosure, OrgClosure.ancestor_id == Organisation.id)
+                                   .where(OrgClosure.descendant_id == org.id, OrgClosure.depth > 0)
+                                   .order_by(OrgClosure.depth.desc())))
+    return Overview(org, period, mine, part[org.id], score(mine), rows, lineage)
+
+
+# --- by place ----------------------------------------------------------------------------------
+
+@dataclass
+class LinkedLeader:
+    name: str
+    role: str
+    site: str | None
+
+
+@dataclass
+class LatestActivity:
+    id: int
+    occurred_on: date
+    task: str
+    status: str
+    description: str
+    photo_id: int | None
+
+
+@dataclass
+class CountyBoard:
+    county: Organisation
+    period: Period
+    tasks: list[TaskFigures]
+    rank: int | None
+    ranked: int
+    trend_months: list[int]
+    trend: dict[str, list[int]]  # boost area -> verified activities per month of the year so far
+    leaders: list[LinkedLeader]
+    latest: list[LatestActivity]
+    own: Overview | None  # the county 政协's own progress (by organisation)
+
+
+def county_board(session: Session, county: Organisation, period: Period, *, with_own: bool = True) -> CountyBoard:
+    if not county.is_key_county:
+        raise NotFound("这不是重点帮扶县")
+    tasks, areas = catalogue(session)
+    key_ids = list(session.scalars(select(Organisation.id).where(Organisation.is_key_county.is_(True))))
+    got = figures(session, "place", key_ids, period)
+    activities = {k: sum(v for (t, i), (v, _) in got.get(k, {}).items() if i == COUNT) for k in key_ids}
+    ranks = _ranks({k: float(n) for k, n in activities.items()})
+    mine = _task_figures(tasks, got.get(county.id, {}), None, period)
+
+    year = Period(period.year, 1, period.last, "", "")
+    months = list(range(1, period.last + 1))
+    area_of = {t.id: areas.get(t.area_id, "其他") for t in tasks}
+    trend = {name: [0] * len(months) for name in areas.values()}
+    for r in session.execute(select(Rollup.month, Rollup.task_id, Rollup.verified).where(
+            Rollup.scope == "place", Rollup.unit_id == county.id, Rollup.indicator_id == COUNT,
+            Rollup.month.between(year.month_from, period.month_to))):
+        trend.setdefault(area_of.get(r.task_id, "其他"), [0] * len(months))[r.month % 100 - 1] += r.verified
+
+    on = min(period.end, today_cn())
+    leaders = [LinkedLeader(name, "挂联领导" if role == "lead" else "联络员", None) for name, role in session.execute(
+        select(Member.name, LinkAssignment.role).join(Member, Member.id == LinkAssignment.leader_member_id)
+        .where(LinkAssignment.county_id == county.id, LinkAssignment.start_date <= on,
+               or_(LinkAssignment.end_date.is_(None), LinkAssignment.end_date >= on))
+        .order_by(LinkAssignment.role, Member.name))]
+    first_photo = (select(func.min(ActivityPhoto.id)).where(ActivityPhoto.activity_id == Activity.id)
+                   .correlate(Activity).scalar_subquery())
+    latest = [LatestActivity(r.id, r.occurred_on, r.short_name, str(r.status), r.description[:80], r.photo)
+              for r in session.execute(
+                  select(Activity.id, Activity.occurred_on, Task.short_name, Activity.status, Activity.description,
+                         first_photo.label("photo"))
+                  .join(Task, Task.id == Activity.task_id)
+                  .where(Activity.county_id == county.id,
+                         Activity.status.in_((ActivityStatus.verified.value, ActivityStatus.pending.value)),
+                         and_(Activity.occurred_on >= period.start, Activity.occurred_on <= period.end))
+                  .order_by(Activity.occurred_on.desc(), Activity.id.desc()).limit(8))]
+    own = overview(session, county, period) if with_own else None
+    return CountyBoard(county, period, mine, ranks.get(county.id), len(key_ids), [period.year * 100 + m for m in months],
+                       trend, leaders, latest, own)
+
+
+# --- the activities behind a figure --------------------------------------------------------------
+
+def activities_behind(session: Session, by: Principal, org: Organisation, period: Period, *, scope: str,
+                      task_id: int | None, status: str, page: int, per_page: int) -> tuple[list, int]:
+    """The activities a board figure adds up (credited to the subtree, or done in the county),
+    among those the caller may read; newest first."""
+    from app.activities.service import visible_to
+
+    where = [Activity.status == status, Activity.occurred_on >= period.start, Activity.occurred_on <= period.end,
+             visible_to(by)]
+    if scope == "place":
+        where.append(Activity.county_id == org.id)
+    else:
+        where.append(Activity.credited_org_id.in_(select(OrgClosure.descendant_id)
+                                                  .where(OrgClosure.ancestor_id == org.id)))
+    if task_id:
+        where.append(Activity.task_id == task_id)
+    total = session.scalar(select(func.count()).select_from(Activity).where(*where)) or 0
+    rows = session.execute(
+        select(Activity.id, Activity.occurred_on, Activity.description, Task.short_name,
+               Organisation.name.label("county"))
+        .join(Task, Task.id == Activity.task_id).join(Organisation, Organisation.id == Activity.county_id)
+        .where(*where).order_by(Activity.occurred_on.desc(), Activity.id.desc())
+        .offset((page - 1) * per_page).limit(per_page)).all()
+    return list(rows), total
+
+
+# --- live ----------------------------------------------------------------------------------------
+
+def version(session: Session, units: list[tuple[str, int]]) -> int:
+    """The sum of the units' stamps: it grows with every change of their figures."""
+    if not units:
+        return 0
+    conds = [and_(RollupStamp.scope == s, RollupStamp.unit_id == u) for s, u in units]
+    return int(session.scalar(select(func.coalesce(func.sum(RollupStamp.version), 0)).where(or_(*conds))) or 0)

@@ -94,18 +94,25 @@ class TaskInfo:
 
 
 def catalogue(session: Session) -> tuple[list[TaskInfo], dict[int, str]]:
-    """Tasks of the current campaign in order, with their indicators; and boost area names."""
-    campaign = session.scalar(select(Campaign.id).where(Campaign.is_current.is_(True)))
-    tasks = session.execute(select(Task.id, Task.name, Task.short_name, Task.area_id)
-                            .where(Task.campaign_id == campaign).order_by(Task.sort_order, Task.id)).all()
-    inds = defaultdict(list)
-    for i in session.execute(select(Indicator.id, Indicator.task_id, Indicator.name, Indicator.unit, Indicator.kind)
-                             .where(Indicator.task_id.in_([t.id for t in tasks]))
-                             .order_by(Indicator.sort_order, Indicator.id)):
-        inds[i.task_id].append(IndicatorInfo(i.id, i.task_id, i.name, i.unit, str(i.kind)))
-    areas = dict(session.execute(select(BoostArea.id, BoostArea.name).where(BoostArea.campaign_id == campaign)
-                                 .order_by(BoostArea.sort_order)).all())
-    return [TaskInfo(t.id, t.name, t.short_name, t.area_id, tuple(inds[t.id])) for t in tasks], areas
+    """Tasks of the current campaign in order, with their indicators; and boost area names (one query)."""
+    current = select(Campaign.id).where(Campaign.is_current.is_(True)).scalar_subquery()
+    rows = session.execute(
+        select(Task.id, Task.name, Task.short_name, Task.area_id, BoostArea.name.label("area"), BoostArea.sort_order.label("area_order"),
+               Indicator.id.label("ind"), Indicator.name.label("ind_name"), Indicator.unit, Indicator.kind)
+        .join(BoostArea, BoostArea.id == Task.area_id)
+        .outerjoin(Indicator, Indicator.task_id == Task.id)
+        .where(Task.campaign_id == current)
+        .order_by(Task.sort_order, Task.id, Indicator.sort_order, Indicator.id)).all()
+    tasks: dict[int, tuple] = {}
+    inds: dict[int, list[IndicatorInfo]] = defaultdict(list)
+    areas: dict[int, tuple[int, str]] = {}
+    for r in rows:
+        tasks.setdefault(r.id, (r.name, r.short_name, r.area_id))
+        areas.setdefault(r.area_id, (r.area_order, r.area))
+        if r.ind is not None:
+            inds[r.id].append(IndicatorInfo(r.ind, r.id, r.ind_name, r.unit, str(r.kind)))
+    named = {a: name for a, (_, name) in sorted(areas.items(), key=lambda kv: kv[1][0])}
+    return [TaskInfo(t, *tasks[t], tuple(inds[t])) for t in tasks], named
 
 
 # --- figures -----------------------------------------------------------------------------------
@@ -114,7 +121,7 @@ _FIGURES = (
     select(Rollup.unit_id, Rollup.task_id, Rollup.indicator_id,
            func.sum(Rollup.verified).label("verified"), func.sum(Rollup.pending).label("pending"))
     .where(Rollup.scope == bindparam("scope"), Rollup.unit_id.in_(bindparam("units", expanding=True)),
-           Rollup.month.between(bindparam("month_from"), bindparam("month_to")))
+           Rollup.year == bindparam("year"), Rollup.month.between(bindparam("month_from"), bindparam("month_to")))
     .group_by(Rollup.unit_id, Rollup.task_id, Rollup.indicator_id)
 )
 
@@ -124,7 +131,8 @@ def figures(session: Session, scope: str, units: list[int], period: Period) -> d
     out: dict[int, dict[tuple[int, int], tuple[int, int]]] = defaultdict(dict)
     if not units:
         return out
-    for r in session.execute(_FIGURES, {"scope": scope, "units": units, "month_from": period.month_from,
+    for r in session.execute(_FIGURES, {"scope": scope, "units": units, "year": period.year,
+                                        "month_from": period.month_from,
                                         "month_to": period.month_to}):
         out[r.unit_id][(r.task_id, r.indicator_id)] = (int(r.verified), int(r.pending))
     return out
@@ -341,7 +349,8 @@ def county_board(session: Session, county: Organisation, period: Period, *, with
     area_of = {t.id: areas.get(t.area_id, "其他") for t in tasks}
     trend = {name: [0] * len(months) for name in areas.values()}
     for r in session.execute(select(Rollup.month, Rollup.task_id, Rollup.verified).where(
-            Rollup.scope == "place", Rollup.unit_id == county.id, Rollup.indicator_id == COUNT,
+            Rollup.scope == "place", Rollup.unit_id == county.id, Rollup.year == period.year,
+            Rollup.indicator_id == COUNT,
             Rollup.month.between(year.month_from, period.month_to))):
         trend.setdefault(area_of.get(r.task_id, "其他"), [0] * len(months))[r.month % 100 - 1] += r.verified
 

@@ -33,14 +33,18 @@ class Rollup(SQLModel, table=True):
     __tablename__ = "rollup"
     __table_args__ = (
         CheckConstraint("scope IN ('org', 'place')", name="scope"),
-        CheckConstraint("month % 100 BETWEEN 1 AND 12", name="month_yyyymm"),
+        CheckConstraint("month % 100 BETWEEN 1 AND 12 AND month / 100 = year", name="month_yyyymm"),
+        # Key order = a board's read: per unit, the months of each (task, indicator) side by side;
+        # on SQLite the key is the table (WITHOUT ROWID), so the read is one covering range scan.
+        {"sqlite_with_rowid": False},
     )
 
     scope: str = Field(sa_column=Column(String(5), primary_key=True))
     unit_id: int = Field(sa_column=Column(Integer, ForeignKey("organisation.id"), primary_key=True))
-    month: int = Field(sa_column=Column(Integer, primary_key=True))
+    year: int = Field(sa_column=Column(Integer, primary_key=True))  # month // 100: a read seeks one year
     task_id: int = Field(sa_column=Column(Integer, ForeignKey("task.id"), primary_key=True))
     indicator_id: int = Field(sa_column=Column(Integer, primary_key=True))  # 0: activity count
+    month: int = Field(sa_column=Column(Integer, primary_key=True))
     verified: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     pending: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
 

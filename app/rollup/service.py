@@ -131,9 +131,9 @@ def apply(session: Session, changes: Iterable[tuple[Contribution | None, Contrib
                 for member in c.members:
                     took_part[(member, c.month)] += sign
 
-    rows = [{"scope": k[0], "unit_id": k[1], "month": k[2], "task_id": k[3], "indicator_id": k[4],
-             "verified": v[0], "pending": v[1]} for k, v in figures.items() if v != [0, 0]]
-    _upsert_add(conn, Rollup.__table__, ["scope", "unit_id", "month", "task_id", "indicator_id"],
+    rows = [{"scope": k[0], "unit_id": k[1], "year": k[2] // 100, "month": k[2], "task_id": k[3],
+             "indicator_id": k[4], "verified": v[0], "pending": v[1]} for k, v in figures.items() if v != [0, 0]]
+    _upsert_add(conn, Rollup.__table__, ["scope", "unit_id", "year", "task_id", "indicator_id", "month"],
                 ["verified", "pending"], rows)
     _bump(conn, {(r["scope"], r["unit_id"]) for r in rows})
     took_part = Counter({k: n for k, n in took_part.items() if n})
@@ -395,8 +395,8 @@ def rebuild(session: Session) -> Recount:
     fresh = recount(conn)
     for table in (Rollup, ParticipationMonth, ParticipationCounter):
         conn.execute(delete(table))
-    rows = [{"scope": k[0], "unit_id": k[1], "month": k[2], "task_id": k[3], "indicator_id": k[4],
-             "verified": v[0], "pending": v[1]} for k, v in fresh.figures.items()]
+    rows = [{"scope": k[0], "unit_id": k[1], "year": k[2] // 100, "month": k[2], "task_id": k[3],
+             "indicator_id": k[4], "verified": v[0], "pending": v[1]} for k, v in fresh.figures.items()]
     for start in range(0, len(rows), 5000):
         conn.execute(Rollup.__table__.insert(), rows[start:start + 5000])
     months = [{"member_id": m, "month": mo, "activities": n} for (m, mo), n in fresh.months.items()]

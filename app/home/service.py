@@ -8,8 +8,10 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from app.models import Activity, ActivityStatus, AppMeta, Member, Organisation, OrgLevel
+from app.models import AppMeta, Member, Organisation, OrgLevel, Rollup
 from app.models.meta import DEMO_KEY
+from app.models.rollup import COUNT
+from app.clock import today_cn
 from app.orgs import service as orgs
 
 
@@ -32,16 +34,18 @@ def is_demo(session: Session) -> bool:
 
 def overview(session: Session, *, today: date | None = None) -> Overview:
     """Counts for the front page (organisations, members, this year's verified activities)."""
-    today = today or date.today()
+    today = today or today_cn()
     province = orgs.root(session)
     by_level = dict(session.execute(
         select(Organisation.level, func.count()).group_by(Organisation.level)
     ).all())
-    activity_counts = dict(session.execute(
-        select(Activity.status, func.count())
-        .where(Activity.occurred_on >= date(today.year, 1, 1))
-        .group_by(Activity.status)
-    ).all())
+    # This year's activities, from the boards' rollup (the province's row covers the whole tree).
+    verified = pending = 0
+    if province is not None:
+        verified, pending = session.execute(
+            select(func.coalesce(func.sum(Rollup.verified), 0), func.coalesce(func.sum(Rollup.pending), 0))
+            .where(Rollup.scope == "org", Rollup.unit_id == province.id, Rollup.year == today.year,
+                   Rollup.indicator_id == COUNT)).one()
     return Overview(
         province=province,
         is_demo=is_demo(session),
@@ -49,7 +53,7 @@ def overview(session: Session, *, today: date | None = None) -> Overview:
         counties=by_level.get(OrgLevel.county.value, 0),
         key_counties=orgs.key_counties(session, province.id) if province else [],
         members=session.scalar(select(func.count()).select_from(Member)) or 0,
-        verified_this_year=activity_counts.get(ActivityStatus.verified.value, 0),
-        pending=activity_counts.get(ActivityStatus.pending.value, 0),
+        verified_this_year=int(verified),
+        pending=int(pending),
         year=today.year,
     )

@@ -2,7 +2,9 @@
 
 A page embeds an option as JSON in a ``[data-chart]`` element and static/js/charts.js draws it:
 
-    <div data-chart class="chart" id="trend"><script type="application/json">{{ option|tojson }}</script></div>
+    <div data-chart id="trend">
+      <script type="application/json">{{ option|tojson }}</script>
+    </div>
 
 (``tojson`` escapes ``<``, ``>`` and ``&``, so a name can never close the script element.)
 charts.js adds what every chart shares — the SVG renderer, the Chinese locale, ARIA with decal
@@ -165,7 +167,9 @@ def progress_map_option(values: Mapping[str, float | None], names: Mapping[str, 
         option["title"] = {"text": title, "left": "center", "top": 0}
     # On a phone (static/css: a taller box) the map goes on top and the legend under it.
     option["media"] = [{"query": {"maxWidth": 560}, "option": {
-        "visualMap": {"left": 0, "bottom": 0, "itemWidth": 14, "itemHeight": 10, "textStyle": {"fontSize": 11}},
-        "series": [{"layoutCenter": ["50%", "40%"], "layoutSize": "100%", "label": {"fontSize": 10, "lineHeight": 12}}],
+        "visualMap": {"left": 0, "bottom": 0, "itemWidth": 14, "itemHeight": 10,
+                      "textStyle": {"fontSize": 11}},
+        "series": [{"layoutCenter": ["50%", "40%"], "layoutSize": "100%",
+                    "label": {"fontSize": 10, "lineHeight": 12}}],
     }}]
     return option

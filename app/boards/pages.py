@@ -9,12 +9,16 @@ version lives in the database, so a change made through any server process shows
 
 from __future__ import annotations
 
+from io import BytesIO
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
+from openpyxl import Workbook
 from sqlalchemy import select
 
+from app.auth.principal import STAFF_ROLES, Principal
 from app.boards import charts, periods
 from app.boards import service as boards
 from app.deps import CurrentUser, SessionDep
@@ -25,6 +29,7 @@ from app.orgs.service import key_counties
 from app.web import render
 
 router = APIRouter(include_in_schema=False)
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 POLL_SECONDS = 2
 
@@ -64,8 +69,8 @@ def overview_page(request: Request, session: SessionDep, by: CurrentUser, code: 
     p = _period(period)
     if (quiet := _unchanged(since, boards.version(session, [("org", org.id)]))) is not None:
         return quiet
-    return render(request, "boards/overview.html", _overview_context(session, org, p, base="/boards"),
-                  block="board")
+    ctx = _overview_context(session, org, p, base="/boards") | {"staff": by.can(session, org.id, *STAFF_ROLES)}
+    return render(request, "boards/overview.html", ctx, block="board")
 
 
 def _county_context(session, county: Organisation, period: periods.Period, *, base: str) -> dict:  # noqa: ANN001
@@ -100,6 +105,53 @@ def activities_behind(request: Request, session: SessionDep, by: CurrentUser, co
     return render(request, "boards/activities.html", {
         "org": org, "period": p, "items": items, "total": total, "page": page, "per_page": 50,
         "scope": scope, "task": task, "status": status}, block="results")
+
+
+# --- inactive members (staff) --------------------------------------------------------------------
+
+ROLE_LABELS = {"member": "委员", "standing": "常委", "chair_council": "主席会议成员"}
+
+
+def _staff_org(session, by: Principal, code: str) -> Organisation:  # noqa: ANN001
+    org = boards.org_for_board(session, by, code)
+    if not by.can(session, org.id, *STAFF_ROLES):
+        raise NotFound("没有这个组织")
+    return org
+
+
+@router.get("/boards/{code}/inactive")
+def inactive_page(request: Request, session: SessionDep, by: CurrentUser, code: str,
+                  period: Annotated[str | None, Query()] = None,
+                  page: Annotated[int, Query(ge=1, le=10_000)] = 1):
+    org = _staff_org(session, by, code)
+    p = _period(period)
+    per_page = 100
+    rows, total = boards.inactive_members(session, org, p, limit=per_page, offset=(page - 1) * per_page)
+    return render(request, "boards/inactive.html", {
+        "org": org, "period": p, "rows": rows, "total": total, "page": page, "per_page": per_page,
+        "roles": ROLE_LABELS, "choices": periods.choices()}, block="results")
+
+
+@router.get("/boards/{code}/inactive.xlsx")
+def inactive_export(session: SessionDep, by: CurrentUser, code: str, period: Annotated[str | None, Query()] = None):
+    org = _staff_org(session, by, code)
+    p = _period(period)
+    rows, _ = boards.inactive_members(session, org, p)
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("未参与委员")
+    ws.freeze_panes = "A3"
+    for col, width in zip("ABCDEF", (8, 14, 24, 20, 12, 14)):
+        ws.column_dimensions[col].width = width
+    ws.append([f"{org.name} · {p.label} · 没有已审核活动的委员（共 {len(rows)} 名）"])
+    ws.append(["序号", "姓名", "所在组织", "专委会", "身份", "界别"])
+    for n, r in enumerate(rows, start=1):
+        ws.append([n, r.name, r.org, r.committee or "", ROLE_LABELS.get(r.role, r.role), r.sector])
+    out = BytesIO()
+    wb.save(out)
+    name = f"未参与委员-{org.name}-{p.label}.xlsx"
+    return Response(out.getvalue(), media_type=XLSX, headers={
+        "Content-Disposition": f"attachment; filename=\"inactive-members.xlsx\"; filename*=UTF-8''{quote(name)}",
+        "Cache-Control": "private, no-store"})
 
 
 # --- the meeting room ----------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from app.auth.principal import READ_ROLES, Principal
@@ -401,6 +402,52 @@ def activities_behind(session: Session, by: Principal, org: Organisation, period
         .where(*where).order_by(Activity.occurred_on.desc(), Activity.id.desc())
         .offset((page - 1) * per_page).limit(per_page)).all()
     return list(rows), total
+
+
+# --- inactive members (staff) --------------------------------------------------------------------
+
+@dataclass
+class InactiveMember:
+    member_id: int
+    name: str
+    sector: str
+    org: str
+    committee: str | None
+    role: str
+
+
+def inactive_members(session: Session, org: Organisation, period: Period, *, limit: int | None = None,
+                     offset: int = 0) -> tuple[list[InactiveMember], int]:
+    """Members of the subtree active in the period with no verified activity in it, by
+    organisation and committee (the 参与率's complement; read from participation_month)."""
+    from app.models import Committee, ParticipationMonth
+
+    took_part = select(ParticipationMonth.member_id).where(
+        ParticipationMonth.month.between(period.month_from, period.month_to), ParticipationMonth.activities > 0)
+    where = [OrgClosure.ancestor_id == org.id, Membership.start_date <= period.end,
+             or_(Membership.end_date.is_(None), Membership.end_date >= period.start),
+             Membership.member_id.not_in(took_part)]
+    base = (select(Membership.member_id).join(OrgClosure, OrgClosure.descendant_id == Membership.org_id)
+            .where(*where))
+    total = session.scalar(select(func.count(func.distinct(base.subquery().c.member_id)))) or 0
+    member_org = aliased(Organisation)
+    stmt = (select(Member.id, Member.name, Member.sector, member_org.name.label("org"),
+                   Committee.name.label("committee"), Membership.role)
+            .join(Membership, Membership.member_id == Member.id)
+            .join(OrgClosure, OrgClosure.descendant_id == Membership.org_id)
+            .join(member_org, member_org.id == Membership.org_id)
+            .outerjoin(Committee, Committee.id == Membership.committee_id)
+            .where(*where)
+            .order_by(member_org.code, Committee.name, Member.name, Member.id, Membership.start_date.desc()))
+    if limit is not None:
+        stmt = stmt.offset(offset).limit(limit)
+    rows, seen = [], set()
+    for r in session.execute(stmt):
+        if r.id in seen:  # a member with two seats in the subtree in the period: listed once
+            continue
+        seen.add(r.id)
+        rows.append(InactiveMember(r.id, r.name, r.sector, r.org, r.committee, str(r.role)))
+    return rows, total
 
 
 # --- live ----------------------------------------------------------------------------------------

@@ -151,3 +151,35 @@ def test_meeting_mode_needs_no_login_and_stays_in_its_subtree(client, session, w
     assert client.get(f"/d/{token}/slide/530000").status_code == 404  # above its subtree
     assert client.get(f"/d/{token}/slide/530300").status_code == 404  # a sibling prefecture
     assert client.get("/d/not-a-token/slide/530100").status_code == 404
+
+
+def test_inactive_members_are_listed_for_staff_and_exported(client, session, world):
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    for name in ("未参与委员甲", "未参与委员乙"):
+        f.make_member(session, world.wuhua, name=name)
+    period = periods.parse("2026-ytd11", TODAY)
+    before, total = boards.inactive_members(session, world.wuhua, period)
+    assert total == len(before) and any(r.member_id == world.member.member_id for r in before)
+    world.verify(world.log("a"))
+    after, total_after = boards.inactive_members(session, world.wuhua, period)
+    assert total_after == total - 1 and all(r.member_id != world.member.member_id for r in after)
+
+    f.login_as(client, session, world.staff)
+    page = client.get("/boards/530102/inactive?period=2026-ytd11")
+    assert page.status_code == 200 and f"共 {total_after:,} 名" in page.text
+    assert "未参与委员名单" in client.get("/boards/530100").text
+    sheet = client.get("/boards/530102/inactive.xlsx?period=2026-ytd11")
+    assert sheet.status_code == 200
+    ws = load_workbook(BytesIO(sheet.content)).active
+    rows = list(ws.iter_rows(min_row=3, values_only=True))
+    assert len(rows) == total_after >= 2 and rows[0][0] == 1 and isinstance(rows[0][0], int)
+    assert {r[1] for r in rows} >= {"未参与委员甲", "未参与委员乙"}
+    assert ws.freeze_panes == "A3"
+
+    client.cookies.clear()
+    f.login_as(client, session, world.viewer)  # reads boards, is not staff
+    assert client.get("/boards/530102/inactive").status_code == 404
+    assert "未参与委员名单" not in client.get("/boards/530000").text

@@ -1,5 +1,5 @@
-"""Display links (大屏只读链接): the staff page that creates, lists and revokes them, and the
-placeholder meeting page at /d/{token}. Every rule is the service's."""
+"""Display links (大屏只读链接): the staff page that creates, lists and revokes them. Every rule is
+the service's; the meeting view they open (/d/{token}) is the boards' (app/boards/pages.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from app.auth.principal import Principal
 from app.clock import to_cn
 from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
 from app.display import service
-from app.display.deps import DISPLAY_HEADERS, DisplayScope
 from app.errors import Invalid
 from app.models import Organisation
 from app.web import redirect, render
@@ -61,12 +60,14 @@ def create_display_link(request: Request, session: WriteSessionDep, by: CurrentU
     """Create, then show the address on this response itself (not post/redirect/get on purpose:
     only the token's hash is stored, so this is the one moment it can be read)."""
     try:
-        link, raw = service.create_link(session, by, name=form.name, org_id=form.org_id or None, days=form.days)
+        link, raw = service.create_link(session, by, name=form.name, org_id=form.org_id or None,
+                                        days=form.days)
     except Invalid as exc:
         return _index(request, session, by, form=form, errors=exc.errors, status_code=exc.status_code)
     return render(request, "display/created.html", {
         "link": link, "org": session.get(Organisation, link.org_id), "beijing": beijing,
-        "url": str(request.url_for("display_view", token=raw)),
+        # The meeting view (app/boards/pages.py) answers /d/{token}, through display.deps.DisplayScope.
+        "url": f"{str(request.base_url).rstrip('/')}/d/{raw}",
     }, headers=NO_STORE)
 
 
@@ -80,11 +81,3 @@ def revoke_display_link(request: Request, session: WriteSessionDep, by: CurrentU
         })
     service.revoke_link(session, by, link_id=display_id)
     return redirect(request, "/display?done=revoked")
-
-
-@router.get("/d/{token}", name="display_view")
-def display_view(request: Request, session: SessionDep, link: DisplayScope):
-    """The meeting screen (大屏). A placeholder for now: the rotating boards replace its body."""
-    return render(request, "display/view.html", {
-        "link": link, "org": session.get(Organisation, link.org_id),
-    }, headers=dict(DISPLAY_HEADERS))

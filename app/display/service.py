@@ -121,7 +121,8 @@ def create_link(session: Session, by: Principal, *, name: str, org_id: int | str
     session.add(link)
     session.flush()
     record(session, actor=by.actor, action="display.create", target_type="display_link", target_id=link.id,
-           org_id=org.id, after={"name": name, "org": org.name, "days": day_count, "expires_at": link.expires_at})
+           org_id=org.id,
+           after={"name": name, "org": org.name, "days": day_count, "expires_at": link.expires_at})
     session.commit()
     return link, raw
 

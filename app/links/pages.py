@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.accounts.schemas import OptionalDate, OptionalInt
+from app.accounts.schemas import OptionalDate
 from app.activities import service as activities
 from app.activities.pages import SITE_KINDS
 from app.auth.principal import READ_ROLES, Principal
@@ -31,7 +31,7 @@ from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
 from app.errors import Forbidden, Invalid
 from app.links import service
 from app.links.export import XLSX, coverage_workbook
-from app.links.schemas import MAX_ID, LinkChange, LinkCreate
+from app.links.schemas import IdOrBlank, LinkChange, LinkCreate
 from app.models import LinkRole, Organisation, Site
 from app.web import is_htmx, redirect, render, safe_next
 
@@ -210,8 +210,8 @@ async def create_link(request: Request, read: SessionDep, write: WriteSessionDep
 # --- the list --------------------------------------------------------------------------------------------
 
 class ListQuery(BaseModel):
-    county_id: OptionalInt = None
-    prefecture_id: OptionalInt = None
+    county_id: IdOrBlank = None
+    prefecture_id: IdOrBlank = None
     q: str = Field(default="", max_length=40)
     state: Literal["open", "attention", "ended", "all"] = "open"
     active_on: OptionalDate = None
@@ -328,7 +328,7 @@ async def end_link(request: Request, read: SessionDep, write: WriteSessionDep, b
 # --- coverage ---------------------------------------------------------------------------------------------
 
 class CoverageQuery(BaseModel):
-    prefecture_id: OptionalInt = Field(default=None, le=MAX_ID)
+    prefecture_id: IdOrBlank = None
     done: str = Field(default="", max_length=16)
 
 

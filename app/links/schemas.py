@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from app.models import LinkRole
 
 # Row ids of these tables are 32-bit integers on PostgreSQL: refuse anything larger before the database.
 MAX_ID = 2**31 - 1
+# An id in a query string or form: blank (an empty <select>) means none; beyond MAX_ID is a 422.
+IdOrBlank = Annotated[Annotated[int, Field(ge=1, le=MAX_ID)] | None,
+                      BeforeValidator(lambda value: None if value == "" else value)]
 
 
 class LinkCreate(BaseModel):

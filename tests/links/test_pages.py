@@ -332,3 +332,17 @@ def test_the_navigation_leads_to_the_link_pages(client, world):
     assert 'href="/links/coverage"' in home.text and 'href="/links/mine"' in home.text
     as_user(client, world, world.member_user)
     assert 'href="/links/coverage"' not in client.get("/").text
+
+
+def test_ids_and_dates_out_of_range_are_refused_not_a_server_error(client, world):
+    as_user(client, world, world.province_staff)
+    huge = "9" * 23
+    for url in (f"/links?county_id={huge}", f"/links?prefecture_id={huge}", f"/links/coverage?prefecture_id={huge}",
+                f"/links/coverage.xlsx?prefecture_id={huge}", f"/links/{huge}/edit", f"/api/v1/links?county_id={huge}",
+                "/links?active_on=2026-13-01", "/links?page=0"):
+        assert client.get(url).status_code == 422, url
+    # Typed into the form, a huge id is just "not chosen".
+    for url in (f"/links/new?county_id={huge}", f"/links/leaders?county_id={huge}&leader_member_id={huge}",
+                f"/links/sites?county_id={huge}&site_q=a"):
+        r = client.get(url)
+        assert r.status_code == 200 and "服务器出错" not in r.text, url

@@ -34,6 +34,7 @@ FIRST_VALUE_COLUMN = 3
 FIRST_DATA_ROW = 3
 MAX_ROWS = 1000  # a province has ~150 organisations; more is not a targets file
 MAX_COLUMNS = 300
+SCAN_ROWS = 20_000
 _SHEET_TITLE = re.compile(r"^\s*(\d{4})" + SHEET_SUFFIX + r"\s*$")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -129,6 +130,7 @@ def workbook(grid: Grid) -> bytes:
     ws.protection.formatColumns = False
     ws.protection.formatRows = False
     ws.protection.sort = False
+    ws.protection.deleteRows = False  # leaving an organisation out of the import is allowed
     _notes(wb, grid)
     out = BytesIO()
     wb.save(out)
@@ -186,7 +188,7 @@ def read_sheet(data: bytes) -> Sheet:
         wb.close()
 
 
-def _read(wb) -> Sheet:  # noqa: ANN001
+def _read(wb: Workbook) -> Sheet:
     found = [(ws, _SHEET_TITLE.match(ws.title)) for ws in wb.worksheets]
     found = [(ws, m) for ws, m in found if m]
     if not found:
@@ -215,12 +217,14 @@ def _read(wb) -> Sheet:  # noqa: ANN001
         columns.append((index, int(raw_id), title or ""))
     rows: list[SheetRow] = []
     for number, values in enumerate(lines, start=FIRST_DATA_ROW):
-        if number >= FIRST_DATA_ROW + MAX_ROWS:
-            issues.append(Issue(number, "", "", f"行数超过 {MAX_ROWS} 行，请只保留需要导入的组织"))
-            break
+        if number > SCAN_ROWS:
+            break  # formatting dragged far down leaves empty rows; nothing is read past here
         values = list(values or ())
         if all(cell_text(v) is None for v in values):
             continue  # an empty line between rows is nothing
+        if len(rows) == MAX_ROWS:
+            issues.append(Issue(number, "", "", f"超过 {MAX_ROWS} 个组织，请只保留需要导入的组织"))
+            break
         code = cell_text(values[0]) if values else None
         name = (cell_text(values[1]) if len(values) > 1 else None) or ""
         cells = [

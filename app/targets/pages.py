@@ -208,7 +208,8 @@ def import_preview(request: Request, session: SessionDep, by: CurrentUser,
         raise HTTPException(status_code=413)
     preview = service.preview_import(session, by, data, year=chosen_year)
     ticket = staging.stash(data, user_id=by.user_id) if preview.ok and preview.plan.effective else ""
-    return _preview_page(request, session, by, preview, org=chosen, ticket=ticket, filename=file.filename or "")
+    return _preview_page(request, session, by, preview, org=chosen, ticket=ticket,
+                         filename=file.filename or "")
 
 
 @router.post("/import/commit")

@@ -50,7 +50,8 @@ def year_bounds() -> tuple[int, int]:
 def check_year(year: int) -> int:
     low, high = year_bounds()
     if not low <= year <= high:
-        raise Invalid(f"年份须在 {low} 至 {high} 年之间", code="bad_year", errors={"year": f"年份须在 {low} 至 {high} 年之间"})
+        message = f"年份须在 {low} 至 {high} 年之间"
+        raise Invalid(message, code="bad_year", errors={"year": message})
     return year
 
 
@@ -197,13 +198,11 @@ class Grid:
 
     def with_input(self, texts: Mapping[CellKey, str], errors: Mapping[CellKey, str]) -> Grid:
         """The same grid showing what was typed, with each refused cell's message beside it."""
-        rows = [
-            replace(r, cells=[
-                replace(c, text=texts.get((c.org_id, c.column.id), c.text), error=errors.get((c.org_id, c.column.id)))
-                for c in r.cells
-            ])
-            for r in self.rows
-        ]
+        def typed(c: Cell) -> Cell:
+            key = (c.org_id, c.column.id)
+            return replace(c, text=texts.get(key, c.text), error=errors.get(key))
+
+        rows = [replace(r, cells=[typed(c) for c in r.cells]) for r in self.rows]
         return replace(self, rows=rows)
 
 
@@ -247,7 +246,7 @@ def target_grid(session: Session, by: Principal, *, org: Organisation, year: int
     stored = _stored(session, [o.id for o in orgs], (c.id for c in columns), year)
     rows = [
         Row(org=o, is_self=o.id == org.id, cells=[
-            Cell(org_id=o.id, column=c, value=stored.get((o.id, c.id)), text=display(c.indicator, stored.get((o.id, c.id))))
+            Cell(org_id=o.id, column=c, value=(v := stored.get((o.id, c.id))), text=display(c.indicator, v))
             for c in columns
         ])
         for o in orgs
@@ -277,9 +276,10 @@ def _child_check(org: Organisation, kids: list[Organisation], columns: list[Colu
         parent = stored.get((org.id, c.id))
         if parent is None:
             continue
-        unit = c.indicator.unit
         if total > parent:
-            warnings[c.id] = f"下级目标合计 {display(c.indicator, total)}{unit}，高于本级目标 {display(c.indicator, parent)}{unit}"
+            unit = c.indicator.unit
+            warnings[c.id] = (f"下级目标合计 {display(c.indicator, total)}{unit}，"
+                              f"高于本级目标 {display(c.indicator, parent)}{unit}")
     return sums, warnings
 
 

@@ -419,3 +419,23 @@ def test_members_cannot_import(client, session, world):
     _login(client, session, world.member)
     r = client.post("/targets/import", data={"year": str(YEAR)}, files={"file": ("a.xlsx", b"x", excel.XLSX)})
     assert r.status_code == 403
+
+
+def test_blank_rows_and_trailing_formatting_are_ignored(client, session, world):
+    _login(client, session, world.county_staff)
+    wb, ws = _workbook(_export(client))
+    ws.cell(3, _columns(ws)[world.count.id]).value = 4
+    ws.insert_rows(3)  # an empty line above the data
+    ws.cell(3000, 5).number_format = "0.00"  # formatting far below, no value
+    r = _upload(client, _saved(wb), org="530102")
+    assert r.status_code == 200 and "确认导入（1 项改动）" in r.text
+
+
+def test_without_a_current_campaign_the_page_says_so(client, session, world):
+    from app.models import Campaign
+
+    session.execute(Campaign.__table__.update().values(is_current=False))
+    _login(client, session, world.county_staff)
+    r = client.get("/targets")
+    assert r.status_code == 200 and "尚未载入活动目录" in r.text and 'name="v-' not in r.text
+    assert "导出 Excel" not in r.text

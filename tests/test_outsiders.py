@@ -60,7 +60,8 @@ def test_outsiders_are_refused_everywhere(client, session, outsider):
     ids = {"activity_id": activity.id, "photo_id": photo, "member_id": owner.member_id, "user_id": owner.id,
            "grant_id": grant, "decision": "confirm", "link_id": link.id, "display_id": display.id,
            # A display link's token is its own credential (a screen holding it is answered by design).
-           "token": "no-such-display-token"}
+           "token": "no-such-display-token",
+           "code": wuhua.code}  # boards: an organisation's code
     version, audit_before = activity.version, session.scalar(select(func.count()).select_from(AuditLog))
     # Control: the same substituted URLs answer the owner, so the refusals below mean something.
     f.login_as(client, session, owner)

@@ -22,7 +22,7 @@ from app.auth.principal import STAFF_ROLES, Principal
 from app.boards import charts, periods
 from app.boards import service as boards
 from app.deps import CurrentUser, SessionDep
-from app.display.deps import DisplayScope
+from app.display.deps import DISPLAY_HEADERS, DisplayScope
 from app.errors import NotFound
 from app.models import Organisation
 from app.orgs.service import key_counties
@@ -170,7 +170,7 @@ def meeting(request: Request, session: SessionDep, link: DisplayScope,
                                  .where(Organisation.code.in_(codes))).all())
     return render(request, "boards/meeting.html", {
         "link": link, "token": request.path_params["token"], "slides": [(c, names[c]) for c in codes],
-        "every": every, "period": p})
+        "every": every, "period": p}, headers=dict(DISPLAY_HEADERS))
 
 
 @router.get("/d/{token}/slide/{code}")
@@ -184,9 +184,9 @@ def meeting_slide(request: Request, session: SessionDep, link: DisplayScope, cod
         if (quiet := _unchanged(since, boards.version(session, units))) is not None:
             return quiet
         ctx = _county_context(session, org, p, base=base) | {"display": True}
-        return render(request, "boards/county.html", ctx, block="board")
+        return render(request, "boards/county.html", ctx, block="board", headers=dict(DISPLAY_HEADERS))
     if (quiet := _unchanged(since, boards.version(session, [("org", org.id)]))) is not None:
         return quiet
     ctx = _overview_context(session, org, p, base=base) | {"display": True}
-    return render(request, "boards/overview.html", ctx, block="board")
+    return render(request, "boards/overview.html", ctx, block="board", headers=dict(DISPLAY_HEADERS))
 

@@ -27,6 +27,8 @@ ROLE_LABELS = {
 
 # The log's action codes in words; actions of other features show as their code until added here.
 ACTION_LABELS = {
+    "display.create": "生成大屏链接",
+    "display.revoke": "撤销大屏链接",
     "auth.login": "登录",
     "auth.login_failed": "登录失败",
     "auth.logout": "退出登录",
@@ -199,7 +201,8 @@ def _blank_to_none(value: object) -> object:
     return None if value == "" else value
 
 
-OptionalInt = Annotated[int | None, BeforeValidator(_blank_to_none)]
+# An id from a form or query: blank means "not given"; beyond a database integer it is refused (422).
+OptionalInt = Annotated[Annotated[int, Field(ge=1, le=2**31 - 1)] | None, BeforeValidator(_blank_to_none)]
 OptionalDate = Annotated[date | None, BeforeValidator(_blank_to_none)]
 
 

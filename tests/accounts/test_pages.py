@@ -357,3 +357,11 @@ def test_a_sibling_prefectures_staff_do_not_see_the_countys_log(client, session)
     _staff(client, session, "outsider_staff")
     r = client.get("/admin/audit", params={"action": "secret."})
     assert r.status_code == 200 and "没有符合条件的记录" in r.text
+
+
+def test_an_id_beyond_the_database_is_a_clear_refusal_not_a_server_error(client, session):
+    from tests import factories as f
+
+    f.login_as(client, session, f.persona(session, "province_staff"))
+    answer = client.get("/admin/users?org_id=" + "9" * 23)
+    assert answer.status_code == 422

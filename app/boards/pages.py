@@ -31,7 +31,7 @@ from app.web import render
 router = APIRouter(include_in_schema=False)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
-POLL_SECONDS = 2
+POLL_SECONDS = 1  # an unchanged board answers 204 from one indexed read: cheap enough every second
 
 
 def _period(key: str | None) -> periods.Period:

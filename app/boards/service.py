@@ -377,6 +377,25 @@ def county_board(session: Session, county: Organisation, period: Period, *, with
                        trend, leaders, latest, own)
 
 
+@dataclass
+class CountySummary:
+    code: str
+    verified: int  # activities done in the county in the period
+    pending: int
+    rank: int | None
+    ranked: int
+
+
+def county_summaries(session: Session, county_ids: list[int], period: Period) -> dict[int, CountySummary]:
+    """A line per key county (a leader's page): activities done there and the rank among key counties."""
+    key = dict(session.execute(select(Organisation.id, Organisation.code).where(Organisation.is_key_county.is_(True))).all())
+    got = figures(session, "place", list(key), period)
+    counts = {k: [sum(v for (t, i), (v, _) in got.get(k, {}).items() if i == COUNT),
+                  sum(p for (t, i), (_, p) in got.get(k, {}).items() if i == COUNT)] for k in key}
+    ranks = _ranks({k: float(c[0]) for k, c in counts.items()})
+    return {c: CountySummary(key[c], counts[c][0], counts[c][1], ranks.get(c), len(key)) for c in county_ids if c in key}
+
+
 # --- the activities behind a figure --------------------------------------------------------------
 
 def activities_behind(session: Session, by: Principal, org: Organisation, period: Period, *, scope: str,

@@ -25,6 +25,8 @@ from app.accounts.schemas import OptionalDate
 from app.activities import service as activities
 from app.activities.pages import SITE_KINDS
 from app.auth.principal import READ_ROLES, Principal
+from app.boards import periods
+from app.boards import service as boards
 from app.clock import today_cn
 from app.db import run_write
 from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
@@ -374,8 +376,12 @@ def my_links(request: Request, session: SessionDep, by: CurrentUser):
     links = service.my_links(session, by)
     reads = service.to_read(session, links)
     recent = service.activities_at(session, by, links)
+    open_links = [k for k in reads if k.state != "ended"]
+    period = periods.parse(None)  # this year to date, as the boards open
     return render(request, "links/mine.html", {
-        "open_links": [k for k in reads if k.state != "ended"], "ended_links": [k for k in reads if k.state == "ended"],
+        "open_links": open_links, "ended_links": [k for k in reads if k.state == "ended"],
         "recent": activities.to_read(session, recent), "may_assign": service.may_assign(by),
+        "figures": boards.county_summaries(session, sorted({k.county_id for k in open_links}), period),
+        "period": period,
     })
 

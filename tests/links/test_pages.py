@@ -346,3 +346,16 @@ def test_ids_and_dates_out_of_range_are_refused_not_a_server_error(client, world
                 f"/links/sites?county_id={huge}&site_q=a"):
         r = client.get(url)
         assert r.status_code == 200 and "服务器出错" not in r.text, url
+
+
+def test_my_page_gives_each_key_county_its_board_figures(client, world, session):
+    world.panlong.is_key_county = True
+    session.flush()
+    assigned(world)  # 省副主席甲 → 盘龙区
+    task = f.task(session, 1)
+    for status in (ActivityStatus.verified, ActivityStatus.verified, ActivityStatus.pending):
+        f.make_activity(session, recorder=world.member_user, credited=world.wuhua, county=world.panlong, task_=task,
+                        values={f.indicators(session, task)[0].id: 1}, status=status, occurred_on=date(2026, 3, 1))
+    as_user(client, world, world.leader_user)
+    r = client.get("/links/mine")
+    assert "本县已审核活动 <strong>2</strong> 次，待审核 1 次" in r.text and 'href="/c/530103"' in r.text

@@ -24,6 +24,7 @@ from app.deps import csrf_protect
 from app.display.pages import router as display_router
 from app.errors import DomainError
 from app.home.pages import router as home_router
+from app.timing import ServerTimingMiddleware
 from app.links.api import router as links_api
 from app.links.pages import router as links_router
 from app.targets.api import router as targets_api
@@ -66,6 +67,7 @@ def create_app() -> FastAPI:
         dependencies=[Depends(csrf_protect)],
     )
     app.add_middleware(AnonCsrfCookieMiddleware)
+    app.add_middleware(ServerTimingMiddleware)  # outermost: times everything below it
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     app.include_router(auth_router)
     app.include_router(home_router)

@@ -3,7 +3,7 @@
     python bench/load.py SPEC.json
 
 SPEC holds ``host``, ``port``, ``connections``, ``seconds``, ``prefix`` and ``sessions`` (each with
-``cookie``, ``csrf`` and ``body``). Each connection sends one `POST /api/v1/activities` after
+``cookie``, ``csrf`` and ``body``; or ``get``: a path to GET instead). Each connection sends one `POST /api/v1/activities` after
 another (a fresh Idempotency-Key each time, the accounts in turn) until ``seconds`` have passed,
 then waits for its last answer: every request sent is answered and counted, so the rows in the
 database can be compared with the answers exactly (wrk drops the answers in flight at its
@@ -36,12 +36,16 @@ async def _one_connection(n: int, spec: dict, deadline: float, latencies: list[f
     try:
         while time.perf_counter() < deadline:
             s = sessions[(n + sent * spec["connections"]) % len(sessions)]
-            body = s["body_bytes"]
-            head = (
-                f"POST /api/v1/activities HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(body)}\r\nCookie: {s['cookie']}\r\nX-CSRF-Token: {s['csrf']}\r\n"
-                f"Idempotency-Key: {spec['prefix']}-{n}-{sent}\r\n\r\n"
-            ).encode()
+            if spec.get("get"):  # a page read (bench/boards.py): no body
+                body = b""
+                head = f"GET {spec['get']} HTTP/1.1\r\nHost: {host}\r\nCookie: {s['cookie']}\r\n\r\n".encode()
+            else:
+                body = s["body_bytes"]
+                head = (
+                    f"POST /api/v1/activities HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(body)}\r\nCookie: {s['cookie']}\r\nX-CSRF-Token: {s['csrf']}\r\n"
+                    f"Idempotency-Key: {spec['prefix']}-{n}-{sent}\r\n\r\n"
+                ).encode()
             started = time.perf_counter()
             writer.write(head + body)
             sent += 1
@@ -72,7 +76,7 @@ async def _read_head(reader: asyncio.StreamReader) -> tuple[int, int]:
 
 async def run(spec: dict) -> dict:
     for s in spec["sessions"]:
-        s["body_bytes"] = s["body"].encode()
+        s["body_bytes"] = s.get("body", "").encode()
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     errors: dict[str, int] = {}

@@ -28,6 +28,8 @@ ROLE_LABELS = {
 # The log's action codes in words; actions of other features show as their code until added here.
 ACTION_LABELS = {
     "display.create": "生成大屏链接",
+    "target.set": "设定年度目标",
+    "target.clear": "清除年度目标",
     "display.revoke": "撤销大屏链接",
     "auth.login": "登录",
     "auth.login_failed": "登录失败",

@@ -104,6 +104,11 @@ def _bump(conn: Connection, units: Iterable[tuple[str, int]]) -> None:
     _upsert_add(conn, RollupStamp.__table__, ["scope", "unit_id"], ["version"], rows)
 
 
+def touch(session: Session, units: Iterable[tuple[str, int]]) -> None:
+    """Tell open boards of ``units`` that what they show changed (e.g. a target): bump their stamps."""
+    _bump(session.connection(), units)
+
+
 def apply(session: Session, changes: Iterable[tuple[Contribution | None, Contribution | None]]) -> None:
     """Add ``after - before`` of each change to the rollup, in the session's transaction."""
     changes = [(b, a) for b, a in changes if b != a]
@@ -411,5 +416,5 @@ def rebuild(session: Session) -> Recount:
     return fresh
 
 
-__all__ = ["Contribution", "SPANS", "SPAN_MASK", "apply", "check", "contribution", "ensure_year",
+__all__ = ["Contribution", "SPANS", "SPAN_MASK", "apply", "touch", "check", "contribution", "ensure_year",
            "kept_years", "member_masks", "members_changed", "rebuild", "recount"]

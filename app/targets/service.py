@@ -31,6 +31,7 @@ from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.models import AnnualTarget, Indicator, IndicatorKind, Organisation, Task
 from app.models.base import utcnow
 from app.orgs.service import children, get_by_code
+from app.rollup import service as rollup
 from app.targets.excel import Issue, read_sheet
 
 MIN_YEAR = 2020
@@ -408,6 +409,8 @@ def apply_plan(session: Session, by: Principal, plan: Plan) -> Plan:
                        target_type="annual_target", target_id=f"{c.org.code}:{c.indicator.id}:{plan.year}",
                        org_id=c.org.id, before=_snapshot(c, c.before, plan.year),
                        after=_snapshot(c, c.after, plan.year))
+            # Open boards of these organisations (and of their parents, which rank them) redraw.
+            rollup.touch(session, {("org", o) for c in plan.effective for o in (c.org.id, c.org.parent_id) if o})
             session.flush()
     except IntegrityError:
         # Someone else created the same target between our read and our write (PostgreSQL; on

@@ -253,3 +253,15 @@ def test_the_plan_fingerprint_follows_the_stored_values(session, world):
     assert service.plan_targets(session, by, year=YEAR, values=values, orgs=orgs).fingerprint == first
     world.put(world.wuhua, world.count, 3)
     assert service.plan_targets(session, by, year=YEAR, values=values, orgs=orgs).fingerprint != first
+
+
+def test_a_new_target_moves_the_open_boards_of_the_org_and_its_parent(session, world):
+    from app.boards.service import version
+
+    units = {o.id: [("org", o.id)] for o in (world.kunming, world.wuhua, world.province)}
+    before = {o: version(session, u) for o, u in units.items()}
+    service.save_targets(session, world.p(world.prefecture_staff), year=YEAR,
+                         cells={(world.wuhua.id, world.count.id): "30"})
+    after = {o: version(session, u) for o, u in units.items()}
+    assert after[world.wuhua.id] > before[world.wuhua.id] and after[world.kunming.id] > before[world.kunming.id]
+    assert after[world.province.id] == before[world.province.id]  # its board does not show 五华区's target

@@ -65,3 +65,34 @@ fastapi = FastAPI()
 async def create(data: Submission, idempotency_key: str = Header("")) -> JSONResponse:
     new_id = _insert(idempotency_key, data.model_dump_json())
     return JSONResponse({"id": new_id, **data.model_dump(mode="json")}, status_code=201)
+
+
+# ``static_page``: a page of a board's size rendered by Jinja without variables (bench/boards.py
+# writes the board's HTML to FLOOR_PAGE): the bound "the board serves ≥ 33 % of a static page".
+static_page = FastAPI()
+
+
+@static_page.get("/page")
+def page():  # noqa: ANN201 - a sync route, as the board's page is
+    from fastapi.responses import HTMLResponse
+
+    return HTMLResponse(_template().render())
+
+
+@static_page.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+_cache: dict = {}
+
+
+def _template():  # noqa: ANN202
+    if "t" not in _cache:
+        from pathlib import Path
+
+        from jinja2 import Environment, FileSystemLoader
+
+        path = Path(os.environ["FLOOR_PAGE"])
+        _cache["t"] = Environment(loader=FileSystemLoader(path.parent), autoescape=True).get_template(path.name)
+    return _cache["t"]

@@ -1,0 +1,309 @@
+"""Benchmark: the boards — server time at 1M and 5M activities, under load, the rollup's cost on
+recording, and the delay from a verification to the changed figure in a browser.
+
+    .venv/bin/python bench/boards.py [--activities 1000000 5000000] [--requests 200] [--seconds 10]
+                                     [--reuse DIR] [--skip-load] [--skip-browser]
+
+For each size: builds a fresh SQLite database with `python -m app demo --activities N` (or reuses
+``DIR/boards-N.db`` from an earlier run with ``--reuse DIR``), checks the rollup against a recount
+(`python -m app rollup --check`), then
+
+1. **server time**: one uvicorn worker; a viewer's browser-like session requests the province
+   overview, a prefecture overview and a key county's board ``--requests`` times each; the figure
+   is the application's own time from the `Server-Timing: app;dur=` header (database and
+   rendering), median and p95;
+2. **under load** (first size only): bench/load.py GETs the province overview from 32 keep-alive
+   connections for ``--seconds``, then the same for a *static* Jinja page of the same size (the
+   board's HTML rendered as a template without variables, bench/floor_apps.py ``static_page``);
+   prints both requests/s and the ratio (bound: the board ≥ 33 % of the static page);
+3. **rollup cost** (first size only, in-process): `record_activity` ``--requests`` × 5 times with
+   the rollup maintained and with `rollup.apply` replaced by a no-op, interleaved; the difference
+   in time per call (bound: ≤ 10 %);
+4. **live delay** (first size only): headless Chromium (Debian's /usr/bin/chromium) shows the
+   province overview as a viewer; a staff user verifies a pending activity through the JSON API;
+   the time from the verify answer to the changed figure on the screen, five times (bound ≤ 2 s).
+
+Bounds from the issue: median server time ≤ 15 ms at 1M and 5M, 5M within 1.2× of 1M.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from http.cookiejar import CookieJar
+from pathlib import Path
+
+from submit import ROOT, _free_port, run_load
+
+PASSWORD = "demo2026"
+VIEWER, PROVINCE_STAFF = "13900000008", "13900000002"
+CSRF_IN_PAGE = re.compile(r'"X-CSRF-Token": "([^"]+)"')
+
+
+def build(db: Path, activities: int) -> float:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}"}
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "app", "demo", "--activities", str(activities)], cwd=ROOT, env=env,
+                   check=True, capture_output=True, text=True)
+    return time.perf_counter() - started
+
+
+def check(db: Path) -> tuple[bool, float]:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}"}
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "app", "rollup", "--check"], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+    return done.returncode == 0, time.perf_counter() - started
+
+
+class Server:
+    def __init__(self, db: Path, tmp: Path, app: str = "app.main:create_app", factory: bool = True,
+                 cwd: Path = ROOT, env: dict | None = None) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        log = (tmp / f"server-{self.port}.log").open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", app, *(["--factory"] if factory else []), "--host", "127.0.0.1",
+             "--port", str(self.port), "--workers", "1", "--no-access-log", "--log-level", "warning"],
+            cwd=cwd, env={**os.environ, "DATABASE_URL": f"sqlite:///{db}", **(env or {})}, stdout=log,
+            stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(self.base + "/healthz", timeout=1).read()
+                return
+            except OSError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise SystemExit(f"server did not start: {log.name}")
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def log_in(base: str, login: str) -> tuple[urllib.request.OpenerDirector, CookieJar, str]:
+    jar = CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.open(base + "/login", timeout=10).read()
+    anon = next(c.value for c in jar if c.name == "szt_csrf")
+    form = urllib.parse.urlencode({"login": login, "password": PASSWORD, "csrf_token": anon, "next": "/"}).encode()
+    page = opener.open(urllib.request.Request(base + "/login", data=form), timeout=30).read().decode()
+    match = CSRF_IN_PAGE.search(page)
+    if match is None:
+        raise SystemExit(f"login of {login} failed")
+    return opener, jar, match.group(1)
+
+
+def server_times(opener, base: str, path: str, n: int) -> list[float]:  # noqa: ANN001
+    out = []
+    for _ in range(n + 5):
+        with opener.open(base + path, timeout=30) as r:
+            r.read()
+            timing = r.headers.get("Server-Timing", "")
+        out.append(float(timing.split("dur=")[1]))
+    return out[5:]
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
+
+
+def key_county_code(db: Path) -> str:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT code FROM organisation WHERE is_key_county ORDER BY code LIMIT 1").fetchone()[0]
+
+
+def under_load(db: Path, tmp: Path, seconds: int) -> dict:
+    server = Server(db, tmp)
+    try:
+        opener, jar, _ = log_in(server.base, VIEWER)
+        cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+        html = opener.open(server.base + "/boards/530000", timeout=30).read().decode()
+        spec = {"host": "127.0.0.1", "port": server.port, "connections": 32, "get": "/boards/530000",
+                "sessions": [{"cookie": cookie, "csrf": ""}]}
+        board, _ = run_load({**spec, "seconds": seconds, "prefix": "board"}, tmp / "board.json")
+    finally:
+        server.stop()
+    page = tmp / "static" / "page.html"
+    page.parent.mkdir(exist_ok=True)
+    page.write_text(html.replace("{", "&#123;").replace("}", "&#125;"), encoding="utf-8")
+    static = Server(db, tmp, app="floor_apps:static_page", factory=False, cwd=ROOT / "bench",
+                    env={"FLOOR_PAGE": str(page)})
+    try:
+        spec = {"host": "127.0.0.1", "port": static.port, "connections": 32, "get": "/page",
+                "sessions": [{"cookie": "a=b", "csrf": ""}]}
+        flat, _ = run_load({**spec, "seconds": seconds, "prefix": "static"}, tmp / "static.json")
+    finally:
+        static.stop()
+    return {"board": board, "static": flat, "bytes": len(html.encode())}
+
+
+def rollup_cost(db: Path, n: int) -> dict:
+    """Seconds per record_activity with the rollup kept and with it skipped, interleaved."""
+    os.environ["DATABASE_URL"] = f"sqlite:///{db}"
+    sys.path.insert(0, str(ROOT))
+    import uuid
+
+    from sqlalchemy import select
+    from sqlmodel import Session
+
+    from app.activities import service
+    from app.activities.schemas import ActivityInput
+    from app.auth.service import build_principal
+    from app.clock import today_cn
+    from app.db import make_engine, write_engine
+    from app.models import Indicator, Membership, Organisation, Task, UserAccount
+    from app.rollup import service as rollup
+
+    engine = make_engine(f"sqlite:///{db}")
+    with Session(engine) as s:
+        user, county = s.execute(
+            select(UserAccount, Organisation.id).join(Membership, Membership.member_id == UserAccount.member_id)
+            .join(Organisation, Organisation.id == Membership.org_id)
+            .where(Organisation.level == "county", Membership.end_date.is_(None), UserAccount.is_active)
+            .limit(1)).one()
+        by = build_principal(s, user, ip="bench")
+        task = s.scalar(select(Task).order_by(Task.sort_order).limit(1))
+        ind = s.scalar(select(Indicator.id).where(Indicator.task_id == task.id).limit(1))
+    data = ActivityInput(task_id=task.id, county_id=county, occurred_on=today_cn(), description="基准测试",
+                         values={ind: "1"})
+    real_apply = rollup.apply
+    times = {"kept": [], "skipped": []}
+    for i in range(n * 2):
+        mode = "kept" if i % 2 == 0 else "skipped"
+        rollup.apply = real_apply if mode == "kept" else (lambda session, changes: None)
+        with Session(write_engine(engine), expire_on_commit=False) as s:
+            started = time.perf_counter()
+            service.record_activity(s, by=by, data=data, idempotency_key=uuid.uuid4().hex)
+            times[mode].append(time.perf_counter() - started)
+    rollup.apply = real_apply
+    with Session(write_engine(engine)) as s:  # the skipped ones made the rollup stale: repair it
+        rollup.rebuild(s)
+        s.commit()
+    kept, skipped = statistics.median(times["kept"]), statistics.median(times["skipped"])
+    return {"kept_ms": kept * 1000, "skipped_ms": skipped * 1000, "cost": kept / skipped - 1}
+
+
+def live_delay(db: Path, tmp: Path, trials: int = 5) -> list[float]:
+    from playwright.sync_api import sync_playwright
+
+    server = Server(db, tmp)
+    try:
+        _, staff_jar, staff_csrf = log_in(server.base, PROVINCE_STAFF)
+        staff_cookie = "; ".join(f"{c.name}={c.value}" for c in staff_jar)
+        import sqlite3
+
+        with sqlite3.connect(db) as conn:
+            pending = [r[0] for r in conn.execute(
+                "SELECT id FROM activity WHERE status = 'pending' ORDER BY id DESC LIMIT ?", (trials,))]
+        delays = []
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page()
+            page.goto(server.base + "/login?next=/boards/530000")
+            page.fill("input[name=login]", VIEWER)
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url("**/boards/530000")
+            for activity_id in pending:
+                before = page.locator("#verified-activities").inner_text()
+                page.evaluate("""() => { window.__changedAt = null;
+                    const el = () => document.getElementById('verified-activities');
+                    const start = el().textContent;
+                    const tick = () => { if (el() && el().textContent !== start) { window.__changedAt = Date.now(); }
+                                         else requestAnimationFrame(tick); };
+                    requestAnimationFrame(tick); }""")
+                request = urllib.request.Request(
+                    f"{server.base}/api/v1/activities/{activity_id}/verify", data=b"", method="POST",
+                    headers={"Cookie": staff_cookie, "X-CSRF-Token": staff_csrf, "Origin": server.base})
+                urllib.request.urlopen(request, timeout=30).read()
+                verified_at = page.evaluate("Date.now()")
+                page.wait_for_function("window.__changedAt !== null", timeout=15_000)
+                delays.append((page.evaluate("window.__changedAt") - verified_at) / 1000)
+                assert page.locator("#verified-activities").inner_text() != before
+            browser.close()
+        return delays
+    finally:
+        server.stop()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--activities", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    p.add_argument("--requests", type=int, default=200)
+    p.add_argument("--seconds", type=int, default=10)
+    p.add_argument("--reuse", type=Path, help="a folder holding boards-N.db from an earlier run")
+    p.add_argument("--skip-load", action="store_true")
+    p.add_argument("--skip-browser", action="store_true")
+    args = p.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="szt-boards-"))
+    folder = args.reuse or tmp
+    medians: dict[int, float] = {}
+    failed = False
+    for n, activities in enumerate(args.activities):
+        db = folder / f"boards-{activities}.db"
+        if not db.exists():
+            print(f"{activities:,} activities: building {db} …", flush=True)
+            print(f"  python -m app demo: {build(db, activities):.0f} s", flush=True)
+        ok, took = check(db)
+        print(f"  rollup --check: {'exact' if ok else 'DIFFERS'} ({took:.1f} s)", flush=True)
+        failed |= not ok
+        server = Server(db, tmp)
+        try:
+            opener, _, _ = log_in(server.base, VIEWER)
+            county = key_county_code(db)
+            print(f"server time (Server-Timing app;dur), {args.requests} requests each, one worker:")
+            for label, path in (("province overview", "/boards/530000"), ("prefecture overview", "/boards/532500"),
+                                (f"key county board {county}", f"/c/{county}")):
+                t = server_times(opener, server.base, path, args.requests)
+                print(f"  {label:28} median {statistics.median(t):6.2f} ms   p95 {pct(t, 0.95):6.2f} ms")
+                if label == "province overview":
+                    medians[activities] = statistics.median(t)
+                failed |= statistics.median(t) > 15
+        finally:
+            server.stop()
+        if n == 0 and not args.skip_load:
+            r = under_load(db, tmp, args.seconds)
+            board_rps = r["board"]["requests"] / r["board"]["wall_s"]
+            static_rps = r["static"]["requests"] / r["static"]["wall_s"]
+            print(f"under load (32 connections, {args.seconds} s, page of {r['bytes']:,} bytes):")
+            print(f"  province overview  {board_rps:7.1f} requests/s   p99 {r['board']['p99_ms']:.1f} ms   "
+                  f"answers {r['board']['statuses']}")
+            print(f"  static Jinja page  {static_rps:7.1f} requests/s   p99 {r['static']['p99_ms']:.1f} ms")
+            print(f"  board / static     {board_rps / static_rps:7.0%}   (bound ≥ 33%)")
+            failed |= board_rps / static_rps < 0.33
+        if n == 0:
+            c = rollup_cost(db, args.requests * 5)
+            print(f"rollup cost on record_activity (in-process, median of {args.requests * 5} each):")
+            print(f"  kept {c['kept_ms']:.2f} ms   skipped {c['skipped_ms']:.2f} ms   cost {c['cost']:+.1%}   "
+                  f"(bound ≤ 10%)")
+            failed |= c["cost"] > 0.10
+        if n == 0 and not args.skip_browser:
+            delays = live_delay(db, tmp)
+            print(f"verification → changed figure in Chromium: {', '.join(f'{d:.2f}' for d in delays)} s   "
+                  f"(max {max(delays):.2f} s; bound ≤ 2 s)")
+            failed |= max(delays) > 2
+    if len(medians) == 2:
+        (a, ta), (b, tb) = sorted(medians.items())
+        print(f"province overview median at {b:,} / at {a:,}: {tb / ta:.2f}×   (bound ≤ 1.2×)")
+        failed |= tb / ta > 1.2
+    print("FAILED: a bound was missed" if failed else "all bounds met")
+    print(json.dumps({"folder": str(folder)}))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

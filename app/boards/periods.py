@@ -6,6 +6,7 @@ A period is written in URLs as a short key:
     2026-q3       a quarter                   2026-09             a month
     2026-ytd09    自年初截至9月末 (year to date through a month; the default is through this month)
     2026-ytdq3    自年初截至第三季度末
+    2026-05~07    any span of months inside the year (reports: ``--from 2026-05 --to 2026-07``)
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from app.clock import today_cn
 from app.errors import Invalid
 
 CN_QUARTER = {1: "第一季度", 2: "第二季度", 3: "第三季度", 4: "第四季度"}
-_KEY = re.compile(r"^(\d{4})(?:-(h[12]|q[1-4]|\d{2}|ytd\d{2}|ytdq[1-4]))?$")
+_KEY = re.compile(r"^(\d{4})(?:-(h[12]|q[1-4]|\d{2}|ytd\d{2}|ytdq[1-4]|\d{2}~\d{2}))?$")
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,16 @@ class Period:
             return None
         return span(self.year, self.first - self.months, self.first - 1)
 
+    def previous_across_years(self) -> Period | None:
+        """环比 for reports: like :meth:`previous`, and a period starting in January compares with
+        the end of the year before (第一季度 → the previous year's 第四季度); None when the period
+        before would straddle two years."""
+        if (same_year := self.previous()) is not None:
+            return same_year
+        if self.first == 1:
+            return span(self.year - 1, 13 - self.months, 12)
+        return None
+
     def year_earlier(self) -> Period:
         """同比: the same months a year earlier."""
         return span(self.year - 1, self.first, self.last)
@@ -99,6 +111,11 @@ def parse(key: str | None, today: date | None = None) -> Period:
         if not 1 <= last <= 12:
             raise Invalid("统计期间的月份不正确", code="bad_period", errors={"period": "月份应在 1–12 之间"})
         first, label = 1, f"{year}年1月至{last}月"
+    elif "~" in part:
+        first, last = int(part[:2]), int(part[3:])
+        if not 1 <= first <= last <= 12:
+            raise Invalid("统计期间的月份不正确", code="bad_period", errors={"period": "起止月份应在 1–12 之间且起不晚于止"})
+        label = f"{year}年{first}月" if first == last else span(year, first, last).label
     else:
         first = last = int(part)
         if not 1 <= first <= 12:
@@ -107,6 +124,18 @@ def parse(key: str | None, today: date | None = None) -> Period:
     if year == today.year and first > today.month:
         raise Invalid("统计期间尚未开始", code="bad_period", errors={"period": "请选择已经开始的期间"})
     return Period(year, first, last, key.strip().lower(), label)
+
+
+def from_months(first: str, last: str, today: date | None = None) -> Period:
+    """The period of the months ``first``..``last`` (YYYY-MM, inclusive), inside one calendar year."""
+    a, b = _MONTH.match((first or "").strip()), _MONTH.match((last or "").strip())
+    if not a or not b:
+        raise Invalid("月份格式应为 YYYY-MM，例如 2026-09", code="bad_period",
+                      errors={"from" if not a else "to": "月份格式应为 YYYY-MM"})
+    if a.group(1) != b.group(1):
+        raise Invalid("起止月份须在同一年内（统计期间不跨年度）", code="bad_period",
+                      errors={"to": "请选择与起始月份同一年的月份"})
+    return parse(f"{a.group(1)}-{a.group(2)}~{b.group(2)}", today)
 
 
 def choices(today: date | None = None) -> list[tuple[str, str]]:

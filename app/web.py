@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 from jinja2_fragments.fastapi import Jinja2Blocks
+from markupsafe import Markup
 
 from app.auth.csrf import expected_token
 from app.config import PROJECT_ROOT
@@ -47,6 +48,14 @@ def render(request: Request, template: str, context: dict[str, Any], *, block: s
     if block:
         response.headers["Vary"] = "HX-Request"
     return response
+
+
+def render_block_html(request: Request, template: str, block: str, context: dict[str, Any]) -> Markup:
+    """One block of a template as HTML (for a page that caches its expensive block)."""
+    from jinja2_fragments import render_block
+
+    html = render_block(templates().env, template, block, {"request": request, **context})
+    return Markup(html)
 
 
 def safe_next(target: str | None, default: str = "/") -> str:

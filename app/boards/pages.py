@@ -9,6 +9,9 @@ version lives in the database, so a change made through any server process shows
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from io import BytesIO
 from typing import Annotated
 from urllib.parse import quote
@@ -26,12 +29,45 @@ from app.display.deps import DISPLAY_HEADERS, DisplayScope
 from app.errors import NotFound
 from app.models import Organisation
 from app.orgs.service import key_counties
-from app.web import render
+from app.web import render, render_block_html
 
 router = APIRouter(include_in_schema=False)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 POLL_SECONDS = 1  # an unchanged board answers 204 from one indexed read: cheap enough every second
+
+
+# --- a small cache of rendered boards -------------------------------------------------------------
+# A board's block depends on the rollup units' version (in the key), the period, who may see the
+# staff links, and slow-moving things outside the rollup (names, 挂联 leaders, targets are stamped
+# too) — bounded by a short time-to-live. Per process; the version comes from the database, so a
+# change made through another process is never hidden.
+
+CACHE_SECONDS = 60
+_CACHE: OrderedDict[tuple, tuple[float, object]] = OrderedDict()
+_CACHE_SIZE = 256
+_cache_lock = threading.Lock()
+
+
+def _cached(key: tuple, make):  # noqa: ANN001, ANN202
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _CACHE.get(key)
+        if hit is not None and now - hit[0] < CACHE_SECONDS:
+            _CACHE.move_to_end(key)
+            return hit[1]
+    value = make()
+    with _cache_lock:
+        _CACHE[key] = (now, value)
+        _CACHE.move_to_end(key)
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return value
+
+
+def _with_board_html(request: Request, template: str, key: tuple, ctx: dict) -> dict:
+    """``ctx`` plus the board block rendered once per key (the template prints it as is)."""
+    return ctx | {"board_html": _cached(("html", template, *key), lambda: render_block_html(request, template, "board", ctx))}
 
 
 def _period(key: str | None) -> periods.Period:
@@ -67,10 +103,14 @@ def overview_page(request: Request, session: SessionDep, by: CurrentUser, code: 
                   period: Annotated[str | None, Query()] = None, since: Annotated[int | None, Query()] = None):
     org = boards.org_for_board(session, by, code)
     p = _period(period)
-    if (quiet := _unchanged(since, boards.version(session, [("org", org.id)]))) is not None:
+    version = boards.version(session, [("org", org.id)])
+    if (quiet := _unchanged(since, version)) is not None:
         return quiet
-    ctx = _overview_context(session, org, p, base="/boards") | {"staff": by.can(session, org.id, *STAFF_ROLES)}
-    return render(request, "boards/overview.html", ctx, block="board")
+    staff = by.can(session, org.id, *STAFF_ROLES)
+    key = (org.id, p.key, version, "/boards", staff)
+    ctx = _cached(("overview", *key[:4]), lambda: _overview_context(session, org, p, base="/boards")) | {"staff": staff}
+    return render(request, "boards/overview.html", _with_board_html(request, "boards/overview.html", key, ctx),
+                  block="board")
 
 
 def _county_context(session, county: Organisation, period: periods.Period, *, base: str) -> dict:  # noqa: ANN001
@@ -86,9 +126,13 @@ def county_page(request: Request, session: SessionDep, by: CurrentUser, code: st
                 period: Annotated[str | None, Query()] = None, since: Annotated[int | None, Query()] = None):
     county = boards.org_for_board(session, by, code)
     p = _period(period)
-    if (quiet := _unchanged(since, boards.version(session, [("place", county.id), ("org", county.id)]))) is not None:
+    version = boards.version(session, [("place", county.id), ("org", county.id)])
+    if (quiet := _unchanged(since, version)) is not None:
         return quiet
-    return render(request, "boards/county.html", _county_context(session, county, p, base=""), block="board")
+    key = (county.id, p.key, version, "")
+    ctx = _cached(("county", *key), lambda: _county_context(session, county, p, base=""))
+    return render(request, "boards/county.html", _with_board_html(request, "boards/county.html", key, ctx),
+                  block="board")
 
 
 @router.get("/boards/{code}/activities")

@@ -55,6 +55,7 @@ from app.models import (
     UserAccount,
 )
 from app.orgs.service import ancestor_ids, subtree_ids
+from app.rollup import service as rollup
 
 ROLE_LABELS = {LinkRole.lead: "挂联领导", LinkRole.liaison: "联络员"}
 STATE_LABELS = {"scheduled": "未开始", "active": "挂联中", "ended": "已结束"}
@@ -264,6 +265,7 @@ def assign_leader(session: Session, *, by: Principal, data: LinkCreate, today: d
     _flush_guarded(session)
     audit(session, actor=by.actor, action="link.create", target_type="link_assignment", target_id=link.id,
           org_id=county.id, after=_snapshot(link))
+    rollup.touch(session, {("place", link.county_id)})  # the county's open boards list its leaders
     session.commit()
     return AssignResult(link, created=True)
 
@@ -299,6 +301,7 @@ def change_link(session: Session, *, by: Principal, link_id: int, data: LinkChan
     _flush_guarded(session)
     audit(session, actor=by.actor, action="link.change", target_type="link_assignment", target_id=link.id,
           org_id=link.county_id, before=before, after=_snapshot(link))
+    rollup.touch(session, {("place", link.county_id)})  # the county's open boards list its leaders
     session.commit()
     return link
 
@@ -323,6 +326,7 @@ def end_link(session: Session, *, by: Principal, link_id: int, end_date: date | 
     link.end_date = end
     audit(session, actor=by.actor, action="link.end", target_type="link_assignment", target_id=link.id,
           org_id=link.county_id, before=before, after={**_snapshot(link), "reason": (reason or "").strip()[:200]})
+    rollup.touch(session, {("place", link.county_id)})  # the county's open boards list its leaders
     session.commit()
     return link
 

@@ -90,12 +90,19 @@ def _insert(conn: Connection):  # noqa: ANN202 - the dialect's INSERT with ON CO
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)
 
 
+_UPSERTS: dict[tuple, object] = {}  # built once per dialect and table: building costs more than running
+
+
 def _upsert_add(conn: Connection, table, keys: list[str], columns: list[str], rows: list[dict]) -> None:  # noqa: ANN001
+    """INSERT … ON CONFLICT DO UPDATE SET column = column + excluded.column, for many rows at once."""
     if not rows:
         return
-    stmt = _insert(conn)(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=keys, set_={c: table.c[c] + stmt.excluded[c] for c in columns})
+    cache_key = (conn.dialect.name, table.name, tuple(keys), tuple(columns))
+    stmt = _UPSERTS.get(cache_key)
+    if stmt is None:
+        base = _insert(conn)(table)
+        stmt = _UPSERTS[cache_key] = base.on_conflict_do_update(
+            index_elements=keys, set_={c: table.c[c] + base.excluded[c] for c in columns})
     conn.execute(stmt, rows)
 
 

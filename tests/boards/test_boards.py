@@ -183,3 +183,17 @@ def test_inactive_members_are_listed_for_staff_and_exported(client, session, wor
     f.login_as(client, session, world.viewer)  # reads boards, is not staff
     assert client.get("/boards/530102/inactive").status_code == 404
     assert "未参与委员名单" not in client.get("/boards/530000").text
+
+
+def test_a_new_link_moves_the_county_board(session, world):
+    from app.links.schemas import LinkCreate
+    from app.links.service import assign_leader
+    from app.models import MemberRole
+
+    leader = f.make_member(session, world.wuhua, name="挂联领导甲", role=MemberRole.chair_council)
+    before = boards.version(session, [("place", world.wuhua.id)])
+    assign_leader(session, by=world.p(world.staff), data=LinkCreate(
+        leader_member_id=leader.id, county_id=world.wuhua.id, role="lead", start_date=date(2026, 1, 1)))
+    assert boards.version(session, [("place", world.wuhua.id)]) > before
+    board = boards.county_board(session, world.wuhua, periods.parse("2026-ytd11", TODAY))
+    assert "挂联领导甲" in [x.name for x in board.leaders]

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     port: int = 8000
     # Size of the demo loaded by `serve` into an empty database: small enough to start quickly.
     demo_activities: int = 20_000
+    # Boards: seconds a rendered board may be reused while its figures' version is unchanged (0: never).
+    board_cache_seconds: int = 60
     sqlite_busy_timeout_ms: int = 15_000
     # Sessions: idle and absolute timeouts.
     session_idle_minutes: int = 60 * 24 * 3

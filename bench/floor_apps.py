@@ -96,3 +96,21 @@ def _template():  # noqa: ANN202
         path = Path(os.environ["FLOOR_PAGE"])
         _cache["t"] = Environment(loader=FileSystemLoader(path.parent), autoescape=True).get_template(path.name)
     return _cache["t"]
+
+
+def app_with_static_page():  # noqa: ANN201 - a uvicorn factory
+    """This application (same middleware, same login) plus ``/bench/static-page``: the static page
+    served the way a board is, so that the ratio measures the board's own work."""
+    from fastapi import Request
+    from fastapi.responses import HTMLResponse
+
+    from app.deps import CurrentUser
+    from app.main import create_app
+
+    app = create_app()
+
+    @app.get("/bench/static-page", include_in_schema=False)
+    def static(request: Request, by: CurrentUser) -> HTMLResponse:
+        return HTMLResponse(_template().render())
+
+    return app

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from app.auth.principal import STAFF_ROLES, Principal
 from app.boards import charts, periods
 from app.boards import service as boards
+from app.config import get_settings
 from app.deps import CurrentUser, SessionDep
 from app.display.deps import DISPLAY_HEADERS, DisplayScope
 from app.errors import NotFound
@@ -43,17 +44,19 @@ POLL_SECONDS = 1  # an unchanged board answers 204 from one indexed read: cheap 
 # too) — bounded by a short time-to-live. Per process; the version comes from the database, so a
 # change made through another process is never hidden.
 
-CACHE_SECONDS = 60
 _CACHE: OrderedDict[tuple, tuple[float, object]] = OrderedDict()
 _CACHE_SIZE = 256
 _cache_lock = threading.Lock()
 
 
 def _cached(key: tuple, make):  # noqa: ANN001, ANN202
+    ttl = get_settings().board_cache_seconds
+    if ttl <= 0:
+        return make()
     now = time.monotonic()
     with _cache_lock:
         hit = _CACHE.get(key)
-        if hit is not None and now - hit[0] < CACHE_SECONDS:
+        if hit is not None and now - hit[0] < ttl:
             _CACHE.move_to_end(key)
             return hit[1]
     value = make()

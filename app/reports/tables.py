@@ -1,0 +1,183 @@
+"""The report's tables, from the boards' rollup: per organisation one level down × indicator, per key
+county × indicator (by place), the ranking with the indicators behind pace, and 典型 (the most
+active members with their activities). Each table is a plain dict: title, columns (name, kind),
+rows of plain values, and per cell the link to the activities behind it (or None).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, or_, select
+from sqlmodel import Session
+
+from app.boards import service as boards
+from app.boards.periods import Period
+from app.models import (
+    Activity,
+    ActivityParticipant,
+    ActivityStatus,
+    Member,
+    Membership,
+    OrgClosure,
+    Organisation,
+    ParticipantStatus,
+    ParticipationMonth,
+    Task,
+)
+from app.models.rollup import COUNT
+from app.orgs.service import key_counties
+from app.reports.narrative import amount
+
+TOP_MEMBERS = 20  # 典型: the most active members listed for the office to pick from
+ACTIVITIES_PER_MEMBER = 3
+
+
+def cell_text(kind: str, value) -> str:  # noqa: ANN001 - a cell: str, int, float or None
+    """A cell as people read it: money without spurious decimals, rates as percentages, — for none."""
+    if value is None:
+        return "—"
+    if kind == "money":
+        return amount("money", value)
+    if kind == "rate":
+        return f"{value * 100:.1f}%"
+    return str(value)
+
+
+def link(org_code: str, period: Period, *, task: int | None = None, scope: str = "org") -> str:
+    """The activities behind a figure (the boards' list, filtered by the caller's own reading scope)."""
+    url = f"/boards/{org_code}/activities?period={period.key}"
+    if task:
+        url += f"&task={task}"
+    if scope != "org":
+        url += f"&scope={scope}"
+    return url
+
+
+def _columns(tasks: list[boards.TaskInfo]) -> list[dict]:
+    return [{"name": f"{t.short_name}·{i.name}（{i.unit}）", "kind": i.kind, "task": t.id, "indicator": i.id}
+            for t in tasks for i in t.indicators]
+
+
+def _row_values(got: dict[tuple[int, int], tuple[int, int]], columns: list[dict]) -> list[int]:
+    return [got.get((c["task"], c["indicator"]), (0, 0))[0] for c in columns]
+
+
+def activities(got: dict[tuple[int, int], tuple[int, int]]) -> int:
+    return sum(v for (_, i), (v, _) in got.items() if i == COUNT)
+
+
+def _pct_or_none(p: boards.Participation) -> float | None:
+    return p.rate
+
+
+def units_table(session: Session, org: Organisation, period: Period, tasks: list[boards.TaskInfo]) -> dict:
+    """Per organisation one level down × indicator (by organisation), with the subtree's total."""
+    kids = list(session.scalars(select(Organisation).where(Organisation.parent_id == org.id).order_by(Organisation.code)))
+    cols = _columns(tasks)
+    units = [k.id for k in kids] + [org.id]
+    got = boards.figures(session, "org", units, period)
+    part = boards.participation(session, units, period)
+    rows, links = [], []
+    for unit, name, code in [(k.id, k.name, k.code) for k in kids] + [(org.id, "合计", org.code)]:
+        figs = got.get(unit, {})
+        rows.append([name, activities(figs), *_row_values(figs, cols), _pct_or_none(part[unit])])
+        links.append([f"/reports?org={code}&period={period.key}" if unit != org.id else None,
+                      link(code, period), *[link(code, period, task=c["task"]) for c in cols], None])
+    return {"key": "units", "title": "下级组织分项统计（按组织，已审核）",
+            "columns": [{"name": "组织", "kind": "text"}, {"name": "已审核活动（次）", "kind": "count"},
+                        *[{"name": c["name"], "kind": c["kind"]} for c in cols], {"name": "参与率", "kind": "rate"}],
+            "rows": rows if kids else [], "links": links if kids else [],
+            "empty": "本组织没有下级组织。"}
+
+
+def counties_table(session: Session, org: Organisation, period: Period, tasks: list[boards.TaskInfo]) -> dict:
+    """Per key county in the subtree × indicator, counted by place, with its rank among all key counties."""
+    counties = key_counties(session, org.id)
+    cols = _columns(tasks)
+    ids = [c.id for c in counties]
+    got = boards.figures(session, "place", ids, period)
+    summary = boards.county_summaries(session, ids, period)
+    rows, links = [], []
+    for c in counties:
+        figs = got.get(c.id, {})
+        s = summary.get(c.id)
+        rows.append([c.name, s.rank if s else None, activities(figs), *_row_values(figs, cols)])
+        links.append([f"/c/{c.code}?period={period.key}", None, link(c.code, period, scope="place"),
+                      *[link(c.code, period, task=col["task"], scope="place") for col in cols]])
+    return {"key": "counties", "title": "重点帮扶县分项统计（按活动地点，已审核）",
+            "columns": [{"name": "重点帮扶县", "kind": "text"}, {"name": "全省重点县排名", "kind": "rank"},
+                        {"name": "已审核活动（次）", "kind": "count"},
+                        *[{"name": c["name"], "kind": c["kind"]} for c in cols]],
+            "rows": rows, "links": links, "empty": "辖区内没有重点帮扶县。"}
+
+
+def ranking_table(session: Session, org: Organisation, period: Period, tasks: list[boards.TaskInfo]) -> dict:
+    """The organisations one level down by progress score, and the indicators each is behind pace on."""
+    ov = boards.overview(session, org, period)
+    ids = [r.org.id for r in ov.ranking]
+    got = boards.figures(session, "org", ids, period)
+    goals = boards.targets(session, ids, period.year)
+    rows, links = [], []
+    for r in ov.ranking:
+        # The boards' own pace rule (boards._task_figures), not a second copy of it.
+        figs = boards._task_figures(tasks, got.get(r.org.id, {}), goals.get(r.org.id, {}), period)
+        behind = "、".join(f"{t.task.short_name}·{f.indicator.name}" for t in figs for f in t.indicators if f.behind)
+        rows.append([r.rank, r.org.name, r.score, r.participation.rate, r.verified_activities,
+                     "工作推进不平衡" if r.behind else "", behind])
+        links.append([None, f"/boards/{r.org.code}?period={period.key}", None, None, link(r.org.code, period), None, None])
+    return {"key": "ranking", "title": "进度排名与落后指标（按年度目标的时间进度）",
+            "columns": [{"name": "名次", "kind": "rank"}, {"name": "组织", "kind": "text"},
+                        {"name": "进度得分", "kind": "rate"}, {"name": "参与率", "kind": "rate"},
+                        {"name": "已审核活动（次）", "kind": "count"}, {"name": "状态", "kind": "text"},
+                        {"name": "落后于进度的指标", "kind": "text"}],
+            "rows": rows, "links": links, "empty": "本组织没有下级组织，无排名。"}
+
+
+def members_table(session: Session, org: Organisation, period: Period) -> dict:
+    """典型: members of the subtree (serving in the period) ranked by verified activities they took part in."""
+    serving = (select(Membership.member_id)
+               .join(OrgClosure, OrgClosure.descendant_id == Membership.org_id)
+               .where(OrgClosure.ancestor_id == org.id, Membership.start_date <= period.end,
+                      or_(Membership.end_date.is_(None), Membership.end_date >= period.start)))
+    total = func.sum(ParticipationMonth.activities).label("n")
+    top = session.execute(
+        select(ParticipationMonth.member_id, total)
+        .where(ParticipationMonth.month.between(period.month_from, period.month_to),
+               ParticipationMonth.member_id.in_(serving))
+        .group_by(ParticipationMonth.member_id).having(total > 0)
+        .order_by(total.desc(), ParticipationMonth.member_id).limit(TOP_MEMBERS)).all()
+    ids = [r.member_id for r in top]
+    people: dict[int, tuple[str, str, str]] = {}
+    for r in session.execute(
+            select(Member.id, Member.name, Member.sector, Organisation.name.label("org"))
+            .join(Membership, Membership.member_id == Member.id)
+            .join(Organisation, Organisation.id == Membership.org_id)
+            .join(OrgClosure, OrgClosure.descendant_id == Membership.org_id)
+            .where(Member.id.in_(ids), OrgClosure.ancestor_id == org.id)
+            .order_by(Member.id, Membership.start_date.desc())):
+        people.setdefault(r.id, (r.name, r.sector, r.org))
+    county = Organisation.__table__.alias("county")
+    done: dict[int, list[str]] = {m: [] for m in ids}
+    for r in session.execute(
+            select(ActivityParticipant.member_id, Activity.occurred_on, Task.short_name, county.c.name.label("place"),
+                   Activity.description)
+            .join(Activity, Activity.id == ActivityParticipant.activity_id)
+            .join(Task, Task.id == Activity.task_id).join(county, county.c.id == Activity.county_id)
+            .where(ActivityParticipant.member_id.in_(ids),
+                   ActivityParticipant.status == ParticipantStatus.confirmed.value,
+                   Activity.status == ActivityStatus.verified.value,
+                   Activity.occurred_on >= period.start, Activity.occurred_on <= period.end)
+            .order_by(ActivityParticipant.member_id, Activity.occurred_on.desc(), Activity.id.desc())):
+        if len(done[r.member_id]) < ACTIVITIES_PER_MEMBER:
+            text = f"{r.occurred_on.month}月{r.occurred_on.day}日 {r.short_name}·{r.place}"
+            done[r.member_id].append(text + (f"：{r.description[:40]}" if r.description else ""))
+    rows = []
+    for n, r in enumerate(top, start=1):
+        name, sector, where = people.get(r.member_id, ("", "", ""))
+        rows.append([n, name, where, sector, int(r.n), "；".join(done[r.member_id])])
+    return {"key": "members", "title": f"典型：参与已审核活动最多的委员（前 {TOP_MEMBERS} 名）",
+            "columns": [{"name": "序号", "kind": "rank"}, {"name": "姓名", "kind": "text"},
+                        {"name": "所在组织", "kind": "text"}, {"name": "界别", "kind": "text"},
+                        {"name": "已审核活动（次）", "kind": "count"}, {"name": "近期活动", "kind": "text"}],
+            "rows": rows, "links": [[None] * 6 for _ in rows], "empty": "本期还没有委员参加已审核的活动。"}
+
+

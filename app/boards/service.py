@@ -139,6 +139,25 @@ def figures(session: Session, scope: str, units: list[int], period: Period) -> d
     return out
 
 
+_COUNTS = (
+    select(Rollup.unit_id, func.sum(Rollup.verified).label("verified"), func.sum(Rollup.pending).label("pending"))
+    .where(Rollup.scope == bindparam("scope"), Rollup.unit_id.in_(bindparam("units", expanding=True)),
+           Rollup.year == bindparam("year"), Rollup.indicator_id == COUNT,
+           Rollup.month.between(bindparam("month_from"), bindparam("month_to")))
+    .group_by(Rollup.unit_id)
+)
+
+
+def activity_counts(session: Session, scope: str, units: list[int], period: Period) -> dict[int, tuple[int, int]]:
+    """unit -> (verified, pending) activities in the period: what key counties are ranked by."""
+    if not units:
+        return {}
+    rows = session.execute(_COUNTS, {"scope": scope, "units": units, "year": period.year,
+                                     "month_from": period.month_from, "month_to": period.month_to})
+    found = {r.unit_id: (int(r.verified), int(r.pending)) for r in rows}
+    return {u: found.get(u, (0, 0)) for u in units}
+
+
 def targets(session: Session, org_ids: list[int], year: int) -> dict[int, dict[int, int]]:
     out: dict[int, dict[int, int]] = defaultdict(dict)
     for org_id, indicator_id, value in session.execute(
@@ -340,10 +359,8 @@ def county_board(session: Session, county: Organisation, period: Period, *, with
         raise NotFound("这不是重点帮扶县")
     tasks, areas = catalogue(session)
     key_ids = list(session.scalars(select(Organisation.id).where(Organisation.is_key_county.is_(True))))
-    got = figures(session, "place", key_ids, period)
-    activities = {k: sum(v for (t, i), (v, _) in got.get(k, {}).items() if i == COUNT) for k in key_ids}
-    ranks = _ranks({k: float(n) for k, n in activities.items()})
-    mine = _task_figures(tasks, got.get(county.id, {}), None, period)
+    ranks = _ranks({k: float(v) for k, (v, _) in activity_counts(session, "place", key_ids, period).items()})
+    mine = _task_figures(tasks, figures(session, "place", [county.id], period).get(county.id, {}), None, period)
 
     year = Period(period.year, 1, period.last, "", "")
     months = list(range(1, period.last + 1))
@@ -389,9 +406,7 @@ class CountySummary:
 def county_summaries(session: Session, county_ids: list[int], period: Period) -> dict[int, CountySummary]:
     """A line per key county (a leader's page): activities done there and the rank among key counties."""
     key = dict(session.execute(select(Organisation.id, Organisation.code).where(Organisation.is_key_county.is_(True))).all())
-    got = figures(session, "place", list(key), period)
-    counts = {k: [sum(v for (t, i), (v, _) in got.get(k, {}).items() if i == COUNT),
-                  sum(p for (t, i), (_, p) in got.get(k, {}).items() if i == COUNT)] for k in key}
+    counts = activity_counts(session, "place", list(key), period)
     ranks = _ranks({k: float(c[0]) for k, c in counts.items()})
     return {c: CountySummary(key[c], counts[c][0], counts[c][1], ranks.get(c), len(key)) for c in county_ids if c in key}
 

@@ -1,4 +1,4 @@
-"""Command line: ``python -m app serve | migrate | init | demo | createadmin``."""
+"""Command line: ``python -m app serve | migrate | init | demo | rollup | report | createadmin``."""
 
 from __future__ import annotations
 
@@ -141,6 +141,48 @@ def cmd_rollup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """The report of an organisation's subtree for months FROM..TO, as text, Word or Excel."""
+    from app.boards.periods import from_months
+    from app.errors import DomainError
+    from app.orgs.service import get_by_code
+    from app.reports.docx import to_docx
+    from app.reports.service import as_text, build_report
+    from app.reports.xlsx import to_xlsx
+
+    try:
+        period = from_months(args.from_month, args.to_month)
+    except DomainError as exc:
+        detail = "；".join(exc.errors.values())
+        print(f"{exc.message}{'：' + detail if detail else ''}", file=sys.stderr)
+        return 2
+    if args.format != "text" and not args.out:
+        print(f"--format {args.format} 需要用 --out 指定输出文件", file=sys.stderr)
+        return 2
+    with read_session() as s:
+        try:
+            org = get_by_code(s, args.org)
+        except ValueError:
+            org = None
+        if org is None:
+            print(f"没有代码为 {args.org} 的组织（应为 6 位行政区划代码，如 530000）", file=sys.stderr)
+            return 2
+        report = build_report(s, org, period, compare=args.compare)
+    if args.format == "text":
+        text = as_text(report)
+        if args.out:
+            with open(args.out, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        else:
+            sys.stdout.write(text)
+        return 0
+    data = to_docx(report) if args.format == "docx" else to_xlsx(report)
+    with open(args.out, "wb") as fh:
+        fh.write(data)
+    print(f"已写入 {args.out}（{report['title']}）")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m app", description="双助推行动平台")
     sub = p.add_subparsers(dest="command", required=True)
@@ -169,6 +211,15 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--check", action="store_true", help="与原始记录重新统计的结果比较，不一致时退出码为 1")
     g.add_argument("--rebuild", action="store_true", help="按原始记录重新生成汇总")
     s.set_defaults(func=cmd_rollup)
+
+    s = sub.add_parser("report", help="生成报告：正文与表格（文本、Word 或 Excel）")
+    s.add_argument("--org", required=True, help="组织的 6 位行政区划代码，如 530000")
+    s.add_argument("--from", dest="from_month", required=True, help="起始月份 YYYY-MM（含）")
+    s.add_argument("--to", dest="to_month", required=True, help="截止月份 YYYY-MM（含，与起始月份同一年）")
+    s.add_argument("--format", choices=("text", "docx", "xlsx"), default="text", help="输出格式，默认 text")
+    s.add_argument("--out", help="输出文件（docx、xlsx 必填；text 省略时打印到屏幕）")
+    s.add_argument("--compare", action="store_true", help="正文加上环比与同比")
+    s.set_defaults(func=cmd_report)
 
     s = sub.add_parser("createadmin", help="创建省级管理员账号")
     s.add_argument("--login", required=True, help="手机号（登录名）")

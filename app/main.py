@@ -27,6 +27,8 @@ from app.home.pages import router as home_router
 from app.timing import ServerTimingMiddleware
 from app.links.api import router as links_api
 from app.links.pages import router as links_router
+from app.reports.api import router as reports_api
+from app.reports.pages import router as reports_router
 from app.targets.api import router as targets_api
 from app.targets.pages import router as targets_router
 from app.web import is_htmx, render
@@ -82,6 +84,8 @@ def create_app() -> FastAPI:
     app.include_router(links_api)
     app.include_router(targets_router)
     app.include_router(targets_api)
+    app.include_router(reports_router)
+    app.include_router(reports_api)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

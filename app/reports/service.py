@@ -124,7 +124,7 @@ def _canonical(report: dict) -> str:
 
 def freeze_report(session: Session, *, by: Principal, org: Organisation, period: Period,
                   compare: bool = False) -> FrozenReport:
-    """Store the report as presented (its numbers, files and who froze it): staff of the subtree only."""
+    """Store the report as presented (its numbers, files and who froze it), audited; commits. Staff only."""
     from app.reports.docx import to_docx
     from app.reports.xlsx import to_xlsx
 
@@ -140,6 +140,7 @@ def freeze_report(session: Session, *, by: Principal, org: Organisation, period:
     session.flush()
     record(session, actor=by.actor, action="report.freeze", target_type="frozen_report", target_id=frozen.id,
            org_id=org.id, after={"title": frozen.title, "period": period.key, "sha256": frozen.sha256})
+    session.commit()
     return frozen
 
 

@@ -1,0 +1,111 @@
+"""JSON API for reports under /api/v1: the figures and the narrative of an organisation's subtree
+for a span of months — the same report the page, the command line and the downloads show."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from app.activities.api import AUTH_ERRORS, INVALID, ErrorBody
+from app.boards import periods
+from app.deps import CurrentUser, SessionDep
+from app.reports import service
+from app.reports.pages import report_org
+
+router = APIRouter(prefix="/api/v1", tags=["reports"])
+
+
+class IndicatorFigure(BaseModel):
+    id: int
+    name: str = Field(description="指标名称")
+    unit: str = Field(description="单位，如 个、次、万元")
+    kind: str = Field(description="count（计数）或 money（金额）")
+    verified: int = Field(description="已审核合计：计数原样；金额以 0.01 万元为单位（整数）")
+    text: str = Field(description="按单位显示的数值，如 152306、12.5")
+
+
+class TaskFigure(BaseModel):
+    task_id: int
+    name: str = Field(description="实事名称")
+    short_name: str
+    activities: int = Field(description="已审核活动数（次）")
+    link: str = Field(description="组成这些数字的已审核活动列表（网页）")
+    indicators: list[IndicatorFigure]
+
+
+class ParticipationRead(BaseModel):
+    active: int = Field(description="本期在任委员数")
+    took_part: int = Field(description="参加过已审核活动的委员数")
+    rate: float | None = Field(description="参与率（0–1），没有在任委员时为 null")
+
+
+class ReportSummary(BaseModel):
+    org_code: str
+    org_name: str
+    period_key: str = Field(description="统计期间的键，可用于网页 ?period=")
+    period_label: str
+    title: str
+    narrative: str = Field(description="报告正文（每段一行）")
+    paragraphs: list[list[str]] = Field(description="报告正文，按段落和句子")
+    activities: int = Field(description="本期已审核活动总数")
+    figures: list[TaskFigure]
+    participation: ParticipationRead
+    generated_at: str = Field(description="生成时间（北京时间）")
+
+    model_config = {"json_schema_extra": {"examples": [{
+        "org_code": "530000", "org_name": "云南省政协", "period_key": "2026-01~09", "period_label": "2026年1月至9月",
+        "title": "云南省政协「双助推」行动工作情况（2026年1月至9月）",
+        "narrative": "据统计，自2026年初截至第三季度末，全省政协组织和委员持续开展办“10件实事”活动：帮助脱贫地区发展产业项目1216个，"
+                     "提供技术服务18403次。帮助脱贫地区开展农产品线上线下销售活动29870次，销售金额152306万元。……\n"
+                     "全省政协委员参与率达到83.4%，共有25012名委员参与。",
+        "paragraphs": [["据统计，……提供技术服务18403次。", "……"], ["全省政协委员参与率达到83.4%，共有25012名委员参与。"]],
+        "activities": 60321,
+        "figures": [{"task_id": 1, "name": "帮助脱贫地区发展特色产业、提供技术服务", "short_name": "特色产业与技术服务",
+                     "activities": 5120, "link": "/boards/530000/activities?period=2026-01~09&task=1",
+                     "indicators": [{"id": 1, "name": "发展产业项目", "unit": "个", "kind": "count", "verified": 1216,
+                                     "text": "1216"}]}],
+        "participation": {"active": 29990, "took_part": 25012, "rate": 0.834},
+        "generated_at": "2026-10-08 09:30",
+    }]}}
+
+
+ORG_NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "找不到该组织，或不在您的范围内（code: not_found） / organisation not found or outside your scope"},
+}
+
+
+def to_summary(report: dict) -> ReportSummary:
+    return ReportSummary(
+        org_code=report["org"]["code"], org_name=report["org"]["name"], period_key=report["period"]["key"],
+        period_label=report["period"]["label"], title=report["title"], narrative=report["text"],
+        paragraphs=report["paragraphs"], activities=report["activities"],
+        figures=[TaskFigure(**{k: t[k] for k in ("task_id", "name", "short_name", "activities", "link")},
+                            indicators=[IndicatorFigure(**{k: i[k] for k in ("id", "name", "unit", "kind", "verified", "text")})
+                                        for i in t["indicators"]]) for t in report["figures"]],
+        participation=ParticipationRead(**report["participation"]), generated_at=report["generated_at"])
+
+
+@router.get(
+    "/reports/summary", response_model=ReportSummary,
+    summary="报告的数字与正文 / Report figures and narrative",
+    description=(
+        "一个组织（含下级）在 `from`–`to` 各月（含首尾，须在同一年内）的已审核数字与报告正文，"
+        "与报告页面、命令行 `python -m app report` 和 Word/Excel 下载完全一致。`compare=true` 时正文加上环比与同比。\n\n"
+        "Verified figures and the narrative of an organisation's subtree for the months `from`..`to` "
+        "(inclusive, one calendar year) — the same report as the page, the CLI and the downloads."
+    ),
+    responses={**AUTH_ERRORS, **ORG_NOT_FOUND, **INVALID},
+)
+def report_summary(
+    session: SessionDep, by: CurrentUser,
+    org: Annotated[str, Query(min_length=2, max_length=12, description="组织的 6 位行政区划代码，如 530000",
+                              examples=["530000"])],
+    from_: Annotated[str, Query(alias="from", max_length=7, description="起始月份 YYYY-MM", examples=["2026-01"])],
+    to: Annotated[str, Query(max_length=7, description="截止月份 YYYY-MM（含）", examples=["2026-09"])],
+    compare: Annotated[bool, Query(description="正文是否加上环比与同比")] = False,
+) -> ReportSummary:
+    target = report_org(session, by, org)
+    period = periods.from_months(from_, to)
+    return to_summary(service.build_report(session, target, period, compare=compare))

@@ -1,0 +1,106 @@
+"""Report pages: /reports (organisation and period pickers, a preview HTMX updates in place, Word
+and Excel downloads, freezing for staff) and /reports/frozen (the reports as presented, unchanged).
+
+Every figure of the preview links to the boards' list of the verified activities that make it up.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Query, Request, Response
+from sqlalchemy import select
+
+from app.auth.principal import READ_ROLES, STAFF_ROLES, Principal
+from app.boards import periods
+from app.boards import service as boards
+from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
+from app.errors import Invalid, NotFound
+from app.models import Organisation
+from app.reports import service
+from app.reports.docx import to_docx
+from app.reports.tables import cell_text
+from app.reports.xlsx import to_xlsx
+from app.web import redirect, render
+
+router = APIRouter(include_in_schema=False)
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MEDIA = {"docx": DOCX, "xlsx": XLSX}
+
+OrgCode = Annotated[str | None, Query(max_length=12, description="组织的 6 位行政区划代码")]
+PeriodKey = Annotated[str | None, Query(max_length=16)]
+
+
+def report_org(session, by: Principal, code: str | None) -> Organisation:  # noqa: ANN001
+    """The organisation of ``code`` if the caller reads it (404 otherwise); none given: their highest."""
+    if not code:
+        org = boards.home_board(session, by)
+        if org is None:
+            raise NotFound("您没有可查看报告的组织")
+        return org
+    if not code.strip().isdigit() or len(code.strip()) not in (2, 4, 6):
+        raise Invalid("组织代码应为 6 位行政区划代码，如 530000", code="bad_org", errors={"org": "请从列表中选择组织"})
+    return boards.org_for_board(session, by, code)
+
+
+def _org_choices(session, by: Principal) -> list[tuple[str, str, int]]:  # noqa: ANN001
+    """(code, name, depth) of every organisation the caller reads, in tree order by code."""
+    rows = session.execute(select(Organisation.code, Organisation.name, Organisation.level)
+                           .where(Organisation.id.in_(by.scope(*READ_ROLES))).order_by(Organisation.code)).all()
+    depth = {"province": 0, "prefecture": 1, "county": 2}
+    return [(r.code, r.name, depth.get(str(r.level), 0)) for r in rows]
+
+
+def _attachment(data: bytes, kind: str, name: str) -> Response:
+    return Response(data, media_type=MEDIA[kind], headers={
+        "Content-Disposition": f"attachment; filename=\"report.{kind}\"; filename*=UTF-8''{quote(name)}",
+        "Cache-Control": "private, no-store"})
+
+
+@router.get("/reports")
+def report_page(request: Request, session: SessionDep, by: CurrentUser, org: OrgCode = None,
+                period: PeriodKey = None, compare: Annotated[bool, Query()] = False):
+    target = report_org(session, by, org)
+    p = periods.parse(period)
+    report = service.build_report(session, target, p, compare=compare)
+    return render(request, "reports/report.html", {
+        "report": report, "org": target, "period": p, "compare": compare, "choices": periods.choices(),
+        "orgs": _org_choices(session, by), "staff": by.can(session, target.id, *STAFF_ROLES),
+        "cell_text": cell_text, "query": f"org={target.code}&period={p.key}" + ("&compare=1" if compare else "")},
+        block="preview")
+
+
+@router.get("/reports/report.{kind}")
+def report_download(session: SessionDep, by: CurrentUser, kind: str, org: OrgCode = None,
+                    period: PeriodKey = None, compare: Annotated[bool, Query()] = False):
+    if kind not in MEDIA:
+        raise NotFound("没有这种格式的报告")
+    target = report_org(session, by, org)
+    p = periods.parse(period)
+    report = service.build_report(session, target, p, compare=compare)
+    data = to_docx(report) if kind == "docx" else to_xlsx(report)
+    return _attachment(data, kind, f"{report['title']}.{kind}")
+
+
+@router.post("/reports/freeze")
+def freeze(request: Request, session: WriteSessionDep, by: CurrentUser, org: Annotated[str, Form(max_length=12)],
+           period: Annotated[str, Form(max_length=16)], compare: Annotated[bool, Form()] = False):
+    target = report_org(session, by, org)
+    frozen = service.freeze_report(session, by=by, org=target, period=periods.parse(period), compare=compare)
+    return redirect(request, f"/reports/frozen?new={frozen.id}")
+
+
+@router.get("/reports/frozen")
+def frozen_list(request: Request, session: SessionDep, by: CurrentUser,
+                new: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None):
+    return render(request, "reports/frozen.html", {"rows": service.list_frozen(session, by), "new": new})
+
+
+@router.get("/reports/frozen/{report_id}.{kind}")
+def frozen_download(session: SessionDep, by: CurrentUser, report_id: Id, kind: str):
+    if kind not in MEDIA:
+        raise NotFound("没有这种格式的报告")
+    frozen = service.frozen_for_download(session, by, report_id)
+    return _attachment(frozen.docx if kind == "docx" else frozen.xlsx, kind, f"{frozen.title}（冻结）.{kind}")

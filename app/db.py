@@ -126,6 +126,19 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+def write_aside(session: Session, stmt) -> None:  # noqa: ANN001 - an UPDATE/INSERT statement
+    """Run ``stmt`` in a short write transaction of its own: bookkeeping from a reading request
+    (last seen, last used) that must not turn the request's read into a write (SQLite's lock).
+    A session bound to one connection (tests inside a rolled-back transaction) runs it in place."""
+    bind = session.get_bind()
+    if isinstance(bind, Engine):
+        with write_session(bind) as w:
+            w.execute(stmt)
+            w.commit()
+    else:
+        session.execute(stmt)
+
+
 def end_read(session: Session) -> None:
     """End the session's read-only transaction and give its connection back to the pool.
 

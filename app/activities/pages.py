@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable
 from datetime import date
 from math import ceil
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, Response
-from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import select
 from sqlmodel import Session
@@ -32,7 +30,7 @@ from app.db import run_write
 from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
 from app.errors import Conflict, Invalid, NotFound
 from app.models import Activity, ActivityPhoto, Site, SiteKind
-from app.web import is_htmx, redirect, render
+from app.web import bounded_body_route, is_htmx, redirect, render
 
 FORM = "activities/form.html"
 # A whole submission: the photos at their largest plus the text fields. Checked before the body is
@@ -48,32 +46,8 @@ _INPUT_MESSAGES = {"description": "活动简述最多 2000 字", "participants":
                    "values": "指标数值格式不正确"}
 
 
-class _BoundedBodyRoute(APIRoute):
-    """Refuse a request body over MAX_BODY before it is parsed (declared or streamed)."""
-
-    def get_route_handler(self) -> Callable:
-        handler = super().get_route_handler()
-
-        async def bounded(request: Request) -> Response:
-            declared = request.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > MAX_BODY:
-                raise HTTPException(status_code=413)
-            receive, seen = request.receive, 0
-
-            async def counting() -> dict:  # the ASGI receive, counting body bytes
-                nonlocal seen
-                message = await receive()
-                seen += len(message.get("body", b""))
-                if seen > MAX_BODY:
-                    raise HTTPException(status_code=413)
-                return message
-
-            return await handler(Request(request.scope, counting))
-
-        return bounded
-
-
-router = APIRouter(prefix="/activities", include_in_schema=False, route_class=_BoundedBodyRoute)
+router = APIRouter(prefix="/activities", include_in_schema=False,
+                   route_class=bounded_body_route(lambda: MAX_BODY))  # photos: checked before parsing
 
 
 # --- the form as typed ---------------------------------------------------------------------------

@@ -178,18 +178,9 @@ def principal_for(session: Session, raw_token: str | None, *, ip: str = "", now:
 
 def _touch(session: Session, session_id: str, now: datetime) -> None:
     """Move last_seen_at in a short write transaction of its own (reads never take the write lock)."""
-    from sqlalchemy import Engine
+    from app.db import write_aside
 
-    from app.db import write_session
-
-    stmt = update(UserSession).where(UserSession.id == session_id).values(last_seen_at=now)
-    bind = session.get_bind()
-    if isinstance(bind, Engine):
-        with write_session(bind) as w:
-            w.execute(stmt)
-            w.commit()
-    else:  # bound to one connection (tests run inside a rolled-back transaction)
-        session.execute(stmt)
+    write_aside(session, update(UserSession).where(UserSession.id == session_id).values(last_seen_at=now))
 
 
 # Grants and the current membership in one round trip, built once (it runs on every request).

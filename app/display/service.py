@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlmodel import Session
 
 from app.audit.service import record
 from app.auth.principal import STAFF_ROLES, Principal
 from app.auth.service import token_hash
+from app.db import write_aside
 from app.errors import Forbidden, Invalid, NotFound
 from app.models import DisplayLink, Organisation, UserAccount
 from app.models.base import utcnow
@@ -189,12 +190,4 @@ def _touch(session: Session, link_id: int, now: datetime) -> None:
                    or_(DisplayLink.last_used_at.is_(None), DisplayLink.last_used_at <= now - TOUCH_EVERY))
             .values(last_used_at=now)
             .execution_options(synchronize_session=False))
-    bind = session.get_bind()
-    if isinstance(bind, Engine):
-        from app.db import write_session
-
-        with write_session(bind) as w:
-            w.execute(stmt)
-            w.commit()
-    else:  # bound to one connection (tests run inside a rolled-back transaction)
-        session.execute(stmt)
+    write_aside(session, stmt)

@@ -9,13 +9,11 @@ plain form: post/redirect/get, or the page again with each refused cell marked.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
-from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.datastructures import FormData
@@ -26,7 +24,7 @@ from app.deps import CurrentUser, SessionDep, WriteSessionDep
 from app.errors import Conflict, Invalid
 from app.models import Organisation
 from app.targets import excel, service, staging
-from app.web import is_htmx, render
+from app.web import bounded_body_route, is_htmx, render
 
 PAGE = "targets/index.html"
 IMPORT_PAGE = "targets/import.html"
@@ -36,33 +34,7 @@ MAX_CELLS = 20_000  # ~150 organisations × ~20 indicators, twice (typed and sho
 _CELL = re.compile(r"^([vo])-(\d{1,18})-(\d{1,18})$")
 
 
-class _BoundedBodyRoute(APIRoute):
-    """Refuse a body over MAX_BODY before it is parsed (the activities' route does the same for
-    photos, with its own limit): nobody makes the server spool a huge "spreadsheet" to disk."""
-
-    def get_route_handler(self) -> Callable:
-        handler = super().get_route_handler()
-
-        async def bounded(request: Request) -> Response:
-            declared = request.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > MAX_BODY:
-                raise HTTPException(status_code=413)
-            receive, seen = request.receive, 0
-
-            async def counting() -> dict:
-                nonlocal seen
-                message = await receive()
-                seen += len(message.get("body", b""))
-                if seen > MAX_BODY:
-                    raise HTTPException(status_code=413)
-                return message
-
-            return await handler(Request(request.scope, counting))
-
-        return bounded
-
-
-router = APIRouter(prefix="/targets", include_in_schema=False, route_class=_BoundedBodyRoute)
+router = APIRouter(prefix="/targets", include_in_schema=False, route_class=bounded_body_route(lambda: MAX_BODY))
 
 
 async def _form(request: Request) -> FormData:

@@ -72,16 +72,25 @@ def report_page(request: Request, session: SessionDep, by: CurrentUser, org: Org
         block="preview")
 
 
-@router.get("/reports/report.{kind}")
-def report_download(session: SessionDep, by: CurrentUser, kind: str, org: OrgCode = None,
-                    period: PeriodKey = None, compare: Annotated[bool, Query()] = False):
-    if kind not in MEDIA:
-        raise NotFound("没有这种格式的报告")
+def _report_file(session, by: Principal, kind: str, org: str | None, period: str | None,  # noqa: ANN001
+                 compare: bool) -> Response:
     target = report_org(session, by, org)
     p = periods.parse(period)
     report = service.build_report(session, target, p, compare=compare)
     data = to_docx(report) if kind == "docx" else to_xlsx(report)
     return _attachment(data, kind, f"{report['title']}.{kind}")
+
+
+@router.get("/reports/report.docx")
+def report_docx(session: SessionDep, by: CurrentUser, org: OrgCode = None, period: PeriodKey = None,
+                compare: Annotated[bool, Query()] = False):
+    return _report_file(session, by, "docx", org, period, compare)
+
+
+@router.get("/reports/report.xlsx")
+def report_xlsx(session: SessionDep, by: CurrentUser, org: OrgCode = None, period: PeriodKey = None,
+                compare: Annotated[bool, Query()] = False):
+    return _report_file(session, by, "xlsx", org, period, compare)
 
 
 @router.post("/reports/freeze")
@@ -98,9 +107,16 @@ def frozen_list(request: Request, session: SessionDep, by: CurrentUser,
     return render(request, "reports/frozen.html", {"rows": service.list_frozen(session, by), "new": new})
 
 
-@router.get("/reports/frozen/{report_id}.{kind}")
-def frozen_download(session: SessionDep, by: CurrentUser, report_id: Id, kind: str):
-    if kind not in MEDIA:
-        raise NotFound("没有这种格式的报告")
+def _frozen_file(session, by: Principal, report_id: int, kind: str) -> Response:  # noqa: ANN001
     frozen = service.frozen_for_download(session, by, report_id)
     return _attachment(frozen.docx if kind == "docx" else frozen.xlsx, kind, f"{frozen.title}（冻结）.{kind}")
+
+
+@router.get("/reports/frozen/{report_id}.docx")
+def frozen_docx(session: SessionDep, by: CurrentUser, report_id: Id):
+    return _frozen_file(session, by, report_id, "docx")
+
+
+@router.get("/reports/frozen/{report_id}.xlsx")
+def frozen_xlsx(session: SessionDep, by: CurrentUser, report_id: Id):
+    return _frozen_file(session, by, report_id, "xlsx")

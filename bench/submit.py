@@ -152,6 +152,8 @@ def main() -> int:
     p.add_argument("--keep", action="store_true", help="keep the database and the server log")
     p.add_argument("--switch-interval", type=float, default=0.0, metavar="SECONDS",
                    help="run the server with sys.setswitchinterval(SECONDS) (an experiment; default: Python's 0.005)")
+    p.add_argument("--no-rollup", action="store_true",
+                   help="run the server without maintaining the boards' rollup (an experiment: its cost)")
     p.add_argument("--profile", metavar="FILE",
                    help="sample the server with py-spy during the run (raw stacks holding the GIL) into FILE")
     args = p.parse_args()
@@ -167,10 +169,14 @@ def main() -> int:
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "SZT_UPLOAD_DIR": str(tmp / "uploads")}
     with log_path.open("w") as log:
+        prelude = ""
+        if args.switch_interval:
+            prelude += f"import sys; sys.setswitchinterval({args.switch_interval}); "
+        if args.no_rollup:  # an experiment: what keeping the boards' rollup costs the write path
+            prelude += "import app.rollup.service as r; r.apply = lambda session, changes: None; "
         server = subprocess.Popen(
-            [sys.executable, *(["-c", ("import sys; sys.setswitchinterval(float(sys.argv.pop(1))); "
-                                       "import uvicorn.main; uvicorn.main.main()"), str(args.switch_interval)]
-                               if args.switch_interval else ["-m", "uvicorn"]),
+            [sys.executable, *(["-c", prelude + "import uvicorn.main; uvicorn.main.main()"] if prelude
+                               else ["-m", "uvicorn"]),
              "app.main:create_app", "--factory", "--host", "127.0.0.1",
              "--port", str(port), "--workers", "1", "--no-access-log", "--log-level", "warning"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,

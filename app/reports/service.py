@@ -15,7 +15,7 @@ import hashlib
 import json
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlmodel import Session
 
 from app.audit.service import record
@@ -24,21 +24,8 @@ from app.boards import service as boards
 from app.boards.periods import Period
 from app.clock import CN, to_cn
 from app.errors import Forbidden, NotFound
-from app.models import (
-    Activity,
-    ActivityParticipant,
-    ActivityStatus,
-    FrozenReport,
-    Member,
-    Membership,
-    OrgClosure,
-    Organisation,
-    ParticipantStatus,
-    ParticipationMonth,
-    Task,
-)
+from app.models import FrozenReport, Organisation
 from app.models.rollup import COUNT
-from app.orgs.service import key_counties
 from app.reports import narrative, tables
 
 

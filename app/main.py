@@ -23,6 +23,7 @@ from app.config import PROJECT_ROOT
 from app.deps import csrf_protect
 from app.display.pages import router as display_router
 from app.errors import DomainError
+from app.exports.pages import router as exports_router
 from app.home.pages import router as home_router
 from app.timing import ServerTimingMiddleware
 from app.links.api import router as links_api
@@ -86,6 +87,7 @@ def create_app() -> FastAPI:
     app.include_router(targets_api)
     app.include_router(reports_router)
     app.include_router(reports_api)
+    app.include_router(exports_router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

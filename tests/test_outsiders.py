@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.main import create_app
-from app.models import ActivityPhoto, AuditLog, DisplayLink, FrozenReport, LinkAssignment, Member, RoleGrant
+from app.models import ActivityPhoto, AuditLog, DisplayLink, ExportJob, FrozenReport, LinkAssignment, Member, RoleGrant
 from tests import factories as f
 
 REFUSED = {401, 403, 404, 422}
@@ -59,13 +59,15 @@ def test_outsiders_are_refused_everywhere(client, session, outsider):
     frozen = FrozenReport(org_id=wuhua.id, year=2026, first_month=1, last_month=3, period_label="2026年第一季度",
                           title="五华区报告", content="{}", docx=b"d", xlsx=b"x", sha256="0" * 64)
     session.add(frozen)
+    job = ExportJob(user_id=owner.id, org_id=wuhua.id, kind="activities.xlsx", params="{}", status="done")
+    session.add(job)
     session.flush()
     ids = {"activity_id": activity.id, "photo_id": photo, "member_id": owner.member_id, "user_id": owner.id,
            "grant_id": grant, "decision": "confirm", "link_id": link.id, "display_id": display.id,
            # A display link's token is its own credential (a screen holding it is answered by design).
            "token": "no-such-display-token",
            "code": wuhua.code,  # boards: an organisation's code
-           "report_id": frozen.id}
+           "report_id": frozen.id, "job_id": job.id}
     version, audit_before = activity.version, session.scalar(select(func.count()).select_from(AuditLog))
     # Control: the same substituted URLs answer the owner, so the refusals below mean something.
     f.login_as(client, session, owner)

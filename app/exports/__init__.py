@@ -1,0 +1,1 @@
+"""Raw exports of the activities in scope: CSV streamed, XLSX written by a background job."""

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import Engine, bindparam, func, select, union
+from sqlalchemy import Engine, and_, bindparam, func, select, union
 from sqlmodel import Session
 
 from app.activities.service import STATUS_LABELS, visible_to
@@ -220,18 +220,22 @@ def iter_rows(bind: Engine | object, by: Principal, scope: ExportScope, cols: li
     Indicator values are the stored integers (money in hundredths of 万元); writers format them.
     """
     ids = bindparam("ids", expanding=True)
-    # The walk: the next ``batch`` ids of the table (primary key only), then the scope's rows among
-    # them by that list. Offered the scope's conditions with a LIMIT, planners take an index on
-    # credited_org_id (or the OR of visible_to) and sort the whole scope again for every batch —
-    # quadratic at 1,000,000 rows. A sparse scope costs more windows, never more than one pass.
-    window = select(Activity.id).where(Activity.id > bindparam("after")).order_by(Activity.id).limit(batch)
+    # The walk: the next ``batch`` ids of the table, each with whether it is in scope — the
+    # conditions computed as a column, not filtered on, so that nothing but the primary key can
+    # drive the query. Offered them in WHERE, planners take an index of visible_to's OR or of
+    # credited_org_id and read the whole scope (then sort it) for every batch: quadratic at
+    # 1,000,000 rows. Then the rows in scope, fetched by their ids. A sparse scope costs more
+    # windows, never more than one pass over the ids.
+    in_scope = and_(*_where(by, scope)).label("in_scope")
+    window = (select(Activity.id, in_scope).where(Activity.id > bindparam("after"))
+              .order_by(Activity.id).limit(batch))
     statement = (
         select(Activity.id, Activity.occurred_on, Activity.status, Activity.task_id, Activity.county_id,
                Site.name.label("site"), Activity.credited_org_id, Activity.organiser_org_id,
                UserAccount.display_name, Activity.description, Activity.submitted_at)
         .join(UserAccount, UserAccount.id == Activity.recorder_user_id)
         .outerjoin(Site, Site.id == Activity.site_id)
-        .where(Activity.id.in_(ids), *_where(by, scope))
+        .where(Activity.id.in_(ids))
         .order_by(Activity.id))
     values_of = select(ActivityValue.activity_id, ActivityValue.indicator_id, ActivityValue.value).where(
         ActivityValue.activity_id.in_(ids))
@@ -249,10 +253,11 @@ def iter_rows(bind: Engine | object, by: Principal, scope: ExportScope, cols: li
     while True:
         with Session(bind) as s:
             conn = s.connection()
-            scanned = conn.execute(window, {"after": after}).scalars().all()
+            scanned = conn.execute(window, {"after": after}).all()
             if not scanned:
                 return
-            found = conn.execute(statement, {"ids": scanned}).all()
+            wanted = [activity_id for activity_id, ok in scanned if ok]
+            found = conn.execute(statement, {"ids": wanted}).all() if wanted else []
             batch_ids = [r.id for r in found]
             values: dict[int, dict[int, int]] = {}
             people: dict[int, int] = {}
@@ -274,7 +279,7 @@ def iter_rows(bind: Engine | object, by: Principal, scope: ExportScope, cols: li
                    org_names.get(r.organiser_org_id, "") if r.organiser_org_id else "", r.display_name,
                    people.get(r.id, 0), *figures, _mask_phones(r.description or ""),
                    submitted.replace(tzinfo=None, microsecond=0) if submitted else None)
-        after = scanned[-1]
+        after = scanned[-1][0]
         if len(scanned) < batch:
             return
 

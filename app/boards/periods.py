@@ -135,7 +135,25 @@ def from_months(first: str, last: str, today: date | None = None) -> Period:
     if a.group(1) != b.group(1):
         raise Invalid("起止月份须在同一年内（统计期间不跨年度）", code="bad_period",
                       errors={"to": "请选择与起始月份同一年的月份"})
-    return parse(f"{a.group(1)}-{a.group(2)}~{b.group(2)}", today)
+    year, first, last = a.group(1), int(a.group(2)), int(b.group(2))
+    return parse(_usual_key(year, first, last), today)
+
+
+def _usual_key(year: str, first: int, last: int) -> str:
+    """The key people pick for these months (2026-01..2026-09 is 2026-ytdq3), else a plain span."""
+    if not (1 <= first <= last <= 12):
+        return f"{year}-{first:02d}~{last:02d}"  # parse() explains what is wrong
+    if first == 1 and last == 12:
+        return year
+    if first == last:
+        return f"{year}-{first:02d}"
+    if first % 3 == 1 and last == first + 2:
+        return f"{year}-q{last // 3}"
+    if (first, last) in ((1, 6), (7, 12)):
+        return f"{year}-h{1 if first == 1 else 2}"
+    if first == 1:
+        return f"{year}-ytdq{last // 3}" if last % 3 == 0 else f"{year}-ytd{last:02d}"
+    return f"{year}-{first:02d}~{last:02d}"
 
 
 def choices(today: date | None = None) -> list[tuple[str, str]]:

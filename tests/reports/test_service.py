@@ -148,3 +148,12 @@ def test_pending_and_other_years_stay_out(world):
     assert projects["verified"] == 2
     last_year = build_report(world.s, world.wuhua, periods.parse("2025", date(2026, 1, 5)))
     assert next(i for t in last_year["figures"] for i in t["indicators"] if i["id"] == world.projects.id)["verified"] == 1
+
+
+@pytest.mark.parametrize(("first", "last", "key"), [
+    ("2026-01", "2026-09", "2026-ytdq3"), ("2026-01", "2026-12", "2026"), ("2026-07", "2026-09", "2026-q3"),
+    ("2026-01", "2026-06", "2026-h1"), ("2026-09", "2026-09", "2026-09"), ("2026-01", "2026-08", "2026-ytd08"),
+    ("2026-02", "2026-04", "2026-02~04"), ("2025-07", "2025-12", "2025-h2"),
+])
+def test_months_from_the_command_line_are_the_periods_people_pick(first, last, key):
+    assert periods.from_months(first, last, TODAY).key == key

@@ -2,7 +2,7 @@
 recording, and the delay from a verification to the changed figure in a browser.
 
     .venv/bin/python bench/boards.py [--activities 1000000 5000000] [--requests 200] [--seconds 10]
-                                     [--reuse DIR] [--skip-load] [--skip-browser]
+                                     [--reuse DIR] [--check-up-to N] [--skip-load] [--skip-browser]
 
 For each size: builds a fresh SQLite database with `python -m app demo --activities N` (or reuses
 ``DIR/boards-N.db`` from an earlier run with ``--reuse DIR``), checks the rollup against a recount
@@ -255,6 +255,8 @@ def main() -> int:
     p.add_argument("--requests", type=int, default=200)
     p.add_argument("--seconds", type=int, default=10)
     p.add_argument("--reuse", type=Path, help="a folder holding boards-N.db from an earlier run")
+    p.add_argument("--check-up-to", type=int, default=1_000_000, metavar="N",
+                   help="run `rollup --check` on the databases of at most N activities (it recounts everything)")
     p.add_argument("--skip-load", action="store_true")
     p.add_argument("--skip-browser", action="store_true")
     args = p.parse_args()
@@ -267,9 +269,10 @@ def main() -> int:
         if not db.exists():
             print(f"{activities:,} activities: building {db} …", flush=True)
             print(f"  python -m app demo: {build(db, activities):.0f} s", flush=True)
-        ok, took = check(db)
-        print(f"  rollup --check: {'exact' if ok else 'DIFFERS'} ({took:.1f} s)", flush=True)
-        failed |= not ok
+        if activities <= args.check_up_to:
+            ok, took = check(db)
+            print(f"  rollup --check: {'exact' if ok else 'DIFFERS'} ({took:.1f} s)", flush=True)
+            failed |= not ok
         county = key_county_code(db)
         for cache in ("0", "60"):
             server = Server(db, tmp, env={"SZT_BOARD_CACHE_SECONDS": cache})

@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -118,25 +118,49 @@ def catalogue(session: Session) -> tuple[list[TaskInfo], dict[int, str]]:
 
 # --- figures -----------------------------------------------------------------------------------
 
+def _in(lo: str, hi: str, column):  # noqa: ANN001, ANN202 - SUM(column) over the months lo..hi only
+    return func.sum(case((Rollup.month.between(bindparam(lo), bindparam(hi)), column), else_=0))
+
+
+# Two ranges in one pass (the period, and the one a rank change compares with): rows of the
+# union of both, summed per range.
 _FIGURES = (
     select(Rollup.unit_id, Rollup.task_id, Rollup.indicator_id,
-           func.sum(Rollup.verified).label("verified"), func.sum(Rollup.pending).label("pending"))
+           _in("month_from", "month_to", Rollup.verified), _in("month_from", "month_to", Rollup.pending),
+           _in("other_from", "other_to", Rollup.verified), _in("other_from", "other_to", Rollup.pending))
     .where(Rollup.scope == bindparam("scope"), Rollup.unit_id.in_(bindparam("units", expanding=True)),
-           Rollup.year == bindparam("year"), Rollup.month.between(bindparam("month_from"), bindparam("month_to")))
+           Rollup.year == bindparam("year"), Rollup.month.between(bindparam("scan_from"), bindparam("scan_to")))
     .group_by(Rollup.unit_id, Rollup.task_id, Rollup.indicator_id)
 )
 
+Figures = dict[int, dict[tuple[int, int], tuple[int, int]]]  # unit -> (task, indicator) -> (verified, pending)
 
-def figures(session: Session, scope: str, units: list[int], period: Period) -> dict[int, dict[tuple[int, int], tuple[int, int]]]:
+
+def figures(session: Session, scope: str, units: list[int], period: Period) -> Figures:
     """unit -> (task, indicator) -> (verified, pending) for the period; indicator 0 = activities."""
-    out: dict[int, dict[tuple[int, int], tuple[int, int]]] = defaultdict(dict)
+    return figures_and_other(session, scope, units, period, None)[0]
+
+
+def figures_and_other(session: Session, scope: str, units: list[int], period: Period,
+                      other: Period | None) -> tuple[Figures, Figures]:
+    """The figures of ``period`` and of ``other`` (same year) from one read of the rollup."""
+    out: Figures = defaultdict(dict)
+    more: Figures = defaultdict(dict)
     if not units:
-        return out
-    for r in session.execute(_FIGURES, {"scope": scope, "units": units, "year": period.year,
-                                        "month_from": period.month_from,
-                                        "month_to": period.month_to}):
-        out[r.unit_id][(r.task_id, r.indicator_id)] = (int(r.verified), int(r.pending))
-    return out
+        return out, more
+    if other is not None and other.year != period.year:
+        raise ValueError("both periods must lie in one year")
+    o = other or period
+    params = {"scope": scope, "units": units, "year": period.year,
+              "month_from": period.month_from, "month_to": period.month_to,
+              "other_from": o.month_from, "other_to": o.month_to,
+              "scan_from": min(period.month_from, o.month_from), "scan_to": max(period.month_to, o.month_to)}
+    for unit, task, indicator, v, p, ov, op in session.connection().execute(_FIGURES, params):
+        if v or p:
+            out[unit][(task, indicator)] = (int(v), int(p))
+        if other is not None and (ov or op):
+            more[unit][(task, indicator)] = (int(ov), int(op))
+    return out, more
 
 
 _COUNTS = (
@@ -293,7 +317,8 @@ def overview(session: Session, org: Organisation, period: Period) -> Overview:
     kids = list(session.scalars(select(Organisation).where(Organisation.parent_id == org.id)
                                 .order_by(Organisation.code)))
     units = [org.id] + [k.id for k in kids]
-    got = figures(session, "org", units, period)
+    before = period.previous_month()
+    got, got_before = figures_and_other(session, "org", units, period, before)
     goals = targets(session, units, period.year)
     part = participation(session, units, period)
     mine = _task_figures(tasks, got.get(org.id, {}), goals.get(org.id, {}), period)
@@ -305,9 +330,7 @@ def overview(session: Session, org: Organisation, period: Period) -> Overview:
         rows.append(RankRow(kid, s, part[kid.id], sum(t.activities[0] for t in kid_tasks),
                             behind=s is not None and s < BEHIND))
     ranks = _ranks({r.org.id: r.score for r in rows})
-    before = period.previous_month()
     if before is not None and kids:
-        got_before = figures(session, "org", [k.id for k in kids], before)
         previous = _ranks({k.id: score(_task_figures(tasks, got_before.get(k.id, {}), goals.get(k.id, {}), before))
                            for k in kids})
     else:

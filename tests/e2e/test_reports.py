@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import re
 
-from tests.e2e.conftest import artifacts, browser, live_server  # noqa: F401 - the e2e fixtures
-
 PASSWORD = "demo2026"
 PROVINCE_STAFF = "13900000002"
 
@@ -16,7 +14,7 @@ def _no_sideways_scroll(page) -> None:  # noqa: ANN001
     assert overflow <= 0, f"{page.url} scrolls sideways by {overflow}px"
 
 
-def test_report_page_on_a_phone(live_server, browser, artifacts):  # noqa: F811
+def test_report_page_on_a_phone(live_server, browser, artifacts):
     page = browser.new_page(viewport={"width": 360, "height": 740})
     try:
         page.goto(f"{live_server}/login?next=/reports")

@@ -41,6 +41,7 @@ KIND = "activities.xlsx"
 WORKERS = 1
 PROGRESS_EVERY = 10_000
 KEEP_HOURS = 24
+GIVE_UP_HOURS = 6
 MAX_OPEN_PER_USER = 2  # queued or running at once: a double click makes one more, not ten
 STATUS_LABELS = {"queued": "排队中", "running": "正在生成", "done": "已完成", "failed": "失败"}
 _BOOT = uuid.uuid4().hex[:12]  # this process's identity, so a successor does not mistake it for itself
@@ -107,17 +108,25 @@ def start(job_id: int, engine: Engine | None = None) -> None:
     _executor().submit(_run_guarded, job_id, engine)
 
 
-def _orphaned(job: ExportJob) -> bool:
-    """Queued or running, but the process that owns it is gone (or is this one and forgot it)."""
+def _orphaned(job: ExportJob, *, now: datetime | None = None) -> bool:
+    """Queued or running, but the process that owns it is gone (or is this one and forgot it).
+
+    Same host: the process id must be alive and, if it is ours, our own boot (a restarted
+    container often gets its old pid back). Another host, which we cannot ask: a job older than
+    :data:`GIVE_UP_HOURS` is given up (a million rows take minutes, not hours).
+    """
     if job.status not in ("queued", "running"):
         return False
     runner = json.loads(job.params or "{}").get("runner", "")
     if runner == _RUNNER:
         return job.id not in _live
     host, _, rest = runner.partition(":")
-    pid = rest.partition(":")[0]
+    pid, _, boot = rest.partition(":")
     if host != socket.gethostname() or not pid.isdigit():
-        return False  # another machine's worker: it will answer for itself
+        created = job.created_at.replace(tzinfo=UTC) if job.created_at.tzinfo is None else job.created_at
+        return created < (now or utcnow()).replace(tzinfo=UTC) - timedelta(hours=GIVE_UP_HOURS)
+    if int(pid) == os.getpid():
+        return boot != _BOOT  # our pid, an earlier life
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:

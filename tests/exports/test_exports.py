@@ -266,3 +266,25 @@ def test_a_running_job_without_its_worker_is_marked_failed(fresh_url, use_databa
             assert s.get(ExportJob, job_id).status == "failed"
     finally:
         engine.dispose()
+
+
+def test_orphans_are_told_from_live_jobs_without_a_database():
+    import json
+    import os
+    import socket
+    from datetime import UTC, datetime, timedelta
+
+    from app.models import ExportJob
+
+    def job(runner: str, *, status: str = "running", age_hours: float = 0) -> ExportJob:
+        return ExportJob(id=99_999, user_id=1, org_id=1, kind=jobs.KIND, status=status,
+                         params=json.dumps({"runner": runner}),
+                         created_at=datetime.now(UTC) - timedelta(hours=age_hours))
+
+    host = socket.gethostname()
+    assert jobs._orphaned(job(jobs._RUNNER))  # ours, but no worker holds it
+    assert not jobs._orphaned(job(jobs._RUNNER, status="done"))
+    assert jobs._orphaned(job(f"{host}:{os.getpid()}:earlier-boot"))  # our pid, a previous life
+    assert jobs._orphaned(job(f"{host}:999999999:x"))  # a process that is gone
+    assert not jobs._orphaned(job("elsewhere:123:x", age_hours=1))  # another machine: it answers for itself
+    assert jobs._orphaned(job("elsewhere:123:x", age_hours=jobs.GIVE_UP_HOURS + 1))

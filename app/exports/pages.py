@@ -17,6 +17,7 @@ from sqlalchemy import select
 from app.auth.principal import READ_ROLES
 from app.boards import periods
 from app.boards.service import home_board
+from app.clock import to_cn
 from app.db import end_read
 from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
 from app.errors import Invalid, NotFound
@@ -42,7 +43,12 @@ def _form_context(session, by, values: dict) -> dict:  # noqa: ANN001
     return {"orgs": orgs, "period_choices": [(exports.ALL_PERIODS, "全部期间")] + periods.choices(),
             "status_choices": exports.STATUS_CHOICES, "task_choices": exports.task_choices(session),
             "values": values, "jobs": jobs.recent_jobs(session, by), "label": jobs.label, "percent": jobs.percent,
-            "scope_label": jobs.scope_label}
+            "scope_label": jobs.scope_label, "beijing": _beijing}
+
+
+def _beijing(value) -> str:  # noqa: ANN001
+    local = to_cn(value)
+    return local.strftime("%Y-%m-%d %H:%M") if local else ""
 
 
 @router.get("/exports")

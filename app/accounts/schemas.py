@@ -29,6 +29,9 @@ ROLE_LABELS = {
 ACTION_LABELS = {
     "display.create": "生成大屏链接",
     "target.set": "设定年度目标",
+    "export.activities.csv": "导出活动明细（CSV）",
+    "report.freeze": "冻结报告",
+    "export.activities.xlsx": "生成活动明细 Excel",
     "target.clear": "清除年度目标",
     "display.revoke": "撤销大屏链接",
     "auth.login": "登录",

@@ -439,11 +439,14 @@ def county_summaries(session: Session, county_ids: list[int], period: Period) ->
 def activities_behind(session: Session, by: Principal, org: Organisation, period: Period, *, scope: str,
                       task_id: int | None, status: str, page: int, per_page: int) -> tuple[list, int]:
     """The activities a board figure adds up (credited to the subtree, or done in the county),
-    among those the caller may read; newest first."""
-    from app.activities.service import visible_to
+    newest first, and how many there are.
 
-    where = [Activity.status == status, Activity.occurred_on >= period.start, Activity.occurred_on <= period.end,
-             visible_to(by)]
+    ``org`` comes from :func:`org_for_board`: the caller reads its subtree, so every activity
+    credited there (or done in the county) is one they may read — the same rows as
+    ``visible_to(by)`` would leave, without making the database evaluate it per row. The count is
+    the rollup's (the figure the board showed), not a count of rows.
+    """
+    where = [Activity.status == status, Activity.occurred_on >= period.start, Activity.occurred_on <= period.end]
     if scope == "place":
         where.append(Activity.county_id == org.id)
     else:
@@ -451,7 +454,10 @@ def activities_behind(session: Session, by: Principal, org: Organisation, period
                                                   .where(OrgClosure.ancestor_id == org.id)))
     if task_id:
         where.append(Activity.task_id == task_id)
-    total = session.scalar(select(func.count()).select_from(Activity).where(*where)) or 0
+    counted = select(func.coalesce(func.sum(Rollup.verified if status == "verified" else Rollup.pending), 0)).where(
+        Rollup.scope == scope, Rollup.unit_id == org.id, Rollup.year == period.year, Rollup.indicator_id == COUNT,
+        Rollup.month.between(period.month_from, period.month_to), *([Rollup.task_id == task_id] if task_id else []))
+    total = int(session.scalar(counted) or 0)
     rows = session.execute(
         select(Activity.id, Activity.occurred_on, Activity.description, Task.short_name,
                Organisation.name.label("county"))

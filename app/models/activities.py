@@ -47,6 +47,8 @@ class Activity(SQLModel, table=True):
         # The likely-duplicate warning: same place, date and task.
         Index("ix_activity_county_id_task_id_occurred_on", "county_id", "task_id", "occurred_on"),
         Index("ix_activity_status_credited_org_id", "status", "credited_org_id"),
+        # The activities behind a board figure, newest first (a province's page in milliseconds).
+        Index("ix_activity_status_occurred_on", "status", "occurred_on"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))

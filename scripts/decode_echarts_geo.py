@@ -1,6 +1,6 @@
 """Decode ECharts' old compressed GeoJSON ("UTF8Encoding") into plain GeoJSON, once.
 
-    python scripts/decode_echarts_geo.py ../shared/data/yunnan/prefectures-map.json \
+    python scripts/decode_echarts_geo.py app/data/yunnan/prefectures-map.json \
         static/data/yunnan-prefectures.geojson
 
 The source (echarts 4.9.0's map/json/province/yunnan.json, Apache-2.0) stores each ring as a

@@ -81,11 +81,13 @@ def _unchanged(since: int | None, current: int) -> Response | None:
     return Response(status_code=204) if since is not None and since == current else None
 
 
-def _overview_context(session, org: Organisation, period: periods.Period, *, base: str) -> dict:  # noqa: ANN001
+def _overview_context(session, org: Organisation, period: periods.Period, *, base: str,  # noqa: ANN001
+                      version: int) -> dict:
+    """``version`` is read before the figures: if a change lands in between, the board polls again
+    and redraws (read after, a change could hide behind a version the figures never showed)."""
     ov = boards.overview(session, org, period)
-    units = [("org", org.id)]
     ctx = {"ov": ov, "period": period, "choices": periods.choices(), "base": base,
-           "version": boards.version(session, units), "poll": POLL_SECONDS, "charts": charts}
+           "version": version, "poll": POLL_SECONDS, "charts": charts}
     if org.parent_id is None and ov.ranking:  # the province: the 州市 on the map
         ctx["map_option"] = charts.progress_map_option(
             {r.org.code: r.score for r in ov.ranking}, {r.org.code: r.org.name for r in ov.ranking},
@@ -111,17 +113,17 @@ def overview_page(request: Request, session: SessionDep, by: CurrentUser, code: 
         return quiet
     staff = by.can(session, org.id, *STAFF_ROLES)
     key = (org.id, p.key, version, "/boards", staff)
-    ctx = _cached(("overview", *key[:4]), lambda: _overview_context(session, org, p, base="/boards")) | {"staff": staff}
+    ctx = _cached(("overview", *key[:4]), lambda: _overview_context(session, org, p, base="/boards", version=version)) | {"staff": staff}
     return render(request, "boards/overview.html", _with_board_html(request, "boards/overview.html", key, ctx),
                   block="board")
 
 
-def _county_context(session, county: Organisation, period: periods.Period, *, base: str) -> dict:  # noqa: ANN001
+def _county_context(session, county: Organisation, period: periods.Period, *, base: str,  # noqa: ANN001
+                    version: int) -> dict:
     cb = boards.county_board(session, county, period)
     option = charts.trend_option(cb.trend_months, cb.trend, unit="次", title="各助推方向每月活动数（已审核）")
     return {"cb": cb, "period": period, "choices": periods.choices(), "base": base, "trend_option": option,
-            "version": boards.version(session, [("place", county.id), ("org", county.id)]),
-            "poll": POLL_SECONDS}
+            "version": version, "poll": POLL_SECONDS}
 
 
 @router.get("/c/{code}")
@@ -133,7 +135,7 @@ def county_page(request: Request, session: SessionDep, by: CurrentUser, code: st
     if (quiet := _unchanged(since, version)) is not None:
         return quiet
     key = (county.id, p.key, version, "")
-    ctx = _cached(("county", *key), lambda: _county_context(session, county, p, base=""))
+    ctx = _cached(("county", *key), lambda: _county_context(session, county, p, base="", version=version))
     return render(request, "boards/county.html", _with_board_html(request, "boards/county.html", key, ctx),
                   block="board")
 
@@ -226,14 +228,16 @@ def meeting_slide(request: Request, session: SessionDep, link: DisplayScope, cod
     org = boards.org_for_board(session, None, code, within=link.org_id)
     p = _period(period)
     base = f"/d/{request.path_params['token']}/slide"
-    if org.is_key_county and org.id != link.org_id:
-        units = [("place", org.id), ("org", org.id)]
-        if (quiet := _unchanged(since, boards.version(session, units))) is not None:
-            return quiet
-        ctx = _county_context(session, org, p, base=base) | {"display": True}
-        return render(request, "boards/county.html", ctx, block="board", headers=dict(DISPLAY_HEADERS))
-    if (quiet := _unchanged(since, boards.version(session, [("org", org.id)]))) is not None:
+    county = org.is_key_county and org.id != link.org_id
+    version = boards.version(session, [("place", org.id), ("org", org.id)] if county else [("org", org.id)])
+    if (quiet := _unchanged(since, version)) is not None:
         return quiet
-    ctx = _overview_context(session, org, p, base=base) | {"display": True}
+    key = (org.id, p.key, version, base, "display")
+    if county:
+        ctx = _cached(("county", *key), lambda: _county_context(session, org, p, base=base, version=version))
+        ctx = _with_board_html(request, "boards/county.html", key, ctx | {"display": True})
+        return render(request, "boards/county.html", ctx, block="board", headers=dict(DISPLAY_HEADERS))
+    ctx = _cached(("overview", *key), lambda: _overview_context(session, org, p, base=base, version=version))
+    ctx = _with_board_html(request, "boards/overview.html", key, ctx | {"display": True})
     return render(request, "boards/overview.html", ctx, block="board", headers=dict(DISPLAY_HEADERS))
 

@@ -284,6 +284,7 @@ class RankRow:
     score: float | None
     participation: Participation
     verified_activities: int
+    tasks: list[TaskFigures] = field(default_factory=list)  # its figures against its targets and pace
     rank: int | None = None
     previous_rank: int | None = None
     behind: bool = False
@@ -327,7 +328,7 @@ def overview(session: Session, org: Organisation, period: Period) -> Overview:
     for kid in kids:
         kid_tasks = _task_figures(tasks, got.get(kid.id, {}), goals.get(kid.id, {}), period)
         s = score(kid_tasks)
-        rows.append(RankRow(kid, s, part[kid.id], sum(t.activities[0] for t in kid_tasks),
+        rows.append(RankRow(kid, s, part[kid.id], sum(t.activities[0] for t in kid_tasks), kid_tasks,
                             behind=s is not None and s < BEHIND))
     ranks = _ranks({r.org.id: r.score for r in rows})
     if before is not None and kids:

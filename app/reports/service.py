@@ -82,7 +82,7 @@ def build_report(session: Session, org: Organisation, period: Period, *, compare
         "paragraphs": paras,
         "text": "\n".join("".join(p) for p in paras),
         "tables": [tables.units_table(session, org, period, tasks), tables.counties_table(session, org, period, tasks),
-                   tables.ranking_table(session, org, period, tasks), tables.members_table(session, org, period)],
+                   tables.ranking_table(session, org, period), tables.members_table(session, org, period)],
     }
 
 

@@ -110,17 +110,13 @@ def counties_table(session: Session, org: Organisation, period: Period, tasks: l
             "rows": rows, "links": links, "empty": "辖区内没有重点帮扶县。"}
 
 
-def ranking_table(session: Session, org: Organisation, period: Period, tasks: list[boards.TaskInfo]) -> dict:
+def ranking_table(session: Session, org: Organisation, period: Period) -> dict:
     """The organisations one level down by progress score, and the indicators each is behind pace on."""
     ov = boards.overview(session, org, period)
-    ids = [r.org.id for r in ov.ranking]
-    got = boards.figures(session, "org", ids, period)
-    goals = boards.targets(session, ids, period.year)
     rows, links = [], []
     for r in ov.ranking:
-        # The boards' own pace rule (boards._task_figures), not a second copy of it.
-        figs = boards._task_figures(tasks, got.get(r.org.id, {}), goals.get(r.org.id, {}), period)
-        behind = "、".join(f"{t.task.short_name}·{f.indicator.name}" for t in figs for f in t.indicators if f.behind)
+        # Each unit's figures as the board judged them against pace (one rule, one read).
+        behind = "、".join(f"{t.task.short_name}·{f.indicator.name}" for t in r.tasks for f in t.indicators if f.behind)
         rows.append([r.rank, r.org.name, r.score, r.participation.rate, r.verified_activities,
                      "工作推进不平衡" if r.behind else "", behind])
         links.append([None, f"/boards/{r.org.code}?period={period.key}", None, None, link(r.org.code, period), None, None])

@@ -556,17 +556,18 @@ def _current_details(session: Session, activity: Activity) -> tuple[dict[int, in
 # --- correcting, withdrawing -------------------------------------------------------------------
 
 def _move(session: Session, activity: Activity, action: str, *, by: Principal, reason: str | None = None,
-          audited: bool = True, figures: list | None = None) -> dict:
+          audited: bool = True, figures: list | None = None, was: rollup.Contribution | None = None) -> dict:
     """Apply one transition of TRANSITIONS to a loaded activity, its figures and its audit (no commit).
 
     ``audited=False`` when the caller writes one fuller entry itself (a correction's before/after).
-    ``figures``: a list to collect the rollup change in (the caller applies a batch at once).
+    ``figures``: a list to collect the rollup change in (the caller applies a batch at once), with
+    ``was``, the activity's contribution read for the whole batch beforehand.
     """
     allowed_from, target, label = TRANSITIONS[action]
     if activity.status not in allowed_from:
         raise Conflict(f"这条活动当前为「{STATUS_LABELS[ActivityStatus(activity.status)]}」，不能{label}",
                        code="bad_transition")
-    was = rollup.contribution(session, activity)
+    was = was or rollup.contribution(session, activity)
     change = (was, was.with_status(ActivityStatus(target).value))
     if figures is None:
         rollup.apply(session, [change])
@@ -683,8 +684,9 @@ def bulk_verify(session: Session, *, by: Principal, activity_ids: Sequence[int])
     rows = list(session.scalars(select(Activity).where(
         Activity.id.in_(ids), reviewable_by(by), Activity.status == ActivityStatus.pending).with_for_update()))
     figures: list = []
+    before = rollup.contributions(session, rows)
     for activity in rows:
-        _move(session, activity, "verify", by=by, figures=figures)
+        _move(session, activity, "verify", by=by, figures=figures, was=before[activity.id])
     rollup.apply(session, figures)
     session.commit()
     return len(rows), len(set(activity_ids)) - len(rows)

@@ -67,18 +67,30 @@ class Contribution:
 
 def contribution(session: Session, activity: Activity) -> Contribution:
     """The contribution of a loaded activity as it stands in the database now."""
-    conn = session.connection()
-    values = dict(conn.execute(_VALUES_OF, {"id": activity.id}).all())
-    members = frozenset(conn.scalars(_MEMBERS_OF, {"id": activity.id}))
-    return Contribution(status=str(activity.status), credited_org_id=activity.credited_org_id,
-                        county_id=activity.county_id, task_id=activity.task_id,
-                        month=yyyymm(activity.occurred_on), values=values, members=members)
+    return contributions(session, [activity])[activity.id]
 
 
-_VALUES_OF = select(ActivityValue.indicator_id, ActivityValue.value).where(
-    ActivityValue.activity_id == bindparam("id"))
-_MEMBERS_OF = select(ActivityParticipant.member_id).where(
-    ActivityParticipant.activity_id == bindparam("id"),
+def contributions(session: Session, activities: Iterable[Activity]) -> dict[int, Contribution]:
+    """The contributions of several loaded activities: two queries, however many (bulk verify)."""
+    activities = list(activities)
+    ids = [a.id for a in activities]
+    values: dict[int, dict[int, int]] = defaultdict(dict)
+    members: dict[int, set[int]] = defaultdict(set)
+    if ids:
+        conn = session.connection()
+        for activity_id, indicator_id, value in conn.execute(_VALUES_OF, {"ids": ids}):
+            values[activity_id][indicator_id] = value
+        for activity_id, member_id in conn.execute(_MEMBERS_OF, {"ids": ids}):
+            members[activity_id].add(member_id)
+    return {a.id: Contribution(status=str(a.status), credited_org_id=a.credited_org_id, county_id=a.county_id,
+                               task_id=a.task_id, month=yyyymm(a.occurred_on), values=values[a.id],
+                               members=frozenset(members[a.id])) for a in activities}
+
+
+_VALUES_OF = select(ActivityValue.activity_id, ActivityValue.indicator_id, ActivityValue.value).where(
+    ActivityValue.activity_id.in_(bindparam("ids", expanding=True)))
+_MEMBERS_OF = select(ActivityParticipant.activity_id, ActivityParticipant.member_id).where(
+    ActivityParticipant.activity_id.in_(bindparam("ids", expanding=True)),
     ActivityParticipant.status == ParticipantStatus.confirmed.value)
 _ANCESTORS = select(OrgClosure.descendant_id, OrgClosure.ancestor_id).where(
     OrgClosure.descendant_id.in_(bindparam("ids", expanding=True)))
@@ -423,5 +435,5 @@ def rebuild(session: Session) -> Recount:
     return fresh
 
 
-__all__ = ["Contribution", "SPANS", "SPAN_MASK", "apply", "touch", "check", "contribution", "ensure_year",
+__all__ = ["Contribution", "SPANS", "SPAN_MASK", "apply", "touch", "check", "contribution", "contributions", "ensure_year",
            "kept_years", "member_masks", "members_changed", "rebuild", "recount"]

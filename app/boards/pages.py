@@ -68,23 +68,12 @@ def _cached(key: tuple, make):  # noqa: ANN001, ANN202
     return value
 
 
-def _with_board_html(request: Request, template: str, key: tuple, ctx: dict) -> dict:
-    """``ctx`` plus the board block rendered once per key (the template prints it as is)."""
-    return ctx | {"board_html": _cached(("html", template, *key), lambda: render_block_html(request, template, "board", ctx))}
-
-
 def _period(key: str | None) -> periods.Period:
     return periods.parse(key)
 
 
-def _unchanged(since: int | None, current: int) -> Response | None:
-    return Response(status_code=204) if since is not None and since == current else None
-
-
 def _overview_context(session, org: Organisation, period: periods.Period, *, base: str,  # noqa: ANN001
                       version: int) -> dict:
-    """``version`` is read before the figures: if a change lands in between, the board polls again
-    and redraws (read after, a change could hide behind a version the figures never showed)."""
     ov = boards.overview(session, org, period)
     ctx = {"ov": ov, "period": period, "choices": periods.choices(), "base": base,
            "version": version, "poll": POLL_SECONDS, "charts": charts}
@@ -93,6 +82,27 @@ def _overview_context(session, org: Organisation, period: periods.Period, *, bas
             {r.org.code: r.score for r in ov.ranking}, {r.org.code: r.org.name for r in ov.ranking},
             title="各州市工作进度")
     return ctx
+
+
+def _serve_board(request: Request, session, org: Organisation, period: periods.Period,  # noqa: ANN001
+                 since: int | None, *, county: bool, base: str, extra: dict | None = None,
+                 headers: dict[str, str] | None = None) -> Response:
+    """One board, live: 204 when its version is still ``since``; else the page, or its board block
+    for htmx, the block rendered once per (version, period, viewer kind) while the cache keeps it.
+
+    The version is read before the figures: a change landing in between makes the board poll
+    again (read after, a change could hide behind a version the figures never showed)."""
+    units = [("place", org.id), ("org", org.id)] if county else [("org", org.id)]
+    version = boards.version(session, units)
+    if since is not None and since == version:
+        return Response(status_code=204)
+    template, make = ("boards/county.html", _county_context) if county else ("boards/overview.html", _overview_context)
+    extra = extra or {}
+    key = (template, org.id, period.key, version, base)
+    ctx = _cached(("ctx", *key), lambda: make(session, org, period, base=base, version=version)) | extra
+    html = _cached(("html", *key, tuple(sorted(extra.items()))),
+                   lambda: render_block_html(request, template, "board", ctx))
+    return render(request, template, ctx | {"board_html": html}, block="board", headers=headers)
 
 
 @router.get("/boards")
@@ -107,15 +117,8 @@ def boards_home(session: SessionDep, by: CurrentUser):
 def overview_page(request: Request, session: SessionDep, by: CurrentUser, code: str,
                   period: Annotated[str | None, Query()] = None, since: Annotated[int | None, Query()] = None):
     org = boards.org_for_board(session, by, code)
-    p = _period(period)
-    version = boards.version(session, [("org", org.id)])
-    if (quiet := _unchanged(since, version)) is not None:
-        return quiet
-    staff = by.can(session, org.id, *STAFF_ROLES)
-    key = (org.id, p.key, version, "/boards", staff)
-    ctx = _cached(("overview", *key[:4]), lambda: _overview_context(session, org, p, base="/boards", version=version)) | {"staff": staff}
-    return render(request, "boards/overview.html", _with_board_html(request, "boards/overview.html", key, ctx),
-                  block="board")
+    return _serve_board(request, session, org, _period(period), since, county=False, base="/boards",
+                        extra={"staff": by.can(session, org.id, *STAFF_ROLES)})
 
 
 def _county_context(session, county: Organisation, period: periods.Period, *, base: str,  # noqa: ANN001
@@ -130,14 +133,7 @@ def _county_context(session, county: Organisation, period: periods.Period, *, ba
 def county_page(request: Request, session: SessionDep, by: CurrentUser, code: str,
                 period: Annotated[str | None, Query()] = None, since: Annotated[int | None, Query()] = None):
     county = boards.org_for_board(session, by, code)
-    p = _period(period)
-    version = boards.version(session, [("place", county.id), ("org", county.id)])
-    if (quiet := _unchanged(since, version)) is not None:
-        return quiet
-    key = (county.id, p.key, version, "")
-    ctx = _cached(("county", *key), lambda: _county_context(session, county, p, base="", version=version))
-    return render(request, "boards/county.html", _with_board_html(request, "boards/county.html", key, ctx),
-                  block="board")
+    return _serve_board(request, session, county, _period(period), since, county=True, base="")
 
 
 @router.get("/boards/{code}/activities")
@@ -226,18 +222,7 @@ def meeting(request: Request, session: SessionDep, link: DisplayScope,
 def meeting_slide(request: Request, session: SessionDep, link: DisplayScope, code: str,
                   period: Annotated[str | None, Query()] = None, since: Annotated[int | None, Query()] = None):
     org = boards.org_for_board(session, None, code, within=link.org_id)
-    p = _period(period)
     base = f"/d/{request.path_params['token']}/slide"
-    county = org.is_key_county and org.id != link.org_id
-    version = boards.version(session, [("place", org.id), ("org", org.id)] if county else [("org", org.id)])
-    if (quiet := _unchanged(since, version)) is not None:
-        return quiet
-    key = (org.id, p.key, version, base, "display")
-    if county:
-        ctx = _cached(("county", *key), lambda: _county_context(session, org, p, base=base, version=version))
-        ctx = _with_board_html(request, "boards/county.html", key, ctx | {"display": True})
-        return render(request, "boards/county.html", ctx, block="board", headers=dict(DISPLAY_HEADERS))
-    ctx = _cached(("overview", *key), lambda: _overview_context(session, org, p, base=base, version=version))
-    ctx = _with_board_html(request, "boards/overview.html", key, ctx | {"display": True})
-    return render(request, "boards/overview.html", ctx, block="board", headers=dict(DISPLAY_HEADERS))
-
+    return _serve_board(request, session, org, _period(period), since, base=base,
+                        county=org.is_key_county and org.id != link.org_id, extra={"display": True},
+                        headers=dict(DISPLAY_HEADERS))

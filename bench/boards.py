@@ -31,22 +31,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
 import urllib.request
 from http.cookiejar import CookieJar
 from pathlib import Path
 
-from submit import ROOT, _free_port, run_load
+from submit import ROOT, _free_port, browser_login, run_load
 
 PASSWORD = "demo2026"
 VIEWER, PROVINCE_STAFF = "13900000008", "13900000002"
-CSRF_IN_PAGE = re.compile(r'"X-CSRF-Token": "([^"]+)"')
 
 
 def build(db: Path, activities: int) -> float:
@@ -92,16 +89,7 @@ class Server:
 
 
 def log_in(base: str, login: str) -> tuple[urllib.request.OpenerDirector, CookieJar, str]:
-    jar = CookieJar()
-    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    opener.open(base + "/login", timeout=10).read()
-    anon = next(c.value for c in jar if c.name == "szt_csrf")
-    form = urllib.parse.urlencode({"login": login, "password": PASSWORD, "csrf_token": anon, "next": "/"}).encode()
-    page = opener.open(urllib.request.Request(base + "/login", data=form), timeout=30).read().decode()
-    match = CSRF_IN_PAGE.search(page)
-    if match is None:
-        raise SystemExit(f"login of {login} failed")
-    return opener, jar, match.group(1)
+    return browser_login(base, login, PASSWORD)
 
 
 def server_times(opener, base: str, path: str, n: int) -> list[float]:  # noqa: ANN001

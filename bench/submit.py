@@ -103,19 +103,25 @@ def prepare_database(db: Path, accounts: int) -> list[dict]:
     ]
 
 
-def log_in(base: str, login: str) -> tuple[str, str]:
-    """Log in like a browser: the form's CSRF cookie, the password, then the CSRF token of a page."""
+def browser_login(base: str, login: str, password: str) -> tuple[urllib.request.OpenerDirector, CookieJar, str]:
+    """Log in like a browser: the form's CSRF cookie, the password, then the CSRF token of a page.
+    Returns the opener holding the session cookie, its jar, and the token for write requests."""
     jar = CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     opener.open(base + "/login", timeout=10).read()
     anon = next(c.value for c in jar if c.name == "szt_csrf")
-    form = urllib.parse.urlencode({"login": login, "password": PASSWORD, "csrf_token": anon, "next": "/"}).encode()
+    form = urllib.parse.urlencode({"login": login, "password": password, "csrf_token": anon, "next": "/"}).encode()
     page = opener.open(urllib.request.Request(base + "/login", data=form), timeout=30).read().decode()
-    session = next((c.value for c in jar if c.name == "szt_session"), None)
     match = CSRF_IN_PAGE.search(page)
-    if session is None or match is None:
+    if not any(c.name == "szt_session" for c in jar) or match is None:
         raise SystemExit(f"login of {login} failed")
-    return f"szt_session={session}; szt_csrf={anon}", match.group(1)
+    return opener, jar, match.group(1)
+
+
+def log_in(base: str, login: str) -> tuple[str, str]:
+    """A bench account's Cookie header and CSRF token."""
+    _, jar, csrf = browser_login(base, login, PASSWORD)
+    return "; ".join(f"{c.name}={c.value}" for c in jar if c.name in ("szt_session", "szt_csrf")), csrf
 
 
 def run_load(spec: dict, path: Path) -> tuple[dict, float]:

@@ -313,8 +313,10 @@ def _ranks(scores: dict[int, float | None]) -> dict[int, int]:
     return {o: n for n, (_, o) in enumerate(ordered, start=1)}
 
 
-def overview(session: Session, org: Organisation, period: Period) -> Overview:
-    tasks, _ = catalogue(session)
+def overview(session: Session, org: Organisation, period: Period, *,
+             tasks: list[TaskInfo] | None = None) -> Overview:
+    """``tasks``: the catalogue when the caller has already read it (a county board)."""
+    tasks = tasks if tasks is not None else catalogue(session)[0]
     kids = list(session.scalars(select(Organisation).where(Organisation.parent_id == org.id)
                                 .order_by(Organisation.code)))
     units = [org.id] + [k.id for k in kids]
@@ -413,7 +415,7 @@ def county_board(session: Session, county: Organisation, period: Period, *, with
                          Activity.status.in_((ActivityStatus.verified.value, ActivityStatus.pending.value)),
                          and_(Activity.occurred_on >= period.start, Activity.occurred_on <= period.end))
                   .order_by(Activity.occurred_on.desc(), Activity.id.desc()).limit(8))]
-    own = overview(session, county, period) if with_own else None
+    own = overview(session, county, period, tasks=tasks) if with_own else None
     return CountyBoard(county, period, mine, ranks.get(county.id), len(key_ids), [period.year * 100 + m for m in months],
                        trend, leaders, latest, own)
 

@@ -20,6 +20,7 @@ from app.models.audit import AuditLog
 from app.models.meta import AppMeta
 from app.models.reports import ExportJob, FrozenReport
 from app.models.api import ApiToken, ApiTokenUsage, TokenLevel
+from app.models.history import HistoryEntry
 from app.models.rollup import DisplayLink, ParticipationCounter, ParticipationMonth, Rollup, RollupStamp
 
 __all__ = [
@@ -29,5 +30,5 @@ __all__ = [
     "IndicatorKind", "LinkAssignment", "LinkRole", "Member", "MemberRole", "Membership",
     "OrgClosure", "OrgLevel", "Organisation", "RoleGrant", "Site", "SiteKind", "Task", "Term",
     "UserAccount", "DisplayLink", "ParticipationCounter", "ParticipationMonth", "Rollup", "RollupStamp",
-    "ExportJob", "FrozenReport", "ApiToken", "ApiTokenUsage", "TokenLevel",
+    "ExportJob", "FrozenReport", "ApiToken", "ApiTokenUsage", "TokenLevel", "HistoryEntry",
 ]

@@ -89,13 +89,20 @@ class ColumnSpec:
 
 @dataclass(frozen=True)
 class Row:
-    """One non-blank row of the file: its number as the spreadsheet shows it, values by column key."""
+    """One non-blank row of the file: its number as the spreadsheet shows it, values by column key.
+
+    Every column the file has is in ``values`` (blank cells as ``""``); a column the file lacks is
+    not — ``has(key)`` tells "left blank" (clear it) from "not in this file" (keep what is stored).
+    """
 
     number: int
     values: dict[str, str]
 
     def get(self, key: str) -> str:
         return self.values.get(key, "")
+
+    def has(self, key: str) -> bool:
+        return key in self.values
 
 
 @dataclass(frozen=True)
@@ -130,6 +137,7 @@ class Plan:
     payload: Any = None
     rows: int = 0
     fingerprint: str = ""
+    notices: list[str] = field(default_factory=list)  # worth knowing before confirming, not errors
 
     @property
     def ok(self) -> bool:
@@ -425,8 +433,8 @@ def read_rows(data: bytes, filename: str, columns: Sequence[ColumnSpec]) -> list
 
     out: list[Row] = []
     for number, cells in body():
-        values = {key: cells[i] for i, key in mapping.items() if i < len(cells) and cells[i]}
-        if not values:
+        values = {key: (cells[i] if i < len(cells) else "") for i, key in mapping.items()}
+        if not any(values.values()):
             continue
         if all(values.get(k, "") == (v or "") for k, v in example.items()) and any(example.values()):
             continue  # the template's example row, left in place

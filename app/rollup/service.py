@@ -30,7 +30,9 @@ from app.models import (
     ActivityValue,
     AppMeta,
     Campaign,
+    HistoryEntry,
     Membership,
+    Organisation,
     OrgClosure,
     ParticipantStatus,
     ParticipationCounter,
@@ -163,6 +165,17 @@ def apply(session: Session, changes: Iterable[tuple[Contribution | None, Contrib
     took_part = Counter({k: n for k, n in took_part.items() if n})
     if took_part:
         _participation_changed(session, took_part)
+
+
+def add_figures(session: Session, deltas: Mapping[tuple[str, int, int, int, int], int]) -> None:
+    """Add verified amounts that are no activity (汇总录入, app/history): ``(scope, unit, month,
+    task, indicator) -> amount``. No activity count and no participation change with them."""
+    conn = session.connection()
+    rows = [{"scope": k[0], "unit_id": k[1], "year": k[2] // 100, "month": k[2], "task_id": k[3],
+             "indicator_id": k[4], "verified": n, "pending": 0} for k, n in sorted(deltas.items()) if n]
+    _upsert_add(conn, Rollup.__table__, ["scope", "unit_id", "year", "task_id", "indicator_id", "month"],
+                ["verified", "pending"], rows)
+    _bump(conn, {(r["scope"], r["unit_id"]) for r in rows})
 
 
 def _participation_changed(session: Session, delta: Counter[tuple[int, int]]) -> None:
@@ -322,8 +335,22 @@ def _recount_figures(conn: Connection) -> dict[tuple, tuple[int, int]]:
             count = count.join(OrgClosure.__table__, c.descendant_id == a.credited_org_id)
         parts.append(base.where(a.status.in_(COUNTED)).group_by(unit, month, a.task_id, v.indicator_id))
         parts.append(count.where(a.status.in_(COUNTED)).group_by(unit, month, a.task_id))
-    return {(r[0], r[1], r[2], r[3], r[4]): (int(r[5]), int(r[6]))
-            for r in conn.execute(union_all(*parts)) if (r[5], r[6]) != (0, 0)}
+    # 汇总录入 (history_entry): verified amounts of the organisation and its ancestors, and of a
+    # county by place; no activity count.
+    h, o = HistoryEntry.__table__.c, Organisation.__table__.c
+    parts.append(select(literal("org").label("scope"), c.ancestor_id.label("unit_id"), h.month, h.task_id,
+                        h.indicator_id, func.sum(h.value), literal(0)).select_from(HistoryEntry.__table__)
+                 .join(OrgClosure.__table__, c.descendant_id == h.org_id)
+                 .group_by(c.ancestor_id, h.month, h.task_id, h.indicator_id))
+    parts.append(select(literal("place").label("scope"), h.org_id.label("unit_id"), h.month, h.task_id,
+                        h.indicator_id, func.sum(h.value), literal(0)).select_from(HistoryEntry.__table__)
+                 .join(Organisation.__table__, o.id == h.org_id).where(o.level == "county")
+                 .group_by(h.org_id, h.month, h.task_id, h.indicator_id))
+    figures: dict[tuple, tuple[int, int]] = defaultdict(lambda: (0, 0))
+    for r in conn.execute(union_all(*parts)):
+        key, old = (r[0], r[1], r[2], r[3], r[4]), figures[(r[0], r[1], r[2], r[3], r[4])]
+        figures[key] = (old[0] + int(r[5]), old[1] + int(r[6]))
+    return {k: v for k, v in figures.items() if v != (0, 0)}
 
 
 def _recount_months(conn: Connection) -> dict[tuple[int, int], int]:
@@ -435,5 +462,5 @@ def rebuild(session: Session) -> Recount:
     return fresh
 
 
-__all__ = ["Contribution", "SPANS", "SPAN_MASK", "apply", "touch", "check", "contribution", "contributions", "ensure_year",
+__all__ = ["Contribution", "SPANS", "SPAN_MASK", "add_figures", "apply", "touch", "check", "contribution", "contributions", "ensure_year",
            "kept_years", "member_masks", "members_changed", "rebuild", "recount"]

@@ -130,13 +130,18 @@ def write_aside(session: Session, stmt) -> None:  # noqa: ANN001 - an UPDATE/INS
     """Run ``stmt`` in a short write transaction of its own: bookkeeping from a reading request
     (last seen, last used) that must not turn the request's read into a write (SQLite's lock).
     A session bound to one connection (tests inside a rolled-back transaction) runs it in place."""
+    do_aside(session, lambda s: s.execute(stmt))
+
+
+def do_aside(session: Session, work: Callable[[Session], object]) -> None:
+    """``work(session)`` in a short write transaction of its own, as :func:`write_aside` runs a statement."""
     bind = session.get_bind()
     if isinstance(bind, Engine):
         with write_session(bind) as w:
-            w.execute(stmt)
+            work(w)
             w.commit()
     else:
-        session.execute(stmt)
+        work(session)
 
 
 def end_read(session: Session) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from app.auth import csrf
@@ -30,9 +31,35 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def get_principal(request: Request, session: SessionDep) -> Principal | None:
-    principal = principal_for(session, request.cookies.get(SESSION_COOKIE), ip=client_ip(request))
+# Documents the Bearer scheme in OpenAPI; the header is read below (a page never takes a token).
+bearer_scheme = HTTPBearer(auto_error=False, scheme_name="apiToken", bearerFormat="szt_…",
+                           description="API 令牌（由「双助推」办公室在 /tokens 创建）：`Authorization: Bearer szt_…`")
+
+
+def get_principal(request: Request, session: SessionDep,
+                  _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None,
+                  ) -> Principal | None:
+    """The caller: an API token when the request carries ``Authorization`` (never falling back to the
+    cookie), else the session cookie's user."""
+    header = request.headers.get("authorization")
+    if header is not None:
+        principal = _token_principal(request, session, header)
+    else:
+        principal = principal_for(session, request.cookies.get(SESSION_COOKIE), ip=client_ip(request))
     request.state.principal = principal
+    return principal
+
+
+def _token_principal(request: Request, session: Session, header: str) -> Principal:
+    from app.tokens import service as tokens
+
+    token = tokens.authenticate(session, tokens.bearer_of(header))
+    route = request.scope.get("route")
+    access = (getattr(route, "openapi_extra", None) or {}).get(tokens.TOKEN_ACCESS)
+    principal = tokens.principal_for(session, token, ip=client_ip(request))
+    tokens.check_access(principal.token, access)
+    limit, remaining = tokens.admit(session, token, ip=client_ip(request))
+    request.state.rate_limit = (limit, remaining)
     return principal
 
 

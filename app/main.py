@@ -26,6 +26,8 @@ from app.errors import DomainError
 from app.exports.pages import router as exports_router
 from app.home.pages import router as home_router
 from app.timing import ServerTimingMiddleware
+from app.tokens.pages import router as tokens_router
+from app.api_http import ApiHttpMiddleware
 from app.links.api import router as links_api
 from app.links.pages import router as links_router
 from app.reports.api import router as reports_api
@@ -70,6 +72,7 @@ def create_app() -> FastAPI:
         dependencies=[Depends(csrf_protect)],
     )
     app.add_middleware(AnonCsrfCookieMiddleware)
+    app.add_middleware(ApiHttpMiddleware)  # ETag / 304 and rate-limit headers on /api/
     app.add_middleware(ServerTimingMiddleware)  # outermost: times everything below it
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     app.include_router(auth_router)
@@ -88,6 +91,7 @@ def create_app() -> FastAPI:
     app.include_router(reports_router)
     app.include_router(reports_api)
     app.include_router(exports_router)
+    app.include_router(tokens_router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

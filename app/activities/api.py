@@ -31,6 +31,8 @@ from app.activities.schemas import ActivityInput, ActivityPage, ActivityRead, Re
 from app.db import run_write
 from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
 from app.models import Activity, ActivityStatus
+from app.tokens.service import token_access
+
 
 router = APIRouter(prefix="/api/v1", tags=["activities"])
 
@@ -96,6 +98,7 @@ def _json(read: ActivityRead, *, status_code: int = 200, headers: dict[str, str]
 @router.post(
     "/activities", status_code=201, response_model=ActivityRead,
     summary="记录一条活动 / Record an activity",
+    openapi_extra=token_access("write"),
     description=(
         "记录一条助推活动，计入记录人所在组织（或所填的组织单位）。必须带 `Idempotency-Key` 请求头："
         "同一编号、同样内容的重复提交返回第一次的结果（200，响应头 `Idempotent-Replayed: true`），"
@@ -131,6 +134,7 @@ async def create_activity(
 @router.get(
     "/activities", response_model=ActivityPage,
     summary="活动列表 / List activities",
+    openapi_extra=token_access("records"),
     description=(
         "调用者可见的活动（自己记录或参与的；有查看权限的组织及其下级计入的，或发生在其辖区内的），"
         "按活动日期从新到旧，可按状态、地点、实事、委员、日期筛选，分页。\n\n"
@@ -147,6 +151,7 @@ def list_activities(session: SessionDep, by: CurrentUser, q: Annotated[ActivityQ
 @router.get(
     "/activities/{activity_id}", response_model=ActivityRead,
     summary="读取一条活动 / Read an activity",
+    openapi_extra=token_access("records"),
     description="调用者可见的一条活动；范围外的活动与不存在的一样答 404。\n\n"
                 "One activity the caller may read; outside the caller's scope it is a 404.",
     responses={**AUTH_ERRORS, **NOT_FOUND},

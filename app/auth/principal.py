@@ -27,6 +27,17 @@ ROLE_RANK = {GrantRole.member: 1, GrantRole.viewer: 1, GrantRole.leader: 2, Gran
 
 
 @dataclass(frozen=True)
+class TokenGrant:
+    """What an API token (app/tokens) allows, beside its subtree: the caller is another system."""
+
+    id: int
+    name: str
+    level: str  # "aggregate" | "records"
+    may_write: bool  # bound to a member: may submit activities as that member
+    rate_per_minute: int
+
+
+@dataclass(frozen=True)
 class Principal:
     user_id: int
     login: str
@@ -39,10 +50,12 @@ class Principal:
     # The member's current organisation (None for accounts without a current membership).
     member_org_id: int | None = None
     roles: frozenset[GrantRole] = field(default=frozenset())
+    # Set when the caller is another system with an API token (no session, no CSRF).
+    token: TokenGrant | None = None
 
     @property
     def actor(self) -> Actor:
-        return Actor(user_id=self.user_id, ip=self.ip)
+        return Actor(user_id=self.user_id or None, ip=self.ip)  # 0: an API token without an account
 
     def has_role(self, *roles: GrantRole) -> bool:
         return any(role in self.roles for role in roles)

@@ -22,6 +22,8 @@ from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
 from app.links import service
 from app.links.schemas import MAX_ID, Coverage, LinkChange, LinkCreate, LinkEnd, LinkPage, LinkRead
 from app.models import LinkAssignment
+from app.tokens.service import token_access
+
 
 router = APIRouter(prefix="/api/v1/links", tags=["links"])
 
@@ -67,6 +69,7 @@ class LinkQuery(BaseModel):
 @router.get(
     "", response_model=LinkPage,
     summary="挂联列表 / List link assignments",
+    openapi_extra=token_access("records"),
     description=(
         "调用者可见的挂联（地点在其有查看权限的组织范围内，或本人是挂联领导），待调整的在前，可按地点、领导、"
         "某日在任、状态筛选，分页。\n\n"
@@ -83,6 +86,7 @@ def list_links(session: SessionDep, by: CurrentUser, q: Annotated[LinkQuery, Que
 @router.get(
     "/coverage", response_model=Coverage,
     summary="重点帮扶县挂联覆盖 / Coverage of the key counties",
+    openapi_extra=token_access("records"),
     description=(
         "调用者范围内的重点帮扶县及其在任的县级挂联领导：无挂联领导的县在前，其次是挂联领导待调整的县。"
         "可按州（市）筛选。\n\n"
@@ -99,6 +103,7 @@ def coverage(session: SessionDep, by: CurrentUser,
 @router.get(
     "/{link_id}", response_model=LinkRead,
     summary="读取一条挂联 / Read a link assignment",
+    openapi_extra=token_access("records"),
     description="调用者可见的一条挂联；范围外的与不存在的一样答 404。\n\nOne link the caller may read; outside scope, 404.",
     responses={**AUTH_ERRORS, **NOT_FOUND},
 )

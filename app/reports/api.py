@@ -13,6 +13,8 @@ from app.boards import periods
 from app.deps import CurrentUser, SessionDep
 from app.reports import service
 from app.reports.pages import report_org
+from app.tokens.service import token_access
+
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
@@ -90,6 +92,7 @@ def to_summary(report: dict) -> ReportSummary:
 @router.get(
     "/reports/summary", response_model=ReportSummary,
     summary="报告的数字与正文 / Report figures and narrative",
+    openapi_extra=token_access("aggregate"),
     description=(
         "一个组织（含下级）在 `from`–`to` 各月（含首尾，须在同一年内）的已审核数字与报告正文，"
         "与报告页面、命令行 `python -m app report` 和 Word/Excel 下载完全一致。`compare=true` 时正文加上环比与同比。\n\n"

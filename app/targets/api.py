@@ -20,6 +20,8 @@ from app.targets.schemas import (
     TargetsUpdate,
     TargetValue,
 )
+from app.tokens.service import token_access
+
 
 router = APIRouter(prefix="/api/v1", tags=["targets"])
 
@@ -48,6 +50,7 @@ def to_read(grid: service.Grid) -> TargetsRead:
 @router.get(
     "/targets", response_model=TargetsRead,
     summary="查看年度目标 / Read annual targets",
+    openapi_extra=token_access("aggregate"),
     description=(
         "一个组织本级及其下一级各组织在某年的年度目标（目标针对该组织整个辖区）。"
         "`org` 省略时为当前用户权限范围内最高一级的组织，`year` 省略时为今年。\n\n"

@@ -22,6 +22,7 @@ from app.auth.principal import READ_ROLES, Principal
 from app.boards.periods import Period
 from app.clock import today_cn
 from app.errors import NotFound
+from app.history.service import history_in
 from app.models import (
     Activity,
     ActivityPhoto,
@@ -306,6 +307,7 @@ class Overview:
     score: float | None
     ranking: list[RankRow] = field(default_factory=list)
     ancestors: list[Organisation] = field(default_factory=list)
+    history: str | None = None  # 含汇总录入数据：… when the figures include 汇总录入 (app/history)
 
 
 def _ranks(scores: dict[int, float | None]) -> dict[int, int]:
@@ -344,7 +346,8 @@ def overview(session: Session, org: Organisation, period: Period, *,
     lineage = list(session.scalars(select(Organisation).join(OrgClosure, OrgClosure.ancestor_id == Organisation.id)
                                    .where(OrgClosure.descendant_id == org.id, OrgClosure.depth > 0)
                                    .order_by(OrgClosure.depth.desc())))
-    return Overview(org, period, mine, part[org.id], score(mine), rows, lineage)
+    note = history_in(session, org.id, period)
+    return Overview(org, period, mine, part[org.id], score(mine), rows, lineage, note and note.text)
 
 
 # --- by place ----------------------------------------------------------------------------------
@@ -378,6 +381,7 @@ class CountyBoard:
     leaders: list[LinkedLeader]
     latest: list[LatestActivity]
     own: Overview | None  # the county 政协's own progress (by organisation)
+    history: str | None = None  # 含汇总录入数据：… (by place)
 
 
 def county_board(session: Session, county: Organisation, period: Period, *, with_own: bool = True) -> CountyBoard:
@@ -417,7 +421,8 @@ def county_board(session: Session, county: Organisation, period: Period, *, with
                   .order_by(Activity.occurred_on.desc(), Activity.id.desc()).limit(8))]
     own = overview(session, county, period, tasks=tasks) if with_own else None
     return CountyBoard(county, period, mine, ranks.get(county.id), len(key_ids), [period.year * 100 + m for m in months],
-                       trend, leaders, latest, own)
+                       trend, leaders, latest, own, (note := history_in(session, county.id, period, scope="place"))
+                       and note.text)
 
 
 @dataclass

@@ -24,6 +24,7 @@ from app.boards import service as boards
 from app.boards.periods import Period
 from app.clock import CN, to_cn
 from app.errors import Forbidden, NotFound
+from app.history.service import history_in
 from app.models import FrozenReport, Organisation
 from app.models.rollup import COUNT
 from app.reports import narrative, tables
@@ -44,7 +45,7 @@ def build_report(session: Session, org: Organisation, period: Period, *, compare
     """The report of ``org``'s subtree for ``period``: narrative, figures, tables (a JSON-ready dict)."""
     tasks, _ = boards.catalogue(session)
     wording = narrative.phrasing(session)
-    words = narrative.wording(wording.campaign_code)
+    words = narrative.wording_for(session, wording.campaign_code)
     got = boards.figures(session, "org", [org.id], period).get(org.id, {})
     part = boards.participation(session, [org.id], period)[org.id]
     figures = []
@@ -61,6 +62,7 @@ def build_report(session: Session, org: Organisation, period: Period, *, compare
                            for i in t.indicators],
         })
     activities = tables.activities(got)
+    history = history_in(session, org.id, period)
     comparison = _compare(session, org, period, activities) if compare else None
     participation = {"active": part.active, "took_part": part.took_part, "rate": part.rate}
     paras = narrative.paragraphs(words=words, campaign_name=wording.campaign_name, org_name=org.name,
@@ -74,7 +76,9 @@ def build_report(session: Session, org: Organisation, period: Period, *, compare
         "campaign": wording.campaign_name,
         "generated_at": generated.strftime("%Y-%m-%d %H:%M"),
         "scope_note": (f"数据范围：{org.name}及其下级组织（按组织统计，计入本级及下级组织的活动）；"
-                       f"统计期间：{period.label}；只计已审核的活动；重点帮扶县表按活动地点统计。"),
+                       f"统计期间：{period.label}；只计已审核的活动；重点帮扶县表按活动地点统计。"
+                       + (f"{history.text}（历史汇总数，计入各项指标，不计入活动次数和参与率）。" if history else "")),
+        "history": history.text if history else None,
         "activities": activities,
         "figures": figures,
         "participation": participation,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from app.imports import members  # noqa: F401
+
 try:  # helper H2's kind; the guard goes once app/imports/history.py is in the tree
     from app.imports import history  # noqa: F401 - registers "history"
 except ImportError:  # pragma: no cover

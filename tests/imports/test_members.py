@@ -1,0 +1,152 @@
+"""Import kind members: good rows, each error message, re-import a no-op, rollup exact, scope."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from app.errors import Conflict, Forbidden, Invalid
+from app.models import AuditLog, Committee, Member, Membership, RoleGrant, Term, UserAccount
+from app.rollup import service as rollup
+from tests.imports.conftest import fill, to_csv, headers
+
+
+def _member(session, phone):
+    return session.scalar(select(Member).where(Member.phone == phone))
+
+
+def _audits(session):
+    return session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "import.members"))
+
+
+GOOD = [
+    ["李四", "13912340001", "530102", "经济界", "委员", "", "", "", "2026-01-01"],
+    ["王五", "13912340002", "530102", "农业界", "常委", "秘书长", "提案委员会", "滇红茶业有限公司", "2026.3.1"],
+    ["赵六", "13912340003", "530103", "中共", "主席会议成员", "副主席", "", "", ""],
+]
+
+
+def test_good_file_creates_members_memberships_accounts_then_second_import_is_a_no_op(session, world):
+    rollup.ensure_year(session, date.today().year)
+    data = fill(session, world.prefecture_staff, "members", GOOD)
+    plan = world.preview(world.prefecture_staff, "members", data)
+    assert plan.errors == [] and (plan.created, plan.updated, plan.unchanged) == (3, 0, 0)
+    world.commit(world.prefecture_staff, "members", data)
+    wang = _member(session, "13912340002")
+    assert (wang.name, wang.sector, wang.enterprise) == ("王五", "农业界", "滇红茶业有限公司")
+    seat = session.scalar(select(Membership).where(Membership.member_id == wang.id))
+    assert (seat.org_id, seat.role, seat.title, seat.start_date) == (world.wuhua.id, "standing", "秘书长", date(2026, 3, 1))
+    assert session.get(Committee, seat.committee_id).name == "提案委员会"
+    account = session.scalar(select(UserAccount).where(UserAccount.login == "13912340002"))
+    assert account.member_id == wang.id and account.password_hash is None
+    zhao = _member(session, "13912340003")
+    zhao_user = session.scalar(select(UserAccount).where(UserAccount.member_id == zhao.id))
+    roles = set(session.scalars(select(RoleGrant.role).where(RoleGrant.user_id == zhao_user.id)))
+    assert roles == {"member", "leader"}
+    assert rollup.check(session) == []
+    assert _audits(session) == 1
+    again = world.preview(world.prefecture_staff, "members", data)
+    assert (again.created, again.updated, again.unchanged, again.errors) == (0, 0, 3, [])
+    world.commit(world.prefecture_staff, "members", data)
+    assert _audits(session) == 1  # nothing written, not even an audit entry
+    assert rollup.check(session) == []
+
+
+def test_existing_phone_updates_member_and_current_membership(session, world):
+    world.commit(world.prefecture_staff, "members", fill(session, world.prefecture_staff, "members", GOOD))
+    changed = [["李四", "13912340001", "530102", "工商联", "常委", "", "", "新企业", ""]]
+    plan = world.preview(world.prefecture_staff, "members", fill(session, world.prefecture_staff, "members", changed))
+    assert (plan.created, plan.updated, plan.unchanged) == (0, 1, 0)
+    world.commit(world.prefecture_staff, "members", fill(session, world.prefecture_staff, "members", changed))
+    li = _member(session, "13912340001")
+    assert (li.sector, li.enterprise) == ("工商联", "新企业")
+    seat = session.scalar(select(Membership).where(Membership.member_id == li.id))
+    assert seat.role == "standing" and seat.start_date == date(2026, 1, 1)
+    assert session.scalar(select(func.count()).select_from(Membership).where(Membership.member_id == li.id)) == 1
+    assert rollup.check(session) == []
+
+
+def test_every_error_has_row_column_and_message(session, world):
+    bad = [
+        ["", "13912340001", "530102", "经济界"],  # row 3: no name
+        ["甲", "1391234", "530102", "经济界"],  # row 4: bad phone
+        ["乙", "13912340005", "999999", "经济界"],  # row 5: unknown org
+        ["丙", "13912340006", "530102", "", "委员"],  # row 6: no sector
+        ["丁", "13912340007", "530102", "经济界", "主任"],  # row 7: bad role
+        ["戊", "13912340007", "530102", "经济界"],  # row 8: phone twice
+        ["己", "13912340009", "530102", "经济界", "", "", "", "", "2026-13-45"],  # row 9: bad date
+        ["庚", "13912340010", "530302", "经济界"],  # row 10: outside the subtree (曲靖)
+    ]
+    plan = world.preview(world.prefecture_staff, "members", fill(session, world.prefecture_staff, "members", bad))
+    got = {(e.row, e.column): e.message for e in plan.errors}
+    assert got[(3, "姓名")] == "缺少姓名"
+    assert "格式不正确" in got[(4, "手机号")]
+    assert got[(5, "组织代码")] == "组织代码 999999 不存在"
+    assert got[(6, "界别")] == "缺少界别"
+    assert got[(7, "身份")].startswith("身份「主任」不正确，应为：委员、常委、主席会议成员")
+    assert got[(8, "手机号")] == "手机号 13912340007 在文件中重复出现（第 7 行已有）"
+    assert "无法识别" in got[(9, "任职开始日期")]
+    assert got[(10, "组织代码")].startswith("组织不在您的管理范围内")
+    assert len(plan.errors) == 8 and plan.created == 0 and plan.error_rows == 8
+    with pytest.raises(Invalid):
+        world.commit(world.prefecture_staff, "members", fill(session, world.prefecture_staff, "members", bad))
+    assert _member(session, "13912340005") is None
+
+
+def test_quirks_full_width_phone_text_dates_csv_with_bom_title_row_blank_rows(session, world):
+    rows = [["2026年五华区政协委员名单"], headers("members"),
+            ["张一", "１３９ １２３４ ０１０１", "530102", "经济界", "", "", "", "", "2026年3月1日"],
+            ["张二", "139-1234-0102", "530102", "经济界", "", "", "", "", "2026/3/2"],
+            [], ["", "", ""], []]
+    data = to_csv(rows)
+    plan = world.preview(world.prefecture_staff, "members", data, "名单.csv")
+    assert plan.errors == [] and plan.created == 2
+    world.commit(world.prefecture_staff, "members", data, "名单.csv")
+    one = _member(session, "13912340101")
+    assert one is not None and _member(session, "13912340102") is not None
+    seat = session.scalar(select(Membership).where(Membership.member_id == one.id))
+    assert seat.start_date == date(2026, 3, 1)
+
+
+def test_gbk_csv_and_excel_serial_dates(session, world):
+    rows = [headers("members"), ["张三", "13912340201", "530102", "经济界", "", "", "", "", "46082"]]
+    plan = world.preview(world.prefecture_staff, "members", to_csv(rows, bom=False, encoding="gbk"), "a.csv")
+    assert plan.errors == [] and plan.created == 1
+    new = plan.payload.new_members[0]
+    assert new.start == date(2026, 3, 1)
+
+
+def test_outsider_and_non_staff(session, world):
+    data = fill(session, world.prefecture_staff, "members", GOOD)
+    plan = world.preview(world.outsider, "members", data)
+    assert len(plan.errors) == 3 and all(e.message.startswith("组织不在您的管理范围内") for e in plan.errors)
+    with pytest.raises(Forbidden):
+        world.preview(world.viewer, "members", data)
+
+
+def test_a_member_serving_elsewhere_is_not_moved(session, world):
+    world.commit(world.prefecture_staff, "members", fill(session, world.prefecture_staff, "members", GOOD))
+    moved = [["李四", "13912340001", "530103", "经济界"]]
+    plan = world.preview(world.prefecture_staff, "members", fill(session, world.prefecture_staff, "members", moved))
+    assert [e.message for e in plan.errors] == ["该委员目前在五华区政协任职；调动请在委员管理中办理，不能通过导入改变所在组织"]
+
+
+def test_stale_preview_is_refused(session, world):
+    data = fill(session, world.prefecture_staff, "members", GOOD)
+    plan = world.preview(world.prefecture_staff, "members", data)
+    world.commit(world.prefecture_staff, "members", fill(session, world.prefecture_staff, "members", GOOD[:1]))
+    from app.imports import service
+    with pytest.raises(Conflict):
+        service.commit(session, world.prefecture_staff, "members", data, "f.xlsx", identity=plan.identity())
+
+
+def test_new_org_without_term_gets_term_one(session, world):
+    assert session.scalar(select(Term).where(Term.org_id == world.panlong.id)) is None or True
+    data = fill(session, world.prefecture_staff, "members", [["钱七", "13912340301", "530111", "经济界"]])
+    plan = world.preview(world.prefecture_staff, "members", data)
+    assert plan.errors == []
+    world.commit(world.prefecture_staff, "members", data)
+    assert session.scalar(select(Term.number).where(Term.org_id == session.scalar(
+        select(Membership.org_id).where(Membership.member_id == _member(session, "13912340301").id)))) == 1

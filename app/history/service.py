@@ -39,6 +39,7 @@ from app.auth.principal import STAFF_ROLES, Principal
 from app.catalogue.service import current_campaign, indicators_for
 from app.clock import today_cn
 from app.errors import Conflict, Forbidden, Invalid
+from app.imports.base import Orgs, Progress, no_progress
 from app.models import HistoryEntry, Indicator, Organisation, OrgClosure, OrgLevel
 from app.models.base import utcnow
 from app.rollup import service as rollup
@@ -192,19 +193,13 @@ def require_staff(by: Principal) -> None:
 # --- planning -------------------------------------------------------------------------------------
 
 class _Lookup:
-    """Organisations by code and the indicators each one sees, asked once each."""
+    """Organisations by code (read once, with the caller's managed set) and the indicators each sees."""
 
-    def __init__(self, session: Session, by: Principal) -> None:
+    def __init__(self, session: Session, by: Principal, orgs: Orgs | None = None) -> None:
         self.session, self.by = session, by
+        self.orgs = orgs or Orgs(session, by)
         self.campaign = current_campaign(session)
-        self._orgs: dict[str, Organisation | None] = {}
         self._indicators: dict[int, list[Indicator]] = {}
-
-    def org(self, code: str) -> Organisation | None:
-        if code not in self._orgs:
-            org = self.session.scalar(select(Organisation).where(Organisation.code == code))
-            self._orgs[code] = org if org is not None and self.by.can(self.session, org.id, *STAFF_ROLES) else None
-        return self._orgs[code]
 
     def indicators(self, org_id: int) -> list[Indicator]:
         if org_id not in self._indicators:
@@ -229,30 +224,31 @@ def _indicator(lookup: _Lookup, org: Organisation, raw: Any) -> Indicator:
     return found[0]
 
 
-def plan_history(session: Session, by: Principal, rows: Iterable[HistoryRow]) -> HistoryPlan:
+def plan_history(session: Session, by: Principal, rows: Iterable[HistoryRow], *, orgs: Orgs | None = None,
+                 progress: Progress = no_progress) -> HistoryPlan:
     """Check every row and compare it with what is stored: nothing is written.
 
     Errors name the row and the column; a row with an error is left out of the entries (the commit
     refuses a plan with errors, so nothing of a file with an error is written).
     """
     require_staff(by)
-    lookup = _Lookup(session, by)
+    lookup = _Lookup(session, by, orgs)
     plan = HistoryPlan()
     now = today_cn()
     current = now.year * 100 + now.month
     parsed: list[tuple[int, Organisation, Indicator, int, int, int, str]] = []
-    for r in rows:
+    for n, r in enumerate(rows, start=1):
+        if n % 1000 == 0:
+            progress(n)
         errors: list[RowError] = []
 
         def fail(column: str, message: str) -> None:
             errors.append(RowError(r.row, column, message))  # noqa: B023 - used at once
 
-        code = _text(r.org_code)
-        org = None
-        if not code:
-            fail(COL_ORG, "请填写组织代码")
-        elif (org := lookup.org(code)) is None:
-            fail(COL_ORG, f"找不到组织代码 {code}，或不在您的管辖范围内")
+        org, problem = lookup.orgs.find(_text(r.org_code))
+        if problem:
+            org = None
+            fail(COL_ORG, problem)
         year = month = span = None
         try:
             year = parse_year(r.year)
@@ -357,9 +353,18 @@ def commit_history(session: Session, by: Principal, plan: HistoryPlan, *, expect
         raise Invalid(f"文件中有 {len(plan.errors)} 处错误，请改正后重新上传", code="has_errors")
     if expected is not None and expected != plan.fingerprint:
         raise Conflict("数据在预览之后有变化，请重新预览后再确认", code="stale_preview")
+    if plan.effective:
+        write_history(session, by, plan)
+        session.commit()
+    return plan
+
+
+def write_history(session: Session, by: Principal, plan: HistoryPlan) -> None:
+    """Write a checked plan (no errors): entries, rollup, one audit entry per organisation. Never
+    commits (the caller's transaction: :func:`commit_history`, or the import framework's)."""
     changes = plan.effective
     if not changes:
-        return plan
+        return
     now = utcnow()
     units = _units(session, {c.org.id: c.org for c in changes}.values())
     deltas: dict[tuple[str, int, int, int, int], int] = defaultdict(int)
@@ -384,8 +389,6 @@ def commit_history(session: Session, by: Principal, plan: HistoryPlan, *, expect
         record(session, actor=by.actor, action="history.import", target_type="organisation",
                target_id=org_id, org_id=org_id,
                after={"org": orgs[org_id].name, "entries": items[:200], "count": len(items)})
-    session.commit()
-    return plan
 
 
 # --- labelling figures ----------------------------------------------------------------------------

@@ -71,9 +71,10 @@ def test_second_import_of_the_same_rows_is_a_no_op_and_a_change_updates(session,
 
 
 @pytest.mark.parametrize(("cells", "column", "message"), [
-    (("", 2024, "3", "X", "1"), "组织代码", "请填写组织代码"),
-    (("999999", 2024, "3", "X", "1"), "组织代码", "找不到组织代码 999999，或不在您的管辖范围内"),
-    (("530300", 2024, "3", "X", "1"), "组织代码", "找不到组织代码 530300，或不在您的管辖范围内"),  # 曲靖: outside
+    (("", 2024, "3", "X", "1"), "组织代码", "缺少组织代码"),
+    (("999999", 2024, "3", "X", "1"), "组织代码", "组织代码 999999 不存在"),
+    (("53010", 2024, "3", "X", "1"), "组织代码", "格式不正确"),
+    (("530300", 2024, "3", "X", "1"), "组织代码", "组织不在您的管理范围内：曲靖"),  # a sibling prefecture
     (("530102", "二〇二四", "3", "COUNT", "1"), "年份", "年份应为 2000 至"),
     (("530102", 1999, "3", "COUNT", "1"), "年份", "年份应为 2000 至"),
     (("530102", 2024, "13", "COUNT", "1"), "月份或季度", "月份或季度应为 1–12 的月份"),
@@ -137,7 +138,7 @@ def test_stale_preview_and_permissions(session, world):
     assert [e.column for e in outsider.errors] == ["组织代码"]
     # A county office cannot write its prefecture's figures.
     up = service.plan_history(session, by, rows(("530100", 2024, "3", world.count.name, "1")))
-    assert [e.message for e in up.errors] == ["找不到组织代码 530100，或不在您的管辖范围内"]
+    assert [e.message for e in up.errors] == ["组织不在您的管理范围内：昆明市政协（530100）"]
 
 
 def test_history_in_names_the_periods(session, world):

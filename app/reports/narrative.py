@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from app.boards.periods import CN_QUARTER, Period
-from app.models import Campaign, Indicator, Task
+from app.models import AppMeta, Campaign, Indicator, Task
 from app.web import format_money
 
 WORDING_FILE = Path(__file__).resolve().parent.parent / "data" / "report_wording.json"
@@ -38,6 +38,19 @@ def wording(campaign_code: str | None) -> dict[str, str]:
     """The sentences of ``campaign_code``'s reports (the default entry for a campaign without its own)."""
     data = _all_wording()
     return {**data["_default"], **data.get(campaign_code or "", {})}
+
+
+def override_key(campaign_code: str | None, key: str) -> str:
+    """Where the office's own wording of one sentence is kept (app_meta; set on /manage/wording)."""
+    return f"wording:{campaign_code or '_default'}:{key}"
+
+
+def wording_for(session: Session, campaign_code: str | None) -> dict[str, str]:
+    """The sentences of ``campaign_code``'s reports: the office's edits over the file's defaults."""
+    words = wording(campaign_code)
+    prefix = override_key(campaign_code, "")
+    edited = session.execute(select(AppMeta.key, AppMeta.value).where(AppMeta.key.startswith(prefix))).all()
+    return words | {k.removeprefix(prefix): v for k, v in edited if k.removeprefix(prefix) in words}
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from app.display.pages import router as display_router
 from app.errors import DomainError
 from app.exports.pages import router as exports_router
 from app.home.pages import router as home_router
+from app.imports.pages import router as imports_router
 from app.timing import ServerTimingMiddleware
 from app.tokens.pages import router as tokens_router
 from app.api_http import ApiHttpMiddleware
@@ -91,6 +92,7 @@ def create_app() -> FastAPI:
     app.include_router(reports_router)
     app.include_router(reports_api)
     app.include_router(exports_router)
+    app.include_router(imports_router)
     app.include_router(tokens_router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -37,20 +37,24 @@ def kinds() -> list[ImportKind]:
 
 
 def preview(session: Session, by: Principal, kind: str, data: bytes, filename: str,
-            progress: Progress = no_progress) -> Plan:
-    """What importing ``data`` would do: counts, errors, notices. Writes nothing."""
+            progress: Progress = no_progress, *, total: Progress = no_progress) -> Plan:
+    """What importing ``data`` would do: counts, errors, notices. Writes nothing.
+
+    ``total`` hears the number of data rows once the file is read; ``progress`` the rows planned.
+    """
     require_staff(by)
     found = get_kind(kind)
     rows = read_rows(data, filename, found.columns)
     if not rows:
         raise Invalid("文件中没有数据行（表头下方是空的）", code="import_empty")
+    total(len(rows))
     return found.plan(session, by, rows, progress)
 
 
 def commit(session: Session, by: Principal, kind: str, data: bytes, filename: str, *,
-           identity: str | None = None, progress: Progress = no_progress) -> Plan:
+           identity: str | None = None, progress: Progress = no_progress, total: Progress = no_progress) -> Plan:
     """Import ``data`` all or nothing, as previewed (``identity``: the preview's ``Plan.identity()``). Commits."""
-    plan = preview(session, by, kind, data, filename, progress)
+    plan = preview(session, by, kind, data, filename, progress, total=total)
     if not plan.ok:
         raise Invalid(f"文件有 {len(plan.errors)} 处错误，没有导入任何数据；请修改后重新上传", code="import_invalid")
     if identity is not None and plan.identity() != identity:

@@ -1,4 +1,4 @@
-"""Command line: ``python -m app serve | migrate | init | demo | rollup | report | createadmin``."""
+"""Command line: ``python -m app serve | migrate | init | demo | rollup | report | createadmin | import``."""
 
 from __future__ import annotations
 
@@ -226,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--name", default="系统管理员")
     s.add_argument("--password")
     s.set_defaults(func=cmd_createadmin)
+
+    from app.imports.cli import add_parser as add_import
+    add_import(sub)
     return p
 
 

@@ -31,6 +31,7 @@ from app.tokens.pages import router as tokens_router
 from app.api_http import ApiHttpMiddleware
 from app.links.api import router as links_api
 from app.links.pages import router as links_router
+from app.manage.pages import router as manage_router
 from app.reports.api import router as reports_api
 from app.reports.pages import router as reports_router
 from app.targets.api import router as targets_api
@@ -94,6 +95,7 @@ def create_app() -> FastAPI:
     app.include_router(exports_router)
     app.include_router(imports_router)
     app.include_router(tokens_router)
+    app.include_router(manage_router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -35,6 +35,7 @@ from app.manage.pages import router as manage_router
 from app.reports.api import router as reports_api
 from app.reports.pages import router as reports_router
 from app.targets.api import router as targets_api
+from app.terms.pages import router as terms_router
 from app.targets.pages import router as targets_router
 from app.web import is_htmx, render
 
@@ -95,6 +96,7 @@ def create_app() -> FastAPI:
     app.include_router(exports_router)
     app.include_router(imports_router)
     app.include_router(tokens_router)
+    app.include_router(terms_router)
     app.include_router(manage_router)
 
     @app.get("/healthz", include_in_schema=False)

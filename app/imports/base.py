@@ -396,7 +396,7 @@ def read_rows(data: bytes, filename: str, columns: Sequence[ColumnSpec]) -> list
 
     The header row is the row among the first :data:`HEADER_SCAN` that names the most of
     ``columns`` (a title row above it, or a two-row header with merged cells, is fine). Blank rows
-    are skipped wherever they are; a row equal to the template's example row is skipped too.
+    are skipped wherever they are; the template's example row, left in place right under the header, too.
     Invalid when the file cannot be read, has no header naming the required columns, or is too long.
     """
     lookup: dict[str, str] = {}
@@ -432,12 +432,14 @@ def read_rows(data: bytes, filename: str, columns: Sequence[ColumnSpec]) -> list
         yield from rows
 
     out: list[Row] = []
+    first_data = head[index][0] + 1
     for number, cells in body():
         values = {key: (cells[i] if i < len(cells) else "") for i, key in mapping.items()}
         if not any(values.values()):
             continue
-        if all(values.get(k, "") == (v or "") for k, v in example.items()) and any(example.values()):
-            continue  # the template's example row, left in place
+        if number == first_data and any(example.values()) and all(
+                values.get(k, "") == (v or "") for k, v in example.items()):
+            continue  # the template's example row, left in place right under the header
         out.append(Row(number, values))
         if len(out) > MAX_ROWS:
             raise Invalid(f"文件超过 {MAX_ROWS:,} 行，请分成几个文件导入", code="import_too_long")

@@ -98,7 +98,7 @@ class MembersKind(BaseKind):
     code = "members"
     label = "委员名单"
     columns = [
-        ColumnSpec("name", "姓名", required=True, example="张三", width=10),
+        ColumnSpec("name", "姓名", required=True, example="张三（示例）", width=10),
         ColumnSpec("phone", "手机号", required=True, text=True, example="13800000000",
                    aliases=("手机", "手机号码", "联系电话", "电话"), note="11 位手机号，是委员的唯一标识（登录账号）"),
         ColumnSpec("org_code", "组织代码", required=True, text=True, example="530102",

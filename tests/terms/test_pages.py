@@ -85,4 +85,7 @@ def test_bad_date_and_who_may_see_the_pages(client, session, world):
     assert client.get("/terms/530102").status_code == 404
     assert client.post("/terms/530102/change", data={"csrf_token": token, "start_date": "2026-07-01",
                                                      "keep_ids": "", "fingerprint": "x"}).status_code == 404
+    f.login_as(client, session, f.persona(session, "outsider_member"))
+    assert client.get("/terms/530102").status_code == 404
+    assert client.get("/terms").status_code == 403
     assert session.scalar(select(Term).where(Term.number == 2)) is None

@@ -18,6 +18,7 @@ from app.activities.review_pages import router as review_router
 from app.audit.pages import router as audit_router
 from app.auth.csrf import AnonCsrfCookieMiddleware
 from app.auth.pages import router as auth_router
+from app.boards.api import router as boards_api
 from app.boards.pages import router as boards_router
 from app.config import PROJECT_ROOT
 from app.deps import csrf_protect
@@ -30,6 +31,7 @@ from app.timing import ServerTimingMiddleware
 from app.tokens.pages import router as tokens_router
 from app.api_http import ApiHttpMiddleware
 from app.links.api import router as links_api
+from app.orgs.api import router as orgs_api
 from app.links.pages import router as links_router
 from app.manage.pages import router as manage_router
 from app.reports.api import router as reports_api
@@ -98,6 +100,8 @@ def create_app() -> FastAPI:
     app.include_router(tokens_router)
     app.include_router(terms_router)
     app.include_router(manage_router)
+    app.include_router(orgs_api)
+    app.include_router(boards_api)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

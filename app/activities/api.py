@@ -18,18 +18,25 @@ Writes are built for throughput on SQLite (bench/submit.py, bench/README.md):
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Callable
-from datetime import date
-from typing import Annotated, Any
+from datetime import date, datetime, timezone
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from app.activities import service
+from app.api_docs import AUTH_ERRORS, INVALID, ErrorBody, err as _err  # noqa: F401 - re-exported
 from app.activities.schemas import ActivityInput, ActivityPage, ActivityRead, ReopenInput, ReturnInput
 from app.db import run_write
+from app.links.schemas import MAX_ID
 from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
+from app.clock import CN
+from app.errors import Invalid
 from app.models import Activity, ActivityStatus
 from app.tokens.service import token_access
 
@@ -43,48 +50,68 @@ def read_model(read: Session, activity: Activity) -> ActivityRead:
 
 # --- documented errors ----------------------------------------------------------------------------
 
-class ErrorBody(BaseModel):
-    """Every error of this API: a Chinese message for people, a stable code for programs."""
-
-    detail: str = Field(description="给人看的中文说明 / message for people, in Chinese")
-    code: str = Field(description="稳定的机器代码 / stable machine code, e.g. bad_transition")
-    errors: dict[str, str] | list[dict[str, Any]] | None = Field(
-        default=None, description="逐字段的错误（仅 422）/ per-field messages (422 only)")
-
-
-def _err(description: str) -> dict[str, Any]:
-    return {"model": ErrorBody, "description": description}
-
-
-AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: _err("未登录或登录已过期（code: unauthenticated） / not logged in"),
-    403: _err("CSRF 令牌缺失或不符（code: csrf_failed、bad_origin），或无权进行此操作（code: forbidden） / "
-              "CSRF header missing or wrong, or not allowed"),
-}
 NOT_FOUND = {404: _err("找不到该活动，或不在您的范围内（code: not_found） / not found or outside your scope")}
-INVALID = {422: _err("填写有误：detail 为中文说明，errors 为逐字段说明（code: invalid、validation_error 等） / "
-                     "invalid input, with per-field errors")}
 BAD_TRANSITION = {409: _err("活动当前状态不允许此操作（code: bad_transition） / the activity's state does not allow this")}
 
 
 # --- queries ---------------------------------------------------------------------------------------
 
 class ActivityQuery(BaseModel):
-    """Filters of the list (all optional) and the page."""
+    """Filters of the list (all optional) and the page: by page number, or by cursor."""
 
     status: ActivityStatus | None = Field(default=None, description="状态：pending / verified / returned / withdrawn")
-    county_id: int | None = Field(default=None, description="活动地点所在县（组织编号）")
-    task_id: int | None = Field(default=None, description="实事编号")
-    member: str | None = Field(default=None, max_length=40, description="委员姓名（包含）或手机号（开头）")
+    county_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="活动地点所在县（组织编号）")
+    site_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="活动地点：乡镇/村/示范点编号")
+    org_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="计入组织（编号），含其下级")
+    task_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="实事编号")
+    member: str | None = Field(default=None, max_length=40,
+                               description="委员姓名（包含）；登录的工作人员也可填手机号开头（API 令牌只按姓名）")
     date_from: date | None = Field(default=None, description="活动日期起（含）")
     date_to: date | None = Field(default=None, description="活动日期止（含）")
-    page: int = Field(default=1, ge=1, le=100_000)
-    per_page: int = Field(default=50, ge=1, le=200)
+    updated_since: datetime | None = Field(
+        default=None, description="只列此时刻（含）之后有变化的活动（ISO 8601，带时区，如 2026-10-01T00:00:00+08:00），"
+                                  "用于增量同步：配合 order=updated")
+    order: Literal["occurred", "updated"] = Field(
+        default="occurred", description="occurred：活动日期从新到旧；updated：最后变化从早到晚（增量同步用）")
+    cursor: str | None = Field(default=None, max_length=200,
+                               description="上一页响应中的 next_cursor；给出时 page 须为 1")
+    page: int = Field(default=1, ge=1, le=100_000, description="页码（不用 cursor 时）")
+    per_page: int = Field(default=50, ge=1, le=200, description="每页条数")
 
-    def filters(self) -> service.ActivityFilters:
+    def filters(self, by_name_only: bool) -> service.ActivityFilters:
         return service.ActivityFilters(status=self.status, county_id=self.county_id, task_id=self.task_id,
                                        member=(self.member or "").strip() or None, date_from=self.date_from,
-                                       date_to=self.date_to)
+                                       date_to=self.date_to, site_id=self.site_id, org_id=self.org_id,
+                                       updated_since=_since(self.updated_since), by_name_only=by_name_only)
+
+
+def encode_cursor(order: str, activity: Activity) -> str:
+    key = activity.occurred_on.isoformat() if order == "occurred" else _utc(activity.updated_at).isoformat()
+    raw = json.dumps([order, key, activity.id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, order: str) -> tuple:
+    bad = Invalid("翻页游标无效，请从第一页重新开始", code="bad_cursor", errors={"cursor": "游标无效或与排序方式不符"})
+    try:
+        got_order, key, last_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if got_order != order or not isinstance(last_id, int) or not 1 <= last_id <= MAX_ID:
+            raise bad
+        value = date.fromisoformat(key) if order == "occurred" else _utc(datetime.fromisoformat(key))
+    except (ValueError, TypeError, json.JSONDecodeError, binascii.Error):
+        raise bad from None
+    return value, last_id
+
+
+def _since(value: datetime | None) -> datetime | None:
+    """A time without a zone is Beijing time (the users' clock)."""
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=CN)
+    return value
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 def _json(read: ActivityRead, *, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -137,15 +164,34 @@ async def create_activity(
     openapi_extra=token_access("records"),
     description=(
         "调用者可见的活动（自己记录或参与的；有查看权限的组织及其下级计入的，或发生在其辖区内的），"
-        "按活动日期从新到旧，可按状态、地点、实事、委员、日期筛选，分页。\n\n"
-        "Activities the caller may read (own, credited to or done in an organisation subtree they hold a "
-        "reading role on), newest first, filtered and paginated."
+        "可按状态、地点（县、乡镇/村）、计入组织、实事、委员姓名、活动日期、变化时间筛选。\n\n"
+        "翻页：第一页的响应带 `total` 和 `next_cursor`；把 `next_cursor` 放进 `?cursor=` 取下一页，直到它为 null。"
+        "`order=occurred`（默认）按活动日期从新到旧；`order=updated` 按最后变化从早到晚——增量同步时记下上次同步的时刻，"
+        "以 `updated_since=该时刻&order=updated` 取回此后新增或变化（审核、退回、更正、参与确认）的活动。"
+        "也可用 `page` 按页码翻页（仅 order=occurred）。响应中只有委员姓名，没有手机号。\n\n"
+        "Activities the caller may read, filtered by status, place, credited organisation, task, member "
+        "name, activity date and change time. Page with `next_cursor` (or `page` for order=occurred); "
+        "`order=updated&updated_since=T` returns what changed since T, oldest change first, for "
+        "incremental sync. Names only, never phone numbers."
     ),
     responses={**AUTH_ERRORS, **INVALID},
 )
 def list_activities(session: SessionDep, by: CurrentUser, q: Annotated[ActivityQuery, Query()]) -> ActivityPage:
-    items, total = service.list_visible(session, by, q.filters(), page=q.page, per_page=q.per_page)
-    return ActivityPage(items=service.to_read(session, items), total=total, page=q.page, per_page=q.per_page)
+    filters = q.filters(by_name_only=by.token is not None)
+    if q.cursor is None and q.page > 1:
+        if q.order == "updated":
+            raise Invalid("按变化时间排序时请用 cursor 翻页", code="bad_cursor", errors={"page": "order=updated 时用 cursor 翻页"})
+        items, total = service.list_visible(session, by, filters, page=q.page, per_page=q.per_page)
+        more = q.page * q.per_page < total
+    else:
+        if q.cursor is not None and q.page != 1:
+            raise Invalid("使用游标翻页时不能同时指定页码", code="bad_cursor", errors={"page": "用 cursor 时 page 须为 1"})
+        after = decode_cursor(q.cursor, q.order) if q.cursor else None
+        items, more, total = service.list_by_cursor(session, by, filters, order=q.order, after=after,
+                                                    limit=q.per_page, with_total=after is None)
+    next_cursor = encode_cursor(q.order, items[-1]) if more and items else None
+    return ActivityPage(items=service.to_read(session, items), total=total, page=q.page if q.cursor is None else 1,
+                        per_page=q.per_page, next_cursor=next_cursor)
 
 
 @router.get(

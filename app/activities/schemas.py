@@ -62,9 +62,10 @@ class ActivityRead(BaseModel):
 
 class ActivityPage(BaseModel):
     items: list[ActivityRead]
-    total: int
-    page: int
+    total: int | None = Field(description="符合条件的总数；用 cursor 取后续页时为 null（只在第一页计算）")
+    page: int = Field(description="页码（用 cursor 翻页时为 1）")
     per_page: int
+    next_cursor: str | None = Field(default=None, description="下一页的游标，放进 ?cursor= 取下一页；没有更多时为 null")
 
 
 class ReturnInput(BaseModel):

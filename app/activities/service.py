@@ -13,7 +13,7 @@ import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import (
@@ -21,6 +21,7 @@ from sqlalchemy import (
     Connection,
     Insert,
     Select,
+    and_,
     bindparam,
     delete,
     exists,
@@ -63,7 +64,7 @@ from app.models import (
     UserAccount,
 )
 from app.models.base import utcnow
-from app.orgs.service import ancestor_ids, is_within, subtrees_ids
+from app.orgs.service import ancestor_ids, is_within, subtree_ids, subtrees_ids
 from app.rollup import service as rollup
 
 
@@ -721,6 +722,7 @@ def decide_participant(session: Session, *, by: Principal, activity_id: int, mem
         was = rollup.contribution(session, activity)
         row.status = ParticipantStatus.confirmed
         rollup.apply(session, [(was, replace(was, members=was.members | {member_id}))])
+        activity.updated_at = utcnow()  # its participants changed: incremental sync must see it
     else:
         session.delete(row)
     audit(session, actor=by.actor, action="activity.join_" + ("confirm" if accept else "refuse"),
@@ -748,6 +750,10 @@ class ActivityFilters:
     member: str | None = None  # name, or phone as typed
     date_from: date | None = None
     date_to: date | None = None
+    site_id: int | None = None
+    org_id: int | None = None  # credited to this organisation or below
+    updated_since: datetime | None = None  # changed at or after (incremental sync)
+    by_name_only: bool = False  # ``member`` never matches phone numbers (API tokens)
 
 
 def _filtered(stmt, f: ActivityFilters):
@@ -761,9 +767,16 @@ def _filtered(stmt, f: ActivityFilters):
         stmt = stmt.where(Activity.occurred_on >= f.date_from)
     if f.date_to:
         stmt = stmt.where(Activity.occurred_on <= f.date_to)
+    if f.site_id:
+        stmt = stmt.where(Activity.site_id == f.site_id)
+    if f.org_id:
+        stmt = stmt.where(Activity.credited_org_id.in_(subtree_ids(f.org_id)))
+    if f.updated_since:
+        stmt = stmt.where(Activity.updated_at >= f.updated_since)
     if f.member:
         q = f.member.strip()
-        people = select(Member.id).where(or_(Member.name.contains(q), Member.phone.startswith(q)))
+        matches = Member.name.contains(q) if f.by_name_only else or_(Member.name.contains(q), Member.phone.startswith(q))
+        people = select(Member.id).where(matches)
         stmt = stmt.where(or_(
             Activity.id.in_(select(ActivityParticipant.activity_id).where(ActivityParticipant.member_id.in_(people))),
             Activity.recorder_user_id.in_(select(UserAccount.id).where(UserAccount.member_id.in_(people))),
@@ -798,6 +811,33 @@ def list_visible(session: Session, by: Principal, filters: ActivityFilters, *, p
                  per_page: int = 50) -> tuple[list[Activity], int]:
     stmt = _filtered(select(Activity).where(visible_to(by)), filters)
     return _page(session, stmt.order_by(Activity.occurred_on.desc(), Activity.id.desc()), page, per_page)
+
+
+# Orders of a list walked by cursor: the key columns and their direction.
+CURSOR_ORDERS = {"occurred": ((Activity.occurred_on, Activity.id), "desc"),
+                 "updated": ((Activity.updated_at, Activity.id), "asc")}
+
+
+def list_by_cursor(session: Session, by: Principal, filters: ActivityFilters, *, order: str = "occurred",
+                   after: tuple | None = None, limit: int = 50, with_total: bool = True,
+                   ) -> tuple[list[Activity], bool, int | None]:
+    """A page of the visible activities after the key ``after`` (None: from the start) in ``order``:
+    ``occurred`` newest activity date first, ``updated`` oldest change first (incremental sync).
+    Returns the rows, whether more follow, and the total (first page only, when asked)."""
+    (first, second), direction = CURSOR_ORDERS[order]
+    stmt = _filtered(select(Activity).where(visible_to(by)), filters)
+    total = None
+    if with_total:
+        total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    if after is not None:
+        key, last_id = after
+        if direction == "desc":
+            stmt = stmt.where(or_(first < key, and_(first == key, second < last_id)))
+        else:
+            stmt = stmt.where(or_(first > key, and_(first == key, second > last_id)))
+    ordering = (first.desc(), second.desc()) if direction == "desc" else (first.asc(), second.asc())
+    rows = list(session.scalars(stmt.order_by(*ordering).limit(limit + 1)))
+    return rows[:limit], len(rows) > limit, total
 
 
 def likely_duplicates(session: Session, *, county_id: int, task_id: int, occurred_on: date,

@@ -211,7 +211,7 @@ def test_list_is_scoped_filtered_and_paginated(client, world):
     assert [i["id"] for i in client.get(URL).json()["items"]] == [second.id]
     for outsider in (world.outsider_staff, world.outsider_member_user):
         _as(client, world, outsider)
-        assert client.get(URL).json() == {"items": [], "total": 0, "page": 1, "per_page": 50}
+        assert client.get(URL).json() == {"items": [], "total": 0, "page": 1, "per_page": 50, "next_cursor": None}
 
 
 # --- documentation ----------------------------------------------------------------------------------------

@@ -1,0 +1,123 @@
+"""JSON API for the organisation tree under /api/v1: the organisations a caller reads, one
+organisation, and the key-support counties (重点帮扶县). No personal data: any API token reads these."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from sqlalchemy.orm import aliased
+from sqlmodel import Session
+
+from app.api_docs import AUTH_ERRORS, INVALID, ORG_NOT_FOUND
+from app.auth.principal import READ_ROLES, Principal
+from app.deps import CurrentUser, SessionDep
+from app.errors import NotFound
+from app.models import Organisation, OrgLevel
+from app.orgs.service import get_by_code, subtree_ids
+from app.tokens.service import token_access
+
+router = APIRouter(prefix="/api/v1", tags=["organisations"])
+
+CODE = Annotated[str, Path(pattern=r"^\d{6}$", description="组织的 6 位行政区划代码，如 530000", examples=["532930"])]
+
+
+class OrgRead(BaseModel):
+    id: int
+    code: str = Field(description="6 位行政区划代码")
+    name: str = Field(description="组织名称，如 洱源县政协")
+    level: OrgLevel = Field(description="province 省 / prefecture 州市 / county 县（市、区）")
+    parent_code: str | None = Field(description="上级组织代码；省为 null")
+    is_key_county: bool = Field(description="是否重点帮扶县")
+
+    model_config = {"json_schema_extra": {"examples": [{
+        "id": 120, "code": "532930", "name": "洱源县政协", "level": "county", "parent_code": "532900",
+        "is_key_county": True}]}}
+
+
+class OrgList(BaseModel):
+    items: list[OrgRead] = Field(description="按代码排序（即树的先序）")
+    total: int
+
+    model_config = {"json_schema_extra": {"examples": [{"items": [
+        {"id": 1, "code": "530000", "name": "云南省政协", "level": "province", "parent_code": None,
+         "is_key_county": False},
+        {"id": 2, "code": "532900", "name": "大理州政协", "level": "prefecture", "parent_code": "530000",
+         "is_key_county": False}], "total": 2}]}}
+
+
+def _readable(by: Principal):  # noqa: ANN202 - a SELECT of organisation ids
+    return by.scope(*READ_ROLES)
+
+
+def _listing(session: Session, by: Principal, *, under: str | None, level: OrgLevel | None,
+             key_only: bool) -> list[OrgRead]:
+    parent = aliased(Organisation)
+    stmt = (select(Organisation, parent.code).outerjoin(parent, parent.id == Organisation.parent_id)
+            .where(Organisation.id.in_(_readable(by))).order_by(Organisation.code))
+    if under:
+        top = get_by_code(session, under)
+        if top is None or not by.can(session, top.id, *READ_ROLES):
+            raise NotFound("找不到该组织，或不在您的范围内")
+        stmt = stmt.where(Organisation.id.in_(subtree_ids(top.id)))
+    if level is not None:
+        stmt = stmt.where(Organisation.level == level.value)
+    if key_only:
+        stmt = stmt.where(Organisation.is_key_county.is_(True))
+    return [OrgRead(id=o.id, code=o.code, name=o.name, level=o.level, parent_code=p, is_key_county=o.is_key_county)
+            for o, p in session.execute(stmt)]
+
+
+@router.get(
+    "/orgs", response_model=OrgList,
+    summary="组织列表（树） / List organisations",
+    openapi_extra=token_access("aggregate"),
+    description=(
+        "调用者可读范围内的全部组织，按代码排序（先序，即树的顺序）；每个组织带上级代码，可据此拼出树。"
+        "可按上级（`under`，含其本身）、层级、是否重点帮扶县筛选。一个省约 150 个组织，不分页。\n\n"
+        "Every organisation the caller reads, in code order (a pre-order walk of the tree), each with its "
+        "parent's code; filtered by subtree, level, key-support county. About 150 a province: not paginated."
+    ),
+    responses={**AUTH_ERRORS, **ORG_NOT_FOUND, **INVALID},
+)
+def list_orgs(
+    session: SessionDep, by: CurrentUser,
+    under: Annotated[str | None, Query(pattern=r"^\d{6}$", description="只列此组织及其下级（6 位代码）",
+                                       examples=["532900"])] = None,
+    level: Annotated[OrgLevel | None, Query(description="只列某一层级")] = None,
+    key_county: Annotated[bool, Query(description="只列重点帮扶县")] = False,
+) -> OrgList:
+    items = _listing(session, by, under=under, level=level, key_only=key_county)
+    return OrgList(items=items, total=len(items))
+
+
+@router.get(
+    "/orgs/{code}", response_model=OrgRead,
+    summary="读取一个组织 / Read an organisation",
+    openapi_extra=token_access("aggregate"),
+    description="调用者可读范围内的一个组织；范围外的与不存在的一样答 404。\n\n"
+                "One organisation the caller reads; outside the caller's scope it is a 404.",
+    responses={**AUTH_ERRORS, **ORG_NOT_FOUND, **INVALID},
+)
+def get_org(session: SessionDep, by: CurrentUser, code: CODE) -> OrgRead:
+    org = get_by_code(session, code)
+    if org is None or not by.can(session, org.id, *READ_ROLES):
+        raise NotFound("找不到该组织，或不在您的范围内")
+    parent = session.get(Organisation, org.parent_id) if org.parent_id else None
+    return OrgRead(id=org.id, code=org.code, name=org.name, level=org.level,
+                   parent_code=parent.code if parent else None, is_key_county=org.is_key_county)
+
+
+@router.get(
+    "/key-counties", response_model=OrgList,
+    summary="重点帮扶县 / Key-support counties",
+    openapi_extra=token_access("aggregate"),
+    description="调用者可读范围内的重点帮扶县，按代码排序。\n\n"
+                "The key-support counties inside the caller's scope, in code order.",
+    responses={**AUTH_ERRORS},
+)
+def list_key_counties(session: SessionDep, by: CurrentUser) -> OrgList:
+    items = _listing(session, by, under=None, level=OrgLevel.county, key_only=True)
+    return OrgList(items=items, total=len(items))

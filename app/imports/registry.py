@@ -3,8 +3,4 @@
 from __future__ import annotations
 
 from app.imports import orgs, members, targets  # noqa: F401, I001 - page order
-
-try:  # helper H2's kind; the guard goes once app/imports/history.py is in the tree
-    from app.imports import history  # noqa: F401 - registers "history"
-except ImportError:  # pragma: no cover
-    pass
+from app.imports import history  # noqa: F401 - 汇总录入 (helper H2's kind)

@@ -30,17 +30,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from app.activities.service import display_value, parse_value
 from app.audit.service import record
-from app.auth.principal import STAFF_ROLES, Principal
+from app.auth.principal import READ_ROLES, STAFF_ROLES, Principal
 from app.catalogue.service import current_campaign, indicators_for
 from app.clock import today_cn
-from app.errors import Conflict, Forbidden, Invalid
+from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.imports.base import Orgs, Progress, no_progress
-from app.models import HistoryEntry, Indicator, Organisation, OrgClosure, OrgLevel
+from app.models import HistoryEntry, Indicator, Organisation, OrgClosure, OrgLevel, Task
 from app.models.base import utcnow
 from app.rollup import service as rollup
 
@@ -429,18 +429,47 @@ def history_in(session: Session, org_id: int, period: Any, *, scope: str = "org"
     return HistoryNote(tuple(labels))
 
 
-def stored_entries(session: Session, by: Principal, org: Organisation, *, limit: int = 50,
-                   offset: int = 0) -> tuple[list[tuple[HistoryEntry, Organisation, Indicator]], int]:
-    """The entries of ``org``'s subtree (newest month first), a page of them and the total."""
-    from sqlalchemy import func  # noqa: PLC0415 - local: only this read needs it
+def org_for_history(session: Session, by: Principal, code: str) -> Organisation:
+    """The organisation with ``code`` whose entries ``by`` manages (404 outside their reach, 403 for
+    readers without a staff role)."""
+    org = session.scalar(select(Organisation).where(Organisation.code == (code or "").strip()[:6]))
+    if org is None or not by.can(session, org.id, *READ_ROLES):
+        raise NotFound("找不到该组织，或不在您的管辖范围内", code="org_not_found")
+    if not by.can(session, org.id, *STAFF_ROLES):
+        raise Forbidden(STAFF_ONLY, code="staff_only")
+    return org
 
-    base = (select(HistoryEntry, Organisation, Indicator)
-            .join(Organisation, Organisation.id == HistoryEntry.org_id)
-            .join(Indicator, Indicator.id == HistoryEntry.indicator_id)
-            .join(OrgClosure, OrgClosure.descendant_id == HistoryEntry.org_id)
-            .where(OrgClosure.ancestor_id == org.id))
-    total = session.scalar(select(func.count()).select_from(base.subquery()))
-    rows = session.execute(base.order_by(HistoryEntry.month.desc(), Organisation.code, Indicator.task_id,
-                                         Indicator.sort_order).limit(limit).offset(offset)).all()
-    return [tuple(r) for r in rows], total or 0
 
+PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    entry: HistoryEntry
+    org: Organisation
+    indicator: Indicator
+    task: str
+
+    @property
+    def period_label(self) -> str:
+        return period_label(self.entry.month, self.entry.span)
+
+    @property
+    def value_text(self) -> str:
+        return display_value(self.indicator.kind, self.entry.value)
+
+
+def stored_entries(session: Session, org: Organisation, *, page: int = 1) -> tuple[list[EntryRow], int]:
+    """One page of the entries of ``org``'s subtree (newest month first) and how many there are."""
+    where = (select(HistoryEntry.id).join(OrgClosure, OrgClosure.descendant_id == HistoryEntry.org_id)
+             .where(OrgClosure.ancestor_id == org.id))
+    total = session.scalar(select(func.count()).select_from(where.subquery())) or 0
+    rows = session.execute(
+        select(HistoryEntry, Organisation, Indicator, Task.short_name)
+        .join(Organisation, Organisation.id == HistoryEntry.org_id)
+        .join(Indicator, Indicator.id == HistoryEntry.indicator_id)
+        .join(Task, Task.id == HistoryEntry.task_id)
+        .where(HistoryEntry.id.in_(where))
+        .order_by(HistoryEntry.month.desc(), Organisation.code, Task.sort_order, Indicator.sort_order, HistoryEntry.id)
+        .limit(PER_PAGE).offset((max(page, 1) - 1) * PER_PAGE)).all()
+    return [EntryRow(*r) for r in rows], total

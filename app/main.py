@@ -36,6 +36,7 @@ from app.links.pages import router as links_router
 from app.manage.pages import router as manage_router
 from app.reports.api import router as reports_api
 from app.reports.pages import router as reports_router
+from app.history.pages import router as history_router
 from app.targets.api import router as targets_api
 from app.terms.pages import router as terms_router
 from app.targets.pages import router as targets_router
@@ -99,6 +100,7 @@ def create_app() -> FastAPI:
     app.include_router(imports_router)
     app.include_router(tokens_router)
     app.include_router(terms_router)
+    app.include_router(history_router)
     app.include_router(manage_router)
     app.include_router(orgs_api)
     app.include_router(boards_api)

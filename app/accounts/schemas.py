@@ -45,6 +45,18 @@ ACTION_LABELS = {
     "user.enable": "启用账号",
     "grant.create": "授予权限",
     "grant.revoke": "撤销权限",
+    "member.update": "修改委员信息",
+    "member.transfer": "调动委员",
+    "membership.end": "结束任职",
+    "org.key_county": "修改重点帮扶县标记",
+    "site.create": "添加地点",
+    "site.rename": "地点改名",
+    "task.create": "添加实事",
+    "task.update": "修改实事",
+    "indicator.create": "添加指标",
+    "indicator.update": "修改指标",
+    "wording.set": "修改报告措辞",
+    "wording.clear": "恢复默认报告措辞",
 }
 
 

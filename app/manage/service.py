@@ -147,11 +147,15 @@ def list_members(session: Session, by: Principal, *, org_id: int | None = None, 
     return [MemberRow(m, ms, o, c, True) for m, ms, o, c in rows], total
 
 
-def member_for_staff(session: Session, by: Principal, member_id: int, *, today: date | None = None) -> MemberRow:
+def member_for_staff(session: Session, by: Principal, member_id: int, *, today: date | None = None,
+                     lock: bool = False) -> MemberRow:
     """The member with their current (else latest) membership, if its organisation is in the caller's
-    staff subtree; 404 / 403 otherwise."""
+    staff subtree; 404 / 403 otherwise. ``lock``: hold the member's row for a membership change (on
+    PostgreSQL; SQLite's writer holds the lock anyway), so two transfers of one member queue."""
     require_staff(by)
     today = today or today_cn()
+    if lock:
+        session.execute(select(Member.id).where(Member.id == member_id).with_for_update())
     member = session.get(Member, member_id)
     memberships = list(session.scalars(
         select(Membership).where(Membership.member_id == member_id)
@@ -192,7 +196,7 @@ def _account_beyond(session: Session, by: Principal, user_id: int) -> bool:
 
 def update_member(session: Session, by: Principal, member_id: int, data: MemberEdit) -> Member:
     """Edit a member and their current membership's role, title and committee (audited; commits)."""
-    row = member_for_staff(session, by, member_id)
+    row = member_for_staff(session, by, member_id, lock=True)
     member, ms = row.member, row.membership
     errors: dict[str, str] = {}
     name, sector = data.name.strip(), data.sector.strip()
@@ -283,7 +287,7 @@ def transfer_member(session: Session, by: Principal, member_id: int, *, to_org_i
     current membership ends the day before (or on its first day), a new one opens in the target's
     current term. Keeps the rollup exact; audited; commits."""
     today = today or today_cn()
-    row = member_for_staff(session, by, member_id, today=today)
+    row = member_for_staff(session, by, member_id, today=today, lock=True)
     ms = _current(row)
     target = org_for_staff(session, by, to_org_id)
     on = _day_not_future(on or today, today, "on", "调动日期")
@@ -323,7 +327,7 @@ def end_membership(session: Session, by: Principal, member_id: int, *, on: date 
     """End the member's current membership on ``on`` (the last day served; default today). The member
     keeps their history; rollup kept exact; audited; commits."""
     today = today or today_cn()
-    row = member_for_staff(session, by, member_id, today=today)
+    row = member_for_staff(session, by, member_id, today=today, lock=True)
     ms = _current(row)
     on = _day_not_future(on or today, today, "end_date", "结束日期")
     if on < ms.start_date:

@@ -61,7 +61,7 @@ def _page(request: Request, session: Session, by: Principal, org: Organisation, 
           error: str | None = None, status_code: int = 200):
     today = today_cn()
     current = service.current_term(session, org.id)
-    seats = service.open_seats(session, org.id, today)
+    seats = service.open_seats(session, org.id, today, started=True)
     kids = [k for k in children(session, org.id) if by.can(session, k.id, *STAFF_ROLES)]
     parent = session.get(Organisation, org.parent_id) if org.parent_id else None
     notice = None

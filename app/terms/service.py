@@ -83,14 +83,16 @@ class Seat:
         return ROLE_LABELS.get(MemberRole(self.membership.role), str(self.membership.role))
 
 
-def open_seats(session: Session, org_id: int, on: date) -> list[Seat]:
-    """Memberships of the organisation still open on ``on`` (no end, or ending on/after it), by name."""
-    rows = session.execute(
-        select(Membership, Member, Committee.name)
-        .join(Member, Member.id == Membership.member_id)
-        .outerjoin(Committee, Committee.id == Membership.committee_id)
-        .where(Membership.org_id == org_id, or_(Membership.end_date.is_(None), Membership.end_date >= on))
-        .order_by(Member.name, Member.id, Membership.start_date.desc())).all()
+def open_seats(session: Session, org_id: int, on: date, *, started: bool = False) -> list[Seat]:
+    """Memberships of the organisation still open on ``on`` (no end, or ending on/after it), by name;
+    ``started``: only those already begun on ``on`` (the members serving that day)."""
+    stmt = (select(Membership, Member, Committee.name)
+            .join(Member, Member.id == Membership.member_id)
+            .outerjoin(Committee, Committee.id == Membership.committee_id)
+            .where(Membership.org_id == org_id, or_(Membership.end_date.is_(None), Membership.end_date >= on)))
+    if started:
+        stmt = stmt.where(Membership.start_date <= on)
+    rows = session.execute(stmt.order_by(Member.name, Member.id, Membership.start_date.desc())).all()
     return [Seat(m, p, c) for m, p, c in rows]
 
 

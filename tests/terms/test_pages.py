@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, timedelta
 
 from openpyxl import Workbook
 from sqlalchemy import select
 
+from app.clock import today_cn
 from app.models import Membership, Term
 from app.rollup import service as rollup
 from tests import factories as f
@@ -46,8 +47,20 @@ def test_page_confirmation_and_change_from_checkboxes(client, session, world):
     assert session.scalar(select(Membership.end_date).where(Membership.member_id == b.id)) == date(2026, 6, 30)
     assert rollup.check(session) == []
 
+    # A term starting later: the page lists who serves today, each once.
+    soon = (today_cn() + timedelta(days=30)).isoformat()
+    later = client.post("/terms/530102/preview", data={"csrf_token": token, "start_date": soon,
+                                                      "source": "list", "keep": [str(a.id)]})
+    fp = later.text.split('name="fingerprint" value="')[1].split('"')[0]
+    client.post("/terms/530102/change", data={"csrf_token": token, "start_date": soon,
+                                               "keep_ids": str(a.id), "fingerprint": fp})
+    scheduled = client.get("/terms/530102")
+    assert "第3届" in scheduled.text and scheduled.text.count('name="keep"') == 2  # 甲 and 丙 serve until the day before
+    assert rollup.check(session) == []
+
     stale = client.post("/terms/530102/change", data={
-        "csrf_token": token, "start_date": "2026-08-01", "keep_ids": f"{a.id}", "fingerprint": fingerprint})
+        "csrf_token": token, "start_date": (today_cn() + timedelta(days=60)).isoformat(), "keep_ids": f"{a.id}",
+        "fingerprint": fingerprint})
     assert stale.status_code == 409
 
 

@@ -109,13 +109,16 @@ class MemberRow:
         return MEMBER_ROLE_LABELS[MemberRole(self.membership.role)] if self.membership else ""
 
 
-def _current_membership_id(today: date):
-    """Correlated: the id of the member's membership open on ``today`` (the most recent if several)."""
-    m = Membership.__table__.alias("cur")
-    return (select(m.c.id)
-            .where(m.c.member_id == Member.id, m.c.start_date <= today,
-                   or_(m.c.end_date.is_(None), m.c.end_date >= today))
-            .order_by(m.c.start_date.desc(), m.c.id.desc()).limit(1).correlate(Member).scalar_subquery())
+def _serving(table, today: date):  # noqa: ANN001 - the membership table or an alias of it
+    return [table.c.start_date <= today, or_(table.c.end_date.is_(None), table.c.end_date >= today)]
+
+
+def _is_current(today: date):
+    """Membership is its member's current one: open on ``today``, the most recent if several."""
+    cur = Membership.__table__.alias("cur")
+    latest = (select(cur.c.id).where(cur.c.member_id == Membership.member_id, *_serving(cur, today))
+              .order_by(cur.c.start_date.desc(), cur.c.id.desc()).limit(1).correlate(Membership).scalar_subquery())
+    return [*_serving(Membership.__table__, today), Membership.id == latest]
 
 
 def list_members(session: Session, by: Principal, *, org_id: int | None = None, q: str = "",
@@ -128,12 +131,13 @@ def list_members(session: Session, by: Principal, *, org_id: int | None = None, 
         within = subtree_ids(org_id)
     else:
         within = by.scope(*STAFF_ROLES)
+    # Driven from the memberships of the subtree (indexed by organisation), not from every member.
     stmt = (select(Member, Membership, Organisation, Committee.name)
-            .select_from(Member)
-            .join(Membership, Membership.id == _current_membership_id(today))
+            .select_from(Membership)
+            .join(Member, Member.id == Membership.member_id)
             .join(Organisation, Organisation.id == Membership.org_id)
             .outerjoin(Committee, Committee.id == Membership.committee_id)
-            .where(Membership.org_id.in_(within)))
+            .where(Membership.org_id.in_(within), *_is_current(today)))
     q = q.strip()
     if q:
         matches = [Member.name.contains(q, autoescape=True)]

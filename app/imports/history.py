@@ -7,6 +7,8 @@ the framework's :class:`Plan` with its counts, errors and fingerprint.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -19,7 +21,7 @@ from app.models import Indicator, OrgClosure, Task
 
 class HistoryKind(BaseKind):
     code, label = "history", "历史数据（汇总录入）"
-    columns = [
+    columns: ClassVar[list[ColumnSpec]] = [
         ColumnSpec("org_code", service.COL_ORG, required=True, text=True, example="530102",
                    note="6 位组织代码（行政区划代码），须在您的管理范围内"),
         ColumnSpec("year", service.COL_YEAR, required=True, example="2025", width=8,
@@ -53,8 +55,8 @@ class HistoryKind(BaseKind):
         return {"indicator": list(dict.fromkeys(names))}
 
     def notes(self) -> list[str]:
-        return ["历史数据按「组织 × 月份（或季度）× 指标」录入为汇总数，计入该期间的各项指标、看板和报告（标注“含汇总录入数据”），"
-                "不计入活动次数和委员参与率。",
+        return [("历史数据按「组织 × 月份（或季度）× 指标」录入为汇总数，计入该期间的各项指标、看板和报告（标注“含汇总录入数据”），"
+                 "不计入活动次数和委员参与率。"),
                 "同一组织、指标和月份再次导入时更新原数值，不会重复累加。"]
 
     def plan(self, session: Session, by: Principal, rows: list[Row], progress: Progress) -> Plan:

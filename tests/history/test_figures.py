@@ -17,7 +17,7 @@ from tests.history.conftest import rows
 TODAY = date(2026, 11, 23)
 
 
-def _figure(ov, indicator_id):  # noqa: ANN001, ANN202
+def _figure(ov, indicator_id):
     return next(x for t in ov.tasks for x in t.indicators if x.indicator.id == indicator_id)
 
 

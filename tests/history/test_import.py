@@ -15,7 +15,7 @@ from app.models import AuditLog, HistoryEntry, Rollup
 from app.rollup import service as rollup
 
 
-def _filled(session, by, rows) -> bytes:  # noqa: ANN001
+def _filled(session, by, rows) -> bytes:
     """The kind's own template with ``rows`` typed below its example row."""
     wb = load_workbook(io.BytesIO(template(get_kind("history"), session, by)))
     ws = wb["导入数据"]

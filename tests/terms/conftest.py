@@ -30,10 +30,10 @@ class World:
         self.task = f.task(session, 7)
         self.count = next(i for i in f.indicators(session, self.task) if i.kind == IndicatorKind.count)
 
-    def p(self, user, today: date = TODAY):  # noqa: ANN001
+    def p(self, user, today: date = TODAY):
         return build_principal(self.s, user, ip="test", today=today)
 
-    def log(self, user, key: str, on: date, *, today: date = TODAY):  # noqa: ANN001
+    def log(self, user, key: str, on: date, *, today: date = TODAY):
         data = ActivityInput(task_id=self.task.id, county_id=self.wuhua.id, occurred_on=on, description="义诊",
                              values={self.count.id: "2"})
         a = activities.record_activity(self.s, by=self.p(user, today), data=data, idempotency_key=key,

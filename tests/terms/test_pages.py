@@ -14,7 +14,7 @@ from app.rollup import service as rollup
 from tests import factories as f
 
 
-def _xlsx(rows) -> bytes:  # noqa: ANN001
+def _xlsx(rows) -> bytes:
     wb = Workbook()
     for r in rows:
         wb.active.append(r)

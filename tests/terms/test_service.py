@@ -7,8 +7,8 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from app.activities.schemas import ActivityInput
 from app.activities import service as activities
+from app.activities.schemas import ActivityInput
 from app.boards import periods
 from app.boards import service as boards
 from app.errors import Conflict, Forbidden, Invalid, NotFound
@@ -18,7 +18,7 @@ from app.terms import service
 from tests.terms.conftest import TODAY
 
 
-def _memberships(session, member) -> list[Membership]:  # noqa: ANN001
+def _memberships(session, member) -> list[Membership]:
     return list(session.scalars(select(Membership).where(Membership.member_id == member.id)
                                 .order_by(Membership.start_date)))
 
@@ -47,7 +47,7 @@ def test_term_change_carries_over_the_chosen_and_ends_the_others(session, world)
 
 
 def test_ended_members_keep_their_past_activities_leave_the_new_denominator_and_cannot_record(session, world):
-    a, b, _ = world.members
+    _, b, _ = world.members
     ua, ub, _ = world.users
     world.log(ua, "a-march", date(2026, 3, 10))
     past = world.log(ub, "b-march", date(2026, 3, 12))

@@ -279,8 +279,9 @@ def run(job: ImportJob, engine: Engine | None = None) -> None:
         job.notices = plan.notices[:50]
         job.identity = plan.identity()
     else:
-        with write_session(engine) as s:
+        with read_session(engine) as s:  # the write transaction below begins with the planning itself
             by = _principal(s, job.user_id)
+        with write_session(engine) as s:
             plan = service.commit(s, by, job.kind, data, job.filename, identity=job.identity,
                                   progress=_progress(job), total=_total(job))
         job.committed = plan.counts()

@@ -75,6 +75,13 @@ def test_ended_members_keep_their_past_activities_leave_the_new_denominator_and_
                          description="义诊", values={world.count.id: "1"})
     with pytest.raises(Forbidden, match="没有关联在任的政协委员"):
         activities.record_activity(session, by=world.p(ub), data=data, idempotency_key="b-aug", today=TODAY)
+    # Nor can the office record for them after their membership ended (代录); the months they served, it can.
+    staff = world.p(world.county_staff)
+    behalf = data.model_copy(update={"on_behalf": True, "participant_member_ids": [b.id]})
+    with pytest.raises(Invalid, match="活动当天不在任"):
+        activities.record_activity(session, by=staff, data=behalf, idempotency_key="s-aug", today=TODAY)
+    served = behalf.model_copy(update={"occurred_on": date(2026, 6, 30)})
+    assert activities.record_activity(session, by=staff, data=served, idempotency_key="s-jun", today=TODAY).activity.id
     # A continuing member records as before, and counts in the new term.
     world.log(ua, "a-aug", date(2026, 8, 1))
     assert boards.participation(session, [world.wuhua.id], q3)[world.wuhua.id].took_part == 1

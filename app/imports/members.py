@@ -346,8 +346,8 @@ class MembersKind(BaseKind):
                        if m.role is MemberRole.chair_council]
             linked_ids = [u["b_id"] for u in linked]
             if linked_ids:
-                held = set(conn.execute(select(RoleGrant.user_id, RoleGrant.role, RoleGrant.org_id)
-                                        .where(RoleGrant.user_id.in_(linked_ids))).tuples())
+                held = {tuple(r) for r in conn.execute(select(RoleGrant.user_id, RoleGrant.role, RoleGrant.org_id)
+                                                       .where(RoleGrant.user_id.in_(linked_ids)))}
                 grants = [g for g in grants if g not in held]
             grant_ids = _allocate(conn, "role_grant", len(grants))
             bulk_insert(conn, "role_grant", ("id", "user_id", "role", "org_id", "granted_by_user_id", "created_at"),

@@ -150,3 +150,40 @@ def test_new_org_without_term_gets_term_one(session, world):
     world.commit(world.prefecture_staff, "members", data)
     assert session.scalar(select(Term.number).where(Term.org_id == session.scalar(
         select(Membership.org_id).where(Membership.member_id == _member(session, "13912340301").id)))) == 1
+
+
+def test_an_account_already_using_the_phone_becomes_the_members(session, world):
+    from tests import factories as f
+    from app.models import GrantRole
+    staff = f.make_user(session, grants=((GrantRole.staff, world.wuhua),))
+    data = fill(session, world.prefecture_staff, "members", [["孙八", staff.login, "530102", "经济界"]])
+    plan = world.preview(world.prefecture_staff, "members", data)
+    assert plan.errors == [] and plan.created == 1
+    world.commit(world.prefecture_staff, "members", data)
+    session.refresh(staff)
+    member = _member(session, staff.login)
+    assert staff.member_id == member.id
+    assert set(session.scalars(select(RoleGrant.role).where(RoleGrant.user_id == staff.id))) == {"staff", "member"}
+    assert session.scalar(select(func.count()).select_from(UserAccount).where(UserAccount.login == staff.login)) == 1
+
+
+def test_participation_counters_follow_new_and_moved_start_dates(session, world):
+    from app.models import ParticipationCounter
+    year = date.today().year
+    rollup.ensure_year(session, year)
+
+    def active(org):
+        return session.scalar(select(ParticipationCounter.active).where(
+            ParticipationCounter.org_id == org.id, ParticipationCounter.year == year,
+            ParticipationCounter.first_month == 1, ParticipationCounter.last_month == 1)) or 0
+
+    before = active(world.wuhua)
+    rows = [["周九", "13912340401", "530102", "经济界", "", "", "", "", f"{year}-03-01"]]
+    world.commit(world.prefecture_staff, "members", fill(session, world.prefecture_staff, "members", rows))
+    assert active(world.wuhua) == before  # joined in March: not active in January
+    rows[0][8] = f"{year}-01-01"
+    plan = world.preview(world.prefecture_staff, "members", fill(session, world.prefecture_staff, "members", rows))
+    assert plan.updated == 1
+    world.commit(world.prefecture_staff, "members", fill(session, world.prefecture_staff, "members", rows))
+    assert active(world.wuhua) == before + 1 and active(world.kunming) >= 1
+    assert rollup.check(session) == []

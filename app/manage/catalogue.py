@@ -2,8 +2,11 @@
 
 Who may change what (decided once, in :func:`may_own`): what the province owns (the campaign's own
 tasks and indicators, the report wording) is changed by province administrators; a prefecture's
-staff add and change tasks and indicators *of their own* (``owner_org_id`` = the prefecture), which
-show only in its subtree (``catalogue.service.tasks_for`` / ``indicators_for``). Counties own none.
+staff add and change indicators *of their own* (``owner_org_id`` = the prefecture) under the tasks
+it works with, which show only in its subtree (``catalogue.service.indicators_for``). Counties own
+none. Tasks — the 「10件实事」 themselves — are the province's: DOMAIN.md has prefectures add
+indicators ("an indicator added by a prefecture belongs to that organisation"), and a task of one
+prefecture would otherwise be named as idle in every other prefecture's report.
 
 An indicator's kind is fixed once created (values are stored by kind: money as hundredths of
 万元), and indicators are never deleted here: figures, targets and 汇总录入 refer to them, and the
@@ -59,11 +62,12 @@ def may_own(session: Session, by: Principal, org: Organisation) -> bool:
     return False
 
 
-def owner_options(session: Session, by: Principal) -> list[Organisation]:
-    """The organisations the caller may add tasks and indicators for."""
+def owner_options(session: Session, by: Principal, *, tasks: bool = False) -> list[Organisation]:
+    """The organisations the caller may add indicators (or, ``tasks``, tasks) for."""
     require_staff(by)
+    levels = [OrgLevel.province] if tasks else [OrgLevel.province, OrgLevel.prefecture]
     orgs = session.scalars(select(Organisation).where(
-        Organisation.id.in_(by.scope(*STAFF_ROLES)), Organisation.level != OrgLevel.county).order_by(Organisation.code))
+        Organisation.id.in_(by.scope(*STAFF_ROLES)), Organisation.level.in_(levels)).order_by(Organisation.code))
     return [o for o in orgs if may_own(session, by, o)]
 
 
@@ -104,13 +108,16 @@ def catalogue_view(session: Session, by: Principal) -> tuple[Campaign, list[Task
     return campaign, views, areas
 
 
-def _owner(session: Session, by: Principal, owner_org_id: int) -> Organisation:
+OWNER_ONLY = "实事、省级指标和报告措辞由省级管理员维护；州市可以添加本州市自己的指标"
+
+
+def _owner(session: Session, by: Principal, owner_org_id: int, *, task: bool = False) -> Organisation:
     require_staff(by)
     org = session.get(Organisation, owner_org_id)
     if org is None or not by.can(session, org.id, *STAFF_ROLES):
         raise NotFound("找不到该组织，或不在您的管辖范围内", code="org_not_found")
-    if not may_own(session, by, org):
-        raise Forbidden("省级指标和措辞由省级管理员维护；州市可以添加本州市自己的实事和指标", code="catalogue_owner_only")
+    if not may_own(session, by, org) or (task and org.level != OrgLevel.province):
+        raise Forbidden(OWNER_ONLY, code="catalogue_owner_only")
     return org
 
 
@@ -122,7 +129,7 @@ def task_for_edit(session: Session, by: Principal, task_id: int) -> Task:
     if not visible:
         raise NotFound("找不到该实事，或不在您的管辖范围内", code="task_not_found")
     if not may_own(session, by, session.get(Organisation, task.owner_org_id)):
-        raise Forbidden("省级指标和措辞由省级管理员维护；州市可以添加本州市自己的实事和指标", code="catalogue_owner_only")
+        raise Forbidden(OWNER_ONLY, code="catalogue_owner_only")
     return task
 
 
@@ -134,7 +141,7 @@ def indicator_for_edit(session: Session, by: Principal, indicator_id: int) -> In
     if not visible:
         raise NotFound("找不到该指标，或不在您的管辖范围内", code="indicator_not_found")
     if not may_own(session, by, session.get(Organisation, ind.owner_org_id)):
-        raise Forbidden("省级指标和措辞由省级管理员维护；州市可以添加本州市自己的实事和指标", code="catalogue_owner_only")
+        raise Forbidden(OWNER_ONLY, code="catalogue_owner_only")
     return ind
 
 
@@ -203,8 +210,8 @@ def _task_fields(session: Session, campaign_id: int, data: TaskForm) -> dict:
 
 
 def create_task(session: Session, by: Principal, *, owner_org_id: int, data: TaskForm) -> Task:
-    """A task of the caller's own (province admin: the province's; prefecture staff: the prefecture's)."""
-    owner = _owner(session, by, owner_org_id)
+    """A task of the current campaign (province administrators)."""
+    owner = _owner(session, by, owner_org_id, task=True)
     campaign = _campaign(session)
     fields = _task_fields(session, campaign.id, data)
     order = (session.scalar(select(func.max(Task.sort_order)).where(Task.campaign_id == campaign.id)) or 0) + 1

@@ -321,6 +321,7 @@ def catalogue_page(request: Request, session: SessionDep, by: CurrentUser, done:
     owners = cat.owner_options(session, by)
     return render(request, "manage/catalogue.html", {
         "campaign": campaign, "tasks": tasks, "owners": owners, "kinds": cat.KIND_LABELS, "done": DONE.get(done),
+        "may_add_task": bool(cat.owner_options(session, by, tasks=True)),
         "may_word": any(o.level == OrgLevel.province for o in owners), "tab": "catalogue",
     })
 
@@ -342,16 +343,17 @@ def _task_form(request: Request, session: Session, by: Principal, *, task: Task 
                errors: dict | None = None, message: str | None = None, status_code: int = 200):
     campaign, _, areas = cat.catalogue_view(session, by)
     return render(request, "manage/task.html", {
-        "task": task, "form": form, "areas": areas, "owners": cat.owner_options(session, by), "errors": errors or {},
+        "task": task, "form": form, "areas": areas, "owners": cat.owner_options(session, by, tasks=True),
+        "errors": errors or {},
         "message": message, "tab": "catalogue",
     }, status_code=status_code)
 
 
 @router.get("/catalogue/tasks/new")
 def task_new(request: Request, session: SessionDep, by: CurrentUser):
-    owners = cat.owner_options(session, by)
+    owners = cat.owner_options(session, by, tasks=True)
     if not owners:
-        raise Forbidden("省级指标和措辞由省级管理员维护；州市可以添加本州市自己的实事和指标", code="catalogue_owner_only")
+        raise Forbidden(cat.OWNER_ONLY, code="catalogue_owner_only")
     return _task_form(request, session, by, task=None, form=TaskFormIn(owner_org_id=str(owners[-1].id)))
 
 
@@ -411,7 +413,7 @@ def _indicator_form(request: Request, session: Session, by: Principal, *, indica
 def indicator_new(request: Request, session: SessionDep, by: CurrentUser, task_id: str = ""):
     owners = cat.owner_options(session, by)
     if not owners:
-        raise Forbidden("省级指标和措辞由省级管理员维护；州市可以添加本州市自己的实事和指标", code="catalogue_owner_only")
+        raise Forbidden(cat.OWNER_ONLY, code="catalogue_owner_only")
     return _indicator_form(request, session, by, form=IndicatorFormIn(task_id=task_id, owner_org_id=str(owners[-1].id)))
 
 

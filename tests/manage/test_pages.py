@@ -161,6 +161,7 @@ def test_catalogue_pages_for_a_prefecture_and_the_province(client, world):
     as_user(client, world, world.prefecture_staff)
     r = client.get("/manage/catalogue")
     assert r.status_code == 200 and "添加指标" in r.text and "/manage/wording" not in r.text
+    assert "/manage/catalogue/tasks/new" not in r.text and client.get("/manage/catalogue/tasks/new").status_code == 403
     task = f.task(world.s, 1)
     assert client.get(f"/manage/catalogue/tasks/{task.id}").status_code == 403
     r = _post(client, "/manage/catalogue/indicators", {

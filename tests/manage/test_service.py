@@ -16,7 +16,7 @@ from app.catalogue.service import current_campaign, indicators_for
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.manage import catalogue as cat
 from app.manage import service
-from app.models import ActivityStatus, AuditLog, Membership, RollupStamp, Site, SiteKind, Task, UserAccount
+from app.models import ActivityStatus, AuditLog, Indicator, Membership, RollupStamp, Site, SiteKind, Task, UserAccount
 from app.orgs.service import key_counties
 from app.reports.service import build_report
 from app.rollup import service as rollup
@@ -319,11 +319,18 @@ def _area(world) -> int:
     return areas[0].id
 
 
-def test_a_prefecture_adds_a_task_and_indicator_of_its_own_seen_only_in_its_subtree(world):
+def test_a_prefecture_adds_indicators_of_its_own_seen_only_in_its_subtree(world):
     by = world.p(world.prefecture_staff)
     assert [o.id for o in cat.owner_options(world.s, by)] == [world.kunming.id]
-    task = cat.create_task(world.s, by, owner_org_id=world.kunming.id, data=cat.TaskForm(
+    assert cat.owner_options(world.s, by, tasks=True) == []
+    # Tasks are the province's: a prefecture adds indicators.
+    with pytest.raises(Forbidden) as exc:
+        cat.create_task(world.s, by, owner_org_id=world.kunming.id, data=cat.TaskForm(
+            name="开展思想道德教育和政策宣传活动", short_name="政策宣传", area_id=_area(world)))
+    assert exc.value.code == "catalogue_owner_only"
+    task = cat.create_task(world.s, world.p(world.province_admin), owner_org_id=world.province.id, data=cat.TaskForm(
         name="开展思想道德教育和政策宣传活动", short_name="政策宣传", narrative_prefix="", area_id=_area(world)))
+    assert task.sort_order == 11 and task.owner_org_id == world.province.id
     ind = cat.create_indicator(world.s, by, task_id=task.id, owner_org_id=world.kunming.id, data=cat.IndicatorForm(
         name="宣传活动", unit="次", kind="count", narrative="开展政策宣传活动{value}{unit}"))
     campaign = current_campaign(world.s)
@@ -334,21 +341,27 @@ def test_a_prefecture_adds_a_task_and_indicator_of_its_own_seen_only_in_its_subt
                                  data=cat.IndicatorForm(name="昆明投入", unit="元", kind="money", narrative=""))
     assert (money.unit, money.narrative) == ("万元", "昆明投入{value}{unit}")
     assert [e.target_id for e in _audit(world, "indicator.create")] == [str(ind.id), str(money.id)]
-    assert len(_audit(world, "task.create")) == 1
+    assert [e.target_id for e in _audit(world, "task.create")] == [str(task.id)]
     # Duplicates are refused in words.
     with pytest.raises(Conflict):
         cat.create_indicator(world.s, by, task_id=task.id, owner_org_id=world.kunming.id,
                              data=cat.IndicatorForm(name="宣传活动", unit="次", kind="count"))
-    # 曲靖 neither sees nor edits 昆明's own; 昆明 may not touch the province's.
+    # 昆明 changes its own; 曲靖 neither sees nor edits it; 昆明 may not touch the province's.
+    cat.update_indicator(world.s, by, ind.id, cat.IndicatorForm(name="政策宣传活动", unit="场",
+                                                                narrative="开展政策宣传{value}{unit}"))
+    assert (world.s.get(Indicator, ind.id).name, world.s.get(Indicator, ind.id).unit) == ("政策宣传活动", "场")
     with pytest.raises(NotFound):
         cat.indicator_for_edit(world.s, world.p(world.outsider_staff), ind.id)
     _, seen, _ = cat.catalogue_view(world.s, world.p(world.outsider_staff))
-    assert task.id not in {t.task.id for t in seen}
+    assert ind.id not in {i.id for t in seen for i, _, _ in t.indicators}
     with pytest.raises(Forbidden):
         cat.update_task(world.s, by, f.task(world.s, 1).id, cat.TaskForm(name="x", short_name="x", area_id=_area(world)))
+    with pytest.raises(Forbidden):
+        cat.update_indicator(world.s, by, f.indicators(world.s, f.task(world.s, 1))[0].id,
+                             cat.IndicatorForm(name="x", unit="个", narrative="x{value}"))
     with pytest.raises(Forbidden):  # a county office owns no catalogue
-        cat.create_task(world.s, world.p(world.county_staff), owner_org_id=world.wuhua.id,
-                        data=cat.TaskForm(name="x", short_name="x", area_id=_area(world)))
+        cat.create_indicator(world.s, world.p(world.county_staff), task_id=task.id, owner_org_id=world.wuhua.id,
+                             data=cat.IndicatorForm(name="x", unit="次"))
 
 
 def test_indicator_phrases_must_say_the_value(world):

@@ -30,7 +30,17 @@ from app.auth.principal import STAFF_ROLES, Principal
 from app.catalogue.service import current_campaign
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.manage.service import require_staff
-from app.models import AppMeta, BoostArea, Campaign, GrantRole, Indicator, IndicatorKind, Organisation, OrgLevel, Task
+from app.models import (
+    AppMeta,
+    BoostArea,
+    Campaign,
+    GrantRole,
+    Indicator,
+    IndicatorKind,
+    Organisation,
+    OrgLevel,
+    Task,
+)
 from app.orgs.service import ancestor_ids, root, subtree_ids
 from app.reports import narrative
 from app.rollup import service as rollup

@@ -317,7 +317,7 @@ def site_rename(request: Request, session: WriteSessionDep, by: CurrentUser, sit
 
 @router.get("/catalogue")
 def catalogue_page(request: Request, session: SessionDep, by: CurrentUser, done: str = ""):
-    campaign, tasks, areas = cat.catalogue_view(session, by)
+    campaign, tasks, _areas = cat.catalogue_view(session, by)
     owners = cat.owner_options(session, by)
     return render(request, "manage/catalogue.html", {
         "campaign": campaign, "tasks": tasks, "owners": owners, "kinds": cat.KIND_LABELS, "done": DONE.get(done),
@@ -341,7 +341,7 @@ class TaskFormIn(BaseModel):
 
 def _task_form(request: Request, session: Session, by: Principal, *, task: Task | None, form: TaskFormIn,
                errors: dict | None = None, message: str | None = None, status_code: int = 200):
-    campaign, _, areas = cat.catalogue_view(session, by)
+    _campaign, _, areas = cat.catalogue_view(session, by)
     return render(request, "manage/task.html", {
         "task": task, "form": form, "areas": areas, "owners": cat.owner_options(session, by, tasks=True),
         "errors": errors or {},
@@ -399,7 +399,7 @@ class IndicatorFormIn(BaseModel):
         return cat.IndicatorForm(name=self.name, unit=self.unit, kind=self.kind, narrative=self.narrative)
 
 
-def _indicator_form(request: Request, session: Session, by: Principal, *, indicator=None, form: IndicatorFormIn,  # noqa: ANN001
+def _indicator_form(request: Request, session: Session, by: Principal, *, indicator=None, form: IndicatorFormIn,
                     errors: dict | None = None, message: str | None = None, status_code: int = 200):
     _, tasks, _ = cat.catalogue_view(session, by)
     return render(request, "manage/indicator.html", {

@@ -109,7 +109,7 @@ class MemberRow:
         return MEMBER_ROLE_LABELS[MemberRole(self.membership.role)] if self.membership else ""
 
 
-def _serving(table, today: date):  # noqa: ANN001 - the membership table or an alias of it
+def _serving(table, today: date):
     return [table.c.start_date <= today, or_(table.c.end_date.is_(None), table.c.end_date >= today)]
 
 

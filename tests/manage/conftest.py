@@ -18,7 +18,7 @@ TODAY = date(2026, 11, 23)
 
 
 class World:
-    def __init__(self, session):  # noqa: ANN001
+    def __init__(self, session):
         self.s = session
         self.province, self.kunming, self.qujing = (f.org(session, c) for c in ("530000", "530100", "530300"))
         self.wuhua, self.panlong, self.qilin = (f.org(session, c) for c in ("530102", "530103", "530302"))
@@ -37,15 +37,15 @@ class World:
         self.viewer = f.persona(session, "viewer")  # the province, reads only
         self.member_user = f.persona(session, "member")  # a 五华区 member
 
-    def p(self, user):  # noqa: ANN001
+    def p(self, user):
         return build_principal(self.s, user, ip="test", today=TODAY)
 
 
 @pytest.fixture
-def world(session) -> World:  # noqa: ANN001
+def world(session) -> World:
     return World(session)
 
 
-def as_user(client, world: World, user) -> None:  # noqa: ANN001
+def as_user(client, world: World, user) -> None:
     client.cookies.clear()
     f.login_as(client, world.s, user)

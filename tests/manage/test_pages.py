@@ -136,7 +136,7 @@ def test_orgs_page_and_the_key_county_flag_with_a_confirmation(client, world):
 def test_sites_add_and_rename(client, world):
     as_user(client, world, world.county_staff)
     r = client.get("/manage/sites")  # one county in scope: it is chosen
-    assert r.status_code == 200 and "添加地点" in r.text and 'name="county_id" value="%d"' % world.wuhua.id in r.text
+    assert r.status_code == 200 and "添加地点" in r.text and f'name="county_id" value="{world.wuhua.id}"' in r.text
     taken = world.s.scalar(select(Site.code).where(Site.county_id == world.wuhua.id))
     r = _post(client, "/manage/sites", {**_csrf(client), "county_id": str(world.wuhua.id), "code": taken,
                                            "name": "重复", "kind": "studio"})

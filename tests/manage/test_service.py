@@ -16,7 +16,17 @@ from app.catalogue.service import current_campaign, indicators_for
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.manage import catalogue as cat
 from app.manage import service
-from app.models import ActivityStatus, AuditLog, Indicator, Membership, RollupStamp, Site, SiteKind, Task, UserAccount
+from app.models import (
+    ActivityStatus,
+    AuditLog,
+    Indicator,
+    Membership,
+    RollupStamp,
+    Site,
+    SiteKind,
+    Task,
+    UserAccount,
+)
 from app.orgs.service import key_counties
 from app.reports.service import build_report
 from app.rollup import service as rollup
@@ -29,8 +39,8 @@ def _audit(world, action: str) -> list[AuditLog]:
 
 
 def _edit(member, **overrides) -> service.MemberEdit:
-    fields = dict(name=member.name, phone=member.phone, sector=member.sector, enterprise="", role="member",
-                  title="", committee_id=None)
+    fields = {"name": member.name, "phone": member.phone, "sector": member.sector, "enterprise": "", "role": "member",
+                  "title": "", "committee_id": None}
     return service.MemberEdit(**(fields | overrides))
 
 

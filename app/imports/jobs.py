@@ -32,7 +32,7 @@ from sqlalchemy import Engine
 from app.auth.principal import Principal
 from app.config import get_settings
 from app.db import get_engine, read_session, write_session
-from app.errors import DomainError, Invalid, NotFound
+from app.errors import Conflict, DomainError, Invalid, NotFound
 from app.imports import service
 from app.imports.base import MAX_ERRORS_KEPT, get_kind
 from app.models import UserAccount
@@ -94,6 +94,10 @@ class ImportJob:
     def can_commit(self) -> bool:
         return (self.phase == "preview" and self.status == "done" and not self.counts.get("errors")
                 and bool(self.counts.get("created") or self.counts.get("updated")))
+
+    @staticmethod
+    def can_commit_after(plan) -> bool:  # noqa: ANN001
+        return plan.ok and bool(plan.changes)
 
     @property
     def error_count(self) -> int:
@@ -205,12 +209,17 @@ def request_commit(by: Principal, job_id: str) -> ImportJob:
     job = job_for_owner(by, job_id)
     if job.phase == "commit":
         return job  # a second click while it runs, or after: the same job
+    if not job.finished:
+        raise Conflict("文件还在检查中，请等预览显示后再确认", code="import_not_ready")
     if not job.can_commit:
         if job.error_count:
             raise Invalid("文件有错误，不能导入；请修改后重新上传", code="import_invalid")
         raise Invalid("没有需要导入的改动", code="import_nothing")
+    if not _data_path(job.id).is_file():
+        raise Invalid("导入文件已过期，请重新上传", code="import_expired")
     job.phase, job.status, job.done, job.error = "commit", "queued", 0, ""
     job.runner = _RUNNER
+    _live.add(job.id)  # started by the caller right after: never taken for an orphan meanwhile
     _save(job)
     return job
 
@@ -260,6 +269,8 @@ def _run_guarded(job_id: str, engine: Engine | None) -> None:
         if job is not None:
             job.status, job.error = "failed", reason[:500]
             _save(job)
+            if job.phase == "preview":
+                _data_path(job_id).unlink(missing_ok=True)
     finally:
         _live.discard(job_id)
 
@@ -278,6 +289,8 @@ def run(job: ImportJob, engine: Engine | None = None) -> None:
         job.errors = [[e.row, e.column, e.message] for e in plan.errors[:MAX_ERRORS_KEPT]]
         job.notices = plan.notices[:50]
         job.identity = plan.identity()
+        if not job.can_commit_after(plan):
+            _data_path(job.id).unlink(missing_ok=True)  # nothing will be confirmed: the personal data go now
     else:
         with read_session(engine) as s:  # the write transaction below begins with the planning itself
             by = _principal(s, job.user_id)

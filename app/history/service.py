@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
 from app.activities.service import display_value, parse_value
@@ -323,7 +323,8 @@ def _stored(session: Session, pairs: set[tuple[int, int]]) -> dict[tuple[int, in
         return {}
     orgs, inds = {o for o, _ in pairs}, {i for _, i in pairs}
     return {(e.org_id, e.indicator_id, e.month): e for e in session.scalars(
-        select(HistoryEntry).where(HistoryEntry.org_id.in_(orgs), HistoryEntry.indicator_id.in_(inds)))
+        select(HistoryEntry).where(HistoryEntry.org_id.in_(orgs), HistoryEntry.indicator_id.in_(inds))
+        .execution_options(populate_existing=True))  # bulk writes bypass the identity map: read afresh
         if (e.org_id, e.indicator_id) in pairs}
 
 
@@ -369,20 +370,32 @@ def write_history(session: Session, by: Principal, plan: HistoryPlan) -> None:
     units = _units(session, {c.org.id: c.org for c in changes}.values())
     deltas: dict[tuple[str, int, int, int, int], int] = defaultdict(int)
     audit: dict[int, list[dict]] = defaultdict(list)
+    created, updated = [], []
     for c in changes:
         before = c.before.value if c.before is not None else 0
         if c.before is None:
-            session.add(HistoryEntry(org_id=c.org.id, task_id=c.indicator.task_id, indicator_id=c.indicator.id,
-                                     month=c.month, span=c.span, value=c.value, note=c.note,
-                                     created_by_user_id=by.user_id, created_at=now, updated_at=now))
+            created.append({"org_id": c.org.id, "task_id": c.indicator.task_id, "indicator_id": c.indicator.id,
+                            "month": c.month, "span": c.span, "value": c.value, "note": c.note,
+                            "created_by_user_id": by.user_id, "created_at": now, "updated_at": now})
         else:
-            c.before.value, c.before.span, c.before.note, c.before.updated_at = c.value, c.span, c.note, now
-            session.add(c.before)
+            updated.append({"b_id": c.before.id, "b_value": c.value, "b_span": c.span, "b_note": c.note,
+                            "b_now": now})
         for scope, unit in units[c.org.id]:
             deltas[(scope, unit, c.month, c.indicator.task_id, c.indicator.id)] += c.value - before
         audit[c.org.id].append({"period": c.period_label, "indicator": c.indicator.name, "unit": c.indicator.unit,
                                 "before": c.before_text or None, "after": c.value_text, "action": c.label})
+    # Bulk statements (executemany), not one ORM flush per row: 15,000 rows in seconds on PostgreSQL.
     session.flush()
+    conn, table = session.connection(), HistoryEntry.__table__
+    for start in range(0, len(created), 5000):
+        conn.execute(table.insert(), created[start:start + 5000])
+    if updated:
+        conn.execute(table.update().where(table.c.id == bindparam("b_id")).values(
+            value=bindparam("b_value"), span=bindparam("b_span"), note=bindparam("b_note"),
+            updated_at=bindparam("b_now")), updated)
+        for c in changes:
+            if c.before is not None:
+                session.expire(c.before)  # loaded before the bulk update: read afresh when next used
     rollup.add_figures(session, deltas)
     orgs = {c.org.id: c.org for c in changes}
     for org_id, items in sorted(audit.items()):

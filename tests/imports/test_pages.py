@@ -100,3 +100,27 @@ def test_someone_elses_job_is_404(client, session, inline_jobs):
     f.login_as(client, session, f.persona(session, "prefecture_staff"))
     assert client.get(url).status_code == 404
     assert client.get("/imports/jobs/not-a-job").status_code == 404
+
+
+@pytest.mark.parametrize("kind, header, listed", [
+    ("orgs", "代码（必填）", "县级政协"), ("members", "姓名（必填）", "主席会议成员"),
+    ("targets", "组织代码（必填）", "医疗帮扶·义医义诊"), ("assignments", "领导手机号（必填）", "联络员"),
+])
+def test_every_kind_has_a_template(client, session, kind, header, listed):
+    f.login_as(client, session, f.persona(session, "prefecture_staff"))
+    r = client.get(f"/imports/templates/{kind}.xlsx")
+    assert r.status_code == 200 and "filename*=UTF-8''" in r.headers["content-disposition"]
+    wb = load_workbook(io.BytesIO(r.content))
+    assert wb[SHEET_TITLE]["A1"].value == header
+    assert listed in {c.value for col in wb["选项"].iter_cols() for c in col}
+    assert "填写说明" in wb.sheetnames
+
+
+def test_upload_without_a_file_or_of_an_unknown_kind(client, session):
+    token = f.login_as(client, session, f.persona(session, "county_staff"))
+    r = client.post("/imports", data={"kind": "members", "csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 422 and "请选择要上传的文件" in r.text
+    r = client.post("/imports", data={"kind": "nothing", "csrf_token": token},
+                    files={"file": ("a.csv", b"x", "text/csv")}, follow_redirects=False)
+    assert r.status_code == 404
+    assert client.get("/imports/templates/nothing.xlsx").status_code == 404

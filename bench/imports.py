@@ -31,29 +31,27 @@ from __future__ import annotations
 
 import argparse
 import io
-import urllib.parse
 import os
 import random
 import sys
 import tempfile
 import time
 import uuid
-from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from openpyxl import Workbook  # noqa: E402
-from sqlalchemy import func, make_url, select  # noqa: E402
+from openpyxl import Workbook
+from sqlalchemy import func, make_url, select
 
-from app.auth.service import build_principal  # noqa: E402
-from app.clock import today_cn  # noqa: E402
-from app.db import make_engine, migrate, read_session, write_session  # noqa: E402
-from app.imports import service  # noqa: E402
-from app.imports.base import SHEET_TITLE, get_kind  # noqa: E402
-from app.models import AuditLog, GrantRole, Member, Organisation, OrgLevel, RoleGrant, UserAccount  # noqa: E402
-from app.rollup import service as rollup  # noqa: E402
+from app.auth.service import build_principal
+from app.clock import today_cn
+from app.db import make_engine, migrate, read_session, write_session
+from app.imports import service
+from app.imports.base import SHEET_TITLE, get_kind
+from app.models import AuditLog, GrantRole, Member, Organisation, OrgLevel, RoleGrant, UserAccount
+from app.rollup import service as rollup
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SECTORS = ("中共", "民盟", "民建", "无党派人士", "工商联", "经济界", "农业界", "教育界", "医药卫生界", "少数民族界")
@@ -116,7 +114,7 @@ def run(url: str, label: str, n: int, demo: bool) -> dict:
         figures["generate_s"] = round(time.perf_counter() - t, 1)
         print(f"file: {n:,} members, {len(data) / 1e6:.2f} MB, generated in {figures['generate_s']} s")
 
-        def step(name: str, write: bool, identity: str | None = None):  # noqa: ANN202
+        def step(name: str, write: bool, identity: str | None = None):
             t0 = time.perf_counter()
             with (write_session(engine) if write else read_session(engine)) as s:
                 by = build_principal(s, s.get(UserAccount, admin.id), ip="bench")
@@ -176,16 +174,16 @@ def http_run(n: int) -> dict:
         slowest = {"/healthz": 0.0, "/imports": 0.0}
         stop = threading.Event()
         try:
-            opener, jar, token = browser_login(server.base, "13800000000", "bench-imports-1")
+            opener, _, token = browser_login(server.base, "13800000000", "bench-imports-1")
             watcher, _, _ = browser_login(server.base, "13800000000", "bench-imports-1")
 
             def watch() -> None:
                 while not stop.is_set():
-                    for path in slowest:
+                    for path, worst in slowest.items():
                         t0 = time.perf_counter()
                         with watcher.open(server.base + path, timeout=60) as r:
                             r.read()
-                        slowest[path] = max(slowest[path], time.perf_counter() - t0)
+                        slowest[path] = max(worst, time.perf_counter() - t0)
                     time.sleep(0.25)
 
             thread = threading.Thread(target=watch, daemon=True)
@@ -247,8 +245,8 @@ def main() -> int:
             import psycopg
 
             admin = make_url(PG_ADMIN_URL)
-            conninfo = dict(host=admin.host, port=admin.port or 5432, user=admin.username, password=admin.password,
-                            dbname=admin.database, autocommit=True, connect_timeout=3)
+            conninfo = {"host": admin.host, "port": admin.port or 5432, "user": admin.username,
+                        "password": admin.password, "dbname": admin.database, "autocommit": True, "connect_timeout": 3}
             name = f"szt_bench_{uuid.uuid4().hex[:10]}"
             with psycopg.connect(**conninfo) as conn:
                 conn.execute(f'CREATE DATABASE "{name}"')

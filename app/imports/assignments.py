@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date
+from typing import ClassVar
 
 from sqlalchemy import exists, select
 from sqlmodel import Session
@@ -68,7 +69,7 @@ class _Payload:
 class AssignmentsKind(BaseKind):
     code = "assignments"
     label = "挂联安排"
-    columns = [
+    columns: ClassVar[list[ColumnSpec]] = [
         ColumnSpec("leader_phone", "领导手机号", required=True, text=True, example="13800000000",
                    aliases=("手机号", "挂联领导手机号"), note="挂联领导或联络员的手机号（须已导入为委员）"),
         ColumnSpec("leader_name", "领导姓名", example="张三（示例）", aliases=("姓名", "挂联领导"),

@@ -185,7 +185,7 @@ class BaseKind:
     label: ClassVar[str] = ""
     columns: ClassVar[list[ColumnSpec]] = []
 
-    def choices(self, session: Session, by: Principal) -> dict[str, list[str]]:  # noqa: ARG002
+    def choices(self, session: Session, by: Principal) -> dict[str, list[str]]:
         """Data-validation lists that depend on the database (e.g. indicator names), by column key."""
         return {}
 
@@ -270,8 +270,7 @@ def parse_phone(text: str) -> str:
     digits = _PHONE_JUNK.sub("", raw)
     if digits.startswith("86") and len(digits) == 13:
         digits = digits[2:]
-    if digits.endswith(".0"):  # a phone typed into a number cell and read back as a float
-        digits = digits[:-2]
+    digits = digits.removesuffix(".0")  # a phone typed into a number cell and read back as a float
     if not re.fullmatch(r"1[3-9]\d{9}", digits):
         raise BadCell(f"手机号「{text}」格式不正确，应为 11 位手机号码")
     return digits
@@ -349,7 +348,7 @@ def _header_key(text: str) -> str:
 def _grid_rows(data: bytes, filename: str) -> Iterable[tuple[int, list[str]]]:
     """(row number, cells as text) of the first sheet (or the template's own sheet)."""
     name = (filename or "").lower()
-    if name.endswith(".csv") or not data[:4] == b"PK\x03\x04":
+    if name.endswith(".csv") or data[:4] != b"PK\x03\x04":
         if name.endswith((".xls", ".xlsx")) and not name.endswith(".csv"):
             raise Invalid("无法读取该文件：请上传 .xlsx 或 .csv 文件（旧版 .xls 请先在 Excel 中另存为 .xlsx）",
                           code="import_unreadable")

@@ -96,7 +96,7 @@ class ImportJob:
                 and bool(self.counts.get("created") or self.counts.get("updated")))
 
     @staticmethod
-    def can_commit_after(plan) -> bool:  # noqa: ANN001
+    def can_commit_after(plan) -> bool:
         return plan.ok and bool(plan.changes)
 
     @property
@@ -226,7 +226,7 @@ def request_commit(by: Principal, job_id: str) -> ImportJob:
 
 # --- running ---------------------------------------------------------------------------------------
 
-def _principal(session, user_id: int) -> Principal:  # noqa: ANN001
+def _principal(session, user_id: int) -> Principal:
     from app.auth.service import build_principal
 
     user = session.get(UserAccount, user_id)
@@ -235,7 +235,7 @@ def _principal(session, user_id: int) -> Principal:  # noqa: ANN001
     return build_principal(session, user, ip="import-job")
 
 
-def _total(job: ImportJob):  # noqa: ANN202
+def _total(job: ImportJob):
     def report(n: int) -> None:
         job.total = n
         _save(job)
@@ -243,7 +243,7 @@ def _total(job: ImportJob):  # noqa: ANN202
     return report
 
 
-def _progress(job: ImportJob):  # noqa: ANN202
+def _progress(job: ImportJob):
     last = [0.0]
 
     def report(n: int) -> None:
@@ -260,7 +260,7 @@ def _run_guarded(job_id: str, engine: Engine | None) -> None:
     try:
         if job is not None:
             run(job, engine)
-    except Exception as exc:  # noqa: BLE001 - a job ends failed, never stays running
+    except Exception as exc:
         if isinstance(exc, DomainError):
             reason = exc.message
         else:

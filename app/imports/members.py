@@ -22,6 +22,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import ClassVar
 
 from sqlalchemy import Connection, bindparam, select, text, update
 from sqlmodel import Session
@@ -97,7 +98,7 @@ class _Payload:
 class MembersKind(BaseKind):
     code = "members"
     label = "委员名单"
-    columns = [
+    columns: ClassVar[list[ColumnSpec]] = [
         ColumnSpec("name", "姓名", required=True, example="张三（示例）", width=10),
         ColumnSpec("phone", "手机号", required=True, text=True, example="13800000000",
                    aliases=("手机", "手机号码", "联系电话", "电话"), note="11 位手机号，是委员的唯一标识（登录账号）"),

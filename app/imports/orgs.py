@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from sqlalchemy import select
 from sqlmodel import Session
@@ -73,7 +74,7 @@ class _Payload:
 class OrgsKind(BaseKind):
     code = "orgs"
     label = "组织和地点"
-    columns = [
+    columns: ClassVar[list[ColumnSpec]] = [
         ColumnSpec("code", "代码", required=True, text=True, example="530102999",
                    aliases=("组织代码", "地点代码", "编码"),
                    note="政协组织为 6 位行政区划代码；乡镇、村、示范点、工作室为其自身编码（最多 20 位，如乡镇的 9 位代码）"),

@@ -35,7 +35,7 @@ DESCRIPTIONS = {
 }
 
 
-def _engine_of(session):  # noqa: ANN001, ANN202
+def _engine_of(session):
     from sqlalchemy import Engine
 
     bind = session.get_bind()

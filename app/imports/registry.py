@@ -2,5 +2,10 @@
 
 from __future__ import annotations
 
-from app.imports import orgs, members, targets, assignments  # noqa: F401, I001 - page order
-from app.imports import history  # noqa: F401 - 汇总录入 (helper H2's kind)
+from app.imports import (  # noqa: F401 - page order
+    assignments,
+    history,
+    members,
+    orgs,
+    targets,
+)

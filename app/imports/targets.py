@@ -14,6 +14,8 @@ indicator's name alone is accepted when only one visible indicator has it.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -21,7 +23,18 @@ from app.auth.principal import STAFF_ROLES, Principal
 from app.catalogue.service import current_campaign, indicators_for
 from app.clock import today_cn
 from app.errors import Invalid
-from app.imports.base import BadCell, BaseKind, ColumnSpec, Orgs, Plan, Progress, Row, normalise, parse_int, register
+from app.imports.base import (
+    BadCell,
+    BaseKind,
+    ColumnSpec,
+    Orgs,
+    Plan,
+    Progress,
+    Row,
+    normalise,
+    parse_int,
+    register,
+)
 from app.models import Indicator, Task
 from app.targets import service as targets
 
@@ -29,7 +42,7 @@ from app.targets import service as targets
 class TargetsKind(BaseKind):
     code = "targets"
     label = "年度目标"
-    columns = [
+    columns: ClassVar[list[ColumnSpec]] = [
         ColumnSpec("org_code", "组织代码", required=True, text=True, example="530102", aliases=("代码",)),
         ColumnSpec("year", "年份", required=True, example=str(today_cn().year), aliases=("年度",)),
         ColumnSpec("indicator", "指标", required=True, example="医疗帮扶·义医义诊", width=30,

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.auth.service import build_principal
-from app.db import make_engine, migrate, read_session, write_session
+from app.db import make_engine, read_session, write_session
 from app.errors import Conflict, Invalid, NotFound
 from app.imports import jobs
 from app.models import Member

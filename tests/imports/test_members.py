@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from app.errors import Conflict, Forbidden, Invalid
 from app.models import AuditLog, Committee, Member, Membership, RoleGrant, Term, UserAccount
 from app.rollup import service as rollup
-from tests.imports.conftest import fill, to_csv, headers
+from tests.imports.conftest import fill, headers, to_csv
 
 
 def _member(session, phone):
@@ -153,8 +153,8 @@ def test_new_org_without_term_gets_term_one(session, world):
 
 
 def test_an_account_already_using_the_phone_becomes_the_members(session, world):
-    from tests import factories as f
     from app.models import GrantRole
+    from tests import factories as f
     staff = f.make_user(session, grants=((GrantRole.staff, world.wuhua),))
     data = fill(session, world.prefecture_staff, "members", [["孙八", staff.login, "530102", "经济界"]])
     plan = world.preview(world.prefecture_staff, "members", data)

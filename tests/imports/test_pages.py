@@ -22,7 +22,7 @@ from tests.imports.conftest import fill
 def inline_jobs(session, monkeypatch):
     """Jobs run at once in the request, on the test's own session (a thread could not share it)."""
     @contextmanager
-    def same(engine=None):  # noqa: ANN001, ARG001
+    def same(engine=None):
         yield session
 
     monkeypatch.setattr(jobs, "read_session", same)
@@ -124,3 +124,10 @@ def test_upload_without_a_file_or_of_an_unknown_kind(client, session):
                     files={"file": ("a.csv", b"x", "text/csv")}, follow_redirects=False)
     assert r.status_code == 404
     assert client.get("/imports/templates/nothing.xlsx").status_code == 404
+
+
+def test_the_page_lists_the_kinds_in_order(client, session):
+    f.login_as(client, session, f.persona(session, "county_staff"))
+    text = client.get("/imports").text
+    found = [text.index(f'id="kind-{k}"') for k in ("orgs", "members", "targets", "assignments", "history")]
+    assert found == sorted(found)

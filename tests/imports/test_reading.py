@@ -16,7 +16,7 @@ from tests.imports.conftest import fill, to_csv
 COLUMNS = get_kind("members").columns
 
 
-def _xlsx(build) -> bytes:  # noqa: ANN001
+def _xlsx(build) -> bytes:
     wb = Workbook()
     build(wb.active)
     out = io.BytesIO()
@@ -25,7 +25,7 @@ def _xlsx(build) -> bytes:  # noqa: ANN001
 
 
 def test_merged_title_and_two_row_header_with_excel_types():
-    def build(ws):  # noqa: ANN001
+    def build(ws):
         ws["A1"] = "2026年五华区政协委员名单"
         ws.merge_cells("A1:F1")
         # Row 2–3: 姓名 and 组织代码 merged over both rows; 联系方式 a group over 手机号码.

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
 
 from app.auth import csrf
@@ -21,7 +21,7 @@ from app.errors import Unauthorized
 SESSION_COOKIE = "szt_session"
 
 # An id in a URL: refused (422) before the database sees a number beyond BIGINT.
-Id = Annotated[int, Path(ge=1, le=2**63 - 1)]
+Id = Annotated[int, Path(ge=1, le=2**63 - 1, description="记录编号（正整数） / the record's id")]
 
 SessionDep = Annotated[Session, Depends(get_session)]
 WriteSessionDep = Annotated[Session, Depends(get_write_session)]
@@ -36,8 +36,14 @@ bearer_scheme = HTTPBearer(auto_error=False, scheme_name="apiToken", bearerForma
                            description="API 令牌（由「双助推」办公室在 /tokens 创建）：`Authorization: Bearer szt_…`")
 
 
+# The other way in: a signed-in person's session cookie (pages, and the API with an X-CSRF-Token header).
+cookie_scheme = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, scheme_name="sessionCookie",
+                             description="登录后的会话 Cookie；写操作另需 `X-CSRF-Token` 请求头（页面中的 csrf_token）")
+
+
 def get_principal(request: Request, session: SessionDep,
                   _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)] = None,
+                  _cookie: Annotated[str | None, Depends(cookie_scheme)] = None,
                   ) -> Principal | None:
     """The caller: an API token when the request carries ``Authorization`` (never falling back to the
     cookie), else the session cookie's user."""

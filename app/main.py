@@ -6,6 +6,7 @@ import logging
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError
@@ -45,6 +46,7 @@ from app.web import is_htmx, render
 log = logging.getLogger("app")
 
 HTTP_MESSAGES = {
+    400: "请求内容无法解析，请发送有效的 JSON",
     404: "页面不存在",
     405: "不支持此操作",
     413: "上传的内容太大",
@@ -72,10 +74,72 @@ def _error_response(request: Request, status: int, message: str, code: str,
                   block="toast" if is_htmx(request) else None, status_code=status, headers=headers)
 
 
+SWAGGER_VERSION = "5.35.0"  # static/vendor, recorded in static/VENDORED.md
+
+API_DESCRIPTION = """\
+「双助推」行动平台的数据接口，供其他系统（如乡村振兴部门、州市自建看板）读取进度、排名、报告与活动，
+也供绑定委员的系统提交活动。
+
+**认证**：在请求头中携带 API 令牌 `Authorization: Bearer szt_…`（由「双助推」办公室在 /tokens 创建；
+不要放进网址）。令牌只能读取创建时所选组织及其下级的数据。每个接口的 `x-token-access` 说明可用的令牌：
+`aggregate`（任何令牌：合计、进度、排名、报告，不含个人信息）、`records`（明细级令牌：另含活动与挂联，
+带姓名，任何接口都不返回手机号）、`write`（绑定委员的可写令牌：以该委员名义提交活动）。
+没有 `x-token-access` 的接口只供登录用户（会话 Cookie 加 `X-CSRF-Token` 请求头）使用。
+
+**错误**：一律为 `{"detail": 中文说明, "code": 稳定代码}`，422 另有逐字段的 `errors`。
+范围外的记录与不存在的一样答 404。
+
+**缓存**：每个 GET 的成功响应带 `ETag`；带上 `If-None-Match` 再次请求，未变化时答 304（无响应体）。
+
+**限流**：每个令牌每分钟的请求数有上限（响应头 `X-RateLimit-Limit` / `X-RateLimit-Remaining`），
+超过时答 429 并以 `Retry-After` 告知需等待的秒数。
+
+**翻页与增量同步**：活动列表用 `next_cursor` 翻页；`order=updated&updated_since=上次同步时刻`
+取回此后新增或变化的活动。
+
+The platform's data API. Authenticate with `Authorization: Bearer <token>`; each operation's
+`x-token-access` says which tokens may call it. Errors are `{"detail", "code"}`; GETs carry ETags;
+tokens are rate-limited (429 + Retry-After); activities page by cursor and sync by `updated_since`.
+"""
+
+
+def _openapi(app: FastAPI) -> dict:
+    """FastAPI's document, with the errors every operation really answers: its 422 is our error
+    body (not FastAPI's list), and an operation with a body answers 400 for bytes that are not JSON."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    from app.api_docs import ErrorBody
+
+    spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    error_ref = {"$ref": "#/components/schemas/ErrorBody"}
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    schemas.setdefault("ErrorBody", ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}"))
+    for ops in spec["paths"].values():
+        for op in ops.values():
+            responses = op.setdefault("responses", {})
+            invalid = responses.get("422")
+            if invalid and "HTTPValidationError" in str(invalid):
+                responses["422"] = {"description": "请求格式不正确（code: validation_error），errors 为逐字段说明 / "
+                                                   "invalid input, with per-field errors",
+                                    "content": {"application/json": {"schema": error_ref}}}
+            if "requestBody" in op:
+                responses.setdefault("400", {"description": "请求体不是有效的 JSON（code: http_400） / the body is not JSON",
+                                             "content": {"application/json": {"schema": error_ref}}})
+    if "HTTPValidationError" not in str(spec["paths"]):
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+    app.openapi_schema = spec
+    return spec
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
-        title="双助推行动平台", version="0.1.0", docs_url="/docs", redoc_url=None,
+        title="双助推行动平台 API", version="1.0.0", description=API_DESCRIPTION, docs_url=None, redoc_url=None,
         dependencies=[Depends(csrf_protect)],
+        # operationId = the handler's name (read_progress, list_activities …): what generated clients call.
+        generate_unique_id_function=lambda route: route.name,
     )
     app.add_middleware(AnonCsrfCookieMiddleware)
     app.add_middleware(ApiHttpMiddleware)  # ETag / 304 and rate-limit headers on /api/
@@ -104,6 +168,17 @@ def create_app() -> FastAPI:
     app.include_router(manage_router)
     app.include_router(orgs_api)
     app.include_router(boards_api)
+
+    app.openapi = lambda: _openapi(app)
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs() -> Response:
+        # Swagger UI from static/vendor: the documentation works on an intranet without internet.
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url, title="双助推行动平台 API 文档",
+            swagger_js_url=f"/static/vendor/swagger-ui-bundle-{SWAGGER_VERSION}.js",
+            swagger_css_url=f"/static/vendor/swagger-ui-{SWAGGER_VERSION}.css",
+            swagger_favicon_url="/static/vendor/swagger-ui-favicon-32x32.png")
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from app.activities import service
+from app.api_types import IsoDate, IsoDateTime
 from app.api_docs import AUTH_ERRORS, INVALID, ErrorBody, err as _err  # noqa: F401 - re-exported
 from app.activities.schemas import ActivityInput, ActivityPage, ActivityRead, ReopenInput, ReturnInput
 from app.db import run_write
@@ -66,9 +67,9 @@ class ActivityQuery(BaseModel):
     task_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="实事编号")
     member: str | None = Field(default=None, max_length=40,
                                description="委员姓名（包含）；登录的工作人员也可填手机号开头（API 令牌只按姓名）")
-    date_from: date | None = Field(default=None, description="活动日期起（含）")
-    date_to: date | None = Field(default=None, description="活动日期止（含）")
-    updated_since: datetime | None = Field(
+    date_from: IsoDate | None = Field(default=None, description="活动日期起（含，YYYY-MM-DD）")
+    date_to: IsoDate | None = Field(default=None, description="活动日期止（含，YYYY-MM-DD）")
+    updated_since: IsoDateTime | None = Field(
         default=None, description="只列此时刻（含）之后有变化的活动（ISO 8601，带时区，如 2026-10-01T00:00:00+08:00），"
                                   "用于增量同步：配合 order=updated")
     order: Literal["occurred", "updated"] = Field(

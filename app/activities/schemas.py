@@ -6,16 +6,20 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api_types import IsoDate, UtcDateTime
+
 
 class ActivityInput(BaseModel):
     """An activity as submitted (form or JSON). Values are text as typed: 8, 8.5, ８ — parsed by the service."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "task_id": 1, "county_id": 120, "site_id": 3051, "occurred_on": "2026-10-12",
+        "description": "为梅子种植户开展技术培训", "values": {"2": "3"}, "participant_member_ids": [502]}]})
 
     task_id: int = Field(description="实事（任务）编号")
     county_id: int = Field(description="活动地点所在县（组织编号）")
     site_id: int | None = Field(default=None, description="乡镇/村/示范点（可选）")
-    occurred_on: date = Field(description="活动日期，不能晚于今天")
+    occurred_on: IsoDate = Field(description="活动日期（YYYY-MM-DD），不能晚于今天")
     description: str = Field(default="", max_length=2000, description="活动简述")
     values: dict[int, str] = Field(default_factory=dict, description="指标编号 → 数值（金额单位：万元，最多两位小数）")
     organiser_org_id: int | None = Field(default=None, description="组织单位（可选）；不填则计入记录人所在组织")
@@ -33,6 +37,16 @@ class ActivityValueRead(BaseModel):
 
 
 class ActivityRead(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{
+        "id": 1024, "status": "verified", "status_label": "已审核", "status_reason": None, "task_id": 1,
+        "task_name": "帮助脱贫地区发展特色产业、提供技术服务", "county_id": 120, "county_name": "洱源县",
+        "site_id": 3051, "site_name": "茈碧湖镇", "occurred_on": "2026-10-12", "description": "为梅子种植户开展技术培训",
+        "credited_org_id": 120, "credited_org_name": "洱源县政协", "organiser_org_id": None, "recorder_user_id": 77,
+        "recorder_name": "李明", "participants": ["李明", "王芳"], "participant_ids": [501, 502],
+        "values": [{"indicator_id": 2, "name": "提供技术服务", "unit": "次", "kind": "count", "value": 3, "display": "3"}],
+        "photo_ids": [88], "photo_count": 1, "version": 2, "submitted_at": "2026-10-12T09:30:00Z",
+        "reviewed_at": "2026-10-13T02:10:00Z"}]}}
+
     id: int
     status: str
     status_label: str
@@ -56,11 +70,13 @@ class ActivityRead(BaseModel):
     photo_ids: list[int] = Field(description="照片编号（按顺序）；照片经 /activities/{id}/photos/{photo_id} 查看")
     photo_count: int
     version: int
-    submitted_at: datetime
-    reviewed_at: datetime | None
+    submitted_at: UtcDateTime
+    reviewed_at: UtcDateTime | None
 
 
 class ActivityPage(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"items": [{ "id": 1024, "status": "verified", "status_label": "已审核", "status_reason": None, "task_id": 1, "task_name": "帮助脱贫地区发展特色产业、提供技术服务", "county_id": 120, "county_name": "洱源县", "site_id": 3051, "site_name": "茈碧湖镇", "occurred_on": "2026-10-12", "description": "为梅子种植户开展技术培训", "credited_org_id": 120, "credited_org_name": "洱源县政协", "organiser_org_id": None, "recorder_user_id": 77, "recorder_name": "李明", "participants": ["李明", "王芳"], "participant_ids": [501, 502], "values": [{"indicator_id": 2, "name": "提供技术服务", "unit": "次", "kind": "count", "value": 3, "display": "3"}], "photo_ids": [88], "photo_count": 1, "version": 2, "submitted_at": "2026-10-12T09:30:00Z", "reviewed_at": "2026-10-13T02:10:00Z"}], "total": 1, "page": 1, "per_page": 50, "next_cursor": None}]}}
+
     items: list[ActivityRead]
     total: int | None = Field(description="符合条件的总数；用 cursor 取后续页时为 null（只在第一页计算）")
     page: int = Field(description="页码（用 cursor 翻页时为 1）")
@@ -69,7 +85,8 @@ class ActivityPage(BaseModel):
 
 
 class ReturnInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid",
+                              json_schema_extra={"examples": [{"reason": "照片看不清活动内容，请补充现场照片"}]})
     reason: str = Field(min_length=1, max_length=500, description="退回理由")
 
 

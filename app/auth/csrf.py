@@ -80,6 +80,8 @@ async def check(request: Request, principal) -> None:  # noqa: ANN001
         return
     if request.headers.get("authorization", "").lower().startswith("bearer "):
         return
+    if principal is None and request.url.path.startswith("/api/"):
+        return  # nobody is signed in: the API answers 401 (no cookie session to ride on)
     if not _same_origin(request):
         raise Forbidden("请求来源不被信任", code="bad_origin")
     sent = request.headers.get(HEADER)

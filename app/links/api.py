@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
+from app.api_types import IsoDate
 from app.activities.api import AUTH_ERRORS, INVALID, ErrorBody
 from app.db import run_write
 from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
@@ -55,11 +56,11 @@ class LinkQuery(BaseModel):
     site_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="挂联的乡镇/村/示范点")
     prefecture_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="州（市）：其下各县的挂联")
     leader_member_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="挂联领导（委员编号）")
-    active_on: date | None = Field(default=None, description="在该日在任的挂联")
+    active_on: IsoDate | None = Field(default=None, description="在该日在任的挂联（YYYY-MM-DD）")
     state: str = Field(default="all", pattern="^(open|attention|ended|all)$",
                        description="open 在任（含未开始）/ attention 待调整 / ended 已结束 / all 全部")
-    page: int = Field(default=1, ge=1, le=100_000)
-    per_page: int = Field(default=50, ge=1, le=200)
+    page: int = Field(default=1, ge=1, le=100_000, description="页码")
+    per_page: int = Field(default=50, ge=1, le=200, description="每页条数")
 
     def filters(self) -> service.LinkFilters:
         return service.LinkFilters(county_id=self.county_id, site_id=self.site_id, prefecture_id=self.prefecture_id,

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from app.api_types import IsoDate, UtcDateTime
 from app.models import LinkRole
 
 # Row ids of these tables are 32-bit integers on PostgreSQL: refuse anything larger before the database.
@@ -20,40 +21,47 @@ IdOrBlank = Annotated[Annotated[int, Field(ge=1, le=MAX_ID)] | None,
 class LinkCreate(BaseModel):
     """A new 挂联: a leader → a county (optionally one site in it), with a role and dates."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"leader_member_id": 9, "county_id": 120, "role": "lead", "start_date": "2026-01-01"}]})
 
     leader_member_id: int = Field(ge=1, le=MAX_ID, description=(
         "挂联领导（委员编号）：该县或其上级、且在您管理范围内的政协现任主席会议成员或担任职务的委员"))
     county_id: int = Field(ge=1, le=MAX_ID, description="挂联的县（市、区）（组织编号），须在您的管理范围内")
     site_id: int | None = Field(default=None, ge=1, le=MAX_ID, description="该县内的乡镇/村/示范点（可选）")
     role: LinkRole = Field(default=LinkRole.lead, description="lead 挂联领导 / liaison 联络员")
-    start_date: date | None = Field(default=None, description="开始日期；不填为今天")
-    end_date: date | None = Field(default=None, description="结束日期（可选，自该日起不再挂联）；须晚于开始日期")
+    start_date: IsoDate | None = Field(default=None, description="开始日期；不填为今天")
+    end_date: IsoDate | None = Field(default=None, description="结束日期（可选，自该日起不再挂联）；须晚于开始日期")
     note: str = Field(default="", max_length=500, description="备注")
 
 
 class LinkChange(BaseModel):
     """修改: only the fields sent change (the leader and the place never do: end it and make a new one)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"end_date": "2026-12-31", "note": "本届任期结束"}]})
 
     role: LinkRole | None = Field(default=None, description="lead 挂联领导 / liaison 联络员")
-    start_date: date | None = Field(default=None, description="开始日期")
-    end_date: date | None = Field(default=None, description="预定结束日期（自该日起不再挂联）；发送 null 表示不设结束日期")
+    start_date: IsoDate | None = Field(default=None, description="开始日期")
+    end_date: IsoDate | None = Field(default=None, description="预定结束日期（自该日起不再挂联）；发送 null 表示不设结束日期")
     note: str | None = Field(default=None, max_length=500, description="备注")
 
 
 class LinkEnd(BaseModel):
     """结束: the link stays, with its end date (history is never deleted)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"end_date": "2026-11-20", "reason": "工作调整"}]})
 
-    end_date: date | None = Field(default=None, description=(
+    end_date: IsoDate | None = Field(default=None, description=(
         "结束日期（自该日起不再挂联），不填为今天（尚未开始的挂联为其开始日期，即取消）；不晚于今天、不早于开始日期"))
     reason: str = Field(default="", max_length=200, description="结束原因（记入审计日志），如 换届、工作调整")
 
 
 class LinkRead(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{
+        "id": 31, "leader_member_id": 9, "leader_name": "张华", "leader_post": "云南省政协副主席", "county_id": 120,
+        "county_name": "洱源县", "is_key_county": True, "prefecture_name": "大理白族自治州", "site_id": None,
+        "site_name": None, "role": "lead", "role_label": "挂联领导", "start_date": "2026-01-01", "end_date": None,
+        "note": "", "state": "active", "state_label": "挂联中", "needs_reassignment": False,
+        "assigned_by_name": "省政协「双助推」办公室", "created_at": "2026-01-02T01:00:00Z"}]}}
+
     id: int
     leader_member_id: int
     leader_name: str
@@ -73,10 +81,12 @@ class LinkRead(BaseModel):
     state_label: str
     needs_reassignment: bool = Field(description="待调整：领导已不再担任该县或上级政协的领导职务，挂联须重新安排")
     assigned_by_name: str | None
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class LinkPage(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"items": [{ "id": 31, "leader_member_id": 9, "leader_name": "张华", "leader_post": "云南省政协副主席", "county_id": 120, "county_name": "洱源县", "is_key_county": True, "prefecture_name": "大理白族自治州", "site_id": None, "site_name": None, "role": "lead", "role_label": "挂联领导", "start_date": "2026-01-01", "end_date": None, "note": "", "state": "active", "state_label": "挂联中", "needs_reassignment": False, "assigned_by_name": "省政协「双助推」办公室", "created_at": "2026-01-02T01:00:00Z"}], "total": 1, "page": 1, "per_page": 50}]}}
+
     items: list[LinkRead]
     total: int
     page: int
@@ -106,6 +116,11 @@ class CoverageRow(BaseModel):
 
 
 class Coverage(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{
+        "on": "2026-11-24", "prefecture_id": None, "total": 57, "uncovered": 1, "attention": 0, "covered": 56,
+        "rows": [{"county_id": 130, "county_name": "巍山县", "prefecture_id": 12, "prefecture_name": "大理白族自治州",
+                  "status": "uncovered", "status_label": "无挂联领导", "leaders": [], "liaisons": [], "site_links": 0}]}]}}
+
     on: date = Field(description="统计日期（今天）")
     prefecture_id: int | None
     total: int

@@ -27,6 +27,12 @@ class OrgTargets(BaseModel):
 
 
 class TargetsRead(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{
+        "org_code": "532900", "org_name": "大理州政协", "year": 2026, "editable": False,
+        "indicators": [{"id": 1, "task": "特色产业与技术服务", "name": "发展产业项目", "unit": "个", "kind": "count"}],
+        "rows": [{"code": "532900", "name": "大理州政协", "is_self": True,
+                  "targets": [{"indicator_id": 1, "value": 160, "text": "160"}]}], "warnings": {}}]}}
+
     org_code: str
     org_name: str
     year: int
@@ -47,11 +53,15 @@ class TargetInput(BaseModel):
 
 
 class TargetsUpdate(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"year": 2026, "targets": [{"org": "532930", "indicator_id": 1, "value": "12"}]}]}}
+
     year: int = Field(ge=1900, le=9999, description="年份（系统接受 2020 年至明年）")
     targets: list[TargetInput] = Field(min_length=1, max_length=5000)
 
 
 class TargetsSaved(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"created": 1, "updated": 0, "unchanged": 0, "cleared": 0}]}}
+
     created: int
     updated: int
     unchanged: int

@@ -1,11 +1,13 @@
-"""Every import kind, registered by importing its module (``app.imports.base.KINDS``), in page order."""
+"""Every import kind, registered by importing its module (``app.imports.base.KINDS``); ``ORDER`` is the order the pages list them in."""
 
 from __future__ import annotations
 
-from app.imports import (  # noqa: F401 - page order
+from app.imports import (  # noqa: F401 - each registers itself
     assignments,
     history,
     members,
     orgs,
     targets,
 )
+
+ORDER = ("orgs", "members", "targets", "assignments", "history")

@@ -32,8 +32,9 @@ def require_staff(by: Principal) -> None:
 
 
 def kinds() -> list[ImportKind]:
-    get_kind("members")  # loads the registry
-    return list(KINDS.values())
+    from app.imports.registry import ORDER
+
+    return sorted(KINDS.values(), key=lambda k: (ORDER.index(k.code) if k.code in ORDER else len(ORDER), k.code))
 
 
 def preview(session: Session, by: Principal, kind: str, data: bytes, filename: str,

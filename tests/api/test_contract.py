@@ -81,7 +81,7 @@ def test_schemathesis_finds_no_error_in_any_operation(api_server, caller):
          "--checks", checks, "--mode", "all", "--phases", "examples,coverage,fuzzing", "--max-examples", "12",
          "--seed", "20261124", "--workers", "1", "--continue-on-failure", "--request-timeout", "30",
          "--suppress-health-check", "all", "--generation-with-security-parameters", "false", "--report", "junit", "--report-junit-path", str(junit)],
-        capture_output=True, text=True, timeout=600, env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_TELEMETRY": "false"})
+        cwd=folder, capture_output=True, text=True, timeout=600, env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_TELEMETRY": "false"})
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / f"schemathesis-{caller}.txt").write_text(run.stdout + run.stderr, encoding="utf-8")
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]

@@ -134,3 +134,13 @@ def test_who_may_change_a_term(session, world):
         service.org_for_terms(session, world.p(world.viewer), "530102")
     with pytest.raises(Forbidden):
         service.plan_change(session, world.p(world.outsider_staff), world.wuhua, start_date=date(2026, 7, 1))
+
+
+def test_an_organisation_without_a_term_starts_its_first(session, world):
+    by = world.p(world.prefecture_staff)
+    assert service.current_term(session, world.panlong.id) is None
+    plan = service.plan_change(session, by, world.panlong, start_date=date(2026, 1, 1), today=TODAY)
+    assert plan.ok and plan.number == 1 and plan.continuing == plan.ending == []
+    term = service.change_term(session, by, plan)
+    assert (term.number, term.org_id) == (1, world.panlong.id) and service.current_term(session, world.panlong.id) == term
+    assert [n for _, n in service.terms_of(session, world.panlong.id)] == [0]

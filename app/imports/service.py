@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.audit.service import record
@@ -68,6 +69,12 @@ def commit(session: Session, by: Principal, kind: str, data: bytes, filename: st
            target_id=hashlib.sha256(data).hexdigest()[:16], org_id=orgs[0].id if orgs else None,
            after={"kind": found.label, "file": filename[:200], "sha256": hashlib.sha256(data).hexdigest(),
                   **plan.counts()})
-    found.commit(session, by, plan)
-    session.commit()
+    try:
+        found.commit(session, by, plan)
+        session.commit()
+    except IntegrityError:
+        # A concurrent writer made the same row between our plan and our write (PostgreSQL; on
+        # SQLite the write transaction began IMMEDIATE): nothing is written, the file can be retried.
+        session.rollback()
+        raise Conflict("导入时数据刚被他人修改，没有写入任何数据；请重新上传文件查看新的预览", code="import_conflict") from None
     return plan

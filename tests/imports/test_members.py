@@ -187,3 +187,17 @@ def test_participation_counters_follow_new_and_moved_start_dates(session, world)
     world.commit(world.prefecture_staff, "members", fill(session, world.prefecture_staff, "members", rows))
     assert active(world.wuhua) == before + 1 and active(world.kunming) >= 1
     assert rollup.check(session) == []
+
+
+def test_a_clash_at_write_time_is_a_conflict_and_writes_nothing(session, world, monkeypatch):
+    from sqlalchemy.exc import IntegrityError
+
+    from app.imports.base import get_kind
+
+    def clash(*_args):
+        raise IntegrityError("INSERT", {}, Exception("duplicate key"))
+
+    monkeypatch.setattr(get_kind("members"), "commit", clash)
+    with pytest.raises(Conflict, match="没有写入任何数据"):
+        world.commit(world.prefecture_staff, "members", fill(session, world.prefecture_staff, "members", GOOD))
+    assert _audits(session) == 0 and _member(session, "13912340001") is None

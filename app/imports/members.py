@@ -183,7 +183,7 @@ class MembersKind(BaseKind):
                 changed = True
             else:
                 wanted = {
-                    "role": item.role.value,
+                    "role": item.role.value if row.has("role") else seat.role,  # a file without 身份 keeps it
                     "title": item.title if row.has("title") else seat.title,
                     "committee_id": seat.committee_id,
                     "start_date": item.start or seat.start_date,

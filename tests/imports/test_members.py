@@ -201,3 +201,19 @@ def test_a_clash_at_write_time_is_a_conflict_and_writes_nothing(session, world, 
     with pytest.raises(Conflict, match="没有写入任何数据"):
         world.commit(world.prefecture_staff, "members", fill(session, world.prefecture_staff, "members", GOOD))
     assert _audits(session) == 0 and _member(session, "13912340001") is None
+
+
+def test_columns_the_file_lacks_are_kept_blank_cells_clear(session, world):
+    world.commit(world.prefecture_staff, "members", fill(session, world.prefecture_staff, "members", GOOD))
+    wang = _member(session, "13912340002")
+    short = to_csv([["姓名", "手机号", "组织代码", "界别"], ["王五", "13912340002", "530102", "农业界"]])
+    plan = world.preview(world.prefecture_staff, "members", short, "a.csv")
+    assert (plan.updated, plan.unchanged) == (0, 1)  # 身份, 职务, 专委会, 企业 not in the file: kept
+    cleared = to_csv([["姓名", "手机号", "组织代码", "界别", "职务", "委员企业"],
+                      ["王五", "13912340002", "530102", "农业界", "", ""]])
+    plan = world.preview(world.prefecture_staff, "members", cleared, "a.csv")
+    assert plan.updated == 1
+    world.commit(world.prefecture_staff, "members", cleared, "a.csv")
+    session.refresh(wang)
+    seat = session.scalar(select(Membership).where(Membership.member_id == wang.id))
+    assert wang.enterprise is None and seat.title is None and seat.role == "standing" and seat.committee_id is not None

@@ -915,7 +915,9 @@ def task_choices(session: Session, by: Principal, org_id: int) -> list[tuple[Tas
     last_used = {task_id: last for task_id, last in recent}
     tasks.sort(key=lambda t: (-(last_used.get(t.id) or 0), t.sort_order))
     by_task: dict[int, list[Indicator]] = defaultdict(list)
-    for ind in session.scalars(select(Indicator).where(Indicator.task_id.in_([t.id for t in tasks]))
+    # A prefecture's own indicators show in its subtree only (catalogue.indicators_for's rule).
+    for ind in session.scalars(select(Indicator).where(Indicator.task_id.in_([t.id for t in tasks]),
+                                                       Indicator.owner_org_id.in_(ancestor_ids(org_id)))
                                .order_by(Indicator.sort_order)):
         by_task[ind.task_id].append(ind)
     return [(t, by_task[t.id]) for t in tasks]

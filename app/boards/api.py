@@ -207,12 +207,15 @@ def _org(session: Session, by: Principal, code: str) -> Organisation:
     "/catalogue", response_model=Catalogue,
     summary="指标目录 / Indicator catalogue",
     openapi_extra=token_access("aggregate"),
-    description="本届「双助推」活动的助推方向、实事与指标（进度、排名、报告中的编号即此处的编号）。\n\n"
-                "The current campaign's boost areas, tasks and indicators; the ids used by every figure.",
+    description="本届「双助推」活动的助推方向、实事与指标（进度、排名、报告中的编号即此处的编号），"
+                "含调用者范围内州市自行增加的指标。\n\n"
+                "The current campaign's boost areas, tasks and indicators, with those a prefecture of the "
+                "caller's scope added; the ids used by every figure.",
     responses={**AUTH_ERRORS},
 )
 def read_catalogue(session: SessionDep, by: CurrentUser) -> Catalogue:
-    tasks, areas = service.catalogue(session)
+    home = service.home_board(session, by)
+    tasks, areas = service.catalogue(session, home.id if home else None)
     return Catalogue(areas=list(areas.values()), tasks=[TaskInfo(
         id=t.id, name=t.name, short_name=t.short_name, area=areas.get(t.area_id, ""),
         indicators=[IndicatorInfo(id=i.id, name=i.name, unit=i.unit, kind=i.kind) for i in t.indicators])

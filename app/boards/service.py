@@ -42,7 +42,7 @@ from app.models import (
     Task,
 )
 from app.models.rollup import COUNT
-from app.orgs.service import get_by_code
+from app.orgs.service import ancestor_ids, get_by_code
 from app.rollup.service import kept_years
 
 BEHIND = 0.9  # under 90 % of the pace is behind it
@@ -95,16 +95,25 @@ class TaskInfo:
     indicators: tuple[IndicatorInfo, ...]
 
 
-def catalogue(session: Session) -> tuple[list[TaskInfo], dict[int, str]]:
-    """Tasks of the current campaign in order, with their indicators; and boost area names (one query)."""
+def catalogue(session: Session, org_id: int | None = None) -> tuple[list[TaskInfo], dict[int, str]]:
+    """Tasks of the current campaign in order, with their indicators; and boost area names (one query).
+
+    ``org_id``: only what that organisation works with — the campaign's own and what it or an ancestor
+    added (a prefecture's own indicators show in its subtree only)."""
     current = select(Campaign.id).where(Campaign.is_current.is_(True)).scalar_subquery()
-    rows = session.execute(
-        select(Task.id, Task.name, Task.short_name, Task.area_id, BoostArea.name.label("area"), BoostArea.sort_order.label("area_order"),
-               Indicator.id.label("ind"), Indicator.name.label("ind_name"), Indicator.unit, Indicator.kind)
-        .join(BoostArea, BoostArea.id == Task.area_id)
-        .outerjoin(Indicator, Indicator.task_id == Task.id)
-        .where(Task.campaign_id == current)
-        .order_by(Task.sort_order, Task.id, Indicator.sort_order, Indicator.id)).all()
+    joined = Indicator.task_id == Task.id
+    stmt = (select(Task.id, Task.name, Task.short_name, Task.area_id, BoostArea.name.label("area"),
+                   BoostArea.sort_order.label("area_order"), Indicator.id.label("ind"),
+                   Indicator.name.label("ind_name"), Indicator.unit, Indicator.kind)
+            .join(BoostArea, BoostArea.id == Task.area_id))
+    if org_id is not None:
+        owners = ancestor_ids(org_id)
+        stmt = stmt.outerjoin(Indicator, and_(joined, Indicator.owner_org_id.in_(owners))).where(
+            Task.owner_org_id.in_(owners))
+    else:
+        stmt = stmt.outerjoin(Indicator, joined)
+    rows = session.execute(stmt.where(Task.campaign_id == current)
+                           .order_by(Task.sort_order, Task.id, Indicator.sort_order, Indicator.id)).all()
     tasks: dict[int, tuple] = {}
     inds: dict[int, list[IndicatorInfo]] = defaultdict(list)
     areas: dict[int, tuple[int, str]] = {}
@@ -318,7 +327,7 @@ def _ranks(scores: dict[int, float | None]) -> dict[int, int]:
 def overview(session: Session, org: Organisation, period: Period, *,
              tasks: list[TaskInfo] | None = None) -> Overview:
     """``tasks``: the catalogue when the caller has already read it (a county board)."""
-    tasks = tasks if tasks is not None else catalogue(session)[0]
+    tasks = tasks if tasks is not None else catalogue(session, org.id)[0]
     kids = list(session.scalars(select(Organisation).where(Organisation.parent_id == org.id)
                                 .order_by(Organisation.code)))
     units = [org.id] + [k.id for k in kids]
@@ -387,7 +396,7 @@ class CountyBoard:
 def county_board(session: Session, county: Organisation, period: Period, *, with_own: bool = True) -> CountyBoard:
     if not county.is_key_county:
         raise NotFound("这不是重点帮扶县")
-    tasks, areas = catalogue(session)
+    tasks, areas = catalogue(session, county.id)
     key_ids = list(session.scalars(select(Organisation.id).where(Organisation.is_key_county.is_(True))))
     ranks = _ranks({k: float(v) for k, (v, _) in activity_counts(session, "place", key_ids, period).items()})
     mine = _task_figures(tasks, figures(session, "place", [county.id], period).get(county.id, {}), None, period)

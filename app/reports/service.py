@@ -43,7 +43,7 @@ def _compare(session: Session, org: Organisation, period: Period, activities: in
 def build_report(session: Session, org: Organisation, period: Period, *, compare: bool = False,
                  now: datetime | None = None) -> dict:
     """The report of ``org``'s subtree for ``period``: narrative, figures, tables (a JSON-ready dict)."""
-    tasks, _ = boards.catalogue(session)
+    tasks, _ = boards.catalogue(session, org.id)
     wording = narrative.phrasing(session)
     words = narrative.wording_for(session, wording.campaign_code)
     got = boards.figures(session, "org", [org.id], period).get(org.id, {})

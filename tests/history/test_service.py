@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from app.boards import service as boards
 from app.boards.periods import span
 from app.clock import today_cn
 from app.errors import Conflict, Forbidden, Invalid
@@ -32,8 +33,11 @@ def test_good_rows_plan_then_commit_into_the_rollup_of_every_level(session, worl
         (LAST_YEAR * 100 + 3, 1, 12), (LAST_YEAR * 100 + 6, 3, 850), (LAST_YEAR * 100 + 9, 3, 7)]
     assert session.scalar(select(HistoryEntry.id)) is None  # planning writes nothing
 
+    stamps = boards.version(session, [("org", world.province.id), ("place", world.wuhua.id)])
     service.commit_history(session, by, plan, expected=plan.fingerprint)
     assert len(world.entries()) == 3
+    # Open boards of every level (and the county by place) see a new version and refresh.
+    assert boards.version(session, [("org", world.province.id), ("place", world.wuhua.id)]) > stamps
     march = LAST_YEAR * 100 + 3
     for unit in (world.wuhua, world.kunming, world.province):
         assert _figure(session, "org", unit, march, world.count) == 12

@@ -149,7 +149,8 @@ def activities_behind(request: Request, session: SessionDep, by: CurrentUser, co
                                             page=page, per_page=50)
     return render(request, "boards/activities.html", {
         "org": org, "period": p, "items": items, "total": total, "page": page, "per_page": 50,
-        "scope": scope, "task": task, "status": status}, block="results")
+        "scope": scope, "task": task, "status": status,
+        "history": status == "verified" and boards.history_in(session, org.id, p, scope=scope)}, block="results")
 
 
 # --- inactive members (staff) --------------------------------------------------------------------

@@ -84,3 +84,6 @@ def test_county_board_by_place_shows_a_county_history(client, session, world):
     report = client.get("/reports?org=530100&period=2025-q2")
     assert report.status_code == 200 and "含汇总录入数据：2025年5月" in report.text
     assert "含汇总录入数据" not in client.get("/boards/530100?period=2025-q3").text
+    behind = client.get("/boards/530100/activities?period=2025-q2")
+    assert behind.status_code == 200 and "看板上的指标数还包括汇总录入的历史数据：2025年5月" in behind.text
+    assert "汇总录入" not in client.get("/boards/530100/activities?period=2025-q3").text

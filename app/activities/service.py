@@ -29,6 +29,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     or_,
     select,
     union_all,
@@ -237,16 +238,23 @@ def _confirmed_activities_of(member_id: int) -> Select:
         ActivityParticipant.member_id == member_id, ActivityParticipant.status == ParticipantStatus.confirmed.value)
 
 
-def visible_to(by: Principal) -> ColumnElement[bool]:
-    """SQL condition: the caller may read the activity (the one place this rule lives)."""
-    clauses = [Activity.recorder_user_id == by.user_id]
+def visible_to(by: Principal, *, walk: bool = False) -> ColumnElement[bool]:
+    """SQL condition: the caller may read the activity (the one place this rule lives).
+
+    ``walk``: the same condition, written so that no index serves it (``+column``): a list read by
+    cursor then walks its ordering index and tests each row, instead of gathering the whole
+    visible set through the scope's indexes and sorting it for every page."""
+    def col(column):  # noqa: ANN001, ANN202
+        return literal_column(f"+{Activity.__tablename__}.{column.key}") if walk else column
+
+    clauses = [col(Activity.recorder_user_id) == by.user_id]
     if by.member_id is not None:
         # Confirmed participants only: asking to join must not open someone else's record.
-        clauses.append(Activity.id.in_(_confirmed_activities_of(by.member_id)))
+        clauses.append(col(Activity.id).in_(_confirmed_activities_of(by.member_id)))
     if by.org_ids(*READ_ROLES):
         scope = by.scope(*READ_ROLES)
         # By organisation (credited) and by place: a county's office reads what was done there.
-        clauses += [Activity.credited_org_id.in_(scope), Activity.county_id.in_(scope)]
+        clauses += [col(Activity.credited_org_id).in_(scope), col(Activity.county_id).in_(scope)]
     return or_(*clauses)
 
 
@@ -825,10 +833,13 @@ def list_by_cursor(session: Session, by: Principal, filters: ActivityFilters, *,
     ``occurred`` newest activity date first, ``updated`` oldest change first (incremental sync).
     Returns the rows, whether more follow, and the total (first page only, when asked)."""
     (first, second), direction = CURSOR_ORDERS[order]
-    stmt = _filtered(select(Activity).where(visible_to(by)), filters)
     total = None
     if with_total:
-        total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+        # Changed since a time: few rows, found by the updated_at index; otherwise the scope's indexes.
+        counted = _filtered(select(Activity.id).where(visible_to(by, walk=filters.updated_since is not None)), filters)
+        total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
+    # The page walks the (key, id) index of its order and keeps the visible rows (bench/api.py).
+    stmt = _filtered(select(Activity).where(visible_to(by, walk=True)), filters)
     if after is not None:
         key, last_id = after
         if direction == "desc":

@@ -49,6 +49,9 @@ class Activity(SQLModel, table=True):
         Index("ix_activity_status_credited_org_id", "status", "credited_org_id"),
         # The activities behind a board figure, newest first (a province's page in milliseconds).
         Index("ix_activity_status_occurred_on", "status", "occurred_on"),
+        # The API's lists by cursor walk these: newest activity first, and oldest change first (sync).
+        Index("ix_activity_occurred_on_id", "occurred_on", "id"),
+        Index("ix_activity_updated_at_id", "updated_at", "id"),
     )
 
     id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))

@@ -48,7 +48,8 @@ def get_principal(request: Request, session: SessionDep,
     """The caller: an API token when the request carries ``Authorization`` (never falling back to the
     cookie), else the session cookie's user."""
     header = request.headers.get("authorization")
-    if header is not None:
+    # Only a Bearer credential is ours: an intranet proxy's Basic auth must not lock people out.
+    if header is not None and header.strip().lower().startswith("bearer"):
         principal = _token_principal(request, session, header)
     else:
         principal = principal_for(session, request.cookies.get(SESSION_COOKIE), ip=client_ip(request))

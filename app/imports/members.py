@@ -65,7 +65,11 @@ SECTORS = (
     "农业界", "教育界", "体育界", "新闻出版界", "医药卫生界", "对外友好界", "社会福利和社会保障界",
     "少数民族界", "宗教界", "特邀",
 )
-CHUNK = 5_000  # ids per IN list / per rollup mask batch
+CHUNK = 5_000  # ids per IN list of our own reads
+# Members per rollup.members_changed call: each call upserts the counters of every (organisation,
+# year, span) its members touch, so fewer, larger calls write far fewer rows; 30,000 stays under
+# SQLite's 32,766 bound parameters in the masks' IN list.
+MASK_CHUNK = 30_000
 
 
 @dataclass
@@ -363,7 +367,7 @@ class MembersKind(BaseKind):
                                              "start_date"), [(i, *m) for i, m in zip(ids, memberships, strict=True)])
             sync_sequence(conn, "membership")
         session.expire_all()
-        for chunk in _chunks(touched):
+        for chunk in _chunks(touched, MASK_CHUNK):
             ids = set(chunk)
             rollup.members_changed(session, {k: v for k, v in before.items() if k[0] in ids}, chunk)
 

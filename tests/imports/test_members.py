@@ -217,3 +217,11 @@ def test_columns_the_file_lacks_are_kept_blank_cells_clear(session, world):
     session.refresh(wang)
     seat = session.scalar(select(Membership).where(Membership.member_id == wang.id))
     assert wang.enterprise is None and seat.title is None and seat.role == "standing" and seat.committee_id is not None
+
+
+def test_counters_exact_when_members_are_told_to_the_rollup_in_several_batches(session, world, monkeypatch):
+    from app.imports import members as kind
+    monkeypatch.setattr(kind, "MASK_CHUNK", 1)
+    rollup.ensure_year(session, date.today().year)
+    world.commit(world.prefecture_staff, "members", fill(session, world.prefecture_staff, "members", GOOD))
+    assert rollup.check(session) == []

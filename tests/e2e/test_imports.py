@@ -58,6 +58,9 @@ def test_office_imports_members_fixing_an_error_first(live_server, browser, arti
         phone = browser.new_page(viewport={"width": 360, "height": 780})
         try:
             phone.context.add_cookies(page.context.cookies())
+            phone.goto(f"{live_server}/imports")
+            assert phone.evaluate("document.documentElement.scrollWidth") <= 360
+            phone.screenshot(path=str(artifacts / "imports-index-360.png"), full_page=False)
             phone.goto(page.url)
             phone.locator("table.import-errors").wait_for()
             width = phone.evaluate("document.documentElement.scrollWidth")

@@ -79,7 +79,7 @@ def test_office_imports_members_fixing_an_error_first(live_server, browser, arti
         page.once("dialog", lambda dialog: dialog.accept())
         confirm.click()
         page.wait_for_url("**/imports/jobs/*")
-        done = page.locator("#import-progress .alert-success")
+        done = page.locator("#import-progress .alert-ok")
         done.wait_for(timeout=30_000)
         assert "导入完成：新增 2 行" in done.inner_text()
         page.screenshot(path=str(artifacts / "imports-result-1280x900.png"), full_page=False)

@@ -131,3 +131,17 @@ def test_the_page_lists_the_kinds_in_order(client, session):
     text = client.get("/imports").text
     found = [text.index(f'id="kind-{k}"') for k in ("orgs", "members", "targets", "assignments", "history")]
     assert found == sorted(found)
+
+
+def test_long_error_lists_are_paginated(client, session, inline_jobs):
+    user = f.persona(session, "county_staff")
+    token = f.login_as(client, session, user)
+    from app.auth.service import build_principal
+    rows = [[f"委员{i}", f"1391234{i:04d}", "999999", "经济界"] for i in range(60)]  # 60 unknown organisations
+    data = fill(session, build_principal(session, user), "members", rows)
+    url = _job_url(client.post("/imports", data={"kind": "members", "csrf_token": token},
+                               files={"file": ("a.xlsx", data, "application/octet-stream")}, follow_redirects=False))
+    first = client.get(url).text
+    assert "第 1 / 2 页" in first and "第 3 行" in first and "第 53 行" not in first
+    second = client.get(url + "?page=2").text
+    assert "第 53 行" in second and "第 2 / 2 页" in second

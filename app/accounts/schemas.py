@@ -57,6 +57,10 @@ ACTION_LABELS = {
     "indicator.update": "修改指标",
     "wording.set": "修改报告措辞",
     "wording.clear": "恢复默认报告措辞",
+    "import.orgs": "导入组织和地点",
+    "import.members": "导入委员名单",
+    "import.targets": "导入年度目标",
+    "import.assignments": "导入挂联安排",
 }
 
 

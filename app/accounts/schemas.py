@@ -61,6 +61,7 @@ ACTION_LABELS = {
     "import.members": "导入委员名单",
     "import.targets": "导入年度目标",
     "import.assignments": "导入挂联安排",
+    "import.history": "导入历史数据（汇总录入）",
 }
 
 

@@ -33,6 +33,7 @@ def test_good_file_creates_members_memberships_accounts_then_second_import_is_a_
     data = fill(session, world.prefecture_staff, "members", GOOD)
     plan = world.preview(world.prefecture_staff, "members", data)
     assert plan.errors == [] and (plan.created, plan.updated, plan.unchanged) == (3, 0, 0)
+    assert "将在五华区政协新建专委会「提案委员会」" in plan.notices
     world.commit(world.prefecture_staff, "members", data)
     wang = _member(session, "13912340002")
     assert (wang.name, wang.sector, wang.enterprise) == ("王五", "农业界", "滇红茶业有限公司")
@@ -224,4 +225,22 @@ def test_counters_exact_when_members_are_told_to_the_rollup_in_several_batches(s
     monkeypatch.setattr(kind, "MASK_CHUNK", 1)
     rollup.ensure_year(session, date.today().year)
     world.commit(world.prefecture_staff, "members", fill(session, world.prefecture_staff, "members", GOOD))
+    assert rollup.check(session) == []
+
+
+def test_a_member_whose_seat_ended_in_an_earlier_term_gets_a_seat_in_the_current_one(session, world):
+    world.commit(world.prefecture_staff, "members", fill(session, world.prefecture_staff, "members", GOOD[:1]))
+    li = _member(session, "13912340001")
+    seat = session.scalar(select(Membership).where(Membership.member_id == li.id))
+    masks = rollup.member_masks(session, [li.id])
+    seat.end_date = date(2026, 1, 31)
+    session.add(Term(org_id=world.wuhua.id, number=2, start_date=date(2026, 2, 1)))
+    session.flush()
+    rollup.members_changed(session, masks, [li.id])
+    data = fill(session, world.prefecture_staff, "members", [["李四", "13912340001", "530102", "经济界"]])
+    plan = world.preview(world.prefecture_staff, "members", data)
+    assert (plan.created, plan.updated, plan.errors) == (0, 1, [])
+    world.commit(world.prefecture_staff, "members", data)
+    seats = list(session.scalars(select(Membership).where(Membership.member_id == li.id).order_by(Membership.id)))
+    assert len(seats) == 2 and seats[1].end_date is None and seats[1].start_date == date(2026, 2, 1)
     assert rollup.check(session) == []

@@ -270,6 +270,7 @@ class OrgsKind(BaseKind):
             org.name, org.is_key_county = name, flag
             touched |= {("org", org.id), ("place", org.id)} | ({("org", org.parent_id)} if org.parent_id else set())
         sites = {s.code: s for s in _sites(session, [i.parent_code for i in p.new_sites])}
+        parents = {i.parent_code for i in p.new_sites}  # new sites other new sites hang under: need their id
         for item in p.new_sites:
             county = by_code.get(item.parent_code)
             if county is not None:
@@ -279,8 +280,9 @@ class OrgsKind(BaseKind):
                 site = Site(code=item.code, name=item.name, kind=item.kind.value, county_id=parent.county_id,
                             parent_id=parent.id)
             session.add(site)
-            session.flush()
-            sites[site.code] = site
+            if site.code in parents:
+                session.flush()
+                sites[site.code] = site
             touched.add(("place", site.county_id))
         for site_id, name, kind in p.site_updates:
             site = session.get(Site, site_id)

@@ -366,10 +366,36 @@ class MembersKind(BaseKind):
             bulk_insert(conn, "membership", ("id", "member_id", "org_id", "term_id", "role", "title", "committee_id",
                                              "start_date"), [(i, *m) for i, m in zip(ids, memberships, strict=True)])
             sync_sequence(conn, "membership")
+        # Existing members' accounts: a 委员 grant for a new seat, a 领导 grant for 主席会议成员 (as new ones get).
+        wanted = [(m[0], GrantRole.member.value, m[1]) for m in p.new_memberships]
+        wanted += [(m[0], GrantRole.leader.value, m[1]) for m in p.new_memberships if m[2] is MemberRole.chair_council]
+        wanted += [(u["member_id"], GrantRole.leader.value, u["org_id"]) for u in p.membership_updates
+                   if u["role"] == MemberRole.chair_council.value]
+        _ensure_grants(conn, wanted, by_user=by.user_id, now=now)
         session.expire_all()
         for chunk in _chunks(touched, MASK_CHUNK):
             ids = set(chunk)
             rollup.members_changed(session, {k: v for k, v in before.items() if k[0] in ids}, chunk)
+
+
+def _ensure_grants(conn: Connection, wanted: list[tuple[int, str, int]], *, by_user: int, now) -> None:
+    """Grant (member's account, role, org) where the member has an account and lacks the grant."""
+    if not wanted:
+        return
+    accounts: dict[int, int] = {}
+    for chunk in _chunks(sorted({m for m, _, _ in wanted})):
+        accounts |= dict(conn.execute(select(UserAccount.member_id, UserAccount.id)
+                                      .where(UserAccount.member_id.in_(chunk))).all())
+    held: set[tuple] = set()
+    for chunk in _chunks(sorted(set(accounts.values()))):
+        held |= {tuple(r) for r in conn.execute(select(RoleGrant.user_id, RoleGrant.role, RoleGrant.org_id)
+                                                 .where(RoleGrant.user_id.in_(chunk)))}
+    rows = sorted({(accounts[m], role, org) for m, role, org in wanted if m in accounts} - held)
+    if rows:
+        ids = _allocate(conn, "role_grant", len(rows))
+        bulk_insert(conn, "role_grant", ("id", "user_id", "role", "org_id", "granted_by_user_id", "created_at"),
+                    [(i, u, role, org, by_user, now) for i, (u, role, org) in zip(ids, rows, strict=True)])
+        sync_sequence(conn, "role_grant")
 
 
 def _masks(session: Session, members: list[int]) -> rollup.Masks:

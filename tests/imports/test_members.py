@@ -244,3 +244,15 @@ def test_a_member_whose_seat_ended_in_an_earlier_term_gets_a_seat_in_the_current
     seats = list(session.scalars(select(Membership).where(Membership.member_id == li.id).order_by(Membership.id)))
     assert len(seats) == 2 and seats[1].end_date is None and seats[1].start_date == date(2026, 2, 1)
     assert rollup.check(session) == []
+
+
+def test_an_existing_member_made_chair_council_gets_the_leader_grant(session, world):
+    world.commit(world.prefecture_staff, "members", fill(session, world.prefecture_staff, "members", GOOD[:1]))
+    li = _member(session, "13912340001")
+    user = session.scalar(select(UserAccount).where(UserAccount.member_id == li.id))
+    promoted = [["李四", "13912340001", "530102", "经济界", "主席会议成员", "副主席"]]
+    world.commit(world.prefecture_staff, "members", fill(session, world.prefecture_staff, "members", promoted))
+    grants = set(session.execute(select(RoleGrant.role, RoleGrant.org_id).where(RoleGrant.user_id == user.id)).all())
+    assert grants == {("member", world.wuhua.id), ("leader", world.wuhua.id)}
+    again = world.preview(world.prefecture_staff, "members", fill(session, world.prefecture_staff, "members", promoted))
+    assert again.unchanged == 1

@@ -128,7 +128,8 @@ def main() -> int:
         print(f"API on {args.activities:,} activities (SQLite, one worker):")
         for name, path in (("progress, province", "/api/v1/progress?org=530000"),
                            ("rankings, province's prefectures", "/api/v1/rankings?org=530000"),
-                           ("activities, first page (with total)", "/api/v1/activities?per_page=50")):
+                           ("activities, first page (with total)", "/api/v1/activities?per_page=50"),
+                           ("activities, first page (count=false)", "/api/v1/activities?per_page=50&count=false")):
             get(base, path, token)  # warm
             rows.append(summary(name, [get(base, path, token)[1:3] for _ in range(args.requests)]))
         # Deep pages by cursor.

@@ -78,7 +78,7 @@ class ActivityPage(BaseModel):
     model_config = {"json_schema_extra": {"examples": [{"items": [{ "id": 1024, "status": "verified", "status_label": "已审核", "status_reason": None, "task_id": 1, "task_name": "帮助脱贫地区发展特色产业、提供技术服务", "county_id": 120, "county_name": "洱源县", "site_id": 3051, "site_name": "茈碧湖镇", "occurred_on": "2026-10-12", "description": "为梅子种植户开展技术培训", "credited_org_id": 120, "credited_org_name": "洱源县政协", "organiser_org_id": None, "recorder_user_id": 77, "recorder_name": "李明", "participants": ["李明", "王芳"], "participant_ids": [501, 502], "values": [{"indicator_id": 2, "name": "提供技术服务", "unit": "次", "kind": "count", "value": 3, "display": "3"}], "photo_ids": [88], "photo_count": 1, "version": 2, "submitted_at": "2026-10-12T09:30:00Z", "reviewed_at": "2026-10-13T02:10:00Z"}], "total": 1, "page": 1, "per_page": 50, "next_cursor": None}]}}
 
     items: list[ActivityRead]
-    total: int | None = Field(description="符合条件的总数；用 cursor 取后续页时为 null（只在第一页计算）")
+    total: int | None = Field(description="符合条件的总数；只在第一页计算（count=false 或用 cursor 取后续页时为 null）")
     page: int = Field(description="页码（用 cursor 翻页时为 1）")
     per_page: int
     next_cursor: str | None = Field(default=None, description="下一页的游标，放进 ?cursor= 取下一页；没有更多时为 null")

@@ -95,6 +95,8 @@ def test_cursor_pages_through_every_activity_once(client, session):
             break
     assert pages == 3 and sorted(i for _, i in seen) == sorted(a.id for a in made)
     assert seen == sorted(seen, reverse=True)  # newest first, ties by id
+    uncounted = client.get("/api/v1/activities?per_page=3&status=verified&count=false", headers=bearer(raw)).json()
+    assert uncounted["total"] is None and uncounted["next_cursor"] and len(uncounted["items"]) == 3
     bad = client.get("/api/v1/activities?cursor=bm9wZQ", headers=bearer(raw))
     assert bad.status_code == 422 and bad.json()["code"] == "bad_cursor"
     # A cursor of one order is refused by the other.

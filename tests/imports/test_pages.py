@@ -85,7 +85,7 @@ def test_upload_preview_errors_then_fix_and_commit(client, session, inline_jobs)
     assert "确认导入" in page.text and re.search(r'<div class="num">2</div><div class="label">新增', page.text)
     done = client.post(url + "/commit", data={"csrf_token": token}, follow_redirects=False)
     result = client.get(_job_url(done))
-    assert "导入完成：新增 2 行" in result.text
+    assert "导入完成：新增 2 行" in result.text and "生成激活码" in result.text
     assert session.scalar(select(Member).where(Member.phone == "13912345679")) is not None
     assert rollup.check(session) == []
 

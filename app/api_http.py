@@ -71,7 +71,7 @@ class ApiHttpMiddleware:
         await self.app(scope, receive, buffer)
 
     @staticmethod
-    async def _finish(scope: Scope, start: Message | None, body: bytes, send: Send, add_rate_headers) -> None:  # noqa: ANN001
+    async def _finish(scope: Scope, start: Message | None, body: bytes, send: Send, add_rate_headers) -> None:
         assert start is not None
         headers = MutableHeaders(scope=start)
         add_rate_headers(headers)

@@ -8,7 +8,7 @@ Times leave the API with their zone (RFC 3339): SQLite hands stored UTC back wit
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer
@@ -21,7 +21,7 @@ def _iso_date(value: Any) -> Any:
     if isinstance(value, str) and not _DATE.match(value.strip()):
         raise ValueError("日期应为 YYYY-MM-DD 格式，例如 2026-10-12")
     if not isinstance(value, (str, date)) or isinstance(value, datetime):
-        raise ValueError("日期应为 YYYY-MM-DD 格式的文本")
+        raise ValueError("日期应为 YYYY-MM-DD 格式的文本")  # noqa: TRY004 - pydantic reports ValueError
     return value
 
 
@@ -29,12 +29,12 @@ def _iso_datetime(value: Any) -> Any:
     if isinstance(value, str) and not _DATETIME.match(value.strip()):
         raise ValueError("时间应为 ISO 8601 格式，例如 2026-10-01T08:00:00+08:00")
     if not isinstance(value, (str, datetime)):
-        raise ValueError("时间应为 ISO 8601 格式的文本")
+        raise ValueError("时间应为 ISO 8601 格式的文本")  # noqa: TRY004 - pydantic reports ValueError
     return value
 
 
 def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 # Input: only ISO text (or a date/datetime object from Python callers).

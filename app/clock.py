@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 CN = ZoneInfo("Asia/Shanghai")
@@ -20,8 +20,14 @@ def to_cn(value: datetime | None) -> datetime | None:
     """A stored UTC timestamp (naive from SQLite, aware from PostgreSQL) in Beijing time."""
     if value is None:
         return None
-    from datetime import timezone
 
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value.astimezone(CN)
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """A stored time as an aware UTC time: SQLite hands it back naive, PostgreSQL aware."""
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

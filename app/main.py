@@ -16,6 +16,7 @@ from app.accounts.pages import router as accounts_router
 from app.activities.api import router as activities_api
 from app.activities.pages import router as activities_router
 from app.activities.review_pages import router as review_router
+from app.api_http import ApiHttpMiddleware
 from app.audit.pages import router as audit_router
 from app.auth.csrf import AnonCsrfCookieMiddleware
 from app.auth.pages import router as auth_router
@@ -26,21 +27,20 @@ from app.deps import csrf_protect
 from app.display.pages import router as display_router
 from app.errors import DomainError
 from app.exports.pages import router as exports_router
+from app.history.pages import router as history_router
 from app.home.pages import router as home_router
 from app.imports.pages import router as imports_router
-from app.timing import ServerTimingMiddleware
-from app.tokens.pages import router as tokens_router
-from app.api_http import ApiHttpMiddleware
 from app.links.api import router as links_api
-from app.orgs.api import router as orgs_api
 from app.links.pages import router as links_router
 from app.manage.pages import router as manage_router
+from app.orgs.api import router as orgs_api
 from app.reports.api import router as reports_api
 from app.reports.pages import router as reports_router
-from app.history.pages import router as history_router
 from app.targets.api import router as targets_api
-from app.terms.pages import router as terms_router
 from app.targets.pages import router as targets_router
+from app.terms.pages import router as terms_router
+from app.timing import ServerTimingMiddleware
+from app.tokens.pages import router as tokens_router
 from app.web import is_htmx, render
 
 log = logging.getLogger("app")

@@ -27,7 +27,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from submit import ROOT, _free_port
@@ -66,8 +66,8 @@ def mark_changed(db: Path, n: int) -> str:
     """Mark ``n`` activities as changed a moment ago (as verifications would); returns the time before."""
     import sqlite3
 
-    since = datetime.now(timezone.utc) - timedelta(seconds=5)
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE activity SET updated_at = ? WHERE id IN (SELECT id FROM activity ORDER BY random() "
                      "LIMIT ?)", (now, n))

@@ -22,25 +22,25 @@ import base64
 import binascii
 import json
 from collections.abc import Callable
-from datetime import date, datetime, timezone
-from typing import Annotated, Any, Literal
+from datetime import UTC, date, datetime
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from app.activities import service
-from app.api_types import IsoDate, IsoDateTime
-from app.api_docs import AUTH_ERRORS, INVALID, ErrorBody, err as _err  # noqa: F401 - re-exported
 from app.activities.schemas import ActivityInput, ActivityPage, ActivityRead, ReopenInput, ReturnInput
-from app.db import run_write
-from app.links.schemas import MAX_ID
-from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
+from app.api_docs import AUTH_ERRORS, INVALID, ErrorBody  # noqa: F401 - re-exported
+from app.api_docs import err as _err
+from app.api_types import IsoDate, IsoDateTime
 from app.clock import CN
+from app.db import run_write
+from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
 from app.errors import Invalid
+from app.links.schemas import MAX_ID
 from app.models import Activity, ActivityStatus
 from app.tokens.service import token_access
-
 
 router = APIRouter(prefix="/api/v1", tags=["activities"])
 
@@ -114,7 +114,7 @@ def _since(value: datetime | None) -> datetime | None:
 
 
 def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _json(read: ActivityRead, *, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:

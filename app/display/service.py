@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import or_, select, update
@@ -19,6 +19,7 @@ from sqlmodel import Session
 from app.audit.service import record
 from app.auth.principal import STAFF_ROLES, Principal
 from app.auth.service import token_hash
+from app.clock import as_utc
 from app.db import write_aside
 from app.errors import Forbidden, Invalid, NotFound
 from app.models import DisplayLink, Organisation, UserAccount
@@ -53,18 +54,11 @@ class LinkRow:
     status: LinkStatus
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive UTC; PostgreSQL aware. Compare like with like."""
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
 def status_of(link: DisplayLink, now: datetime | None = None) -> LinkStatus:
     now = now or utcnow()
     if link.revoked_at is not None:
         return LinkStatus.revoked
-    if link.expires_at is not None and _aware(link.expires_at) <= now:
+    if link.expires_at is not None and as_utc(link.expires_at) <= now:
         return LinkStatus.expired
     return LinkStatus.active
 
@@ -89,7 +83,7 @@ def scope_orgs(session: Session, by: Principal) -> list[Organisation]:
     ))
 
 
-def _whole(raw: int | str | None) -> int | None:
+def whole_number(raw: int | str | None) -> int | None:
     if raw is None or isinstance(raw, int):
         return raw
     text = raw.strip()
@@ -106,10 +100,10 @@ def create_link(session: Session, by: Principal, *, name: str, org_id: int | str
         errors["name"] = "请填写名称，例如「省政协会议室大屏」"
     elif len(name) > NAME_MAX:
         errors["name"] = f"名称最多 {NAME_MAX} 个字"
-    org_number = _whole(org_id)
+    org_number = whole_number(org_id)
     if org_number is None:
         errors["org_id"] = "请选择大屏显示的组织范围"
-    day_count = DEFAULT_DAYS if days in (None, "") else _whole(days)
+    day_count = DEFAULT_DAYS if days in (None, "") else whole_number(days)
     if day_count is None or not 1 <= day_count <= MAX_DAYS:
         errors["days"] = f"有效期为 1 到 {MAX_DAYS} 天"
     if errors:
@@ -175,7 +169,7 @@ def resolve(session: Session, token: str | None, *, now: datetime | None = None)
     link = session.scalar(select(DisplayLink).where(DisplayLink.token_hash == token_hash(token)))
     if link is None or status_of(link, now) is not LinkStatus.active:
         return None
-    last = _aware(link.last_used_at)
+    last = as_utc(link.last_used_at)
     if last is None or last + TOUCH_EVERY <= now:
         _touch(session, link.id, now)
     return link

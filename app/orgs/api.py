@@ -48,7 +48,7 @@ class OrgList(BaseModel):
          "is_key_county": False}], "total": 2}]}}
 
 
-def _readable(by: Principal):  # noqa: ANN202 - a SELECT of organisation ids
+def _readable(by: Principal):
     return by.scope(*READ_ROLES)
 
 

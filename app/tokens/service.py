@@ -22,7 +22,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -33,8 +33,9 @@ from sqlmodel import Session
 from app.audit.service import Actor, record
 from app.auth.principal import STAFF_ROLES, Principal, TokenGrant
 from app.auth.service import build_principal, current_member_org, token_hash
-from app.clock import today_cn
+from app.clock import as_utc, today_cn
 from app.db import do_aside
+from app.display.service import whole_number
 from app.errors import Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
 from app.models import ApiToken, ApiTokenUsage, GrantRole, Member, Organisation, TokenLevel, UserAccount
 from app.models.base import utcnow
@@ -73,17 +74,11 @@ class TokenStatus(StrEnum):
         return {"active": "有效", "expired": "已过期", "revoked": "已撤销"}[self.value]
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
 def status_of(token: ApiToken, now: datetime | None = None) -> TokenStatus:
     now = now or utcnow()
     if token.revoked_at is not None:
         return TokenStatus.revoked
-    if _aware(token.expires_at) <= now:
+    if as_utc(token.expires_at) <= now:
         return TokenStatus.expired
     return TokenStatus.active
 
@@ -99,13 +94,6 @@ def scope_orgs(session: Session, by: Principal) -> list[Organisation]:
     _require_staff(by)
     return list(session.scalars(
         select(Organisation).where(Organisation.id.in_(by.scope(*STAFF_ROLES))).order_by(Organisation.code)))
-
-
-def _whole(raw: int | str | None) -> int | None:
-    if raw is None or isinstance(raw, int):
-        return raw
-    text = raw.strip()
-    return int(text) if text.isdigit() and len(text) <= 9 else None
 
 
 def _bound_member(session: Session, phone: str, org: Organisation) -> tuple[Member, UserAccount] | str:
@@ -144,15 +132,15 @@ def create_token(session: Session, by: Principal, *, name: str, org_id: int | st
         errors["name"] = "请填写名称，例如「州乡村振兴局数据看板」"
     elif len(name) > NAME_MAX:
         errors["name"] = f"名称最多 {NAME_MAX} 个字"
-    org_number = _whole(org_id)
+    org_number = whole_number(org_id)
     if org_number is None:
         errors["org_id"] = "请选择令牌可读取的组织范围"
     if level not in TokenLevel.__members__:
         errors["level"] = "请选择令牌级别：汇总级或明细级"
-    day_count = DEFAULT_DAYS if days in (None, "") else _whole(days)
+    day_count = DEFAULT_DAYS if days in (None, "") else whole_number(days)
     if day_count is None or not 1 <= day_count <= MAX_DAYS:
         errors["days"] = f"有效期为 1 到 {MAX_DAYS} 天"
-    rate = DEFAULT_RATE if rate_per_minute in (None, "") else _whole(rate_per_minute)
+    rate = DEFAULT_RATE if rate_per_minute in (None, "") else whole_number(rate_per_minute)
     if rate is None or not 1 <= rate <= MAX_RATE:
         errors["rate_per_minute"] = f"每分钟请求上限为 1 到 {MAX_RATE}"
     phone = "".join((write_member_phone or "").split())

@@ -3,7 +3,7 @@ activities list walked by cursor and synced by change time."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -111,11 +111,11 @@ def test_updated_since_returns_what_changed_oldest_change_first(client, session)
     staff = persona(session, "county_staff")
     pending = [make_activity(session, recorder=staff, credited=place, county=place, task_=t,
                              values={indicators(session, t)[0].id: 1}) for _ in range(3)]
-    old = datetime.now(timezone.utc) - timedelta(days=2)
+    old = datetime.now(UTC) - timedelta(days=2)
     for a in pending:
         a.updated_at = old
     session.flush()
-    mark = datetime.now(timezone.utc) - timedelta(seconds=1)
+    mark = datetime.now(UTC) - timedelta(seconds=1)
     by = build_principal(session, persona(session, "prefecture_staff"))
     activities.verify(session, by=by, activity_id=pending[2].id)
     activities.return_activity(session, by=by, activity_id=pending[0].id, reason="照片不清楚")

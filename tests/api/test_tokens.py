@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.auth.service import build_principal, token_hash
 from app.errors import Forbidden, Invalid, NotFound
-from app.models import ActivityStatus, ApiToken, Member, ApiTokenUsage, AuditLog, Organisation
+from app.models import ActivityStatus, ApiToken, ApiTokenUsage, AuditLog, Member
 from app.models.base import utcnow
 from app.tokens import service as tokens
 from tests.api.conftest import bearer, make_token
@@ -174,7 +174,7 @@ def test_a_write_token_records_as_its_member(client, session):
 
 
 def test_rate_limit_answers_429_with_retry_after(client, session):
-    token_id, raw = make_token(session, code="530100", rate=3)
+    _, raw = make_token(session, code="530100", rate=3)
     answers = [client.get("/api/v1/catalogue", headers=bearer(raw)) for _ in range(4)]
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     assert answers[0].headers["X-RateLimit-Limit"] == "3"

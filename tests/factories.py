@@ -58,7 +58,7 @@ def term_for(session: Session, organisation: Organisation) -> Term:
 def make_member(session: Session, organisation: Organisation, *, name: str | None = None,
                 role: MemberRole = MemberRole.member) -> Member:
     n = next(_seq)
-    member = Member(name=name or f"测试委员{n}", phone=f"1700000{n:04d}", sector="经济界")
+    member = Member(name=name or f"测试委员{n}", phone=f"170{n:08d}", sector="经济界")
     session.add(member)
     session.flush()
     before = rollup.member_masks(session, [member.id])
@@ -74,7 +74,7 @@ def make_member(session: Session, organisation: Organisation, *, name: str | Non
 def make_user(session: Session, *, member: Member | None = None,
               grants: tuple[tuple[GrantRole, Organisation], ...] = ()) -> UserAccount:
     n = next(_seq)
-    user = UserAccount(login=member.phone if member else f"1710000{n:04d}",
+    user = UserAccount(login=member.phone if member else f"171{n:08d}",
                        display_name=member.name if member else f"测试用户{n}",
                        member_id=member.id if member else None)
     session.add(user)

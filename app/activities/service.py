@@ -111,8 +111,9 @@ def _facts_statement(*, with_site: bool) -> Select:
 _FACTS = {False: _facts_statement(with_site=False), True: _facts_statement(with_site=True)}
 _EXISTING_ID = select(Activity.id).where(Activity.recorder_user_id == bindparam("user_id"),
                                          Activity.idempotency_key == bindparam("key"))
+# The task's indicators the credited organisation works with (a prefecture's own: its subtree only).
 _TASK_INDICATORS = select(Indicator.id, Indicator.name, Indicator.unit, Indicator.kind).where(
-    Indicator.task_id == bindparam("task_id"))
+    Indicator.task_id == bindparam("task_id"), Indicator.owner_org_id.in_(ancestor_ids(bindparam("org_id"))))
 _INSERT_VALUES = insert(ActivityValue.__table__)
 _INSERT_PARTICIPANTS = insert(ActivityParticipant.__table__)
 _INSERT_ACTIVITY: dict[str, Insert] = {}  # per dialect, made on first use
@@ -209,9 +210,9 @@ def display_value(kind: IndicatorKind | str, value: int) -> str:
     return str(value)
 
 
-def _parse_values(session: Session, task_id: int, raw: dict[int, str]) -> dict[int, int]:
+def _parse_values(session: Session, task_id: int, raw: dict[int, str], *, org_id: int) -> dict[int, int]:
     # Plain rows (id, name, unit, kind), not entities: parse_value reads only those attributes.
-    indicators = {i.id: i for i in _core(session).execute(_TASK_INDICATORS, {"task_id": task_id})}
+    indicators = {i.id: i for i in _core(session).execute(_TASK_INDICATORS, {"task_id": task_id, "org_id": org_id})}
     unknown = set(raw) - set(indicators)
     if unknown:
         raise Invalid("有指标不属于所选实事，请刷新页面后重新填写", code="indicator_not_in_task")
@@ -418,7 +419,7 @@ def _check(session: Session, by: Principal, data: ActivityInput, *, recorder_org
     description = data.description.strip()
     if len(description) < 2:
         raise Invalid("请简要描述活动内容", errors={"description": "请简要描述活动内容"})
-    values = _parse_values(session, data.task_id, data.values)
+    values = _parse_values(session, data.task_id, data.values, org_id=credited)
     participants = _check_participants(session, by, data, recorder_org=recorder_org, organiser=organiser)
     return _Checked(data.task_id, data.county_id, data.site_id, values, participants, description)
 

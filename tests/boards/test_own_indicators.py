@@ -57,3 +57,22 @@ def test_api_catalogue_follows_the_token_scope(client, session):
     names = lambda raw: {i["name"] for t in client.get("/api/v1/catalogue", headers=bearer(raw)).json()["tasks"]
                          for i in t["indicators"]}
     assert own.name in names(kunming) and own.name not in names(qujing)
+
+
+def test_a_value_for_another_prefectures_own_indicator_is_refused(session):
+    import pytest
+
+    from app.activities.schemas import ActivityInput
+    from app.errors import Invalid
+    from app.models import GrantRole
+    from tests.factories import make_member, make_user
+
+    own = _own_indicator(session)
+    qujing_county = org(session, "530302")
+    member = make_member(session, qujing_county)
+    by = build_principal(session, make_user(session, member=member, grants=((GrantRole.member, qujing_county),)))
+    data = ActivityInput(task_id=task(session).id, county_id=qujing_county.id, occurred_on="2026-11-02", description="技术培训",
+                         values={own.id: "2"})
+    with pytest.raises(Invalid) as refused:
+        activities.record_activity(session, by=by, data=data, idempotency_key="own-indicator")
+    assert refused.value.code == "indicator_not_in_task", (refused.value.message, refused.value.errors)

@@ -10,11 +10,11 @@ from pydantic import BaseModel, Field
 
 from app.activities.api import AUTH_ERRORS, INVALID, ErrorBody
 from app.boards import periods
+from app.boards.api import ParticipationRead
 from app.deps import CurrentUser, SessionDep
 from app.reports import service
 from app.reports.pages import report_org
 from app.tokens.service import token_access
-
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
@@ -35,12 +35,6 @@ class TaskFigure(BaseModel):
     activities: int = Field(description="已审核活动数（次）")
     link: str = Field(description="组成这些数字的已审核活动列表（网页）")
     indicators: list[IndicatorFigure]
-
-
-class ParticipationRead(BaseModel):
-    active: int = Field(description="本期在任委员数")
-    took_part: int = Field(description="参加过已审核活动的委员数")
-    rate: float | None = Field(description="参与率（0–1），没有在任委员时为 null")
 
 
 class ReportSummary(BaseModel):

@@ -65,3 +65,8 @@ def test_docs_are_served_from_our_own_files(client):
     assert page.status_code == 200
     assert "/static/vendor/swagger-ui-bundle-" in page.text and "cdn" not in page.text.lower()
     assert client.get("/openapi.json").json()["info"]["title"] == "双助推行动平台 API"
+
+
+def test_schema_names_are_plain():
+    """Generated clients name their classes after these: no module-qualified duplicates."""
+    assert all("__" not in name for name in SCHEMAS)

@@ -131,28 +131,26 @@ def _owner(session: Session, by: Principal, owner_org_id: int, *, task: bool = F
     return org
 
 
-def task_for_edit(session: Session, by: Principal, task_id: int) -> Task:
+def _editable(session: Session, by: Principal, row: Task | Indicator | None, not_found: NotFound):
+    """``row`` if its owner lies in what ``by`` sees (else ``not_found``) and ``by`` may edit it (else 403)."""
     require_staff(by)
-    task = session.get(Task, task_id)
-    visible = task is not None and session.scalar(select(Organisation.id).where(
-        Organisation.id == task.owner_org_id, _visible_owners(by))) is not None
+    visible = row is not None and session.scalar(select(Organisation.id).where(
+        Organisation.id == row.owner_org_id, _visible_owners(by))) is not None
     if not visible:
-        raise NotFound("找不到该实事，或不在您的管辖范围内", code="task_not_found")
-    if not may_own(session, by, session.get(Organisation, task.owner_org_id)):
+        raise not_found
+    if not may_own(session, by, session.get(Organisation, row.owner_org_id)):
         raise Forbidden(OWNER_ONLY, code="catalogue_owner_only")
-    return task
+    return row
+
+
+def task_for_edit(session: Session, by: Principal, task_id: int) -> Task:
+    return _editable(session, by, session.get(Task, task_id),
+                     NotFound("找不到该实事，或不在您的管辖范围内", code="task_not_found"))
 
 
 def indicator_for_edit(session: Session, by: Principal, indicator_id: int) -> Indicator:
-    require_staff(by)
-    ind = session.get(Indicator, indicator_id)
-    visible = ind is not None and session.scalar(select(Organisation.id).where(
-        Organisation.id == ind.owner_org_id, _visible_owners(by))) is not None
-    if not visible:
-        raise NotFound("找不到该指标，或不在您的管辖范围内", code="indicator_not_found")
-    if not may_own(session, by, session.get(Organisation, ind.owner_org_id)):
-        raise Forbidden(OWNER_ONLY, code="catalogue_owner_only")
-    return ind
+    return _editable(session, by, session.get(Indicator, indicator_id),
+                     NotFound("找不到该指标，或不在您的管辖范围内", code="indicator_not_found"))
 
 
 def _text(value: str, field: str, label: str, limit: int, errors: dict[str, str], *, required: bool = True) -> str:

@@ -37,11 +37,11 @@ from app.models import (
     RoleGrant,
     Site,
     SiteKind,
-    Term,
     UserAccount,
 )
 from app.orgs.service import ancestor_ids, subtree_ids
 from app.rollup import service as rollup
+from app.terms.service import current_term
 
 PER_PAGE = 30
 ALL_ROLES = tuple(GrantRole)
@@ -262,13 +262,6 @@ def update_member(session: Session, by: Principal, member_id: int, data: MemberE
                        errors={"phone": "该手机号已被其他委员或账号使用"}) from None
     session.commit()
     return member
-
-
-def current_term(session: Session, org_id: int, *, on: date) -> Term | None:
-    """The organisation's term in force on ``on`` (the highest-numbered one)."""
-    return session.scalar(select(Term).where(
-        Term.org_id == org_id, Term.start_date <= on, or_(Term.end_date.is_(None), Term.end_date >= on))
-        .order_by(Term.number.desc()).limit(1))
 
 
 def _current(row: MemberRow) -> Membership:

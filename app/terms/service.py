@@ -59,9 +59,13 @@ def org_for_terms(session: Session, by: Principal, code: str, *, change: bool = 
     return org
 
 
-def current_term(session: Session, org_id: int) -> Term | None:
-    """The organisation's latest term (highest number)."""
-    return session.scalar(select(Term).where(Term.org_id == org_id).order_by(Term.number.desc()).limit(1))
+def current_term(session: Session, org_id: int, *, on: date | None = None) -> Term | None:
+    """The organisation's current term: its latest (highest number); with ``on``, the latest one in
+    force that day (a 换届 may have scheduled the next term to start later)."""
+    stmt = select(Term).where(Term.org_id == org_id)
+    if on is not None:
+        stmt = stmt.where(Term.start_date <= on, or_(Term.end_date.is_(None), Term.end_date >= on))
+    return session.scalar(stmt.order_by(Term.number.desc()).limit(1))
 
 
 def terms_of(session: Session, org_id: int) -> list[tuple[Term, int]]:

@@ -15,7 +15,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session
 
-from app.errors import DomainError
 from app.history import service as history
 from app.rollup import service as rollup
 from app.terms import service as terms
@@ -70,21 +69,7 @@ class World(base.World):
                                                                   HealthCheck.too_slow])
 @given(sequence=steps)
 def test_rollup_equals_a_recount_with_history_and_term_changes(base_engine, sequence):
-    conn = base_engine.connect()
-    outer = conn.begin()
-    s = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
-    try:
-        world = World(s)
-        for n, step in enumerate(sequence):
-            try:
-                world.run(step)
-            except DomainError:
-                s.rollback()
-            assert rollup.check(s) == [], f"after step {n}: {step}"
-    finally:
-        s.close()
-        outer.rollback()
-        conn.close()
+    base.replay_and_check(base_engine, World, sequence)
 
 
 @pytest.mark.parametrize("script", [
@@ -96,10 +81,7 @@ def test_rollup_equals_a_recount_with_history_and_term_changes(base_engine, sequ
      ("term_change", 7, set()), ("history", "530103", 2, 4, True)],
 ])
 def test_history_and_term_changes_keep_the_rollup_exact(session, script):
-    world = World(session)
-    for step in script:
-        world.run(step)
-        assert rollup.check(session) == [], step
+    base.run_script(session, World(session), script)
 
 
 def test_the_check_sees_a_history_entry_written_behind_the_services_back(session):

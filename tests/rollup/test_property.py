@@ -139,11 +139,17 @@ class World:
                                                                   HealthCheck.too_slow])
 @given(sequence=steps)
 def test_rollup_equals_a_recount_after_any_sequence(base_engine, sequence):
+    replay_and_check(base_engine, World, sequence)
+
+
+def replay_and_check(base_engine, make_world, sequence) -> None:  # noqa: ANN001
+    """Run ``sequence`` through the services in a rolled-back transaction, checking the rollup
+    against a recount after every step (also used by tests/history)."""
     conn = base_engine.connect()
     outer = conn.begin()
     s = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
     try:
-        world = World(s)
+        world = make_world(s)
         for n, step in enumerate(sequence):
             try:
                 world.run(step)
@@ -158,6 +164,13 @@ def test_rollup_equals_a_recount_after_any_sequence(base_engine, sequence):
         conn.close()
 
 
+def run_script(session, world, script) -> None:  # noqa: ANN001
+    """Each step of ``script``, with the rollup checked after it."""
+    for step in script:
+        world.run(step)
+        assert rollup.check(session) == [], step
+
+
 @pytest.mark.parametrize("script", [
     [("log", "member", 3, 5, True, False), ("verify", 0), ("join", 0, True)],
     [("log", "member", 3, 5, True, False), ("verify", 0), ("reopen", 0), ("return", 0), ("correct", 0, 5, 9, False),
@@ -169,10 +182,7 @@ def test_rollup_equals_a_recount_after_any_sequence(base_engine, sequence):
 ])
 def test_each_kind_of_change_keeps_the_rollup_exact(session, script):
     """The paths the property test may reach only rarely, each on its own."""
-    world = World(session)
-    for step in script:
-        world.run(step)
-        assert rollup.check(session) == [], step
+    run_script(session, World(session), script)
 
 
 def test_the_check_sees_a_wrong_figure(session):

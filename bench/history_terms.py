@@ -19,18 +19,16 @@ calls as the pages and the CLI:
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, make_url, select
+from databases import throwaway
+from sqlalchemy import func, select
 
 from app.auth.service import build_principal
 from app.catalogue.service import current_campaign, indicators_for
@@ -41,8 +39,6 @@ from app.models import Membership, Organisation, UserAccount
 from app.rollup import service as rollup
 from app.seed.demo import PROVINCE_STAFF, load_demo
 from app.terms import service as terms
-
-PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 def timed(fn):
@@ -104,28 +100,8 @@ def main() -> int:
     p.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     args = p.parse_args()
     results = []
-    if args.backend in ("sqlite", "both"):
-        with tempfile.TemporaryDirectory() as tmp:
-            results.append(run(f"sqlite:///{tmp}/history.db", "SQLite", args.activities))
-    if args.backend in ("postgresql", "both"):
-        try:
-            import psycopg
-
-            admin = make_url(PG_ADMIN_URL)
-            conninfo = {"host": admin.host, "port": admin.port or 5432, "user": admin.username,
-                        "password": admin.password, "dbname": admin.database, "autocommit": True, "connect_timeout": 3}
-            name = f"szt_bench_{uuid.uuid4().hex[:10]}"
-            with psycopg.connect(**conninfo) as conn:
-                conn.execute(f'CREATE DATABASE "{name}"')
-        except Exception as exc:  # noqa: BLE001
-            print(f"\nPostgreSQL not reachable ({type(exc).__name__}); skipped")
-        else:
-            try:
-                results.append(run(admin.set(database=name).render_as_string(hide_password=False), "PostgreSQL",
-                                   args.activities))
-            finally:
-                with psycopg.connect(**conninfo) as conn:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for label, url in throwaway(args.backend, "history"):
+        results.append(run(url, label, args.activities))
     print("\n| backend | history rows | preview | commit | again (no-op) | check | 换届: members (continuing) | plan | change | check |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:

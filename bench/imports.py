@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import random
 import sys
 import tempfile
@@ -42,8 +41,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from databases import throwaway
 from openpyxl import Workbook
-from sqlalchemy import func, make_url, select
+from sqlalchemy import func, select
 
 from app.auth.service import build_principal
 from app.clock import today_cn
@@ -53,7 +53,6 @@ from app.imports.base import SHEET_TITLE, get_kind
 from app.models import AuditLog, GrantRole, Member, Organisation, OrgLevel, RoleGrant, UserAccount
 from app.rollup import service as rollup
 
-PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SECTORS = ("中共", "民盟", "民建", "无党派人士", "工商联", "经济界", "农业界", "教育界", "医药卫生界", "少数民族界")
 COMMITTEES = ("提案委员会", "经济委员会", "农业农村委员会", "新设专委会")
 
@@ -237,28 +236,8 @@ def main() -> int:
     p.add_argument("--http", action="store_true", help="also through the pages on a served app (SQLite)")
     args = p.parse_args()
     results = []
-    if args.backend in ("sqlite", "both"):
-        with tempfile.TemporaryDirectory() as tmp:
-            results.append(run(f"sqlite:///{tmp}/imports.db", "SQLite", args.members, args.demo))
-    if args.backend in ("postgresql", "both"):
-        try:
-            import psycopg
-
-            admin = make_url(PG_ADMIN_URL)
-            conninfo = {"host": admin.host, "port": admin.port or 5432, "user": admin.username,
-                        "password": admin.password, "dbname": admin.database, "autocommit": True, "connect_timeout": 3}
-            name = f"szt_bench_{uuid.uuid4().hex[:10]}"
-            with psycopg.connect(**conninfo) as conn:
-                conn.execute(f'CREATE DATABASE "{name}"')
-        except Exception as exc:  # noqa: BLE001
-            print(f"\nPostgreSQL not reachable ({type(exc).__name__}); skipped")
-        else:
-            try:
-                results.append(run(admin.set(database=name).render_as_string(hide_password=False), "PostgreSQL",
-                                   args.members, args.demo))
-            finally:
-                with psycopg.connect(**conninfo) as conn:
-                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for label, url in throwaway(args.backend, "imports"):
+        results.append(run(url, label, args.members, args.demo))
     print("\n| backend | preview | commit | preview + commit | again: preview / commit | rollup.check |")
     print("|---|---|---|---|---|---|")
     for r in results:

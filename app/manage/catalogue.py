@@ -238,20 +238,26 @@ def create_task(session: Session, by: Principal, *, owner_org_id: int, data: Tas
     return task
 
 
+def _change(session: Session, by: Principal, row: Task | Indicator, fields: dict, kind: str, duplicate: str):
+    """Set ``fields`` on a task or indicator; when anything changed, audit the difference
+    (``<kind>.update``), refresh the boards and commit (``duplicate``: the message for a taken name)."""
+    before = {k: getattr(row, k) for k in fields}
+    if before == fields:
+        return row
+    for k, v in fields.items():
+        setattr(row, k, v)
+    record(session, actor=by.actor, action=f"{kind}.update", target_type=kind, target_id=row.id,
+           org_id=row.owner_org_id, before={k: v for k, v in before.items() if fields[k] != v},
+           after={k: v for k, v in fields.items() if before[k] != v})
+    _touch_boards(session, row.owner_org_id)
+    _commit(session, duplicate)
+    return row
+
+
 def update_task(session: Session, by: Principal, task_id: int, data: TaskForm) -> Task:
     task = task_for_edit(session, by, task_id)
     fields = _task_fields(session, task.campaign_id, data)
-    before = {k: getattr(task, k) for k in fields}
-    if before == fields:
-        return task
-    for k, v in fields.items():
-        setattr(task, k, v)
-    record(session, actor=by.actor, action="task.update", target_type="task", target_id=task.id,
-           org_id=task.owner_org_id, before={k: v for k, v in before.items() if fields[k] != v},
-           after={k: v for k, v in fields.items() if before[k] != v})
-    _touch_boards(session, task.owner_org_id)
-    _commit(session, f"已有同名的实事“{fields['name']}”")
-    return task
+    return _change(session, by, task, fields, "task", f"已有同名的实事“{fields['name']}”")
 
 
 @dataclass
@@ -304,17 +310,7 @@ def update_indicator(session: Session, by: Principal, indicator_id: int, data: I
     """Name, unit (a count's only: money stays 万元) and report phrase; never the kind."""
     ind = indicator_for_edit(session, by, indicator_id)
     fields = _indicator_fields(data, IndicatorKind(ind.kind))
-    before = {k: getattr(ind, k) for k in fields}
-    if before == fields:
-        return ind
-    for k, v in fields.items():
-        setattr(ind, k, v)
-    record(session, actor=by.actor, action="indicator.update", target_type="indicator", target_id=ind.id,
-           org_id=ind.owner_org_id, before={k: v for k, v in before.items() if fields[k] != v},
-           after={k: v for k, v in fields.items() if before[k] != v})
-    _touch_boards(session, ind.owner_org_id)
-    _commit(session, f"该实事下已有指标“{fields['name']}”")
-    return ind
+    return _change(session, by, ind, fields, "indicator", f"该实事下已有指标“{fields['name']}”")
 
 
 # --- the report's wording ---------------------------------------------------------------------------

@@ -2,16 +2,16 @@
 
 Pydantic's lax mode would take ``0`` or ``0.5`` for a date or a time (seconds since 1970) and ``1``
 for ``true``; a caller who sends that has made a mistake we should answer with a 422, not guess.
-Times leave the API with their zone (RFC 3339): SQLite hands stored UTC back without one.
+(Times leave the API with their zone because the database type gives them one: app/models/base.py.)
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, PlainSerializer
+from pydantic import BeforeValidator
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?$", re.IGNORECASE)
@@ -33,14 +33,6 @@ def _iso_datetime(value: Any) -> Any:
     return value
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
 # Input: only ISO text (or a date/datetime object from Python callers).
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime)]
-# Output: a stored UTC time, always written with its zone.
-UtcDateTime = Annotated[datetime, AfterValidator(_utc),
-                        PlainSerializer(lambda v: _utc(v).isoformat().replace("+00:00", "Z"), return_type=str,
-                                        when_used="json")]

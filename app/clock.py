@@ -24,10 +24,3 @@ def to_cn(value: datetime | None) -> datetime | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(CN)
-
-
-def as_utc(value: datetime | None) -> datetime | None:
-    """A stored time as an aware UTC time: SQLite hands it back naive, PostgreSQL aware."""
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

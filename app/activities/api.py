@@ -89,7 +89,7 @@ class ActivityQuery(BaseModel):
 
 
 def encode_cursor(order: str, activity: Activity) -> str:
-    key = activity.occurred_on.isoformat() if order == "occurred" else _utc(activity.updated_at).isoformat()
+    key = activity.occurred_on.isoformat() if order == "occurred" else activity.updated_at.isoformat()
     raw = json.dumps([order, key, activity.id], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 

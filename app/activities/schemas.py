@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.api_types import IsoDate, UtcDateTime
+from app.api_types import IsoDate
 
 
 class ActivityInput(BaseModel):
@@ -70,8 +70,8 @@ class ActivityRead(BaseModel):
     photo_ids: list[int] = Field(description="照片编号（按顺序）；照片经 /activities/{id}/photos/{photo_id} 查看")
     photo_count: int
     version: int
-    submitted_at: UtcDateTime
-    reviewed_at: UtcDateTime | None
+    submitted_at: datetime
+    reviewed_at: datetime | None
 
 
 class ActivityPage(BaseModel):

@@ -5,15 +5,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import bindparam, func, literal, select, union_all, update
 from sqlmodel import Session
 
 from app.accounts.passwords import hash_password, verify_password
 from app.audit.service import Actor, record
-from app.clock import today_cn
 from app.auth.principal import Principal
+from app.clock import today_cn
 from app.config import get_settings
 from app.errors import Invalid, TooManyRequests, Unauthorized
 from app.models import (
@@ -33,11 +33,6 @@ CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud a
 CODE_LENGTH = 8
 # Refresh last_seen_at only this often: a write per page view would cost more than it tells.
 TOUCH_EVERY = timedelta(minutes=5)
-
-
-def _aware(value: datetime) -> datetime:
-    """SQLite hands back naive UTC; PostgreSQL aware. Compare like with like."""
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def token_hash(raw: str) -> str:
@@ -169,9 +164,9 @@ def principal_for(session: Session, raw_token: str | None, *, ip: str = "", now:
         return None
     user = UserAccount(id=row.user_id, login=row.login, display_name=row.display_name, member_id=row.member_id)
     idle = timedelta(minutes=get_settings().session_idle_minutes)
-    if _aware(row.expires_at) <= now or _aware(row.last_seen_at) + idle <= now:
+    if row.expires_at <= now or row.last_seen_at + idle <= now:
         return None
-    if now - _aware(row.last_seen_at) >= TOUCH_EVERY:
+    if now - row.last_seen_at >= TOUCH_EVERY:
         _touch(session, row.id, now)
     return build_principal(session, user, session_id=row.id, csrf_token=row.csrf_token, ip=ip)
 
@@ -288,7 +283,7 @@ def activate(session: Session, *, login: str, code: str, password: str, ip: str,
                 ActivationCode.code_hash == _code_hash(code),
             )
         )
-        if row is not None and _aware(row.expires_at) <= now:
+        if row is not None and row.expires_at <= now:
             row = None
     session.add(LoginAttempt(login=login[:20], ip=ip[:64], at=now, succeeded=row is not None))
     if row is None:

@@ -19,7 +19,6 @@ from sqlmodel import Session
 from app.audit.service import record
 from app.auth.principal import STAFF_ROLES, Principal
 from app.auth.service import token_hash
-from app.clock import as_utc
 from app.db import write_aside
 from app.errors import Forbidden, Invalid, NotFound
 from app.models import DisplayLink, Organisation, UserAccount
@@ -58,7 +57,7 @@ def status_of(link: DisplayLink, now: datetime | None = None) -> LinkStatus:
     now = now or utcnow()
     if link.revoked_at is not None:
         return LinkStatus.revoked
-    if link.expires_at is not None and as_utc(link.expires_at) <= now:
+    if link.expires_at is not None and link.expires_at <= now:
         return LinkStatus.expired
     return LinkStatus.active
 
@@ -169,7 +168,7 @@ def resolve(session: Session, token: str | None, *, now: datetime | None = None)
     link = session.scalar(select(DisplayLink).where(DisplayLink.token_hash == token_hash(token)))
     if link is None or status_of(link, now) is not LinkStatus.active:
         return None
-    last = as_utc(link.last_used_at)
+    last = link.last_used_at
     if last is None or last + TOUCH_EVERY <= now:
         _touch(session, link.id, now)
     return link

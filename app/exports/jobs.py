@@ -123,8 +123,7 @@ def _orphaned(job: ExportJob, *, now: datetime | None = None) -> bool:
     host, _, rest = runner.partition(":")
     pid, _, boot = rest.partition(":")
     if host != socket.gethostname() or not pid.isdigit():
-        created = job.created_at.replace(tzinfo=UTC) if job.created_at.tzinfo is None else job.created_at
-        return created < (now or utcnow()).replace(tzinfo=UTC) - timedelta(hours=GIVE_UP_HOURS)
+        return job.created_at < (now or utcnow()).replace(tzinfo=UTC) - timedelta(hours=GIVE_UP_HOURS)
     if int(pid) == os.getpid():
         return boot != _BOOT  # our pid, an earlier life
     try:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-
 from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from app.api_types import IsoDate, UtcDateTime
+from app.api_types import IsoDate
 from app.models import LinkRole
 
 # Row ids of these tables are 32-bit integers on PostgreSQL: refuse anything larger before the database.
@@ -81,7 +80,7 @@ class LinkRead(BaseModel):
     state_label: str
     needs_reassignment: bool = Field(description="待调整：领导已不再担任该县或上级政协的领导职务，挂联须重新安排")
     assigned_by_name: str | None
-    created_at: UtcDateTime
+    created_at: datetime
 
 
 class LinkPage(BaseModel):

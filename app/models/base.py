@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import BigInteger, DateTime, Integer
+from sqlalchemy import BigInteger, DateTime, Integer, TypeDecorator
 from sqlmodel import SQLModel
 
 # Stable constraint names: Alembic can drop what it created, on SQLite and PostgreSQL alike.
@@ -19,7 +19,28 @@ SQLModel.metadata.naming_convention = {
 # 64-bit ids where a national deployment can pass 2^31 rows; on SQLite INTEGER PRIMARY KEY is
 # already 64-bit and must stay spelled INTEGER to remain the rowid alias.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-UtcDateTime = DateTime(timezone=True)
+
+
+class UtcDateTime(TypeDecorator):
+    """A moment, stored in UTC and always read back with its zone.
+
+    PostgreSQL keeps ``timestamptz``; SQLite keeps text without a zone, so a time is converted to UTC
+    before it is written and marked UTC when it is read — code and API answers never meet a naive
+    time from one database and an aware one from the other.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # noqa: ANN001, ANN201
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc)
+        return value
+
+    def process_result_value(self, value, dialect):  # noqa: ANN001, ANN201
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
 
 
 def utcnow() -> datetime:

@@ -33,7 +33,7 @@ from sqlmodel import Session
 from app.audit.service import Actor, record
 from app.auth.principal import STAFF_ROLES, Principal, TokenGrant
 from app.auth.service import build_principal, current_member_org, token_hash
-from app.clock import as_utc, today_cn
+from app.clock import today_cn
 from app.db import do_aside
 from app.display.service import whole_number
 from app.errors import Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
@@ -78,7 +78,7 @@ def status_of(token: ApiToken, now: datetime | None = None) -> TokenStatus:
     now = now or utcnow()
     if token.revoked_at is not None:
         return TokenStatus.revoked
-    if as_utc(token.expires_at) <= now:
+    if token.expires_at <= now:
         return TokenStatus.expired
     return TokenStatus.active
 

@@ -4,7 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt
 
-.PHONY: run test install install-test clean-db
+.PHONY: run test test-dates lint install install-test clean-db
+
+# The instants (Beijing time) the calendar-bound tests are rerun at: a December, the last minute of
+# a year, the first of the next, a leap day.
+DATES := 2027-12-15T12:00+08:00 2027-12-31T23:59+08:00 2028-01-01T00:00+08:00 2028-02-29T12:00+08:00
 
 $(VENV)/.stamp-app: pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -23,9 +27,18 @@ install-test: $(VENV)/.stamp-test
 run: $(VENV)/.stamp-app
 	$(BIN)/python -m app serve
 
-## test: set up and run the whole suite (SQLite, plus PostgreSQL and Chromium when present)
+## test: set up and run the whole suite as of today (SQLite, plus PostgreSQL and Chromium when present),
+## then the tests marked `dates` on SQLite as of each instant in DATES
 test: $(VENV)/.stamp-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-dates
+
+## test-dates: the tests marked `dates`, on SQLite, as of each instant in DATES (SZT_TODAY)
+test-dates: $(VENV)/.stamp-test
+	@set -e; for t in $(DATES); do \
+	  echo "== tests marked dates, SQLite, as of $$t"; \
+	  SZT_TODAY=$$t $(BIN)/python -m pytest -q -m dates --db sqlite -p no:cacheprovider; \
+	done
 
 ## clean-db: remove the embedded SQLite database (the demo reloads on the next `make run`)
 clean-db:

@@ -8,6 +8,12 @@ reachable PostgreSQL those runs skip with the reason — unless ``CI=true``, whe
   that already holds the real province (``init``), so tests add only what they are about.
 - ``fresh_url``: an empty, migrated database whose data is really committed — for tests of the
   loaders, of concurrency, of several processes and of the browser.
+
+Dates: every test starts at the run's instant — ``SZT_TODAY`` when set (``make test`` runs the tests
+marked ``dates`` again as of four year-end and leap-day instants), else now — on ``app.clock``,
+which ticks from there. Test data is built relative to ``today_cn()``, never from year literals;
+the ``clock`` fixture moves or freezes time inside one test. ``--db sqlite|postgresql`` keeps the
+database tests of one backend only.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import pytest
 from sqlalchemy import Engine, make_url
 from sqlmodel import Session
 
+from app import clock as app_clock
 from app.config import get_settings
 from app.db import get_engine, make_engine, migrate, write_session
 
@@ -79,7 +86,67 @@ def temporary_database(backend: str, tmp_dir: Path) -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+BACKENDS = ("sqlite", "postgresql")
+# The instant this run lives at: SZT_TODAY's, else the moment the run started.
+RUN_INSTANT = app_clock.configured_start()
+
+
+def pytest_addoption(parser) -> None:
+    parser.addoption("--db", choices=BACKENDS, default=None,
+                     help="run the database tests on this backend only (default: both)")
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers", "dates: depends on the calendar (periods, months, history, targets, boards, 挂联, "
+        "closing months, sessions, token expiry); `make test` reruns these as of year-end and leap-day instants")
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    only = config.getoption("--db")
+    if not only:
+        return
+    keep, drop = [], []
+    for item in items:
+        param = getattr(item, "callspec", None) and item.callspec.params.get("backend")
+        (drop if param and param != only else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture(autouse=True)
+def _run_instant() -> Iterator[None]:
+    """Each test starts at the run's instant (SZT_TODAY) and ticks from there; else the real clock."""
+    app_clock.travel_to(RUN_INSTANT)
+    yield
+    app_clock.travel_to(RUN_INSTANT)
+
+
+class Clock:
+    """Move time inside one test: ``clock.freeze(instant)``, ``clock.travel_to(instant)``, ``clock.today``."""
+
+    freeze = staticmethod(app_clock.freeze)
+    travel_to = staticmethod(app_clock.travel_to)
+    now = staticmethod(app_clock.now_utc)
+
+    @property
+    def today(self):  # noqa: ANN201
+        return app_clock.today_cn()
+
+    def freeze_on(self, day, hour: int = 12) -> None:  # noqa: ANN001
+        """Stand still at ``hour``:00 Beijing time of ``day``."""
+        from datetime import datetime, time
+
+        app_clock.freeze(datetime.combine(day, time(hour, 0), app_clock.CN))
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
 def backend(request) -> str:
     return request.param
 

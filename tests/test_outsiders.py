@@ -13,8 +13,19 @@ import pytest
 from sqlalchemy import func, select
 
 from app.main import create_app
+from app.models import (
+    ActivityPhoto,
+    ApiToken,
+    AuditLog,
+    DisplayLink,
+    ExportJob,
+    FrozenReport,
+    LinkAssignment,
+    Member,
+    RoleGrant,
+    Site,
+)
 from app.models.base import utcnow
-from app.models import ActivityPhoto, ApiToken, Site, AuditLog, DisplayLink, ExportJob, FrozenReport, LinkAssignment, Member, RoleGrant
 from tests import factories as f
 
 REFUSED = {401, 403, 404, 422}

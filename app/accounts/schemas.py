@@ -11,10 +11,10 @@ from typing import Annotated, Literal, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, Field
 
+from app.clock import as_utc, start_of_day_cn, to_cn
 from app.models import AuditLog, GrantRole, Organisation, UserAccount
 
 # China has kept UTC+8 without daylight saving since 1991: a fixed offset needs no tz database.
-BEIJING = timezone(timedelta(hours=8), "北京时间")
 
 ROLE_LABELS = {
     GrantRole.member: "委员",
@@ -81,18 +81,14 @@ def status_of(user: UserAccount) -> UserStatus:
     return UserStatus.unactivated if user.password_hash is None else UserStatus.activated
 
 
-def as_utc(value: datetime) -> datetime:
-    """SQLite hands back naive UTC, PostgreSQL aware: the same instant either way."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def beijing(value: datetime | None) -> str:
-    return as_utc(value).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S") if value else ""
+    moment = to_cn(value)
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else ""
 
 
 def beijing_day_start(day: date) -> datetime:
     """Midnight of ``day`` in Beijing, as the UTC instant the log stores."""
-    return datetime(day.year, day.month, day.day, tzinfo=BEIJING).astimezone(UTC)
+    return start_of_day_cn(day)
 
 
 def pretty_json(raw: str | None) -> str:

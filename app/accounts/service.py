@@ -17,7 +17,6 @@ from sqlmodel import Session
 
 from app.accounts.passwords import hash_password
 from app.accounts.schemas import (
-    BEIJING,
     ROLE_LABELS,
     AuditEntryView,
     AuditPage,
@@ -32,6 +31,7 @@ from app.accounts.schemas import (
 from app.audit.service import entries_for, record
 from app.auth.principal import ROLE_RANK, STAFF_ROLES, Principal
 from app.auth.service import new_activation_code, normalise_login, revoke_sessions
+from app.clock import CN, today_cn
 from app.config import get_settings
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.models import (
@@ -82,7 +82,7 @@ def _visible_accounts(by: Principal, *, today: date | None = None) -> Select:
     else the first in-scope grant's; the inner join on it *is* the scope filter: an account with
     no organisation in scope has no row.
     """
-    today = today or date.today()
+    today = today or today_cn()
     scope = by.scope(*STAFF_ROLES)
     current = aliased(Membership)
     membership_id = (
@@ -297,7 +297,7 @@ def user_detail(session: Session, by: Principal, user_id: int, *, recent: int = 
 def code_valid_until() -> date:
     """The last whole Beijing day on which a code issued now still works (printed on the slips)."""
     expires = utcnow() + timedelta(days=get_settings().activation_code_days)
-    return (expires.astimezone(BEIJING) - timedelta(days=1)).date()
+    return (expires.astimezone(CN) - timedelta(days=1)).date()
 
 
 def _issue(session: Session, by: Principal, rows: list) -> list[IssuedCode]:

@@ -28,6 +28,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
@@ -178,8 +179,8 @@ def parse_period(raw: Any) -> tuple[int, int]:
     raise Invalid("月份或季度应为 1–12 的月份，或 一季度 至 四季度（如 3、3月、Q1、第一季度）", code="bad_period")
 
 
-def parse_year(raw: Any) -> int:
-    text, now = _text(raw).removesuffix("年"), today_cn().year
+def parse_year(raw: Any, *, today: date | None = None) -> int:
+    text, now = _text(raw).removesuffix("年"), (today or today_cn()).year
     if not text.isdigit() or not MIN_YEAR <= int(text) <= now:
         raise Invalid(f"年份应为 {MIN_YEAR} 至 {now} 之间的四位数字", code="bad_year")
     return int(text)
@@ -225,7 +226,7 @@ def _indicator(lookup: _Lookup, org: Organisation, raw: Any) -> Indicator:
 
 
 def plan_history(session: Session, by: Principal, rows: Iterable[HistoryRow], *, orgs: Orgs | None = None,
-                 progress: Progress = no_progress) -> HistoryPlan:
+                 progress: Progress = no_progress, today: date | None = None) -> HistoryPlan:
     """Check every row and compare it with what is stored: nothing is written.
 
     Errors name the row and the column; a row with an error is left out of the entries (the commit
@@ -234,7 +235,7 @@ def plan_history(session: Session, by: Principal, rows: Iterable[HistoryRow], *,
     require_staff(by)
     lookup = _Lookup(session, by, orgs)
     plan = HistoryPlan()
-    now = today_cn()
+    now = today or today_cn()
     current = now.year * 100 + now.month
     parsed: list[tuple[int, Organisation, Indicator, int, int, int, str]] = []
     for n, r in enumerate(rows, start=1):
@@ -251,7 +252,7 @@ def plan_history(session: Session, by: Principal, rows: Iterable[HistoryRow], *,
             fail(COL_ORG, problem)
         year = month = span = None
         try:
-            year = parse_year(r.year)
+            year = parse_year(r.year, today=now)
         except Invalid as exc:
             fail(COL_YEAR, exc.message)
         try:

@@ -44,7 +44,10 @@ class UtcDateTime(TypeDecorator):
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    """Column default for created/updated moments: the app's one clock (``app.clock``)."""
+    from app.clock import now_utc
+
+    return now_utc()
 
 
 def in_list(column: str, values) -> str:  # noqa: ANN001

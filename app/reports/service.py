@@ -22,7 +22,7 @@ from app.audit.service import record
 from app.auth.principal import READ_ROLES, STAFF_ROLES, Principal
 from app.boards import service as boards
 from app.boards.periods import Period
-from app.clock import CN, to_cn
+from app.clock import CN, now_cn, to_cn
 from app.errors import Forbidden, NotFound
 from app.history.service import history_in
 from app.models import FrozenReport, Organisation
@@ -67,7 +67,7 @@ def build_report(session: Session, org: Organisation, period: Period, *, compare
     participation = {"active": part.active, "took_part": part.took_part, "rate": part.rate}
     paras = narrative.paragraphs(words=words, campaign_name=wording.campaign_name, org_name=org.name,
                                  period=period, tasks=figures, participation=participation, compare=comparison)
-    generated = (now or datetime.now(CN)).astimezone(CN)
+    generated = (now or now_cn()).astimezone(CN)
     return {
         "title": words["title"].format(org=org.name, period=period.label, campaign=wording.campaign_name),
         "org": {"code": org.code, "name": org.name},

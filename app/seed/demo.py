@@ -43,6 +43,7 @@ from app.models import (
     Task,
     UserAccount,
 )
+from app.clock import CN, today_cn
 from app.models.base import utcnow
 from app.models.meta import DEMO_KEY
 from app.seed.bulk import bulk_insert, db_date, db_datetime, next_id, sync_sequence
@@ -56,7 +57,6 @@ MEMBER_TARGET = 30_000
 ACTIVITY_CHUNK = 20_000
 COLLECTION_DAYS = 10  # days after a quarter ends before the province closes it
 # Meetings speak in Beijing time; timestamps are stored in UTC.
-CST = timezone(timedelta(hours=8))
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ def load_demo(
     progress("载入区划与指标目录 …")
     init = init_province(session, DEMO_PROVINCE)
     result = DemoResult(organisations=init.organisations, sites=init.towns + init.villages)
-    builder = _DemoBuilder(session, random.Random(seed), today or date.today(), result, progress)
+    builder = _DemoBuilder(session, random.Random(seed), today or today_cn(), result, progress)
     builder.build(activities)
     session.add(AppMeta(key=DEMO_KEY, value="1"))
     session.flush()
@@ -306,7 +306,7 @@ class _DemoBuilder:
         self.today = today
         self.result = result
         self.progress = progress
-        end_of_today = datetime.combine(today, dtime(23, 59, 59), CST).astimezone(timezone.utc)
+        end_of_today = datetime.combine(today, dtime(23, 59, 59), CN).astimezone(timezone.utc)
         # Nothing may be stamped after now (nor after the end of a ``today`` in the past).
         self.now = min(utcnow(), end_of_today)
         self.created = db_datetime(self.conn, self.now)
@@ -743,7 +743,7 @@ class _DemoBuilder:
         self.closed: set[int] = set()
         while (year, month) <= last:
             quarter_end = _month_end(year, ((month - 1) // 3 + 1) * 3)
-            closed_at = datetime.combine(quarter_end + timedelta(days=COLLECTION_DAYS), dtime(10, 0), CST)
+            closed_at = datetime.combine(quarter_end + timedelta(days=COLLECTION_DAYS), dtime(10, 0), CN)
             rows.append((self.province.id, year * 100 + month, staff,
                          db_datetime(conn, min(closed_at.astimezone(timezone.utc), self.now))))
             self.closed.add(year * 100 + month)
@@ -861,7 +861,7 @@ class _ActivityContext:
         self.rng = builder.rng
         self.db_days = [db_date(conn, d) for d in days]
         # Midnight in Beijing of each day of the window (and a fortnight after), in UTC.
-        base = datetime.combine(days[0], dtime(0, 0), CST).astimezone(timezone.utc)
+        base = datetime.combine(days[0], dtime(0, 0), CN).astimezone(timezone.utc)
         self.midnights = [base + timedelta(days=n) for n in range(len(days) + 20)]
         self.now_day = len(days) - 1
         self.sqlite = conn.dialect.name == "sqlite"

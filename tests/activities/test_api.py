@@ -11,7 +11,10 @@ from app.activities import service as svc
 from app.clock import today_cn
 from app.models import Activity, ActivityStatus, AuditLog
 from tests import factories as f
-from tests.activities.conftest import as_user as _as, recorded as _recorded
+from tests.activities.conftest import as_user as _as
+from tests.activities.conftest import recorded as _recorded
+
+pytestmark = pytest.mark.dates
 
 URL = "/api/v1/activities"
 

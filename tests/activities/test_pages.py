@@ -19,6 +19,8 @@ from app.config import get_settings
 from app.models import Activity, ActivityParticipant, ActivityPhoto, ActivityStatus, ParticipantStatus
 from tests import factories as f
 
+pytestmark = pytest.mark.dates
+
 HX = {"HX-Request": "true"}
 KEY = re.compile(r'name="idempotency_key" value="([^"]+)"')
 

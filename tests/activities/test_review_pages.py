@@ -11,7 +11,10 @@ from sqlalchemy import select
 from app.activities import service as svc
 from app.models import Activity, ActivityParticipant, ActivityStatus, ClosedMonth, ParticipantStatus
 from tests import factories as f
-from tests.activities.conftest import as_user as _as, recorded as _recorded
+from tests.activities.conftest import as_user as _as
+from tests.activities.conftest import recorded as _recorded
+
+pytestmark = pytest.mark.dates
 
 HX = {"HX-Request": "true"}
 

@@ -10,10 +10,19 @@ from sqlalchemy import func, select
 from app.activities import service as svc
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.models import (
-    Activity, ActivityParticipant, ActivityStatus, ActivityValue, AuditLog, ClosedMonth, Member,
-    ParticipantStatus, Site,
+    Activity,
+    ActivityParticipant,
+    ActivityStatus,
+    ActivityValue,
+    AuditLog,
+    ClosedMonth,
+    Member,
+    ParticipantStatus,
+    Site,
 )
 from tests.activities.conftest import TODAY
+
+pytestmark = pytest.mark.dates
 
 
 def _record(world, user=None, key="k1", **form):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from app.activities import service as activities
@@ -14,6 +15,8 @@ from app.boards import service as boards
 from app.models import Activity, ActivityStatus, Organisation
 from tests.api.conftest import bearer, make_token
 from tests.factories import indicators, make_activity, org, persona, task
+
+pytestmark = pytest.mark.dates
 
 
 def _key(session, *codes):

@@ -17,6 +17,8 @@ from app.tokens import service as tokens
 from tests.api.conftest import bearer, make_token
 from tests.factories import indicators, login_as, make_activity, make_member, make_user, org, persona, task
 
+pytestmark = pytest.mark.dates
+
 PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
 

@@ -14,6 +14,8 @@ from app.deps import SESSION_COOKIE
 from app.models import ActivationCode, AuditLog, UserSession
 from tests import factories as f
 
+pytestmark = pytest.mark.dates
+
 
 def _audit_actions(session, user_id):
     return list(session.scalars(select(AuditLog.action).where(AuditLog.target_id == str(user_id)).order_by(AuditLog.id)))

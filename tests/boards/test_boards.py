@@ -15,6 +15,8 @@ from app.display.service import create_link
 from app.models import AnnualTarget
 from tests import factories as f
 
+pytestmark = pytest.mark.dates
+
 TODAY = date(2026, 11, 23)
 
 

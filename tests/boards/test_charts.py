@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from pathlib import Path
 
 import pytest
 
@@ -18,6 +17,8 @@ from app.boards.charts import (
     trend_option,
 )
 from app.config import PROJECT_ROOT
+
+pytestmark = pytest.mark.dates
 
 STATIC = PROJECT_ROOT / "static"
 GEOJSON = STATIC / "data" / "yunnan-prefectures.geojson"

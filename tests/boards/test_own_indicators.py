@@ -3,6 +3,8 @@ recording form of its members, and in the API catalogue of its tokens — never 
 
 from __future__ import annotations
 
+import pytest
+
 from app.activities import service as activities
 from app.auth.service import build_principal
 from app.boards import periods
@@ -11,6 +13,8 @@ from app.models import Indicator
 from app.reports.service import build_report
 from tests.api.conftest import bearer, make_token
 from tests.factories import org, persona, task
+
+pytestmark = pytest.mark.dates
 
 
 def _own_indicator(session) -> Indicator:

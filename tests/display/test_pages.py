@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from app.display import service
@@ -14,6 +15,8 @@ from app.models import AuditLog, DisplayLink
 from app.models.base import utcnow
 from tests import factories as f
 from tests.accounts.helpers import KUNMING, QUJING, WUHUA, who
+
+pytestmark = pytest.mark.dates
 
 URL = re.compile(r"http://testserver/d/([A-Za-z0-9_-]{40,})")
 

@@ -15,6 +15,8 @@ from app.models.base import utcnow
 from tests import factories as f
 from tests.accounts.helpers import KUNMING, PANLONG, PROVINCE, QUJING, WUHUA, who
 
+pytestmark = pytest.mark.dates
+
 
 def _create(session, kind: str = "county_staff", code: str = WUHUA, **kw):
     by = who(session, kind)

@@ -7,7 +7,6 @@ it needs no database, so the server runs in this process.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator

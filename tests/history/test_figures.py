@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from app.activities import service as activities
 from app.activities.schemas import ActivityInput
 from app.boards import periods
@@ -13,6 +15,8 @@ from app.reports.service import as_text, build_report
 from app.rollup import service as rollup
 from tests import factories as f
 from tests.history.conftest import rows
+
+pytestmark = pytest.mark.dates
 
 TODAY = date(2026, 11, 23)
 

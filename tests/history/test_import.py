@@ -14,6 +14,8 @@ from app.imports.base import get_kind, template
 from app.models import AuditLog, HistoryEntry, Rollup
 from app.rollup import service as rollup
 
+pytestmark = pytest.mark.dates
+
 
 def _filled(session, by, rows) -> bytes:
     """The kind's own template with ``rows`` typed below its example row."""

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from app.history import service
 from tests import factories as f
 from tests.history.conftest import rows
+
+pytestmark = pytest.mark.dates
 
 
 def test_entries_page_lists_the_subtree_paginated_and_is_scoped(client, session, world):

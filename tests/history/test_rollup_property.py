@@ -21,6 +21,8 @@ from app.terms import service as terms
 from tests import factories as f
 from tests.rollup import test_property as base
 
+pytestmark = pytest.mark.dates
+
 extra = st.one_of(
     st.tuples(st.just("history"), st.sampled_from(["530102", "530103", "530100"]), st.integers(1, 11),
               st.integers(0, 40), st.booleans()),

@@ -14,6 +14,8 @@ from app.models import AuditLog, HistoryEntry, ParticipationCounter, Rollup
 from app.rollup import service as rollup
 from tests.history.conftest import LAST_YEAR, rows
 
+pytestmark = pytest.mark.dates
+
 
 def _figure(session, scope, unit, month, indicator) -> int | None:
     return session.scalar(select(Rollup.verified).where(

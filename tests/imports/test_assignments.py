@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import func, select
 
 from app.clock import today_cn
 from app.models import LinkAssignment, MemberRole, Site
 from tests import factories as f
 from tests.imports.conftest import fill
+
+pytestmark = pytest.mark.dates
 
 START = date(today_cn().year, 1, 1).isoformat()
 

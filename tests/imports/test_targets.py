@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import func, select
 
 from app.clock import today_cn
 from app.models import AnnualTarget, AuditLog
 from tests import factories as f
 from tests.imports.conftest import fill
+
+pytestmark = pytest.mark.dates
 
 YEAR = today_cn().year
 

@@ -11,6 +11,8 @@ from app.clock import today_cn
 from app.models import AuditLog, LinkAssignment
 from tests.links.conftest import as_user, assigned
 
+pytestmark = pytest.mark.dates
+
 URL = "/api/v1/links"
 
 

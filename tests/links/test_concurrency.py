@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from datetime import date
 
+import pytest
 from sqlalchemy import func, select
 
 from app.auth.service import build_principal
@@ -17,6 +18,8 @@ from app.models import AuditLog, GrantRole, LinkAssignment, UserAccount
 from app.seed.province import init_province
 from tests import factories as f
 from tests.links.conftest import TODAY, make_leader
+
+pytestmark = pytest.mark.dates
 
 
 def _race(engine, principal, bodies: list[LinkCreate]) -> tuple[list, list]:

@@ -17,6 +17,8 @@ from app.models import ActivityStatus, AuditLog, LinkAssignment, Site
 from tests import factories as f
 from tests.links.conftest import as_user, assigned
 
+pytestmark = pytest.mark.dates
+
 HX = {"HX-Request": "true"}
 
 

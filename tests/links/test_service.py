@@ -17,6 +17,8 @@ from app.models import ActivityStatus, AuditLog, LinkAssignment, LinkRole
 from tests import factories as f
 from tests.links.conftest import TODAY, assigned
 
+pytestmark = pytest.mark.dates
+
 D = date
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from app.clock import today_cn
@@ -14,6 +15,8 @@ from app.models import AppMeta, AuditLog, Indicator, Membership, Organisation, S
 from app.rollup import service as rollup
 from tests import factories as f
 from tests.manage.conftest import as_user
+
+pytestmark = pytest.mark.dates
 
 HX = {"HX-Request": "true"}
 

@@ -33,6 +33,8 @@ from app.rollup import service as rollup
 from tests import factories as f
 from tests.manage.conftest import TODAY
 
+pytestmark = pytest.mark.dates
+
 
 def _audit(world, action: str) -> list[AuditLog]:
     return list(world.s.scalars(select(AuditLog).where(AuditLog.action == action).order_by(AuditLog.id)))

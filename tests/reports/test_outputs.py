@@ -20,6 +20,8 @@ from app.reports.xlsx import to_xlsx
 from tests import factories as f
 from tests.reports.conftest import TODAY
 
+pytestmark = pytest.mark.dates
+
 
 @pytest.fixture(autouse=True)
 def _today(monkeypatch):  # noqa: ANN001 - the pages' and the CLI's "today" is the tests' known day

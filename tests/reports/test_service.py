@@ -11,6 +11,8 @@ from app.reports import narrative
 from app.reports.service import as_text, build_report
 from tests.reports.conftest import TODAY
 
+pytestmark = pytest.mark.dates
+
 IDLE = ("“帮助脱贫群众开展就业技能培训”、“帮助有劳动能力的低收入人口寻找就业岗位”、“帮助脱贫村壮大集体经济出主意想办法”、"
         "“帮助脱贫乡村领办创办或协办产业项目”、“帮助低收入家庭学子完成学业”、“为脱贫村人居环境建设短板弱项出资出力”、"
         "“为脱贫地区美丽宜居乡村建设建言献策”本期暂无已审核的数据。")

@@ -24,6 +24,8 @@ from app.models import Membership
 from app.rollup import service as rollup
 from tests import factories as f
 
+pytestmark = pytest.mark.dates
+
 TODAY = date(2026, 11, 23)
 
 members = st.sampled_from(["member", "outsider", "colleague"])

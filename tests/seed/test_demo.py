@@ -10,7 +10,14 @@ from sqlalchemy import func, select, text
 from app.accounts.passwords import verify_password
 from app.db import make_engine, migrate, write_session
 from app.models import (
-    Activity, AnnualTarget, AppMeta, LinkAssignment, Member, Organisation, OrgLevel, RoleGrant,
+    Activity,
+    AnnualTarget,
+    AppMeta,
+    LinkAssignment,
+    Member,
+    Organisation,
+    OrgLevel,
+    RoleGrant,
     UserAccount,
 )
 from app.models.meta import DEMO_KEY

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests import factories as f
 from tests.targets.conftest import YEAR
+
+pytestmark = pytest.mark.dates
 
 
 def test_read_the_targets_of_an_org_and_its_children(client, session, world):

@@ -15,6 +15,8 @@ from app.targets import excel
 from tests import factories as f
 from tests.targets.conftest import YEAR
 
+pytestmark = pytest.mark.dates
+
 HX = {"HX-Request": "true"}
 TICKET = re.compile(r'name="ticket" value="([^"]*)"')
 FINGERPRINT = re.compile(r'name="fingerprint" value="([^"]*)"')

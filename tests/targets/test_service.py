@@ -13,6 +13,8 @@ from app.orgs.service import children
 from app.targets import service
 from tests.targets.conftest import YEAR
 
+pytestmark = pytest.mark.dates
+
 
 def _count(session, model) -> int:
     return session.scalar(select(func.count()).select_from(model))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from datetime import date, timedelta
 
+import pytest
 from openpyxl import Workbook
 from sqlalchemy import select
 
@@ -12,6 +13,8 @@ from app.clock import today_cn
 from app.models import Membership, Term
 from app.rollup import service as rollup
 from tests import factories as f
+
+pytestmark = pytest.mark.dates
 
 
 def _xlsx(rows) -> bytes:

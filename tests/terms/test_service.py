@@ -17,6 +17,8 @@ from app.rollup import service as rollup
 from app.terms import service
 from tests.terms.conftest import TODAY
 
+pytestmark = pytest.mark.dates
+
 
 def _memberships(session, member) -> list[Membership]:
     return list(session.scalars(select(Membership).where(Membership.member_id == member.id)

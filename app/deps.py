@@ -2,6 +2,10 @@
 
 Permissions are loaders: feature modules build on ``CurrentUser`` and the scope helpers of
 ``Principal`` to load an object *for this user* or answer 404 before the handler body runs.
+An organisation for this caller comes from one set: ``OrgForRead`` / ``OrgForStaff`` / ``OrgForLinks``
+(a ``{code}`` in the path), ``OrgIdForStaff`` (an ``{org_id}``), and the plain ``org_for_read`` /
+``org_for_staff`` / ``org_for_links`` for an id or code in a query, body or form — 404 outside every
+subtree the caller reads, 403 when they read it but may not do this (rule: ``principal.org_in_scope``).
 """
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from sqlmodel import Session
 
 from app.auth import csrf
-from app.auth.principal import Principal
+from app.auth.principal import Principal, org_for_links, org_for_read, org_for_staff
 from app.auth.service import principal_for
 from app.db import get_session, get_write_session
 from app.errors import Unauthorized
+from app.models import Organisation
 
 SESSION_COOKIE = "szt_session"
 
@@ -84,3 +89,40 @@ CurrentUser = Annotated[Principal, Depends(require_user)]
 
 async def csrf_protect(request: Request, principal: OptionalUser) -> None:
     await csrf.check(request, principal)
+
+
+# --- this organisation, for this caller ---------------------------------------------------------------
+
+# 2, 4 or 6 digits: the data files' short codes (53, 5301) mean the same organisations as 530000, 530100.
+CodeInPath = Annotated[str, Path(alias="code", pattern=r"^\d{2}(\d{2}){0,2}$",
+                                 description="组织的 6 位行政区划代码 / the organisation's code", examples=["530102"])]
+OrgIdInPath = Annotated[int, Path(alias="org_id", ge=1, le=2**63 - 1, description="组织编号 / the organisation's id")]
+
+
+def _org_for_read(session: SessionDep, by: CurrentUser, code: CodeInPath) -> Organisation:
+    return org_for_read(session, by, code)
+
+
+def _org_for_staff(session: SessionDep, by: CurrentUser, code: CodeInPath) -> Organisation:
+    return org_for_staff(session, by, code)
+
+
+def _org_for_links(session: SessionDep, by: CurrentUser, code: CodeInPath) -> Organisation:
+    return org_for_links(session, by, code)
+
+
+def _org_id_for_staff(session: SessionDep, by: CurrentUser, org_id: OrgIdInPath) -> Organisation:
+    return org_for_staff(session, by, org_id)
+
+
+# Loaded in the request's read session: a write handler takes the row again in its own session by id.
+OrgForRead = Annotated[Organisation, Depends(_org_for_read)]
+OrgForStaff = Annotated[Organisation, Depends(_org_for_staff)]
+OrgForLinks = Annotated[Organisation, Depends(_org_for_links)]
+OrgIdForStaff = Annotated[Organisation, Depends(_org_id_for_staff)]
+
+__all__ = [
+    "SESSION_COOKIE", "CurrentUser", "Id", "OptionalUser", "OrgForLinks", "OrgForRead", "OrgForStaff", "OrgIdForStaff", "SessionDep",
+    "WriteSessionDep", "client_ip", "csrf_protect", "get_principal", "org_for_links", "org_for_read",
+    "org_for_staff", "require_user",
+]

@@ -7,14 +7,16 @@ permissions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Select, select
 from sqlmodel import Session
 
 from app.audit.service import Actor
+from app.errors import Forbidden, NotFound
 from app.models import GrantRole, Organisation
-from app.orgs.service import is_within, subtrees_ids
+from app.orgs.service import ancestor_ids, get_by_code, is_within, subtrees_ids
 
 # Roles that may read an organisation subtree's figures and activities.
 READ_ROLES = (GrantRole.viewer, GrantRole.leader, GrantRole.staff, GrantRole.admin)
@@ -72,6 +74,11 @@ class Principal:
         """True when ``org_id`` lies inside a subtree this user holds one of ``roles`` on."""
         return any(is_within(session, org_id, top) for top in self.org_ids(*roles))
 
+    def roles_over(self, session: Session, org_id: int) -> frozenset[GrantRole]:
+        """Every role this user holds over ``org_id`` (through a grant on it or on an ancestor); one query."""
+        above = set(session.scalars(ancestor_ids(org_id)))
+        return frozenset(role for role, top in self.grants if top in above)
+
     def top_rank_over(self, session: Session, org_id: int) -> int:
         """The highest role rank this user holds over ``org_id`` (0 when none)."""
         return max((ROLE_RANK[r] for r, top in self.grants if is_within(session, org_id, top)), default=0)
@@ -81,3 +88,52 @@ class Principal:
         if not ids:
             return []
         return list(session.scalars(select(Organisation).where(Organisation.id.in_(ids)).order_by(Organisation.code)))
+
+
+# --- "this organisation, for this caller": the one rule every loader applies ----------------------------
+
+ORG_NOT_FOUND = "找不到该组织，或不在您的管辖范围内"
+NO_STAFF_OVER = "没有权限：只有本级或上级「双助推」办公室人员可以办理"
+NO_LINKS_OVER = "没有权限：只有本级或上级的领导或「双助推」办公室人员可以安排挂联"
+# Larger numbers are no id of ours; PostgreSQL would refuse them as BIGINT instead of answering 404.
+_MAX_ID = 2**63 - 1
+
+
+def _find_org(session: Session, ref: int | str | None) -> Organisation | None:
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        return session.get(Organisation, ref) if 0 < ref <= _MAX_ID else None
+    try:
+        return get_by_code(session, ref or "")
+    except ValueError:  # not a 行政区划代码: no such organisation
+        return None
+
+
+def org_in_scope(session: Session, by: Principal, ref: int | str | None, *, roles: Sequence[GrantRole] = (),
+                 refused: str = NO_STAFF_OVER, refused_code: str = "staff_only") -> Organisation:
+    """The organisation ``ref`` (an id, or a code) for ``by``: 404 when it does not exist or lies outside
+    every subtree ``by`` reads (its existence is not revealed); 403 when ``by`` reads it but holds none
+    of ``roles`` over it. The one rule behind ``org_for_read`` / ``org_for_staff`` / ``org_for_links``."""
+    org = _find_org(session, ref)
+    held = by.roles_over(session, org.id) if org is not None else frozenset()
+    if org is None or not held.intersection(READ_ROLES):
+        raise NotFound(ORG_NOT_FOUND, code="not_found")
+    if roles and not held.intersection(roles):
+        raise Forbidden(refused, code=refused_code)
+    return org
+
+
+def org_for_read(session: Session, by: Principal, ref: int | str | None) -> Organisation:
+    """The organisation if ``by`` may read it (boards, reports, exports); 404 otherwise."""
+    return org_in_scope(session, by, ref)
+
+
+def org_for_staff(session: Session, by: Principal, ref: int | str | None, *, refused: str = NO_STAFF_OVER,
+                  refused_code: str = "staff_only") -> Organisation:
+    """The organisation if ``by`` holds a staff/admin grant over it; 403 when only reading it, else 404."""
+    return org_in_scope(session, by, ref, roles=STAFF_ROLES, refused=refused, refused_code=refused_code)
+
+
+def org_for_links(session: Session, by: Principal, ref: int | str | None, *, refused: str = NO_LINKS_OVER,
+                  refused_code: str = "links_forbidden") -> Organisation:
+    """The organisation if ``by`` may make 挂联 in it (leader/staff/admin); 403 when only reading it, else 404."""
+    return org_in_scope(session, by, ref, roles=LINK_ROLES, refused=refused, refused_code=refused_code)

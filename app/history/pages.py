@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 
 from app.auth.principal import STAFF_ROLES
-from app.deps import CurrentUser, SessionDep
+from app.deps import CurrentUser, OrgForStaff, SessionDep
 from app.errors import Forbidden
 from app.history import service
 from app.web import render
@@ -29,8 +29,7 @@ def history_home(session: SessionDep, by: CurrentUser):
 
 
 @router.get("/{code}")
-def history_page(request: Request, session: SessionDep, by: CurrentUser, code: str, page: int = 1):
-    org = service.org_for_history(session, by, code)
+def history_page(request: Request, session: SessionDep, org: OrgForStaff, page: int = 1):
     page = max(1, min(page, 100_000))
     rows, total = service.stored_entries(session, org, page=page)
     pages = max(1, ceil(total / service.PER_PAGE))

@@ -36,10 +36,10 @@ from sqlmodel import Session
 
 from app.activities.service import display_value, parse_value
 from app.audit.service import record
-from app.auth.principal import READ_ROLES, STAFF_ROLES, Principal
+from app.auth.principal import STAFF_ROLES, Principal
 from app.catalogue.service import current_campaign, indicators_for
 from app.clock import today_cn
-from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.errors import Conflict, Forbidden, Invalid
 from app.imports.base import Orgs, Progress, no_progress
 from app.models import HistoryEntry, Indicator, Organisation, OrgClosure, OrgLevel, Task
 from app.models.base import utcnow
@@ -441,17 +441,6 @@ def history_in(session: Session, org_id: int, period: Any, *, scope: str = "org"
         return None
     labels = list(dict.fromkeys(period_label(m, s) for m, s in found))
     return HistoryNote(tuple(labels))
-
-
-def org_for_history(session: Session, by: Principal, code: str) -> Organisation:
-    """The organisation with ``code`` whose entries ``by`` manages (404 outside their reach, 403 for
-    readers without a staff role)."""
-    org = session.scalar(select(Organisation).where(Organisation.code == (code or "").strip()[:6]))
-    if org is None or not by.can(session, org.id, *READ_ROLES):
-        raise NotFound("找不到该组织，或不在您的管辖范围内", code="org_not_found")
-    if not by.can(session, org.id, *STAFF_ROLES):
-        raise Forbidden(STAFF_ONLY, code="staff_only")
-    return org
 
 
 PER_PAGE = 50

@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from app.auth.principal import Principal
 from app.clock import today_cn
-from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
+from app.deps import CurrentUser, Id, OrgIdForStaff, SessionDep, WriteSessionDep
 from app.errors import Conflict, Forbidden, Invalid
 from app.manage import catalogue as cat
 from app.manage import service
@@ -216,9 +216,8 @@ def orgs_page(request: Request, session: SessionDep, by: CurrentUser, f: Annotat
 
 
 @router.get("/orgs/{org_id}/key-county")
-def key_county_confirm(request: Request, session: SessionDep, by: CurrentUser, org_id: Id):
+def key_county_confirm(request: Request, session: SessionDep, by: CurrentUser, org: OrgIdForStaff):
     """The confirmation before flagging or unflagging a 重点帮扶县."""
-    org = service.org_for_staff(session, by, org_id)
     if not service.may_flag_key_counties(session, by):
         raise Forbidden("重点帮扶县由省政协认定，只有省级「双助推」办公室或管理员可以修改", code="province_only")
     if org.level != OrgLevel.county:

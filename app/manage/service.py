@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.audit.service import record
-from app.auth.principal import ROLE_RANK, STAFF_ROLES, Principal
+from app.auth.principal import ROLE_RANK, STAFF_ROLES, Principal, org_for_staff
 from app.auth.service import normalise_login
 from app.clock import today_cn
 from app.errors import Conflict, Forbidden, Invalid, NotFound
@@ -70,15 +70,6 @@ def _require_staff_over(session: Session, by: Principal, org_id: int, what: str 
     if by.can(session, org_id, *ALL_ROLES):
         raise Forbidden(NO_STAFF, code="staff_only")
     raise NotFound(f"找不到该{what}，或不在您的管辖范围内", code="not_found")
-
-
-def org_for_staff(session: Session, by: Principal, org_id: int) -> Organisation:
-    org = session.get(Organisation, org_id)
-    if org is None:
-        require_staff(by)
-        raise NotFound("找不到该组织，或不在您的管辖范围内", code="org_not_found")
-    _require_staff_over(session, by, org.id, "组织")
-    return org
 
 
 def scope_orgs(session: Session, by: Principal, *, level: OrgLevel | None = None) -> list[Organisation]:
@@ -492,6 +483,6 @@ def in_scope_counties(session: Session, by: Principal) -> list[Organisation]:
 __all__ = [
     "LEVEL_LABELS", "MEMBER_ROLE_LABELS", "SITE_KIND_LABELS", "MemberEdit", "MemberRow", "add_site",
     "committees_of", "current_term", "end_membership", "in_scope_counties", "list_members", "list_orgs",
-    "list_sites", "may_flag_key_counties", "member_for_staff", "org_for_staff", "parent_options", "rename_site",
+    "list_sites", "may_flag_key_counties", "member_for_staff", "parent_options", "rename_site",
     "require_staff", "scope_orgs", "set_key_county", "site_for_staff", "transfer_member", "update_member",
 ]

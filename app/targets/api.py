@@ -8,9 +8,8 @@ from fastapi import APIRouter, Query
 
 from app.activities.api import AUTH_ERRORS, INVALID, ErrorBody
 from app.auth.principal import READ_ROLES
-from app.deps import CurrentUser, SessionDep, WriteSessionDep
-from app.errors import Invalid, NotFound
-from app.orgs.service import get_by_code
+from app.deps import CurrentUser, SessionDep, WriteSessionDep, org_for_read
+from app.errors import Invalid
 from app.targets import service
 from app.targets.schemas import (
     IndicatorRead,
@@ -22,7 +21,6 @@ from app.targets.schemas import (
 )
 from app.tokens.service import token_access
 
-
 router = APIRouter(prefix="/api/v1", tags=["targets"])
 
 
@@ -31,7 +29,7 @@ def _err(description: str) -> dict[str, Any]:
 
 
 ORG_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: _err("找不到该组织，或不在您的范围内（code: org_not_found） / organisation not found or outside your scope"),
+    404: _err("找不到该组织，或不在您的范围内（code: not_found） / organisation not found or outside your scope"),
 }
 
 
@@ -62,7 +60,7 @@ def to_read(grid: service.Grid) -> TargetsRead:
 def read_targets(session: SessionDep, by: CurrentUser,
                  org: str | None = Query(default=None, max_length=6, description="组织的 6 位行政区划代码"),
                  year: int | None = Query(default=None, ge=1900, le=9999, description="年份，默认今年")) -> TargetsRead:
-    chosen = (service.org_by_code(session, by, org, roles=READ_ROLES) if org
+    chosen = (org_for_read(session, by, org) if org
               else service.default_org(session, by, roles=READ_ROLES))
     grid = service.target_grid(session, by, org=chosen, year=year or service.today_cn().year)
     return to_read(grid)
@@ -85,10 +83,7 @@ def put_targets(data: TargetsUpdate, session: WriteSessionDep, by: CurrentUser) 
     service.require_staff(by)
     orgs = {}
     for code in {t.org for t in data.targets}:
-        org = get_by_code(session, code)
-        if org is None or not by.can(session, org.id, *READ_ROLES):
-            raise NotFound(service.ORG_NOT_FOUND, code="org_not_found")
-        orgs[code] = org
+        orgs[code] = org_for_read(session, by, code)
     cells: dict[service.CellKey, str | None] = {}
     for t in data.targets:
         key = (orgs[t.org].id, t.indicator_id)

@@ -20,7 +20,7 @@ from starlette.datastructures import FormData
 
 from app.auth.principal import STAFF_ROLES, Principal
 from app.db import end_read
-from app.deps import CurrentUser, SessionDep, WriteSessionDep
+from app.deps import CurrentUser, SessionDep, WriteSessionDep, org_for_staff
 from app.errors import Conflict, Invalid
 from app.models import Organisation
 from app.targets import excel, service, staging
@@ -70,7 +70,7 @@ def _org(session: Session, by: Principal, code: str | None) -> Organisation:
     code = (code or "").strip()
     if not code:
         return service.default_org(session, by)
-    return service.org_by_code(session, by, code)
+    return org_for_staff(session, by, code)
 
 
 def _url(org: Organisation, year: int, **extra: str | int) -> str:

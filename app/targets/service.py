@@ -24,10 +24,10 @@ from sqlmodel import Session
 
 from app.activities.service import display_value, parse_value
 from app.audit.service import record
-from app.auth.principal import READ_ROLES, STAFF_ROLES, Principal
+from app.auth.principal import STAFF_ROLES, Principal, org_for_read
 from app.catalogue.service import current_campaign, indicators_for
 from app.clock import today_cn
-from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.errors import Conflict, Forbidden, Invalid
 from app.models import AnnualTarget, Indicator, IndicatorKind, Organisation, Task
 from app.models.base import utcnow
 from app.orgs.service import children, get_by_code
@@ -36,7 +36,6 @@ from app.targets.excel import Issue, read_sheet
 
 MIN_YEAR = 2020
 STAFF_ONLY = "只有「双助推」办公室人员可以设置年度目标"
-ORG_NOT_FOUND = "找不到该组织，或不在您的管辖范围内"
 
 CellKey = tuple[int, int]  # (org_id, indicator_id)
 
@@ -54,17 +53,6 @@ def check_year(year: int) -> int:
         message = f"年份须在 {low} 至 {high} 年之间"
         raise Invalid(message, code="bad_year", errors={"year": message})
     return year
-
-
-def org_by_code(session: Session, by: Principal, code: str, *, roles: Iterable = STAFF_ROLES) -> Organisation:
-    """The organisation with ``code`` if ``by`` holds one of ``roles`` over it; NotFound otherwise."""
-    try:
-        org = get_by_code(session, code)
-    except ValueError:
-        org = None
-    if org is None or not by.can(session, org.id, *roles):
-        raise NotFound(ORG_NOT_FOUND, code="org_not_found")
-    return org
 
 
 def require_staff(by: Principal) -> None:
@@ -236,11 +224,10 @@ def _stored(session: Session, org_ids: list[int], indicator_ids: Iterable[int], 
 def target_grid(session: Session, by: Principal, *, org: Organisation, year: int) -> Grid:
     """The targets of ``org`` and of the organisations one level down, for ``year``.
 
-    ``org`` comes from ``org_by_code`` (read scope at least); editing needs a staff grant over it.
+    ``org`` comes from a loader of app.deps (read scope at least); editing needs a staff grant over it.
     """
     check_year(year)
-    if not by.can(session, org.id, *READ_ROLES):
-        raise NotFound(ORG_NOT_FOUND, code="org_not_found")
+    org_for_read(session, by, org.id)  # the service's own guard: the same rule as the routes' loaders
     groups = columns_for(session, org.id)
     orgs = [org, *children(session, org.id)]
     columns = [c for g in groups for c in g.columns]
@@ -438,9 +425,7 @@ def save_targets(session: Session, by: Principal, *, year: int, cells: Mapping[C
     check_year(year)
     orgs: dict[int, Organisation] = {}
     for org_id in {o for o, _ in cells}:
-        org = session.get(Organisation, org_id)
-        if org is None or not by.can(session, org_id, *READ_ROLES):
-            raise NotFound(ORG_NOT_FOUND, code="org_not_found")
+        org = org_for_read(session, by, org_id)
         problem = _settable_problem(session, by, org)
         if problem:
             raise Forbidden(problem, code="target_out_of_scope")

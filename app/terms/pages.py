@@ -17,7 +17,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from app.auth.principal import STAFF_ROLES, Principal
 from app.clock import today_cn
-from app.deps import CurrentUser, SessionDep, WriteSessionDep
+from app.deps import CurrentUser, OrgForStaff, SessionDep, WriteSessionDep, org_for_staff
 from app.errors import Forbidden, Invalid
 from app.imports.base import BadCell, ColumnSpec, parse_phone, read_rows
 from app.models import Organisation
@@ -76,8 +76,7 @@ def _page(request: Request, session: Session, by: Principal, org: Organisation, 
 
 
 @router.get("/{code}")
-def terms_page(request: Request, session: SessionDep, by: CurrentUser, code: str, changed: str = ""):
-    org = service.org_for_terms(session, by, code)
+def terms_page(request: Request, session: SessionDep, by: CurrentUser, org: OrgForStaff, changed: str = ""):
     return _page(request, session, by, org, changed=changed)
 
 
@@ -98,8 +97,7 @@ def _phones(upload: UploadFile) -> tuple[list[tuple[int, str]], list[str]]:
 
 
 @router.post("/{code}/preview")
-def term_preview(request: Request, session: SessionDep, by: CurrentUser, code: str, form: FormDep):
-    org = service.org_for_terms(session, by, code)
+def term_preview(request: Request, session: SessionDep, by: CurrentUser, org: OrgForStaff, form: FormDep):
     start = service.parse_start(form.get("start_date"))
     upload = form.get("file")
     extra: list[str] = []
@@ -116,10 +114,9 @@ def term_preview(request: Request, session: SessionDep, by: CurrentUser, code: s
 
 
 @router.post("/{code}/change")
-def term_change(request: Request, read: SessionDep, write: WriteSessionDep, by: CurrentUser, code: str,
+def term_change(request: Request, read: SessionDep, write: WriteSessionDep, by: CurrentUser, chosen: OrgForStaff,
                 form: FormDep):
-    service.org_for_terms(read, by, code)
-    org = service.org_for_terms(write, by, code)
+    org = org_for_staff(write, by, chosen.id)  # the same organisation, in the write transaction
     start = service.parse_start(form.get("start_date"))
     plan = service.plan_change(write, by, org, start_date=start, keep_member_ids=_ids(form.getlist("keep_ids")))
     service.change_term(write, by, plan, expected=str(form.get("fingerprint") or ""))

@@ -31,7 +31,7 @@ def test_read_the_targets_of_an_org_and_its_children(client, session, world):
 def test_reading_outside_the_scope_is_not_found(client, session, world):
     f.login_as(client, session, world.county_staff)
     r = client.get("/api/v1/targets", params={"org": "530100"})
-    assert r.status_code == 404 and r.json()["code"] == "org_not_found" and "找不到该组织" in r.json()["detail"]
+    assert r.status_code == 404 and r.json()["code"] == "not_found" and "找不到该组织" in r.json()["detail"]
     assert client.get("/api/v1/targets").json()["org_code"] == "530102"
 
 

@@ -11,7 +11,7 @@ from app.activities import service as activities
 from app.activities.schemas import ActivityInput
 from app.boards import periods
 from app.boards import service as boards
-from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.errors import Conflict, Forbidden, Invalid
 from app.models import Activity, AuditLog, Membership, Term
 from app.rollup import service as rollup
 from app.terms import service
@@ -124,16 +124,7 @@ def test_dates_are_checked_and_a_stale_confirmation_refused(session, world):
 
 
 def test_who_may_change_a_term(session, world):
-    assert service.org_for_terms(session, world.p(world.county_staff), "530102").id == world.wuhua.id
-    assert service.org_for_terms(session, world.p(world.prefecture_staff), "530102").id == world.wuhua.id
-    with pytest.raises(NotFound):
-        service.org_for_terms(session, world.p(world.outsider_staff), "530102")
-    with pytest.raises(NotFound):
-        service.org_for_terms(session, world.p(world.county_staff), "530100")  # above the caller
-    with pytest.raises(NotFound):
-        service.org_for_terms(session, world.p(world.county_staff), "999999")
-    with pytest.raises(Forbidden):
-        service.org_for_terms(session, world.p(world.viewer), "530102")
+    # Who reaches the page is the loaders' rule (tests/orgs/test_loaders.py); the service refuses too.
     with pytest.raises(Forbidden):
         service.plan_change(session, world.p(world.outsider_staff), world.wuhua, start_date=date(2026, 7, 1))
 

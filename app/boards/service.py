@@ -20,9 +20,11 @@ from sqlmodel import Session
 
 from app.auth.principal import READ_ROLES, Principal
 from app.boards.periods import Period
+from app.catalogue.service import owners_seen_by
 from app.clock import today_cn
 from app.errors import NotFound
 from app.history.service import history_in
+from app.links.service import active_on
 from app.models import (
     Activity,
     ActivityPhoto,
@@ -34,15 +36,15 @@ from app.models import (
     LinkAssignment,
     Member,
     Membership,
-    OrgClosure,
     Organisation,
     ParticipationCounter,
     Rollup,
     RollupStamp,
     Task,
 )
+from app.models.people import serving_during
 from app.models.rollup import COUNT
-from app.orgs.service import ancestor_ids, get_by_code
+from app.orgs.service import ancestors, get_by_code, is_within, subtree_ids, subtree_pairs
 from app.rollup.service import kept_years
 
 BEHIND = 0.9  # under 90 % of the pace is behind it
@@ -60,8 +62,7 @@ def org_for_board(session: Session, by: Principal | None, code: str, *, within: 
     if org is None:
         raise NotFound("没有这个组织")
     if within is not None:
-        allowed = session.scalar(select(func.count()).select_from(OrgClosure).where(
-            OrgClosure.ancestor_id == within, OrgClosure.descendant_id == org.id)) > 0
+        allowed = is_within(session, org.id, within)
     else:
         allowed = by is not None and by.can(session, org.id, *READ_ROLES)
     if not allowed:
@@ -107,7 +108,7 @@ def catalogue(session: Session, org_id: int | None = None) -> tuple[list[TaskInf
                    Indicator.name.label("ind_name"), Indicator.unit, Indicator.kind)
             .join(BoostArea, BoostArea.id == Task.area_id))
     if org_id is not None:
-        owners = ancestor_ids(org_id)
+        owners = owners_seen_by(org_id)
         stmt = stmt.outerjoin(Indicator, and_(joined, Indicator.owner_org_id.in_(owners))).where(
             Task.owner_org_id.in_(owners))
     else:
@@ -226,12 +227,12 @@ def participation(session: Session, org_ids: list[int], period: Period) -> dict[
             ParticipationCounter.first_month == period.first, ParticipationCounter.last_month == period.last))
         found = {r.org_id: Participation(r.active, r.took_part) for r in rows}
     else:
+        tree = subtree_pairs(org_ids).subquery()
         rows = session.execute(
-            select(OrgClosure.ancestor_id, func.count(func.distinct(Membership.member_id)))
-            .join(Membership, Membership.org_id == OrgClosure.descendant_id)
-            .where(OrgClosure.ancestor_id.in_(org_ids), Membership.start_date <= period.end,
-                   or_(Membership.end_date.is_(None), Membership.end_date >= period.start))
-            .group_by(OrgClosure.ancestor_id))
+            select(tree.c.root_id, func.count(func.distinct(Membership.member_id)))
+            .join(Membership, Membership.org_id == tree.c.org_id)
+            .where(serving_during(period.start, period.end))
+            .group_by(tree.c.root_id))
         found = {org: Participation(n, 0) for org, n in rows}
     return {o: found.get(o, Participation(0, 0)) for o in org_ids}
 
@@ -352,9 +353,7 @@ def overview(session: Session, org: Organisation, period: Period, *,
     for r in rows:
         r.rank, r.previous_rank = ranks.get(r.org.id), previous.get(r.org.id)
     rows.sort(key=lambda r: (r.rank is None, r.rank or 0, r.org.code))
-    lineage = list(session.scalars(select(Organisation).join(OrgClosure, OrgClosure.ancestor_id == Organisation.id)
-                                   .where(OrgClosure.descendant_id == org.id, OrgClosure.depth > 0)
-                                   .order_by(OrgClosure.depth.desc())))
+    lineage = ancestors(session, org.id)
     note = history_in(session, org.id, period)
     return Overview(org, period, mine, part[org.id], score(mine), rows, lineage, note and note.text)
 
@@ -411,11 +410,11 @@ def county_board(session: Session, county: Organisation, period: Period, *, with
             Rollup.month.between(year.month_from, period.month_to))):
         trend.setdefault(area_of.get(r.task_id, "其他"), [0] * len(months))[r.month % 100 - 1] += r.verified
 
+    # Who is linked as of the period's last day, or today while the period runs: the links module's rule.
     on = min(period.end, today_cn())
     leaders = [LinkedLeader(name, "挂联领导" if role == "lead" else "联络员", None) for name, role in session.execute(
         select(Member.name, LinkAssignment.role).join(Member, Member.id == LinkAssignment.leader_member_id)
-        .where(LinkAssignment.county_id == county.id, LinkAssignment.start_date <= on,
-               or_(LinkAssignment.end_date.is_(None), LinkAssignment.end_date >= on))
+        .where(LinkAssignment.county_id == county.id, active_on(on))
         .order_by(LinkAssignment.role, Member.name))]
     first_photo = (select(func.min(ActivityPhoto.id)).where(ActivityPhoto.activity_id == Activity.id)
                    .correlate(Activity).scalar_subquery())
@@ -467,8 +466,7 @@ def activities_behind(session: Session, by: Principal, org: Organisation, period
     if scope == "place":
         where.append(Activity.county_id == org.id)
     else:
-        where.append(Activity.credited_org_id.in_(select(OrgClosure.descendant_id)
-                                                  .where(OrgClosure.ancestor_id == org.id)))
+        where.append(Activity.credited_org_id.in_(subtree_ids(org.id)))
     if task_id:
         where.append(Activity.task_id == task_id)
     counted = select(func.coalesce(func.sum(Rollup.verified if status == "verified" else Rollup.pending), 0)).where(
@@ -504,17 +502,14 @@ def inactive_members(session: Session, org: Organisation, period: Period, *, lim
 
     took_part = select(ParticipationMonth.member_id).where(
         ParticipationMonth.month.between(period.month_from, period.month_to), ParticipationMonth.activities > 0)
-    where = [OrgClosure.ancestor_id == org.id, Membership.start_date <= period.end,
-             or_(Membership.end_date.is_(None), Membership.end_date >= period.start),
+    where = [Membership.org_id.in_(subtree_ids(org.id)), serving_during(period.start, period.end),
              Membership.member_id.not_in(took_part)]
-    base = (select(Membership.member_id).join(OrgClosure, OrgClosure.descendant_id == Membership.org_id)
-            .where(*where))
+    base = select(Membership.member_id).where(*where)
     total = session.scalar(select(func.count(func.distinct(base.subquery().c.member_id)))) or 0
     member_org = aliased(Organisation)
     stmt = (select(Member.id, Member.name, Member.sector, member_org.name.label("org"),
                    Committee.name.label("committee"), Membership.role)
             .join(Membership, Membership.member_id == Member.id)
-            .join(OrgClosure, OrgClosure.descendant_id == Membership.org_id)
             .join(member_org, member_org.id == Membership.org_id)
             .outerjoin(Committee, Committee.id == Membership.committee_id)
             .where(*where)

@@ -1,15 +1,21 @@
-"""The campaign catalogue: loading it from data, and which indicators an organisation sees."""
+"""The campaign catalogue: loading it from data, and which indicators an organisation sees.
+
+Who sees what is written once here: an organisation works with the tasks and indicators owned by
+itself or by one of its ancestors (the province's catalogue, and a prefecture's own indicators only
+inside that prefecture). Everything that lists, checks or exports indicators asks these functions.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, select, union
 from sqlmodel import Session
 
 from app.models import BoostArea, Campaign, Indicator, IndicatorKind, Organisation, Task
-from app.orgs.service import ancestor_ids
+from app.orgs.service import ancestor_ids, ancestors_of_ids, subtrees_ids
 
 CATALOGUE_FILE = Path(__file__).resolve().parent.parent / "data" / "catalogue.json"
 
@@ -53,12 +59,30 @@ def current_campaign(session: Session) -> Campaign | None:
     return session.scalar(select(Campaign).where(Campaign.is_current.is_(True)))
 
 
+def owners_seen_by(org_id: int | ColumnElement[int]) -> Select:
+    """A subquery of the owners whose tasks and indicators ``org_id`` sees: itself and its ancestors
+    (``org_id`` may be a bind parameter). Use as ``Indicator.owner_org_id.in_(owners_seen_by(org))``."""
+    return ancestor_ids(org_id)
+
+
+def owners_seen_within(org_ids: Iterable[int]) -> Select:
+    """A subquery of the owners whose indicators someone in the subtrees of ``org_ids`` sees: the
+    organisations above them and those inside them (an export or a staff list of a whole subtree)."""
+    ids = list(org_ids)
+    return union(ancestors_of_ids(ids), subtrees_ids(ids))
+
+
+def sees(lineage: Collection[int], owner_id: int) -> bool:
+    """In Python, for bulk loaders that hold the tree in memory: an organisation whose ``lineage`` (its
+    id and its ancestors' ids) holds ``owner_id`` sees what that owner owns — ``owners_seen_by``'s rule."""
+    return owner_id in lineage
+
+
 def tasks_for(session: Session, org_id: int, campaign_id: int) -> list[Task]:
     """The tasks an organisation works with: those owned by it or by one of its ancestors."""
-    owners = ancestor_ids(org_id)
     stmt = (
         select(Task)
-        .where(Task.campaign_id == campaign_id, Task.owner_org_id.in_(owners))
+        .where(Task.campaign_id == campaign_id, Task.owner_org_id.in_(owners_seen_by(org_id)))
         .order_by(Task.sort_order, Task.id)
     )
     return list(session.scalars(stmt))
@@ -66,11 +90,10 @@ def tasks_for(session: Session, org_id: int, campaign_id: int) -> list[Task]:
 
 def indicators_for(session: Session, org_id: int, campaign_id: int) -> list[Indicator]:
     """Indicators visible to ``org_id`` (a prefecture's own show only in its subtree), in order."""
-    owners = ancestor_ids(org_id)
     stmt = (
         select(Indicator)
         .join(Task, Task.id == Indicator.task_id)
-        .where(Task.campaign_id == campaign_id, Indicator.owner_org_id.in_(owners))
+        .where(Task.campaign_id == campaign_id, Indicator.owner_org_id.in_(owners_seen_by(org_id)))
         .order_by(Task.sort_order, Task.id, Indicator.sort_order, Indicator.id)
     )
     return list(session.scalars(stmt))

@@ -26,7 +26,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import ColumnElement, and_, case, exists, false, func, not_, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.activities.service import visible_to as activity_visible_to
 from app.audit.service import record as audit
@@ -54,6 +54,7 @@ from app.models import (
     Site,
     UserAccount,
 )
+from app.models.people import serving_on
 from app.orgs.service import ancestor_ids, subtree_ids
 from app.rollup import service as rollup
 
@@ -75,27 +76,44 @@ def _holds_post() -> ColumnElement[bool]:
     return or_(Membership.role == MemberRole.chair_council, func.coalesce(Membership.title, "") != "")
 
 
-def _serving_on(day: date) -> ColumnElement[bool]:
-    return and_(Membership.start_date <= day, or_(Membership.end_date.is_(None), Membership.end_date >= day))
-
-
 def _leads_place(member_id, county_id, day: date) -> ColumnElement[bool]:  # noqa: ANN001 - column or value
     """SQL condition: on ``day`` the member leads in the county or an organisation above it."""
     return exists().where(
-        Membership.member_id == member_id, _holds_post(), _serving_on(day),
+        Membership.member_id == member_id, _holds_post(), serving_on(day),
         Membership.org_id.in_(ancestor_ids(county_id).correlate(LinkAssignment)),
     )
 
 
+# A link is in force from its start date up to, not including, its end date; one whose end date is its
+# start date was cancelled and is never in force. These conditions (and their Python twins below) are
+# the one home of that rule: boards, 我的挂联, the import and the API all ask here.
+
 def is_open(day: date) -> ColumnElement[bool]:
     """SQL condition: not ended by ``day`` (in force, or scheduled to start; a cancelled one is ended)."""
-    return or_(LinkAssignment.end_date.is_(None),
-               and_(LinkAssignment.end_date > day, LinkAssignment.end_date > LinkAssignment.start_date))
+    return or_(col(LinkAssignment.end_date).is_(None),
+               and_(col(LinkAssignment.end_date) > day, col(LinkAssignment.end_date) > LinkAssignment.start_date))
+
+
+def active_during(start: date, end: date | None) -> ColumnElement[bool]:
+    """SQL condition: the link is in force on at least one day of [``start``, ``end``) (``end`` None: open)."""
+    if end is None:
+        return is_open(start)
+    return and_(col(LinkAssignment.start_date) < end, is_open(start))
 
 
 def active_on(day: date) -> ColumnElement[bool]:
     """SQL condition: the link is in force on ``day``."""
-    return and_(LinkAssignment.start_date <= day, is_open(day))
+    return and_(col(LinkAssignment.start_date) <= day, is_open(day))
+
+
+def has_ended(link: LinkAssignment, day: date) -> bool:
+    """Python twin of ``not is_open(day)``: ended by ``day``, or cancelled."""
+    return link.end_date is not None and (link.end_date <= day or link.end_date <= link.start_date)
+
+
+def spans_overlap(a_start: date, a_end: date | None, b_start: date, b_end: date | None) -> bool:
+    """Python twin of ``active_during``: two spans [start, end) share a day (None: open-ended)."""
+    return (a_end is None or b_start < a_end) and (b_end is None or a_start < b_end)
 
 
 def needs_reassignment(day: date) -> ColumnElement[bool]:
@@ -189,7 +207,7 @@ def _place(session: Session, by: Principal, county_id: int, site_id: int | None)
 def _leader_for(session: Session, by: Principal, member_id: int, county_id: int, today: date) -> Member:
     """The leader, locked (PostgreSQL) so two writers for one leader check overlaps one after the other."""
     eligible = exists().where(
-        Membership.member_id == member_id, _holds_post(), _serving_on(today),
+        Membership.member_id == member_id, _holds_post(), serving_on(today),
         Membership.org_id.in_(ancestor_ids(county_id)), Membership.org_id.in_(by.scope(*LINK_ROLES)),
     )
     leader = session.scalar(select(Member).where(Member.id == member_id, eligible).with_for_update())
@@ -206,11 +224,8 @@ def _overlapping(session: Session, *, leader_id: int, county_id: int, site_id: i
     stmt = select(LinkAssignment).where(
         LinkAssignment.leader_member_id == leader_id, LinkAssignment.county_id == county_id,
         LinkAssignment.site_id.is_(None) if site_id is None else LinkAssignment.site_id == site_id,
-        LinkAssignment.end_date.is_(None) | (LinkAssignment.end_date > start),
-        LinkAssignment.end_date.is_(None) | (LinkAssignment.end_date > LinkAssignment.start_date),
+        active_during(start, end),
     )
-    if end is not None:
-        stmt = stmt.where(LinkAssignment.start_date < end)
     if exclude_id is not None:
         stmt = stmt.where(LinkAssignment.id != exclude_id)
     return session.scalar(stmt.order_by(LinkAssignment.start_date).limit(1))
@@ -417,7 +432,7 @@ def leader_posts(session: Session, member_ids: Sequence[int], *, today: date) ->
     """Each leader's post as people say it (云南省政协副主席): the current one, else the latest."""
     if not member_ids:
         return {}
-    current_first = case((_serving_on(today), 0), else_=1)
+    current_first = case((serving_on(today), 0), else_=1)
     rows = session.execute(
         select(Membership.member_id, Membership.role, Membership.title, Organisation.name)
         .join(Organisation, Organisation.id == Membership.org_id)
@@ -435,7 +450,7 @@ def _post(role: str, title: str | None, org_name: str) -> str:
 
 
 def _state(link: LinkAssignment, today: date) -> str:
-    if link.end_date is not None and (link.end_date <= today or link.end_date <= link.start_date):
+    if has_ended(link, today):
         return "ended"
     return "scheduled" if link.start_date > today else "active"
 
@@ -563,7 +578,7 @@ def leader_options(session: Session, by: Principal, *, county_id: int | None, q:
     stmt = (select(Member.id, Member.name, Membership.role, Membership.title, Organisation.name)
             .join(Membership, Membership.member_id == Member.id)
             .join(Organisation, Organisation.id == Membership.org_id)
-            .where(_holds_post(), _serving_on(today), Membership.org_id.in_(by.scope(*LINK_ROLES))))
+            .where(_holds_post(), serving_on(today), Membership.org_id.in_(by.scope(*LINK_ROLES))))
     if county_id:
         stmt = stmt.where(Membership.org_id.in_(ancestor_ids(county_id)))
     if member_id:

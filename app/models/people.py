@@ -5,8 +5,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Column, ForeignKeyConstraint, Index, String, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ColumnElement,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    UniqueConstraint,
+    and_,
+    or_,
+)
+from sqlmodel import Field, SQLModel, col
 
 from app.models.base import UtcDateTime, in_list, utcnow
 
@@ -70,3 +80,27 @@ class Membership(SQLModel, table=True):
     committee_id: int | None = None
     start_date: date
     end_date: date | None = None
+
+
+# --- a membership in force: the one home of this rule -----------------------------------------------
+# A membership's start and end dates are both days served (end_date = the last day, inclusive; None =
+# open). Every query about who serves when uses these conditions instead of comparing the dates itself.
+# They sit beside the table, not in a service, because every layer asks them (the rollup included,
+# which the services import).
+
+Day = date | ColumnElement[date]
+
+
+def seat_open_on(day: Day) -> ColumnElement[bool]:
+    """SQL condition: the membership has not ended before ``day`` (begun or not)."""
+    return or_(col(Membership.end_date).is_(None), col(Membership.end_date) >= day)
+
+
+def serving_during(first: Day, last: Day) -> ColumnElement[bool]:
+    """SQL condition: the membership is in force on at least one day of ``first``..``last`` (both inclusive)."""
+    return and_(col(Membership.start_date) <= last, seat_open_on(first))
+
+
+def serving_on(day: Day) -> ColumnElement[bool]:
+    """SQL condition: the membership is in force on ``day``."""
+    return serving_during(day, day)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, Select, exists, select
+from sqlalchemy import BindParameter, ColumnElement, Select, exists, select
 from sqlmodel import Session
 
 from app.models import OrgClosure, Organisation, OrgLevel
@@ -30,6 +30,29 @@ def subtree_ids(org_id: int) -> Select:
 def ancestor_ids(org_id: int | ColumnElement[int]) -> Select:
     """A subquery of ``org_id`` and the ids above it (``org_id`` may be a bind parameter)."""
     return select(OrgClosure.ancestor_id).where(OrgClosure.descendant_id == org_id)
+
+
+def ancestors_of_ids(org_ids: Iterable[int]) -> Select:
+    """A subquery of the ids of several organisations and of everything above them."""
+    return select(OrgClosure.ancestor_id).where(OrgClosure.descendant_id.in_(list(org_ids))).distinct()
+
+
+def ancestor_pairs(org_ids: Iterable[int] | BindParameter | None = None) -> Select:
+    """(org_id, ancestor_id) rows — an organisation with itself and each one above it — of ``org_ids``
+    (a list or an expanding bind parameter), or of the whole tree when None. Join a table's organisation
+    column to ``org_id`` and group by ``ancestor_id`` to count its rows at every level above."""
+    stmt = select(OrgClosure.descendant_id.label("org_id"), OrgClosure.ancestor_id.label("ancestor_id"))
+    if org_ids is None:
+        return stmt
+    return stmt.where(OrgClosure.descendant_id.in_(org_ids if isinstance(org_ids, BindParameter) else list(org_ids)))
+
+
+def subtree_pairs(root_ids: Iterable[int]) -> Select:
+    """(root_id, org_id) rows: each of ``root_ids`` with every organisation of its subtree (itself
+    included). Join a table's organisation column to ``org_id`` and group by ``root_id`` to sum a
+    subtree per root in one query."""
+    return select(OrgClosure.ancestor_id.label("root_id"), OrgClosure.descendant_id.label("org_id")).where(
+        OrgClosure.ancestor_id.in_(list(root_ids)))
 
 
 def subtree(session: Session, org_id: int) -> list[Organisation]:

@@ -36,6 +36,7 @@ from app.auth.principal import READ_ROLES, STAFF_ROLES, Principal
 from app.clock import today_cn
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.models import Committee, Member, MemberRole, Membership, Organisation, Term
+from app.models.people import seat_open_on, serving_on
 from app.orgs.service import get_by_code
 from app.rollup import service as rollup
 
@@ -93,9 +94,7 @@ def open_seats(session: Session, org_id: int, on: date, *, started: bool = False
     stmt = (select(Membership, Member, Committee.name)
             .join(Member, Member.id == Membership.member_id)
             .outerjoin(Committee, Committee.id == Membership.committee_id)
-            .where(Membership.org_id == org_id, or_(Membership.end_date.is_(None), Membership.end_date >= on)))
-    if started:
-        stmt = stmt.where(Membership.start_date <= on)
+            .where(Membership.org_id == org_id, serving_on(on) if started else seat_open_on(on)))
     rows = session.execute(stmt.order_by(Member.name, Member.id, Membership.start_date.desc())).all()
     return [Seat(m, p, c) for m, p, c in rows]
 

@@ -1,13 +1,18 @@
-"""Factories for test data, written through the ORM on the migrated schema."""
+"""Factories for test data, written through the ORM on the migrated schema.
+
+Dates are built relative to the app's clock (``today_cn()``), never from year literals, so a test
+that passes today passes as of any instant ``SZT_TODAY`` names (see tests/conftest.py).
+"""
 
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlmodel import Session
 
+from app.clock import today_cn
 from app.models import (
     Activity,
     ActivityParticipant,
@@ -28,6 +33,29 @@ from app.orgs.service import get_by_code
 from app.rollup import service as rollup
 
 _seq = itertools.count(1)
+
+
+# --- dates relative to the clock ----------------------------------------------------------------
+
+def this_year() -> int:
+    """The current year in Beijing."""
+    return today_cn().year
+
+
+def months_ago(n: int, day: int = 1) -> date:
+    """``day`` of the month ``n`` months before this one (0: this month); a day past the month's end
+    is its last day. ``n`` may be negative (a month ahead)."""
+    today = today_cn()
+    index = today.year * 12 + today.month - 1 - n
+    year, month = divmod(index, 12)
+    first = date(year, month + 1, 1)
+    last = (date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1) - timedelta(days=1)).day
+    return first.replace(day=min(day, last))
+
+
+def month_key(day: date) -> str:
+    """The period key of ``day``'s month: ``2027-03``."""
+    return f"{day.year}-{day.month:02d}"
 
 
 def org(session: Session, code: str) -> Organisation:

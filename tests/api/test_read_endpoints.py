@@ -3,7 +3,7 @@ activities list walked by cursor and synced by change time."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -12,9 +12,10 @@ from app.activities import service as activities
 from app.auth.service import build_principal
 from app.boards import periods
 from app.boards import service as boards
+from app.clock import now_utc, today_cn
 from app.models import Activity, ActivityStatus, Organisation
 from tests.api.conftest import bearer, make_token
-from tests.factories import indicators, make_activity, org, persona, task
+from tests.factories import indicators, make_activity, months_ago, org, persona, task, this_year
 
 pytestmark = pytest.mark.dates
 
@@ -30,7 +31,7 @@ def _verified(session, *, county="530102", day=None, value=3):
     place = org(session, county)
     return make_activity(session, recorder=persona(session, "county_staff"), credited=place, county=place, task_=t,
                          values={indicators(session, t)[0].id: value}, status=ActivityStatus.verified,
-                         occurred_on=day or date.today().replace(day=1))
+                         occurred_on=day or today_cn().replace(day=1))
 
 
 def test_progress_is_the_boards_figures(client, session):
@@ -49,7 +50,7 @@ def test_rankings_of_children_and_of_key_counties(client, session):
     _key(session, "530102", "530302")
     _verified(session)
     _, raw = make_token(session, code="530000")
-    children = client.get("/api/v1/rankings?org=530000&period=2026", headers=bearer(raw)).json()
+    children = client.get(f"/api/v1/rankings?org=530000&period={this_year()}", headers=bearer(raw)).json()
     prefectures = session.scalars(select(Organisation.code).where(Organisation.level == "prefecture")).all()
     assert children["of"] == "children" and sorted(r["code"] for r in children["rows"]) == sorted(prefectures)
     keys = client.get("/api/v1/rankings?org=530000&of=key_counties", headers=bearer(raw)).json()
@@ -64,7 +65,7 @@ def test_county_progress_only_for_key_counties(client, session):
     _verified(session)
     _, raw = make_token(session, code="530000")
     key = org(session, "530102")
-    got = client.get(f"/api/v1/counties/{key.code}/progress?period=2026", headers=bearer(raw))
+    got = client.get(f"/api/v1/counties/{key.code}/progress?period={this_year()}", headers=bearer(raw))
     assert got.status_code == 200 and got.json()["county"]["code"] == key.code
     assert got.json()["rank"] == 1 and got.json()["tasks"][0]["activities_verified"] >= 1
     assert got.json()["ranked"] == len(session.scalars(select(Organisation.id).where(Organisation.is_key_county.is_(True))).all())
@@ -84,7 +85,7 @@ def test_catalogue_and_bad_periods(client, session):
 
 
 def test_cursor_pages_through_every_activity_once(client, session):
-    made = [_verified(session, day=date(2026, 3, 1) + timedelta(days=i % 3)) for i in range(7)]
+    made = [_verified(session, day=months_ago(2) + timedelta(days=i % 3)) for i in range(7)]
     _, raw = make_token(session, code="530102", level="records")
     seen, cursor, pages = [], None, 0
     while True:
@@ -114,11 +115,11 @@ def test_updated_since_returns_what_changed_oldest_change_first(client, session)
     staff = persona(session, "county_staff")
     pending = [make_activity(session, recorder=staff, credited=place, county=place, task_=t,
                              values={indicators(session, t)[0].id: 1}) for _ in range(3)]
-    old = datetime.now(UTC) - timedelta(days=2)
+    old = now_utc() - timedelta(days=2)
     for a in pending:
         a.updated_at = old
     session.flush()
-    mark = datetime.now(UTC) - timedelta(seconds=1)
+    mark = now_utc() - timedelta(seconds=1)
     by = build_principal(session, persona(session, "prefecture_staff"))
     activities.verify(session, by=by, activity_id=pending[2].id)
     activities.return_activity(session, by=by, activity_id=pending[0].id, reason="照片不清楚")

@@ -10,12 +10,25 @@ import pytest
 from sqlalchemy import select
 
 from app.auth.service import build_principal, token_hash
+from app.clock import today_cn
 from app.errors import Forbidden, Invalid, NotFound
 from app.models import ActivityStatus, ApiToken, ApiTokenUsage, AuditLog, Member
 from app.models.base import utcnow
 from app.tokens import service as tokens
 from tests.api.conftest import bearer, make_token
-from tests.factories import indicators, login_as, make_activity, make_member, make_user, org, persona, task
+from tests.factories import (
+    indicators,
+    login_as,
+    make_activity,
+    make_member,
+    make_user,
+    month_key,
+    months_ago,
+    org,
+    persona,
+    task,
+    this_year,
+)
 
 pytestmark = pytest.mark.dates
 
@@ -163,7 +176,7 @@ def test_a_write_token_records_as_its_member(client, session):
     member = member_user.member_id
     _, raw = make_token(session, code="530100", level="aggregate", phone=session.get(Member, member).phone)
     t = task(session)
-    body = {"task_id": t.id, "county_id": org(session, "530102").id, "occurred_on": "2026-11-02",
+    body = {"task_id": t.id, "county_id": org(session, "530102").id, "occurred_on": months_ago(1, 2).isoformat(),
             "description": "技术培训", "values": {str(indicators(session, t)[0].id): "3"}}
     first = client.post("/api/v1/activities", headers=bearer(raw) | {"Idempotency-Key": "sync-001"}, json=body)
     assert first.status_code == 201, first.text
@@ -228,7 +241,7 @@ def test_every_api_get_has_an_etag_and_if_none_match_gives_304(client, session):
     t = task(session)
     make_activity(session, recorder=persona(session, "county_staff"), credited=org(session, "530102"),
                   county=org(session, "530102"), task_=t, values={indicators(session, t)[0].id: 5},
-                  occurred_on=utcnow().date().replace(day=1), status=ActivityStatus.verified)
+                  occurred_on=today_cn().replace(day=1), status=ActivityStatus.verified)
     changed = client.get("/api/v1/progress?org=530100", headers=bearer(raw) | {"If-None-Match": tag})
     assert changed.status_code == 200 and changed.headers["ETag"] != tag
 
@@ -243,14 +256,14 @@ def test_no_answer_to_any_token_contains_a_phone_number(client, session):
     wuhua.is_key_county = True
     session.flush()
     made = make_activity(session, recorder=recorder, credited=wuhua, county=wuhua, task_=t,
-                         values={indicators(session, t)[0].id: 4}, occurred_on=utcnow().date().replace(day=1),
+                         values={indicators(session, t)[0].id: 4}, occurred_on=today_cn().replace(day=1),
                          status=ActivityStatus.verified, participants=tuple(people[1:]))
     phones = {p.phone for p in people}
     paths = ["/api/v1/orgs", "/api/v1/key-counties", "/api/v1/catalogue", "/api/v1/progress?org=530100",
              "/api/v1/rankings?org=530100", "/api/v1/rankings?org=530100&of=key_counties",
              "/api/v1/links", "/api/v1/links/coverage", "/api/v1/activities?per_page=200",
              f"/api/v1/activities/{made.id}", f"/api/v1/activities?member={people[1].phone[:7]}",
-             "/api/v1/reports/summary?org=530100&from=2026-01&to=2026-11", "/api/v1/targets?org=530100"]
+             f"/api/v1/reports/summary?org=530100&from={this_year()}-01&to={month_key(today_cn())}", "/api/v1/targets?org=530100"]
     paths.append("/api/v1/counties/530102/progress")
     for level in ("aggregate", "records"):
         _, raw = make_token(session, code="530100", level=level)

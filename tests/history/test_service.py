@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from sqlalchemy import select
 
 from app.boards import service as boards
 from app.boards.periods import span
-from app.clock import today_cn
+from app.clock import CN, today_cn
 from app.errors import Conflict, Forbidden, Invalid
 from app.history import service
 from app.models import AuditLog, HistoryEntry, ParticipationCounter, Rollup
@@ -94,12 +96,16 @@ def test_second_import_of_the_same_rows_is_a_no_op_and_a_change_updates(session,
     (("530102", 2024, "3", "MONEY", "1.234"), "数值", "最多两位小数"),
     (("530102", 2024, "3", "COUNT", "1", "长" * 201), "备注", "备注不能超过 200 字"),
 ])
-def test_each_bad_row_has_its_message(session, world, cells, column, message):
+def test_each_bad_row_has_its_message(session, world, clock, cells, column, message):
     names = {"COUNT": world.count.name, "MONEY": world.money.name}
     cells = tuple(names.get(c, c) if isinstance(c, str) else c for c in cells)
     if cells[1] == "NEXT":
+        # Next month of this year: in December there is none (next month is next year, refused by
+        # 年份 first — see test_in_december_next_january_is_a_future_year), so stand in November.
+        if today_cn().month == 12:
+            clock.freeze_on(today_cn().replace(month=11, day=15))
         today = today_cn()
-        cells = (cells[0], today.year + (today.month == 12), str(today.month % 12 + 1), *cells[3:])
+        cells = (cells[0], today.year, str(today.month + 1), *cells[3:])
     by = world.p(world.prefecture_staff)
     plan = service.plan_history(session, by, rows(cells, ("530102", 2024, "4", world.count.name, "1")))
     assert len(plan.errors) == 1
@@ -109,6 +115,37 @@ def test_each_bad_row_has_its_message(session, world, cells, column, message):
     with pytest.raises(Invalid, match="文件中有 1 处错误"):
         service.commit_history(session, by, plan)
     assert world.entries() == []
+
+
+def test_in_december_next_january_is_a_future_year(session, world, clock):
+    clock.freeze_on(today_cn().replace(month=12, day=15))
+    year = today_cn().year
+    plan = service.plan_history(session, world.p(world.prefecture_staff), rows(
+        ("530102", year + 1, "1", world.count.name, "1"),
+        ("530102", year, "12", world.count.name, "2"),  # this month: may be entered
+    ))
+    assert [(e.row, e.column) for e in plan.errors] == [(2, "年份")]
+    assert f"年份应为 2000 至 {year} 之间" in plan.errors[0].message
+    assert [e.month for e in plan.entries] == [year * 100 + 12]
+
+
+def test_the_new_year_opens_at_midnight_beijing_time_not_utc(session, world, clock):
+    year = today_cn().year
+    by = world.p(world.prefecture_staff)
+
+    def sheet():
+        return rows(("530102", year + 1, "1", world.count.name, "1"),
+                    ("530102", year, "四季度", world.count.name, "2"),
+                    ("530102", year + 1, "2", world.count.name, "3"))
+
+    clock.freeze(datetime(year, 12, 31, 23, 59, tzinfo=CN))
+    before = service.plan_history(session, by, sheet())
+    assert [(e.row, e.column) for e in before.errors] == [(2, "年份"), (4, "年份")]
+    # 00:00 in Beijing is still the 31st, 16:00, in UTC: the new year is open, its February is not.
+    clock.freeze(datetime(year + 1, 1, 1, 0, 0, tzinfo=CN))
+    after = service.plan_history(session, by, sheet())
+    assert [(e.row, e.column, e.message) for e in after.errors] == [(4, "月份或季度", "不能录入未来的月份")]
+    assert [(e.month, e.span) for e in after.entries] == [((year + 1) * 100 + 1, 1), (year * 100 + 12, 3)]
 
 
 def test_duplicates_and_quarter_beside_month_in_the_file_and_against_stored(session, world):

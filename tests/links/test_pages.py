@@ -357,7 +357,7 @@ def test_my_page_gives_each_key_county_its_board_figures(client, world, session)
     task = f.task(session, 1)
     for status in (ActivityStatus.verified, ActivityStatus.verified, ActivityStatus.pending):
         f.make_activity(session, recorder=world.member_user, credited=world.wuhua, county=world.panlong, task_=task,
-                        values={f.indicators(session, task)[0].id: 1}, status=status, occurred_on=date(2026, 3, 1))
+                        values={f.indicators(session, task)[0].id: 1}, status=status, occurred_on=today_cn())
     as_user(client, world, world.leader_user)
     r = client.get("/links/mine")
     assert "本县已审核活动 <strong>2</strong> 次，待审核 1 次" in r.text and 'href="/c/530103"' in r.text

@@ -93,9 +93,9 @@ async def csrf_protect(request: Request, principal: OptionalUser) -> None:
 
 # --- this organisation, for this caller ---------------------------------------------------------------
 
-# 2, 4 or 6 digits: the data files' short codes (53, 5301) mean the same organisations as 530000, 530100.
-CodeInPath = Annotated[str, Path(alias="code", pattern=r"^\d{2}(\d{2}){0,2}$",
-                                 description="组织的 6 位行政区划代码 / the organisation's code", examples=["530102"])]
+CodeInPath = Annotated[str, Path(alias="code", pattern=r"^\d{6}$",
+                                 description="组织的 6 位行政区划代码，如 530000 / the organisation's code",
+                                 examples=["532930"])]
 OrgIdInPath = Annotated[int, Path(alias="org_id", ge=1, le=2**63 - 1, description="组织编号 / the organisation's id")]
 
 

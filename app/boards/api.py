@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
-from sqlmodel import Session
 
 from app.activities.service import display_value
 from app.api_docs import AUTH_ERRORS, INVALID, ORG_NOT_FOUND, PERIOD_DESCRIPTION, PERIOD_PATTERN
-from app.auth.principal import READ_ROLES, Principal
+from app.auth.principal import READ_ROLES
 from app.boards import periods, service
-from app.deps import CurrentUser, SessionDep
+from app.deps import CurrentUser, OrgForRead, SessionDep, org_for_read
 from app.models import Organisation
 from app.orgs.service import subtree_ids
 from app.tokens.service import token_access
@@ -197,10 +196,6 @@ def _progress(o: service.Overview) -> Progress:
                     participation=_participation(o.participation), tasks=_tasks(o.tasks), history_note=_note(o))
 
 
-def _org(session: Session, by: Principal, code: str) -> Organisation:
-    return service.org_for_board(session, by, code)
-
-
 # --- routes --------------------------------------------------------------------------------------------
 
 @router.get(
@@ -235,7 +230,7 @@ def read_catalogue(session: SessionDep, by: CurrentUser) -> Catalogue:
     responses={**AUTH_ERRORS, **ORG_NOT_FOUND, **INVALID},
 )
 def read_progress(session: SessionDep, by: CurrentUser, org: OrgCode, period: PeriodKey = None) -> Progress:
-    target = _org(session, by, org)
+    target = org_for_read(session, by, org)
     return _progress(service.overview(session, target, periods.parse(period)))
 
 
@@ -254,11 +249,8 @@ def read_progress(session: SessionDep, by: CurrentUser, org: OrgCode, period: Pe
                **INVALID},
 )
 def read_county_progress(
-    session: SessionDep, by: CurrentUser,
-    code: Annotated[str, Path(pattern=r"^\d{6}$", description="重点帮扶县的 6 位代码", examples=["532930"])],
-    period: PeriodKey = None,
+    session: SessionDep, county: OrgForRead, period: PeriodKey = None,
 ) -> CountyProgress:
-    county = _org(session, by, code)
     board = service.county_board(session, county, periods.parse(period))
     return CountyProgress(
         county=_ref(county), period=_period(board.period), rank=board.rank, ranked=board.ranked,
@@ -283,7 +275,7 @@ def read_rankings(
     session: SessionDep, by: CurrentUser, org: OrgCode, period: PeriodKey = None,
     of: Annotated[str, Query(pattern="^(children|key_counties)$", description="children 或 key_counties")] = "children",
 ) -> Ranking:
-    target = _org(session, by, org)
+    target = org_for_read(session, by, org)
     p = periods.parse(period)
     if of == "children":
         o = service.overview(session, target, p)

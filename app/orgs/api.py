@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
@@ -13,15 +13,12 @@ from sqlmodel import Session
 
 from app.api_docs import AUTH_ERRORS, INVALID, ORG_NOT_FOUND
 from app.auth.principal import READ_ROLES, Principal
-from app.deps import CurrentUser, SessionDep
-from app.errors import NotFound
+from app.deps import CurrentUser, OrgForRead, SessionDep, org_for_read
 from app.models import Organisation, OrgLevel
-from app.orgs.service import get_by_code, subtree_ids
+from app.orgs.service import subtree_ids
 from app.tokens.service import token_access
 
 router = APIRouter(prefix="/api/v1", tags=["organisations"])
-
-CODE = Annotated[str, Path(pattern=r"^\d{6}$", description="组织的 6 位行政区划代码，如 530000", examples=["532930"])]
 
 
 class OrgRead(BaseModel):
@@ -58,9 +55,7 @@ def _listing(session: Session, by: Principal, *, under: str | None, level: OrgLe
     stmt = (select(Organisation, parent.code).outerjoin(parent, parent.id == Organisation.parent_id)
             .where(Organisation.id.in_(_readable(by))).order_by(Organisation.code))
     if under:
-        top = get_by_code(session, under)
-        if top is None or not by.can(session, top.id, *READ_ROLES):
-            raise NotFound("找不到该组织，或不在您的范围内")
+        top = org_for_read(session, by, under)
         stmt = stmt.where(Organisation.id.in_(subtree_ids(top.id)))
     if level is not None:
         stmt = stmt.where(Organisation.level == level.value)
@@ -101,10 +96,7 @@ def list_orgs(
                 "One organisation the caller reads; outside the caller's scope it is a 404.",
     responses={**AUTH_ERRORS, **ORG_NOT_FOUND, **INVALID},
 )
-def get_org(session: SessionDep, by: CurrentUser, code: CODE) -> OrgRead:
-    org = get_by_code(session, code)
-    if org is None or not by.can(session, org.id, *READ_ROLES):
-        raise NotFound("找不到该组织，或不在您的范围内")
+def get_org(session: SessionDep, org: OrgForRead) -> OrgRead:
     parent = session.get(Organisation, org.parent_id) if org.parent_id else None
     return OrgRead(id=org.id, code=org.code, name=org.name, level=org.level,
                    parent_code=parent.code if parent else None, is_key_county=org.is_key_county)

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app.auth.principal import READ_ROLES, STAFF_ROLES, Principal
 from app.boards import periods
 from app.boards import service as boards
-from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
+from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep, org_for_read
 from app.errors import Invalid, NotFound
 from app.models import Organisation
 from app.reports import service
@@ -42,7 +42,7 @@ def report_org(session, by: Principal, code: str | None) -> Organisation:  # noq
         return org
     if not code.strip().isdigit() or len(code.strip()) not in (2, 4, 6):
         raise Invalid("组织代码应为 6 位行政区划代码，如 530000", code="bad_org", errors={"org": "请从列表中选择组织"})
-    return boards.org_for_board(session, by, code)
+    return org_for_read(session, by, code)
 
 
 def _org_choices(session, by: Principal) -> list[tuple[str, str, int]]:  # noqa: ANN001

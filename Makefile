@@ -40,6 +40,11 @@ test-dates: $(VENV)/.stamp-test
 	  SZT_TODAY=$$t $(BIN)/python -m pytest -q -m dates --db sqlite -p no:cacheprovider; \
 	done
 
+## lint: ruff with the rule set in pyproject.toml, and mypy held to the count in mypy-errors.txt
+lint: $(VENV)/.stamp-test
+	$(BIN)/ruff check .
+	$(BIN)/python scripts/mypy_ratchet.py
+
 ## clean-db: remove the embedded SQLite database (the demo reloads on the next `make run`)
 clean-db:
 	rm -f data/szt.db data/szt.db-wal data/szt.db-shm

@@ -135,8 +135,7 @@ def from_months(first: str, last: str, today: date | None = None) -> Period:
     if a.group(1) != b.group(1):
         raise Invalid("起止月份须在同一年内（统计期间不跨年度）", code="bad_period",
                       errors={"to": "请选择与起始月份同一年的月份"})
-    year, first, last = a.group(1), int(a.group(2)), int(b.group(2))
-    return parse(_usual_key(year, first, last), today)
+    return parse(_usual_key(a.group(1), int(a.group(2)), int(b.group(2))), today)
 
 
 def _usual_key(year: str, first: int, last: int) -> str:

@@ -22,7 +22,7 @@ class GrantRole(StrEnum):
 class UserAccount(SQLModel, table=True):
     __tablename__ = "user_account"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     login: str = Field(sa_column=Column(String(20), nullable=False, unique=True))  # phone
     # NULL until the person activates the account with a one-time code (accounts issue).
     password_hash: str | None = Field(default=None, max_length=255)
@@ -44,7 +44,7 @@ class RoleGrant(SQLModel, table=True):
         UniqueConstraint("user_id", "role", "org_id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     user_id: int = Field(
         sa_column=Column(Integer, ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False)
     )

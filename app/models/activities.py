@@ -54,7 +54,7 @@ class Activity(SQLModel, table=True):
         Index("ix_activity_updated_at_id", "updated_at", "id"),
     )
 
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
+    id: int = Field(default=None, sa_column=Column(BigId, primary_key=True))
     recorder_user_id: int = Field(foreign_key="user_account.id")
     # Fixed at recording: the organiser if named, else the recorder's organisation.
     credited_org_id: int = Field(foreign_key="organisation.id")
@@ -107,7 +107,7 @@ class ActivityPhoto(SQLModel, table=True):
 
     __tablename__ = "activity_photo"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     activity_id: int = Field(
         sa_column=Column(BigId, ForeignKey("activity.id", ondelete="CASCADE"), nullable=False, index=True)
     )

@@ -28,7 +28,7 @@ class ApiToken(SQLModel, table=True):
         CheckConstraint("rate_per_minute > 0", name="rate_positive"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     prefix: str = Field(max_length=16)  # the first characters, shown to tell tokens apart
     name: str = Field(max_length=64)

@@ -36,7 +36,7 @@ class LinkAssignment(SQLModel, table=True):
               postgresql_where=text("end_date IS NULL AND site_id IS NOT NULL")),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     leader_member_id: int = Field(foreign_key="member.id", index=True)
     county_id: int = Field(foreign_key="organisation.id")
     site_id: int | None = None

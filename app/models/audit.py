@@ -18,7 +18,7 @@ class AuditLog(SQLModel, table=True):
         Index("ix_audit_log_actor_user_id_at", "actor_user_id", "at"),
     )
 
-    id: int | None = Field(default=None, sa_column=Column(BigId, primary_key=True))
+    id: int = Field(default=None, sa_column=Column(BigId, primary_key=True))
     at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     actor_user_id: int | None = Field(default=None, foreign_key="user_account.id")
     ip: str = Field(default="", max_length=64)

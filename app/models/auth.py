@@ -37,7 +37,7 @@ class LoginAttempt(SQLModel, table=True):
         Index("ix_login_attempt_ip_at", "ip", "at"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     login: str = Field(max_length=20)
     ip: str = Field(max_length=64)
     at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
@@ -49,7 +49,7 @@ class ActivationCode(SQLModel, table=True):
 
     __tablename__ = "activation_code"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     user_id: int = Field(
         sa_column=Column(Integer, ForeignKey("user_account.id", ondelete="CASCADE"), nullable=False, index=True)
     )

@@ -1,4 +1,10 @@
-"""Shared pieces of the tables: constraint naming, timestamps, id types."""
+"""Shared pieces of the tables: constraint naming, timestamps, id types.
+
+Surrogate keys are declared ``id: int = Field(default=None, primary_key=True)``: the database assigns
+the id at the first flush, and every row the code reads or refers to has one, so the type says
+``int`` (SQLModel's ``int | None`` would make each of the ~250 places that pass an id on type-check
+as possibly ``None``). Reading ``.id`` of a row not yet flushed is the one case this does not cover.
+"""
 
 from __future__ import annotations
 

@@ -40,7 +40,7 @@ class Campaign(SQLModel, table=True):
         ),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     code: str = Field(sa_column=Column(String(32), nullable=False, unique=True))
     name: str = Field(max_length=128)
     start_year: int
@@ -54,7 +54,7 @@ class BoostArea(SQLModel, table=True):
     __tablename__ = "boost_area"
     __table_args__ = (UniqueConstraint("campaign_id", "name"), UniqueConstraint("id", "campaign_id"))
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     campaign_id: int = Field(foreign_key="campaign.id")
     name: str = Field(max_length=64)
     sort_order: int = 0
@@ -70,7 +70,7 @@ class Task(SQLModel, table=True):
         ForeignKeyConstraint(["area_id", "campaign_id"], ["boost_area.id", "boost_area.campaign_id"]),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     campaign_id: int = Field(foreign_key="campaign.id", index=True)
     area_id: int
     name: str = Field(max_length=128)
@@ -91,7 +91,7 @@ class Indicator(SQLModel, table=True):
         UniqueConstraint("id", "task_id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     task_id: int = Field(foreign_key="task.id")
     name: str = Field(max_length=64)
     unit: str = Field(max_length=8)
@@ -111,7 +111,7 @@ class AnnualTarget(SQLModel, table=True):
         Index("ix_annual_target_indicator_id", "indicator_id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organisation.id")
     indicator_id: int = Field(foreign_key="indicator.id")
     year: int

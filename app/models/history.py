@@ -40,7 +40,7 @@ class HistoryEntry(SQLModel, table=True):
         Index("ix_history_entry_month", "month"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organisation.id")
     task_id: int = Field(foreign_key="task.id")
     indicator_id: int = Field(sa_column=Column(Integer, nullable=False))

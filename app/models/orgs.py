@@ -34,7 +34,7 @@ class Organisation(SQLModel, table=True):
         CheckConstraint("NOT is_key_county OR level = 'county'", name="key_county_is_county"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     code: str = Field(sa_column=Column(String(6), nullable=False, unique=True))
     name: str = Field(max_length=64)
     level: OrgLevel = Field(sa_column=Column(String(12), nullable=False))
@@ -75,7 +75,7 @@ class Committee(SQLModel, table=True):
         UniqueConstraint("id", "org_id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organisation.id")
     name: str = Field(max_length=64)
 
@@ -90,7 +90,7 @@ class Site(SQLModel, table=True):
         Index("ix_site_county_id_kind", "county_id", "kind"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     code: str = Field(sa_column=Column(String(20), nullable=False, unique=True))
     name: str = Field(max_length=128)
     kind: SiteKind = Field(sa_column=Column(String(12), nullable=False))

@@ -30,7 +30,7 @@ class MemberRole(StrEnum):
 class Member(SQLModel, table=True):
     __tablename__ = "member"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     name: str = Field(max_length=32)
     # Personal data: never leaves through an API token (accounts issue).
     phone: str = Field(sa_column=Column(String(20), nullable=False, unique=True))
@@ -50,7 +50,7 @@ class Term(SQLModel, table=True):
         CheckConstraint("end_date IS NULL OR end_date >= start_date", name="dates_ordered"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organisation.id")
     number: int
     start_date: date
@@ -71,7 +71,7 @@ class Membership(SQLModel, table=True):
         Index("ix_membership_org_id_end_date", "org_id", "end_date"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     member_id: int = Field(foreign_key="member.id", index=True)
     org_id: int = Field(foreign_key="organisation.id")
     term_id: int

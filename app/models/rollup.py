@@ -84,7 +84,7 @@ class DisplayLink(SQLModel, table=True):
 
     __tablename__ = "display_link"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     name: str = Field(max_length=64)
     org_id: int = Field(foreign_key="organisation.id", index=True)

@@ -1,16 +1,18 @@
 """Import kind ``assignments``: 挂联, one row per leader × place × start date.
 
-The rules are ``app/links/service.py``'s, reused: who may be a leader there (主席会议成员 or a
-member with a post, serving today in the place's county or above, and in the importer's scope —
-the same SQL conditions ``assign_leader`` uses), the date rules (``_check_dates``), the overlap
-rule (``_overlapping``: same leader, same place, a day in common — checked against the database
-and between the file's own rows). The place is a county's code or a site's code (the link is then
-to that site, in its county). A row whose leader × place × start date exists already updates that
-link's role, end date and note (an ended link's history is not rewritten: refused); identical, it
-is unchanged.
+Every rule is ``app/links/service.py``'s, called through its public plan / apply pairs — the very
+functions the page and the API run: ``plan_link`` (who may be linked where by whom, the dates, the
+overlap rule against the stored links) and ``plan_change`` for a row whose leader × place × start
+date exists already (its role, end date and note change; an ended link's history is not rewritten;
+identical, it is unchanged). Between the file's own rows, ``links.overlaps`` — the same overlap rule
+for links not stored yet. This module only reads the cells (phone, name, place code, role, dates)
+and says which row and column each of the service's Chinese messages belongs to.
 
-Unlike the page, which saves one link per use case, the import writes all its links in the one
-transaction of the import, with the import's single audit entry; the place's boards are told.
+Committing plans each row again under the service's lock (the leader's row, or the link's, on
+PostgreSQL) and writes it with ``apply_link`` / ``apply_change``: one ``link.create`` or
+``link.change`` audit entry per link, with the page's before/after, and the county's boards told —
+all in the import's one transaction, beside its ``import.assignments`` summary entry. A 挂联 file
+has at most a few thousand rows, so writing them one by one costs nothing worth a bulk path.
 """
 
 from __future__ import annotations
@@ -20,12 +22,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import ClassVar
 
-from sqlalchemy import exists, select
-from sqlmodel import Session
+from sqlalchemy import select
+from sqlmodel import Session, col
 
-from app.auth.principal import LINK_ROLES, Principal
-from app.clock import today_cn
-from app.errors import Invalid
+from app.auth.principal import Principal
+from app.errors import Conflict, DomainError
 from app.imports.base import (
     BadCell,
     BaseKind,
@@ -40,20 +41,25 @@ from app.imports.base import (
     parse_phone,
     register,
 )
-from app.links.service import _check_dates, _holds_post, _overlapping, _serving_on
-from app.models import LinkAssignment, LinkRole, Member, Membership, OrgLevel, Site
-from app.orgs.service import ancestor_ids
-from app.rollup import service as rollup
+from app.links import service as links
+from app.links.schemas import LinkChange, LinkCreate
+from app.models import LinkRole, Member, Organisation, OrgLevel, Site
 
 ROLES = {"挂联领导": LinkRole.lead, "联络员": LinkRole.liaison}
+# Which column a message of the links service belongs to: by the form field it names, else by its code.
+FIELD_COLUMNS = {"leader_member_id": "leader_phone", "county_id": "place_code", "site_id": "place_code",
+                 "role": "role", "start_date": "start", "end_date": "end", "note": "note"}
+CODE_COLUMNS = {"place_out_of_scope": "place_code", "not_a_leader": "leader_phone",
+                "needs_reassignment": "leader_phone", "link_overlap": "start", "link_ended": "end"}
 
 
 @dataclass
-class _Link:
-    row: int
-    leader_id: int
-    county_id: int
-    site_id: int | None
+class _Cells:
+    """A row's cells, read: who, where, what."""
+
+    leader: Member
+    county: Organisation
+    site: Site | None
     role: LinkRole
     start: date
     end: date | None
@@ -61,9 +67,24 @@ class _Link:
 
 
 @dataclass
+class _New:
+    row: int
+    data: LinkCreate
+    planned: links.LinkPlan
+
+
+@dataclass
+class _Change:
+    row: int
+    link_id: int
+    data: LinkChange
+    planned: links.ChangePlan
+
+
+@dataclass
 class _Payload:
-    new: list[_Link] = field(default_factory=list)
-    changes: list[tuple[int, _Link]] = field(default_factory=list)  # (existing link id, wanted)
+    new: list[_New] = field(default_factory=list)
+    changes: list[_Change] = field(default_factory=list)
 
 
 class AssignmentsKind(BaseKind):
@@ -89,160 +110,144 @@ class AssignmentsKind(BaseKind):
 
     def plan(self, session: Session, by: Principal, rows: list[Row], progress: Progress) -> Plan:
         plan = Plan(kind=self.code, rows=len(rows))
-        col = {c.key: c for c in self.columns}
+        col_ = {c.key: c for c in self.columns}
         orgs = Orgs(session, by)
-        today = today_cn()
-        codes = [normalise(r.get("place_code")) for r in rows]
-        sites = {s.code: s for s in session.scalars(select(Site).where(Site.code.in_([c for c in codes if len(c) > 6])))}
+        codes = [normalise(r.get("place_code")).replace(" ", "") for r in rows]
+        sites = {s.code: s for s in session.scalars(select(Site).where(col(Site.code).in_([c for c in codes if len(c) > 6])))}
         phones: dict[int, str] = {}
         for row in rows:
             try:
                 phones[row.number] = parse_phone(row.get("leader_phone"))
             except BadCell:
                 pass
-        members = {m.phone: m for m in session.scalars(select(Member).where(Member.phone.in_(set(phones.values()))))}
-        wanted: list[tuple[Row, _Link]] = []
+        members = {m.phone: m for m in session.scalars(select(Member).where(col(Member.phone).in_(set(phones.values()))))}
+        planned: list[tuple[int, links.LinkPlan]] = []  # (row, the link as it will be) of the rows so far
         payload = _Payload()
         for i, row in enumerate(rows):
             if i % 500 == 0:
                 progress(i)
-            link = self._parse(session, by, plan, col, row, orgs, sites, members, phones, today)
-            if link is None:
+            cells = self._read(plan, col_, row, orgs, sites, members, phones)
+            if cells is None:
                 continue
-            clash_in_file = next((r for r, other in wanted if _same_place(other, link) and _overlap(other, link)), None)
-            if clash_in_file is not None:
-                plan.error(row, col["start"], f"与第 {clash_in_file.number} 行是同一领导同一地点，时间重叠")
+            existing = links.link_starting(session, leader_member_id=cells.leader.id, county_id=cells.county.id,
+                                           site_id=cells.site.id if cells.site else None, start_date=cells.start)
+            try:
+                if existing is not None:
+                    change = LinkChange(role=cells.role, end_date=cells.end, note=cells.note)
+                    found = links.plan_change(session, by=by, link_id=existing.id, data=change)
+                    if not found.changed:
+                        plan.unchanged += 1
+                        continue
+                    item: _New | _Change = _Change(row.number, existing.id, change, found)
+                    as_planned = found.as_planned()
+                else:
+                    create = LinkCreate(leader_member_id=cells.leader.id, county_id=cells.county.id,
+                                        site_id=cells.site.id if cells.site else None, role=cells.role,
+                                        start_date=cells.start, end_date=cells.end, note=cells.note)
+                    new = links.plan_link(session, by=by, data=create)
+                    item, as_planned = _New(row.number, create, new), new
+            except DomainError as exc:
+                # A change moves only the role, end date and note: a clash is the end date's doing.
+                column = "end" if existing is not None and exc.code == "link_overlap" else _column_of(exc)
+                message = exc.message
+                if exc.code == "not_a_leader":  # the form's words hide who; the file named them already
+                    message = (f"{cells.leader.name}不是{cells.county.name}或其上级政协现任的主席会议成员或领导职务，"
+                               "或不在您的管理范围内")
+                plan.error(row, col_[column], message)
                 continue
-            wanted.append((row, link))
-            existing = session.scalar(select(LinkAssignment).where(
-                LinkAssignment.leader_member_id == link.leader_id, LinkAssignment.county_id == link.county_id,
-                LinkAssignment.site_id.is_(None) if link.site_id is None else LinkAssignment.site_id == link.site_id,
-                LinkAssignment.start_date == link.start))
-            if existing is not None:
-                same = (existing.role, existing.end_date, existing.note) == (link.role.value, link.end, link.note)
-                if same:
-                    plan.unchanged += 1
-                    continue
-                if existing.end_date is not None and existing.end_date <= today:
-                    plan.error(row, col["end"], "这条挂联已经结束，历史记录不能修改；如需重新挂联，请填写新的开始日期")
-                    continue
-                clash = _overlapping(session, leader_id=link.leader_id, county_id=link.county_id, site_id=link.site_id,
-                                     start=link.start, end=link.end, exclude_id=existing.id)
-                if clash is not None:
-                    plan.error(row, col["end"], _clash_message(clash))
-                    continue
-                payload.changes.append((existing.id, link))
-                plan.updated += 1
-                continue
-            clash = _overlapping(session, leader_id=link.leader_id, county_id=link.county_id, site_id=link.site_id,
-                                 start=link.start, end=link.end)
+            clash = next((r for r, other in planned if links.overlaps(other, as_planned)), None)
             if clash is not None:
-                plan.error(row, col["start"], _clash_message(clash))
+                plan.error(row, col_["start"], f"与第 {clash} 行是同一领导同一地点，时间重叠")
                 continue
-            payload.new.append(link)
-            plan.created += 1
+            planned.append((row.number, as_planned))
+            if isinstance(item, _Change):
+                payload.changes.append(item)
+                plan.updated += 1
+            else:
+                payload.new.append(item)
+                plan.created += 1
         plan.payload = payload
-        plan.fingerprint = hashlib.sha256(repr(
-            ([(l.leader_id, l.county_id, l.site_id, l.role.value, l.start, l.end, l.note) for l in payload.new],
-             [(i, l.role.value, l.end, l.note) for i, l in payload.changes])).encode()).hexdigest()[:32]
+        plan.fingerprint = hashlib.sha256(repr((
+            [(n.data.leader_member_id, n.data.county_id, n.data.site_id, n.data.role.value, n.data.start_date,
+              n.data.end_date, n.data.note) for n in payload.new],
+            [(c.link_id, c.data.role, c.data.end_date, c.data.note) for c in payload.changes])).encode()).hexdigest()[:32]
         progress(len(rows))
         return plan
 
-    def _parse(self, session: Session, by: Principal, plan: Plan, col: dict, row: Row, orgs: Orgs,
-               sites: dict[str, Site], members: dict[str, Member], phones: dict[int, str], today: date) -> _Link | None:
+    def _read(self, plan: Plan, col_: dict[str, ColumnSpec], row: Row, orgs: Orgs, sites: dict[str, Site],
+              members: dict[str, Member], phones: dict[int, str]) -> _Cells | None:
+        """The row's cells as values, or None with each unreadable cell reported (no rule is checked here)."""
         before = len(plan.errors)
         leader = None
         if not normalise(row.get("leader_phone")):
-            plan.error(row, col["leader_phone"], "缺少领导手机号")
+            plan.error(row, col_["leader_phone"], "缺少领导手机号")
         elif row.number not in phones:
-            plan.error(row, col["leader_phone"], f"手机号「{row.get('leader_phone')}」格式不正确，应为 11 位手机号码")
+            plan.error(row, col_["leader_phone"], f"手机号「{row.get('leader_phone')}」格式不正确，应为 11 位手机号码")
         else:
             leader = members.get(phones[row.number])
             if leader is None:
-                plan.error(row, col["leader_phone"], f"手机号 {phones[row.number]} 不是已登记的委员（请先导入委员名单）")
+                plan.error(row, col_["leader_phone"], f"手机号 {phones[row.number]} 不是已登记的委员（请先导入委员名单）")
             elif normalise(row.get("leader_name")) and normalise(row.get("leader_name")).replace(" ", "") != leader.name:
-                plan.error(row, col["leader_name"], f"姓名与手机号不符：该手机号登记的委员是{leader.name}")
+                plan.error(row, col_["leader_name"], f"姓名与手机号不符：该手机号登记的委员是{leader.name}")
         code = normalise(row.get("place_code")).replace(" ", "")
         county = site = None
         if not code:
-            plan.error(row, col["place_code"], "缺少挂联地点代码")
+            plan.error(row, col_["place_code"], "缺少挂联地点代码")
         elif code in sites:
             site = sites[code]
             county = orgs.by_id.get(site.county_id)
         else:
-            county, problem = orgs.find(code)
-            if county is None and problem and problem.startswith("组织代码") and "不存在" in problem:
-                problem = f"地点代码 {code} 不存在"
-            if problem is None and county.level != OrgLevel.county:
-                problem = f"{county.name}不是县级政协：请填写县或其乡镇/村/示范点的代码"
-            if problem:
-                plan.error(row, col["place_code"], problem)
-                county = None
-        if county is not None and county.id not in orgs.managed:
-            plan.error(row, col["place_code"], f"组织不在您的管理范围内：{county.name}（{county.code}）")
-            county = None
+            # Whose place it is to link is the links service's question (plan_link), not the file's.
+            county = orgs.by_code.get(code.ljust(6, "0")) if code.isdigit() and len(code) in (2, 4, 6) else None
+            if county is None:
+                plan.error(row, col_["place_code"], f"地点代码 {code} 不存在")
+            elif county.level != OrgLevel.county:
+                plan.error(row, col_["place_code"], f"{county.name}不是县级政协：请填写县或其乡镇/村/示范点的代码")
         role = LinkRole.lead
         if normalise(row.get("role")):
             try:
                 role = parse_choice(row.get("role"), ROLES, what="挂联身份")
             except BadCell as exc:
-                plan.error(row, col["role"], str(exc))
+                plan.error(row, col_["role"], str(exc))
         start = end = None
         try:
             start = parse_date(row.get("start")) if normalise(row.get("start")) else None
             if start is None:
-                plan.error(row, col["start"], "缺少开始日期")
+                plan.error(row, col_["start"], "缺少开始日期")
         except BadCell as exc:
-            plan.error(row, col["start"], str(exc))
+            plan.error(row, col_["start"], str(exc))
         try:
             end = parse_date(row.get("end")) if normalise(row.get("end")) else None
         except BadCell as exc:
-            plan.error(row, col["end"], str(exc))
-        if start is not None:
-            try:
-                _check_dates(start, end, today)
-            except Invalid as exc:
-                which = "end" if "end_date" in exc.errors else "start"
-                plan.error(row, col[which], exc.message)
+            plan.error(row, col_["end"], str(exc))
         note = normalise(row.get("note"))
         if len(note) > 500:
-            plan.error(row, col["note"], "备注不能超过 500 字")
-        if leader is not None and county is not None and len(plan.errors) == before:
-            eligible = exists().where(
-                Membership.member_id == leader.id, _holds_post(), _serving_on(today),
-                Membership.org_id.in_(ancestor_ids(county.id)), Membership.org_id.in_(by.scope(*LINK_ROLES)))
-            if not session.scalar(select(eligible)):
-                plan.error(row, col["leader_phone"], f"{leader.name}不是{county.name}或其上级政协现任的主席会议成员或领导职务，"
-                                                     "或不在您的管理范围内")
-        if len(plan.errors) > before:
+            plan.error(row, col_["note"], "备注不能超过 500 字")
+        if len(plan.errors) > before or leader is None or county is None or start is None:
             return None
-        return _Link(row=row.number, leader_id=leader.id, county_id=county.id, site_id=site.id if site else None,
-                     role=role, start=start, end=end, note=note)
+        return _Cells(leader=leader, county=county, site=site, role=role, start=start, end=end, note=note)
 
     def commit(self, session: Session, by: Principal, plan: Plan) -> None:
         p: _Payload = plan.payload
-        for link in p.new:
-            session.add(LinkAssignment(leader_member_id=link.leader_id, county_id=link.county_id, site_id=link.site_id,
-                                       role=link.role, start_date=link.start, end_date=link.end, note=link.note,
-                                       assigned_by_user_id=by.user_id))
-        for link_id, wanted in p.changes:
-            existing = session.get(LinkAssignment, link_id)
-            existing.role, existing.end_date, existing.note = wanted.role, wanted.end, wanted.note
-        session.flush()
-        rollup.touch(session, {("place", link.county_id) for link in p.new} | {("place", l.county_id) for _, l in p.changes})
+        # Each row planned again under the service's lock, then written as the page writes it.
+        items: list[_New | _Change] = [*p.new, *p.changes]
+        for item in sorted(items, key=lambda x: x.row):
+            try:
+                if isinstance(item, _New):
+                    links.apply_link(session, by=by, plan=links.plan_link(session, by=by, data=item.data, lock=True))
+                else:
+                    links.apply_change(session, by=by, plan=links.plan_change(
+                        session, by=by, link_id=item.link_id, data=item.data, lock=True))
+            except DomainError as exc:
+                raise Conflict(f"第 {item.row} 行：{exc.message}；没有导入任何数据", code="import_conflict") from None
 
 
-def _same_place(a: _Link, b: _Link) -> bool:
-    return (a.leader_id, a.county_id, a.site_id) == (b.leader_id, b.county_id, b.site_id)
-
-
-def _overlap(a: _Link, b: _Link) -> bool:
-    return (a.end is None or b.start < a.end) and (b.end is None or a.start < b.end)
-
-
-def _clash_message(clash: LinkAssignment) -> str:
-    span = f"{clash.start_date.isoformat()} 起" + (f"至 {clash.end_date.isoformat()}" if clash.end_date else "")
-    return f"该领导已挂联该地点（{span}），时间不能重叠；如需调整，请修改或结束原来的挂联"
+def _column_of(exc: DomainError) -> str:
+    """The template column a links-service message belongs to (who: the leader, when nothing more precise)."""
+    for name in exc.errors:
+        if name in FIELD_COLUMNS:
+            return FIELD_COLUMNS[name]
+    return CODE_COLUMNS.get(exc.code, "leader_phone")
 
 
 register(AssignmentsKind())

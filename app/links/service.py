@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from sqlalchemy import ColumnElement, and_, case, exists, false, func, not_, or_, select
@@ -204,13 +204,16 @@ def _place(session: Session, by: Principal, county_id: int, site_id: int | None)
     return county, site
 
 
-def _leader_for(session: Session, by: Principal, member_id: int, county_id: int, today: date) -> Member:
-    """The leader, locked (PostgreSQL) so two writers for one leader check overlaps one after the other."""
+def _leader_for(session: Session, by: Principal, member_id: int, county_id: int, today: date, *,
+                lock: bool = True) -> Member:
+    """The leader; ``lock`` (writers): locked on PostgreSQL so two writers for one leader check overlaps
+    one after the other (a dry run locks nothing)."""
     eligible = exists().where(
         Membership.member_id == member_id, _holds_post(), serving_on(today),
         Membership.org_id.in_(ancestor_ids(county_id)), Membership.org_id.in_(by.scope(*LINK_ROLES)),
     )
-    leader = session.scalar(select(Member).where(Member.id == member_id, eligible).with_for_update())
+    stmt = select(Member).where(Member.id == member_id, eligible)
+    leader = session.scalar(stmt.with_for_update() if lock else stmt)
     if leader is None:
         # The same words whoever it is: an id from outside the caller's reach reveals nothing.
         raise Invalid("所选人员不是该县或其上级政协现任的主席会议成员或领导职务，或不在您的管理范围内",
@@ -253,6 +256,81 @@ def _snapshot(link: LinkAssignment) -> dict:
 
 
 # --- use cases ----------------------------------------------------------------------------------------
+# Each use case is a plan (every rule checked, nothing written: the dry run) and an apply (the write,
+# its audit entry, the boards told; never committing). The page and the API call the use case, which
+# runs both under the lock and commits; the import (app/imports/assignments.py) plans every row of a
+# file, then plans again under the lock and applies each in its one transaction — so an imported 挂联
+# is checked, locked and audited exactly like one made by hand.
+
+@dataclass(frozen=True)
+class LinkPlan:
+    """A new 挂联 that passed every rule, not yet written; ``existing``: the identical link already there."""
+
+    leader_member_id: int
+    county_id: int
+    site_id: int | None
+    role: LinkRole
+    start_date: date
+    end_date: date | None
+    note: str
+    existing: LinkAssignment | None = None
+
+
+def overlaps(a: LinkPlan, b: LinkPlan) -> bool:
+    """The overlap rule between two planned links (same leader, same place, a day in common), for a batch
+    whose links are not stored yet; ``_overlapping`` asks the same of the stored ones."""
+    if (a.leader_member_id, a.county_id, a.site_id) != (b.leader_member_id, b.county_id, b.site_id):
+        return False
+    return spans_overlap(a.start_date, a.end_date, b.start_date, b.end_date)
+
+
+def link_starting(session: Session, *, leader_member_id: int, county_id: int, site_id: int | None,
+                  start_date: date) -> LinkAssignment | None:
+    """The link of this leader to this place that starts on ``start_date``, if any (a file's match key)."""
+    return session.scalar(select(LinkAssignment).where(
+        LinkAssignment.leader_member_id == leader_member_id, LinkAssignment.county_id == county_id,
+        col(LinkAssignment.site_id).is_(None) if site_id is None else LinkAssignment.site_id == site_id,
+        LinkAssignment.start_date == start_date).order_by(LinkAssignment.id).limit(1))
+
+
+def plan_link(session: Session, *, by: Principal, data: LinkCreate, today: date | None = None,
+              lock: bool = False) -> LinkPlan:
+    """Check a new 挂联 against every rule and write nothing: the plan, or the DomainError to show.
+
+    ``lock``: lock the leader (PostgreSQL) so the overlap check holds until the caller writes — for writers.
+    """
+    if not may_assign(by):
+        raise Forbidden(NO_LINK_ROLE)
+    today = today or today_cn()
+    county, site = _place(session, by, data.county_id, data.site_id)
+    start, end, note = data.start_date or today, data.end_date, data.note.strip()
+    _check_dates(start, end, today)
+    leader = _leader_for(session, by, data.leader_member_id, county.id, today, lock=lock)
+    planned = LinkPlan(leader_member_id=leader.id, county_id=county.id, site_id=site.id if site else None,
+                       role=LinkRole(data.role), start_date=start, end_date=end, note=note)
+    clash = _overlapping(session, leader_id=leader.id, county_id=county.id, site_id=planned.site_id, start=start,
+                         end=end)
+    if clash is not None:
+        if (clash.role, clash.start_date, clash.end_date, clash.note) == (data.role, start, end, note):
+            return replace(planned, existing=clash)
+        raise _overlap_error(session, clash)
+    return planned
+
+
+def apply_link(session: Session, *, by: Principal, plan: LinkPlan) -> LinkAssignment:
+    """Write a planned 挂联 with its ``link.create`` audit entry and tell the county's boards. Never commits."""
+    if plan.existing is not None:
+        return plan.existing
+    link = LinkAssignment(leader_member_id=plan.leader_member_id, county_id=plan.county_id, site_id=plan.site_id,
+                          role=plan.role, start_date=plan.start_date, end_date=plan.end_date, note=plan.note,
+                          assigned_by_user_id=by.user_id)
+    session.add(link)
+    _flush_guarded(session)
+    audit(session, actor=by.actor, action="link.create", target_type="link_assignment", target_id=link.id,
+          org_id=link.county_id, after=_snapshot(link))
+    rollup.touch(session, {("place", link.county_id)})  # the county's open boards list its leaders
+    return link
+
 
 @dataclass(frozen=True)
 class AssignResult:
@@ -262,61 +340,93 @@ class AssignResult:
 
 def assign_leader(session: Session, *, by: Principal, data: LinkCreate, today: date | None = None) -> AssignResult:
     """Link a leader to a county or site. A retry of the same link answers the existing row. Commits."""
-    if not may_assign(by):
-        raise Forbidden(NO_LINK_ROLE)
-    today = today or today_cn()
-    county, site = _place(session, by, data.county_id, data.site_id)
-    start, end, note = data.start_date or today, data.end_date, data.note.strip()
-    _check_dates(start, end, today)
-    leader = _leader_for(session, by, data.leader_member_id, county.id, today)
-    clash = _overlapping(session, leader_id=leader.id, county_id=county.id, site_id=data.site_id, start=start, end=end)
-    if clash is not None:
-        if (clash.role, clash.start_date, clash.end_date, clash.note) == (data.role, start, end, note):
-            return AssignResult(clash, created=False)
-        raise _overlap_error(session, clash)
-    link = LinkAssignment(leader_member_id=leader.id, county_id=county.id, site_id=site.id if site else None,
-                          role=data.role, start_date=start, end_date=end, note=note, assigned_by_user_id=by.user_id)
-    session.add(link)
-    _flush_guarded(session)
-    audit(session, actor=by.actor, action="link.create", target_type="link_assignment", target_id=link.id,
-          org_id=county.id, after=_snapshot(link))
-    rollup.touch(session, {("place", link.county_id)})  # the county's open boards list its leaders
+    plan = plan_link(session, by=by, data=data, today=today, lock=True)
+    if plan.existing is not None:
+        return AssignResult(plan.existing, created=False)
+    link = apply_link(session, by=by, plan=plan)
     session.commit()
     return AssignResult(link, created=True)
 
 
-def change_link(session: Session, *, by: Principal, link_id: int, data: LinkChange,
-                today: date | None = None) -> LinkAssignment:
-    """Change an open link's role, dates or note, every rule checked again. Commits."""
+@dataclass(frozen=True)
+class ChangePlan:
+    """A change of a link that passed every rule, not yet written (``changed`` False: nothing to do)."""
+
+    link: LinkAssignment
+    role: LinkRole
+    start_date: date
+    end_date: date | None
+    note: str
+
+    @property
+    def changed(self) -> bool:
+        return (self.role, self.start_date, self.end_date, self.note) != (
+            self.link.role, self.link.start_date, self.link.end_date, self.link.note)
+
+    def as_planned(self) -> LinkPlan:
+        """The link as it will be, for the overlap rule between the links of one batch."""
+        k = self.link
+        return LinkPlan(leader_member_id=k.leader_member_id, county_id=k.county_id, site_id=k.site_id,
+                        role=self.role, start_date=self.start_date, end_date=self.end_date, note=self.note)
+
+
+def plan_change(session: Session, *, by: Principal, link_id: int, data: LinkChange, today: date | None = None,
+                lock: bool = False) -> ChangePlan:
+    """Check a change of a link's role, dates or note (only the fields sent) against every rule; write nothing.
+
+    ``lock``: lock the link (PostgreSQL) until the caller writes — for writers.
+    """
     today = today or today_cn()
-    link = link_for_change(session, by, link_id)
-    if _state(link, today) == "ended":
-        raise Conflict("这条挂联已经结束，历史记录不能修改；如需重新挂联，请新增一条", code="link_ended")
+    link = link_for_change(session, by, link_id, lock=lock)
     sent = data.model_fields_set
     if "role" in sent and data.role is None:
         raise Invalid("请选择挂联身份", errors={"role": "请选择挂联身份"})
     if "start_date" in sent and data.start_date is None:
         raise Invalid("请填写开始日期", errors={"start_date": "请填写开始日期"})
-    role = data.role if "role" in sent else LinkRole(link.role)
-    start = data.start_date if "start_date" in sent else link.start_date
-    end = data.end_date if "end_date" in sent else link.end_date
-    note = (data.note or "").strip() if "note" in sent else link.note
-    if (role, start, end, note) == (link.role, link.start_date, link.end_date, link.note):
-        return link  # nothing to change (a retried form): no entry in the log
-    _check_dates(start, end, today)
+    plan = ChangePlan(link=link, role=LinkRole(data.role if "role" in sent and data.role else link.role),
+                      start_date=data.start_date if "start_date" in sent and data.start_date else link.start_date,
+                      end_date=data.end_date if "end_date" in sent else link.end_date,
+                      note=(data.note or "").strip() if "note" in sent else link.note)
+    if not plan.changed:
+        # Nothing to change (a retried form, a file imported again — an ended link's too): no log entry.
+        return plan
+    if _state(link, today) == "ended":
+        raise Conflict("这条挂联已经结束，历史记录不能修改；如需重新挂联，请新增一条", code="link_ended")
+    _check_dates(plan.start_date, plan.end_date, today)
     if not session.scalar(select(_leads_place(link.leader_member_id, link.county_id, today))):
         raise Invalid("该领导已不再担任该县或上级政协的领导职务（待调整）：请结束这条挂联，另行安排",
                       code="needs_reassignment")
     clash = _overlapping(session, leader_id=link.leader_member_id, county_id=link.county_id, site_id=link.site_id,
-                         start=start, end=end, exclude_id=link.id)
+                         start=plan.start_date, end=plan.end_date, exclude_id=link.id)
     if clash is not None:
         raise _overlap_error(session, clash)
+    return plan
+
+
+def apply_change(session: Session, *, by: Principal, plan: ChangePlan) -> LinkAssignment:
+    """Write a planned change with its ``link.change`` audit entry (before/after); tell the county's boards.
+
+    Never commits.
+    """
+    link = plan.link
+    if not plan.changed:
+        return link
     before = _snapshot(link)
-    link.role, link.start_date, link.end_date, link.note = role, start, end, note
+    link.role, link.start_date, link.end_date, link.note = plan.role, plan.start_date, plan.end_date, plan.note
     _flush_guarded(session)
     audit(session, actor=by.actor, action="link.change", target_type="link_assignment", target_id=link.id,
           org_id=link.county_id, before=before, after=_snapshot(link))
     rollup.touch(session, {("place", link.county_id)})  # the county's open boards list its leaders
+    return link
+
+
+def change_link(session: Session, *, by: Principal, link_id: int, data: LinkChange,
+                today: date | None = None) -> LinkAssignment:
+    """Change an open link's role, dates or note, every rule checked again. Commits."""
+    plan = plan_change(session, by=by, link_id=link_id, data=data, today=today, lock=True)
+    if not plan.changed:
+        return plan.link
+    link = apply_change(session, by=by, plan=plan)
     session.commit()
     return link
 

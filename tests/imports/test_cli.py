@@ -51,3 +51,28 @@ def test_cli_dry_run_commit_errors_and_repeat(fresh_url, use_database, capsys, t
             assert rollup.check(s) == []
     finally:
         engine.dispose()
+
+
+def test_cli_assignments_dry_run_writes_nothing_then_commit_audits_each_link(fresh_url, use_database, capsys, tmp_path):
+    from app.clock import today_cn
+    from app.models import LinkAssignment
+
+    use_database(fresh_url)
+    assert main(["init"]) == 0
+    assert main(["createadmin", "--login", "13800000000", "--password", "s3cret-pass"]) == 0
+    leaders = tmp_path / "领导.csv"
+    leaders.write_bytes(to_csv([headers("members"), ["钱主席", "13912340011", "530100", "中共", "主席会议成员"]]))
+    assert main(["import", "members", str(leaders)]) == 0
+    capsys.readouterr()
+    start = today_cn().replace(day=1).isoformat()
+    links = tmp_path / "挂联.csv"
+    links.write_bytes(to_csv([headers("assignments"), ["13912340011", "钱主席", "530102", "挂联领导", start],
+                              ["13912340011", "钱主席", "530103", "联络员", start]]))
+    assert main(["import", "assignments", str(links), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "挂联安排预览：共 2 行；新增 2，修改 0，不变 0，有错误的行 0" in out and "未写入" in out
+    assert _count(fresh_url, LinkAssignment) == 0 and _count(fresh_url, AuditLog, AuditLog.action.like("link.%")) == 0
+    assert main(["import", "assignments", str(links)]) == 0
+    assert _count(fresh_url, LinkAssignment) == 2
+    assert _count(fresh_url, AuditLog, AuditLog.action == "link.create") == 2
+    assert _count(fresh_url, AuditLog, AuditLog.action == "import.assignments") == 1

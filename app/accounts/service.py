@@ -29,7 +29,7 @@ from app.accounts.schemas import (
     beijing_day_start,
 )
 from app.audit.service import entries_for, record
-from app.auth.principal import ROLE_RANK, STAFF_ROLES, Principal
+from app.auth.principal import ROLE_RANK, STAFF_ROLES, Principal, org_for_staff
 from app.auth.service import new_activation_code, normalise_login, revoke_sessions
 from app.clock import CN, today_cn
 from app.config import get_settings
@@ -149,13 +149,6 @@ def _manageable(by: Principal) -> ColumnElement[bool]:
                            ~_grantable(by, RoleGrant.role, RoleGrant.org_id))
 
 
-def _require_org(session: Session, by: Principal, org_id: int) -> Organisation:
-    org = session.get(Organisation, org_id)
-    if org is None or not by.can(session, org_id, *STAFF_ROLES):
-        raise NotFound("找不到该组织，或不在您的管辖范围内", code="org_not_found")
-    return org
-
-
 def _require_committee(session: Session, by: Principal, committee_id: int) -> Committee:
     committee = session.get(Committee, committee_id)
     if committee is None or not by.can(session, committee.org_id, *STAFF_ROLES):
@@ -198,7 +191,7 @@ def scope_orgs(session: Session, by: Principal) -> list[Organisation]:
 def committees_of(session: Session, by: Principal, org_id: int) -> list[Committee]:
     """The committees of one organisation of ``by``'s scope."""
     _require_staff(by)
-    _require_org(session, by, org_id)
+    org_for_staff(session, by, org_id)
     return list(session.scalars(select(Committee).where(Committee.org_id == org_id).order_by(Committee.name)))
 
 
@@ -206,7 +199,7 @@ def _filtered(session: Session, by: Principal, *, org_id: int | None, committee_
               q: str | None, status: str | None) -> Select:
     stmt = _visible_accounts(by)
     if org_id is not None:
-        _require_org(session, by, org_id)
+        org_for_staff(session, by, org_id)
         stmt = stmt.where(Organisation.id == org_id)
     if committee_id is not None:
         _require_committee(session, by, committee_id)
@@ -336,7 +329,7 @@ def _org_candidates(session: Session, by: Principal, *, org_id: int, committee_i
                     only_unactivated: bool) -> Select:
     """Members of one organisation (or one of its committees) whose accounts may get a code."""
     _require_staff(by)
-    _require_org(session, by, org_id)
+    org_for_staff(session, by, org_id)
     stmt = _visible_accounts(by).where(
         Organisation.id == org_id, Membership.org_id == org_id, UserAccount.is_active.is_(True),
     )

@@ -17,7 +17,7 @@ from sqlalchemy import or_, select, update
 from sqlmodel import Session
 
 from app.audit.service import record
-from app.auth.principal import STAFF_ROLES, Principal
+from app.auth.principal import STAFF_ROLES, Principal, org_for_staff
 from app.auth.service import token_hash
 from app.db import write_aside
 from app.errors import Forbidden, Invalid, NotFound
@@ -67,13 +67,6 @@ def _require_staff(by: Principal) -> None:
         raise Forbidden("只有「双助推」办公室人员可以管理大屏链接", code="staff_only")
 
 
-def _require_org(session: Session, by: Principal, org_id: int) -> Organisation:
-    org = session.get(Organisation, org_id)
-    if org is None or not by.can(session, org_id, *STAFF_ROLES):
-        raise NotFound("找不到该组织，或不在您的管辖范围内", code="org_not_found")
-    return org
-
-
 def scope_orgs(session: Session, by: Principal) -> list[Organisation]:
     """The organisations a link of ``by`` may cover, in code order (which is tree order)."""
     _require_staff(by)
@@ -107,7 +100,7 @@ def create_link(session: Session, by: Principal, *, name: str, org_id: int | str
         errors["days"] = f"有效期为 1 到 {MAX_DAYS} 天"
     if errors:
         raise Invalid(next(iter(errors.values())), errors=errors)
-    org = _require_org(session, by, org_number)
+    org = org_for_staff(session, by, org_number)
     raw = secrets.token_urlsafe(32)
     now = utcnow()
     link = DisplayLink(token_hash=token_hash(raw), name=name, org_id=org.id, created_by_user_id=by.user_id,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import event, func, select
@@ -13,6 +13,7 @@ from app.accounts.service import _grantable
 from app.audit.service import Actor, record
 from app.auth import service as auth
 from app.auth.principal import ROLE_RANK, STAFF_ROLES
+from app.clock import today_cn
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.models import ActivationCode, AuditLog, GrantRole, Membership, RoleGrant
 from tests import factories as f
@@ -81,7 +82,7 @@ def test_scope_follows_the_current_membership_or_a_grant(session):
     assert service.user_for_staff(session, county, no_grant.id).id == no_grant.id
     # …and no longer once it has ended (换届).
     seat = session.scalar(select(Membership).where(Membership.member_id == no_grant.member_id))
-    seat.end_date = date.today() - timedelta(days=1)
+    seat.end_date = today_cn() - timedelta(days=1)
     session.flush()
     with pytest.raises(NotFound):
         service.user_for_staff(session, county, no_grant.id)
@@ -393,7 +394,7 @@ def test_codes_are_valid_until_a_day_before_they_expire(session):
 
     until = service.code_valid_until()
     days = get_settings().activation_code_days
-    today = datetime.now(timezone(timedelta(hours=8))).date()
+    today = today_cn()
     assert until == today + timedelta(days=days - 1)
 
 

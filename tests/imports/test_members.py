@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from app.clock import today_cn
 from app.errors import Conflict, Forbidden, Invalid
 from app.models import AuditLog, Committee, Member, Membership, RoleGrant, Term, UserAccount
 from app.rollup import service as rollup
@@ -29,7 +30,7 @@ GOOD = [
 
 
 def test_good_file_creates_members_memberships_accounts_then_second_import_is_a_no_op(session, world):
-    rollup.ensure_year(session, date.today().year)
+    rollup.ensure_year(session, today_cn().year)
     data = fill(session, world.prefecture_staff, "members", GOOD)
     plan = world.preview(world.prefecture_staff, "members", data)
     assert plan.errors == [] and (plan.created, plan.updated, plan.unchanged) == (3, 0, 0)
@@ -170,7 +171,7 @@ def test_an_account_already_using_the_phone_becomes_the_members(session, world):
 
 def test_participation_counters_follow_new_and_moved_start_dates(session, world):
     from app.models import ParticipationCounter
-    year = date.today().year
+    year = today_cn().year
     rollup.ensure_year(session, year)
 
     def active(org):
@@ -223,7 +224,7 @@ def test_columns_the_file_lacks_are_kept_blank_cells_clear(session, world):
 def test_counters_exact_when_members_are_told_to_the_rollup_in_several_batches(session, world, monkeypatch):
     from app.imports import members as kind
     monkeypatch.setattr(kind, "MASK_CHUNK", 1)
-    rollup.ensure_year(session, date.today().year)
+    rollup.ensure_year(session, today_cn().year)
     world.commit(world.prefecture_staff, "members", fill(session, world.prefecture_staff, "members", GOOD))
     assert rollup.check(session) == []
 

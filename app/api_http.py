@@ -22,7 +22,8 @@ def etag_of(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
-def _matches(if_none_match: str, tag: str) -> bool:
+def etag_matches(if_none_match: str, tag: str) -> bool:
+    """True when an ``If-None-Match`` header names ``tag`` (weak comparison, as RFC 9110 asks) or is ``*``."""
     wanted = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
     return "*" in wanted or tag in wanted
 
@@ -80,7 +81,7 @@ class ApiHttpMiddleware:
             tag = etag_of(body)
             headers["ETag"] = tag
             headers["Cache-Control"] = "private, no-cache"
-            if _matches(Headers(scope=scope).get("if-none-match", ""), tag):
+            if etag_matches(Headers(scope=scope).get("if-none-match", ""), tag):
                 start["status"] = 304
                 for name in ("content-length", "content-type"):
                     if name in headers:

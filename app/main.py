@@ -21,8 +21,9 @@ from app.audit.pages import router as audit_router
 from app.auth.csrf import AnonCsrfCookieMiddleware
 from app.auth.pages import router as auth_router
 from app.boards.api import router as boards_api
+from app.boards.cache import BoardCache
 from app.boards.pages import router as boards_router
-from app.config import PROJECT_ROOT
+from app.config import PROJECT_ROOT, get_settings
 from app.deps import csrf_protect
 from app.display.pages import router as display_router
 from app.errors import DomainError
@@ -141,6 +142,9 @@ def create_app() -> FastAPI:
         # operationId = the handler's name (read_progress, list_activities …): what generated clients call.
         generate_unique_id_function=lambda route: route.name,
     )
+    # The boards' rendered blocks belong to this application, not to a module: two apps (tests,
+    # databases) never serve each other's boards (app/boards/cache.py).
+    app.state.board_cache = BoardCache(ttl_seconds=get_settings().board_cache_seconds)
     app.add_middleware(AnonCsrfCookieMiddleware)
     app.add_middleware(ApiHttpMiddleware)  # ETag / 304 and rate-limit headers on /api/
     app.add_middleware(ServerTimingMiddleware)  # outermost: times everything below it

@@ -36,14 +36,18 @@ def is_htmx(request: Request) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
+def wants_fragment(request: Request) -> bool:
+    """HTMX asks for a piece of the page; a history-restore request (back button after a cache miss)
+    needs the whole page."""
+    return is_htmx(request) and request.headers.get("HX-History-Restore-Request") != "true"
+
+
 def render(request: Request, template: str, context: dict[str, Any], *, block: str | None = None,
            status_code: int = 200, headers: dict[str, str] | None = None):
     """The whole page, or only ``block`` of it when HTMX asks for a fragment."""
     principal = getattr(request.state, "principal", None)
     ctx = {"principal": principal, "csrf_token": expected_token(request, principal), **context}
-    # A history-restore request (back button after a cache miss) needs the whole page.
-    restoring = request.headers.get("HX-History-Restore-Request") == "true"
-    name = block if (block and is_htmx(request) and not restoring) else None
+    name = block if (block and wants_fragment(request)) else None
     response = templates().TemplateResponse(
         request, template, ctx, block_name=name, status_code=status_code, headers=headers
     )

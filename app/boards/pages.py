@@ -9,28 +9,27 @@ version lives in the database, so a change made through any server process shows
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict
 from io import BytesIO
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from openpyxl import Workbook
 from sqlalchemy import select
+from sqlmodel import Session
 
+from app.api_http import etag_matches, etag_of
 from app.auth.principal import STAFF_ROLES, Principal
 from app.boards import charts, periods
 from app.boards import service as boards
-from app.config import get_settings
+from app.boards.cache import BoardCache, BoardCacheDep, BoardKey, ViewerKind, database_identity
 from app.deps import CurrentUser, SessionDep
 from app.display.deps import DISPLAY_HEADERS, DisplayScope
 from app.errors import NotFound
 from app.models import Organisation
-from app.orgs.service import key_counties
-from app.web import render, render_block_html
+from app.orgs.service import ancestors, key_counties
+from app.web import render, render_block_html, wants_fragment
 
 router = APIRouter(include_in_schema=False)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -38,34 +37,32 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 POLL_SECONDS = 1  # an unchanged board answers 204 from one indexed read: cheap enough every second
 
 
-# --- a small cache of rendered boards -------------------------------------------------------------
-# A board's block depends on the rollup units' version (in the key), the period, who may see the
-# staff links, and slow-moving things outside the rollup (names, 挂联 leaders, targets are stamped
-# too) — bounded by a short time-to-live. Per process; the version comes from the database, so a
-# change made through another process is never hidden.
+# --- serving a board: the cached block inside a per-request page ----------------------------------
+# The application's BoardCache (app/boards/cache.py) keeps each board's block compressed; the page
+# around it (CSRF token, the user's name and menu) is rendered for each request.
+#
+# Validators: an HTMX answer's body is the block alone, the same for every viewer of one kind, so its
+# ETag is the block's (key and content). A whole page wraps per-user content, so its ETag is the digest
+# of the page as sent: it holds the session's CSRF token, so it never matches another user's (or
+# another session's) page, and changes with the name, the menu or anything later added around the block.
+# Signed-in answers are ``private, no-cache`` (a browser may keep them but asks again; no shared cache
+# stores them); the meeting view keeps its display headers (no-store: the token stays out of caches).
 
-_CACHE: OrderedDict[tuple, tuple[float, object]] = OrderedDict()
-_CACHE_SIZE = 256
-_cache_lock = threading.Lock()
+PRIVATE = {"Cache-Control": "private, no-cache"}
 
 
-def _cached(key: tuple, make):  # noqa: ANN001, ANN202
-    ttl = get_settings().board_cache_seconds
-    if ttl <= 0:
-        return make()
-    now = time.monotonic()
-    with _cache_lock:
-        hit = _CACHE.get(key)
-        if hit is not None and now - hit[0] < ttl:
-            _CACHE.move_to_end(key)
-            return hit[1]
-    value = make()
-    with _cache_lock:
-        _CACHE[key] = (now, value)
-        _CACHE.move_to_end(key)
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
-    return value
+def _accepts_gzip(request: Request) -> bool:
+    """The client takes ``Content-Encoding: gzip`` (named, or ``*``, without ``q=0``)."""
+    for part in request.headers.get("accept-encoding", "").lower().split(","):
+        coding, _, params = part.partition(";")
+        q = params.strip().removeprefix("q=") if params.strip().startswith("q=") else "1"
+        try:
+            weight = float(q)
+        except ValueError:
+            weight = 0.0
+        if coding.strip() in ("gzip", "*") and weight > 0:
+            return True
+    return False
 
 
 def _period(key: str | None) -> periods.Period:
@@ -84,11 +81,12 @@ def _overview_context(session, org: Organisation, period: periods.Period, *, bas
     return ctx
 
 
-def _serve_board(request: Request, session, org: Organisation, period: periods.Period,  # noqa: ANN001
-                 since: int | None, *, county: bool, base: str, extra: dict | None = None,
+def _serve_board(request: Request, session: Session, cache: BoardCache, org: Organisation,
+                 period: periods.Period, since: int | None, *, county: bool, base: str, viewer: ViewerKind,
                  headers: dict[str, str] | None = None) -> Response:
-    """One board, live: 204 when its version is still ``since``; else the page, or its board block
-    for htmx, the block rendered once per (version, period, viewer kind) while the cache keeps it.
+    """One board, live: 204 when its version is still ``since``; 304 when ``If-None-Match`` names what
+    would be sent; else the board block for htmx (gzip as kept, when the client takes it), or the page
+    around it. The block is rendered once per key while the cache keeps it.
 
     The version is read before the figures: a change landing in between makes the board poll
     again (read after, a change could hide behind a version the figures never showed)."""
@@ -97,12 +95,39 @@ def _serve_board(request: Request, session, org: Organisation, period: periods.P
     if since is not None and since == version:
         return Response(status_code=204)
     template, make = ("boards/county.html", _county_context) if county else ("boards/overview.html", _overview_context)
-    extra = extra or {}
-    key = (template, org.id, period.key, version, base)
-    ctx = _cached(("ctx", *key), lambda: make(session, org, period, base=base, version=version)) | extra
-    html = _cached(("html", *key, tuple(sorted(extra.items()))),
-                   lambda: render_block_html(request, template, "board", ctx))
-    return render(request, template, ctx | {"board_html": html}, block="board", headers=headers)
+    key = BoardKey(database=database_identity(session), version=version, period=period.key, viewer=viewer,
+                   board=template, org_id=org.id, base=base)
+
+    def render_block() -> str:
+        ctx = make(session, org, period, base=base, version=version)
+        return render_block_html(request, template, "board",
+                                 ctx | {"staff": viewer == "staff", "display": viewer == "display"})
+
+    block = cache.block(key, render_block)
+    headers = {**PRIVATE, **(headers or {})}
+    if_none_match = request.headers.get("if-none-match", "")
+    if wants_fragment(request):
+        gz = _accepts_gzip(request)
+        headers |= {"ETag": block.gzip_etag if gz else block.etag, "Vary": "HX-Request, Accept-Encoding"}
+        if etag_matches(if_none_match, headers["ETag"]):
+            return Response(status_code=304, headers=headers)
+        if gz:
+            return Response(block.gz, media_type="text/html; charset=utf-8",
+                            headers=headers | {"Content-Encoding": "gzip"})
+        return HTMLResponse(block.html(), headers=headers)
+    # The page's frame needs only the organisation and its ancestors (one indexed read), not the figures.
+    page = render(request, template, {
+        "org": org, "ancestors": ancestors(session, org.id), "period": period, "choices": periods.choices(),
+        "base": base, "board_html": block.html()}, headers=headers | {"Vary": "HX-Request"})
+    page.headers["ETag"] = etag_of(page.body)
+    if etag_matches(if_none_match, page.headers["ETag"]):
+        return Response(status_code=304, headers={k: v for k, v in page.headers.items()
+                                                  if k.lower() not in ("content-length", "content-type")})
+    return page
+
+
+def _viewer(session: Session, by: Principal, org: Organisation) -> ViewerKind:
+    return "staff" if by.can(session, org.id, *STAFF_ROLES) else "reader"
 
 
 @router.get("/boards")
@@ -114,11 +139,12 @@ def boards_home(session: SessionDep, by: CurrentUser):
 
 
 @router.get("/boards/{code}")
-def overview_page(request: Request, session: SessionDep, by: CurrentUser, code: str,
-                  period: Annotated[str | None, Query()] = None, since: Annotated[int | None, Query()] = None):
+def overview_page(request: Request, session: SessionDep, cache: BoardCacheDep, by: CurrentUser, code: str,
+                  period: Annotated[str | None, Query()] = None,
+                  since: Annotated[int | None, Query()] = None) -> Response:
     org = boards.org_for_board(session, by, code)
-    return _serve_board(request, session, org, _period(period), since, county=False, base="/boards",
-                        extra={"staff": by.can(session, org.id, *STAFF_ROLES)})
+    return _serve_board(request, session, cache, org, _period(period), since, county=False, base="/boards",
+                        viewer=_viewer(session, by, org))
 
 
 def _county_context(session, county: Organisation, period: periods.Period, *, base: str,  # noqa: ANN001
@@ -130,10 +156,12 @@ def _county_context(session, county: Organisation, period: periods.Period, *, ba
 
 
 @router.get("/c/{code}")
-def county_page(request: Request, session: SessionDep, by: CurrentUser, code: str,
-                period: Annotated[str | None, Query()] = None, since: Annotated[int | None, Query()] = None):
+def county_page(request: Request, session: SessionDep, cache: BoardCacheDep, by: CurrentUser, code: str,
+                period: Annotated[str | None, Query()] = None,
+                since: Annotated[int | None, Query()] = None) -> Response:
     county = boards.org_for_board(session, by, code)
-    return _serve_board(request, session, county, _period(period), since, county=True, base="")
+    return _serve_board(request, session, cache, county, _period(period), since, county=True, base="",
+                        viewer=_viewer(session, by, county))
 
 
 @router.get("/boards/{code}/activities")
@@ -220,10 +248,11 @@ def meeting(request: Request, session: SessionDep, link: DisplayScope,
 
 
 @router.get("/d/{token}/slide/{code}")
-def meeting_slide(request: Request, session: SessionDep, link: DisplayScope, code: str,
-                  period: Annotated[str | None, Query()] = None, since: Annotated[int | None, Query()] = None):
+def meeting_slide(request: Request, session: SessionDep, cache: BoardCacheDep, link: DisplayScope, code: str,
+                  period: Annotated[str | None, Query()] = None,
+                  since: Annotated[int | None, Query()] = None) -> Response:
     org = boards.org_for_board(session, None, code, within=link.org_id)
     base = f"/d/{request.path_params['token']}/slide"
-    return _serve_board(request, session, org, _period(period), since, base=base,
-                        county=org.is_key_county and org.id != link.org_id, extra={"display": True},
+    return _serve_board(request, session, cache, org, _period(period), since, base=base,
+                        county=org.is_key_county and org.id != link.org_id, viewer="display",
                         headers=dict(DISPLAY_HEADERS))

@@ -1,0 +1,138 @@
+"""The boards' cache: a board's block (the HTML fragment every viewer of one kind sees alike),
+rendered once and kept gzip-compressed, held by the application — ``create_app()`` makes one
+``BoardCache`` and keeps it on ``app.state.board_cache``; handlers reach it through ``BoardCacheDep``.
+
+Nothing lives at module level, so two applications (two tests, two databases in one process) never
+serve each other's boards. What is cached is only the block: the page around it — the CSRF token,
+the user's name and menu, anything per user — is rendered for each request (app/boards/pages.py).
+
+The key names everything the block depends on: the database (its URL without password), the
+figures' ``version`` (boards.service.version of the units shown), the period, the viewer kind, the
+board (template) and organisation, and the URL prefix its links use. Slow-moving things outside the
+rollup's stamps (a renamed organisation) are bounded by the time-to-live
+(``settings.board_cache_seconds``); the number of blocks by an LRU bound.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import astuple, dataclass
+from typing import Annotated, Literal
+
+from fastapi import Depends, Request
+from markupsafe import Markup
+from sqlmodel import Session
+
+# Who is looking decides what the block may show: a meeting-room screen (anonymous, through a display
+# link: no photos, no staff links), staff of the organisation (the 未参与委员名单 link), anyone else
+# signed in with a reading role (members, leaders, viewers).
+ViewerKind = Literal["display", "staff", "reader"]
+
+DEFAULT_SIZE = 256  # boards × periods × viewer kinds people actually open; a block is ~5–20 KB gzipped
+
+
+def database_identity(session: Session) -> str:
+    """The database a session reads, as its URL without password: blocks of two databases never mix."""
+    return session.get_bind().engine.url.render_as_string(hide_password=True)
+
+
+@dataclass(frozen=True)
+class BoardKey:
+    """Everything a board's block depends on (see the module docstring)."""
+
+    database: str
+    version: int
+    period: str
+    viewer: ViewerKind
+    board: str  # the template: overview or county
+    org_id: int
+    base: str  # the prefix of the block's own links: /boards, /c, or a display link's /d/TOKEN/slide
+
+
+@dataclass(frozen=True)
+class Block:
+    """One rendered block: its gzip bytes and its strong ETag (of the uncompressed representation)."""
+
+    gz: bytes
+    etag: str
+    made_at: float
+
+    def html(self) -> Markup:
+        return Markup(gzip.decompress(self.gz).decode("utf-8"))
+
+    @property
+    def gzip_etag(self) -> str:
+        # A strong validator names one representation: the gzip-coded bytes get a tag of their own.
+        return self.etag[:-1] + '-gz"'
+
+
+def block_etag(key: BoardKey, html: str) -> str:
+    """Strong, quoted: the key's digest mixed with the HTML's. Within the time-to-live the HTML is a
+    function of the key; after it a block re-rendered differently (a name changed without a version
+    bump) gets a new tag, so a client revalidating never keeps a stale board beyond the time-to-live."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(repr(astuple(key)).encode("utf-8"))
+    h.update(b"\0")
+    h.update(html.encode("utf-8"))
+    return '"b-' + h.hexdigest() + '"'
+
+
+class BoardCache:
+    """Blocks by ``BoardKey``: least recently used out beyond ``size``, each kept ``ttl_seconds``
+    (0 or less: nothing kept, every request renders). Safe across the threads that serve requests."""
+
+    def __init__(self, *, ttl_seconds: float, size: int = DEFAULT_SIZE,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl_seconds
+        self.size = size
+        self._clock = clock  # monotonic, not the wall clock: only durations matter here
+        self._blocks: OrderedDict[BoardKey, Block] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._blocks)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._blocks
+
+    def block(self, key: BoardKey, render: Callable[[], str]) -> Block:
+        """The block of ``key``: kept, or ``render()``-ed now (outside the lock: a slow board must not
+        hold up the others), compressed and kept."""
+        now = self._clock()
+        with self._lock:
+            hit = self._blocks.get(key)
+            if hit is not None and now - hit.made_at < self.ttl:
+                self._blocks.move_to_end(key)
+                self.hits += 1
+                return hit
+            self.misses += 1
+        html = render()
+        block = Block(gz=gzip.compress(html.encode("utf-8"), compresslevel=6, mtime=0),
+                      etag=block_etag(key, html), made_at=now)
+        if self.ttl <= 0:
+            return block
+        with self._lock:
+            self._blocks[key] = block
+            self._blocks.move_to_end(key)
+            while len(self._blocks) > self.size:
+                self._blocks.popitem(last=False)
+        return block
+
+    def clear(self) -> None:
+        with self._lock:
+            self._blocks.clear()
+
+
+def board_cache(request: Request) -> BoardCache:
+    """The application's board cache (made by ``create_app()``)."""
+    return request.app.state.board_cache
+
+
+BoardCacheDep = Annotated[BoardCache, Depends(board_cache)]

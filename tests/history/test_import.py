@@ -13,6 +13,7 @@ from app.imports import service as imports
 from app.imports.base import get_kind, template
 from app.models import AuditLog, HistoryEntry, Rollup
 from app.rollup import service as rollup
+from tests.history.conftest import LAST_YEAR
 
 pytestmark = pytest.mark.dates
 
@@ -42,12 +43,12 @@ def test_template_has_the_columns_and_the_indicator_list(session, world):
 def test_preview_with_errors_then_fixed_commit_then_a_second_import_is_a_no_op(session, world):
     by = world.p(world.prefecture_staff)
     bad = _filled(session, by, [
-        ["530102", 2025, "一季度", world.count.name, 12, "台账"],
-        ["530300", 2025, "3", world.count.name, 1],          # outside 昆明
-        ["530102", 2025, "13", world.count.name, 1],         # no such month
-        ["530102", 2025, "2", "不存在的指标", 1],
-        ["530102", 2025, "2", world.money.name, "12.345"],   # three decimals
-        ["530102", 2025, "3", world.count.name, 5],          # the quarter is stored on March
+        ["530102", LAST_YEAR, "一季度", world.count.name, 12, "台账"],
+        ["530300", LAST_YEAR, "3", world.count.name, 1],          # outside 昆明
+        ["530102", LAST_YEAR, "13", world.count.name, 1],         # no such month
+        ["530102", LAST_YEAR, "2", "不存在的指标", 1],
+        ["530102", LAST_YEAR, "2", world.money.name, "12.345"],   # three decimals
+        ["530102", LAST_YEAR, "3", world.count.name, 5],          # the quarter is stored on March
     ])
     plan = imports.preview(session, by, "history", bad, "history.xlsx")
     assert (plan.created, plan.updated, plan.unchanged) == (1, 0, 0)
@@ -60,9 +61,9 @@ def test_preview_with_errors_then_fixed_commit_then_a_second_import_is_a_no_op(s
     assert session.scalar(select(func.count()).select_from(HistoryEntry)) == 0
 
     good = _filled(session, by, [
-        ["530102", 2025, "一季度", world.count.name, 12, "台账"],
-        ["530102", "2025", "2月", str(world.money.id), "12.34"],
-        ["530100", 2025, "Q2", world.count.name, "３"],  # a full-width digit
+        ["530102", LAST_YEAR, "一季度", world.count.name, 12, "台账"],
+        ["530102", f"{LAST_YEAR}", "2月", str(world.money.id), "12.34"],
+        ["530100", LAST_YEAR, "Q2", world.count.name, "３"],  # a full-width digit
     ])
     preview = imports.preview(session, by, "history", good, "history.xlsx")
     assert (preview.created, preview.errors) == (3, [])
@@ -70,7 +71,7 @@ def test_preview_with_errors_then_fixed_commit_then_a_second_import_is_a_no_op(s
     assert done.created == 3
     assert session.scalar(select(func.count()).select_from(HistoryEntry)) == 3
     assert session.scalar(select(Rollup.verified).where(
-        Rollup.scope == "org", Rollup.unit_id == world.province.id, Rollup.month == 202502,
+        Rollup.scope == "org", Rollup.unit_id == world.province.id, Rollup.month == LAST_YEAR * 100 + 2,
         Rollup.indicator_id == world.money.id)) == 1234
     assert rollup.check(session) == []
     assert session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "import.history")) == 1
@@ -84,7 +85,7 @@ def test_preview_with_errors_then_fixed_commit_then_a_second_import_is_a_no_op(s
 
 def test_csv_with_gbk_and_a_stale_preview(session, world):
     by = world.p(world.county_staff)
-    csv = f"组织代码,年份,月份或季度,指标,数值,备注\n530102,2025,4,{world.count.name},2,\n".encode("gb18030")
+    csv = f"组织代码,年份,月份或季度,指标,数值,备注\n530102,{LAST_YEAR},4,{world.count.name},2,\n".encode("gb18030")
     preview = imports.preview(session, by, "history", csv, "old.csv")
     assert preview.created == 1 and preview.ok
     changed = csv.replace(b",2,", b",3,")

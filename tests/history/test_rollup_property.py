@@ -52,7 +52,7 @@ class World(base.World):
             code, month, value, money = args
             indicator = self.money if money else self.count
             by = self.p(self.staff)
-            plan = history.plan_history(self.s, by, [history.HistoryRow(2, code, 2026, str(month), indicator.name,
+            plan = history.plan_history(self.s, by, [history.HistoryRow(2, code, base.YEAR, str(month), indicator.name,
                                                                          f"{value}.25" if money else str(value))])
             history.commit_history(self.s, by, plan)
             return
@@ -60,7 +60,7 @@ class World(base.World):
             month, keep = args
             by = self.p(self.staff)
             keep_ids = {self.member_ids[k] for k in keep}
-            plan = terms.plan_change(self.s, by, self.wuhua, start_date=date(2026, month, 1),
+            plan = terms.plan_change(self.s, by, self.wuhua, start_date=date(base.YEAR, month, 1),
                                      keep_member_ids=keep_ids, today=base.TODAY)
             terms.change_term(self.s, by, plan)
             return

@@ -26,7 +26,9 @@ from tests import factories as f
 
 pytestmark = pytest.mark.dates
 
-TODAY = date(2026, 11, 23)
+# A whole year behind the clock: every month the steps draw (1–11) is past, whatever today is.
+YEAR = f.this_year() - 1
+TODAY = date(YEAR, 11, 23)
 
 members = st.sampled_from(["member", "outsider", "colleague"])
 steps = st.lists(st.one_of(
@@ -64,7 +66,7 @@ class World:
     def form(self, who: str, month: int, amount: int, joint: bool) -> ActivityInput:
         county = self.wuhua if who == "member" else self.panlong
         participants = [self.member_ids["colleague"]] if joint and who == "member" else []
-        return ActivityInput(task_id=self.task.id, county_id=county.id, occurred_on=date(2026, month, 3),
+        return ActivityInput(task_id=self.task.id, county_id=county.id, occurred_on=date(YEAR, month, 3),
                              description="属性测试活动", participant_member_ids=participants,
                              values={self.count.id: str(amount % 7 + 1), self.money.id: f"{amount}.5"})
 
@@ -91,7 +93,7 @@ class World:
             return
         if kind in ("end_membership", "transfer"):
             who, month = args
-            on = date(2026, month, 15)
+            on = date(YEAR, month, 15)
 
             def end(member_id: int) -> None:
                 for ms in s.scalars(select(Membership).where(Membership.member_id == member_id,

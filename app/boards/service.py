@@ -45,7 +45,7 @@ from app.models import (
 from app.models.people import serving_during
 from app.models.rollup import COUNT
 from app.orgs.service import ancestors, get_by_code, is_within, subtree_ids, subtree_pairs
-from app.rollup.service import kept_years
+from app.rollup.service import kept_years, own_counters
 
 BEHIND = 0.9  # under 90 % of the pace is behind it
 CAP = 1.5  # each indicator's progress counts at most 150 % in the score
@@ -235,6 +235,23 @@ def participation(session: Session, org_ids: list[int], period: Period) -> dict[
             .group_by(tree.c.root_id))
         found = {org: Participation(n, 0) for org, n in rows}
     return {o: found.get(o, Participation(0, 0)) for o in org_ids}
+
+
+def own_figures(got: Figures, org_id: int, child_ids: list[int]) -> dict[tuple[int, int], tuple[int, int]]:
+    """本级: what is credited to the organisation itself — its subtree's figures less each child's
+    subtree (the rollup keeps subtrees only; integers, so the rows and the 合计 reconcile exactly)."""
+    own = dict(got.get(org_id, {}))
+    for child in child_ids:
+        for key, (v, p) in got.get(child, {}).items():
+            ov, op = own.get(key, (0, 0))
+            own[key] = (ov - v, op - p)
+    return {k: vp for k, vp in own.items() if vp != (0, 0)}
+
+
+def own_participation(session: Session, org_ids: list[int], period: Period) -> dict[int, Participation]:
+    """参与率 of the members whose membership is in each organisation itself (本级), not its subtree."""
+    got = own_counters(session, org_ids, period.year, period.first, period.last)
+    return {o: Participation(*got[o]) for o in org_ids}
 
 
 @dataclass

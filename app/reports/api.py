@@ -3,7 +3,7 @@ for a span of months — the same report the page, the command line and the down
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -37,6 +37,24 @@ class TaskFigure(BaseModel):
     indicators: list[IndicatorFigure]
 
 
+class UnitValue(BaseModel):
+    task_id: int
+    indicator_id: int
+    verified: int = Field(description="已审核合计：计数原样；金额以 0.01 万元为单位（整数）")
+
+
+class UnitRow(BaseModel):
+    row: Literal["unit", "own", "total"] = Field(
+        description="unit：下一级组织（含其下级）；own：本级（只计入该组织本身的活动）；"
+                    "total：合计（整个辖区，等于各 unit 与 own 之和）")
+    org_code: str
+    name: str = Field(description="组织名称；本级行为「某某政协本级」，合计行为「合计」")
+    activities: int = Field(description="已审核活动数（次）")
+    values: list[UnitValue]
+    participation_rate: float | None = Field(
+        description="参与率（0–1）：本行组织的委员去重计算（本级：委员身份在该组织本身），不可相加")
+
+
 class ReportSummary(BaseModel):
     org_code: str
     org_name: str
@@ -48,6 +66,8 @@ class ReportSummary(BaseModel):
     activities: int = Field(description="本期已审核活动总数")
     figures: list[TaskFigure]
     participation: ParticipationRead
+    units: list[UnitRow] = Field(description="下级组织分项统计：下一级各组织、本级、合计（各数字列之和等于合计）；"
+                                             "没有下级组织时为空")
     generated_at: str = Field(description="生成时间（北京时间）")
 
     model_config = {"json_schema_extra": {"examples": [{
@@ -63,6 +83,12 @@ class ReportSummary(BaseModel):
                      "indicators": [{"id": 1, "name": "发展产业项目", "unit": "个", "kind": "count", "verified": 1216,
                                      "text": "1216"}]}],
         "participation": {"active": 29990, "took_part": 25012, "rate": 0.834},
+        "units": [{"row": "unit", "org_code": "530100", "name": "昆明市政协", "activities": 6012,
+                   "values": [{"task_id": 1, "indicator_id": 1, "verified": 130}], "participation_rate": 0.85},
+                  {"row": "own", "org_code": "530000", "name": "云南省政协本级", "activities": 339,
+                   "values": [{"task_id": 1, "indicator_id": 1, "verified": 12}], "participation_rate": 0.91},
+                  {"row": "total", "org_code": "530000", "name": "合计", "activities": 60321,
+                   "values": [{"task_id": 1, "indicator_id": 1, "verified": 1216}], "participation_rate": 0.834}],
         "generated_at": "2026-10-08 09:30",
     }]}}
 
@@ -70,6 +96,19 @@ class ReportSummary(BaseModel):
 ORG_NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "找不到该组织，或不在您的范围内（code: not_found） / organisation not found or outside your scope"},
 }
+
+
+def _unit_rows(report: dict) -> list[UnitRow]:
+    table = next(t for t in report["tables"] if t["key"] == "units")
+    columns = table["columns"]
+    out = []
+    for row, key in zip(table["rows"], table["row_keys"], strict=True):
+        cells = list(zip(columns, row, strict=True))
+        out.append(UnitRow(row=key["row"], org_code=key["code"], name=row[0], activities=row[1],
+                           values=[UnitValue(task_id=c["task"], indicator_id=c["indicator"], verified=v)
+                                   for c, v in cells if "indicator" in c],
+                           participation_rate=row[-1]))
+    return out
 
 
 def to_summary(report: dict) -> ReportSummary:
@@ -80,7 +119,8 @@ def to_summary(report: dict) -> ReportSummary:
         figures=[TaskFigure(**{k: t[k] for k in ("task_id", "name", "short_name", "activities", "link")},
                             indicators=[IndicatorFigure(**{k: i[k] for k in ("id", "name", "unit", "kind", "verified", "text")})
                                         for i in t["indicators"]]) for t in report["figures"]],
-        participation=ParticipationRead(**report["participation"]), generated_at=report["generated_at"])
+        participation=ParticipationRead(**report["participation"]), units=_unit_rows(report),
+        generated_at=report["generated_at"])
 
 
 @router.get(

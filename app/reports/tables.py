@@ -7,7 +7,7 @@ rows of plain values, and per cell the link to the activities behind it (or None
 from __future__ import annotations
 
 from sqlalchemy import func, or_, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.boards import service as boards
 from app.boards.periods import Period
@@ -70,23 +70,47 @@ def _pct_or_none(p: boards.Participation) -> float | None:
 
 
 def units_table(session: Session, org: Organisation, period: Period, tasks: list[boards.TaskInfo]) -> dict:
-    """Per organisation one level down × indicator (by organisation), with the subtree's total."""
-    kids = list(session.scalars(select(Organisation).where(Organisation.parent_id == org.id).order_by(Organisation.code)))
+    """Per organisation one level down × indicator (by organisation), then 本级 (what is credited to
+    the organisation itself), then the subtree's total: every count and money column adds up to 合计.
+
+    参与率 is no sum: each row's is the distinct rate of its own members (本级: memberships in the
+    organisation itself), 合计's that of the whole subtree. An organisation without children has no
+    table (its 本级 is its 合计). 本级 shows even when it is all zeros, so the sum visibly holds.
+    """
+    assert org.id is not None  # a stored organisation (narrows the type for what follows)
+    kids = session.execute(select(col(Organisation.id), col(Organisation.name), col(Organisation.code))
+                           .where(col(Organisation.parent_id) == org.id).order_by(col(Organisation.code))).all()
     cols = _columns(tasks)
+    columns = [{"name": "组织", "kind": "text"}, {"name": "已审核活动（次）", "kind": "count"},
+               *[{"name": c["name"], "kind": c["kind"], "task": c["task"], "indicator": c["indicator"]} for c in cols],
+               {"name": "参与率", "kind": "rate"}]
+    rows: list[list] = []
+    links: list[list] = []
+    keys: list[dict] = []
+    table = {"key": "units", "title": "下级组织分项统计（按组织，已审核）", "columns": columns,
+             "rows": rows, "links": links, "row_keys": keys, "empty": "本组织没有下级组织。"}
+    if not kids:
+        return table
     units = [k.id for k in kids] + [org.id]
     got = boards.figures(session, "org", units, period)
     part = boards.participation(session, units, period)
-    rows, links = [], []
-    for unit, name, code in [(k.id, k.name, k.code) for k in kids] + [(org.id, "合计", org.code)]:
-        figs = got.get(unit, {})
-        rows.append([name, activities(figs), *_row_values(figs, cols), _pct_or_none(part[unit])])
-        links.append([f"/reports?org={code}&period={period.key}" if unit != org.id else None,
-                      link(code, period), *[link(code, period, task=c["task"]) for c in cols], None])
-    return {"key": "units", "title": "下级组织分项统计（按组织，已审核）",
-            "columns": [{"name": "组织", "kind": "text"}, {"name": "已审核活动（次）", "kind": "count"},
-                        *[{"name": c["name"], "kind": c["kind"]} for c in cols], {"name": "参与率", "kind": "rate"}],
-            "rows": rows if kids else [], "links": links if kids else [],
-            "empty": "本组织没有下级组织。"}
+    own = boards.own_figures(got, org.id, [k.id for k in kids])
+    own_part = boards.own_participation(session, [org.id], period)[org.id]
+    for kid in kids:
+        figs = got.get(kid.id, {})
+        rows.append([kid.name, activities(figs), *_row_values(figs, cols), _pct_or_none(part[kid.id])])
+        links.append([f"/reports?org={kid.code}&period={period.key}", link(kid.code, period),
+                      *[link(kid.code, period, task=c["task"]) for c in cols], None])
+        keys.append({"code": kid.code, "row": "unit"})
+    # The boards list a subtree's activities, not the organisation's own: no list behind these cells.
+    rows.append([f"{org.name}本级", activities(own), *_row_values(own, cols), _pct_or_none(own_part)])
+    links.append([None] * len(columns))
+    keys.append({"code": org.code, "row": "own"})
+    figs = got.get(org.id, {})
+    rows.append(["合计", activities(figs), *_row_values(figs, cols), _pct_or_none(part[org.id])])
+    links.append([None, link(org.code, period), *[link(org.code, period, task=c["task"]) for c in cols], None])
+    keys.append({"code": org.code, "row": "total"})
+    return table
 
 
 def counties_table(session: Session, org: Organisation, period: Period, tasks: list[boards.TaskInfo]) -> dict:

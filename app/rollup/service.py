@@ -40,6 +40,7 @@ from app.models import (
     Rollup,
     RollupStamp,
 )
+from app.models.people import serving_during
 from app.models.rollup import COUNT
 
 COUNTED = (ActivityStatus.verified.value, ActivityStatus.pending.value)
@@ -282,6 +283,40 @@ def _apply_masks(session: Session, before: Masks, after: Masks) -> None:
 def members_changed(session: Session, before: Masks, members: Iterable[int]) -> None:
     """After memberships of ``members`` changed: ``before`` is :func:`member_masks` taken first."""
     _apply_masks(session, before, member_masks(session, members))
+
+
+_OWN_MEMBERSHIPS = (
+    select(Membership.member_id, Membership.org_id, Membership.start_date, Membership.end_date)
+    .where(Membership.org_id.in_(bindparam("orgs", expanding=True)),
+           serving_during(bindparam("first_day"), bindparam("last_day")))
+)
+
+
+def own_counters(session: Session, org_ids: Iterable[int], year: int, first: int,
+                 last: int) -> dict[int, tuple[int, int]]:
+    """org -> (active, took_part) of the members whose membership is in the organisation itself
+    (not its subtree), for the months ``first..last`` of ``year``: the counters' rule, read from the
+    memberships and ``participation_month`` because the counters are kept per subtree only."""
+    org_ids = sorted(set(org_ids))
+    out = dict.fromkeys(org_ids, (0, 0))
+    if not org_ids:
+        return out
+    conn = session.connection()
+    # The year's memberships; the masks then keep the months of the span.
+    memberships = conn.execute(_OWN_MEMBERSHIPS, {"orgs": org_ids, "first_day": date(year, 1, 1),
+                                                  "last_day": date(year, 12, 31)}).all()
+    # A year whose counters are not kept has no verified participation yet (see ensure_year).
+    months = (conn.execute(_MONTHS_OF, {"members": sorted({m for m, *_ in memberships})}).all()
+              if memberships and year in kept_years(session) else [])
+    span = SPAN_MASK[(first, last)]
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for (_, org, _), (a_mask, p_mask) in _masks_from(memberships, months, [year]).items():
+        if a_mask & span:
+            counts[org][0] += 1
+            if a_mask & p_mask & span:
+                counts[org][1] += 1
+    out.update({o: (a, t) for o, (a, t) in counts.items()})
+    return out
 
 
 # --- kept years --------------------------------------------------------------------------------

@@ -12,7 +12,10 @@ from app.auth.service import build_principal
 from app.boards import periods
 from tests import factories as f
 
-TODAY = date(2026, 11, 23)
+# The tests' known day: 23 November of last year, so that every month of its data (last year's
+# May to September, one activity the year before) is past whatever day the suite runs on.
+YEAR = f.this_year() - 1
+TODAY = date(YEAR, 11, 23)
 
 
 class World:
@@ -35,7 +38,7 @@ class World:
     def p(self, user):  # noqa: ANN001
         return build_principal(self.s, user, ip="test", today=TODAY)
 
-    def log(self, key: str, task, values: dict[int, object], *, on: date = date(2026, 5, 4), county=None,  # noqa: ANN001
+    def log(self, key: str, task, values: dict[int, object], *, on: date = date(YEAR, 5, 4), county=None,  # noqa: ANN001
             description: str = "活动"):
         data = ActivityInput(task_id=task.id, county_id=(county or self.wuhua).id, occurred_on=on,
                              description=description, values={i: str(v) for i, v in values.items()})
@@ -46,13 +49,13 @@ class World:
         activities.verify(self.s, by=self.p(self.staff), activity_id=activity.id)
 
     def standard(self) -> None:
-        """The figures the tests check: verified in 2026 Q2–Q3, one pending, one in 2025."""
+        """The figures the tests check: verified in YEAR's Q2–Q3, one pending, one in the year before."""
         self.verify(self.log("a", self.t1, {self.projects.id: 2, self.services.id: 5}, description="果园技术指导"))
-        self.verify(self.log("b", self.t2, {self.sales.id: 1, self.sales_money.id: "12.5"}, on=date(2026, 8, 1)))
-        self.verify(self.log("c", self.t2, {self.sales.id: 2, self.sales_money.id: "100"}, on=date(2026, 9, 30)))
-        self.verify(self.log("d", self.t7, {self.clinics.id: 1}, on=date(2026, 7, 2), county=self.panlong))
+        self.verify(self.log("b", self.t2, {self.sales.id: 1, self.sales_money.id: "12.5"}, on=date(YEAR, 8, 1)))
+        self.verify(self.log("c", self.t2, {self.sales.id: 2, self.sales_money.id: "100"}, on=date(YEAR, 9, 30)))
+        self.verify(self.log("d", self.t7, {self.clinics.id: 1}, on=date(YEAR, 7, 2), county=self.panlong))
         self.log("e", self.t1, {self.projects.id: 100})  # pending: never in a report
-        self.verify(self.log("f", self.t1, {self.projects.id: 1}, on=date(2025, 9, 1)))
+        self.verify(self.log("f", self.t1, {self.projects.id: 1}, on=date(YEAR - 1, 9, 1)))
 
 
 @pytest.fixture
@@ -62,4 +65,4 @@ def world(session) -> World:  # noqa: ANN001
 
 @pytest.fixture
 def q3() -> periods.Period:
-    return periods.parse("2026-ytdq3", TODAY)
+    return periods.parse(f"{YEAR}-ytdq3", TODAY)

@@ -18,16 +18,14 @@ from app.reports.docx import to_docx
 from app.reports.service import build_report, freeze_report
 from app.reports.xlsx import to_xlsx
 from tests import factories as f
-from tests.reports.conftest import TODAY
+from tests.reports.conftest import TODAY, YEAR
 
 pytestmark = pytest.mark.dates
 
 
 @pytest.fixture(autouse=True)
-def _today(monkeypatch):  # noqa: ANN001 - the pages' and the CLI's "today" is the tests' known day
-    import app.boards.periods as p
-
-    monkeypatch.setattr(p, "today_cn", lambda: TODAY)
+def _today(clock):  # the pages' and the CLI's "today" is the tests' known day
+    clock.freeze_on(TODAY)
 
 
 def test_docx_holds_the_narrative_tables_and_caption(world, q3):
@@ -72,20 +70,20 @@ def test_xlsx_has_a_sheet_per_table_with_numbers_as_numbers(world, q3):
 def test_page_api_and_cli_agree(client, session, world, monkeypatch, capsys):
     world.standard()
     f.login_as(client, session, world.staff)
-    page = client.get("/reports?org=530100&period=2026-ytdq3")
+    page = client.get(f"/reports?org=530100&period={YEAR}-ytdq3")
     assert page.status_code == 200
-    report = build_report(session, world.kunming, periods.parse("2026-ytdq3", TODAY))
+    report = build_report(session, world.kunming, periods.parse(f"{YEAR}-ytdq3", TODAY))
     for para in report["paragraphs"]:
         assert "".join(para) in page.text
-    assert f'href="/boards/530102/activities?period=2026-ytdq3&amp;task={world.t1.id}"' in page.text
-    assert 'action="/reports/freeze"' in page.text and "/reports/report.docx?org=530100&amp;period=2026-ytdq3" in page.text
-    fragment = client.get("/reports?org=530102&period=2026-q3", headers={"HX-Request": "true"})
+    assert f'href="/boards/530102/activities?period={YEAR}-ytdq3&amp;task={world.t1.id}"' in page.text
+    assert 'action="/reports/freeze"' in page.text and f"/reports/report.docx?org=530100&amp;period={YEAR}-ytdq3" in page.text
+    fragment = client.get(f"/reports?org=530102&period={YEAR}-q3", headers={"HX-Request": "true"})
     assert fragment.status_code == 200 and 'id="preview"' in fragment.text and "<html" not in fragment.text
 
-    api = client.get("/api/v1/reports/summary?org=530100&from=2026-01&to=2026-09")
+    api = client.get(f"/api/v1/reports/summary?org=530100&from={YEAR}-01&to={YEAR}-09")
     assert api.status_code == 200
     body = api.json()
-    assert body["period_key"] == "2026-ytdq3" and body["title"] == report["title"]
+    assert body["period_key"] == f"{YEAR}-ytdq3" and body["title"] == report["title"]
     assert body["narrative"] == report["text"] and body["activities"] == 4
     sales = next(i for t in body["figures"] for i in t["indicators"] if i["id"] == world.sales_money.id)
     assert (sales["verified"], sales["text"]) == (11250, "112.5")
@@ -97,7 +95,7 @@ def test_page_api_and_cli_agree(client, session, world, monkeypatch, capsys):
         yield session
 
     monkeypatch.setattr(cli, "read_session", _same_session)
-    assert cli.main(["report", "--org", "530100", "--from", "2026-01", "--to", "2026-09"]) == 0
+    assert cli.main(["report", "--org", "530100", "--from", f"{YEAR}-01", "--to", f"{YEAR}-09"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0] == report["title"]  # 2026-01..2026-09 is the page's 2026-ytdq3
     for para in report["paragraphs"]:
@@ -115,31 +113,31 @@ def test_cli_writes_files_and_refuses_bad_input(session, world, monkeypatch, cap
 
     monkeypatch.setattr(cli, "read_session", _same_session)
     out = tmp_path / "r.xlsx"
-    assert cli.main(["report", "--org", "530102", "--from", "2026-07", "--to", "2026-09", "--format", "xlsx",
+    assert cli.main(["report", "--org", "530102", "--from", f"{YEAR}-07", "--to", f"{YEAR}-09", "--format", "xlsx",
                      "--out", str(out)]) == 0
     assert load_workbook(out)["下级组织"]["A3"].value == "本组织没有下级组织。"
     docx_out = tmp_path / "r.docx"
-    assert cli.main(["report", "--org", "530102", "--from", "2026-07", "--to", "2026-09", "--format", "docx",
+    assert cli.main(["report", "--org", "530102", "--from", f"{YEAR}-07", "--to", f"{YEAR}-09", "--format", "docx",
                      "--out", str(docx_out)]) == 0
     assert "开展农产品线上线下销售活动3次" in Document(str(docx_out)).paragraphs[1].text
     capsys.readouterr()
-    assert cli.main(["report", "--org", "530102", "--from", "2025-11", "--to", "2026-02"]) == 2
+    assert cli.main(["report", "--org", "530102", "--from", f"{YEAR - 1}-11", "--to", f"{YEAR}-02"]) == 2
     assert "同一年" in capsys.readouterr().err
-    assert cli.main(["report", "--org", "999999", "--from", "2026-01", "--to", "2026-02"]) == 2
+    assert cli.main(["report", "--org", "999999", "--from", f"{YEAR}-01", "--to", f"{YEAR}-02"]) == 2
     assert "没有代码为 999999 的组织" in capsys.readouterr().err
-    assert cli.main(["report", "--org", "abc", "--from", "2026-01", "--to", "2026-02"]) == 2
-    assert cli.main(["report", "--org", "530102", "--from", "2026-1", "--to", "2026-02"]) == 2
+    assert cli.main(["report", "--org", "abc", "--from", f"{YEAR}-01", "--to", f"{YEAR}-02"]) == 2
+    assert cli.main(["report", "--org", "530102", "--from", f"{YEAR}-1", "--to", f"{YEAR}-02"]) == 2
     assert "YYYY-MM" in capsys.readouterr().err
-    assert cli.main(["report", "--org", "530102", "--from", "2026-01", "--to", "2026-02", "--format", "docx"]) == 2
+    assert cli.main(["report", "--org", "530102", "--from", f"{YEAR}-01", "--to", f"{YEAR}-02", "--format", "docx"]) == 2
 
 
 def test_downloads_from_the_page(client, session, world):
     world.standard()
     f.login_as(client, session, world.viewer)
-    word = client.get("/reports/report.docx?org=530102&period=2026-ytdq3")
+    word = client.get(f"/reports/report.docx?org=530102&period={YEAR}-ytdq3")
     assert word.status_code == 200 and word.headers["content-type"].startswith("application/vnd.openxmlformats")
     assert "开展义医义诊1次" in Document(BytesIO(word.content)).paragraphs[1].text
-    excel = client.get("/reports/report.xlsx?org=530102&period=2026-ytdq3&compare=1")
+    excel = client.get(f"/reports/report.xlsx?org=530102&period={YEAR}-ytdq3&compare=1")
     assert excel.status_code == 200
     assert "较上一期" in load_workbook(BytesIO(excel.content))["报告正文"]["A4"].value
     assert client.get("/reports/report.pdf?org=530102").status_code == 404
@@ -148,14 +146,14 @@ def test_downloads_from_the_page(client, session, world):
 def test_frozen_report_stays_identical_after_new_activities(client, session, world):
     world.standard()
     frozen = freeze_report(session, by=world.p(world.staff), org=world.kunming,
-                           period=periods.parse("2026-ytdq3", TODAY))
+                           period=periods.parse(f"{YEAR}-ytdq3", TODAY))
     docx, xlsx, content = bytes(frozen.docx), bytes(frozen.xlsx), frozen.content
     audit = session.scalar(select(AuditLog).where(AuditLog.action == "report.freeze",
                                                   AuditLog.target_id == str(frozen.id)))
     assert audit is not None and audit.actor_user_id == world.staff.id and audit.org_id == world.kunming.id
 
-    world.verify(world.log("later", world.t2, {world.sales.id: 7, world.sales_money.id: "3"}, on=date(2026, 9, 1)))
-    fresh = build_report(session, world.kunming, periods.parse("2026-ytdq3", TODAY))
+    world.verify(world.log("later", world.t2, {world.sales.id: 7, world.sales_money.id: "3"}, on=date(YEAR, 9, 1)))
+    fresh = build_report(session, world.kunming, periods.parse(f"{YEAR}-ytdq3", TODAY))
     assert "开展农产品线上线下销售活动10次" in fresh["text"]
 
     f.login_as(client, session, world.viewer)
@@ -172,14 +170,14 @@ def test_frozen_report_stays_identical_after_new_activities(client, session, wor
 def test_freezing_through_the_page_is_for_staff(client, session, world):
     world.standard()
     csrf = f.login_as(client, session, world.viewer)
-    page = client.get("/reports?org=530100&period=2026-ytdq3")
+    page = client.get(f"/reports?org=530100&period={YEAR}-ytdq3")
     assert 'action="/reports/freeze"' not in page.text
-    denied = client.post("/reports/freeze", data={"org": "530100", "period": "2026-ytdq3", "csrf_token": csrf})
+    denied = client.post("/reports/freeze", data={"org": "530100", "period": f"{YEAR}-ytdq3", "csrf_token": csrf})
     assert denied.status_code == 403
 
     client.cookies.clear()
     csrf = f.login_as(client, session, world.staff)
-    done = client.post("/reports/freeze", data={"org": "530100", "period": "2026-ytdq3", "csrf_token": csrf},
+    done = client.post("/reports/freeze", data={"org": "530100", "period": f"{YEAR}-ytdq3", "csrf_token": csrf},
                        follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"].startswith("/reports/frozen?new=")
     assert session.scalar(select(FrozenReport).where(FrozenReport.org_id == world.kunming.id)) is not None
@@ -187,29 +185,29 @@ def test_freezing_through_the_page_is_for_staff(client, session, world):
 
 def test_outsiders_and_bad_input(client, session, world):
     world.standard()
-    frozen = freeze_report(session, by=world.p(world.staff), org=world.kunming, period=periods.parse("2026-q3", TODAY))
+    frozen = freeze_report(session, by=world.p(world.staff), org=world.kunming, period=periods.parse(f"{YEAR}-q3", TODAY))
     csrf = f.login_as(client, session, world.outsider)  # 曲靖 staff
     assert client.get("/reports?org=530100").status_code == 404
-    assert client.get("/reports/report.docx?org=530102&period=2026-q3").status_code == 404
-    assert client.get("/api/v1/reports/summary?org=530100&from=2026-01&to=2026-03").status_code == 404
+    assert client.get(f"/reports/report.docx?org=530102&period={YEAR}-q3").status_code == 404
+    assert client.get(f"/api/v1/reports/summary?org=530100&from={YEAR}-01&to={YEAR}-03").status_code == 404
     assert client.get(f"/reports/frozen/{frozen.id}.docx").status_code == 404
     assert frozen.title not in client.get("/reports/frozen").text
-    assert client.post("/reports/freeze", data={"org": "530100", "period": "2026-q3", "csrf_token": csrf}).status_code == 404
+    assert client.post("/reports/freeze", data={"org": "530100", "period": f"{YEAR}-q3", "csrf_token": csrf}).status_code == 404
     own = client.get("/reports")  # their own prefecture by default
     assert own.status_code == 200 and "曲靖市政协" in own.text and "昆明市政协" not in own.text
 
-    assert client.get("/reports?org=530300&period=2026-q9").status_code == 422
+    assert client.get(f"/reports?org=530300&period={YEAR}-q9").status_code == 422
     assert client.get("/reports?org=abc").status_code == 422
     assert client.get("/reports?org=999999").status_code == 404
-    bad = client.get("/api/v1/reports/summary?org=530300&from=2025-11&to=2026-02")
+    bad = client.get(f"/api/v1/reports/summary?org=530300&from={YEAR - 1}-11&to={YEAR}-02")
     assert bad.status_code == 422 and bad.json()["code"] == "bad_period" and "同一年" in bad.json()["detail"]
-    assert client.get("/api/v1/reports/summary?org=530300&from=2026-1&to=2026-02").status_code == 422
-    assert client.get("/api/v1/reports/summary?org=530300&from=2026-12&to=2026-12").status_code == 422  # not begun
+    assert client.get(f"/api/v1/reports/summary?org=530300&from={YEAR}-1&to={YEAR}-02").status_code == 422
+    assert client.get(f"/api/v1/reports/summary?org=530300&from={YEAR}-12&to={YEAR}-12").status_code == 422  # not begun
     assert client.get("/api/v1/reports/summary?org=530300").status_code == 422
     assert client.get("/reports/frozen/99999999.docx").status_code == 404
 
     client.cookies.clear()
-    assert client.get("/api/v1/reports/summary?org=530300&from=2026-01&to=2026-02").status_code == 401
+    assert client.get(f"/api/v1/reports/summary?org=530300&from={YEAR}-01&to={YEAR}-02").status_code == 401
     assert client.get("/reports", follow_redirects=False).status_code == 303  # to the login page
 
 

@@ -9,7 +9,7 @@ import pytest
 from app.boards import periods
 from app.reports import narrative
 from app.reports.service import as_text, build_report
-from tests.reports.conftest import TODAY
+from tests.reports.conftest import TODAY, YEAR
 
 pytestmark = pytest.mark.dates
 
@@ -23,7 +23,7 @@ def test_narrative_sentence_by_sentence(world, q3):
     report = build_report(world.s, world.wuhua, q3)
     first, second = report["paragraphs"]
     assert first == [
-        "据统计，自2026年初截至第三季度末，全区政协组织和委员持续开展办“10件实事”活动：帮助脱贫地区发展产业项目2个，提供技术服务5次。",
+        f"据统计，自{YEAR}年初截至第三季度末，全区政协组织和委员持续开展办“10件实事”活动：帮助脱贫地区发展产业项目2个，提供技术服务5次。",
         "帮助脱贫地区开展农产品线上线下销售活动3次，销售金额112.5万元。",
         "帮助脱贫地区县乡医疗机构提高诊疗水平，开展义医义诊1次。",
         IDLE,
@@ -32,37 +32,37 @@ def test_narrative_sentence_by_sentence(world, q3):
     assert second == ["全区政协委员参与率达到50%，共有1名委员参与。"]
     assert "0万元" not in report["text"] and "培训讲座" not in report["text"]
     assert report["text"] == "".join(first) + "\n" + "".join(second)
-    assert report["title"] == "五华区政协「双助推」行动工作情况（2026年初至第三季度末）"
+    assert report["title"] == f"五华区政协「双助推」行动工作情况（{YEAR}年初至第三季度末）"
 
 
 def test_narrative_at_province_level_and_for_a_quiet_period(world):
     world.standard()
-    province = build_report(world.s, world.province, periods.parse("2026-q3", TODAY))
+    province = build_report(world.s, world.province, periods.parse(f"{YEAR}-q3", TODAY))
     assert province["paragraphs"][0][:2] == [
-        "据统计，2026年第三季度，全省政协组织和委员持续开展办“10件实事”活动：帮助脱贫地区开展农产品线上线下销售活动3次，销售金额112.5万元。",
+        f"据统计，{YEAR}年第三季度，全省政协组织和委员持续开展办“10件实事”活动：帮助脱贫地区开展农产品线上线下销售活动3次，销售金额112.5万元。",
         "帮助脱贫地区县乡医疗机构提高诊疗水平，开展义医义诊1次。",
     ]
-    quiet = build_report(world.s, world.kunming, periods.parse("2026-10", TODAY))
-    assert quiet["paragraphs"][0] == ["据统计，2026年10月，全市政协组织和委员开展办“10件实事”活动暂无已审核的数据。"]
+    quiet = build_report(world.s, world.kunming, periods.parse(f"{YEAR}-10", TODAY))
+    assert quiet["paragraphs"][0] == [f"据统计，{YEAR}年10月，全市政协组织和委员开展办“10件实事”活动暂无已审核的数据。"]
     assert quiet["paragraphs"][1][0].startswith("全市政协委员本期暂无参与已审核活动的记录（在任委员")
 
 
 def test_compare_with_the_previous_period_and_a_year_earlier(world):
     world.standard()
-    q3 = build_report(world.s, world.wuhua, periods.parse("2026-q3", TODAY), compare=True)
+    q3 = build_report(world.s, world.wuhua, periods.parse(f"{YEAR}-q3", TODAY), compare=True)
     # Q3: 3 verified activities (Aug, Sep, Jul); Q2: 1 (May); 2025 Q3: 1 (Sep 2025).
     assert q3["compare"]["previous"]["activities"] == 1 and q3["compare"]["year_earlier"]["activities"] == 1
     assert q3["paragraphs"][2] == [
-        "本期共开展已审核活动3次，较上一期（2026年第二季度）增加2次、增长200%；较上年同期（2025年第三季度）增加2次、增长200%。"]
-    q1 = build_report(world.s, world.wuhua, periods.parse("2026-q1", TODAY), compare=True)
-    assert q1["paragraphs"][2] == ["本期共开展已审核活动0次，与上一期（2025年第四季度）持平；与上年同期（2025年第一季度）持平。"]
-    assert "compare" in q1 and build_report(world.s, world.wuhua, periods.parse("2026-q1", TODAY))["compare"] is None
+        f"本期共开展已审核活动3次，较上一期（{YEAR}年第二季度）增加2次、增长200%；较上年同期（{YEAR - 1}年第三季度）增加2次、增长200%。"]
+    q1 = build_report(world.s, world.wuhua, periods.parse(f"{YEAR}-q1", TODAY), compare=True)
+    assert q1["paragraphs"][2] == [f"本期共开展已审核活动0次，与上一期（{YEAR - 1}年第四季度）持平；与上年同期（{YEAR - 1}年第一季度）持平。"]
+    assert "compare" in q1 and build_report(world.s, world.wuhua, periods.parse(f"{YEAR}-q1", TODAY))["compare"] is None
 
 
 @pytest.mark.parametrize(("key", "said"), [
-    ("2026", "2026年"), ("2026-h1", "2026年上半年"), ("2026-h2", "2026年下半年"), ("2026-ytdq3", "自2026年初截至第三季度末"),
-    ("2026-ytd08", "自2026年初截至8月末"), ("2026-09", "2026年9月"), ("2026-q2", "2026年第二季度"),
-    ("2026-05~08", "2026年5月至8月"), ("2026-01~01", "2026年1月"),
+    (f"{YEAR}", f"{YEAR}年"), (f"{YEAR}-h1", f"{YEAR}年上半年"), (f"{YEAR}-h2", f"{YEAR}年下半年"), (f"{YEAR}-ytdq3", f"自{YEAR}年初截至第三季度末"),
+    (f"{YEAR}-ytd08", f"自{YEAR}年初截至8月末"), (f"{YEAR}-09", f"{YEAR}年9月"), (f"{YEAR}-q2", f"{YEAR}年第二季度"),
+    (f"{YEAR}-05~08", f"{YEAR}年5月至8月"), (f"{YEAR}-01~01", f"{YEAR}年1月"),
 ])
 def test_periods_as_the_speech_names_them(key, said):
     assert narrative.when(periods.parse(key, TODAY)) == said
@@ -105,12 +105,12 @@ def test_tables_cell_by_cell(world, q3):
     assert rows["盘龙区政协"]["已审核活动（次）"] == 0  # the clinic there is credited to 五华区
     assert rows["合计"]["已审核活动（次）"] == 4 and list(rows)[-1] == "合计"
     link_row = units["links"][[r[0] for r in units["rows"]].index("五华区政协")]
-    assert link_row[1] == "/boards/530102/activities?period=2026-ytdq3"
-    assert link_row[2] == f"/boards/530102/activities?period=2026-ytdq3&task={world.t1.id}"
+    assert link_row[1] == f"/boards/530102/activities?period={YEAR}-ytdq3"
+    assert link_row[2] == f"/boards/530102/activities?period={YEAR}-ytdq3&task={world.t1.id}"
 
     counties = _table(report, "counties")  # by place: only 五华区 is a key county here
     assert [r[:3] for r in counties["rows"]] == [["五华区政协", 1, 3]]
-    assert counties["links"][0][2] == "/boards/530102/activities?period=2026-ytdq3&scope=place"
+    assert counties["links"][0][2] == f"/boards/530102/activities?period={YEAR}-ytdq3&scope=place"
 
     members = _table(report, "members")
     assert len(members["rows"]) == 1
@@ -125,7 +125,7 @@ def test_ranking_lists_units_behind_pace(world, q3):
 
     world.standard()
     for org, value in ((world.wuhua, 4), (world.panlong, 12)):
-        world.s.add(AnnualTarget(org_id=org.id, indicator_id=world.projects.id, year=2026, value=value))
+        world.s.add(AnnualTarget(org_id=org.id, indicator_id=world.projects.id, year=YEAR, value=value))
     world.s.flush()
     ranking = _table(build_report(world.s, world.kunming, q3), "ranking")
     rows = {r[1]: r for r in ranking["rows"]}
@@ -145,17 +145,17 @@ def test_empty_states_and_text(world, q3):
 
 def test_pending_and_other_years_stay_out(world):
     world.standard()
-    report = build_report(world.s, world.wuhua, periods.parse("2026", TODAY))
+    report = build_report(world.s, world.wuhua, periods.parse(f"{YEAR}", TODAY))
     projects = next(i for t in report["figures"] for i in t["indicators"] if i["id"] == world.projects.id)
     assert projects["verified"] == 2
-    last_year = build_report(world.s, world.wuhua, periods.parse("2025", date(2026, 1, 5)))
+    last_year = build_report(world.s, world.wuhua, periods.parse(f"{YEAR - 1}", date(YEAR, 1, 5)))
     assert next(i for t in last_year["figures"] for i in t["indicators"] if i["id"] == world.projects.id)["verified"] == 1
 
 
 @pytest.mark.parametrize(("first", "last", "key"), [
-    ("2026-01", "2026-09", "2026-ytdq3"), ("2026-01", "2026-12", "2026"), ("2026-07", "2026-09", "2026-q3"),
-    ("2026-01", "2026-06", "2026-h1"), ("2026-09", "2026-09", "2026-09"), ("2026-01", "2026-08", "2026-ytd08"),
-    ("2026-02", "2026-04", "2026-02~04"), ("2025-07", "2025-12", "2025-h2"),
+    (f"{YEAR}-01", f"{YEAR}-09", f"{YEAR}-ytdq3"), (f"{YEAR}-01", f"{YEAR}-12", f"{YEAR}"), (f"{YEAR}-07", f"{YEAR}-09", f"{YEAR}-q3"),
+    (f"{YEAR}-01", f"{YEAR}-06", f"{YEAR}-h1"), (f"{YEAR}-09", f"{YEAR}-09", f"{YEAR}-09"), (f"{YEAR}-01", f"{YEAR}-08", f"{YEAR}-ytd08"),
+    (f"{YEAR}-02", f"{YEAR}-04", f"{YEAR}-02~04"), (f"{YEAR - 1}-07", f"{YEAR - 1}-12", f"{YEAR - 1}-h2"),
 ])
 def test_months_from_the_command_line_are_the_periods_people_pick(first, last, key):
     assert periods.from_months(first, last, TODAY).key == key

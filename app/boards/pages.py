@@ -24,7 +24,7 @@ from app.auth.principal import STAFF_ROLES, Principal
 from app.boards import charts, periods
 from app.boards import service as boards
 from app.boards.cache import BoardCache, BoardCacheDep, BoardKey, ViewerKind, database_identity
-from app.deps import CurrentUser, SessionDep
+from app.deps import CurrentUser, OrgForRead, OrgForStaff, SessionDep
 from app.display.deps import DISPLAY_HEADERS, DisplayScope
 from app.errors import NotFound
 from app.models import Organisation
@@ -139,10 +139,9 @@ def boards_home(session: SessionDep, by: CurrentUser):
 
 
 @router.get("/boards/{code}")
-def overview_page(request: Request, session: SessionDep, cache: BoardCacheDep, by: CurrentUser, code: str,
+def overview_page(request: Request, session: SessionDep, cache: BoardCacheDep, by: CurrentUser, org: OrgForRead,
                   period: Annotated[str | None, Query()] = None,
                   since: Annotated[int | None, Query()] = None) -> Response:
-    org = boards.org_for_board(session, by, code)
     return _serve_board(request, session, cache, org, _period(period), since, county=False, base="/boards",
                         viewer=_viewer(session, by, org))
 
@@ -156,22 +155,20 @@ def _county_context(session, county: Organisation, period: periods.Period, *, ba
 
 
 @router.get("/c/{code}")
-def county_page(request: Request, session: SessionDep, cache: BoardCacheDep, by: CurrentUser, code: str,
+def county_page(request: Request, session: SessionDep, cache: BoardCacheDep, by: CurrentUser, county: OrgForRead,
                 period: Annotated[str | None, Query()] = None,
                 since: Annotated[int | None, Query()] = None) -> Response:
-    county = boards.org_for_board(session, by, code)
     return _serve_board(request, session, cache, county, _period(period), since, county=True, base="",
                         viewer=_viewer(session, by, county))
 
 
 @router.get("/boards/{code}/activities")
-def activities_behind(request: Request, session: SessionDep, by: CurrentUser, code: str,
+def activities_behind(request: Request, session: SessionDep, by: CurrentUser, org: OrgForRead,
                       period: Annotated[str | None, Query()] = None,
                       scope: Annotated[str, Query(pattern="^(org|place)$")] = "org",
                       task: Annotated[int | None, Query(ge=1, le=2**31)] = None,
                       status: Annotated[str, Query(pattern="^(verified|pending)$")] = "verified",
                       page: Annotated[int, Query(ge=1, le=10_000)] = 1):
-    org = boards.org_for_board(session, by, code)
     p = _period(period)
     items, total = boards.activities_behind(session, by, org, p, scope=scope, task_id=task, status=status,
                                             page=page, per_page=50)
@@ -186,18 +183,10 @@ def activities_behind(request: Request, session: SessionDep, by: CurrentUser, co
 ROLE_LABELS = {"member": "委员", "standing": "常委", "chair_council": "主席会议成员"}
 
 
-def _staff_org(session, by: Principal, code: str) -> Organisation:  # noqa: ANN001
-    org = boards.org_for_board(session, by, code)
-    if not by.can(session, org.id, *STAFF_ROLES):
-        raise NotFound("没有这个组织")
-    return org
-
-
 @router.get("/boards/{code}/inactive")
-def inactive_page(request: Request, session: SessionDep, by: CurrentUser, code: str,
+def inactive_page(request: Request, session: SessionDep, org: OrgForStaff,
                   period: Annotated[str | None, Query()] = None,
                   page: Annotated[int, Query(ge=1, le=10_000)] = 1):
-    org = _staff_org(session, by, code)
     p = _period(period)
     per_page = 100
     rows, total = boards.inactive_members(session, org, p, limit=per_page, offset=(page - 1) * per_page)
@@ -207,8 +196,7 @@ def inactive_page(request: Request, session: SessionDep, by: CurrentUser, code: 
 
 
 @router.get("/boards/{code}/inactive.xlsx")
-def inactive_export(session: SessionDep, by: CurrentUser, code: str, period: Annotated[str | None, Query()] = None):
-    org = _staff_org(session, by, code)
+def inactive_export(session: SessionDep, org: OrgForStaff, period: Annotated[str | None, Query()] = None):
     p = _period(period)
     rows, _ = boards.inactive_members(session, org, p)
     wb = Workbook(write_only=True)

@@ -182,8 +182,9 @@ def test_inactive_members_are_listed_for_staff_and_exported(client, session, wor
     assert ws.freeze_panes == "A3"
 
     client.cookies.clear()
-    f.login_as(client, session, world.viewer)  # reads boards, is not staff
-    assert client.get("/boards/530102/inactive").status_code == 404
+    f.login_as(client, session, world.viewer)  # reads boards, is not staff: may read, may not see the list
+    assert client.get("/boards/530102/inactive").status_code == 403
+    assert client.get("/boards/530102/inactive.xlsx").status_code == 403
     assert "未参与委员名单" not in client.get("/boards/530000").text
 
 

@@ -30,7 +30,7 @@ from sqlmodel import Session, col
 
 from app.activities.service import visible_to as activity_visible_to
 from app.audit.service import record as audit
-from app.auth.principal import LINK_ROLES, READ_ROLES, Principal
+from app.auth.principal import LINK_ROLES, READ_ROLES, Principal, org_for_links
 from app.clock import today_cn
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.links.schemas import (
@@ -190,12 +190,12 @@ def _check_dates(start: date, end: date | None, today: date) -> None:
 
 
 def _place(session: Session, by: Principal, county_id: int, site_id: int | None) -> tuple[Organisation, Site | None]:
-    """The county (inside the caller's 挂联 scope) and the site in it; Invalid / Forbidden otherwise."""
-    county = session.get(Organisation, county_id)
-    if county is None or county.level != OrgLevel.county:
+    """The county (inside the caller's 挂联 scope: 404 outside what they read, 403 when only reading) and
+    the site in it; Invalid for a place that is not a county or a site elsewhere."""
+    county = org_for_links(session, by, county_id, refused="只能为您管理范围内的县（市、区）安排挂联",
+                           refused_code="place_out_of_scope")
+    if county.level != OrgLevel.county:
         raise Invalid("请选择挂联的县（市、区）", errors={"county_id": "请选择县（市、区）"})
-    if not by.can(session, county.id, *LINK_ROLES):
-        raise Forbidden("只能为您管理范围内的县（市、区）安排挂联", code="place_out_of_scope")
     site = None
     if site_id is not None:
         site = session.get(Site, site_id)

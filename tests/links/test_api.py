@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app.clock import today_cn
-from app.models import AuditLog, LinkAssignment
+from app.models import AuditLog, GrantRole, LinkAssignment
+from tests import factories as f
 from tests.links.conftest import as_user, assigned
 
 pytestmark = pytest.mark.dates
@@ -74,11 +75,17 @@ def test_members_and_viewers_cannot_assign(client, world, who):
 
 
 def test_outsiders_cannot_assign_outside_their_subtree(client, world):
+    # A county the caller does not even read is not revealed (404), as every organisation loader answers.
     as_user(client, world, world.outsider_staff)  # 曲靖's office
     r = client.post(URL, json=_body(world))
-    assert r.status_code == 403 and r.json()["code"] == "place_out_of_scope"
+    assert r.status_code == 404 and r.json()["code"] == "not_found"
     as_user(client, world, world.county_staff)  # 五华区's office, into the sibling county
     r = client.post(URL, json=_body(world, leader_member_id=world.kunming_sg.id))
+    assert r.status_code == 404 and r.json()["code"] == "not_found"
+    # Reads the whole province, makes 挂联 only in 曲靖: may read 盘龙区, may not change it.
+    as_user(client, world, f.make_user(world.session, grants=((GrantRole.viewer, world.province),
+                                                              (GrantRole.staff, world.qujing))))
+    r = client.post(URL, json=_body(world, leader_member_id=world.qujing_vice.id))
     assert r.status_code == 403 and r.json()["code"] == "place_out_of_scope"
     assert _count(world.session) == 0
 

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from app.clock import today_cn
-from app.models import ActivityStatus, AuditLog, LinkAssignment, Site
+from app.models import ActivityStatus, AuditLog, GrantRole, LinkAssignment, Site
 from tests import factories as f
 from tests.links.conftest import as_user, assigned
 
@@ -203,7 +203,12 @@ def test_an_overlap_is_refused_with_its_reason(client, world):
 
 
 def test_outsiders_cannot_post_a_place_outside_their_subtree(client, world):
-    as_user(client, world, world.outsider_staff)
+    as_user(client, world, world.outsider_staff)  # does not read 盘龙区: not revealed
+    r = client.post("/links", data=_fields(world), follow_redirects=False)
+    assert r.status_code == 404 and "找不到该组织" in r.text
+    # Reads the whole province but makes 挂联 only in 曲靖: may read 盘龙区, may not change it.
+    reader = f.make_user(world.session, grants=((GrantRole.viewer, world.province), (GrantRole.staff, world.qujing)))
+    as_user(client, world, reader)
     r = client.post("/links", data=_fields(world), follow_redirects=False)
     assert r.status_code == 403 and "管理范围" in r.text
     assert _count(world.session) == 0

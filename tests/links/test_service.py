@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.links import service as svc
 from app.links.schemas import LinkChange
-from app.models import ActivityStatus, AuditLog, LinkAssignment, LinkRole
+from app.models import ActivityStatus, AuditLog, GrantRole, LinkAssignment, LinkRole
 from tests import factories as f
 from tests.links.conftest import TODAY, assigned
 
@@ -124,10 +124,17 @@ def test_members_and_viewers_cannot_assign(world, who):
 ])
 def test_the_place_must_lie_inside_the_assigners_subtree(world, who, county):
     leader = world.vice_chair if county == "panlong" else world.qujing_vice
-    with pytest.raises(Forbidden) as exc:
+    with pytest.raises(NotFound):  # a county the assigner does not read is not revealed
         assigned(world, by=getattr(world, who), county_id=getattr(world, county).id, leader_member_id=leader.id)
-    assert exc.value.code == "place_out_of_scope"
     assert _links(world.session) == [] and _audit(world.session, "link.create") == []
+
+
+def test_a_reader_of_the_place_without_link_rights_is_refused(world):
+    reader = f.make_user(world.session, grants=((GrantRole.viewer, world.province), (GrantRole.staff, world.qujing)))
+    with pytest.raises(Forbidden) as exc:
+        assigned(world, by=reader, county_id=world.panlong.id, leader_member_id=world.qujing_vice.id)
+    assert exc.value.code == "place_out_of_scope"
+    assert _links(world.session) == []
 
 
 def test_the_leader_must_belong_to_the_assigners_subtree_too(world):
@@ -149,7 +156,7 @@ def test_the_place_must_be_a_county_and_the_site_inside_it(world):
     with pytest.raises(Invalid) as exc:
         assigned(world, site_id=world.wuhua_site.id)  # a 五华区 site named with 盘龙区
     assert "site_id" in exc.value.errors
-    with pytest.raises(Invalid):
+    with pytest.raises(NotFound):  # no such organisation: the organisation loaders' 404
         assigned(world, county_id=2_000_000_000)
 
 

@@ -32,32 +32,16 @@ from sqlalchemy import func, or_, select
 from sqlmodel import Session
 
 from app.audit.service import record
-from app.auth.principal import READ_ROLES, STAFF_ROLES, Principal
+from app.auth.principal import STAFF_ROLES, Principal
 from app.clock import today_cn
-from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.errors import Conflict, Forbidden, Invalid
 from app.models import Committee, Member, MemberRole, Membership, Organisation, Term
 from app.models.people import seat_open_on, serving_on
-from app.orgs.service import get_by_code
 from app.rollup import service as rollup
 
 STAFF_ONLY = "只有本级或上级「双助推」办公室人员可以办理换届"
-ORG_NOT_FOUND = "找不到该组织，或不在您的管辖范围内"
 MAX_AHEAD_DAYS = 366
 ROLE_LABELS = {MemberRole.member: "委员", MemberRole.standing: "常委", MemberRole.chair_council: "主席会议成员"}
-
-
-def org_for_terms(session: Session, by: Principal, code: str, *, change: bool = False) -> Organisation:
-    """The organisation with ``code``: staff over it may see and change its terms (404 outside the
-    caller's reach, 403 for readers without the role)."""
-    try:
-        org = get_by_code(session, (code or "").strip())
-    except ValueError:
-        org = None
-    if org is None or not by.can(session, org.id, *READ_ROLES):
-        raise NotFound(ORG_NOT_FOUND, code="org_not_found")
-    if not by.can(session, org.id, *STAFF_ROLES):
-        raise Forbidden(STAFF_ONLY, code="staff_only")
-    return org
 
 
 def current_term(session: Session, org_id: int, *, on: date | None = None) -> Term | None:

@@ -13,6 +13,7 @@ from app.clock import today_cn
 from app.models import Membership, Term
 from app.rollup import service as rollup
 from tests import factories as f
+from tests.terms.conftest import YEAR
 
 pytestmark = pytest.mark.dates
 
@@ -34,7 +35,7 @@ def test_page_confirmation_and_change_from_checkboxes(client, session, world):
     assert "第1届" in page.text and "开始换届" in page.text and page.text.count('name="keep"') == 3
 
     preview = client.post("/terms/530102/preview", data={
-        "csrf_token": token, "start_date": "2026-07-01", "source": "list", "keep": [str(a.id), str(c.id)]})
+        "csrf_token": token, "start_date": f"{YEAR}-07-01", "source": "list", "keep": [str(a.id), str(c.id)]})
     assert preview.status_code == 200
     assert '<div class="num" id="continuing">2</div>' in preview.text
     assert '<div class="num" id="ending">1</div>' in preview.text and "乙委员" in preview.text
@@ -42,12 +43,12 @@ def test_page_confirmation_and_change_from_checkboxes(client, session, world):
 
     fingerprint = preview.text.split('name="fingerprint" value="')[1].split('"')[0]
     done = client.post("/terms/530102/change", data={
-        "csrf_token": token, "start_date": "2026-07-01", "keep_ids": f"{a.id},{c.id}", "fingerprint": fingerprint},
+        "csrf_token": token, "start_date": f"{YEAR}-07-01", "keep_ids": f"{a.id},{c.id}", "fingerprint": fingerprint},
         follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"] == "/terms/530102?changed=1"
     after = client.get(done.headers["location"])
-    assert "换届完成：第2届自 2026-07-01 起" in after.text
-    assert session.scalar(select(Membership.end_date).where(Membership.member_id == b.id)) == date(2026, 6, 30)
+    assert f"换届完成：第2届自 {YEAR}-07-01 起" in after.text
+    assert session.scalar(select(Membership.end_date).where(Membership.member_id == b.id)) == date(YEAR, 6, 30)
     assert rollup.check(session) == []
 
     # A term starting later: the page lists who serves today, each once.
@@ -71,7 +72,7 @@ def test_uploaded_list_of_phones_and_its_errors(client, session, world):
     a, _, _ = world.members
     token = f.login_as(client, session, world.county_staff)
     bad = _xlsx([["连任委员名单"], ["姓名", "手机号"], ["甲委员", a.phone], ["某人", "12345"], ["新人", "139 0000 0000"]])
-    preview = client.post("/terms/530102/preview", data={"csrf_token": token, "start_date": "2026-07-01",
+    preview = client.post("/terms/530102/preview", data={"csrf_token": token, "start_date": f"{YEAR}-07-01",
                                                         "source": "file"},
                           files={"file": ("名单.xlsx", bad, "application/octet-stream")})
     assert preview.status_code == 422
@@ -80,7 +81,7 @@ def test_uploaded_list_of_phones_and_its_errors(client, session, world):
     assert "确认换届（" not in preview.text
 
     good = f"手机号\n{a.phone}\n".encode()
-    preview = client.post("/terms/530102/preview", data={"csrf_token": token, "start_date": "2026-07-01",
+    preview = client.post("/terms/530102/preview", data={"csrf_token": token, "start_date": f"{YEAR}-07-01",
                                                         "source": "file"},
                           files={"file": ("名单.csv", good, "text/csv")})
     assert preview.status_code == 200 and 'id="continuing">1<' in preview.text and 'id="ending">2<' in preview.text
@@ -99,7 +100,7 @@ def test_bad_date_and_who_may_see_the_pages(client, session, world):
     assert client.get("/terms/530102").status_code == 403
     token = f.login_as(client, session, world.outsider_staff)
     assert client.get("/terms/530102").status_code == 404
-    assert client.post("/terms/530102/change", data={"csrf_token": token, "start_date": "2026-07-01",
+    assert client.post("/terms/530102/change", data={"csrf_token": token, "start_date": f"{YEAR}-07-01",
                                                      "keep_ids": "", "fingerprint": "x"}).status_code == 404
     f.login_as(client, session, f.persona(session, "outsider_member"))
     assert client.get("/terms/530102").status_code == 404

@@ -31,7 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from app.audit.service import Actor, record
-from app.auth.principal import STAFF_ROLES, Principal, TokenGrant
+from app.auth.principal import STAFF_ROLES, Principal, TokenGrant, org_for_staff
 from app.auth.service import build_principal, current_member_org, token_hash
 from app.clock import today_cn
 from app.db import do_aside
@@ -148,9 +148,7 @@ def create_token(session: Session, by: Principal, *, name: str, org_id: int | st
         errors["write_member_phone"] = "请填写 11 位手机号，或留空（只读令牌）"
     if errors:
         raise Invalid(next(iter(errors.values())), errors=errors)
-    org = session.get(Organisation, org_number)
-    if org is None or not by.can(session, org.id, *STAFF_ROLES):
-        raise NotFound("找不到该组织，或不在您的管辖范围内", code="org_not_found")
+    org = org_for_staff(session, by, org_number)
     member_id = None
     if phone:
         bound = _bound_member(session, phone, org)

@@ -17,6 +17,7 @@ has at most a few thousand rows, so writing them one by one costs nothing worth 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date
@@ -26,7 +27,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from app.auth.principal import Principal
-from app.errors import Conflict, DomainError
+from app.errors import Conflict, DomainError, Forbidden, NotFound
 from app.imports.base import (
     BadCell,
     BaseKind,
@@ -116,10 +117,8 @@ class AssignmentsKind(BaseKind):
         sites = {s.code: s for s in session.scalars(select(Site).where(col(Site.code).in_([c for c in codes if len(c) > 6])))}
         phones: dict[int, str] = {}
         for row in rows:
-            try:
+            with contextlib.suppress(BadCell):  # reported with the row's other cells, by _read
                 phones[row.number] = parse_phone(row.get("leader_phone"))
-            except BadCell:
-                pass
         members = {m.phone: m for m in session.scalars(select(Member).where(col(Member.phone).in_(set(phones.values()))))}
         planned: list[tuple[int, links.LinkPlan]] = []  # (row, the link as it will be) of the rows so far
         payload = _Payload()
@@ -147,8 +146,7 @@ class AssignmentsKind(BaseKind):
                     new = links.plan_link(session, by=by, data=create)
                     item, as_planned = _New(row.number, create, new), new
             except DomainError as exc:
-                # A change moves only the role, end date and note: a clash is the end date's doing.
-                column = "end" if existing is not None and exc.code == "link_overlap" else _column_of(exc)
+                column = _column_of(exc, change=existing is not None)
                 message = exc.message
                 if exc.code == "not_a_leader":  # the form's words hide who; the file named them already
                     message = (f"{cells.leader.name}不是{cells.county.name}或其上级政协现任的主席会议成员或领导职务，"
@@ -242,12 +240,17 @@ class AssignmentsKind(BaseKind):
                 raise Conflict(f"第 {item.row} 行：{exc.message}；没有导入任何数据", code="import_conflict") from None
 
 
-def _column_of(exc: DomainError) -> str:
-    """The template column a links-service message belongs to (who: the leader, when nothing more precise)."""
+def _column_of(exc: DomainError, *, change: bool) -> str:
+    """The template column a links-service message belongs to (the leader, when nothing more precise)."""
     for name in exc.errors:
         if name in FIELD_COLUMNS:
             return FIELD_COLUMNS[name]
-    return CODE_COLUMNS.get(exc.code, "leader_phone")
+    if change:
+        # A change moves only the role, end date and note: a clash is the end date's doing; a link
+        # the importer may not see or change is the leader's link there.
+        return "end" if exc.code == "link_overlap" else CODE_COLUMNS.get(exc.code, "leader_phone")
+    # A new link: what is not found, or not the importer's to link, is the place.
+    return CODE_COLUMNS.get(exc.code, "place_code" if isinstance(exc, NotFound | Forbidden) else "leader_phone")
 
 
 register(AssignmentsKind())

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.clock import today_cn
+from app.errors import DomainError
 from app.links import service as links
 from app.links.schemas import LinkChange, LinkCreate
 from app.models import AuditLog, LinkAssignment, MemberRole, Site
@@ -34,8 +35,8 @@ def test_good_then_no_op_then_update(session, world):
     plan = world.preview(world.prefecture_staff, "assignments", data)
     assert plan.errors == [] and (plan.created, plan.updated, plan.unchanged) == (2, 0, 0)
     world.commit(world.prefecture_staff, "assignments", data)
-    links = _links(session, leader)
-    assert {(l.county_id, l.site_id, l.role) for l in links} == {(world.wuhua.id, None, "lead"),
+    made = _links(session, leader)
+    assert {(k.county_id, k.site_id, k.role) for k in made} == {(world.wuhua.id, None, "lead"),
                                                                   (world.wuhua.id, town.id, "liaison")}
     again = world.preview(world.prefecture_staff, "assignments", data)
     assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
@@ -69,12 +70,20 @@ def test_errors(session, world):
     assert got[(4, "领导姓名")] == "姓名与手机号不符：该手机号登记的委员是孙主席"
     assert got[(5, "领导手机号")].startswith("普通委员不是五华区政协或其上级政协现任的主席会议成员或领导职务")
     assert got[(6, "挂联地点代码")].endswith("不是县级政协：请填写县或其乡镇/村/示范点的代码")
-    assert got[(7, "挂联地点代码")] == "只能为您管理范围内的县（市、区）安排挂联"  # links.service's own words
+    assert got[(7, "挂联地点代码")] == _refusal(session, world.prefecture_staff, leader, "530302")  # links.service's words
     assert got[(8, "挂联身份")] == "挂联身份「组长」不正确，应为：挂联领导、联络员"
     assert "无法识别" in got[(9, "开始日期")]
     assert got[(10, "结束日期")] == "结束日期须晚于开始日期"
     assert got[(12, "开始日期")] == "与第 11 行是同一领导同一地点，时间重叠"
     assert len(plan.errors) == 9
+
+
+def _refusal(session, by, leader, county_code) -> str:
+    """What links.service answers the page when ``by`` links ``leader`` to that county."""
+    with pytest.raises(DomainError) as exc:
+        links.plan_link(session, by=by, data=LinkCreate(leader_member_id=leader.id, county_id=f.org(session, county_code).id))
+    assert exc.value.code in {"not_found", "place_out_of_scope"}
+    return exc.value.message
 
 
 def _entries(session, *actions):
@@ -152,7 +161,7 @@ def test_overlap_and_permission_errors_come_back_per_row(session, world):
     plan = world.preview(world.county_staff, "assignments", fill(session, world.county_staff, "assignments", rows))
     got = {(e.row, e.column): e.message for e in plan.errors}
     assert got[(3, "领导手机号")].startswith("周主席不是五华区政协或其上级政协现任的主席会议成员或领导职务")
-    assert got[(4, "挂联地点代码")] == "只能为您管理范围内的县（市、区）安排挂联"
+    assert got[(4, "挂联地点代码")] == _refusal(session, world.county_staff, leader, "530103")
     assert got[(5, "领导手机号")] == "这条挂联由上级安排，只有上级的领导或「双助推」办公室可以修改或结束"
     assert len(plan.errors) == 3 and plan.created == plan.updated == 0
     assert session.get(LinkAssignment, made.link.id).note == ""

@@ -261,19 +261,14 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text or "").strip()
 
 
-_PHONE_JUNK = re.compile(r"[\s\-()（）+]")
-
-
 def parse_phone(text: str) -> str:
-    """A mainland mobile number as 11 digits: full-width digits, spaces, dashes and +86 tolerated."""
-    raw = normalise(text)
-    digits = _PHONE_JUNK.sub("", raw)
-    if digits.startswith("86") and len(digits) == 13:
-        digits = digits[2:]
-    digits = digits.removesuffix(".0")  # a phone typed into a number cell and read back as a float
-    if not re.fullmatch(r"1[3-9]\d{9}", digits):
-        raise BadCell(f"手机号「{text}」格式不正确，应为 11 位手机号码")
-    return digits
+    """A mainland mobile number as 11 digits, by the members' own rule (``manage.service.member_phone``)."""
+    from app.manage.service import member_phone  # the members' module imports much; load it when used
+
+    try:
+        return member_phone(text)
+    except Invalid as exc:
+        raise BadCell(exc.message) from None
 
 
 _DATE_TEXT = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$")

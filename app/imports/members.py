@@ -14,6 +14,14 @@ characters); the template offers the usual list.
 
 Commit writes with bulk statements (ids allocated up front, ``executemany`` updates) and keeps the
 boards' 参与率 counters exact: member masks before, ``members_changed`` after, per chunk.
+
+Why the writes stay here rather than in the members' service (``app/manage/service.py``): that
+service edits one member per use case (a lookup, a flush and an audit entry each) and has no
+creation at all; a province's list is ~30,000 members, their accounts, grants and memberships in
+one transaction with one ``import.members`` audit entry — one use case per row would take minutes.
+The rules shared with the members page come from there: a phone is read by ``member_phone`` (the
+login every account keys on), and who may import into an organisation is the caller's staff scope
+(``Orgs``: the same ``Principal.scope`` the manage pages' loaders ask).
 """
 
 from __future__ import annotations

@@ -8,8 +8,16 @@ site (a village under its town), which may itself be a new row of the same file.
 to another parent is not an import's business (the tree's history hangs on it): refused.
 
 Staff create and change only inside their subtree: the parent of a new row, or the row itself,
-must lie there. Rows are written parents first; the organisation tree's closure goes through
-``add_org`` (the only code that knows the tree's storage).
+must lie there (``Orgs.managed``: the caller's staff scope, the same ``Principal.scope`` the
+manage pages' loaders ask). A site's code and name follow the sites page's own rules
+(``manage.service.site_code`` / ``site_name``). Rows are written parents first; the organisation
+tree's closure goes through ``add_org`` (the only code that knows the tree's storage).
+
+Why the writes stay here rather than in a service: the manage pages create one site per use case
+(``add_site``: a lookup, a flush and an audit entry each) and no page creates organisations at
+all; a province's towns and villages are ~10,000 rows of one file, written in one transaction
+with one ``import.orgs`` audit entry for the file, flushing only the sites other new sites hang
+under (1.4 s on SQLite) — one use case per row would take minutes and fill the log.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from app.auth.principal import Principal
+from app.errors import Invalid
 from app.imports.base import (
     BadCell,
     BaseKind,
@@ -35,6 +44,7 @@ from app.imports.base import (
     parse_choice,
     register,
 )
+from app.manage.service import site_code, site_name
 from app.models import Organisation, OrgLevel, Site, SiteKind
 from app.orgs.service import add_org
 from app.rollup import service as rollup
@@ -233,15 +243,24 @@ class OrgsKind(BaseKind):
                 plan.error(row, col["code"], f"组织代码「{code}」格式不正确，应为 6 位行政区划代码")
             else:
                 code = code.ljust(6, "0")
-        elif kind is not None and (len(code) > 20 or not code.isalnum()):
-            plan.error(row, col["code"], f"地点代码「{code}」格式不正确，应为不超过 20 位的数字或字母")
+        elif kind is not None:
+            try:
+                code = site_code(code)
+            except Invalid as exc:
+                plan.error(row, col["code"], exc.message)
         if code and code in in_file:
             plan.error(row, col["code"], f"代码 {code} 在文件中重复出现（第 {in_file[code].row} 行已有）")
         name = normalise(row.get("name"))
         if not name:
             plan.error(row, col["name"], "缺少名称")
-        elif len(name) > (64 if isinstance(kind, OrgLevel) else 128):
-            plan.error(row, col["name"], "名称太长")
+        elif isinstance(kind, OrgLevel):
+            if len(name) > 64:
+                plan.error(row, col["name"], "名称太长")
+        else:
+            try:
+                name = site_name(name)
+            except Invalid as exc:
+                plan.error(row, col["name"], exc.message)
         key = None
         if normalise(row.get("key_county")):
             try:

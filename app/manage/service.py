@@ -14,6 +14,7 @@ The catalogue and the report wording are managed in :mod:`app.manage.catalogue`.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -49,9 +50,44 @@ MEMBER_ROLE_LABELS = {MemberRole.member: "委员", MemberRole.standing: "常委"
 SITE_KIND_LABELS = {SiteKind.town: "乡镇/街道", SiteKind.village: "村/社区", SiteKind.demo_site: "示范点/助推点",
                     SiteKind.studio: "委员工作室"}
 LEVEL_LABELS = {OrgLevel.province: "省", OrgLevel.prefecture: "州市", OrgLevel.county: "县（市、区）"}
-PHONE = re.compile(r"^1\d{10}$")
+PHONE = re.compile(r"1[3-9]\d{9}")  # a mainland mobile number: a member's login
+PHONE_JUNK = re.compile(r"[\s\-()（）+]")  # what people type between the digits
 SITE_CODE = re.compile(r"^[0-9A-Za-z-]{1,20}$")
 NO_STAFF = "只有「双助推」办公室人员可以管理数据"
+
+
+# --- rules shared with the imports (app/imports/members.py, orgs.py): one home each -----------------
+
+def member_phone(raw: str) -> str:
+    """A member's phone — their login — as 11 digits (full-width digits, spaces, dashes, +86 and a
+    number cell's trailing .0 tolerated); Invalid otherwise."""
+    text = unicodedata.normalize("NFKC", raw or "").strip()
+    digits = PHONE_JUNK.sub("", text).removesuffix(".0")
+    if digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    if not PHONE.fullmatch(digits):
+        raise Invalid(f"手机号「{raw}」格式不正确，应为 11 位手机号码", code="phone_invalid",
+                      errors={"phone": "手机号应为 11 位数字（1 开头）"})
+    return digits
+
+
+def site_code(raw: str) -> str:
+    """A site's code as stored (1–20 digits, letters or dashes: a town's 9-digit code, a studio's own); Invalid otherwise."""
+    code = (raw or "").strip()
+    if not SITE_CODE.match(code):
+        raise Invalid(f"地点代码「{code}」格式不正确，应为 1–20 位数字或字母", code="site_invalid",
+                      errors={"code": "代码应为 1–20 位数字或字母"})
+    return code
+
+
+def site_name(raw: str) -> str:
+    """A site's name as stored (not blank, at most 128 characters); Invalid otherwise."""
+    name = (raw or "").strip()
+    if not name:
+        raise Invalid("请填写名称", errors={"name": "请填写名称"})
+    if len(name) > 128:
+        raise Invalid("名称不能超过 128 个字", errors={"name": "名称不能超过 128 个字"})
+    return name
 
 
 # --- scope ---------------------------------------------------------------------------------------
@@ -208,9 +244,10 @@ def update_member(session: Session, by: Principal, member_id: int, data: MemberE
         errors["enterprise"] = "委员企业不能超过 128 个字"
     if title and len(title) > 32:
         errors["title"] = "职务不能超过 32 个字"
-    phone = normalise_login(data.phone)
-    if not PHONE.match(phone):
-        errors["phone"] = "手机号应为 11 位数字（1 开头）"
+    try:
+        phone = member_phone(data.phone)
+    except Invalid as exc:
+        phone, errors = "", errors | exc.errors
     try:
         role = MemberRole(data.role)
     except ValueError:
@@ -408,23 +445,15 @@ def parent_options(session: Session, county_id: int) -> list[Site]:
                                 .order_by(Site.code)))
 
 
-def _site_name(name: str) -> str:
-    name = name.strip()
-    if not name:
-        raise Invalid("请填写名称", errors={"name": "请填写名称"})
-    if len(name) > 128:
-        raise Invalid("名称不能超过 128 个字", errors={"name": "名称不能超过 128 个字"})
-    return name
-
-
 def add_site(session: Session, by: Principal, county_id: int, *, code: str, name: str, kind: str,
              parent_id: int | None = None) -> Site:
     """A new 乡镇/村/示范点/委员工作室 under a county (code unique across the province); audited; commits."""
     county = county_for_staff(session, by, county_id)
-    code = code.strip()
     errors = {}
-    if not SITE_CODE.match(code):
-        errors["code"] = "代码应为 1–20 位数字或字母"
+    try:
+        code = site_code(code)
+    except Invalid as exc:
+        errors |= exc.errors
     try:
         kind_ = SiteKind(kind)
     except ValueError:
@@ -432,7 +461,7 @@ def add_site(session: Session, by: Principal, county_id: int, *, code: str, name
         kind_ = None
     if errors:
         raise Invalid(next(iter(errors.values())), errors=errors, code="site_invalid")
-    name = _site_name(name)
+    name = site_name(name)
     parent = None
     if parent_id is not None:
         parent = session.get(Site, parent_id)
@@ -467,7 +496,7 @@ def site_for_staff(session: Session, by: Principal, site_id: int) -> Site:
 def rename_site(session: Session, by: Principal, site_id: int, *, name: str) -> Site:
     """Rename a site (its code, kind and place stay); audited; commits."""
     site = site_for_staff(session, by, site_id)
-    name = _site_name(name)
+    name = site_name(name)
     if name != site.name:
         record(session, actor=by.actor, action="site.rename", target_type="site", target_id=site.id,
                org_id=site.county_id, before={"name": site.name}, after={"name": name})
@@ -483,6 +512,7 @@ def in_scope_counties(session: Session, by: Principal) -> list[Organisation]:
 __all__ = [
     "LEVEL_LABELS", "MEMBER_ROLE_LABELS", "SITE_KIND_LABELS", "MemberEdit", "MemberRow", "add_site",
     "committees_of", "current_term", "end_membership", "in_scope_counties", "list_members", "list_orgs",
-    "list_sites", "may_flag_key_counties", "member_for_staff", "parent_options", "rename_site",
-    "require_staff", "scope_orgs", "set_key_county", "site_for_staff", "transfer_member", "update_member",
+    "list_sites", "may_flag_key_counties", "member_for_staff", "member_phone", "parent_options", "rename_site",
+    "require_staff", "scope_orgs", "set_key_county", "site_code", "site_for_staff", "site_name", "transfer_member",
+    "update_member",
 ]

@@ -75,3 +75,25 @@ def test_errors(session, world):
     assert got[(11, "上级代码")].startswith("县级政协不能建在")
     assert got[(12, "重点帮扶县")] == "只有县级政协可以标记为重点帮扶县"
     assert len(plan.errors) == 9
+
+
+def test_a_site_code_and_name_follow_the_sites_page_rules(session, world):
+    import pytest
+
+    from app.errors import Invalid
+    from app.manage import service as manage
+
+    rows = [["5301-02-77", "带连字符的示范点", "示范点/助推点", "530102"],  # 3 a dash: the page takes it too
+            ["五华77", "中文代码", "示范点/助推点", "530102"],  # 4 not digits or letters
+            ["530102778", "名" * 129, "示范点/助推点", "530102"]]  # 5 a name too long
+    plan = world.preview(world.prefecture_staff, "orgs", fill(session, world.prefecture_staff, "orgs", rows))
+    got = {(e.row, e.column): e.message for e in plan.errors}
+    with pytest.raises(Invalid) as code:
+        manage.add_site(session, world.prefecture_staff, world.wuhua.id, code="五华77", name="中文代码", kind="demo_site")
+    with pytest.raises(Invalid) as name:
+        manage.add_site(session, world.prefecture_staff, world.wuhua.id, code="530102778", name="名" * 129,
+                        kind="demo_site")
+    # The same refusals, in the import's words for a cell and the page's for a field.
+    assert got == {(4, "代码"): "地点代码「五华77」格式不正确，应为 1–20 位数字或字母", (5, "名称"): name.value.message}
+    assert code.value.errors == {"code": "代码应为 1–20 位数字或字母"} and name.value.message == "名称不能超过 128 个字"
+    assert plan.created == 1

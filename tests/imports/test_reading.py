@@ -105,3 +105,17 @@ def test_ints():
     assert parse_int("１,２００") == 1200 and parse_int("12.0") == 12
     with pytest.raises(BadCell):
         parse_int("1.5")
+
+
+def test_a_phone_is_read_by_the_members_own_rule():
+    from app.errors import Invalid
+    from app.manage.service import member_phone
+
+    for raw in ("１３９ 1234-0001", "+86 13912340001", "13912340001.0", "(139)12340001"):
+        assert parse_phone(raw) == member_phone(raw) == "13912340001"
+    for raw in ("12812340001", "1391234000", "139abc40001"):
+        with pytest.raises(BadCell) as cell:
+            parse_phone(raw)
+        with pytest.raises(Invalid) as form:
+            member_phone(raw)
+        assert str(cell.value) == form.value.message == f"手机号「{raw}」格式不正确，应为 11 位手机号码"

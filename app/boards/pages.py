@@ -239,7 +239,7 @@ def meeting(request: Request, session: SessionDep, link: DisplayScope,
 def meeting_slide(request: Request, session: SessionDep, cache: BoardCacheDep, link: DisplayScope, code: str,
                   period: Annotated[str | None, Query()] = None,
                   since: Annotated[int | None, Query()] = None) -> Response:
-    org = boards.org_for_board(session, None, code, within=link.org_id)
+    org = boards.org_on_display(session, code, within=link.org_id)
     base = f"/d/{request.path_params['token']}/slide"
     return _serve_board(request, session, cache, org, _period(period), since, base=base,
                         county=org.is_key_county and org.id != link.org_id, viewer="display",

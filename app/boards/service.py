@@ -53,19 +53,17 @@ CAP = 1.5  # each indicator's progress counts at most 150 % in the score
 
 # --- loading, scoped ---------------------------------------------------------------------------
 
-def org_for_board(session: Session, by: Principal | None, code: str, *, within: int | None = None) -> Organisation:
-    """The organisation of ``code`` if the caller may read its board (else 404).
+def org_on_display(session: Session, code: str, *, within: int) -> Organisation:
+    """The organisation of ``code`` inside a display link's subtree ``within`` (else 404).
 
-    ``by``: a signed-in user with a reading role over it; ``within``: a display link's subtree.
+    A meeting-room screen is no user: signed-in callers load organisations through app.deps
+    (``OrgForRead`` and its kin), this is only the /d/{token} slides' scope.
     """
-    org = get_by_code(session, code)
-    if org is None:
-        raise NotFound("没有这个组织")
-    if within is not None:
-        allowed = is_within(session, org.id, within)
-    else:
-        allowed = by is not None and by.can(session, org.id, *READ_ROLES)
-    if not allowed:
+    try:
+        org = get_by_code(session, code)
+    except ValueError:  # not a 行政区划代码
+        org = None
+    if org is None or not is_within(session, org.id, within):
         raise NotFound("没有这个组织")
     return org
 
@@ -474,7 +472,7 @@ def activities_behind(session: Session, by: Principal, org: Organisation, period
     """The activities a board figure adds up (credited to the subtree, or done in the county),
     newest first, and how many there are.
 
-    ``org`` comes from :func:`org_for_board`: the caller reads its subtree, so every activity
+    ``org`` comes from ``OrgForRead`` (app.deps): the caller reads its subtree, so every activity
     credited there (or done in the county) is one they may read — the same rows as
     ``visible_to(by)`` would leave, without making the database evaluate it per row. The count is
     the rollup's (the figure the board showed), not a count of rows.

@@ -42,7 +42,7 @@ from app.activities import photos as photo_store
 from app.activities.schemas import ActivityInput, ActivityRead, ActivityValueRead
 from app.audit.service import record as audit
 from app.auth.principal import READ_ROLES, STAFF_ROLES, Principal
-from app.catalogue.service import current_campaign
+from app.catalogue.service import current_campaign, owners_seen_by
 from app.clock import today_cn, yyyymm
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.models import (
@@ -65,6 +65,7 @@ from app.models import (
     UserAccount,
 )
 from app.models.base import utcnow
+from app.models.people import serving_on
 from app.orgs.service import ancestor_ids, is_within, subtree_ids, subtrees_ids
 from app.rollup import service as rollup
 
@@ -83,10 +84,6 @@ def _core(session: Session) -> Connection:
 # The hot statements of recording and of the read model, built once with bind parameters: building
 # a select() costs SQLAlchemy more than SQLite needs to run it (bench/README.md).
 
-def _ancestors_of_credited() -> Select:
-    return ancestor_ids(bindparam("credited"))
-
-
 def month_closed(org_id: int | ColumnElement[int], month: int | ColumnElement[int]) -> ColumnElement[bool]:
     """SQL condition: ``month`` is closed for ``org_id`` — by itself or an ancestor (a closure covers the subtree)."""
     return exists().where(ClosedMonth.month == month, ClosedMonth.org_id.in_(ancestor_ids(org_id)))
@@ -97,7 +94,7 @@ def _facts_statement(*, with_site: bool) -> Select:
     columns = [
         select(Campaign.start_year).where(Campaign.is_current.is_(True)).limit(1).scalar_subquery().label("start_year"),
         exists().where(Task.id == bindparam("task_id"), Task.campaign_id == current,
-                       Task.owner_org_id.in_(_ancestors_of_credited())).label("task_ok"),
+                       Task.owner_org_id.in_(owners_seen_by(bindparam("credited")))).label("task_ok"),
         select(Organisation.level).where(Organisation.id == bindparam("county_id")).scalar_subquery()
         .label("county_level"),
         month_closed(bindparam("credited"), bindparam("month")).label("closed"),
@@ -113,7 +110,7 @@ _EXISTING_ID = select(Activity.id).where(Activity.recorder_user_id == bindparam(
                                          Activity.idempotency_key == bindparam("key"))
 # The task's indicators the credited organisation works with (a prefecture's own: its subtree only).
 _TASK_INDICATORS = select(Indicator.id, Indicator.name, Indicator.unit, Indicator.kind).where(
-    Indicator.task_id == bindparam("task_id"), Indicator.owner_org_id.in_(ancestor_ids(bindparam("org_id"))))
+    Indicator.task_id == bindparam("task_id"), Indicator.owner_org_id.in_(owners_seen_by(bindparam("org_id"))))
 _INSERT_VALUES = insert(ActivityValue.__table__)
 _INSERT_PARTICIPANTS = insert(ActivityParticipant.__table__)
 _INSERT_ACTIVITY: dict[str, Insert] = {}  # per dialect, made on first use
@@ -437,11 +434,10 @@ def _check_participants(session: Session, by: Principal, data: ActivityInput, *,
     if recorder_took_part and wanted == {by.member_id}:
         return [by.member_id]  # a member alone: the recorder always counts, nothing to look up
     orgs = [recorder_org] + ([organiser] if organiser else [])
-    d = data.occurred_on
     allowed = set(_core(session).execute(
         select(Membership.member_id).where(
             Membership.member_id.in_(wanted), Membership.org_id.in_(subtrees_ids(orgs)),
-            Membership.start_date <= d, or_(Membership.end_date.is_(None), Membership.end_date >= d),
+            serving_on(data.occurred_on),
         )
     ).scalars())
     if recorder_took_part:
@@ -927,9 +923,8 @@ def task_choices(session: Session, by: Principal, org_id: int) -> list[tuple[Tas
     last_used = {task_id: last for task_id, last in recent}
     tasks.sort(key=lambda t: (-(last_used.get(t.id) or 0), t.sort_order))
     by_task: dict[int, list[Indicator]] = defaultdict(list)
-    # A prefecture's own indicators show in its subtree only (catalogue.indicators_for's rule).
     for ind in session.scalars(select(Indicator).where(Indicator.task_id.in_([t.id for t in tasks]),
-                                                       Indicator.owner_org_id.in_(ancestor_ids(org_id)))
+                                                       Indicator.owner_org_id.in_(owners_seen_by(org_id)))
                                .order_by(Indicator.sort_order)):
         by_task[ind.task_id].append(ind)
     return [(t, by_task[t.id]) for t in tasks]
@@ -959,8 +954,7 @@ def search_members(session: Session, by: Principal, *, q: str, organiser_org_id:
         select(Member, Organisation)
         .join(Membership, Membership.member_id == Member.id)
         .join(Organisation, Organisation.id == Membership.org_id)
-        .where(Membership.org_id.in_(subtrees_ids(orgs)), Membership.start_date <= today,
-               or_(Membership.end_date.is_(None), Membership.end_date >= today),
+        .where(Membership.org_id.in_(subtrees_ids(orgs)), serving_on(today),
                or_(Member.name.contains(q), Member.phone.startswith(q)))
         .order_by(Member.name).limit(limit)
     )

@@ -26,6 +26,7 @@ from app.models import (
     UserSession,
 )
 from app.models.base import utcnow
+from app.models.people import serving_on
 
 # A fixed hash to verify against when the login is unknown, so timing does not reveal accounts.
 _DUMMY_HASH = hash_password("timing-equaliser-not-a-password")
@@ -183,8 +184,7 @@ _GRANTS_AND_MEMBERSHIP = union_all(
     select(RoleGrant.role.label("kind"), RoleGrant.org_id, literal(None).label("start_date"),
            literal(None).label("mid")).where(RoleGrant.user_id == bindparam("user_id")),
     select(literal("membership").label("kind"), Membership.org_id, Membership.start_date, Membership.id)
-    .where(Membership.member_id == bindparam("member_id"), Membership.start_date <= bindparam("today"),
-           (Membership.end_date.is_(None)) | (Membership.end_date >= bindparam("today"))),
+    .where(Membership.member_id == bindparam("member_id"), serving_on(bindparam("today"))),
 )
 
 
@@ -210,8 +210,7 @@ def current_member_org(session: Session, member_id: int, *, today: date | None =
     today = today or today_cn()
     return session.scalar(
         select(Membership.org_id)
-        .where(Membership.member_id == member_id, Membership.start_date <= today,
-               (Membership.end_date.is_(None)) | (Membership.end_date >= today))
+        .where(Membership.member_id == member_id, serving_on(today))
         .order_by(Membership.start_date.desc(), Membership.id.desc())
         .limit(1)
     )

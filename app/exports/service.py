@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import Engine, and_, bindparam, func, select, union
+from sqlalchemy import Engine, and_, bindparam, func, select
 from sqlmodel import Session
 
 from app.activities.service import STATUS_LABELS, visible_to
@@ -36,6 +36,7 @@ from app.audit.service import record as audit
 from app.auth.principal import Principal
 from app.boards import periods
 from app.boards.service import org_for_board
+from app.catalogue.service import owners_seen_within
 from app.clock import to_cn
 from app.errors import Invalid
 from app.models import (
@@ -52,7 +53,7 @@ from app.models import (
     Task,
     UserAccount,
 )
-from app.orgs.service import ancestor_ids, subtree_ids
+from app.orgs.service import subtree_ids
 
 BATCH = 5_000
 SHEET_ROWS = 1_048_575  # Excel's 1,048,576 rows a sheet, less the header
@@ -187,11 +188,10 @@ def columns(session: Session, scope: ExportScope) -> list[Column]:
     """The fixed columns and one per indicator of the current campaign seen in the scope's subtree
     (the catalogue's own and those added by an ancestor or an organisation inside it)."""
     current = select(Campaign.id).where(Campaign.is_current.is_(True)).scalar_subquery()
-    owners = union(ancestor_ids(scope.org_id), subtree_ids(scope.org_id))
     rows = session.execute(
         select(Indicator.id, Indicator.name, Indicator.unit, Indicator.kind, Task.short_name)
         .join(Task, Task.id == Indicator.task_id)
-        .where(Task.campaign_id == current, Indicator.owner_org_id.in_(owners))
+        .where(Task.campaign_id == current, Indicator.owner_org_id.in_(owners_seen_within([scope.org_id])))
         .order_by(Task.sort_order, Task.id, Indicator.sort_order, Indicator.id)).all()
     seen: dict[str, int] = {}
     for r in rows:

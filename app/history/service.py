@@ -41,8 +41,9 @@ from app.catalogue.service import current_campaign, indicators_for
 from app.clock import today_cn
 from app.errors import Conflict, Forbidden, Invalid
 from app.imports.base import Orgs, Progress, no_progress
-from app.models import HistoryEntry, Indicator, Organisation, OrgClosure, OrgLevel, Task
+from app.models import HistoryEntry, Indicator, Organisation, OrgLevel, Task
 from app.models.base import utcnow
+from app.orgs.service import ancestor_pairs, subtree_ids
 from app.rollup import service as rollup
 
 MIN_YEAR = 2000
@@ -336,8 +337,7 @@ def _units(session: Session, orgs: Iterable[Organisation]) -> dict[int, list[tup
     by place when it is a county."""
     orgs = {o.id: o for o in orgs}
     units: dict[int, list[tuple[str, int]]] = defaultdict(list)
-    for descendant, ancestor in session.execute(
-            select(OrgClosure.descendant_id, OrgClosure.ancestor_id).where(OrgClosure.descendant_id.in_(orgs))):
+    for descendant, ancestor in session.execute(ancestor_pairs(orgs)):
         units[descendant].append(("org", ancestor))
     for org in orgs.values():
         if org.level == OrgLevel.county:
@@ -434,8 +434,7 @@ def history_in(session: Session, org_id: int, period: Any, *, scope: str = "org"
         stmt = stmt.join(Organisation, Organisation.id == HistoryEntry.org_id).where(
             HistoryEntry.org_id == org_id, Organisation.level == OrgLevel.county.value)
     else:
-        stmt = stmt.join(OrgClosure, OrgClosure.descendant_id == HistoryEntry.org_id).where(
-            OrgClosure.ancestor_id == org_id)
+        stmt = stmt.where(HistoryEntry.org_id.in_(subtree_ids(org_id)))
     found = sorted(set(session.execute(stmt).all()))
     if not found:
         return None
@@ -464,8 +463,7 @@ class EntryRow:
 
 def stored_entries(session: Session, org: Organisation, *, page: int = 1) -> tuple[list[EntryRow], int]:
     """One page of the entries of ``org``'s subtree (newest month first) and how many there are."""
-    where = (select(HistoryEntry.id).join(OrgClosure, OrgClosure.descendant_id == HistoryEntry.org_id)
-             .where(OrgClosure.ancestor_id == org.id))
+    where = select(HistoryEntry.id).where(HistoryEntry.org_id.in_(subtree_ids(org.id)))
     total = session.scalar(select(func.count()).select_from(where.subquery())) or 0
     rows = session.execute(
         select(HistoryEntry, Organisation, Indicator, Task.short_name)

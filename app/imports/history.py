@@ -13,10 +13,10 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from app.auth.principal import STAFF_ROLES, Principal
-from app.catalogue.service import current_campaign
+from app.catalogue.service import current_campaign, owners_seen_within
 from app.history import service
 from app.imports.base import BaseKind, ColumnSpec, Orgs, Plan, Progress, Row, register
-from app.models import Indicator, OrgClosure, Task
+from app.models import Indicator, Task
 
 
 class HistoryKind(BaseKind):
@@ -45,12 +45,10 @@ class HistoryKind(BaseKind):
         campaign = current_campaign(session)
         if campaign is None:
             return {}
-        mine = by.org_ids(*STAFF_ROLES)
-        above = select(OrgClosure.ancestor_id).where(OrgClosure.descendant_id.in_(mine))
         names = session.scalars(
             select(Indicator.name).join(Task, Task.id == Indicator.task_id)
             .where(Task.campaign_id == campaign.id,
-                   Indicator.owner_org_id.in_(by.scope(*STAFF_ROLES)) | Indicator.owner_org_id.in_(above))
+                   Indicator.owner_org_id.in_(owners_seen_within(by.org_ids(*STAFF_ROLES))))
             .order_by(Task.sort_order, Indicator.sort_order))
         return {"indicator": list(dict.fromkeys(names))}
 

@@ -21,13 +21,13 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.audit.service import record
 from app.auth.principal import STAFF_ROLES, Principal
-from app.catalogue.service import current_campaign
+from app.catalogue.service import current_campaign, owners_seen_within
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.manage.service import require_staff
 from app.models import (
@@ -81,11 +81,9 @@ def owner_options(session: Session, by: Principal, *, tasks: bool = False) -> li
     return [o for o in orgs if may_own(session, by, o)]
 
 
-def _visible_owners(by: Principal):
+def _visible_owners(by: Principal) -> ColumnElement[bool]:
     """Owners whose entries the caller sees: their staff subtrees and everything above them."""
-    ids = by.org_ids(*STAFF_ROLES)
-    above = [ancestor_ids(o) for o in ids]
-    return or_(*(Organisation.id.in_(a) for a in above), Organisation.id.in_(by.scope(*STAFF_ROLES)))
+    return Organisation.id.in_(owners_seen_within(by.org_ids(*STAFF_ROLES)))
 
 
 @dataclass(frozen=True)

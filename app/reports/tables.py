@@ -6,7 +6,7 @@ rows of plain values, and per cell the link to the activities behind it (or None
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from app.boards import service as boards
@@ -17,14 +17,14 @@ from app.models import (
     ActivityStatus,
     Member,
     Membership,
-    OrgClosure,
     Organisation,
     ParticipantStatus,
     ParticipationMonth,
     Task,
 )
+from app.models.people import serving_during
 from app.models.rollup import COUNT
-from app.orgs.service import key_counties
+from app.orgs.service import key_counties, subtree_ids
 from app.reports.narrative import amount
 
 TOP_MEMBERS = 20  # 典型: the most active members listed for the office to pick from
@@ -154,10 +154,8 @@ def ranking_table(session: Session, org: Organisation, period: Period) -> dict:
 
 def members_table(session: Session, org: Organisation, period: Period) -> dict:
     """典型: members of the subtree (serving in the period) ranked by verified activities they took part in."""
-    serving = (select(Membership.member_id)
-               .join(OrgClosure, OrgClosure.descendant_id == Membership.org_id)
-               .where(OrgClosure.ancestor_id == org.id, Membership.start_date <= period.end,
-                      or_(Membership.end_date.is_(None), Membership.end_date >= period.start)))
+    serving = select(Membership.member_id).where(Membership.org_id.in_(subtree_ids(org.id)),
+                                                 serving_during(period.start, period.end))
     total = func.sum(ParticipationMonth.activities).label("n")
     top = session.execute(
         select(ParticipationMonth.member_id, total)
@@ -171,8 +169,7 @@ def members_table(session: Session, org: Organisation, period: Period) -> dict:
             select(Member.id, Member.name, Member.sector, Organisation.name.label("org"))
             .join(Membership, Membership.member_id == Member.id)
             .join(Organisation, Organisation.id == Membership.org_id)
-            .join(OrgClosure, OrgClosure.descendant_id == Membership.org_id)
-            .where(Member.id.in_(ids), OrgClosure.ancestor_id == org.id)
+            .where(Member.id.in_(ids), Membership.org_id.in_(subtree_ids(org.id)))
             .order_by(Member.id, Membership.start_date.desc())):
         people.setdefault(r.id, (r.name, r.sector, r.org))
     county = Organisation.__table__.alias("county")

@@ -42,6 +42,7 @@ from app.models import (
 )
 from app.models.people import serving_during
 from app.models.rollup import COUNT
+from app.orgs.service import ancestor_pairs
 
 COUNTED = (ActivityStatus.verified.value, ActivityStatus.pending.value)
 YEARS_KEY = "rollup_years"  # app_meta: the years whose participation counters are kept
@@ -95,8 +96,7 @@ _VALUES_OF = select(ActivityValue.activity_id, ActivityValue.indicator_id, Activ
 _MEMBERS_OF = select(ActivityParticipant.activity_id, ActivityParticipant.member_id).where(
     ActivityParticipant.activity_id.in_(bindparam("ids", expanding=True)),
     ActivityParticipant.status == ParticipantStatus.confirmed.value)
-_ANCESTORS = select(OrgClosure.descendant_id, OrgClosure.ancestor_id).where(
-    OrgClosure.descendant_id.in_(bindparam("ids", expanding=True)))
+_ANCESTORS = ancestor_pairs(bindparam("ids", expanding=True))
 
 
 # --- the incremental path ----------------------------------------------------------------------
@@ -226,11 +226,13 @@ def _masks_from(memberships: Iterable[tuple[int, int, date, date | None]],
     return {k: (a, taken.get((k[0], k[2]), 0)) for k, a in active.items()}
 
 
-_MEMBERSHIPS_OF = (
-    select(Membership.member_id, OrgClosure.ancestor_id, Membership.start_date, Membership.end_date)
-    .join(OrgClosure, OrgClosure.descendant_id == Membership.org_id)
-    .where(Membership.member_id.in_(bindparam("members", expanding=True)))
+# Each membership once per organisation at or above its own: a member counts in every subtree they serve in.
+_LINEAGE = ancestor_pairs().subquery("lineage")
+_ALL_MEMBERSHIPS = (
+    select(Membership.member_id, _LINEAGE.c.ancestor_id, Membership.start_date, Membership.end_date)
+    .join(_LINEAGE, _LINEAGE.c.org_id == Membership.org_id)
 )
+_MEMBERSHIPS_OF = _ALL_MEMBERSHIPS.where(Membership.member_id.in_(bindparam("members", expanding=True)))
 _MONTHS_OF = select(ParticipationMonth.member_id, ParticipationMonth.month).where(
     ParticipationMonth.member_id.in_(bindparam("members", expanding=True)),
     ParticipationMonth.activities > 0)
@@ -348,6 +350,9 @@ def _month_of(conn: Connection, column):  # noqa: ANN001, ANN202
 
 
 def _recount_figures(conn: Connection) -> dict[tuple, tuple[int, int]]:
+    # The one place outside app/orgs/service.py that reads the closure table itself (documented in
+    # docs/ARCHITECTURE.md): the recount is a handful of set-based GROUP BYs over every activity, written
+    # against the tables' columns so that it stays independent of the incremental path it checks.
     a, v, c = Activity.__table__.c, ActivityValue.__table__.c, OrgClosure.__table__.c
     month = _month_of(conn, a.occurred_on)
     is_verified = a.status == ActivityStatus.verified.value
@@ -400,9 +405,7 @@ def _recount_months(conn: Connection) -> dict[tuple[int, int], int]:
 
 def _recount_counters(conn: Connection, years: set[int]) -> dict[tuple[int, int, int, int], list[int]]:
     """Counters of ``years`` from memberships and the raw participation (not the kept months)."""
-    memberships = conn.execute(
-        select(Membership.member_id, OrgClosure.ancestor_id, Membership.start_date, Membership.end_date)
-        .join(OrgClosure, OrgClosure.descendant_id == Membership.org_id)).all()
+    memberships = conn.execute(_ALL_MEMBERSHIPS).all()
     masks = _masks_from(memberships, _recount_months(conn).keys(), years)
     groups = Counter((org, year, a_mask, p_mask) for (_, org, year), (a_mask, p_mask) in masks.items())
     return {k: v for k, v in _span_counts(groups).items() if v != [0, 0]}

@@ -25,7 +25,7 @@ from sqlalchemy import Connection, func, select, update
 from sqlmodel import Session
 
 from app.accounts.passwords import hash_password
-from app.catalogue.service import current_campaign
+from app.catalogue.service import current_campaign, sees
 from app.models import (
     ActivityStatus,
     AppMeta,
@@ -397,9 +397,9 @@ class _DemoBuilder:
         cache: dict[tuple[int, ...], _TaskPick] = {}
         for org in self.orgs.values():
             # A prefecture's own tasks and indicators show only in its subtree.
-            owners = set(org.ancestors)
-            task_visible = {t.id for t in tasks if t.owner_org_id in owners}
-            seen = tuple(i[0] for i in self.all_indicators if i[3] in owners and i[1] in task_visible)
+            lineage = set(org.ancestors)
+            task_visible = {t.id for t in tasks if sees(lineage, t.owner_org_id)}
+            seen = tuple(i[0] for i in self.all_indicators if sees(lineage, i[3]) and i[1] in task_visible)
             if seen not in cache:
                 by_task: dict[int, list[tuple[int, bool]]] = defaultdict(list)
                 for ind_id, task_id, is_money, owner in self.all_indicators:
@@ -825,11 +825,11 @@ class _DemoBuilder:
         target_id = next_id(conn, "annual_target")
         staff = self.orgs[self.province.id].staff_user_id
         for org in self.orgs.values():
-            owners = set(org.ancestors)
+            lineage = set(org.ancestors)
             factor = rng.uniform(1.8, 2.5) if org.lagging else rng.uniform(0.75, 1.25)
             for indicator_id, _task, is_money, owner in self.all_indicators:
                 volume = subtree.get((org.id, indicator_id), 0)
-                if owner not in owners or volume == 0:
+                if not sees(lineage, owner) or volume == 0:
                     continue
                 estimate = volume * factor * rng.uniform(0.92, 1.08)
                 value = _tidy(estimate / 100) * 100 if is_money else _tidy(estimate)

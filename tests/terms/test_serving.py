@@ -24,7 +24,7 @@ def _seat(session, start: date, end: date | None) -> Membership:
     return session.scalar(select(Membership).where(Membership.member_id == member.id))
 
 
-def _holds(session, seat: Membership, condition) -> bool:  # noqa: ANN001 - an SQL condition
+def _holds(session, seat: Membership, condition) -> bool:
     return session.scalar(select(Membership.id).where(Membership.id == seat.id, condition)) is not None
 
 

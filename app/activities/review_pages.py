@@ -29,7 +29,7 @@ from app.auth.principal import STAFF_ROLES, Principal
 from app.catalogue.service import current_campaign, tasks_for
 from app.clock import to_cn, today_cn
 from app.db import end_read, run_write
-from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
+from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep, org_for_staff
 from app.errors import Conflict, Forbidden, Invalid
 from app.models import Activity, ActivityStatus, Organisation
 from app.orgs.service import subtree
@@ -345,7 +345,7 @@ async def month_reopen(request: Request, read: SessionDep, session: WriteSession
                        org_id: Annotated[int, Form()], month: Annotated[int, Form(ge=200001, le=999912)],
                        confirmed: Annotated[bool, Form()] = False):
     if not confirmed:  # without JavaScript the confirmation is a page of its own
-        org = await run_in_threadpool(lambda: read.get(Organisation, org_id))
+        org = await run_in_threadpool(org_for_staff, read, by, org_id)
         return render(request, "review/month_confirm.html", {"org": org, "org_id": org_id, "month": month})
     return await _month_write(
         request, read, session, by, lambda s: service.reopen_month(s, by=by, org_id=org_id, month=month),

@@ -4,9 +4,9 @@ shape offices keep; the targets page's own grid workbook is the wide one).
 The rules are the targets module's, reused rather than repeated: the value parser
 (``parse_target``: counts whole, money to two decimals of 万元, no negatives), which indicators an
 organisation sees, ``plan_targets`` (compares with what is stored: 新增 / 修改 / 清除 / 不变) and
-``apply_plan`` (writes, one audit entry per changed target, the boards told). A blank 目标值
-clears a stored target (counted as 修改). One year per file, as on the page: a file mixing years
-is refused, so the commit stays one plan.
+``write_plan`` (writes, one audit entry per changed target, the boards told; the import's
+transaction commits). A blank 目标值 clears a stored target (counted as 修改). One year per file,
+as on the page: a file mixing years is refused, so the commit stays one plan.
 
 The indicator is named as the template's list shows it, 「实事·指标」 (e.g. 医疗帮扶·义医义诊); the
 indicator's name alone is accepted when only one visible indicator has it.
@@ -137,7 +137,7 @@ class TargetsKind(BaseKind):
         return plan
 
     def commit(self, session: Session, by: Principal, plan: Plan) -> None:
-        targets.apply_plan(session, by, plan.payload)  # writes, audits each target, commits
+        targets.write_plan(session, by, plan.payload)  # writes, audits each target; the import commits
 
 
 def _labels(session: Session, indicators: list[Indicator]) -> dict[str, Indicator]:

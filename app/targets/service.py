@@ -6,7 +6,8 @@ of an organisation set its own targets and those of the organisations one level 
 prefecture's office sets the prefecture's and each county's), on a grid or through an Excel file.
 
 Every way in — the page, the Excel import, the JSON API — ends in ``plan_targets`` (what would
-change, checked) and ``apply_plan`` (write, audit, commit): the rules are here once. A blank cell
+change, checked) and ``apply_plan`` (write, audit, commit; ``write_plan`` without the commit, for the
+import's transaction): the rules are here once. A blank cell
 means "no target": clearing one that exists is a change like any other, and is audited.
 """
 
@@ -378,6 +379,14 @@ def _snapshot(change: Change, value: int | None, year: int) -> dict | None:
 
 def apply_plan(session: Session, by: Principal, plan: Plan) -> Plan:
     """Write every change of ``plan`` and audit each one, all in one transaction. Commits."""
+    write_plan(session, by, plan)
+    session.commit()
+    return plan
+
+
+def write_plan(session: Session, by: Principal, plan: Plan) -> None:
+    """Write every change of ``plan`` and audit each one in the caller's transaction (the import's,
+    beside its own summary entry). Never commits."""
     now = utcnow()
     try:
         with session.begin_nested():
@@ -403,8 +412,6 @@ def apply_plan(session: Session, by: Principal, plan: Plan) -> Plan:
         # Someone else created the same target between our read and our write (PostgreSQL; on
         # SQLite the write transaction began IMMEDIATE, so nobody could).
         raise Conflict("有目标刚被他人修改，请刷新页面后重试", code="target_conflict") from None
-    session.commit()
-    return plan
 
 
 # --- saving from the grid or the API -------------------------------------------------------------

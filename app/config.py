@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     activation_code_days: int = 14
     # Uploaded evidence photos live here, outside static/, served only to those allowed.
     upload_dir: str = str(PROJECT_ROOT / "data" / "uploads")
+    # Threads per server process running background jobs (exports, imports); 0: this process runs none.
+    job_workers: int = 1
     # The province whose real divisions `init` loads (GB/T 2260 two-digit prefix).
     province: str = "53"
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -135,9 +137,27 @@ def _openapi(app: FastAPI) -> dict:
     return spec
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Run this process's background-job worker while the application serves."""
+    from app.db import get_session
+    from app.jobs.service import Worker
+
+    threads = get_settings().job_workers
+    # An application whose sessions are overridden (a test's one transaction) does not own the
+    # database its requests see: no worker could find their jobs, so none is started.
+    worker = Worker(threads=threads).start() if threads > 0 and get_session not in app.dependency_overrides else None
+    try:
+        yield
+    finally:
+        if worker is not None:
+            worker.stop()
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
         title="双助推行动平台 API", version="1.0.0", description=API_DESCRIPTION, docs_url=None, redoc_url=None,
+        lifespan=_lifespan,
         dependencies=[Depends(csrf_protect)],
         # operationId = the handler's name (read_progress, list_activities …): what generated clients call.
         generate_unique_id_function=lambda route: route.name,

@@ -162,7 +162,7 @@ def measure_xlsx(opener, base: str, token: str, rss: Rss, params: dict, db: Path
         size = len(response.read())
     with sqlite3.connect(db) as conn:
         status, rows_done, rows_total = conn.execute(
-            "SELECT status, rows_done, rows_total FROM export_job WHERE id = ?", (job_id,)).fetchone()
+            "SELECT status, progress_done, progress_total FROM background_job WHERE id = ?", (job_id,)).fetchone()
     return {"status": status, "rows": rows_done, "rows_total": rows_total, "bytes": size, "seconds": done,
             "post_s": created, "polls": polls, "peak_rss_mb": peak, **probe.finish()}
 

@@ -19,7 +19,7 @@ TABLES = {
     "boost_area", "campaign", "closed_month", "committee", "indicator", "link_assignment",
     "member", "membership", "org_closure", "organisation", "role_grant", "site", "task", "term",
     "user_account", "rollup", "rollup_stamp", "participation_month", "participation_counter", "display_link",
-    "frozen_report", "export_job", "api_token", "api_token_usage", "history_entry",
+    "frozen_report", "background_job", "api_token", "api_token_usage", "history_entry",
 }
 
 
@@ -55,3 +55,41 @@ def test_models_match_migrations(fresh_url):
     finally:
         engine.dispose()
     assert diff == []
+
+
+def test_export_jobs_move_into_background_jobs_and_back(fresh_url):
+    """0010 carries export jobs across both ways; a job open at the upgrade is queued again."""
+    from sqlalchemy import text
+
+    cfg = _config(fresh_url)
+    command.downgrade(cfg, "0009")
+    engine = make_engine(fresh_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO organisation (id, code, name, level, parent_id, is_key_county, created_at) "
+                              "VALUES (1, '530000', '云南省', 'province', NULL, false, '2026-01-01 00:00:00')"))
+            conn.execute(text("INSERT INTO user_account (id, login, display_name, is_active, created_at) "
+                              "VALUES (1, '13800000000', '甲', true, '2026-01-01 00:00:00')"))
+            for job_id, status, done in ((1, "done", 5), (2, "running", 3)):
+                conn.execute(text(
+                    "INSERT INTO export_job (id, user_id, org_id, kind, params, status, rows_total, rows_done, "
+                    "file_name, created_at) VALUES (:id, 1, 1, 'activities.xlsx', '{\"org\": \"530000\"}', :status, "
+                    "5, :done, :file, '2026-01-01 00:00:00')"),
+                    {"id": job_id, "status": status, "done": done, "file": "1-a.xlsx" if status == "done" else None})
+        command.upgrade(cfg, "head")
+        with engine.begin() as conn:
+            rows = conn.execute(text("SELECT id, kind, status, progress_done, progress_total, file_name, params "
+                                     "FROM background_job ORDER BY id")).all()
+            assert [tuple(r) for r in rows] == [
+                (1, "activities.xlsx", "done", 5, 5, "1-a.xlsx", '{"org": "530000"}'),
+                (2, "activities.xlsx", "queued", 0, 5, None, '{"org": "530000"}')]
+            conn.execute(text("INSERT INTO background_job (kind, user_id, status, params, progress_done, attempts, "
+                              "created_at) VALUES ('import.preview', 1, 'done', '{}', 0, 0, '2026-01-01 00:00:00')"))
+            assert conn.execute(text("SELECT MAX(id) FROM background_job")).scalar() == 3  # after the copied ids
+        command.downgrade(cfg, "0009")
+        with engine.begin() as conn:
+            back = conn.execute(text("SELECT id, status, rows_done, file_name FROM export_job ORDER BY id")).all()
+            assert [tuple(r) for r in back] == [(1, "done", 5, "1-a.xlsx"), (2, "failed", 0, None)]
+        command.upgrade(cfg, "head")
+    finally:
+        engine.dispose()

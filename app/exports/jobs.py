@@ -1,55 +1,38 @@
 """Background export jobs: an XLSX of up to millions of rows, written off the request, with progress.
 
-A job is an ``export_job`` row. It runs in a small thread pool of the server process that
-accepted it (:data:`WORKERS` threads: a second export waits its turn rather than doubling the
-load), which updates ``rows_done`` every :data:`PROGRESS_EVERY` rows in its own short write
-transaction; the page polls that row. The row records which process runs it
-(``params["runner"]``): a job still ``queued``/``running`` whose process is gone — a restart, a
-crash — is marked failed the next time anybody looks at it, never left spinning.
+A job is a background job (app/jobs/service.py) of kind :data:`KIND`: any server process's worker
+runs it, updating ``progress_done`` every :data:`PROGRESS_EVERY` rows in a short write transaction
+of its own; the page polls the row. An export is restartable: when its worker is lost (restart,
+crash), the job goes back to the queue and is written again from the start by whichever worker
+takes it.
 
-Files live in the export directory next to the upload directory, under a server-made name; only
-the job's owner sees or downloads it (404 for anybody else). Files older than :data:`KEEP_HOURS`
-are removed when a new job is created (the row stays, marked 已过期).
+Files live in the export directory next to the upload directory, under a server-made name that
+starts with the job's id; only the job's owner sees or downloads it (404 for anybody else). Files
+older than :data:`KEEP_HOURS` are removed when a new job is created (the row stays, marked 已过期).
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import os
-import socket
-import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, select, update
-from sqlmodel import Session
+from sqlalchemy import select, update
+from sqlmodel import Session, col
 
 from app.auth.principal import Principal
+from app.clock import now_utc
 from app.config import get_settings
-from app.db import get_engine, read_session, write_session
-from app.errors import DomainError, Invalid, NotFound
+from app.errors import Invalid, NotFound
 from app.exports import service as exports
-from app.models import ExportJob, UserAccount
-from app.models.base import utcnow
-
-log = logging.getLogger("app.exports")
+from app.jobs import service as jobs
+from app.models import BackgroundJob, UserAccount
 
 KIND = "activities.xlsx"
-WORKERS = 1
 PROGRESS_EVERY = 10_000
 KEEP_HOURS = 24
-GIVE_UP_HOURS = 6
 MAX_OPEN_PER_USER = 2  # queued or running at once: a double click makes one more, not ten
 STATUS_LABELS = {"queued": "排队中", "running": "正在生成", "done": "已完成", "failed": "失败"}
-_BOOT = uuid.uuid4().hex[:12]  # this process's identity, so a successor does not mistake it for itself
-_RUNNER = f"{socket.gethostname()}:{os.getpid()}:{_BOOT}"
-
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-_live: set[int] = set()  # job ids queued or running in this process
 
 
 def export_dir() -> Path:
@@ -59,107 +42,49 @@ def export_dir() -> Path:
     return folder
 
 
-def _executor() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="export")
-        return _pool
-
-
-def label(job: ExportJob) -> str:
+def label(job: BackgroundJob) -> str:
     if job.status == "done" and not job.file_name:
         return "已过期"
     return STATUS_LABELS.get(job.status, job.status)
 
 
-def percent(job: ExportJob) -> int:
-    if job.status == "done":
-        return 100
-    if not job.rows_total:
-        return 0
-    return min(99, int(job.rows_done * 100 / job.rows_total))
+def percent(job: BackgroundJob) -> int:
+    return jobs.percent(job)
 
 
-def scope_label(job: ExportJob) -> str:
-    return json.loads(job.params or "{}").get("label", "")
+def scope_label(job: BackgroundJob) -> str:
+    return str(jobs.params_of(job).get("label", ""))
 
 
 # --- creating and looking ------------------------------------------------------------------------
 
-def create_job(session: Session, by: Principal, scope: exports.ExportScope) -> ExportJob:
-    """Record the job and its audit entry (one use case: commits); :func:`start` then runs it."""
-    open_jobs = session.scalar(select(ExportJob.id).where(
-        ExportJob.user_id == by.user_id, ExportJob.status.in_(("queued", "running"))).limit(MAX_OPEN_PER_USER)
-        .offset(MAX_OPEN_PER_USER - 1))
-    if open_jobs is not None:
+def create_job(session: Session, by: Principal, scope: exports.ExportScope) -> BackgroundJob:
+    """Queue the job and record its audit entry (one use case: commits); any worker then runs it."""
+    if jobs.count_open(session, user_id=by.user_id, kinds=(KIND,)) >= MAX_OPEN_PER_USER:
         raise Invalid(f"您已有 {MAX_OPEN_PER_USER} 个导出正在进行，请等它们完成后再生成", code="too_many_exports")
-    job = ExportJob(user_id=by.user_id, org_id=scope.org_id, kind=KIND,
-                    params=json.dumps(scope.params() | {"label": scope.label, "runner": _RUNNER}, ensure_ascii=False))
-    session.add(job)
-    session.flush()
+    job = jobs.submit(session, kind=KIND, user_id=by.user_id, org_id=scope.org_id,
+                      params=scope.params() | {"label": scope.label})
     exports.record_request(session, by, scope, kind=KIND, job_id=job.id)  # commits
+    jobs.wake()
     return job
 
 
-def start(job_id: int, engine: Engine | None = None) -> None:
-    """Hand the job to this process's pool (after its row is committed)."""
-    _live.add(job_id)
-    _executor().submit(_run_guarded, job_id, engine)
-
-
-def _orphaned(job: ExportJob, *, now: datetime | None = None) -> bool:
-    """Queued or running, but the process that owns it is gone (or is this one and forgot it).
-
-    Same host: the process id must be alive and, if it is ours, our own boot (a restarted
-    container often gets its old pid back). Another host, which we cannot ask: a job older than
-    :data:`GIVE_UP_HOURS` is given up (a million rows take minutes, not hours).
-    """
-    if job.status not in ("queued", "running"):
-        return False
-    runner = json.loads(job.params or "{}").get("runner", "")
-    if runner == _RUNNER:
-        return job.id not in _live
-    host, _, rest = runner.partition(":")
-    pid, _, boot = rest.partition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return job.created_at < (now or utcnow()).replace(tzinfo=UTC) - timedelta(hours=GIVE_UP_HOURS)
-    if int(pid) == os.getpid():
-        return boot != _BOOT  # our pid, an earlier life
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-def _mark_orphan_failed(job: ExportJob, engine: Engine | None) -> None:
-    with write_session(engine) as s:
-        s.execute(update(ExportJob).where(ExportJob.id == job.id, ExportJob.status.in_(("queued", "running")))
-                  .values(status="failed", error="服务已重启，导出中断，请重新生成", finished_at=utcnow()))
-        s.commit()
-    job.status, job.error = "failed", "服务已重启，导出中断，请重新生成"
-
-
-def job_for_owner(session: Session, by: Principal, job_id: int, *, engine: Engine | None = None) -> ExportJob:
-    """The caller's own job, else 404 (whoever else asks, staff included: the file is theirs)."""
-    job = session.scalar(select(ExportJob).where(ExportJob.id == job_id, ExportJob.user_id == by.user_id))
+def job_for_owner(session: Session, by: Principal, job_id: int) -> BackgroundJob:
+    """The caller's own export job, else 404 (whoever else asks, staff included: the file is theirs)."""
+    job = session.scalar(select(BackgroundJob).where(
+        col(BackgroundJob.id) == job_id, col(BackgroundJob.user_id) == by.user_id, col(BackgroundJob.kind) == KIND))
     if job is None:
         raise NotFound("找不到这个导出任务")
-    if _orphaned(job):
-        _mark_orphan_failed(job, engine)
     return job
 
 
-def recent_jobs(session: Session, by: Principal, *, limit: int = 10) -> list[ExportJob]:
-    jobs = list(session.scalars(select(ExportJob).where(ExportJob.user_id == by.user_id)
-                                .order_by(ExportJob.created_at.desc(), ExportJob.id.desc()).limit(limit)))
-    return jobs
+def recent_jobs(session: Session, by: Principal, *, limit: int = 10) -> list[BackgroundJob]:
+    return list(session.scalars(select(BackgroundJob).where(
+        col(BackgroundJob.user_id) == by.user_id, col(BackgroundJob.kind) == KIND)
+        .order_by(col(BackgroundJob.created_at).desc(), col(BackgroundJob.id).desc()).limit(limit)))
 
 
-def file_path(job: ExportJob) -> Path:
+def file_path(job: BackgroundJob) -> Path:
     """The finished file, or a Chinese 404/409-like refusal."""
     if job.status != "done":
         raise NotFound("文件尚未生成完成")
@@ -171,79 +96,69 @@ def file_path(job: ExportJob) -> Path:
     return path
 
 
-def download_name(job: ExportJob) -> str:
-    params = json.loads(job.params or "{}")
+def download_name(job: BackgroundJob) -> str:
+    params = jobs.params_of(job)
     stamp = job.created_at.strftime("%Y%m%d%H%M") if job.created_at else ""
     return f"活动明细_{params.get('org', '')}_{params.get('period', '')}_{stamp}.xlsx"
 
 
 def cleanup(session: Session, *, now: datetime | None = None) -> int:
-    """Remove files older than KEEP_HOURS (and stray partial files); returns how many went."""
-    now = now or utcnow()
-    cutoff = now - timedelta(hours=KEEP_HOURS)
-    old = session.execute(select(ExportJob.id, ExportJob.file_name).where(
-        ExportJob.file_name.is_not(None), ExportJob.finished_at < cutoff)).all()
+    """Remove files older than KEEP_HOURS (their rows stay, marked 已过期); returns how many went."""
+    cutoff = (now or now_utc()) - timedelta(hours=KEEP_HOURS)
+    old = session.execute(select(BackgroundJob.id, BackgroundJob.file_name).where(
+        col(BackgroundJob.kind) == KIND, col(BackgroundJob.file_name).is_not(None),
+        col(BackgroundJob.finished_at) < cutoff)).all()
     folder = export_dir()
     for _, name in old:
         (folder / name).unlink(missing_ok=True)
     if old:
-        session.execute(update(ExportJob).where(ExportJob.id.in_([i for i, _ in old])).values(file_name=None))
+        session.execute(update(BackgroundJob).where(col(BackgroundJob.id).in_([i for i, _ in old]))
+                        .values(file_name=None))
         session.commit()
-    for stray in folder.glob("*.part"):
-        try:
-            if datetime.fromtimestamp(stray.stat().st_mtime, UTC) < cutoff.replace(tzinfo=UTC):
-                stray.unlink(missing_ok=True)
-        except OSError:
-            pass
     return len(old)
 
 
 # --- running -------------------------------------------------------------------------------------
 
-def _set(engine: Engine | None, job_id: int, **values) -> None:  # noqa: ANN003
-    """One short write transaction: the progress row never holds the writer lock for long."""
-    with write_session(engine) as s:
-        s.execute(update(ExportJob).where(ExportJob.id == job_id).values(**values))
-        s.commit()
+def _remove_partial(job_id: int) -> None:
+    # A run cut off half-way (its worker lost) left its file unfinished: the new run starts afresh.
+    for stray in export_dir().glob(f"{job_id}-*.xlsx.part"):
+        stray.unlink(missing_ok=True)
 
 
-def _run_guarded(job_id: int, engine: Engine | None) -> None:
-    try:
-        run(job_id, engine)
-    except Exception as exc:  # noqa: BLE001 - a job must end failed, never stay running
-        if isinstance(exc, DomainError):  # e.g. the owner no longer reads the organisation
-            reason = exc.message
-        else:
-            log.exception("export job %s failed", job_id)
-            reason = "服务器出错，请稍后重新生成"
-        try:
-            _set(engine, job_id, status="failed", error=f"导出失败：{reason}"[:500], finished_at=utcnow())
-        except Exception:  # noqa: BLE001
-            log.exception("could not mark export job %s failed", job_id)
-    finally:
-        _live.discard(job_id)
-
-
-def run(job_id: int, engine: Engine | None = None) -> None:
+def run(ctx: jobs.JobContext) -> None:
     """Write the job's file: scope re-read with the owner's grants as they are now."""
     from app.auth.service import build_principal
 
-    engine = engine or get_engine()
-    with read_session(engine) as s:
-        job = s.get(ExportJob, job_id)
-        if job is None or job.status != "queued":
-            return
-        user = s.get(UserAccount, job.user_id)
+    job_id = ctx.job.id
+    assert job_id is not None
+    params = ctx.params
+    with ctx.read() as s:
+        user = s.get(UserAccount, ctx.job.user_id)
+        if user is None:
+            raise NotFound("账号不存在")
         by = build_principal(s, user, ip="export-job")
-        params = json.loads(job.params)
         scope = exports.parse_scope(s, by, org=params["org"], period=params["period"], status=params["status"],
                                     task=params["task"], scope_by=params["by"])
         cols = exports.columns(s, scope)
         total = exports.count(s, by, scope)
-    _set(engine, job_id, status="running", started_at=utcnow(), rows_total=total, rows_done=0)
+    ctx.progress(0, total, stage="正在生成")
+    _remove_partial(job_id)
     name = f"{job_id}-{uuid.uuid4().hex}.xlsx"
     path = export_dir() / name
-    written = exports.write_xlsx(path, cols, exports.iter_rows(engine, by, scope, cols),
-                                 progress=lambda n: _set(engine, job_id, rows_done=n), every=PROGRESS_EVERY)
-    _set(engine, job_id, status="done", rows_done=written, rows_total=max(total, written), file_name=name,
-         finished_at=utcnow())
+    written = exports.write_xlsx(path, cols, exports.iter_rows(ctx.db.bind(), by, scope, cols),
+                                 progress=lambda n: ctx.progress(n, force=True), every=PROGRESS_EVERY)
+    try:
+        ctx.finish(progress_done=written, progress_total=max(total, written), file_name=name)
+    except jobs.LeaseLost:
+        path.unlink(missing_ok=True)  # another worker writes it again: this copy would be nobody's
+        raise
+
+
+def _remove_file(job: BackgroundJob) -> None:
+    if job.id is not None:
+        _remove_partial(job.id)
+
+
+jobs.register(KIND, run, restartable=True, error_prefix="导出失败：", server_error="服务器出错，请稍后重新生成",
+              interrupted="导出中断（服务重启或失去响应），请重新生成", on_failure=_remove_file)

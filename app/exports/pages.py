@@ -1,7 +1,7 @@
 """Export pages: the form (/exports), the streamed CSV, and the Excel jobs with their progress.
 
 The CSV streams straight from the keyset batches (any size, one batch in memory). The Excel file
-is written by a background job (app/exports/jobs.py); its page polls itself every second with
+is written by a background job (app/exports/jobs.py on app/jobs/); its page polls itself every second with
 HTMX and stops once the job is finished, then offers the download.
 """
 
@@ -99,22 +99,13 @@ def create_job(request: Request, session: SessionDep, write: WriteSessionDep, by
                scope_by: Annotated[str | None, Form(alias="by", max_length=8)] = "org"):
     scope = exports.parse_scope(session, by, org=org, period=period, status=status, task=task, scope_by=scope_by)
     jobs.cleanup(write)
-    job = jobs.create_job(write, by, scope)
-    jobs.start(job.id, engine=_engine_of(write))
+    job = jobs.create_job(write, by, scope)  # queued: a worker of any server process writes it
     return redirect(request, f"/exports/jobs/{job.id}")
-
-
-def _engine_of(session):  # noqa: ANN001, ANN202
-    """The engine a job thread uses: the app's own (tests with a shared connection cannot run jobs)."""
-    from sqlalchemy import Engine
-
-    bind = session.get_bind()
-    return bind if isinstance(bind, Engine) else None
 
 
 @router.get("/exports/jobs/{job_id}")
 def job_page(request: Request, session: SessionDep, by: CurrentUser, job_id: Id):
-    job = jobs.job_for_owner(session, by, job_id, engine=_engine_of(session))
+    job = jobs.job_for_owner(session, by, job_id)
     return render(request, "exports/job.html", {
         "job": job, "label": jobs.label(job), "percent": jobs.percent(job), "scope_label": jobs.scope_label(job),
         "poll": POLL_SECONDS, "finished": job.status in ("done", "failed"), "keep_hours": jobs.KEEP_HOURS,
@@ -123,7 +114,7 @@ def job_page(request: Request, session: SessionDep, by: CurrentUser, job_id: Id)
 
 @router.get("/exports/jobs/{job_id}/download")
 def job_download(session: SessionDep, by: CurrentUser, job_id: Id):
-    job = jobs.job_for_owner(session, by, job_id, engine=_engine_of(session))
+    job = jobs.job_for_owner(session, by, job_id)
     path = jobs.file_path(job)
     return FileResponse(path, media_type=exports.XLSX, headers={
         "Content-Disposition": attachment(jobs.download_name(job), "activities.xlsx"), "Cache-Control": "no-store"})

@@ -1,65 +1,58 @@
 """Import jobs: the preview and the commit of an uploaded file, run off the request, with progress.
 
-A job is a small JSON file (``imports/jobs/<id>.json`` under the upload directory) next to the
-uploaded bytes (``imports/jobs/<id>.data``): no table is needed for something that lives minutes,
-and any server process on the host sees it. One worker thread per process runs jobs in turn
-(validating 30,000 rows is CPU work: a second import waits rather than halving both). The state
-file is rewritten atomically (write, then rename) as the job advances; the page polls it every
-second. A job whose process is gone (restart, crash) is marked failed when looked at, never left
-spinning. Only the uploader sees a job (404 for anybody else). Files older than a day go.
+A job is a background job (app/jobs/service.py): kind :data:`PREVIEW` (counts, errors, notices,
+the plan's identity) and, once confirmed — the preview had no errors and something to change —
+the same row queued again as :data:`COMMIT`, which plans again in its write transaction and
+refuses if the identity moved. The uploaded bytes wait in a file under the upload directory whose
+name is in the row, so any server process's worker can run either step. The page polls the row
+every second. Only the uploader sees a job (404 for anybody else). Jobs and their files older
+than a day go.
 
-Phases: ``preview`` (queued → running → done: counts, errors, notices, the plan's identity) and,
-when the preview had no errors and something to change, ``commit`` (running → done/failed), which
-plans again in its write transaction and refuses if the identity moved.
+Both steps are restartable after a lost worker: the preview writes nothing, and the commit's
+"done" is written in the import's own transaction, so a commit cut off wrote nothing and runs
+again, while one that committed is done.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import os
-import re
-import socket
-import threading
-import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import delete, func, select
+from sqlmodel import Session, col
 
 from app.auth.principal import Principal
+from app.clock import now_utc
 from app.config import get_settings
-from app.db import get_engine, read_session, write_session
-from app.errors import Conflict, DomainError, Invalid, NotFound
+from app.db import is_sqlite
+from app.errors import Conflict, Invalid, NotFound
 from app.imports import service
-from app.imports.base import MAX_ERRORS_KEPT, get_kind
-from app.models import UserAccount
+from app.imports.base import MAX_ERRORS_KEPT, Plan, get_kind
+from app.jobs import service as jobs
+from app.models import BackgroundJob, UserAccount
 
-log = logging.getLogger("app.imports")
-
-WORKERS = 1
-KEEP_SECONDS = 24 * 3600
-SAVE_EVERY_SECONDS = 0.5
-_RUNNER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-_ID = re.compile(r"^[0-9a-f]{32}$")
+PREVIEW = "import.preview"
+COMMIT = "import.commit"
+KINDS = (PREVIEW, COMMIT)
+KEEP = timedelta(days=1)
 STATUS_LABELS = {"queued": "排队中", "running": "正在处理", "done": "已完成", "failed": "失败"}
-
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-_live: set[str] = set()
+NOT_FOUND = "找不到这个导入任务（可能已过期），请重新上传"
 
 
 @dataclass
 class ImportJob:
-    id: str
+    """What the pages show of an import job (read from its row)."""
+
+    id: int
     user_id: int
-    kind: str
+    kind: str  # the import kind's code: members, orgs …
     filename: str
     size: int
-    phase: str = "preview"  # preview | commit
-    status: str = "queued"  # queued | running | done | failed
+    phase: str  # preview | commit
+    status: str  # queued | running | done | failed
     done: int = 0
     total: int = 0
     counts: dict = field(default_factory=dict)
@@ -68,9 +61,17 @@ class ImportJob:
     identity: str = ""
     error: str = ""
     committed: dict = field(default_factory=dict)  # the counts written by the commit
-    runner: str = _RUNNER
-    created: float = field(default_factory=time.time)
-    updated: float = field(default_factory=time.time)
+
+    @classmethod
+    def of(cls, row: BackgroundJob) -> ImportJob:
+        params, result = jobs.params_of(row), jobs.result_of(row)
+        assert row.id is not None
+        return cls(id=row.id, user_id=row.user_id, kind=params.get("kind", ""), filename=params.get("filename", ""),
+                   size=int(params.get("size", 0)), phase="commit" if row.kind == COMMIT else "preview",
+                   status=row.status, done=row.progress_done, total=row.progress_total or 0,
+                   counts=result.get("counts", {}), errors=result.get("errors", []),
+                   notices=result.get("notices", []), identity=result.get("identity", ""), error=row.error or "",
+                   committed=result.get("committed", {}))
 
     @property
     def label(self) -> str:
@@ -82,7 +83,7 @@ class ImportJob:
 
     @property
     def finished(self) -> bool:
-        return self.status in ("done", "failed")
+        return self.status in jobs.FINISHED
 
     @property
     def percent(self) -> int:
@@ -95,13 +96,13 @@ class ImportJob:
         return (self.phase == "preview" and self.status == "done" and not self.counts.get("errors")
                 and bool(self.counts.get("created") or self.counts.get("updated")))
 
-    @staticmethod
-    def can_commit_after(plan) -> bool:
-        return plan.ok and bool(plan.changes)
-
     @property
     def error_count(self) -> int:
         return int(self.counts.get("errors", 0))
+
+
+def can_commit_after(plan: Plan) -> bool:
+    return plan.ok and bool(plan.changes)
 
 
 def jobs_dir() -> Path:
@@ -110,103 +111,78 @@ def jobs_dir() -> Path:
     return folder
 
 
-def _state_path(job_id: str) -> Path:
-    return jobs_dir() / f"{job_id}.json"
+def _upload_path(params: dict[str, Any]) -> Path | None:
+    name = Path(str(params.get("upload") or "")).name  # a bare name, never a path out of the folder
+    return jobs_dir() / name if name else None
 
 
-def _data_path(job_id: str) -> Path:
-    return jobs_dir() / f"{job_id}.data"
+def upload_path(row: BackgroundJob) -> Path | None:
+    """Where the job's uploaded bytes wait."""
+    return _upload_path(jobs.params_of(row))
 
 
-def _save(job: ImportJob) -> None:
-    job.updated = time.time()
-    path = _state_path(job.id)
-    temporary = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.part")
-    temporary.write_text(json.dumps(asdict(job), ensure_ascii=False), encoding="utf-8")
-    temporary.replace(path)
+def _remove_upload(row: BackgroundJob) -> None:
+    path = _upload_path(jobs.params_of(row))
+    if path is not None:
+        path.unlink(missing_ok=True)
 
 
-def _load(job_id: str) -> ImportJob | None:
-    if not _ID.match(job_id or ""):
-        return None
-    try:
-        return ImportJob(**json.loads(_state_path(job_id).read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError):
-        return None
-
-
-def _executor() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="import")
-        return _pool
-
-
-def _orphaned(job: ImportJob) -> bool:
-    if job.finished:
-        return False
-    if job.runner == _RUNNER:
-        return job.id not in _live
-    host, _, rest = job.runner.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return time.time() - job.updated > 3600
-    if int(pid) == os.getpid():
-        return True  # our pid, an earlier life of this process
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
-def sweep() -> None:
-    cutoff = time.time() - KEEP_SECONDS
-    for stale in jobs_dir().iterdir():
-        try:
-            if stale.stat().st_mtime < cutoff:
-                stale.unlink(missing_ok=True)
-        except OSError:
-            pass
+def cleanup(session: Session) -> int:
+    """Remove the import jobs finished more than a day ago, with their files (the caller commits)."""
+    cutoff = now_utc() - KEEP
+    old = list(session.scalars(select(BackgroundJob).where(
+        col(BackgroundJob.kind).in_(KINDS), col(BackgroundJob.status).in_(jobs.FINISHED),
+        func.coalesce(col(BackgroundJob.finished_at), col(BackgroundJob.created_at)) < cutoff)))
+    for row in old:
+        _remove_upload(row)
+    if old:
+        session.execute(delete(BackgroundJob).where(col(BackgroundJob.id).in_([r.id for r in old])))
+    return len(old)
 
 
 # --- creating and looking -------------------------------------------------------------------------
 
-def create(by: Principal, kind: str, data: bytes, filename: str) -> ImportJob:
-    """Keep the upload and queue its preview; :func:`start` runs it."""
+def create(session: Session, by: Principal, kind: str, data: bytes, filename: str) -> ImportJob:
+    """Keep the upload and queue its preview (one use case: commits); a worker then runs it."""
     service.require_staff(by)
     get_kind(kind)
     if not data:
         raise Invalid("请选择要上传的文件", code="import_no_file")
-    sweep()
-    job = ImportJob(id=uuid.uuid4().hex, user_id=by.user_id, kind=kind,
-                    filename=Path(filename or "upload").name[:200], size=len(data))
-    _data_path(job.id).write_bytes(data)
-    _save(job)
-    return job
+    cleanup(session)
+    path = jobs_dir() / f"{uuid.uuid4().hex}.data"
+    path.write_bytes(data)
+    try:
+        row = jobs.submit(session, kind=PREVIEW, user_id=by.user_id, params={
+            "kind": kind, "filename": Path(filename or "upload").name[:200], "size": len(data), "upload": path.name})
+        session.commit()
+    except BaseException:
+        path.unlink(missing_ok=True)  # no row will ever name it
+        raise
+    jobs.wake()
+    return ImportJob.of(row)
 
 
-def job_for_owner(by: Principal, job_id: str) -> ImportJob:
-    job = _load(job_id)
-    if job is None or job.user_id != by.user_id:
-        raise NotFound("找不到这个导入任务（可能已过期），请重新上传", code="import_job_not_found")
-    if _orphaned(job):
-        job.status, job.error = "failed", "服务已重启，处理中断，请重新上传"
-        _save(job)
-    return job
+def _row_for_owner(session: Session, by: Principal, job_id: int | str) -> BackgroundJob:
+    text = str(job_id)
+    if not text.isdigit() or len(text) > 18:  # not an id of ours (an old link, a typo)
+        raise NotFound(NOT_FOUND, code="import_job_not_found")
+    row = session.scalar(select(BackgroundJob).where(
+        col(BackgroundJob.id) == int(text), col(BackgroundJob.user_id) == by.user_id,
+        col(BackgroundJob.kind).in_(KINDS)).execution_options(populate_existing=True))
+    if row is None:
+        raise NotFound(NOT_FOUND, code="import_job_not_found")
+    return row
 
 
-def start(job: ImportJob, engine: Engine | None = None) -> None:
-    _live.add(job.id)
-    _executor().submit(_run_guarded, job.id, engine)
+def job_for_owner(session: Session, by: Principal, job_id: int | str) -> ImportJob:
+    """The caller's own import job, else 404."""
+    return ImportJob.of(_row_for_owner(session, by, job_id))
 
 
-def request_commit(by: Principal, job_id: str) -> ImportJob:
-    """Queue the commit of a previewed job (no errors, something to change)."""
-    job = job_for_owner(by, job_id)
+def request_commit(session: Session, by: Principal, job_id: int | str) -> ImportJob:
+    """Queue the commit of a previewed job (no errors, something to change); one use case: commits."""
+    row = _row_for_owner(session, by, job_id)
+    job = ImportJob.of(row)
     if job.phase == "commit":
         return job  # a second click while it runs, or after: the same job
     if not job.finished:
@@ -215,18 +191,19 @@ def request_commit(by: Principal, job_id: str) -> ImportJob:
         if job.error_count:
             raise Invalid("文件有错误，不能导入；请修改后重新上传", code="import_invalid")
         raise Invalid("没有需要导入的改动", code="import_nothing")
-    if not _data_path(job.id).is_file():
+    path = _upload_path(jobs.params_of(row))
+    if path is None or not path.is_file():
         raise Invalid("导入文件已过期，请重新上传", code="import_expired")
-    job.phase, job.status, job.done, job.error = "commit", "queued", 0, ""
-    job.runner = _RUNNER
-    _live.add(job.id)  # started by the caller right after: never taken for an orphan meanwhile
-    _save(job)
-    return job
+    queued = jobs.requeue(session, job.id, kind=COMMIT, from_kind=PREVIEW)
+    session.commit()
+    if queued:
+        jobs.wake()
+    return job_for_owner(session, by, job.id)  # queued now, or already by the other click
 
 
 # --- running ---------------------------------------------------------------------------------------
 
-def _principal(session, user_id: int) -> Principal:
+def _principal(session: Session, user_id: int) -> Principal:
     from app.auth.service import build_principal
 
     user = session.get(UserAccount, user_id)
@@ -235,76 +212,62 @@ def _principal(session, user_id: int) -> Principal:
     return build_principal(session, user, ip="import-job")
 
 
-def _total(job: ImportJob):
-    def report(n: int) -> None:
-        job.total = n
-        _save(job)
-
-    return report
-
-
-def _progress(job: ImportJob):
-    last = [0.0]
-
-    def report(n: int) -> None:
-        job.done = n
-        if time.time() - last[0] >= SAVE_EVERY_SECONDS:
-            last[0] = time.time()
-            _save(job)
-
-    return report
-
-
-def _run_guarded(job_id: str, engine: Engine | None) -> None:
-    job = _load(job_id)
+def _data(ctx: jobs.JobContext) -> bytes:
+    path = _upload_path(ctx.params)
     try:
-        if job is not None:
-            run(job, engine)
-    except Exception as exc:
-        if isinstance(exc, DomainError):
-            reason = exc.message
-        else:
-            log.exception("import job %s failed", job_id)
-            reason = "服务器出错，请稍后重试"
-        if job is not None:
-            job.status, job.error = "failed", reason[:500]
-            _save(job)
-            if job.phase == "preview":
-                _data_path(job_id).unlink(missing_ok=True)
-    finally:
-        _live.discard(job_id)
+        if path is None:
+            raise OSError
+        return path.read_bytes()
+    except OSError:
+        raise Invalid("导入文件已过期，请重新上传", code="import_expired") from None
 
 
-def run(job: ImportJob, engine: Engine | None = None) -> None:
-    engine = engine or get_engine()
-    data = _data_path(job.id).read_bytes()
-    job.status = "running"
-    _save(job)
-    if job.phase == "preview":
-        with read_session(engine) as s:
-            by = _principal(s, job.user_id)
-            plan = service.preview(s, by, job.kind, data, job.filename, progress=_progress(job), total=_total(job))
-        job.total = plan.rows
-        job.counts = plan.counts()
-        job.errors = [[e.row, e.column, e.message] for e in plan.errors[:MAX_ERRORS_KEPT]]
-        job.notices = plan.notices[:50]
-        job.identity = plan.identity()
-        if not job.can_commit_after(plan):
-            _data_path(job.id).unlink(missing_ok=True)  # nothing will be confirmed: the personal data go now
-    else:
-        with read_session(engine) as s:  # the write transaction below begins with the planning itself
-            by = _principal(s, job.user_id)
-        with write_session(engine) as s:
-            plan = service.commit(s, by, job.kind, data, job.filename, identity=job.identity,
-                                  progress=_progress(job), total=_total(job))
-        job.committed = plan.counts()
-        _data_path(job.id).unlink(missing_ok=True)
-    job.status, job.done = "done", job.total
-    _save(job)
+def _run_preview(ctx: jobs.JobContext) -> None:
+    params, data = ctx.params, _data(ctx)
+    with ctx.read() as s:
+        by = _principal(s, ctx.job.user_id)
+        plan = service.preview(s, by, params["kind"], data, params["filename"],
+                               progress=ctx.progress, total=lambda n: ctx.progress(0, n))
+    result = {"counts": plan.counts(), "errors": [[e.row, e.column, e.message] for e in plan.errors[:MAX_ERRORS_KEPT]],
+              "notices": plan.notices[:50], "identity": plan.identity()}
+    if not can_commit_after(plan):
+        _remove_upload(ctx.job)  # nothing will be confirmed: the personal data go now
+    ctx.finish(result=result, progress_done=plan.rows, progress_total=plan.rows)
 
 
-def run_now(job: ImportJob, engine: Engine | None = None) -> ImportJob:
-    """Run a job in this thread (tests, CLI); the state file ends as the pages would see it."""
-    _live.add(job.id)
-    _run_guarded(job.id, engine)
-    return _load(job.id)
+def _run_commit(ctx: jobs.JobContext) -> None:
+    params, data, previewed = ctx.params, _data(ctx), jobs.result_of(ctx.job)
+    with ctx.read() as s:  # the write transaction below begins with the planning itself
+        by = _principal(s, ctx.job.user_id)
+
+    def done(session: Session, plan: Plan) -> None:
+        # In the import's own transaction: the data and the job's "done" commit together.
+        ctx.finish(session=session, result=previewed | {"committed": plan.counts()},
+                   progress_done=plan.rows, progress_total=plan.rows)
+
+    ctx.progress(0, stage="正在写入")
+    with ctx.write() as s:
+        # SQLite has one writer: while this transaction holds it, progress written from another
+        # connection would only wait for it: the progress stays in memory until the import commits.
+        ctx.holding_write = is_sqlite(s.get_bind())
+        try:
+            plan = service.commit(s, by, params["kind"], data, params["filename"], identity=previewed.get("identity"),
+                                  progress=ctx.progress, total=lambda n: ctx.progress(0, n),
+                                  before_commit=done)
+            if not ctx.finished:  # nothing to change: the service wrote (and committed) nothing
+                done(s, plan)
+                s.commit()
+        finally:
+            ctx.holding_write = False
+    _remove_upload(ctx.job)
+
+
+def _after_failure(row: BackgroundJob) -> None:
+    if row.kind == PREVIEW:
+        _remove_upload(row)  # a failed check will not be confirmed
+
+
+jobs.register(PREVIEW, _run_preview, restartable=True, interrupted="处理中断（服务重启或失去响应），请重新上传",
+              on_failure=_after_failure)
+jobs.register(COMMIT, _run_commit, restartable=True, interrupted="处理中断（服务重启或失去响应），请重新上传",
+              on_failure=_after_failure)

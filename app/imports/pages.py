@@ -1,7 +1,7 @@
 """Import pages (staff): pick a kind, download its template, upload, watch the check, read the
 preview (counts, notices, every error with row/column/message, paginated), confirm, see the result.
 
-Both the check and the commit run as jobs off the request (app/imports/jobs.py); the job page polls
+Both the check and the commit run as background jobs (app/imports/jobs.py on app/jobs/); the job page polls
 its own ``progress`` block every second with HTMX until the job is finished. Every rule is the
 kinds' and app/imports/service.py's; these handlers only translate HTTP.
 """
@@ -14,7 +14,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import Response
 
-from app.deps import CurrentUser, SessionDep
+from app.deps import CurrentUser, SessionDep, WriteSessionDep
 from app.imports import jobs, service
 from app.imports.base import XLSX, get_kind, template, template_name
 from app.web import bounded_body_route, redirect, render
@@ -33,13 +33,6 @@ DESCRIPTIONS = {
     "assignments": "领导挂联县或乡镇/村/示范点。按 领导手机号 × 地点 × 开始日期 匹配。",
     "history": "往年按月或按季度汇总的数字，记为「汇总录入」，计入总数、看板和报告，不计入参与率。",
 }
-
-
-def _engine_of(session):
-    from sqlalchemy import Engine
-
-    bind = session.get_bind()
-    return bind if isinstance(bind, Engine) else None
 
 
 @router.get("")
@@ -61,14 +54,13 @@ def template_download(session: SessionDep, by: CurrentUser, kind: str):
 
 
 @router.post("")
-def upload(request: Request, session: SessionDep, by: CurrentUser, kind: Annotated[str, Form(max_length=32)] = "",
+def upload(request: Request, session: WriteSessionDep, by: CurrentUser, kind: Annotated[str, Form(max_length=32)] = "",
            file: Annotated[UploadFile | None, File()] = None):
     service.require_staff(by)
     data = file.file.read(MAX_UPLOAD + 1) if file is not None and file.filename else b""
     if len(data) > MAX_UPLOAD:
         raise HTTPException(status_code=413)
-    job = jobs.create(by, kind, data, file.filename if file is not None else "")
-    jobs.start(job, engine=_engine_of(session))
+    job = jobs.create(session, by, kind, data, (file.filename or "") if file is not None else "")
     return redirect(request, f"/imports/jobs/{job.id}")
 
 
@@ -81,14 +73,13 @@ def _job_context(job: jobs.ImportJob, page: int) -> dict:
 
 
 @router.get("/jobs/{job_id}")
-def job_page(request: Request, by: CurrentUser, job_id: str, page: Annotated[int, Query(ge=1, le=10_000)] = 1):
-    job = jobs.job_for_owner(by, job_id)
+def job_page(request: Request, session: SessionDep, by: CurrentUser, job_id: str,
+             page: Annotated[int, Query(ge=1, le=10_000)] = 1):
+    job = jobs.job_for_owner(session, by, job_id)
     return render(request, "imports/job.html", _job_context(job, page), block="progress")
 
 
 @router.post("/jobs/{job_id}/commit")
-def job_commit(request: Request, session: SessionDep, by: CurrentUser, job_id: str):
-    job = jobs.request_commit(by, job_id)
-    if job.status == "queued":
-        jobs.start(job, engine=_engine_of(session))
+def job_commit(request: Request, session: WriteSessionDep, by: CurrentUser, job_id: str):
+    job = jobs.request_commit(session, by, job_id)
     return redirect(request, f"/imports/jobs/{job.id}")

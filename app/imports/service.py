@@ -8,13 +8,14 @@ same file twice is a no-op the second time. Otherwise the kind writes its bulk s
 audit entry (``import.<kind>``) records the counts, the file's name and SHA-256, all in one
 transaction.
 
-The pages run both through ``app/imports/jobs.py`` (off the request, progress polled); the CLI
+The pages run both through ``app/imports/jobs.py`` (background jobs, progress polled); the CLI
 calls them directly.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -54,8 +55,13 @@ def preview(session: Session, by: Principal, kind: str, data: bytes, filename: s
 
 
 def commit(session: Session, by: Principal, kind: str, data: bytes, filename: str, *,
-           identity: str | None = None, progress: Progress = no_progress, total: Progress = no_progress) -> Plan:
-    """Import ``data`` all or nothing, as previewed (``identity``: the preview's ``Plan.identity()``). Commits."""
+           identity: str | None = None, progress: Progress = no_progress, total: Progress = no_progress,
+           before_commit: Callable[[Session, Plan], None] | None = None) -> Plan:
+    """Import ``data`` all or nothing, as previewed (``identity``: the preview's ``Plan.identity()``). Commits.
+
+    ``before_commit`` writes in the same transaction, just before it commits (the import job marks
+    itself done there, so data and outcome cannot part); it is not called when nothing changes.
+    """
     plan = preview(session, by, kind, data, filename, progress, total=total)
     if not plan.ok:
         raise Invalid(f"文件有 {len(plan.errors)} 处错误，没有导入任何数据；请修改后重新上传", code="import_invalid")
@@ -71,6 +77,8 @@ def commit(session: Session, by: Principal, kind: str, data: bytes, filename: st
                   **plan.counts()})
     try:
         found.commit(session, by, plan)
+        if before_commit is not None:
+            before_commit(session, plan)
         session.commit()
     except IntegrityError:
         # A concurrent writer made the same row between our plan and our write (PostgreSQL; on

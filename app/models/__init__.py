@@ -18,10 +18,15 @@ from app.models.activities import (
 from app.models.auth import ActivationCode, LoginAttempt, UserSession
 from app.models.audit import AuditLog
 from app.models.meta import AppMeta
-from app.models.reports import ExportJob, FrozenReport
+from app.models.reports import FrozenReport
+from app.models.jobs import BackgroundJob
 from app.models.api import ApiToken, ApiTokenUsage, TokenLevel
 from app.models.history import HistoryEntry
 from app.models.rollup import DisplayLink, ParticipationCounter, ParticipationMonth, Rollup, RollupStamp
+
+# The export jobs' table became background_job (migration 0010); the old name stays for
+# tests/test_outsiders.py, which another area owns: remove once it says BackgroundJob.
+ExportJob = BackgroundJob
 
 __all__ = [
     "ActivationCode", "Activity", "ActivityParticipant", "ActivityPhoto", "AuditLog", "LoginAttempt",
@@ -30,5 +35,5 @@ __all__ = [
     "IndicatorKind", "LinkAssignment", "LinkRole", "Member", "MemberRole", "Membership",
     "OrgClosure", "OrgLevel", "Organisation", "RoleGrant", "Site", "SiteKind", "Task", "Term",
     "UserAccount", "DisplayLink", "ParticipationCounter", "ParticipationMonth", "Rollup", "RollupStamp",
-    "ExportJob", "FrozenReport", "ApiToken", "ApiTokenUsage", "TokenLevel", "HistoryEntry",
+    "BackgroundJob", "ExportJob", "FrozenReport", "ApiToken", "ApiTokenUsage", "TokenLevel", "HistoryEntry",
 ]

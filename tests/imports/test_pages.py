@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import io
 import re
-from contextlib import contextmanager
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from app.imports import jobs
 from app.imports.base import SHEET_TITLE
+from app.jobs import service as background
 from app.models import Member
 from app.rollup import service as rollup
 from tests import factories as f
@@ -20,14 +19,8 @@ from tests.imports.conftest import fill
 
 @pytest.fixture
 def inline_jobs(session, monkeypatch):
-    """Jobs run at once in the request, on the test's own session (a thread could not share it)."""
-    @contextmanager
-    def same(engine=None):
-        yield session
-
-    monkeypatch.setattr(jobs, "read_session", same)
-    monkeypatch.setattr(jobs, "write_session", same)
-    monkeypatch.setattr(jobs, "start", lambda job, engine=None: jobs.run_now(job))
+    """Queued jobs run at once in the request, on the test's own session (no worker could see it)."""
+    monkeypatch.setattr(background, "wake", lambda: background.run_pending(background.SameSession(session=session)))
 
 
 def _job_url(response) -> str:

@@ -11,6 +11,7 @@ from app.activities import service as svc
 from app.clock import today_cn
 from app.models import Activity, ActivityStatus, AuditLog
 from tests import factories as f
+from tests.activities.conftest import YEAR
 from tests.activities.conftest import as_user as _as
 from tests.activities.conftest import recorded as _recorded
 
@@ -188,10 +189,10 @@ def test_read_one_in_scope_or_404(client, world):
 def test_list_is_scoped_filtered_and_paginated(client, world):
     from datetime import date
 
-    first = _recorded(world, key="a", occurred_on=date(2026, 11, 2))
-    second = _recorded(world, key="b", occurred_on=date(2026, 11, 10), county_id=world.panlong.id,
+    first = _recorded(world, key="a", occurred_on=date(YEAR, 11, 2))
+    second = _recorded(world, key="b", occurred_on=date(YEAR, 11, 10), county_id=world.panlong.id,
                        description="在盘龙区开展义诊")
-    third = _recorded(world, key="c", occurred_on=date(2026, 11, 18), participant_member_ids=[world.colleague.id],
+    third = _recorded(world, key="c", occurred_on=date(YEAR, 11, 18), participant_member_ids=[world.colleague.id],
                       description="与同事一起开展义诊")
     svc.verify(world.session, by=world.p(world.county_staff), activity_id=third.id)
 
@@ -203,7 +204,7 @@ def test_list_is_scoped_filtered_and_paginated(client, world):
     assert [i["id"] for i in client.get(URL, params={"county_id": world.panlong.id}).json()["items"]] == [second.id]
     assert client.get(URL, params={"task_id": world.task.id}).json()["total"] == 3
     assert [i["id"] for i in client.get(URL, params={"member": "同事"}).json()["items"]] == [third.id]
-    window = client.get(URL, params={"date_from": "2026-11-05", "date_to": "2026-11-15"}).json()
+    window = client.get(URL, params={"date_from": f"{YEAR}-11-05", "date_to": f"{YEAR}-11-15"}).json()
     assert [i["id"] for i in window["items"]] == [second.id]
     page = client.get(URL, params={"per_page": 1, "page": 2}).json()
     assert (page["total"], page["page"], page["per_page"], [i["id"] for i in page["items"]]) == (3, 2, 1, [second.id])

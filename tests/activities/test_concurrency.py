@@ -14,8 +14,7 @@ from app.db import make_engine, read_session, write_session
 from app.models import Activity, ActivityValue, AuditLog, GrantRole, UserAccount
 from app.seed.province import init_province
 from tests import factories as f
-
-TODAY = date(2026, 11, 23)
+from tests.activities.conftest import TODAY, YEAR
 
 
 def test_twenty_concurrent_posts_with_one_key_make_one_row(fresh_url):
@@ -30,7 +29,7 @@ def test_twenty_concurrent_posts_with_one_key_make_one_row(fresh_url):
             indicator = f.indicators(s, task)[0]
             s.commit()
             user_id, data = user.id, ActivityInput(
-                task_id=task.id, county_id=wuhua.id, occurred_on=date(2026, 11, 20),
+                task_id=task.id, county_id=wuhua.id, occurred_on=date(YEAR, 11, 20),
                 description="就业技能培训", values={indicator.id: "2"})
 
         with read_session(engine) as s:

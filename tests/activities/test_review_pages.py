@@ -11,6 +11,7 @@ from sqlalchemy import select
 from app.activities import service as svc
 from app.models import Activity, ActivityParticipant, ActivityStatus, ClosedMonth, ParticipantStatus
 from tests import factories as f
+from tests.activities.conftest import YEAR
 from tests.activities.conftest import as_user as _as
 from tests.activities.conftest import recorded as _recorded
 
@@ -41,14 +42,14 @@ def test_queue_lists_pending_activities_of_the_subtree(client, world):
 
 
 def test_filtering_with_htmx_answers_only_the_list(client, world):
-    a = _recorded(world, occurred_on=date(2026, 11, 2))
-    b = _recorded(world, key="k2", occurred_on=date(2026, 11, 12), county_id=world.panlong.id, description="盘龙区义诊")
+    a = _recorded(world, occurred_on=date(YEAR, 11, 2))
+    b = _recorded(world, key="k2", occurred_on=date(YEAR, 11, 12), county_id=world.panlong.id, description="盘龙区义诊")
     _as(client, world, world.county_staff)
     r = client.get("/review", params={"county_id": world.panlong.id}, headers=HX)
     assert r.status_code == 200 and "<html" not in r.text
     assert r.text.lstrip().startswith('<div id="review-queue">')
     assert f'id="activity-{b.id}"' in r.text and f'id="activity-{a.id}"' not in r.text
-    window = client.get("/review", params={"date_from": "2026-11-01", "date_to": "2026-11-05"})
+    window = client.get("/review", params={"date_from": f"{YEAR}-11-01", "date_to": f"{YEAR}-11-05"})
     assert f'id="activity-{a.id}"' in window.text and f'id="activity-{b.id}"' not in window.text
     nobody = client.get("/review", params={"member": "查无此人"})
     assert "没有待审核的活动" in nobody.text and "清除筛选条件" in nobody.text
@@ -66,7 +67,7 @@ def test_the_queue_pages(client, world):
     task_ = world.task
     values = {world.count_ind.id: 1}
     made = [f.make_activity(world.session, recorder=world.member_user, credited=world.wuhua, county=world.wuhua,
-                            task_=task_, values=values, occurred_on=date(2026, 10, 1 + n % 28)) for n in range(51)]
+                            task_=task_, values=values, occurred_on=date(YEAR, 10, 1 + n % 28)) for n in range(51)]
     _as(client, world, world.county_staff)
     first = client.get("/review")
     assert "共 51 条，第 1 / 2 页" in first.text and "下一页" in first.text and "上一页" not in first.text
@@ -298,34 +299,34 @@ def test_months_page_offers_the_offices_subtree(client, world):
 
 def test_close_and_reopen_a_month_without_javascript(client, world):
     _as(client, world, world.county_staff)
-    r = client.post("/review/months/close", data={"org_id": world.wuhua.id, "month": "2026-09"}, follow_redirects=False)
+    r = client.post("/review/months/close", data={"org_id": world.wuhua.id, "month": f"{YEAR}-09"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/review/months?done=closed"
     page = client.get(r.headers["location"])
-    assert "已关账" in page.text and "2026年9月" in page.text and "五华区政协" in page.text
-    assert svc.is_month_closed(world.session, world.wuhua.id, 202609)
-    twice = client.post("/review/months/close", data={"org_id": world.wuhua.id, "month": "2026-09"})
+    assert "已关账" in page.text and f"{YEAR}年9月" in page.text and "五华区政协" in page.text
+    assert svc.is_month_closed(world.session, world.wuhua.id, YEAR * 100 + 9)
+    twice = client.post("/review/months/close", data={"org_id": world.wuhua.id, "month": f"{YEAR}-09"})
     assert twice.status_code == 409 and "该月份已经关账" in twice.text and "<html" in twice.text
-    ask = client.post("/review/months/reopen", data={"org_id": world.wuhua.id, "month": 202609})
+    ask = client.post("/review/months/reopen", data={"org_id": world.wuhua.id, "month": YEAR * 100 + 9})
     assert ask.status_code == 200 and "确认重新打开" in ask.text and 'name="confirmed" value="1"' in ask.text
-    assert svc.is_month_closed(world.session, world.wuhua.id, 202609)
-    done = client.post("/review/months/reopen", data={"org_id": world.wuhua.id, "month": 202609, "confirmed": "1"},
+    assert svc.is_month_closed(world.session, world.wuhua.id, YEAR * 100 + 9)
+    done = client.post("/review/months/reopen", data={"org_id": world.wuhua.id, "month": YEAR * 100 + 9, "confirmed": "1"},
                        follow_redirects=False)
     assert done.headers["location"] == "/review/months?done=month_reopened"
-    assert not svc.is_month_closed(world.session, world.wuhua.id, 202609)
+    assert not svc.is_month_closed(world.session, world.wuhua.id, YEAR * 100 + 9)
 
 
 def test_close_a_month_with_htmx_answers_the_block(client, world):
     _as(client, world, world.county_staff)
-    r = client.post("/review/months/close", data={"org_id": world.wuhua.id, "month": "2026-10"}, headers=HX)
+    r = client.post("/review/months/close", data={"org_id": world.wuhua.id, "month": f"{YEAR}-10"}, headers=HX)
     assert r.status_code == 200 and r.text.lstrip().startswith('<div id="review-months">')
-    assert "2026年10月" in r.text and "hx-confirm" in r.text
-    again = client.post("/review/months/close", data={"org_id": world.wuhua.id, "month": "2026-10"}, headers=HX)
+    assert f"{YEAR}年10月" in r.text and "hx-confirm" in r.text
+    again = client.post("/review/months/close", data={"org_id": world.wuhua.id, "month": f"{YEAR}-10"}, headers=HX)
     assert again.status_code == 409 and 'class="toast toast-error"' in again.text
     bad = client.post("/review/months/close", data={"org_id": world.wuhua.id, "month": "九月"}, headers=HX)
     assert bad.status_code == 422 and "请选择要关账的月份" in bad.text
     future = client.post("/review/months/close", data={"org_id": world.wuhua.id, "month": "2099-01"})
     assert future.status_code == 422 and "只能关闭已经开始的月份" in future.text
-    reopened = client.post("/review/months/reopen", data={"org_id": world.wuhua.id, "month": 202610, "confirmed": "1"},
+    reopened = client.post("/review/months/reopen", data={"org_id": world.wuhua.id, "month": YEAR * 100 + 10, "confirmed": "1"},
                            headers=HX)
     assert reopened.status_code == 200 and "已重新打开该月" in reopened.text
 
@@ -338,17 +339,17 @@ def test_months_are_closed_only_inside_the_office(client, world, who, org, expec
     user = f.persona(world.session, "viewer") if who == "viewer" else getattr(world, who)
     _as(client, world, user)
     target = getattr(world, org)
-    r = client.post("/review/months/close", data={"org_id": target.id, "month": "2026-08"}, follow_redirects=False)
+    r = client.post("/review/months/close", data={"org_id": target.id, "month": f"{YEAR}-08"}, follow_redirects=False)
     assert r.status_code == expected
     closed = world.session.scalar(select(ClosedMonth).where(ClosedMonth.org_id == target.id))
     assert (closed is not None) == (expected == 303)
 
 
 def test_reopening_a_month_outside_the_office_is_404(client, world):
-    world.session.add(ClosedMonth(org_id=world.kunming.id, month=202607))
+    world.session.add(ClosedMonth(org_id=world.kunming.id, month=YEAR * 100 + 7))
     world.session.flush()
     for user, expected in ((world.county_staff, 404), (world.outsider_staff, 404), (world.member_user, 403)):
         _as(client, world, user)
-        r = client.post("/review/months/reopen", data={"org_id": world.kunming.id, "month": 202607, "confirmed": "1"})
+        r = client.post("/review/months/reopen", data={"org_id": world.kunming.id, "month": YEAR * 100 + 7, "confirmed": "1"})
         assert r.status_code == expected
-    assert svc.is_month_closed(world.session, world.kunming.id, 202607)
+    assert svc.is_month_closed(world.session, world.kunming.id, YEAR * 100 + 7)

@@ -20,7 +20,7 @@ from app.models import (
     ParticipantStatus,
     Site,
 )
-from tests.activities.conftest import TODAY
+from tests.activities.conftest import TODAY, YEAR
 
 pytestmark = pytest.mark.dates
 
@@ -97,7 +97,7 @@ def test_indicator_of_another_task_is_refused(world):
 
 def test_future_date_is_refused(world):
     with pytest.raises(Invalid) as exc:
-        _record(world, occurred_on=date(2026, 11, 24))
+        _record(world, occurred_on=date(YEAR, 11, 24))
     assert "不能晚于今天" in exc.value.message
 
 
@@ -110,13 +110,13 @@ def test_site_must_be_in_the_county(world):
 
 
 def test_closed_month_refuses_members_but_not_staff(world):
-    world.session.add(ClosedMonth(org_id=world.kunming.id, month=202610))
+    world.session.add(ClosedMonth(org_id=world.kunming.id, month=YEAR * 100 + 10))
     world.session.flush()
     with pytest.raises(Invalid) as exc:
-        _record(world, occurred_on=date(2026, 10, 5))
+        _record(world, occurred_on=date(YEAR, 10, 5))
     assert exc.value.code == "month_closed"
     # Staff record it on the member's behalf (代录), audited as any creation.
-    result = _record(world, user=world.county_staff, occurred_on=date(2026, 10, 5), on_behalf=True,
+    result = _record(world, user=world.county_staff, occurred_on=date(YEAR, 10, 5), on_behalf=True,
                      participant_member_ids=[world.member_user.member_id])
     assert result.activity.recorder_user_id == world.county_staff.id
     assert result.activity.credited_org_id == world.wuhua.id
@@ -258,17 +258,17 @@ def test_participant_request_confirmed_or_refused(world):
 def test_close_and_reopen_month(world):
     s = world.session
     staff = world.p(world.county_staff)
-    svc.close_month(s, by=staff, org_id=world.wuhua.id, month=202609)
-    assert svc.is_month_closed(s, world.wuhua.id, 202609)
-    assert not svc.is_month_closed(s, world.panlong.id, 202609)
+    svc.close_month(s, by=staff, org_id=world.wuhua.id, month=YEAR * 100 + 9)
+    assert svc.is_month_closed(s, world.wuhua.id, YEAR * 100 + 9)
+    assert not svc.is_month_closed(s, world.panlong.id, YEAR * 100 + 9)
     with pytest.raises(Conflict):
-        svc.close_month(s, by=staff, org_id=world.wuhua.id, month=202609)
+        svc.close_month(s, by=staff, org_id=world.wuhua.id, month=YEAR * 100 + 9)
     with pytest.raises(NotFound):
-        svc.close_month(s, by=world.p(world.outsider_staff), org_id=world.wuhua.id, month=202608)
+        svc.close_month(s, by=world.p(world.outsider_staff), org_id=world.wuhua.id, month=YEAR * 100 + 8)
     with pytest.raises(NotFound):
-        svc.close_month(s, by=staff, org_id=world.kunming.id, month=202608)  # above the caller
-    svc.reopen_month(s, by=staff, org_id=world.wuhua.id, month=202609)
-    assert not svc.is_month_closed(s, world.wuhua.id, 202609)
+        svc.close_month(s, by=staff, org_id=world.kunming.id, month=YEAR * 100 + 8)  # above the caller
+    svc.reopen_month(s, by=staff, org_id=world.wuhua.id, month=YEAR * 100 + 9)
+    assert not svc.is_month_closed(s, world.wuhua.id, YEAR * 100 + 9)
 
 
 def test_read_model_formats_money_and_hides_phones(world):

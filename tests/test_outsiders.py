@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
+from app.clock import today_cn
 from app.main import create_app
 from app.models import (
     ActivityPhoto,
@@ -121,3 +123,97 @@ def test_outsiders_are_refused_everywhere(client, session, outsider):
     assert display.revoked_at is None
     session.refresh(api_token)
     assert api_token.revoked_at is None
+
+
+# --- organisations: 404 outside what the caller reads, 403 when they read it but may not act ----------------
+
+# A route with an organisation in its path declares its loader (app.deps: OrgForRead, OrgForStaff,
+# OrgForLinks, OrgIdForStaff); one that hands the id to its service names the service's rule here.
+ORG_RULE_IN_SERVICE = {("POST", "/manage/orgs/{org_id}/key-county"): "staff"}
+# The meeting-room screen's token is its own principal (DisplayScope), not a user's reach.
+DISPLAY_SCOPED = {"/d/{token}/slide/{code}"}
+# Routes taking the organisation in the query; their handlers call the plain loaders.
+ORG_IN_QUERY = [
+    ("GET", "/api/v1/progress?org={code}", "read"),
+    ("GET", "/api/v1/rankings?org={code}", "read"),
+    ("GET", "/api/v1/orgs?under={code}", "read"),
+    ("GET", "/api/v1/targets?org={code}", "read"),
+    ("GET", "/reports?org={code}", "read"),
+    ("GET", "/exports?org={code}", "read"),
+    ("GET", "/targets?org={code}", "staff"),
+]
+
+
+def _loader_rules() -> dict:
+    from app import deps
+
+    return {deps._org_for_read: "read", deps._org_for_staff: "staff", deps._org_for_links: "links",
+            deps._org_id_for_staff: "staff"}
+
+
+def _rules_of(dependant, rules: dict) -> set[str]:  # dependant: fastapi.dependencies.models.Dependant
+    found = set()
+    for sub in dependant.dependencies:
+        if sub.call in rules:
+            found.add(rules[sub.call])
+        found |= _rules_of(sub, rules)
+    return found
+
+
+def _org_routes() -> list[tuple[str, str, str]]:
+    """(method, path, rule) of every route with an organisation's code or id in its path."""
+    rules, found = _loader_rules(), []
+    app = create_app()
+    for included in app.router.routes:
+        for route in getattr(getattr(included, "original_router", None), "routes", []):
+            if not re.search(r"\{(code|org_id)\}", route.path) or route.path in DISPLAY_SCOPED:
+                continue
+            for method in sorted(route.methods - {"HEAD"}):
+                declared = _rules_of(route.dependant, rules)
+                rule = ORG_RULE_IN_SERVICE.get((method, route.path)) or (declared.pop() if len(declared) == 1 else None)
+                assert rule, f"{method} {route.path} takes an organisation without one loader of app.deps"
+                found.append((method, route.path, rule))
+    return found
+
+
+def test_every_route_with_an_organisation_in_its_path_declares_its_loader():
+    found = {(m, p): r for m, p, r in _org_routes()}
+    assert found[("GET", "/boards/{code}")] == "read" and found[("GET", "/terms/{code}")] == "staff"
+    assert found[("GET", "/api/v1/orgs/{code}")] == "read" and found[("GET", "/history/{code}")] == "staff"
+    assert found[("GET", "/manage/orgs/{org_id}/key-county")] == "staff"
+
+
+def test_organisations_are_404_outside_and_403_to_a_reader_who_may_not_act(client, session):
+    wuhua = f.org(session, "530102")
+    wuhua.is_key_county = True  # so the county board and its API answer a reader at all
+    session.flush()
+    cases = [(m, re.sub(r"\{(\w+)\}", lambda x: wuhua.code if x.group(1) == "code" else str(wuhua.id), p), r)
+             for m, p, r in _org_routes()]
+    cases += [(m, p.format(code=wuhua.code), r) for m, p, r in ORG_IN_QUERY]
+    audit_before = session.scalar(select(func.count()).select_from(AuditLog))
+
+    def ask(method: str, url: str, token: str) -> httpx.Response:
+        if url.startswith("/api/"):
+            return client.request(method, url, headers={"X-CSRF-Token": token})
+        form = {"csrf_token": token, "start_date": today_cn().isoformat(), "value": "1", "keep_ids": ""}
+        return client.request(method, url, data=form if method == "POST" else None, follow_redirects=False)
+
+    # 曲靖's office: 五华区 lies outside everything it reads — as if it did not exist, on every route.
+    token = f.login_as(client, session, f.persona(session, "outsider_staff"))
+    for method, url, _ in cases:
+        r = ask(method, url, token)
+        assert r.status_code == 404, f"outsider_staff {method} {url} → {r.status_code}"
+        assert "服务器出错" not in r.text
+    # The province's viewer reads 五华区: the reading routes answer, the others say 403 (not 404).
+    token = f.login_as(client, session, f.persona(session, "viewer"))
+    for method, url, rule in cases:
+        r = ask(method, url, token)
+        if rule == "read":
+            assert r.status_code == 200, f"viewer {method} {url} → {r.status_code}"
+        else:
+            assert r.status_code == 403, f"viewer {method} {url} → {r.status_code}"
+            assert "服务器出错" not in r.text
+    new_actions = session.scalars(select(AuditLog.action).order_by(AuditLog.id).offset(audit_before)).all()
+    assert [a for a in new_actions if not a.startswith("auth.")] == []
+    session.refresh(wuhua)
+    assert wuhua.is_key_county

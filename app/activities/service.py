@@ -41,7 +41,7 @@ from sqlmodel import Session
 from app.activities import photos as photo_store
 from app.activities.schemas import ActivityInput, ActivityRead, ActivityValueRead
 from app.audit.service import record as audit
-from app.auth.principal import READ_ROLES, STAFF_ROLES, Principal
+from app.auth.principal import READ_ROLES, STAFF_ROLES, Principal, org_for_staff
 from app.catalogue.service import current_campaign, owners_seen_by
 from app.clock import today_cn, yyyymm
 from app.errors import Conflict, Forbidden, Invalid, NotFound
@@ -308,8 +308,7 @@ def _check_month_open(session: Session, by: Principal, org_id: int, day: date, *
 
 def close_month(session: Session, *, by: Principal, org_id: int, month: int) -> ClosedMonth:
     """The office closes a month of its subtree after collection. Commits."""
-    if not by.can(session, org_id, *STAFF_ROLES):
-        raise NotFound()
+    org_for_staff(session, by, org_id)
     if not (month % 100 in range(1, 13)) or month > yyyymm(today_cn()):
         raise Invalid("只能关闭已经开始的月份")
     if session.get(ClosedMonth, (org_id, month)) is not None:
@@ -323,8 +322,7 @@ def close_month(session: Session, *, by: Principal, org_id: int, month: int) -> 
 
 def reopen_month(session: Session, *, by: Principal, org_id: int, month: int) -> None:
     """Undo a closure (audited). Commits."""
-    if not by.can(session, org_id, *STAFF_ROLES):
-        raise NotFound()
+    org_for_staff(session, by, org_id)
     row = session.get(ClosedMonth, (org_id, month))
     if row is None:
         raise Conflict("该月份没有关账")

@@ -33,9 +33,8 @@ from sqlmodel import Session
 
 from app.activities.service import STATUS_LABELS, visible_to
 from app.audit.service import record as audit
-from app.auth.principal import Principal
+from app.auth.principal import Principal, org_for_read
 from app.boards import periods
-from app.boards.service import org_for_board
 from app.catalogue.service import owners_seen_within
 from app.clock import to_cn
 from app.errors import Invalid
@@ -103,7 +102,7 @@ def parse_scope(session: Session, by: Principal, *, org: str | None, period: str
     """The export's scope from the form, or a Chinese 422/404: the organisation must be readable."""
     if not org:
         raise Invalid("请选择组织", code="bad_org", errors={"org": "请选择组织"})
-    organisation = org_for_board(session, by, org.strip())
+    organisation = org_for_read(session, by, org.strip())
     errors: dict[str, str] = {}
     period_obj = None
     if (period or "").strip().lower() != ALL_PERIODS:

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app.audit.service import record
-from app.auth.principal import STAFF_ROLES, Principal
+from app.auth.principal import STAFF_ROLES, Principal, org_for_staff
 from app.catalogue.service import current_campaign, owners_seen_within
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.manage.service import require_staff
@@ -121,9 +121,7 @@ OWNER_ONLY = "实事、省级指标和报告措辞由省级管理员维护；州
 
 def _owner(session: Session, by: Principal, owner_org_id: int, *, task: bool = False) -> Organisation:
     require_staff(by)
-    org = session.get(Organisation, owner_org_id)
-    if org is None or not by.can(session, org.id, *STAFF_ROLES):
-        raise NotFound("找不到该组织，或不在您的管辖范围内", code="org_not_found")
+    org = org_for_staff(session, by, owner_org_id)
     if not may_own(session, by, org) or (task and org.level != OrgLevel.province):
         raise Forbidden(OWNER_ONLY, code="catalogue_owner_only")
     return org

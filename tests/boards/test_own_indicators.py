@@ -9,6 +9,7 @@ from app.activities import service as activities
 from app.auth.service import build_principal
 from app.boards import periods
 from app.boards import service as boards
+from app.clock import today_cn
 from app.models import Indicator
 from app.reports.service import build_report
 from tests.api.conftest import bearer, make_token
@@ -35,7 +36,7 @@ def test_boards_and_reports_show_it_in_its_subtree_only(session):
     assert own.name in _names(boards.catalogue(session, org(session, "530102").id)[0])  # 五华区, under 昆明
     assert own.name not in _names(boards.catalogue(session, org(session, "530300").id)[0])  # 曲靖
     assert own.name not in _names(boards.catalogue(session, org(session, "530000").id)[0])  # the province
-    period = periods.parse("2026")
+    period = periods.parse(str(today_cn().year))
     assert any(f.indicator.name == own.name for t in boards.overview(session, org(session, "530100"), period).tasks
                for f in t.indicators)
     assert not any(f.indicator.name == own.name for t in boards.overview(session, org(session, "530300"), period).tasks
@@ -75,7 +76,7 @@ def test_a_value_for_another_prefectures_own_indicator_is_refused(session):
     qujing_county = org(session, "530302")
     member = make_member(session, qujing_county)
     by = build_principal(session, make_user(session, member=member, grants=((GrantRole.member, qujing_county),)))
-    data = ActivityInput(task_id=task(session).id, county_id=qujing_county.id, occurred_on="2026-11-02", description="技术培训",
+    data = ActivityInput(task_id=task(session).id, county_id=qujing_county.id, occurred_on=today_cn().isoformat(), description="技术培训",
                          values={own.id: "2"})
     with pytest.raises(Invalid) as refused:
         activities.record_activity(session, by=by, data=data, idempotency_key="own-indicator")

@@ -31,7 +31,7 @@ from app.orgs.service import key_counties
 from app.reports.service import build_report
 from app.rollup import service as rollup
 from tests import factories as f
-from tests.manage.conftest import TODAY
+from tests.manage.conftest import TODAY, YEAR
 
 pytestmark = pytest.mark.dates
 
@@ -173,7 +173,7 @@ def _took_part(world, member, on: date):
 
 
 def test_a_transfer_ends_the_old_membership_opens_one_in_the_targets_term_and_keeps_the_rollup_exact(world):
-    _took_part(world, world.alice, date(2026, 3, 1))
+    _took_part(world, world.alice, date(YEAR, 3, 1))
     assert rollup.check(world.s) == []
     by = world.p(world.prefecture_staff)
     new = service.transfer_member(world.s, by, world.alice.id, to_org_id=world.panlong.id, role="standing", today=TODAY)
@@ -212,20 +212,20 @@ def test_transfer_refusals(world):
         service.transfer_member(world.s, world.p(world.county_staff), world.alice.id, to_org_id=world.panlong.id,
                                 today=TODAY)
     # There and back within one term: the seat in 盘龙区's 第1届 is taken already.
-    service.transfer_member(world.s, by, world.alice.id, to_org_id=world.panlong.id, on=date(2026, 6, 1), today=TODAY)
+    service.transfer_member(world.s, by, world.alice.id, to_org_id=world.panlong.id, on=date(YEAR, 6, 1), today=TODAY)
     # Back to 五华区 in the same 第1届, which holds the member's first seat: refused.
     with pytest.raises(Conflict) as again:
-        service.transfer_member(world.s, by, world.alice.id, to_org_id=world.wuhua.id, on=date(2026, 9, 1), today=TODAY)
+        service.transfer_member(world.s, by, world.alice.id, to_org_id=world.wuhua.id, on=date(YEAR, 9, 1), today=TODAY)
     assert again.value.code == "already_in_term"
     assert rollup.check(world.s) == []
     assert len(_audit(world, "member.transfer")) == 1
 
 
 def test_ending_a_membership_keeps_history_and_the_rollup_exact(world):
-    _took_part(world, world.bob, date(2026, 2, 1))
+    _took_part(world, world.bob, date(YEAR, 2, 1))
     by = world.p(world.county_staff)
-    ms = service.end_membership(world.s, by, world.bob.id, on=date(2026, 6, 30), reason="换届未连任", today=TODAY)
-    assert ms.end_date == date(2026, 6, 30)
+    ms = service.end_membership(world.s, by, world.bob.id, on=date(YEAR, 6, 30), reason="换届未连任", today=TODAY)
+    assert ms.end_date == date(YEAR, 6, 30)
     assert rollup.check(world.s) == []
     rows, _ = service.list_members(world.s, by, today=TODAY)
     assert world.bob.id not in {r.member.id for r in rows}
@@ -393,24 +393,24 @@ def test_catalogue_wording_edits_show_in_the_built_report(world):
     task = f.task(world.s, 1)
     projects, services = f.indicators(world.s, task)
     f.make_activity(world.s, recorder=world.alice_user, credited=world.wuhua, county=world.wuhua, task_=task,
-                    values={projects.id: 2, services.id: 5}, occurred_on=date(2026, 5, 4), status=ActivityStatus.verified,
+                    values={projects.id: 2, services.id: 5}, occurred_on=date(YEAR, 5, 4), status=ActivityStatus.verified,
                     participants=(world.alice,))
     cat.update_task(world.s, by, task.id, cat.TaskForm(name=task.name, short_name=task.short_name,
                                                        narrative_prefix="助力脱贫地区", area_id=task.area_id))
     cat.update_indicator(world.s, by, projects.id, cat.IndicatorForm(name="发展产业项目", unit="项",
                                                                      narrative="培育特色产业项目{value}{unit}"))
     cat.set_wording(world.s, by, key="opening", text="截至目前，{scope}各级政协{when}共同推进实事：")
-    report = build_report(world.s, world.wuhua, periods.parse("2026-ytdq3", TODAY))
+    report = build_report(world.s, world.wuhua, periods.parse(f"{YEAR}-ytdq3", TODAY))
     first = report["paragraphs"][0][0]
-    assert first.startswith("截至目前，全区各级政协自2026年初截至第三季度末共同推进实事：")
+    assert first.startswith(f"截至目前，全区各级政协自{YEAR}年初截至第三季度末共同推进实事：")
     assert "助力脱贫地区培育特色产业项目2项，提供技术服务5次。" in first
     assert [e.action for e in _audit(world, "task.update")] == ["task.update"]
     [w] = _audit(world, "wording.set")
     assert w.target_id == "opening" and w.org_id == world.province.id
     # Cleared: back to the file's default.
     cat.set_wording(world.s, by, key="opening", text="  ")
-    report = build_report(world.s, world.wuhua, periods.parse("2026-ytdq3", TODAY))
-    assert report["paragraphs"][0][0].startswith("据统计，自2026年初截至第三季度末，全区政协组织和委员持续开展")
+    report = build_report(world.s, world.wuhua, periods.parse(f"{YEAR}-ytdq3", TODAY))
+    assert report["paragraphs"][0][0].startswith(f"据统计，自{YEAR}年初截至第三季度末，全区政协组织和委员持续开展")
     assert [e.action for e in _audit(world, "wording.clear")] == ["wording.clear"]
 
 

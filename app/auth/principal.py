@@ -100,7 +100,7 @@ _MAX_ID = 2**63 - 1
 
 
 def _find_org(session: Session, ref: int | str | None) -> Organisation | None:
-    if isinstance(ref, int) and not isinstance(ref, bool):
+    if isinstance(ref, int):
         return session.get(Organisation, ref) if 0 < ref <= _MAX_ID else None
     try:
         return get_by_code(session, ref or "")

@@ -46,6 +46,7 @@ from app.models import (
     UserSession,
 )
 from app.models.base import utcnow
+from app.models.people import serving_on
 
 MAX_PER_PAGE = 200
 
@@ -87,8 +88,7 @@ def _visible_accounts(by: Principal, *, today: date | None = None) -> Select:
     current = aliased(Membership)
     membership_id = (
         select(current.id)
-        .where(current.member_id == UserAccount.member_id, current.start_date <= today,
-               or_(current.end_date.is_(None), current.end_date >= today))
+        .where(current.member_id == UserAccount.member_id, serving_on(today, seat=current))
         .order_by(current.start_date.desc(), current.id.desc())
         .limit(1).correlate(UserAccount).scalar_subquery()
     )
@@ -103,8 +103,7 @@ def _visible_accounts(by: Principal, *, today: date | None = None) -> Select:
     # of the province (a county's list took as long as the province's).
     may_be_in_scope = or_(
         UserAccount.member_id.in_(
-            select(current.member_id).where(current.org_id.in_(scope), current.start_date <= today,
-                                            or_(current.end_date.is_(None), current.end_date >= today))),
+            select(current.member_id).where(current.org_id.in_(scope), serving_on(today, seat=current))),
         UserAccount.id.in_(select(RoleGrant.user_id).where(RoleGrant.org_id.in_(scope))),
     )
     return (

@@ -40,6 +40,7 @@ from app.models import (
     SiteKind,
     UserAccount,
 )
+from app.models.people import serves_on, serving_on
 from app.orgs.service import ancestor_ids, subtree_ids
 from app.rollup import service as rollup
 from app.terms.service import current_term
@@ -136,16 +137,12 @@ class MemberRow:
         return MEMBER_ROLE_LABELS[MemberRole(self.membership.role)] if self.membership else ""
 
 
-def _serving(table, today: date):
-    return [table.c.start_date <= today, or_(table.c.end_date.is_(None), table.c.end_date >= today)]
-
-
 def _is_current(today: date):
     """Membership is its member's current one: open on ``today``, the most recent if several."""
     cur = Membership.__table__.alias("cur")
-    latest = (select(cur.c.id).where(cur.c.member_id == Membership.member_id, *_serving(cur, today))
+    latest = (select(cur.c.id).where(cur.c.member_id == Membership.member_id, serving_on(today, seat=cur))
               .order_by(cur.c.start_date.desc(), cur.c.id.desc()).limit(1).correlate(Membership).scalar_subquery())
-    return [*_serving(Membership.__table__, today), Membership.id == latest]
+    return [serving_on(today), Membership.id == latest]
 
 
 def list_members(session: Session, by: Principal, *, org_id: int | None = None, q: str = "",
@@ -193,8 +190,7 @@ def member_for_staff(session: Session, by: Principal, member_id: int, *, today: 
         .order_by(Membership.start_date.desc(), Membership.id.desc()))) if member else []
     if not memberships:
         raise NotFound("找不到该委员，或不在您的管辖范围内", code="member_not_found")
-    current = next((ms for ms in memberships if ms.start_date <= today
-                    and (ms.end_date is None or ms.end_date >= today)), None)
+    current = next((ms for ms in memberships if serves_on(ms, today)), None)
     shown = current or memberships[0]
     _require_staff_over(session, by, shown.org_id, "委员")
     committee = session.get(Committee, shown.committee_id) if shown.committee_id else None

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
     Column,
     ColumnElement,
     ForeignKeyConstraint,
+    FromClause,
     Index,
     String,
     UniqueConstraint,
@@ -91,16 +93,31 @@ class Membership(SQLModel, table=True):
 Day = date | ColumnElement[date]
 
 
-def seat_open_on(day: Day) -> ColumnElement[bool]:
-    """SQL condition: the membership has not ended before ``day`` (begun or not)."""
-    return or_(col(Membership.end_date).is_(None), col(Membership.end_date) >= day)
+# ``seat`` may be the Membership class, an ORM alias of it (``aliased``) or a Core alias of its table:
+# queries that compare two of a member's seats (the current one among several) alias it.
+def _dates(seat: Any) -> tuple[Any, Any]:
+    cols = seat.c if isinstance(seat, FromClause) else seat
+    return col(cols.start_date), col(cols.end_date)
 
 
-def serving_during(first: Day, last: Day) -> ColumnElement[bool]:
+def seat_open_on(day: Day, *, seat: Any = None) -> ColumnElement[bool]:
+    """SQL condition: the membership (``seat``: an alias of the table, default the table) has not
+    ended before ``day`` (begun or not)."""
+    _, end = _dates(Membership if seat is None else seat)
+    return or_(end.is_(None), end >= day)
+
+
+def serving_during(first: Day, last: Day, *, seat: Any = None) -> ColumnElement[bool]:
     """SQL condition: the membership is in force on at least one day of ``first``..``last`` (both inclusive)."""
-    return and_(col(Membership.start_date) <= last, seat_open_on(first))
+    start, _ = _dates(Membership if seat is None else seat)
+    return and_(start <= last, seat_open_on(first, seat=seat))
 
 
-def serving_on(day: Day) -> ColumnElement[bool]:
+def serving_on(day: Day, *, seat: Any = None) -> ColumnElement[bool]:
     """SQL condition: the membership is in force on ``day``."""
-    return serving_during(day, day)
+    return serving_during(day, day, seat=seat)
+
+
+def serves_on(membership: Membership, day: date) -> bool:
+    """Python twin of :func:`serving_on`, for memberships already loaded."""
+    return membership.start_date <= day and (membership.end_date is None or membership.end_date >= day)

@@ -7,10 +7,11 @@ from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.orm import aliased
 
 from app.clock import today_cn
 from app.models import Membership
-from app.models.people import seat_open_on, serving_during, serving_on
+from app.models.people import seat_open_on, serves_on, serving_during, serving_on
 from tests import factories as f
 
 pytestmark = pytest.mark.dates
@@ -49,3 +50,13 @@ def test_serving_during_a_span_means_serving_on_one_of_its_days(session):
     assert _holds(session, seat, serving_during(day - timedelta(days=20), day + timedelta(days=20)))  # inside
     assert not _holds(session, seat, serving_during(day + timedelta(days=10), day + timedelta(days=20)))
     assert not _holds(session, seat, serving_during(day - timedelta(days=20), day - timedelta(days=1)))
+
+
+def test_the_python_twin_and_aliased_seats_follow_the_same_rule(session):
+    day = today_cn() - timedelta(days=10)
+    seat = _seat(session, day - timedelta(days=30), day)
+    other = aliased(Membership)
+    for d in (day - timedelta(days=31), day - timedelta(days=30), day, day + timedelta(days=1)):
+        in_sql = session.scalar(select(other.id).where(other.id == seat.id, serving_on(d, seat=other))) is not None
+        assert serves_on(seat, d) == in_sql == _holds(session, seat, serving_on(d))
+    assert [serves_on(seat, d) for d in (day - timedelta(days=31), day, day + timedelta(days=1))] == [False, True, False]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select, text
@@ -77,7 +77,8 @@ def test_activity_rows_hang_together(demo):
             "WHERE a.task_id <> v.task_id"
         ),
         "in the future": f"SELECT count(*) FROM activity WHERE occurred_on > '{TODAY.isoformat()}'",
-        "older than a year": "SELECT count(*) FROM activity WHERE occurred_on < '2025-06-16'",
+        "older than a year": ("SELECT count(*) FROM activity WHERE occurred_on < "
+                              f"'{(TODAY.replace(year=TODAY.year - 1) + timedelta(days=1)).isoformat()}'"),
         "reviewed before submitted": "SELECT count(*) FROM activity WHERE reviewed_at < submitted_at",
         "returned without reason": (
             "SELECT count(*) FROM activity WHERE status = 'returned' AND status_reason IS NULL"
@@ -101,7 +102,8 @@ def test_activity_rows_hang_together(demo):
         ),
         # Older items were decided; nothing in a closed month waits for review.
         "pending long ago": (
-            "SELECT count(*) FROM activity WHERE status = 'pending' AND occurred_on < '2026-05-01'"
+            "SELECT count(*) FROM activity WHERE status = 'pending' "
+            f"AND occurred_on < '{(TODAY.replace(day=1) - timedelta(days=1)).replace(day=1).isoformat()}'"
         ),
     }
     assert {name: _scalar(engine, sql) for name, sql in checks.items()} == dict.fromkeys(checks, 0)

@@ -27,7 +27,7 @@ from sqlmodel import Session
 
 from app.audit.service import record
 from app.auth.principal import STAFF_ROLES, Principal, org_for_staff
-from app.catalogue.service import current_campaign, owners_seen_within
+from app.catalogue.service import current_campaign, owners_seen_by, owners_seen_within
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.manage.service import require_staff
 from app.models import (
@@ -41,7 +41,7 @@ from app.models import (
     OrgLevel,
     Task,
 )
-from app.orgs.service import ancestor_ids, root, subtree_ids
+from app.orgs.service import root, subtree_ids
 from app.reports import narrative
 from app.rollup import service as rollup
 
@@ -280,7 +280,7 @@ def create_indicator(session: Session, by: Principal, *, task_id: int, owner_org
     task = session.get(Task, task_id)
     # The task must be one the owner works with (its own or an ancestor's): tasks_for(owner).
     if task is None or session.scalar(select(Organisation.id).where(
-            Organisation.id == task.owner_org_id, Organisation.id.in_(ancestor_ids(owner.id)))) is None:
+            Organisation.id == task.owner_org_id, Organisation.id.in_(owners_seen_by(owner.id)))) is None:
         raise Invalid("请选择本组织可用的实事", errors={"task_id": "请选择实事"}, code="catalogue_invalid")
     try:
         kind = IndicatorKind(data.kind)

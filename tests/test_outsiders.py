@@ -7,7 +7,7 @@ loader cannot slip through. Routes are read from the application itself.
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -68,11 +68,12 @@ def test_outsiders_are_refused_everywhere(client, session, outsider):
     session.flush()
     photo = session.scalar(select(ActivityPhoto.id).where(ActivityPhoto.activity_id == activity.id))
     grant = session.scalar(select(RoleGrant.id).where(RoleGrant.user_id == owner.id))
-    link = LinkAssignment(leader_member_id=owner.member_id, county_id=wuhua.id, role="lead", start_date=date(2026, 1, 1))
+    link = LinkAssignment(leader_member_id=owner.member_id, county_id=wuhua.id, role="lead", start_date=f.months_ago(1))
     session.add(link)
     display = DisplayLink(token_hash="0" * 64, name="五华区大屏", org_id=wuhua.id)
     session.add(display)
-    frozen = FrozenReport(org_id=wuhua.id, year=2026, first_month=1, last_month=3, period_label="2026年第一季度",
+    year = f.this_year()
+    frozen = FrozenReport(org_id=wuhua.id, year=year, first_month=1, last_month=3, period_label=f"{year}年第一季度",
                           title="五华区报告", content="{}", docx=b"d", xlsx=b"x", sha256="0" * 64)
     session.add(frozen)
     job = ExportJob(user_id=owner.id, org_id=wuhua.id, kind="activities.xlsx", params="{}", status="done")
@@ -99,7 +100,7 @@ def test_outsiders_are_refused_everywhere(client, session, outsider):
             assert client.get(url).status_code == 200, url
     f.login_as(client, session, f.persona(session, outsider))
     form = {"reason": "x", "role": "admin", "org_id": str(wuhua.id), "description": "改掉", "task_id": str(task.id),
-            "county_id": str(wuhua.id), "occurred_on": "2026-03-01", "idempotency_key": "sweep"}
+            "county_id": str(wuhua.id), "occurred_on": f.months_ago(1).isoformat(), "idempotency_key": "sweep"}
     for method, path in ROUTES:
         url = re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: str(ids[m.group(1)]), path)
         if path.endswith("/join") and outsider in MAY_ASK_TO_JOIN:

@@ -29,6 +29,9 @@ from tests.accounts.helpers import (
     who,
 )
 
+# Activation codes expire, seats end and the audit log is read by Beijing day.
+pytestmark = pytest.mark.dates
+
 
 def _ids(page) -> set[int]:
     return {row.user.id for row in page.items}

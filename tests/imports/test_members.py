@@ -13,6 +13,9 @@ from app.models import AuditLog, Committee, Member, Membership, RoleGrant, Term,
 from app.rollup import service as rollup
 from tests.imports.conftest import fill, headers, to_csv
 
+# Memberships start on dates, participation counters are per year of the clock.
+pytestmark = pytest.mark.dates
+
 
 def _member(session, phone):
     return session.scalar(select(Member).where(Member.phone == phone))

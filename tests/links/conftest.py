@@ -16,7 +16,10 @@ from app.links.schemas import LinkCreate
 from app.models import GrantRole, MemberRole, Membership, Organisation, Site
 from tests import factories as f
 
-TODAY = date(2026, 11, 23)
+# The tests' known day: 23 November of last year, so links starting in its March are in force
+# both on that day and on the clock's today (the pages), whatever day the suite runs on.
+YEAR = f.this_year() - 1
+TODAY = date(YEAR, 11, 23)
 
 
 def make_leader(session, organisation, *, name: str, title: str | None = None,
@@ -68,7 +71,7 @@ class World:
         return build_principal(self.session, user, ip="test", today=TODAY)
 
     def data(self, **overrides) -> LinkCreate:
-        fields = dict(leader_member_id=self.vice_chair.id, county_id=self.panlong.id, start_date=date(2026, 3, 1))
+        fields = dict(leader_member_id=self.vice_chair.id, county_id=self.panlong.id, start_date=date(YEAR, 3, 1))
         fields.update(overrides)
         return LinkCreate(**fields)
 

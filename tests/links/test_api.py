@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from app.clock import today_cn
 from app.models import AuditLog, GrantRole, LinkAssignment
 from tests import factories as f
-from tests.links.conftest import as_user, assigned
+from tests.links.conftest import YEAR, as_user, assigned
 
 pytestmark = pytest.mark.dates
 
@@ -19,7 +19,7 @@ URL = "/api/v1/links"
 
 def _body(world, **overrides) -> dict:
     body = {"leader_member_id": world.vice_chair.id, "county_id": world.panlong.id, "role": "lead",
-            "start_date": "2026-03-01", "note": "牵头"}
+            "start_date": f"{YEAR}-03-01", "note": "牵头"}
     body.update(overrides)
     return body
 
@@ -44,7 +44,7 @@ def test_create_answers_201_then_replays_the_same_link_with_200(client, world):
     assert again.headers["idempotent-replayed"] == "true"
     assert _count(world.session) == 1
 
-    clash = client.post(URL, json=_body(world, note="另一条", start_date="2026-05-01"))
+    clash = client.post(URL, json=_body(world, note="另一条", start_date=f"{YEAR}-05-01"))
     assert clash.status_code == 409
     assert clash.json()["code"] == "link_overlap" and "时间不能重叠" in clash.json()["detail"]
     assert _count(world.session) == 1
@@ -52,7 +52,7 @@ def test_create_answers_201_then_replays_the_same_link_with_200(client, world):
 
 def test_bad_input_is_a_chinese_422_and_nothing_is_written(client, world):
     as_user(client, world, world.province_staff)
-    r = client.post(URL, json=_body(world, end_date="2026-01-01"))
+    r = client.post(URL, json=_body(world, end_date=f"{YEAR}-01-01"))
     assert r.status_code == 422 and r.json()["code"] == "invalid"
     assert r.json()["errors"] == {"end_date": "结束日期须晚于开始日期"}
     r = client.post(URL, json=_body(world, leader_member_id=world.plain_standing.id))
@@ -148,8 +148,8 @@ def test_change_takes_only_the_fields_sent(client, world):
     as_user(client, world, world.province_staff)
     r = client.patch(f"{URL}/{link.id}", json={"role": "liaison"})
     assert r.status_code == 200 and r.json()["role"] == "liaison" and r.json()["note"] == ""
-    assert r.json()["start_date"] == "2026-03-01"
-    r = client.patch(f"{URL}/{link.id}", json={"end_date": "2025-01-01"})
+    assert r.json()["start_date"] == f"{YEAR}-03-01"
+    r = client.patch(f"{URL}/{link.id}", json={"end_date": f"{YEAR - 1}-01-01"})
     assert r.status_code == 422 and "end_date" in r.json()["errors"]
     as_user(client, world, world.outsider_staff)
     assert client.patch(f"{URL}/{link.id}", json={"note": "x"}).status_code == 404

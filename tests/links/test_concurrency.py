@@ -17,7 +17,7 @@ from app.links.service import assign_leader
 from app.models import AuditLog, GrantRole, LinkAssignment, UserAccount
 from app.seed.province import init_province
 from tests import factories as f
-from tests.links.conftest import TODAY, make_leader
+from tests.links.conftest import TODAY, YEAR, make_leader
 
 pytestmark = pytest.mark.dates
 
@@ -56,12 +56,12 @@ def test_simultaneous_copies_make_one_link(fresh_url):
         with read_session(engine) as s:
             principal = build_principal(s, s.get(UserAccount, staff_id), today=TODAY)
 
-        same = LinkCreate(leader_member_id=leader_id, county_id=county_id, start_date=date(2026, 3, 1))
+        same = LinkCreate(leader_member_id=leader_id, county_id=county_id, start_date=date(YEAR, 3, 1))
         results, errors = _race(engine, principal, [same] * 10)
         assert errors == [] and len(results) == 10
         assert len({link_id for link_id, _ in results}) == 1 and sum(created for _, created in results) == 1
 
-        others = [LinkCreate(leader_member_id=leader_id, county_id=county_id, start_date=date(2026, 4, n), note=f"{n}")
+        others = [LinkCreate(leader_member_id=leader_id, county_id=county_id, start_date=date(YEAR, 4, n), note=f"{n}")
                   for n in range(1, 7)]
         results, errors = _race(engine, principal, others)
         assert results == [] and len(errors) == 6

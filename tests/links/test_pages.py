@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from app.clock import today_cn
 from app.models import ActivityStatus, AuditLog, GrantRole, LinkAssignment, Site
 from tests import factories as f
-from tests.links.conftest import as_user, assigned
+from tests.links.conftest import YEAR, as_user, assigned
 
 pytestmark = pytest.mark.dates
 
@@ -28,7 +28,7 @@ def _count(session) -> int:
 
 def _fields(world, **overrides) -> dict:
     data = {"leader_member_id": str(world.vice_chair.id), "county_id": str(world.panlong.id), "role": "lead",
-            "start_date": "2026-03-01", "end_date": "", "note": "牵头", "site_id": "", "next": "/links/coverage"}
+            "start_date": f"{YEAR}-03-01", "end_date": "", "note": "牵头", "site_id": "", "next": "/links/coverage"}
     data.update(overrides)
     return data
 
@@ -172,11 +172,11 @@ def test_made_in_place_from_the_coverage_panel(client, world):
 
 def test_errors_come_back_beside_their_fields_with_everything_typed(client, world):
     as_user(client, world, world.province_staff)
-    r = client.post("/links", data=_fields(world, leader_member_id="", end_date="2026-01-01", note="保留的备注"),
+    r = client.post("/links", data=_fields(world, leader_member_id="", end_date=f"{YEAR}-01-01", note="保留的备注"),
                     headers=HX)
     assert r.status_code == 422 and "<html" not in r.text and r.text.lstrip().startswith("<form")
-    assert "请选择挂联的领导" in r.text and "保留的备注" in r.text and 'value="2026-01-01"' in r.text
-    r = client.post("/links", data=_fields(world, end_date="2026-01-01"))
+    assert "请选择挂联的领导" in r.text and "保留的备注" in r.text and f'value="{YEAR}-01-01"' in r.text
+    r = client.post("/links", data=_fields(world, end_date=f"{YEAR}-01-01"))
     assert r.status_code == 422 and "<html" in r.text and "结束日期须晚于开始日期" in r.text
     assert 'aria-invalid="true"' in r.text
     r = client.post("/links", data=_fields(world, leader_member_id=str(world.plain_member.id)))
@@ -197,7 +197,7 @@ def test_a_reload_without_javascript_finds_leaders_and_saves_nothing(client, wor
 def test_an_overlap_is_refused_with_its_reason(client, world):
     assigned(world)
     as_user(client, world, world.province_staff)
-    r = client.post("/links", data=_fields(world, start_date="2026-06-01", note="另一条"), headers=HX)
+    r = client.post("/links", data=_fields(world, start_date=f"{YEAR}-06-01", note="另一条"), headers=HX)
     assert r.status_code == 409 and "时间不能重叠" in r.text and 'class="toast' in r.text
     assert _count(world.session) == 1
 
@@ -278,9 +278,9 @@ def test_ending_asks_first_then_keeps_the_history(client, world):
 def test_ending_with_a_bad_date_shows_the_confirmation_again(client, world):
     link = assigned(world)
     as_user(client, world, world.province_staff)
-    r = client.post(f"/links/{link.id}/end", data={"end_date": "2026-01-01"})
+    r = client.post(f"/links/{link.id}/end", data={"end_date": f"{YEAR}-01-01"})
     assert r.status_code == 422 and "结束日期不能早于开始日期" in r.text and "确定结束" in r.text
-    r = client.post(f"/links/{link.id}/end", data={"end_date": "31/12/2026"})
+    r = client.post(f"/links/{link.id}/end", data={"end_date": f"31/12/{YEAR}"})
     assert r.status_code == 422 and "日期格式不正确" in r.text
     world.session.expire_all()
     assert world.session.get(LinkAssignment, link.id).end_date is None
@@ -290,14 +290,14 @@ def test_changing_a_link(client, world):
     link = assigned(world)
     as_user(client, world, world.province_staff)
     page = client.get(f"/links/{link.id}/edit")
-    assert page.status_code == 200 and "修改挂联" in page.text and 'value="2026-03-01"' in page.text
-    r = client.post(f"/links/{link.id}/edit", data={"role": "liaison", "start_date": "2026-03-01",
-                                                    "end_date": "2027-06-30", "note": "改为联络员"},
+    assert page.status_code == 200 and "修改挂联" in page.text and f'value="{YEAR}-03-01"' in page.text
+    r = client.post(f"/links/{link.id}/edit", data={"role": "liaison", "start_date": f"{YEAR}-03-01",
+                                                    "end_date": f"{YEAR + 2}-06-30", "note": "改为联络员"},
                     follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/links?done=changed"
     world.session.expire_all()
     stored = world.session.get(LinkAssignment, link.id)
-    assert (stored.role, stored.end_date, stored.note) == ("liaison", date(2027, 6, 30), "改为联络员")
+    assert (stored.role, stored.end_date, stored.note) == ("liaison", date(YEAR + 2, 6, 30), "改为联络员")
     r = client.post(f"/links/{link.id}/edit", data={"role": "liaison", "start_date": "", "note": "x"})
     assert r.status_code == 422 and "请填写开始日期" in r.text
 
@@ -307,7 +307,7 @@ def test_outsiders_get_404_on_someone_elses_link(client, world, who):
     link = assigned(world)
     as_user(client, world, getattr(world, who))
     for method, path in (("GET", "edit"), ("POST", "edit"), ("GET", "end"), ("POST", "end")):
-        r = client.request(method, f"/links/{link.id}/{path}", data={"role": "lead", "start_date": "2026-03-01"}
+        r = client.request(method, f"/links/{link.id}/{path}", data={"role": "lead", "start_date": f"{YEAR}-03-01"}
                            if method == "POST" else None, follow_redirects=False)
         assert r.status_code == 404, (method, path)
     world.session.expire_all()
@@ -346,7 +346,7 @@ def test_ids_and_dates_out_of_range_are_refused_not_a_server_error(client, world
     huge = "9" * 23
     for url in (f"/links?county_id={huge}", f"/links?prefecture_id={huge}", f"/links/coverage?prefecture_id={huge}",
                 f"/links/coverage.xlsx?prefecture_id={huge}", f"/links/{huge}/edit", f"/api/v1/links?county_id={huge}",
-                "/links?active_on=2026-13-01", "/links?page=0"):
+                f"/links?active_on={YEAR}-13-01", "/links?page=0"):
         assert client.get(url).status_code == 422, url
     # Typed into the form, a huge id is just "not chosen".
     for url in (f"/links/new?county_id={huge}", f"/links/leaders?county_id={huge}&leader_member_id={huge}",

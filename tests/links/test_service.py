@@ -15,7 +15,7 @@ from app.links import service as svc
 from app.links.schemas import LinkChange
 from app.models import ActivityStatus, AuditLog, GrantRole, LinkAssignment, LinkRole
 from tests import factories as f
-from tests.links.conftest import TODAY, assigned
+from tests.links.conftest import TODAY, YEAR, assigned
 
 pytestmark = pytest.mark.dates
 
@@ -40,7 +40,7 @@ def test_the_office_links_a_provincial_leader_to_a_key_county_and_it_is_audited(
     assert (link.leader_member_id, link.county_id, link.site_id, link.role) == (
         world.vice_chair.id, world.panlong.id, None, LinkRole.lead)
     assert (link.start_date, link.end_date, link.note, link.assigned_by_user_id) == (
-        D(2026, 3, 1), None, "牵头", world.province_staff.id)
+        D(YEAR, 3, 1), None, "牵头", world.province_staff.id)
     [entry] = _audit(world.session, "link.create")
     assert (entry.target_type, entry.target_id, entry.org_id) == ("link_assignment", str(link.id), world.panlong.id)
     assert entry.actor_user_id == world.province_staff.id and '"leader_member_id": %d' % world.vice_chair.id in entry.after
@@ -60,9 +60,9 @@ def test_a_retried_identical_link_answers_the_existing_row(world):
 
 
 @pytest.mark.parametrize(("start", "end"), [
-    (D(2026, 5, 1), None),  # open-ended inside an open-ended one
-    (D(2025, 1, 1), D(2026, 3, 2)),  # in force on the other's first day
-    (D(2025, 1, 1), None),
+    (D(YEAR, 5, 1), None),  # open-ended inside an open-ended one
+    (D(YEAR - 1, 1, 1), D(YEAR, 3, 2)),  # in force on the other's first day
+    (D(YEAR - 1, 1, 1), None),
 ])
 def test_overlapping_links_of_the_same_leader_and_place_are_refused(world, start, end):
     assigned(world)
@@ -74,8 +74,8 @@ def test_overlapping_links_of_the_same_leader_and_place_are_refused(world, start
 
 
 def test_links_that_do_not_meet_in_time_or_place_are_allowed(world):
-    assigned(world, start_date=D(2025, 1, 1), end_date=D(2026, 1, 1))
-    assigned(world, start_date=D(2026, 1, 1))  # from the day the first ended (the end date is not in force)
+    assigned(world, start_date=D(YEAR - 1, 1, 1), end_date=D(YEAR, 1, 1))
+    assigned(world, start_date=D(YEAR, 1, 1))  # from the day the first ended (the end date is not in force)
     assigned(world, site_id=world.panlong_site.id)  # a site of the county is another place
     assigned(world, leader_member_id=world.kunming_sg.id)  # another leader, same county
     assert len(_links(world.session)) == 4
@@ -161,11 +161,11 @@ def test_the_place_must_be_a_county_and_the_site_inside_it(world):
 
 
 @pytest.mark.parametrize(("start", "end", "field"), [
-    (D(2026, 3, 1), D(2026, 2, 28), "end_date"),
-    (D(2026, 3, 1), D(2026, 3, 1), "end_date"),  # a link must last at least a day
+    (D(YEAR, 3, 1), D(YEAR, 2, 28), "end_date"),
+    (D(YEAR, 3, 1), D(YEAR, 3, 1), "end_date"),  # a link must last at least a day
     (D(2017, 12, 31), None, "start_date"),
     (TODAY + timedelta(days=400), None, "start_date"),
-    (D(2026, 3, 1), D(2040, 1, 1), "end_date"),
+    (D(YEAR, 3, 1), D(YEAR + 14, 1, 1), "end_date"),
 ])
 def test_dates_must_be_coherent(world, start, end, field):
     with pytest.raises(Invalid) as exc:
@@ -180,19 +180,19 @@ def test_the_database_keeps_one_open_link_per_leader_and_place(world, session):
     for site in (None, world.panlong_site.id):
         nested = session.begin_nested()
         session.add(LinkAssignment(leader_member_id=link.leader_member_id, county_id=link.county_id, site_id=site,
-                                   role=LinkRole.liaison, start_date=D(2026, 5, 1)))
+                                   role=LinkRole.liaison, start_date=D(YEAR, 5, 1)))
         with pytest.raises(IntegrityError):
             session.flush()
         nested.rollback()
     # Ended rows are history: any number of them.
-    for year in (2023, 2024):
+    for year in (YEAR - 3, YEAR - 2):
         session.add(LinkAssignment(leader_member_id=link.leader_member_id, county_id=link.county_id,
                                    role=LinkRole.lead, start_date=D(year, 1, 1), end_date=D(year, 6, 30)))
     session.flush()
     # And the end never precedes the start.
     nested = session.begin_nested()
     session.add(LinkAssignment(leader_member_id=world.kunming_sg.id, county_id=world.panlong.id, role=LinkRole.lead,
-                               start_date=D(2026, 3, 1), end_date=D(2026, 2, 1)))
+                               start_date=D(YEAR, 3, 1), end_date=D(YEAR, 2, 1)))
     with pytest.raises(IntegrityError):
         session.flush()
     nested.rollback()
@@ -235,10 +235,10 @@ def test_ending_on_a_chosen_day(world):
                      end_date=TODAY + timedelta(days=1), today=TODAY)
     assert "end_date" in exc.value.errors
     with pytest.raises(Invalid):
-        svc.end_link(world.session, by=world.p(world.province_staff), link_id=link.id, end_date=D(2026, 2, 1),
+        svc.end_link(world.session, by=world.p(world.province_staff), link_id=link.id, end_date=D(YEAR, 2, 1),
                      today=TODAY)
-    assert svc.end_link(world.session, by=world.p(world.province_staff), link_id=link.id, end_date=D(2026, 9, 30),
-                        today=TODAY).end_date == D(2026, 9, 30)
+    assert svc.end_link(world.session, by=world.p(world.province_staff), link_id=link.id, end_date=D(YEAR, 9, 30),
+                        today=TODAY).end_date == D(YEAR, 9, 30)
 
 
 def test_outsiders_cannot_end_or_change_and_a_county_cannot_touch_the_provinces_link(world):
@@ -263,32 +263,32 @@ def test_a_change_rechecks_the_rules_and_is_audited_with_before_and_after(world)
     link = assigned(world)
     by = world.p(world.province_staff)
     changed = svc.change_link(world.session, by=by, link_id=link.id, today=TODAY,
-                              data=LinkChange(role=LinkRole.liaison, note="改为联络员", end_date=D(2027, 12, 31)))
+                              data=LinkChange(role=LinkRole.liaison, note="改为联络员", end_date=D(YEAR + 1, 12, 31)))
     assert (changed.role, changed.note, changed.end_date, changed.start_date) == (
-        LinkRole.liaison, "改为联络员", D(2027, 12, 31), D(2026, 3, 1))
+        LinkRole.liaison, "改为联络员", D(YEAR + 1, 12, 31), D(YEAR, 3, 1))
     [entry] = _audit(world.session, "link.change")
     assert '"role": "lead"' in entry.before and '"role": "liaison"' in entry.after
     # The same change again writes nothing.
     svc.change_link(world.session, by=by, link_id=link.id, data=LinkChange(role=LinkRole.liaison), today=TODAY)
     assert len(_audit(world.session, "link.change")) == 1
     with pytest.raises(Invalid) as exc:
-        svc.change_link(world.session, by=by, link_id=link.id, data=LinkChange(end_date=D(2026, 1, 1)), today=TODAY)
+        svc.change_link(world.session, by=by, link_id=link.id, data=LinkChange(end_date=D(YEAR, 1, 1)), today=TODAY)
     assert "end_date" in exc.value.errors
     with pytest.raises(Invalid):
         svc.change_link(world.session, by=by, link_id=link.id, data=LinkChange(start_date=None), today=TODAY)
 
 
 def test_a_change_may_not_make_two_links_overlap(world):
-    assigned(world, start_date=D(2024, 1, 1), end_date=D(2024, 12, 31))
-    later = assigned(world, start_date=D(2026, 1, 1))
+    assigned(world, start_date=D(YEAR - 2, 1, 1), end_date=D(YEAR - 2, 12, 31))
+    later = assigned(world, start_date=D(YEAR, 1, 1))
     with pytest.raises(Conflict) as exc:
         svc.change_link(world.session, by=world.p(world.province_staff), link_id=later.id,
-                        data=LinkChange(start_date=D(2024, 6, 1)), today=TODAY)
+                        data=LinkChange(start_date=D(YEAR - 2, 6, 1)), today=TODAY)
     assert exc.value.code == "link_overlap"
 
 
 def test_an_ended_link_is_history_and_cannot_be_changed(world):
-    link = assigned(world, start_date=D(2024, 1, 1), end_date=D(2024, 12, 31))
+    link = assigned(world, start_date=D(YEAR - 2, 1, 1), end_date=D(YEAR - 2, 12, 31))
     with pytest.raises(Conflict) as exc:
         svc.change_link(world.session, by=world.p(world.province_staff), link_id=link.id,
                         data=LinkChange(note="改"), today=TODAY)
@@ -299,7 +299,7 @@ def test_an_ended_link_is_history_and_cannot_be_changed(world):
 
 def test_a_leader_whose_seat_ends_has_open_links_flagged_for_reassignment(world):
     open_link = assigned(world)
-    old = assigned(world, county_id=world.wuhua.id, start_date=D(2024, 1, 1), end_date=D(2024, 12, 31))
+    old = assigned(world, county_id=world.wuhua.id, start_date=D(YEAR - 2, 1, 1), end_date=D(YEAR - 2, 12, 31))
     other = assigned(world, leader_member_id=world.kunming_sg.id, county_id=world.wuhua.id)
     by = world.p(world.province_staff)
     assert not any(r.needs_reassignment for r in svc.to_read(world.session, [open_link, old, other], today=TODAY))
@@ -336,8 +336,8 @@ def test_coverage_lists_the_uncovered_key_counties_first(world):
     assigned(world)  # 盘龙区 covered
     assigned(world, leader_member_id=world.kunming_sg.id, county_id=world.wuhua.id, role=LinkRole.liaison)
     assigned(world, leader_member_id=world.wuhua_chair.id, county_id=world.wuhua.id, site_id=world.wuhua_site.id)
-    assigned(world, leader_member_id=world.qujing_vice.id, county_id=world.qilin.id, start_date=D(2024, 1, 1),
-             end_date=D(2025, 12, 31))  # ended: 麒麟区 has had nobody since
+    assigned(world, leader_member_id=world.qujing_vice.id, county_id=world.qilin.id, start_date=D(YEAR - 2, 1, 1),
+             end_date=D(YEAR - 1, 12, 31))  # ended: 麒麟区 has had nobody since
     cov = svc.coverage(world.session, world.p(world.province_staff), today=TODAY)
     order = [r.county_id for r in cov.rows]
     assert order == [world.wuhua.id, world.qilin.id, world.panlong.id]  # uncovered (by code), then covered
@@ -377,7 +377,7 @@ def test_lists_are_scoped_and_filtered(world):
     panlong = assigned(world)
     qilin = assigned(world, leader_member_id=world.qujing_vice.id, county_id=world.qilin.id)
     site = assigned(world, leader_member_id=world.wuhua_chair.id, county_id=world.wuhua.id, site_id=world.wuhua_site.id)
-    old = assigned(world, county_id=world.wuhua.id, start_date=D(2024, 1, 1), end_date=D(2024, 12, 31))
+    old = assigned(world, county_id=world.wuhua.id, start_date=D(YEAR - 2, 1, 1), end_date=D(YEAR - 2, 12, 31))
 
     def ids(who, **filters):
         return {k.id for k in svc.list_links(world.session, world.p(who), svc.LinkFilters(**filters), today=TODAY)[0]}
@@ -394,9 +394,9 @@ def test_lists_are_scoped_and_filtered(world):
     assert ids(world.province_staff, prefecture_id=world.kunming.id) == {panlong.id, site.id}
     assert ids(world.province_staff, leader_member_id=world.vice_chair.id, state="all") == {panlong.id, old.id}
     assert ids(world.province_staff, leader_q="副主席甲", state="all") == {panlong.id, old.id}
-    assert ids(world.province_staff, active_on=D(2024, 6, 1), state="all") == {old.id}
-    assert ids(world.province_staff, active_on=D(2026, 2, 1), state="all") == set()  # all start in March
-    assert ids(world.province_staff, active_on=D(2026, 4, 1), state="all") == {panlong.id, qilin.id, site.id}
+    assert ids(world.province_staff, active_on=D(YEAR - 2, 6, 1), state="all") == {old.id}
+    assert ids(world.province_staff, active_on=D(YEAR, 2, 1), state="all") == set()  # all start in March
+    assert ids(world.province_staff, active_on=D(YEAR, 4, 1), state="all") == {panlong.id, qilin.id, site.id}
     with pytest.raises(NotFound):
         svc.link_for_read(world.session, world.p(world.outsider_staff), panlong.id)
     assert svc.manageable_ids(world.session, world.p(world.county_staff), [panlong.id, site.id, old.id]) == {site.id}
@@ -413,7 +413,7 @@ def test_a_leader_reads_his_own_links_without_any_reading_grant(world, session):
 
 
 def test_the_read_model_names_people_places_and_state(world):
-    link = assigned(world, site_id=world.panlong_site.id, role=LinkRole.liaison, end_date=D(2027, 1, 31))
+    link = assigned(world, site_id=world.panlong_site.id, role=LinkRole.liaison, end_date=D(YEAR + 1, 1, 31))
     later = assigned(world, county_id=world.wuhua.id, start_date=TODAY + timedelta(days=5))
     r, s = svc.to_read(world.session, [link, later], today=TODAY)
     assert (r.leader_name, r.leader_post, r.county_name, r.prefecture_name) == ("省副主席甲", "云南省政协副主席", "盘龙区", "昆明市")
@@ -456,16 +456,16 @@ def test_recent_activities_at_my_linked_places(world, session):
     assigned(world, county_id=world.wuhua.id, site_id=world.wuhua_site.id)  # one 五华区 site
     recorder = world.member_user
 
-    def activity(county, site=None, status=ActivityStatus.verified, day=D(2026, 10, 1)):
+    def activity(county, site=None, status=ActivityStatus.verified, day=D(YEAR, 10, 1)):
         a = f.make_activity(session, recorder=recorder, credited=world.wuhua, county=county, task_=task, values=value,
                             status=status, occurred_on=day)
         a.site_id = site
         session.flush()
         return a
 
-    in_county = activity(world.panlong, day=D(2026, 10, 2))
+    in_county = activity(world.panlong, day=D(YEAR, 10, 2))
     at_site = activity(world.wuhua, world.wuhua_site.id)
-    pending = activity(world.panlong, status=ActivityStatus.pending, day=D(2026, 9, 1))
+    pending = activity(world.panlong, status=ActivityStatus.pending, day=D(YEAR, 9, 1))
     activity(world.wuhua)  # elsewhere in 五华区: not a linked place
     activity(world.panlong, status=ActivityStatus.withdrawn)
     activity(world.qilin)

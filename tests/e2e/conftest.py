@@ -12,10 +12,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from app import clock
 from tests.conftest import ARTIFACTS, chromium_path
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, Page
 
 PROJECT = Path(__file__).resolve().parents[2]
 # As root in a sandbox without network: no sandboxing, no GPU, no background calls home.
@@ -39,11 +44,16 @@ class Server:
 
 @contextmanager
 def serve_app(folder: Path, *, demo_activities: int, env: dict[str, str] | None = None) -> Iterator[Server]:
-    """`python -m app serve` — the README's first command — on an empty SQLite file in ``folder``."""
+    """`python -m app serve` — the README's first command — on an empty SQLite file in ``folder``.
+
+    The server starts at the test process's time (``SZT_TODAY`` = ``app.clock``'s now) and ticks on
+    from there, so a run as of 2028-01-01 serves 2028 too.
+    """
     db, port = folder / "szt.db", _free_port()
     log = (folder / "server.log").open("w")
     full_env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "SZT_DEMO_ACTIVITIES": str(demo_activities),
-                "SZT_UPLOAD_DIR": str(folder / "uploads"), **(env or {})}
+                "SZT_UPLOAD_DIR": str(folder / "uploads"), "SZT_TODAY": clock.now_cn().isoformat(),
+                **(env or {})}
     proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port)],
                             cwd=PROJECT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -76,6 +86,32 @@ def live_server(tmp_path_factory) -> Iterator[str]:
         yield server.base
 
 
+class TimedBrowser:
+    """Chromium whose every new context (and page) shows ``app.clock``'s time.
+
+    Playwright's clock is installed at the test process's now and then flows at the real speed, so
+    the pages' ``Date`` agrees with the server while htmx polling and other timers fire as usual.
+    """
+
+    def __init__(self, browser: Browser) -> None:
+        self._browser = browser
+
+    def new_context(self, **options: Any) -> BrowserContext:
+        context = self._browser.new_context(**options)
+        context.clock.install(time=clock.now_utc())
+        return context
+
+    def new_page(self, **options: Any) -> Page:
+        # Like Browser.new_page: a page in a context of its own, closed with the page.
+        context = self.new_context(**options)
+        page = context.new_page()
+        page.on("close", lambda _page: context.close())
+        return page
+
+    def __getattr__(self, name: str) -> Any:  # everything else as the real browser
+        return getattr(self._browser, name)
+
+
 @pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright
@@ -83,7 +119,7 @@ def browser():
     executable = chromium_path()
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
-        yield b
+        yield TimedBrowser(b)
         b.close()
 
 

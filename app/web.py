@@ -12,6 +12,7 @@ from fastapi.routing import APIRoute
 from fastapi.responses import RedirectResponse, Response
 from jinja2_fragments.fastapi import Jinja2Blocks
 from markupsafe import Markup
+from starlette.types import Message
 
 from app.auth.csrf import expected_token
 from app.config import PROJECT_ROOT
@@ -71,7 +72,7 @@ def bounded_body_route(limit: Callable[[], int]) -> type[APIRoute]:
                     raise HTTPException(status_code=413)
                 receive, seen = request.receive, 0
 
-                async def counting() -> dict:  # the ASGI receive, counting body bytes
+                async def counting() -> Message:  # the ASGI receive, counting body bytes
                     nonlocal seen
                     message = await receive()
                     seen += len(message.get("body", b""))

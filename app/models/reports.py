@@ -19,7 +19,7 @@ class FrozenReport(SQLModel, table=True):
         Index("ix_frozen_report_org_id_created_at", "org_id", "created_at"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organisation.id")
     year: int
     first_month: int

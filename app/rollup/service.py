@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 
-from sqlalchemy import Connection, bindparam, case, delete, func, literal, select, union_all
+from sqlalchemy import Connection, Executable, bindparam, case, delete, func, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -105,7 +105,7 @@ def _insert(conn: Connection):  # noqa: ANN202 - the dialect's INSERT with ON CO
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)
 
 
-_UPSERTS: dict[tuple, object] = {}  # built once per dialect and table: building costs more than running
+_UPSERTS: dict[tuple, Executable] = {}  # built once per dialect and table: building costs more than running
 
 
 def _upsert_add(conn: Connection, table, keys: list[str], columns: list[str], rows: list[dict]) -> None:  # noqa: ANN001
@@ -176,7 +176,7 @@ def add_figures(session: Session, deltas: Mapping[tuple[str, int, int, int, int]
              "indicator_id": k[4], "verified": n, "pending": 0} for k, n in sorted(deltas.items()) if n]
     _upsert_add(conn, Rollup.__table__, ["scope", "unit_id", "year", "task_id", "indicator_id", "month"],
                 ["verified", "pending"], rows)
-    _bump(conn, {(r["scope"], r["unit_id"]) for r in rows})
+    _bump(conn, {(k[0], k[1]) for k, n in deltas.items() if n})
 
 
 def _participation_changed(session: Session, delta: Counter[tuple[int, int]]) -> None:

@@ -115,12 +115,13 @@ def make_user(session: Session, *, member: Member | None = None,
 
 def make_activity(session: Session, *, recorder: UserAccount, credited: Organisation,
                   county: Organisation, task_: Task, values: dict[int, int],
-                  occurred_on: date = date(2026, 3, 1),
+                  occurred_on: date | None = None,
                   status: ActivityStatus = ActivityStatus.pending,
                   participants: tuple[Member, ...] = ()) -> Activity:
     activity = Activity(
         recorder_user_id=recorder.id, credited_org_id=credited.id, task_id=task_.id,
-        county_id=county.id, occurred_on=occurred_on, status=status,
+        county_id=county.id, occurred_on=occurred_on or months_ago(1),  # by default last month: past
+        status=status,
         idempotency_key=f"key-{next(_seq)}",
     )
     session.add(activity)

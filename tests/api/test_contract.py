@@ -23,6 +23,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.auth.service import build_principal, start_session
+from app.clock import today_cn
 from app.db import make_engine, write_session
 from app.deps import SESSION_COOKIE
 from app.models import Activity, Organisation, UserAccount
@@ -111,7 +112,7 @@ def test_a_generated_client_reads_a_county_and_pages_its_activities(api_server):
         orgs_api = importlib.import_module("szt_api_client.api.organisations.get_org")
 
         aggregate = client_mod.AuthenticatedClient(base_url=base, token=reader)
-        progress = progress_api.sync(client=aggregate, code=county, period="2026")
+        progress = progress_api.sync(client=aggregate, code=county, period=str(today_cn().year))
         assert progress.county.code == county and progress.ranked >= 1
         assert progress.tasks and sum(t.activities_verified for t in progress.tasks) >= 0
         place_id = orgs_api.sync(client=aggregate, code=county).id

@@ -16,6 +16,14 @@ from tests.imports.conftest import fill, headers, to_csv
 # Memberships start on dates, participation counters are per year of the clock.
 pytestmark = pytest.mark.dates
 
+# Start dates in the files: last year's, after the first term began (2023) and past whatever today is.
+YEAR = today_cn().year - 1
+
+
+def _excel_serial(day: date) -> int:
+    """The number Excel stores for ``day`` (days since 1899-12-30)."""
+    return (day - date(1899, 12, 30)).days
+
 
 def _member(session, phone):
     return session.scalar(select(Member).where(Member.phone == phone))
@@ -26,8 +34,8 @@ def _audits(session):
 
 
 GOOD = [
-    ["李四", "13912340001", "530102", "经济界", "委员", "", "", "", "2026-01-01"],
-    ["王五", "13912340002", "530102", "农业界", "常委", "秘书长", "提案委员会", "滇红茶业有限公司", "2026.3.1"],
+    ["李四", "13912340001", "530102", "经济界", "委员", "", "", "", f"{YEAR}-01-01"],
+    ["王五", "13912340002", "530102", "农业界", "常委", "秘书长", "提案委员会", "滇红茶业有限公司", f"{YEAR}.3.1"],
     ["赵六", "13912340003", "530103", "中共", "主席会议成员", "副主席", "", "", ""],
 ]
 
@@ -42,7 +50,7 @@ def test_good_file_creates_members_memberships_accounts_then_second_import_is_a_
     wang = _member(session, "13912340002")
     assert (wang.name, wang.sector, wang.enterprise) == ("王五", "农业界", "滇红茶业有限公司")
     seat = session.scalar(select(Membership).where(Membership.member_id == wang.id))
-    assert (seat.org_id, seat.role, seat.title, seat.start_date) == (world.wuhua.id, "standing", "秘书长", date(2026, 3, 1))
+    assert (seat.org_id, seat.role, seat.title, seat.start_date) == (world.wuhua.id, "standing", "秘书长", date(YEAR, 3, 1))
     assert session.get(Committee, seat.committee_id).name == "提案委员会"
     account = session.scalar(select(UserAccount).where(UserAccount.login == "13912340002"))
     assert account.member_id == wang.id and account.password_hash is None
@@ -68,7 +76,7 @@ def test_existing_phone_updates_member_and_current_membership(session, world):
     li = _member(session, "13912340001")
     assert (li.sector, li.enterprise) == ("工商联", "新企业")
     seat = session.scalar(select(Membership).where(Membership.member_id == li.id))
-    assert seat.role == "standing" and seat.start_date == date(2026, 1, 1)
+    assert seat.role == "standing" and seat.start_date == date(YEAR, 1, 1)
     assert session.scalar(select(func.count()).select_from(Membership).where(Membership.member_id == li.id)) == 1
     assert rollup.check(session) == []
 
@@ -81,7 +89,7 @@ def test_every_error_has_row_column_and_message(session, world):
         ["丙", "13912340006", "530102", "", "委员"],  # row 6: no sector
         ["丁", "13912340007", "530102", "经济界", "主任"],  # row 7: bad role
         ["戊", "13912340007", "530102", "经济界"],  # row 8: phone twice
-        ["己", "13912340009", "530102", "经济界", "", "", "", "", "2026-13-45"],  # row 9: bad date
+        ["己", "13912340009", "530102", "经济界", "", "", "", "", f"{YEAR}-13-45"],  # row 9: bad date
         ["庚", "13912340010", "530302", "经济界"],  # row 10: outside the subtree (曲靖)
     ]
     plan = world.preview(world.prefecture_staff, "members", fill(session, world.prefecture_staff, "members", bad))
@@ -101,9 +109,9 @@ def test_every_error_has_row_column_and_message(session, world):
 
 
 def test_quirks_full_width_phone_text_dates_csv_with_bom_title_row_blank_rows(session, world):
-    rows = [["2026年五华区政协委员名单"], headers("members"),
-            ["张一", "１３９ １２３４ ０１０１", "530102", "经济界", "", "", "", "", "2026年3月1日"],
-            ["张二", "139-1234-0102", "530102", "经济界", "", "", "", "", "2026/3/2"],
+    rows = [[f"{YEAR}年五华区政协委员名单"], headers("members"),
+            ["张一", "１３９ １２３４ ０１０１", "530102", "经济界", "", "", "", "", f"{YEAR}年3月1日"],
+            ["张二", "139-1234-0102", "530102", "经济界", "", "", "", "", f"{YEAR}/3/2"],
             [], ["", "", ""], []]
     data = to_csv(rows)
     plan = world.preview(world.prefecture_staff, "members", data, "名单.csv")
@@ -112,15 +120,15 @@ def test_quirks_full_width_phone_text_dates_csv_with_bom_title_row_blank_rows(se
     one = _member(session, "13912340101")
     assert one is not None and _member(session, "13912340102") is not None
     seat = session.scalar(select(Membership).where(Membership.member_id == one.id))
-    assert seat.start_date == date(2026, 3, 1)
+    assert seat.start_date == date(YEAR, 3, 1)
 
 
 def test_gbk_csv_and_excel_serial_dates(session, world):
-    rows = [headers("members"), ["张三", "13912340201", "530102", "经济界", "", "", "", "", "46082"]]
+    rows = [headers("members"), ["张三", "13912340201", "530102", "经济界", "", "", "", "", str(_excel_serial(date(YEAR, 3, 1)))]]
     plan = world.preview(world.prefecture_staff, "members", to_csv(rows, bom=False, encoding="gbk"), "a.csv")
     assert plan.errors == [] and plan.created == 1
     new = plan.payload.new_members[0]
-    assert new.start == date(2026, 3, 1)
+    assert new.start == date(YEAR, 3, 1)
 
 
 def test_outsider_and_non_staff(session, world):
@@ -237,8 +245,8 @@ def test_a_member_whose_seat_ended_in_an_earlier_term_gets_a_seat_in_the_current
     li = _member(session, "13912340001")
     seat = session.scalar(select(Membership).where(Membership.member_id == li.id))
     masks = rollup.member_masks(session, [li.id])
-    seat.end_date = date(2026, 1, 31)
-    session.add(Term(org_id=world.wuhua.id, number=2, start_date=date(2026, 2, 1)))
+    seat.end_date = date(YEAR, 1, 31)
+    session.add(Term(org_id=world.wuhua.id, number=2, start_date=date(YEAR, 2, 1)))
     session.flush()
     rollup.members_changed(session, masks, [li.id])
     data = fill(session, world.prefecture_staff, "members", [["李四", "13912340001", "530102", "经济界"]])
@@ -246,7 +254,7 @@ def test_a_member_whose_seat_ended_in_an_earlier_term_gets_a_seat_in_the_current
     assert (plan.created, plan.updated, plan.errors) == (0, 1, [])
     world.commit(world.prefecture_staff, "members", data)
     seats = list(session.scalars(select(Membership).where(Membership.member_id == li.id).order_by(Membership.id)))
-    assert len(seats) == 2 and seats[1].end_date is None and seats[1].start_date == date(2026, 2, 1)
+    assert len(seats) == 2 and seats[1].end_date is None and seats[1].start_date == date(YEAR, 2, 1)
     assert rollup.check(session) == []
 
 

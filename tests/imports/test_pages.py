@@ -53,7 +53,7 @@ def test_template_has_header_example_and_lists(client, session):
 
 
 def test_upload_preview_errors_then_fix_and_commit(client, session, inline_jobs):
-    rollup.ensure_year(session, 2026)
+    rollup.ensure_year(session, f.this_year())
     user = f.persona(session, "county_staff")
     token = f.login_as(client, session, user)
     from app.auth.service import build_principal

@@ -318,7 +318,7 @@ def test_outsiders_get_404_on_someone_elses_link(client, world, who):
 
 def test_my_page_shows_my_places_and_the_recent_activities_there(client, world, session):
     link = assigned(world)  # 省副主席甲 → 盘龙区
-    assigned(world, county_id=world.wuhua.id, start_date=date(2024, 1, 1), end_date=date(2024, 12, 31))
+    assigned(world, county_id=world.wuhua.id, start_date=date(YEAR - 2, 1, 1), end_date=date(YEAR - 2, 12, 31))
     task = f.task(session, 1)
     there = f.make_activity(session, recorder=world.member_user, credited=world.wuhua, county=world.panlong, task_=task,
                             values={f.indicators(session, task)[0].id: 3}, status=ActivityStatus.verified)

@@ -27,7 +27,7 @@ from app.boards.cache import BoardCache
 from app.boards.pages import router as boards_router
 from app.config import PROJECT_ROOT, get_settings
 from app.deps import csrf_protect
-from app.display.pages import router as display_router
+from app.screens.pages import router as screens_router
 from app.errors import DomainError
 from app.exports.pages import router as exports_router
 from app.history.pages import router as history_router
@@ -176,8 +176,8 @@ def create_app() -> FastAPI:
     app.include_router(accounts_router)
     app.include_router(audit_router)
     app.include_router(activities_api)
-    app.include_router(boards_router)  # before display_router: /d/{token} is the meeting view
-    app.include_router(display_router)
+    app.include_router(boards_router)  # before screens_router: /d/{token} is the meeting view
+    app.include_router(screens_router)
     app.include_router(links_router)
     app.include_router(links_api)
     app.include_router(targets_router)

@@ -19,12 +19,12 @@ from app.models import (
     ActivityPhoto,
     ApiToken,
     AuditLog,
-    DisplayLink,
-    ExportJob,
+    BackgroundJob,
     FrozenReport,
     LinkAssignment,
     Member,
     RoleGrant,
+    ScreenLink,
     Site,
 )
 from app.models.base import utcnow
@@ -70,13 +70,13 @@ def test_outsiders_are_refused_everywhere(client, session, outsider):
     grant = session.scalar(select(RoleGrant.id).where(RoleGrant.user_id == owner.id))
     link = LinkAssignment(leader_member_id=owner.member_id, county_id=wuhua.id, role="lead", start_date=f.months_ago(1))
     session.add(link)
-    display = DisplayLink(token_hash="0" * 64, name="五华区大屏", org_id=wuhua.id)
+    display = ScreenLink(token_hash="0" * 64, name="五华区大屏", org_id=wuhua.id)
     session.add(display)
     year = f.this_year()
     frozen = FrozenReport(org_id=wuhua.id, year=year, first_month=1, last_month=3, period_label=f"{year}年第一季度",
                           title="五华区报告", content="{}", docx=b"d", xlsx=b"x", sha256="0" * 64)
     session.add(frozen)
-    job = ExportJob(user_id=owner.id, org_id=wuhua.id, kind="activities.xlsx", params="{}", status="done")
+    job = BackgroundJob(user_id=owner.id, org_id=wuhua.id, kind="activities.xlsx", params="{}", status="done")
     session.add(job)
     site = session.scalar(select(Site.id).where(Site.county_id == wuhua.id).limit(1))
     api_token = ApiToken(token_hash="1" * 64, prefix="szt_x", name="五华区看板", org_id=wuhua.id, level="records",
@@ -131,7 +131,7 @@ def test_outsiders_are_refused_everywhere(client, session, outsider):
 # A route with an organisation in its path declares its loader (app.deps: OrgForRead, OrgForStaff,
 # OrgForLinks, OrgIdForStaff); one that hands the id to its service names the service's rule here.
 ORG_RULE_IN_SERVICE = {("POST", "/manage/orgs/{org_id}/key-county"): "staff"}
-# The meeting-room screen's token is its own principal (DisplayScope), not a user's reach.
+# The meeting-room screen's token is its own principal (ScreenScope), not a user's reach.
 DISPLAY_SCOPED = {"/d/{token}/slide/{code}"}
 # Routes taking the organisation in the query; their handlers call the plain loaders.
 ORG_IN_QUERY = [

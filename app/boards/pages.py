@@ -25,7 +25,7 @@ from app.boards import charts, periods
 from app.boards import service as boards
 from app.boards.cache import BoardCache, BoardCacheDep, BoardKey, ViewerKind, database_identity
 from app.deps import CurrentUser, OrgForRead, OrgForStaff, SessionDep
-from app.display.deps import DISPLAY_HEADERS, DisplayScope
+from app.screens.deps import SCREEN_HEADERS, ScreenScope
 from app.errors import NotFound
 from app.models import Organisation
 from app.orgs.service import ancestors, key_counties
@@ -224,7 +224,7 @@ def _slides(session, link) -> list[str]:  # noqa: ANN001
 
 
 @router.get("/d/{token}")
-def meeting(request: Request, session: SessionDep, link: DisplayScope,
+def meeting(request: Request, session: SessionDep, link: ScreenScope,
             every: Annotated[int, Query(ge=5, le=600)] = 20, period: Annotated[str | None, Query()] = None):
     p = _period(period)
     codes = _slides(session, link)
@@ -232,15 +232,15 @@ def meeting(request: Request, session: SessionDep, link: DisplayScope,
                                  .where(Organisation.code.in_(codes))).all())
     return render(request, "boards/meeting.html", {
         "link": link, "token": request.path_params["token"], "slides": [(c, names[c]) for c in codes],
-        "every": every, "period": p}, headers=dict(DISPLAY_HEADERS))
+        "every": every, "period": p}, headers=dict(SCREEN_HEADERS))
 
 
 @router.get("/d/{token}/slide/{code}")
-def meeting_slide(request: Request, session: SessionDep, cache: BoardCacheDep, link: DisplayScope, code: str,
+def meeting_slide(request: Request, session: SessionDep, cache: BoardCacheDep, link: ScreenScope, code: str,
                   period: Annotated[str | None, Query()] = None,
                   since: Annotated[int | None, Query()] = None) -> Response:
     org = boards.org_on_display(session, code, within=link.org_id)
     base = f"/d/{request.path_params['token']}/slide"
     return _serve_board(request, session, cache, org, _period(period), since, base=base,
                         county=org.is_key_county and org.id != link.org_id, viewer="display",
-                        headers=dict(DISPLAY_HEADERS))
+                        headers=dict(SCREEN_HEADERS))

@@ -1,11 +1,6 @@
 """All tables, imported so that ``SQLModel.metadata`` knows them (Alembic reads it)."""
 
-from app.models.base import SQLModel  # noqa: F401  (naming convention first)
-from app.models.orgs import Committee, OrgClosure, Organisation, OrgLevel, Site, SiteKind
-from app.models.people import Member, MemberRole, Membership, Term
 from app.models.accounts import GrantRole, RoleGrant, UserAccount
-from app.models.catalogue import AnnualTarget, BoostArea, Campaign, Indicator, IndicatorKind, Task
-from app.models.assignments import LinkAssignment, LinkRole
 from app.models.activities import (
     Activity,
     ActivityParticipant,
@@ -15,18 +10,20 @@ from app.models.activities import (
     ClosedMonth,
     ParticipantStatus,
 )
-from app.models.auth import ActivationCode, LoginAttempt, UserSession
-from app.models.audit import AuditLog
-from app.models.meta import AppMeta
-from app.models.reports import FrozenReport
-from app.models.jobs import BackgroundJob
 from app.models.api import ApiToken, ApiTokenUsage, TokenLevel
+from app.models.assignments import LinkAssignment, LinkRole
+from app.models.audit import AuditLog
+from app.models.auth import ActivationCode, LoginAttempt, UserSession
+from app.models.base import SQLModel  # noqa: F401  (naming convention first)
+from app.models.catalogue import AnnualTarget, BoostArea, Campaign, Indicator, IndicatorKind, Task
 from app.models.history import HistoryEntry
-from app.models.rollup import DisplayLink, ParticipationCounter, ParticipationMonth, Rollup, RollupStamp
-
-# The export jobs' table became background_job (migration 0010); the old name stays for
-# tests/test_outsiders.py, which another area owns: remove once it says BackgroundJob.
-ExportJob = BackgroundJob
+from app.models.jobs import BackgroundJob
+from app.models.meta import AppMeta
+from app.models.orgs import Committee, Organisation, OrgClosure, OrgLevel, Site, SiteKind
+from app.models.people import Member, MemberRole, Membership, Term
+from app.models.reports import FrozenReport
+from app.models.rollup import ParticipationCounter, ParticipationMonth, Rollup, RollupStamp
+from app.models.screens import ScreenLink
 
 __all__ = [
     "ActivationCode", "Activity", "ActivityParticipant", "ActivityPhoto", "AuditLog", "LoginAttempt",
@@ -34,6 +31,6 @@ __all__ = [
     "AppMeta", "BoostArea", "Campaign", "ClosedMonth", "Committee", "GrantRole", "Indicator",
     "IndicatorKind", "LinkAssignment", "LinkRole", "Member", "MemberRole", "Membership",
     "OrgClosure", "OrgLevel", "Organisation", "RoleGrant", "Site", "SiteKind", "Task", "Term",
-    "UserAccount", "DisplayLink", "ParticipationCounter", "ParticipationMonth", "Rollup", "RollupStamp",
-    "BackgroundJob", "ExportJob", "FrozenReport", "ApiToken", "ApiTokenUsage", "TokenLevel", "HistoryEntry",
+    "UserAccount", "ScreenLink", "ParticipationCounter", "ParticipationMonth", "Rollup", "RollupStamp",
+    "BackgroundJob", "FrozenReport", "ApiToken", "ApiTokenUsage", "TokenLevel", "HistoryEntry",
 ]

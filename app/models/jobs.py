@@ -32,7 +32,7 @@ class BackgroundJob(SQLModel, table=True):
         {"sqlite_autoincrement": True},
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     # The handler's name (e.g. "activities.xlsx", "import.preview"); no CHECK: handlers register in code.
     kind: str = Field(sa_column=Column(String(32), nullable=False))
     user_id: int = Field(foreign_key="user_account.id")  # the owner: the only one who sees the job

@@ -18,12 +18,8 @@ board asks "has unit X moved past version N?" — one indexed row, from any serv
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Integer, String
 from sqlmodel import Field, SQLModel
-
-from app.models.base import UtcDateTime, utcnow
 
 SCOPES = ("org", "place")
 COUNT = 0  # indicator_id of a task's activity count
@@ -77,19 +73,3 @@ class RollupStamp(SQLModel, table=True):
     scope: str = Field(sa_column=Column(String(5), primary_key=True))
     unit_id: int = Field(sa_column=Column(Integer, primary_key=True))
     version: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
-
-
-class DisplayLink(SQLModel, table=True):
-    """A read-only link for the meeting room's screen (大屏), scoped to a subtree, revocable."""
-
-    __tablename__ = "display_link"
-
-    id: int = Field(default=None, primary_key=True)
-    token_hash: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
-    name: str = Field(max_length=64)
-    org_id: int = Field(foreign_key="organisation.id", index=True)
-    created_by_user_id: int | None = Field(default=None, foreign_key="user_account.id")
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
-    expires_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
-    revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
-    last_used_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

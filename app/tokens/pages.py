@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from app.auth.principal import Principal
 from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
-from app.display.pages import NO_STORE, beijing
+from app.screens.pages import NO_STORE, beijing
 from app.errors import Invalid
 from app.models import Member, Organisation
 from app.tokens import service

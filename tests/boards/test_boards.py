@@ -11,7 +11,7 @@ from app.activities.schemas import ActivityInput
 from app.auth.service import build_principal
 from app.boards import periods
 from app.boards import service as boards
-from app.display.service import create_link
+from app.screens.service import create_screen
 from app.models import AnnualTarget
 from tests import factories as f
 
@@ -143,7 +143,7 @@ def test_pages_are_scoped_and_live(client, session, world):
 
 
 def test_meeting_mode_needs_no_login_and_stays_in_its_subtree(client, session, world):
-    _, token = create_link(session, world.p(world.staff), name="昆明会议室", org_id=world.kunming.id)
+    _, token = create_screen(session, world.p(world.staff), name="昆明会议室", org_id=world.kunming.id)
     client.cookies.clear()
     page = client.get(f"/d/{token}")
     assert page.status_code == 200 and "/slide/530102" in page.text and "/slide/530100" in page.text

@@ -222,11 +222,11 @@ def test_a_whole_page_answers_304_only_to_its_own_user(session):
 
 def test_a_meeting_slide_revalidates_and_keeps_the_display_headers(session):
     from app.auth.service import build_principal
-    from app.display.service import create_link
+    from app.screens.service import create_screen
 
     _record(session, 4321)
     staff = f.persona(session, "prefecture_staff")
-    _, token = create_link(session, build_principal(session, staff, ip="test", today=today_cn()),
+    _, token = create_screen(session, build_principal(session, staff, ip="test", today=today_cn()),
                            name="会议室", org_id=f.org(session, "530100").id)
     with TestClient(_app(session), base_url="http://testserver") as screen:
         url = f"/d/{token}/slide/{COUNTY}?period={_period()}"

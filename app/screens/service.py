@@ -21,7 +21,7 @@ from app.auth.principal import STAFF_ROLES, Principal, org_for_staff
 from app.auth.service import token_hash
 from app.db import write_aside
 from app.errors import Forbidden, Invalid, NotFound
-from app.models import DisplayLink, Organisation, UserAccount
+from app.models import ScreenLink, Organisation, UserAccount
 from app.models.base import utcnow
 
 DEFAULT_DAYS = 30
@@ -33,7 +33,7 @@ TOKEN_MAX = 128
 TOUCH_EVERY = timedelta(minutes=1)
 
 
-class LinkStatus(StrEnum):
+class ScreenStatus(StrEnum):
     active = "active"
     expired = "expired"
     revoked = "revoked"
@@ -44,22 +44,22 @@ class LinkStatus(StrEnum):
 
 
 @dataclass(frozen=True)
-class LinkRow:
+class ScreenRow:
     """A link as the list shows it."""
 
-    link: DisplayLink
+    link: ScreenLink
     org_name: str
     created_by: str
-    status: LinkStatus
+    status: ScreenStatus
 
 
-def status_of(link: DisplayLink, now: datetime | None = None) -> LinkStatus:
+def status_of(link: ScreenLink, now: datetime | None = None) -> ScreenStatus:
     now = now or utcnow()
     if link.revoked_at is not None:
-        return LinkStatus.revoked
+        return ScreenStatus.revoked
     if link.expires_at is not None and link.expires_at <= now:
-        return LinkStatus.expired
-    return LinkStatus.active
+        return ScreenStatus.expired
+    return ScreenStatus.active
 
 
 def _require_staff(by: Principal) -> None:
@@ -82,8 +82,8 @@ def whole_number(raw: int | str | None) -> int | None:
     return int(text) if text.isdigit() and len(text) <= 9 else None
 
 
-def create_link(session: Session, by: Principal, *, name: str, org_id: int | str | None,
-                days: int | str | None = DEFAULT_DAYS) -> tuple[DisplayLink, str]:
+def create_screen(session: Session, by: Principal, *, name: str, org_id: int | str | None,
+                days: int | str | None = DEFAULT_DAYS) -> tuple[ScreenLink, str]:
     """A new link for ``org_id``'s subtree; returns the row and the raw token (never stored). Commits."""
     _require_staff(by)
     errors: dict[str, str] = {}
@@ -103,7 +103,7 @@ def create_link(session: Session, by: Principal, *, name: str, org_id: int | str
     org = org_for_staff(session, by, org_number)
     raw = secrets.token_urlsafe(32)
     now = utcnow()
-    link = DisplayLink(token_hash=token_hash(raw), name=name, org_id=org.id, created_by_user_id=by.user_id,
+    link = ScreenLink(token_hash=token_hash(raw), name=name, org_id=org.id, created_by_user_id=by.user_id,
                        created_at=now, expires_at=now + timedelta(days=day_count))
     session.add(link)
     session.flush()
@@ -114,33 +114,33 @@ def create_link(session: Session, by: Principal, *, name: str, org_id: int | str
     return link, raw
 
 
-def list_links(session: Session, by: Principal, *, now: datetime | None = None) -> list[LinkRow]:
+def list_screens(session: Session, by: Principal, *, now: datetime | None = None) -> list[ScreenRow]:
     """The links of ``by``'s subtrees, newest first."""
     _require_staff(by)
     now = now or utcnow()
     rows = session.execute(
-        select(DisplayLink, Organisation.name, UserAccount.display_name)
-        .join(Organisation, Organisation.id == DisplayLink.org_id)
-        .outerjoin(UserAccount, UserAccount.id == DisplayLink.created_by_user_id)
-        .where(DisplayLink.org_id.in_(by.scope(*STAFF_ROLES)))
-        .order_by(DisplayLink.created_at.desc(), DisplayLink.id.desc())
+        select(ScreenLink, Organisation.name, UserAccount.display_name)
+        .join(Organisation, Organisation.id == ScreenLink.org_id)
+        .outerjoin(UserAccount, UserAccount.id == ScreenLink.created_by_user_id)
+        .where(ScreenLink.org_id.in_(by.scope(*STAFF_ROLES)))
+        .order_by(ScreenLink.created_at.desc(), ScreenLink.id.desc())
     ).all()
-    return [LinkRow(link=link, org_name=org_name, created_by=creator or "—", status=status_of(link, now))
+    return [ScreenRow(link=link, org_name=org_name, created_by=creator or "—", status=status_of(link, now))
             for link, org_name, creator in rows]
 
 
-def link_for_staff(session: Session, by: Principal, link_id: int) -> DisplayLink:
+def screen_for_staff(session: Session, by: Principal, link_id: int) -> ScreenLink:
     """A link of ``by``'s subtrees, or 404 (a link elsewhere is not revealed)."""
     _require_staff(by)
-    link = session.get(DisplayLink, link_id)
+    link = session.get(ScreenLink, link_id)
     if link is None or not by.can(session, link.org_id, *STAFF_ROLES):
         raise NotFound("找不到该大屏链接，或不在您的管辖范围内", code="display_link_not_found")
     return link
 
 
-def revoke_link(session: Session, by: Principal, *, link_id: int) -> DisplayLink:
+def revoke_screen(session: Session, by: Principal, *, link_id: int) -> ScreenLink:
     """End a link at once (a screen showing it is refused on its next request). Commits."""
-    link = link_for_staff(session, by, link_id)
+    link = screen_for_staff(session, by, link_id)
     if link.revoked_at is not None:
         return link  # a repeated click: nothing changes, nothing to record
     link.revoked_at = utcnow()
@@ -150,7 +150,7 @@ def revoke_link(session: Session, by: Principal, *, link_id: int) -> DisplayLink
     return link
 
 
-def resolve(session: Session, token: str | None, *, now: datetime | None = None) -> DisplayLink | None:
+def resolve(session: Session, token: str | None, *, now: datetime | None = None) -> ScreenLink | None:
     """The active link behind a raw token, or None (unknown, revoked or expired alike).
 
     Marks it used at most once per ``TOUCH_EVERY``, in a short write of its own.
@@ -158,8 +158,8 @@ def resolve(session: Session, token: str | None, *, now: datetime | None = None)
     if not token or len(token) > TOKEN_MAX:
         return None
     now = now or utcnow()
-    link = session.scalar(select(DisplayLink).where(DisplayLink.token_hash == token_hash(token)))
-    if link is None or status_of(link, now) is not LinkStatus.active:
+    link = session.scalar(select(ScreenLink).where(ScreenLink.token_hash == token_hash(token)))
+    if link is None or status_of(link, now) is not ScreenStatus.active:
         return None
     last = link.last_used_at
     if last is None or last + TOUCH_EVERY <= now:
@@ -171,9 +171,9 @@ def _touch(session: Session, link_id: int, now: datetime) -> None:
     # The caller's session only reads (its transaction never takes SQLite's write lock), so the
     # stamp goes through a write transaction of its own, as auth.service does for sessions. The
     # condition makes several screens (or server processes) polling at once write it once.
-    stmt = (update(DisplayLink)
-            .where(DisplayLink.id == link_id,
-                   or_(DisplayLink.last_used_at.is_(None), DisplayLink.last_used_at <= now - TOUCH_EVERY))
+    stmt = (update(ScreenLink)
+            .where(ScreenLink.id == link_id,
+                   or_(ScreenLink.last_used_at.is_(None), ScreenLink.last_used_at <= now - TOUCH_EVERY))
             .values(last_used_at=now)
             .execution_options(synchronize_session=False))
     write_aside(session, stmt)

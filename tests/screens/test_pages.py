@@ -1,5 +1,5 @@
 """The display-link pages: the staff page, the address shown once, revoking with a confirmation,
-and /d/{token} (the boards' meeting view, behind DisplayScope) answering a screen without a login
+and /d/{token} (the boards' meeting view, behind ScreenScope) answering a screen without a login
 and refusing dead links with a Chinese page."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.display import service
-from app.models import AuditLog, DisplayLink
+from app.screens import service
+from app.models import AuditLog, ScreenLink
 from app.models.base import utcnow
 from tests import factories as f
 from tests.accounts.helpers import KUNMING, QUJING, WUHUA, who
@@ -31,14 +31,14 @@ def _create(client, session, *, code: str = WUHUA, name: str = "三楼会议室�
     return client.post("/display", data={"name": name, "org_id": str(f.org(session, code).id), "days": days})
 
 
-def _link(session, name: str) -> DisplayLink:
+def _link(session, name: str) -> ScreenLink:
     session.expire_all()
-    return session.scalar(select(DisplayLink).where(DisplayLink.name == name))
+    return session.scalar(select(ScreenLink).where(ScreenLink.name == name))
 
 
 def test_the_page_lists_links_and_offers_the_form(client, session):
-    service.create_link(session, who(session, "county_staff"), name="五华区大屏", org_id=f.org(session, WUHUA).id)
-    service.create_link(session, who(session, "outsider_staff"), name="曲靖市大屏", org_id=f.org(session, QUJING).id)
+    service.create_screen(session, who(session, "county_staff"), name="五华区大屏", org_id=f.org(session, WUHUA).id)
+    service.create_screen(session, who(session, "outsider_staff"), name="曲靖市大屏", org_id=f.org(session, QUJING).id)
     _staff(client, session, "prefecture_staff")
     r = client.get("/display")
     assert r.status_code == 200 and "大屏只读链接" in r.text
@@ -68,7 +68,7 @@ def test_creating_shows_the_address_once_and_stores_only_its_hash(client, sessio
     link = _link(session, "三楼会议室大屏")
     assert link.token_hash == service.token_hash(token)
     # Nowhere else: not in the table, not in the log, not on the list page.
-    stored = " ".join(str(v) for v in session.execute(select(DisplayLink.__table__)).all())
+    stored = " ".join(str(v) for v in session.execute(select(ScreenLink.__table__)).all())
     logged = " ".join(str(v) for v in session.execute(select(AuditLog.__table__)).all())
     assert token not in stored and token not in logged
     listing = client.get("/display").text
@@ -129,7 +129,7 @@ def test_revoking_asks_first_then_ends_the_link(client, session):
 
 
 def test_outsiders_cannot_revoke(client, session):
-    _, raw = service.create_link(session, who(session, "prefecture_staff"), name="昆明市大屏",
+    _, raw = service.create_screen(session, who(session, "prefecture_staff"), name="昆明市大屏",
                                  org_id=f.org(session, KUNMING).id)
     link = _link(session, "昆明市大屏")
     for kind in ("outsider_staff", "county_staff"):
@@ -145,7 +145,7 @@ def test_outsiders_cannot_revoke(client, session):
 
 def test_dead_links_answer_a_chinese_page_not_a_login_prompt(client, session):
     by = who(session, "county_staff")
-    expired, expired_raw = service.create_link(session, by, name="过期的", org_id=f.org(session, WUHUA).id, days=1)
+    expired, expired_raw = service.create_screen(session, by, name="过期的", org_id=f.org(session, WUHUA).id, days=1)
     expired.expires_at = utcnow() - timedelta(minutes=1)
     session.flush()
     for path in (f"/d/{expired_raw}", "/d/not-a-token", "/d/" + "x" * 300):
@@ -158,7 +158,7 @@ def test_dead_links_answer_a_chinese_page_not_a_login_prompt(client, session):
 
 
 def test_opening_the_screen_marks_the_link_used(client, session):
-    _, raw = service.create_link(session, who(session, "county_staff"), name="大屏",
+    _, raw = service.create_screen(session, who(session, "county_staff"), name="大屏",
                                  org_id=f.org(session, WUHUA).id)
     assert _link(session, "大屏").last_used_at is None
     assert client.get(f"/d/{raw}", follow_redirects=False).status_code == 200

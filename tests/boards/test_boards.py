@@ -17,7 +17,10 @@ from tests import factories as f
 
 pytestmark = pytest.mark.dates
 
-TODAY = date(2026, 11, 23)
+# The tests' known day: 23 November of last year, so every month of its data is past whatever
+# day the suite runs on.
+YEAR = f.this_year() - 1
+TODAY = date(YEAR, 11, 23)
 
 
 class World:
@@ -39,7 +42,7 @@ class World:
     def p(self, user):  # noqa: ANN001
         return build_principal(self.s, user, ip="test", today=TODAY)
 
-    def log(self, key: str, *, count: int = 3, money: str = "2.5", on: date = date(2026, 5, 4), county=None):  # noqa: ANN001
+    def log(self, key: str, *, count: int = 3, money: str = "2.5", on: date = date(YEAR, 5, 4), county=None):  # noqa: ANN001
         data = ActivityInput(task_id=self.task.id, county_id=(county or self.wuhua).id, occurred_on=on,
                              description="义诊", values={self.count.id: str(count), self.money.id: money})
         return activities.record_activity(self.s, by=self.p(self.member), data=data, idempotency_key=key,
@@ -62,12 +65,12 @@ def test_overview_counts_verified_apart_from_pending_at_every_level(world):
     a = world.log("a", count=3)
     world.log("b", count=5)
     world.verify(a)
-    period = periods.parse("2026-ytd11", TODAY)
+    period = periods.parse(f"{YEAR}-ytd11", TODAY)
     for org in (world.wuhua, world.kunming, world.province):
         fig = _figure(boards.overview(world.s, org, period), world.count.id)
         assert (fig.verified, fig.pending) == (3, 5), org.name
     # Outside the period: nothing.
-    fig = _figure(boards.overview(world.s, world.province, periods.parse("2026-q3", TODAY)), world.count.id)
+    fig = _figure(boards.overview(world.s, world.province, periods.parse(f"{YEAR}-q3", TODAY)), world.count.id)
     assert (fig.verified, fig.pending) == (0, 0)
     # A sibling county's subtree does not see it.
     assert _figure(boards.overview(world.s, world.panlong, period), world.count.id).verified == 0
@@ -76,9 +79,9 @@ def test_overview_counts_verified_apart_from_pending_at_every_level(world):
 def test_pace_progress_and_lagging_follow_the_targets(world):
     world.verify(world.log("a", count=4))
     for org, value in ((world.kunming, 12), (world.wuhua, 12), (world.panlong, 24)):
-        world.s.add(AnnualTarget(org_id=org.id, indicator_id=world.count.id, year=2026, value=value))
+        world.s.add(AnnualTarget(org_id=org.id, indicator_id=world.count.id, year=YEAR, value=value))
     world.s.flush()
-    ov = boards.overview(world.s, world.kunming, periods.parse("2026-h1", TODAY))  # pace = target × 6/12
+    ov = boards.overview(world.s, world.kunming, periods.parse(f"{YEAR}-h1", TODAY))  # pace = target × 6/12
     fig = _figure(ov, world.count.id)
     assert fig.target == 12 and fig.pace == 6 and fig.progress == pytest.approx(4 / 6) and fig.behind
     rows = {r.org.code: r for r in ov.ranking}
@@ -87,12 +90,12 @@ def test_pace_progress_and_lagging_follow_the_targets(world):
     assert rows["530111"].score is None and rows["530111"].rank is None  # no targets: not ranked
     # 150 % cap: a county far ahead does not hide the others.
     world.verify(world.log("b", count=100))
-    ov = boards.overview(world.s, world.kunming, periods.parse("2026-h1", TODAY))
+    ov = boards.overview(world.s, world.kunming, periods.parse(f"{YEAR}-h1", TODAY))
     assert {r.org.code: r for r in ov.ranking}["530102"].score == pytest.approx(1.5)
 
 
 def test_participation_counts_members_who_took_part_in_a_verified_activity(world):
-    period = periods.parse("2026-ytd11", TODAY)
+    period = periods.parse(f"{YEAR}-ytd11", TODAY)
     before = boards.overview(world.s, world.wuhua, period).participation
     a = world.log("a")
     assert boards.overview(world.s, world.wuhua, period).participation.took_part == before.took_part  # pending
@@ -101,7 +104,7 @@ def test_participation_counts_members_who_took_part_in_a_verified_activity(world
     assert after.active == before.active and after.took_part == before.took_part + 1
     assert 0 < after.rate <= 1
     # A month in which they did nothing.
-    assert boards.overview(world.s, world.wuhua, periods.parse("2026-09", TODAY)).participation.took_part == 0
+    assert boards.overview(world.s, world.wuhua, periods.parse(f"{YEAR}-09", TODAY)).participation.took_part == 0
 
 
 def test_county_board_counts_by_place_and_ranks_among_key_counties(world):
@@ -110,7 +113,7 @@ def test_county_board_counts_by_place_and_ranks_among_key_counties(world):
     world.verify(world.log("a", count=2))
     world.verify(world.log("b", count=1, county=world.panlong))  # a 五华区 member working in 盘龙区
     world.verify(world.log("c", count=1, county=world.panlong))
-    period = periods.parse("2026-ytd11", TODAY)
+    period = periods.parse(f"{YEAR}-ytd11", TODAY)
     board = boards.county_board(world.s, world.panlong, period)
     assert _figure(board, world.count.id).verified == 2
     assert board.rank == 1 and board.ranked >= 2
@@ -131,7 +134,7 @@ def test_pages_are_scoped_and_live(client, session, world):
     changed = client.get(f"/boards/530000?since={version}", headers={"HX-Request": "true"})
     assert changed.status_code == 200 and 'id="board"' in changed.text and "<html" not in changed.text
     assert client.get("/c/530102").status_code == 200
-    behind = client.get("/boards/530102/activities?period=2026-ytd11")
+    behind = client.get(f"/boards/530102/activities?period={YEAR}-ytd11")
     assert behind.status_code == 200 and "共 1 条" in behind.text
 
     client.cookies.clear()
@@ -139,7 +142,7 @@ def test_pages_are_scoped_and_live(client, session, world):
     assert client.get("/boards/530100").status_code == 404
     assert client.get("/c/530102").status_code == 404
     assert client.get("/boards/530300").status_code == 200
-    assert client.get("/boards/530300?period=2026-q9").status_code == 422
+    assert client.get(f"/boards/530300?period={YEAR}-q9").status_code == 422
 
 
 def test_meeting_mode_needs_no_login_and_stays_in_its_subtree(client, session, world):
@@ -162,7 +165,7 @@ def test_inactive_members_are_listed_for_staff_and_exported(client, session, wor
 
     for name in ("未参与委员甲", "未参与委员乙"):
         f.make_member(session, world.wuhua, name=name)
-    period = periods.parse("2026-ytd11", TODAY)
+    period = periods.parse(f"{YEAR}-ytd11", TODAY)
     before, total = boards.inactive_members(session, world.wuhua, period)
     assert total == len(before) and any(r.member_id == world.member.member_id for r in before)
     world.verify(world.log("a"))
@@ -170,10 +173,10 @@ def test_inactive_members_are_listed_for_staff_and_exported(client, session, wor
     assert total_after == total - 1 and all(r.member_id != world.member.member_id for r in after)
 
     f.login_as(client, session, world.staff)
-    page = client.get("/boards/530102/inactive?period=2026-ytd11")
+    page = client.get(f"/boards/530102/inactive?period={YEAR}-ytd11")
     assert page.status_code == 200 and f"共 {total_after:,} 名" in page.text
     assert "未参与委员名单" in client.get("/boards/530100").text
-    sheet = client.get("/boards/530102/inactive.xlsx?period=2026-ytd11")
+    sheet = client.get(f"/boards/530102/inactive.xlsx?period={YEAR}-ytd11")
     assert sheet.status_code == 200
     ws = load_workbook(BytesIO(sheet.content)).active
     rows = list(ws.iter_rows(min_row=3, values_only=True))
@@ -196,7 +199,7 @@ def test_a_new_link_moves_the_county_board(session, world):
     leader = f.make_member(session, world.wuhua, name="挂联领导甲", role=MemberRole.chair_council)
     before = boards.version(session, [("place", world.wuhua.id)])
     assign_leader(session, by=world.p(world.staff), data=LinkCreate(
-        leader_member_id=leader.id, county_id=world.wuhua.id, role="lead", start_date=date(2026, 1, 1)))
+        leader_member_id=leader.id, county_id=world.wuhua.id, role="lead", start_date=date(YEAR, 1, 1)))
     assert boards.version(session, [("place", world.wuhua.id)]) > before
-    board = boards.county_board(session, world.wuhua, periods.parse("2026-ytd11", TODAY))
+    board = boards.county_board(session, world.wuhua, periods.parse(f"{YEAR}-ytd11", TODAY))
     assert "挂联领导甲" in [x.name for x in board.leaders]

@@ -16,6 +16,10 @@ from app.exports import service as exports
 from app.models import ActivityStatus, GrantRole
 from tests import factories as f
 
+# The activities are last year's: every period the tests ask for has begun and ended, whatever today is.
+YEAR = f.this_year() - 1
+pytestmark = pytest.mark.dates
+
 HEAD = ["编号", "活动日期", "状态", "助推方向", "实事", "县（市、区）", "乡镇/村", "计入单位", "组织单位", "记录人",
         "参与委员人数"]
 
@@ -43,14 +47,14 @@ class World:
         self.recorder = f.make_user(s, member=self.member, grants=((GrantRole.member, self.wuhua),))
         self.a = f.make_activity(s, recorder=self.recorder, credited=self.wuhua, county=self.wuhua, task_=self.task,
                                  values={self.count.id: 3, self.money.id: 1250}, status=ActivityStatus.verified,
-                                 occurred_on=date(2026, 3, 5), participants=(self.member, self.friend))
+                                 occurred_on=date(YEAR, 3, 5), participants=(self.member, self.friend))
         self.a.description = "=SUM(A1) 义诊，联系人 13812345678"
         self.b = f.make_activity(s, recorder=self.recorder, credited=self.wuhua, county=self.panlong, task_=self.task,
-                                 values={self.money.id: 800}, occurred_on=date(2026, 4, 1))
+                                 values={self.money.id: 800}, occurred_on=date(YEAR, 4, 1))
         other_member = f.make_member(s, self.qujing_county)
         other = f.make_user(s, member=other_member, grants=((GrantRole.member, self.qujing_county),))
         self.c = f.make_activity(s, recorder=other, credited=self.qujing_county, county=self.qujing_county,
-                                 task_=self.task, values={self.count.id: 9}, occurred_on=date(2026, 3, 9))
+                                 task_=self.task, values={self.count.id: 9}, occurred_on=date(YEAR, 3, 9))
         s.flush()
         self.phones = {m.phone for m in (self.member, self.friend, other_member)}
 
@@ -71,7 +75,7 @@ def _csv(response) -> list[list[str]]:  # noqa: ANN001
 def test_csv_has_the_headers_values_and_money_of_the_scope_and_no_phone(client, session, world):
     staff = f.persona(session, "province_staff")
     f.login_as(client, session, staff)
-    r = client.get("/exports/activities.csv", params={"org": "530100", "period": "2026", "status": ""})
+    r = client.get("/exports/activities.csv", params={"org": "530100", "period": f"{YEAR}", "status": ""})
     assert "filename*=UTF-8''" in r.headers["content-disposition"]
     rows = _csv(r)
     header = rows[0]
@@ -82,7 +86,7 @@ def test_csv_has_the_headers_values_and_money_of_the_scope_and_no_phone(client, 
     a = by_id[world.a.id]
     money_col = next(h for h in header if h.endswith(f"{world.money.name}（万元）"))
     count_col = f"{world.count.name}（{world.count.unit}）"
-    assert a["活动日期"] == "2026-03-05" and a["状态"] == "已通过" and a["县（市、区）"] == world.wuhua.name
+    assert a["活动日期"] == f"{YEAR}-03-05" and a["状态"] == "已通过" and a["县（市、区）"] == world.wuhua.name
     assert a["实事"] == world.task.name and a["记录人"] == "张三" and a["参与委员人数"] == "2"
     assert a[money_col] == "12.50" and a[count_col] == "3"
     assert a["简述"].startswith("'=SUM")  # never a formula in Excel
@@ -97,27 +101,27 @@ def test_csv_has_the_headers_values_and_money_of_the_scope_and_no_phone(client, 
 
 def test_csv_filters_by_status_place_and_task(client, session, world):
     f.login_as(client, session, f.persona(session, "province_staff"))
-    ids = lambda **p: {int(row[0]) for row in _csv(client.get("/exports/activities.csv", params={"period": "2026", **p}))[1:]}  # noqa: E731
+    ids = lambda **p: {int(row[0]) for row in _csv(client.get("/exports/activities.csv", params={"period": f"{YEAR}", **p}))[1:]}  # noqa: E731
     assert ids(org="530100", status="verified") == {world.a.id}
     assert ids(org="530103", by="place") == {world.b.id}  # done in 盘龙区, credited to 五华区
     assert ids(org="530103") == set()
     assert ids(org="530000", task=str(world.task.id)) >= {world.a.id, world.b.id, world.c.id}
-    assert ids(org="530000", period="2026-q2") >= {world.b.id} and world.a.id not in ids(org="530000", period="2026-q2")
+    assert ids(org="530000", period=f"{YEAR}-q2") >= {world.b.id} and world.a.id not in ids(org="530000", period=f"{YEAR}-q2")
 
 
 def test_outsider_sees_no_rows_of_another_county_and_404_outside_scope(client, session, world):
     f.login_as(client, session, f.persona(session, "outsider_staff"))  # 曲靖
-    rows = _csv(client.get("/exports/activities.csv", params={"org": "530300", "period": "2026"}))
+    rows = _csv(client.get("/exports/activities.csv", params={"org": "530300", "period": f"{YEAR}"}))
     assert {int(r[0]) for r in rows[1:]} == {world.c.id}
-    assert client.get("/exports/activities.csv", params={"org": "530100", "period": "2026"}).status_code == 404
+    assert client.get("/exports/activities.csv", params={"org": "530100", "period": f"{YEAR}"}).status_code == 404
     assert client.get("/exports", params={"org": "530102"}).status_code == 404
-    assert client.post("/exports/jobs", data={"org": "530100", "period": "2026"}).status_code == 404
+    assert client.post("/exports/jobs", data={"org": "530100", "period": f"{YEAR}"}).status_code == 404
 
 
 def test_bad_filters_are_refused_in_chinese(client, session, world):
     f.login_as(client, session, f.persona(session, "province_staff"))
-    for params in ({"org": "530000", "period": "2026-13"}, {"org": "530000", "status": "lost"},
-                   {"org": "530000", "task": "abc"}, {"org": "530000", "by": "moon"}, {"period": "2026"}):
+    for params in ({"org": "530000", "period": f"{YEAR}-13"}, {"org": "530000", "status": "lost"},
+                   {"org": "530000", "task": "abc"}, {"org": "530000", "by": "moon"}, {"period": f"{YEAR}"}):
         r = client.get("/exports/activities.csv", params=params)
         assert r.status_code == 422, params
         assert "请" in r.text or "有误" in r.text or "没有" in r.text
@@ -128,11 +132,11 @@ def test_bad_filters_are_refused_in_chinese(client, session, world):
 
 def test_export_page_shows_the_count_and_the_actions(client, session, world):
     f.login_as(client, session, f.persona(session, "prefecture_staff"))
-    page = client.get("/exports", params={"org": "530100", "period": "2026"})
+    page = client.get("/exports", params={"org": "530100", "period": f"{YEAR}"})
     assert page.status_code == 200
     assert "共 <strong>2</strong> 条活动" in page.text and "下载 CSV" in page.text and "生成 Excel" in page.text
     assert "还没有 Excel 导出" in page.text
-    empty = client.get("/exports", params={"org": "530100", "period": "2025"})
+    empty = client.get("/exports", params={"org": "530100", "period": f"{YEAR - 1}"})
     assert "没有可导出的活动" in empty.text and "生成 Excel" not in empty.text
 
 
@@ -149,7 +153,7 @@ def test_csv_export_is_audited(client, session, world):
 
     staff = f.persona(session, "province_staff")
     f.login_as(client, session, staff)
-    _csv(client.get("/exports/activities.csv", params={"org": "530100", "period": "2026"}))
+    _csv(client.get("/exports/activities.csv", params={"org": "530100", "period": f"{YEAR}"}))
     entry = session.scalar(select(AuditLog).where(AuditLog.action == "export.activities.csv",
                                                   AuditLog.actor_user_id == staff.id))
     assert entry is not None and '"org": "530100"' in entry.after
@@ -157,7 +161,7 @@ def test_csv_export_is_audited(client, session, world):
 
 def test_xlsx_splits_sheets_at_the_limit_and_keeps_numbers(tmp_path):
     cols = exports.FIXED_HEAD + [exports.Column("金额（万元）", "money", 12, 1)] + exports.FIXED_TAIL
-    rows = ((n, date(2026, 1, 1), "已通过", "方向", "实事", "县", "", "单位", "", "人", 1, 1234, "=1+1", None)
+    rows = ((n, date(YEAR, 1, 1), "已通过", "方向", "实事", "县", "", "单位", "", "人", 1, 1234, "=1+1", None)
             for n in range(1, 6))
     path = tmp_path / "x.xlsx"
     assert exports.write_xlsx(path, cols, rows, sheet_rows=2) == 5
@@ -210,7 +214,7 @@ def test_xlsx_job_runs_in_the_background_and_only_its_owner_downloads(fresh_url,
     with TestClient(app, base_url="http://testserver") as owner, TestClient(app, base_url="http://testserver") as other:
         _login(owner, seeded["owner"])
         _login(other, seeded["other"])
-        r = owner.post("/exports/jobs", data={"org": "530100", "period": "2026", "by": "org"}, follow_redirects=False)
+        r = owner.post("/exports/jobs", data={"org": "530100", "period": f"{YEAR}", "by": "org"}, follow_redirects=False)
         assert r.status_code == 303, r.text[:300]
         job_url = r.headers["location"]
         deadline = time.monotonic() + 30
@@ -256,7 +260,7 @@ def test_an_export_whose_worker_was_lost_is_written_again_by_another(fresh_url, 
         with write_session(engine) as s:
             user = s.scalar(__import__("sqlalchemy").select(UserAccount).where(UserAccount.login == seeded["owner"]))
             by = build_principal(s, user)
-            scope = exports.parse_scope(s, by, org="530100", period="2026", status="", task=None, scope_by="org")
+            scope = exports.parse_scope(s, by, org="530100", period=f"{YEAR}", status="", task=None, scope_by="org")
             job_id = jobs.create_job(s, by, scope).id
         start = clock.now()
         clock.freeze(start)
@@ -288,7 +292,7 @@ def test_an_export_that_fails_says_why_in_chinese(fresh_url):
         with write_session(engine) as s:
             user = s.scalar(__import__("sqlalchemy").select(UserAccount).where(UserAccount.login == seeded["owner"]))
             by = build_principal(s, user)
-            scope = exports.parse_scope(s, by, org="530100", period="2026", status="", task=None, scope_by="org")
+            scope = exports.parse_scope(s, by, org="530100", period=f"{YEAR}", status="", task=None, scope_by="org")
             job_id = jobs.create_job(s, by, scope).id
             # Before a worker takes it, the owner loses the grant that let them read 昆明市.
             s.execute(__import__("sqlalchemy").delete(RoleGrant).where(RoleGrant.user_id == user.id))

@@ -115,6 +115,12 @@ class GrantView:
     def role_label(self) -> str:
         return ROLE_LABELS[self.role]
 
+    @property
+    def granted_on(self) -> str:
+        """The day it was granted in Beijing (the stored moment is UTC: 00:30 is still yesterday there)."""
+        moment = to_cn(self.created_at)
+        return moment.strftime("%Y-%m-%d") if moment else ""
+
 
 @dataclass(frozen=True)
 class UserRow:

@@ -4,7 +4,7 @@ sheet and Excel list, and outsiders."""
 from __future__ import annotations
 
 import re
-from datetime import UTC
+from datetime import UTC, date, datetime, time
 from io import BytesIO
 
 from openpyxl import load_workbook
@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from app.accounts import service
 from app.auth import service as auth
+from app.clock import CN, today_cn
 from app.models import ActivationCode, AuditLog, GrantRole, RoleGrant
 from tests import factories as f
 from tests.accounts.helpers import KUNMING, PANLONG, PROVINCE, WUHUA, committee, member_account
@@ -210,6 +211,15 @@ def test_the_account_page(client, session):
     assert "停用账号" in r.text  # the entry in the recent log
     assert "委员" in r.text and "授予权限" in r.text and "最近操作记录" in r.text
     assert staff.display_name in r.text
+
+
+def test_a_grant_made_just_after_midnight_shows_the_beijing_day(client, session, clock):
+    new_year = date(today_cn().year + 1, 1, 1)
+    clock.freeze(datetime.combine(new_year, time(0, 30), CN))  # still 16:30 UTC of 31 December
+    target = member_account(session, WUHUA, name="褚新年")
+    _staff(client, session)
+    r = client.get(f"/admin/users/{target.id}")
+    assert f'<td data-label="授予时间">{new_year.isoformat()}</td>' in r.text
 
 
 def test_a_sibling_prefectures_staff_get_404_on_an_account(client, session):

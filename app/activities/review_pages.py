@@ -23,7 +23,6 @@ from starlette.concurrency import run_in_threadpool
 
 from app.accounts.schemas import OptionalDate, OptionalInt
 from app.activities import service
-
 from app.activities.schemas import ActivityRead
 from app.auth.principal import STAFF_ROLES, Principal
 from app.catalogue.service import current_campaign, tasks_for

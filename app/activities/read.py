@@ -1,0 +1,101 @@
+"""Read models, batch-loaded: one query per kind, never per row."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import (
+    literal,
+    select,
+    union_all,
+)
+from sqlmodel import Session
+
+from app.activities.common import _core, _ids
+from app.activities.review import STATUS_LABELS
+from app.activities.schemas import ActivityRead, ActivityValueRead
+from app.activities.values import display_value
+from app.models import (
+    Activity,
+    ActivityParticipant,
+    ActivityPhoto,
+    ActivityStatus,
+    ActivityValue,
+    Indicator,
+    Member,
+    Organisation,
+    ParticipantStatus,
+    Site,
+    Task,
+    UserAccount,
+)
+
+_READ_VALUES = (
+    select(ActivityValue.activity_id, ActivityValue.value, Indicator.id, Indicator.name, Indicator.unit,
+           Indicator.kind)
+    .join(Indicator, Indicator.id == ActivityValue.indicator_id)
+    .where(ActivityValue.activity_id.in_(_ids("ids"))).order_by(Indicator.sort_order)
+)
+_READ_PEOPLE = (
+    select(ActivityParticipant.activity_id, Member.id, Member.name)
+    .join(Member, Member.id == ActivityParticipant.member_id)
+    .where(ActivityParticipant.activity_id.in_(_ids("ids")),
+           ActivityParticipant.status == ParticipantStatus.confirmed.value)
+    .order_by(Member.name, Member.id)
+)
+_READ_PHOTOS = (select(ActivityPhoto.activity_id, ActivityPhoto.id).where(ActivityPhoto.activity_id.in_(_ids("ids")))
+                .order_by(ActivityPhoto.activity_id, ActivityPhoto.sort_order, ActivityPhoto.id))
+# Every name a read model shows, in one round trip: (kind, id, name).
+_READ_NAMES = union_all(
+    select(literal("task"), Task.id, Task.name).where(Task.id.in_(_ids("task_ids"))),
+    select(literal("org"), Organisation.id, Organisation.name).where(Organisation.id.in_(_ids("org_ids"))),
+    select(literal("user"), UserAccount.id, UserAccount.display_name).where(UserAccount.id.in_(_ids("user_ids"))),
+    select(literal("site"), Site.id, Site.name).where(Site.id.in_(_ids("site_ids"))),
+)
+
+
+# --- read models (batch-loaded: one query per kind, never per row) -----------------------------
+
+def to_read(session: Session, activities: Sequence[Activity]) -> list[ActivityRead]:
+    if not activities:
+        return []
+    # Column rows on the connection (no entities to build), and every name in one round trip:
+    # the API answers each submission with this, so it is on the write path too.
+    conn = _core(session)
+    ids = {"ids": [a.id for a in activities]}
+    values: dict[int, list[ActivityValueRead]] = defaultdict(list)
+    for activity_id, value, ind_id, name, unit, kind in conn.execute(_READ_VALUES, ids):
+        values[activity_id].append(ActivityValueRead(
+            indicator_id=ind_id, name=name, unit=unit, kind=kind, value=value, display=display_value(kind, value)))
+    people: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for activity_id, member_id, name in conn.execute(_READ_PEOPLE, ids):
+        people[activity_id].append((member_id, name))
+    photos: dict[int, list[int]] = defaultdict(list)
+    for activity_id, photo_id in conn.execute(_READ_PHOTOS, ids):
+        photos[activity_id].append(photo_id)
+    names: dict[str, dict[int, str]] = defaultdict(dict)
+    for kind, key, name in conn.execute(_READ_NAMES, {
+        "task_ids": list({a.task_id for a in activities}),
+        "org_ids": list({a.county_id for a in activities} | {a.credited_org_id for a in activities}),
+        "user_ids": list({a.recorder_user_id for a in activities}),
+        "site_ids": list({a.site_id for a in activities if a.site_id}),
+    }):
+        names[kind][key] = name
+    task_names, org_names, site_names, recorders = names["task"], names["org"], names["site"], names["user"]
+    return [
+        ActivityRead(
+            id=a.id, status=a.status, status_label=STATUS_LABELS[ActivityStatus(a.status)],
+            status_reason=a.status_reason, task_id=a.task_id, task_name=task_names.get(a.task_id, ""),
+            county_id=a.county_id, county_name=org_names.get(a.county_id, "").removesuffix("政协"),
+            site_id=a.site_id, site_name=site_names.get(a.site_id) if a.site_id else None,
+            occurred_on=a.occurred_on, description=a.description, credited_org_id=a.credited_org_id,
+            credited_org_name=org_names.get(a.credited_org_id, ""), organiser_org_id=a.organiser_org_id,
+            recorder_user_id=a.recorder_user_id, recorder_name=recorders.get(a.recorder_user_id, ""),
+            participants=[name for _, name in people.get(a.id, [])],
+            participant_ids=[member_id for member_id, _ in people.get(a.id, [])], values=values.get(a.id, []),
+            photo_ids=photos.get(a.id, []), photo_count=len(photos.get(a.id, [])),
+            version=a.version, submitted_at=a.submitted_at, reviewed_at=a.reviewed_at,
+        )
+        for a in activities
+    ]

@@ -1,0 +1,364 @@
+"""Recording (idempotent), correcting and withdrawing an activity, with their hot statements built once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import (
+    Insert,
+    Select,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import make_transient_to_detached
+from sqlmodel import Session
+
+from app.activities import photos as photo_store
+from app.activities.common import _core
+from app.activities.months import _check_month_open, month_closed
+from app.activities.review import _move
+from app.activities.schemas import ActivityInput
+from app.activities.scope import activity_for_recorder
+from app.activities.values import _parse_values
+from app.audit.service import record as audit
+from app.auth.principal import STAFF_ROLES, Principal
+from app.catalogue.service import owners_seen_by
+from app.clock import today_cn, yyyymm
+from app.errors import Conflict, Forbidden, Invalid
+from app.models import (
+    Activity,
+    ActivityParticipant,
+    ActivityPhoto,
+    ActivityStatus,
+    ActivityValue,
+    Campaign,
+    Membership,
+    Organisation,
+    OrgLevel,
+    ParticipantStatus,
+    Site,
+    Task,
+)
+from app.models.base import utcnow
+from app.models.people import serving_on
+from app.orgs.service import is_within, subtrees_ids
+from app.rollup import service as rollup
+
+
+def _facts_statement(*, with_site: bool) -> Select:
+    current = select(Campaign.id).where(Campaign.is_current.is_(True)).limit(1).scalar_subquery()
+    columns = [
+        select(Campaign.start_year).where(Campaign.is_current.is_(True)).limit(1).scalar_subquery().label("start_year"),
+        exists().where(Task.id == bindparam("task_id"), Task.campaign_id == current,
+                       Task.owner_org_id.in_(owners_seen_by(bindparam("credited")))).label("task_ok"),
+        select(Organisation.level).where(Organisation.id == bindparam("county_id")).scalar_subquery()
+        .label("county_level"),
+        month_closed(bindparam("credited"), bindparam("month")).label("closed"),
+    ]
+    if with_site:
+        columns.append(select(Site.county_id).where(Site.id == bindparam("site_id")).scalar_subquery()
+                       .label("site_county"))
+    return select(*columns)
+
+
+_FACTS = {False: _facts_statement(with_site=False), True: _facts_statement(with_site=True)}
+_EXISTING_ID = select(Activity.id).where(Activity.recorder_user_id == bindparam("user_id"),
+                                         Activity.idempotency_key == bindparam("key"))
+# The task's indicators the credited organisation works with (a prefecture's own: its subtree only).
+_INSERT_VALUES = insert(ActivityValue.__table__)
+_INSERT_PARTICIPANTS = insert(ActivityParticipant.__table__)
+_INSERT_ACTIVITY: dict[str, Insert] = {}  # per dialect, made on first use
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    activity: Activity
+    created: bool  # False: a retry of an earlier request, answered with its original result
+
+
+# --- recording ---------------------------------------------------------------------------------
+
+def recording_org(by: Principal, on_behalf: bool) -> int:
+    """The organisation the caller records for: their own as a member, their office's for 代录."""
+    if on_behalf:
+        staff_orgs = by.org_ids(*STAFF_ROLES)
+        if not staff_orgs:
+            raise Forbidden("只有「双助推」办公室工作人员可以代录")
+        return staff_orgs[0]
+    if by.member_org_id is None:
+        raise Forbidden("您的账号没有关联在任的政协委员，不能记录活动；工作人员请选择“代录”", code="not_a_member")
+    return by.member_org_id
+
+
+def fingerprint(data: ActivityInput, photo_digests: Sequence[str] = ()) -> str:
+    """Digest of what was submitted: the same idempotency key with other content is refused."""
+    payload = data.model_dump(mode="json")
+    payload["values"] = {str(k): str(v).strip() for k, v in sorted(data.values.items())}
+    payload["participant_member_ids"] = sorted(set(data.participant_member_ids))
+    payload["photos"] = list(photo_digests)
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _existing(session: Session, user_id: int, key: str) -> Activity | None:
+    # A cheap probe first: nearly every submission is new, and an entity query costs more.
+    found = _core(session).execute(_EXISTING_ID, {"user_id": user_id, "key": key}).scalar()
+    return None if found is None else session.get(Activity, found)
+
+
+def _replayed(existing: Activity, request_hash: str) -> RecordResult:
+    if existing.request_hash != request_hash:
+        raise Conflict("这个提交编号已用于另一条不同的内容，请刷新页面后重新填写", code="idempotency_conflict")
+    return RecordResult(existing, created=False)
+
+
+@dataclass(frozen=True)
+class _Checked:
+    task_id: int
+    county_id: int
+    site_id: int | None
+    values: dict[int, int]
+    participants: list[int]
+    description: str
+
+
+def _facts(session: Session, data: ActivityInput, *, credited: int):
+    """What the content rules need from the database, in one round trip.
+
+    (start_year of the current campaign; whether the task is the current campaign's and owned by the
+    credited organisation or an ancestor; the county's level; the site's county; whether the month
+    is closed for the credited organisation.) Every submission runs these, so one statement instead
+    of six.
+    """
+    params = {"credited": credited, "task_id": data.task_id, "county_id": data.county_id,
+              "month": yyyymm(data.occurred_on), "site_id": data.site_id}
+    return _core(session).execute(_FACTS[data.site_id is not None], params).one()
+
+
+def _check(session: Session, by: Principal, data: ActivityInput, *, recorder_org: int, credited: int,
+           organiser: int | None, today: date) -> _Checked:
+    """Every rule an activity's content must satisfy; raises Invalid with per-field messages."""
+    facts = _facts(session, data, credited=credited)
+    if not facts.task_ok:
+        raise Invalid("请选择本次行动的实事", errors={"task_id": "请选择实事"})
+    if facts.county_level != OrgLevel.county:
+        raise Invalid("请选择活动所在的县（市、区）", errors={"county_id": "请选择活动地点"})
+    if data.site_id is not None and facts.site_county != data.county_id:
+        raise Invalid("所选乡镇/村不在该县，请重新选择", errors={"site_id": "乡镇/村不在所选的县"})
+    if data.occurred_on > today:
+        raise Invalid("活动日期不能晚于今天", errors={"occurred_on": "活动日期不能晚于今天"})
+    if facts.start_year is not None and data.occurred_on.year < facts.start_year:
+        raise Invalid(f"活动日期早于本次行动开始（{facts.start_year}年）", errors={"occurred_on": "日期太早"})
+    _check_month_open(session, by, credited, data.occurred_on, closed=bool(facts.closed))
+    description = data.description.strip()
+    if len(description) < 2:
+        raise Invalid("请简要描述活动内容", errors={"description": "请简要描述活动内容"})
+    values = _parse_values(session, data.task_id, data.values, org_id=credited)
+    participants = _check_participants(session, by, data, recorder_org=recorder_org, organiser=organiser)
+    return _Checked(data.task_id, data.county_id, data.site_id, values, participants, description)
+
+
+def _check_participants(session: Session, by: Principal, data: ActivityInput, *, recorder_org: int,
+                        organiser: int | None) -> list[int]:
+    wanted = set(data.participant_member_ids)
+    recorder_took_part = by.member_id is not None and not data.on_behalf
+    if recorder_took_part:
+        wanted.add(by.member_id)  # the recorder took part
+    if data.on_behalf and not data.participant_member_ids:
+        raise Invalid("代录时请至少选择一名参与委员", errors={"participants": "请选择参与委员"})
+    if not wanted:
+        return []
+    if recorder_took_part and wanted == {by.member_id}:
+        return [by.member_id]  # a member alone: the recorder always counts, nothing to look up
+    orgs = [recorder_org] + ([organiser] if organiser else [])
+    allowed = set(_core(session).execute(
+        select(Membership.member_id).where(
+            Membership.member_id.in_(wanted), Membership.org_id.in_(subtrees_ids(orgs)),
+            serving_on(data.occurred_on),
+        )
+    ).scalars())
+    if recorder_took_part:
+        allowed.add(by.member_id)
+    missing = wanted - allowed
+    if missing:
+        # A count, not names: ids from outside the caller's reach must not reveal who they are.
+        raise Invalid(f"有 {len(missing)} 名参与委员不在本组织或组织单位范围内，或活动当天不在任，请重新选择",
+                      errors={"participants": "有参与委员不在范围内"})
+    return sorted(wanted)
+
+
+def _insert_unless_retried(session: Session, row: dict) -> int | None:
+    """Insert the activity row; None when (recorder, key) is already taken.
+
+    ``ON CONFLICT … DO NOTHING`` on both databases: on PostgreSQL two copies of one request that
+    raced past the check wait on each other here and the loser gets no row (no savepoint, no
+    exception); SQLite's writers queue on BEGIN IMMEDIATE, so there it never happens.
+    """
+    conn = _core(session)
+    stmt = _INSERT_ACTIVITY.get(conn.dialect.name)
+    if stmt is None:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        stmt = _INSERT_ACTIVITY[conn.dialect.name] = (
+            dialect.insert(Activity.__table__)
+            .on_conflict_do_nothing(index_elements=["recorder_user_id", "idempotency_key"])
+            .returning(Activity.__table__.c.id))
+    return conn.execute(stmt, row).scalar()
+
+
+def record_activity(session: Session, *, by: Principal, data: ActivityInput, idempotency_key: str,
+                    photos: Sequence[photo_store.PreparedPhoto] = (), today: date | None = None) -> RecordResult:
+    """Record an activity once per idempotency key (a retry returns the original). Commits."""
+    key = (idempotency_key or "").strip()
+    if not key or len(key) > 64:
+        raise Invalid("缺少提交编号（Idempotency-Key），请刷新页面后重试", code="idempotency_key_missing")
+    if len(photos) > photo_store.MAX_PHOTOS:
+        raise Invalid(f"最多上传 {photo_store.MAX_PHOTOS} 张照片", errors={"photos": "照片太多"})
+    request_hash = fingerprint(data, [p.digest for p in photos])
+    existing = _existing(session, by.user_id, key)
+    if existing is not None:
+        return _replayed(existing, request_hash)
+
+    today = today or today_cn()
+    recorder_org = recording_org(by, data.on_behalf)
+    organiser = data.organiser_org_id
+    if organiser is not None and not (
+        is_within(session, recorder_org, organiser)
+        or (data.on_behalf and by.can(session, organiser, *STAFF_ROLES))
+    ):
+        raise Invalid("组织单位只能是本级或上级政协", errors={"organiser_org_id": "组织单位不在范围内"})
+    credited = organiser or recorder_org
+    checked = _check(session, by, data, recorder_org=recorder_org, credited=credited, organiser=organiser,
+                     today=today)
+
+    now = utcnow()
+    row = {
+        "recorder_user_id": by.user_id, "credited_org_id": credited, "organiser_org_id": organiser,
+        "task_id": checked.task_id, "county_id": checked.county_id, "site_id": checked.site_id,
+        "occurred_on": data.occurred_on, "description": checked.description, "status": ActivityStatus.pending,
+        "status_reason": None, "reviewer_user_id": None, "reviewed_at": None, "idempotency_key": key,
+        "request_hash": request_hash, "version": 1, "submitted_at": now, "created_at": now, "updated_at": now,
+    }
+    new_id = _insert_unless_retried(session, row)
+    if new_id is None:
+        # Two copies of one request raced past the check (PostgreSQL): answer with the winner's row.
+        existing = _existing(session, by.user_id, key)
+        if existing is None:  # pragma: no cover - the winner committed before our insert returned
+            raise Conflict("同一内容正在提交，请稍后刷新查看", code="idempotency_conflict")
+        return _replayed(existing, request_hash)
+    # The row is written; hand back an entity for it without reading it again (as if loaded).
+    activity = Activity(id=new_id, **row)
+    make_transient_to_detached(activity)
+    session.add(activity)
+    _write_details(session, activity, checked.values, checked.participants, photos)
+    rollup.apply(session, [(None, rollup.Contribution(
+        status=ActivityStatus.pending.value, credited_org_id=credited, county_id=checked.county_id,
+        task_id=checked.task_id, month=yyyymm(data.occurred_on), values=checked.values,
+        members=frozenset(checked.participants)))])
+    audit(session, actor=by.actor, action="activity.create", target_type="activity", target_id=activity.id,
+          org_id=credited, after=_snapshot(activity, checked.values, checked.participants))
+    session.commit()
+    return RecordResult(activity, created=True)
+
+
+def _write_details(session: Session, activity: Activity, values: dict[int, int], participants: list[int],
+                   photos: Sequence[photo_store.PreparedPhoto], first_photo_order: int = 0) -> None:
+    """Values and participants as Core inserts (executemany); photos through the ORM (rare)."""
+    if values:
+        _core(session).execute(_INSERT_VALUES, [
+            {"activity_id": activity.id, "indicator_id": i, "task_id": activity.task_id, "value": v}
+            for i, v in values.items()])
+    if participants:
+        _core(session).execute(_INSERT_PARTICIPANTS, [
+            {"activity_id": activity.id, "member_id": m, "status": ParticipantStatus.confirmed}
+            for m in participants])
+    for n, photo in enumerate(photos, start=first_photo_order):
+        key = photo_store.store(photo)
+        session.add(ActivityPhoto(activity_id=activity.id, storage_key=key, width=photo.width,
+                                  height=photo.height, bytes=len(photo.image), sort_order=n))
+    if photos:
+        session.flush()
+
+
+def _snapshot(activity: Activity, values: dict[int, int], participants: list[int]) -> dict:
+    return {
+        "status": activity.status, "task_id": activity.task_id, "county_id": activity.county_id,
+        "site_id": activity.site_id, "occurred_on": activity.occurred_on, "description": activity.description,
+        "credited_org_id": activity.credited_org_id, "values": {str(k): v for k, v in sorted(values.items())},
+        "participants": sorted(participants),
+    }
+
+
+def _current_details(session: Session, activity: Activity) -> tuple[dict[int, int], list[int]]:
+    values = dict(session.execute(select(ActivityValue.indicator_id, ActivityValue.value)
+                                  .where(ActivityValue.activity_id == activity.id)).all())
+    people = list(session.scalars(select(ActivityParticipant.member_id).where(
+        ActivityParticipant.activity_id == activity.id, ActivityParticipant.status == ParticipantStatus.confirmed)))
+    return values, sorted(people)
+
+
+# --- correcting, withdrawing -------------------------------------------------------------------
+
+def correct_activity(session: Session, *, by: Principal, activity_id: int, data: ActivityInput,
+                     photos: Sequence[photo_store.PreparedPhoto] = (), today: date | None = None,
+                     expected_version: int | None = None) -> Activity:
+    """The recorder corrects a returned (or still pending) activity; it goes back to 待审核. Commits.
+
+    The credited organisation stays what it was at recording (DOMAIN.md): organiser cannot change.
+    ``expected_version`` is the version the form was filled from: a retried correction (or one
+    racing a change made elsewhere) is refused instead of being applied twice.
+    """
+    activity = activity_for_recorder(session, by, activity_id)
+    if expected_version is not None and activity.version != expected_version:
+        raise Conflict("这条活动在您提交前已经更新（可能是重复提交），请查看最新内容", code="stale_version")
+    if data.organiser_org_id != activity.organiser_org_id:
+        raise Invalid("组织单位在记录时已确定，不能修改", errors={"organiser_org_id": "不能修改组织单位"})
+    today = today or today_cn()
+    _check_month_open(session, by, activity.credited_org_id, activity.occurred_on)
+    recorder_org = by.member_org_id if not data.on_behalf else recording_org(by, True)
+    if recorder_org is None:
+        recorder_org = activity.credited_org_id
+    checked = _check(session, by, data, recorder_org=recorder_org, credited=activity.credited_org_id,
+                     organiser=activity.organiser_org_id, today=today)
+    existing_photos = session.scalar(select(func.count()).select_from(ActivityPhoto)
+                                     .where(ActivityPhoto.activity_id == activity.id)) or 0
+    if existing_photos + len(photos) > photo_store.MAX_PHOTOS:
+        raise Invalid(f"最多上传 {photo_store.MAX_PHOTOS} 张照片", errors={"photos": "照片太多"})
+    old_values, old_people = _current_details(session, activity)
+    before = _snapshot(activity, old_values, old_people)
+    _move(session, activity, "resubmit", by=by, audited=False)
+    resubmitted = rollup.contribution(session, activity)
+    activity.task_id, activity.county_id = checked.task_id, checked.county_id
+    activity.site_id = checked.site_id
+    activity.occurred_on, activity.description = data.occurred_on, checked.description
+    activity.submitted_at = utcnow()
+    session.execute(delete(ActivityValue).where(ActivityValue.activity_id == activity.id))
+    session.execute(delete(ActivityParticipant).where(ActivityParticipant.activity_id == activity.id,
+                                                      ActivityParticipant.status == ParticipantStatus.confirmed))
+    session.flush()
+    # Requested participants who are now named directly become confirmed rows.
+    session.execute(delete(ActivityParticipant).where(ActivityParticipant.activity_id == activity.id,
+                                                      ActivityParticipant.member_id.in_(checked.participants)))
+    _write_details(session, activity, checked.values, checked.participants, photos, existing_photos)
+    rollup.apply(session, [(resubmitted, rollup.contribution(session, activity))])
+    audit(session, actor=by.actor, action="activity.correct", target_type="activity", target_id=activity.id,
+          org_id=activity.credited_org_id, before=before,
+          after=_snapshot(activity, checked.values, checked.participants))
+    session.commit()
+    return activity
+
+
+def withdraw(session: Session, *, by: Principal, activity_id: int) -> Activity:
+    """The recorder withdraws a pending activity. Commits."""
+    activity = activity_for_recorder(session, by, activity_id)
+    _check_month_open(session, by, activity.credited_org_id, activity.occurred_on)
+    _move(session, activity, "withdraw", by=by)
+    session.commit()
+    return activity

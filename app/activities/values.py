@@ -1,0 +1,84 @@
+"""Indicator values: typed text to stored integers (money in hundredths of 万元) and back."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import (
+    bindparam,
+    select,
+)
+from sqlmodel import Session
+
+from app.activities.common import _core
+from app.catalogue.service import owners_seen_by
+from app.errors import Invalid
+from app.models import (
+    Indicator,
+    IndicatorKind,
+)
+
+_TASK_INDICATORS = select(Indicator.id, Indicator.name, Indicator.unit, Indicator.kind).where(
+    Indicator.task_id == bindparam("task_id"), Indicator.owner_org_id.in_(owners_seen_by(bindparam("org_id"))))
+MAX_COUNT = 1_000_000_000
+MAX_MONEY_HUNDREDTHS = 1_000_000_000  # 1000 万万元: anything larger is a typo
+_MONEY = re.compile(r"^\d+(\.\d{1,2})?$")
+_COUNT = re.compile(r"^\d+$")
+_FULLWIDTH = {0xFF10 + d: ord("0") + d for d in range(10)} | {0xFF0E: ord("."), 0x3002: ord("."), 0xFF0C: ord(",")}
+
+
+# --- values -------------------------------------------------------------------------------------
+
+def parse_value(indicator: Indicator, raw: str | int | None) -> int | None:
+    """A typed value as the stored integer (money → hundredths of 万元); None when left empty."""
+    if raw is None:
+        return None
+    text = str(raw).translate(_FULLWIDTH).replace(",", "").replace(" ", "").strip()
+    if text == "":
+        return None
+    if indicator.kind == IndicatorKind.count:
+        if not _COUNT.match(text):
+            raise Invalid(f"{indicator.name}：请填写不小于 0 的整数（单位：{indicator.unit}）")
+        value = int(text)
+        if value > MAX_COUNT:
+            raise Invalid(f"{indicator.name}：数值过大，请核对")
+        return value
+    if not _MONEY.match(text):
+        raise Invalid(f"{indicator.name}：请填写金额，单位万元，最多两位小数（如 8 或 12.5）")
+    try:
+        value = int(Decimal(text) * 100)
+    except InvalidOperation as exc:  # pragma: no cover - the pattern already excludes these
+        raise Invalid(f"{indicator.name}：金额格式不正确") from exc
+    if value > MAX_MONEY_HUNDREDTHS:
+        raise Invalid(f"{indicator.name}：金额过大，请核对（单位是万元）")
+    return value
+
+
+def display_value(kind: IndicatorKind | str, value: int) -> str:
+    if kind == IndicatorKind.money:
+        whole, frac = divmod(value, 100)
+        return f"{whole}" if frac == 0 else f"{whole}.{frac:02d}".rstrip("0")
+    return str(value)
+
+
+def _parse_values(session: Session, task_id: int, raw: dict[int, str], *, org_id: int) -> dict[int, int]:
+    # Plain rows (id, name, unit, kind), not entities: parse_value reads only those attributes.
+    indicators = {i.id: i for i in _core(session).execute(_TASK_INDICATORS, {"task_id": task_id, "org_id": org_id})}
+    unknown = set(raw) - set(indicators)
+    if unknown:
+        raise Invalid("有指标不属于所选实事，请刷新页面后重新填写", code="indicator_not_in_task")
+    values, errors = {}, {}
+    for ind_id, text in raw.items():
+        try:
+            parsed = parse_value(indicators[ind_id], text)
+        except Invalid as exc:
+            errors[f"value_{ind_id}"] = exc.message
+            continue
+        if parsed is not None:
+            values[ind_id] = parsed
+    if errors:
+        raise Invalid(next(iter(errors.values())), errors=errors)
+    if not any(v > 0 for v in values.values()):
+        raise Invalid("请至少填写一项指标数值", errors={"values": "请至少填写一项指标数值"})
+    return values

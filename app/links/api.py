@@ -16,15 +16,15 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from app.api_types import IsoDate
 from app.activities.api import AUTH_ERRORS, INVALID, ErrorBody
+from app.api_docs import ORG_NOT_FOUND
+from app.api_types import IsoDate
 from app.db import run_write
 from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
 from app.links import service
 from app.links.schemas import MAX_ID, Coverage, LinkChange, LinkCreate, LinkEnd, LinkPage, LinkRead
 from app.models import LinkAssignment
 from app.tokens.service import token_access
-
 
 router = APIRouter(prefix="/api/v1/links", tags=["links"])
 
@@ -127,7 +127,7 @@ def get_link(session: SessionDep, by: CurrentUser, link_id: Id):
     responses={
         200: {"model": LinkRead, "description": "同样的挂联已存在（重复提交），返回已有的那条 / identical link already there"},
         201: {"description": "已安排 / created"},
-        **AUTH_ERRORS, **WRITE_FORBIDDEN, **OVERLAP, **INVALID,
+        **AUTH_ERRORS, **WRITE_FORBIDDEN, **ORG_NOT_FOUND, **OVERLAP, **INVALID,
     },
 )
 async def create_link(request: Request, data: LinkCreate, by: CurrentUser, read: SessionDep, session: WriteSessionDep):

@@ -40,9 +40,9 @@ def parse_instant(text: str) -> datetime:
 
 
 def configured_start() -> datetime | None:
-    """The instant ``SZT_TODAY`` names, or None (unset, or ``SZT_ENV=production``)."""
+    """The instant ``SZT_TODAY`` names, or None (unset, or ``SZT_ENV=production`` / ``prod``)."""
     text = os.environ.get("SZT_TODAY", "").strip()
-    if not text or os.environ.get("SZT_ENV", "").strip().lower() == "production":
+    if not text or os.environ.get("SZT_ENV", "").strip().lower() in ("production", "prod"):
         return None
     return parse_instant(text)
 

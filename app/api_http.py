@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 API_PREFIX = "/api/"
 
 
-def etag_of(body: bytes) -> str:
+def etag_of(body: bytes | memoryview) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
@@ -72,7 +73,8 @@ class ApiHttpMiddleware:
         await self.app(scope, receive, buffer)
 
     @staticmethod
-    async def _finish(scope: Scope, start: Message | None, body: bytes, send: Send, add_rate_headers) -> None:
+    async def _finish(scope: Scope, start: Message | None, body: bytes, send: Send,
+                      add_rate_headers: Callable[[MutableHeaders], None]) -> None:
         assert start is not None
         headers = MutableHeaders(scope=start)
         add_rate_headers(headers)

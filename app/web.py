@@ -8,8 +8,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import HTTPException, Request
-from fastapi.routing import APIRoute
 from fastapi.responses import RedirectResponse, Response
+from fastapi.routing import APIRoute
 from jinja2_fragments.fastapi import Jinja2Blocks
 from markupsafe import Markup
 from starlette.types import Message
@@ -44,7 +44,7 @@ def wants_fragment(request: Request) -> bool:
 
 
 def render(request: Request, template: str, context: dict[str, Any], *, block: str | None = None,
-           status_code: int = 200, headers: dict[str, str] | None = None):
+           status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
     """The whole page, or only ``block`` of it when HTMX asks for a fragment."""
     principal = getattr(request.state, "principal", None)
     ctx = {"principal": principal, "csrf_token": expected_token(request, principal), **context}

@@ -58,7 +58,7 @@ def check(db: Path) -> tuple[bool, float]:
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}"}
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "app", "rollup", "--check"], cwd=ROOT, env=env,
-                          capture_output=True, text=True)
+                          check=False, capture_output=True, text=True)
     return done.returncode == 0, time.perf_counter() - started
 
 
@@ -78,9 +78,9 @@ class Server:
             try:
                 urllib.request.urlopen(self.base + "/healthz", timeout=1).read()
                 return
-            except OSError:
+            except OSError as err:
                 if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise SystemExit(f"server did not start: {log.name}")
+                    raise SystemExit(f"server did not start: {log.name}") from err
                 time.sleep(0.2)
 
     def stop(self) -> None:
@@ -92,7 +92,7 @@ def log_in(base: str, login: str) -> tuple[urllib.request.OpenerDirector, Cookie
     return browser_login(base, login, PASSWORD)
 
 
-def server_times(opener, base: str, path: str, n: int) -> list[float]:  # noqa: ANN001
+def server_times(opener, base: str, path: str, n: int) -> list[float]:
     out = []
     for _ in range(n + 5):
         with opener.open(base + path, timeout=30) as r:

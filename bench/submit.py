@@ -220,7 +220,7 @@ def main() -> int:
         server_cpu_before = process_cpu(server.pid)
         result, client_cpu = run_load({**spec, "seconds": args.seconds, "prefix": "run"}, tmp / "run.json")
         server_user, server_system = (after - before for after, before in zip(process_cpu(server.pid),
-                                                                              server_cpu_before))
+                                                                              server_cpu_before, strict=True))
         if profiler is not None:
             profiler.wait(timeout=60)
         # Every request sent was answered (the client waits for its last answers): nothing in flight.

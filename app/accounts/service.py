@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, or_, select
+from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import SQLCoreOperations
 from sqlmodel import Session
 
 from app.accounts.passwords import hash_password
@@ -121,7 +124,8 @@ def _listing_order(stmt: Select) -> Select:
     return stmt.order_by(Organisation.code, UserAccount.display_name, UserAccount.id)
 
 
-def _grantable(by: Principal, role, org_id) -> ColumnElement[bool]:
+def _grantable(by: Principal, role: SQLCoreOperations[GrantRole | str],
+               org_id: SQLCoreOperations[int]) -> ColumnElement[bool]:
     """SQL truth of "``by`` could grant ``role`` on ``org_id``": the organisation lies in ``by``'s
     staff/admin subtrees and the role's rank is no higher than ``by``'s own over it.
 
@@ -155,7 +159,7 @@ def _require_committee(session: Session, by: Principal, committee_id: int) -> Co
     return committee
 
 
-def _row(found) -> UserRow:
+def _row(found: Row[*tuple[Any, ...]]) -> UserRow:
     user, member_name, org_id, org_name, committee_name = found[:5]
     return UserRow(user=user, member_name=member_name, org_id=org_id, org_name=org_name,
                    committee_name=committee_name)
@@ -454,7 +458,7 @@ def _with_names(stmt: Select) -> Select:
             .outerjoin(Organisation, Organisation.id == AuditLog.org_id))
 
 
-def _entry_view(found) -> AuditEntryView:
+def _entry_view(found: Row[*tuple[Any, ...]]) -> AuditEntryView:
     entry, actor_name, actor_login, org_name = found
     return AuditEntryView(entry=entry, actor_name=actor_name or ("系统" if entry.actor_user_id is None else ""),
                           actor_login=actor_login or "", org_name=org_name or "")

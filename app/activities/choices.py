@@ -43,7 +43,7 @@ def task_choices(session: Session, by: Principal, org_id: int) -> list[tuple[Tas
         select(Activity.task_id, func.max(Activity.id)).where(Activity.recorder_user_id == by.user_id)
         .group_by(Activity.task_id)
     ).all()
-    last_used = {task_id: last for task_id, last in recent}
+    last_used = dict(recent)
     tasks.sort(key=lambda t: (-(last_used.get(t.id) or 0), t.sort_order))
     by_task: dict[int, list[Indicator]] = defaultdict(list)
     for ind in session.scalars(select(Indicator).where(Indicator.task_id.in_([t.id for t in tasks]),

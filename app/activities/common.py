@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BindParameter,
     Connection,
     bindparam,
 )
@@ -19,5 +20,5 @@ def _core(session: Session) -> Connection:
     return session.connection()
 
 
-def _ids(name: str):
+def _ids(name: str) -> BindParameter[list[int]]:
     return bindparam(name, expanding=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     and_,
@@ -11,6 +12,7 @@ from sqlalchemy import (
     or_,
     select,
 )
+from sqlalchemy.sql import Select
 from sqlmodel import Session
 
 from app.activities.scope import _confirmed_activities_of, reviewable_by, visible_to
@@ -23,6 +25,8 @@ from app.models import (
     UserAccount,
 )
 from app.orgs.service import subtree_ids
+
+_SelectT = TypeVar("_SelectT", bound=Select[*tuple[Any, ...]])
 
 # --- lists ---------------------------------------------------------------------------------------
 
@@ -40,7 +44,7 @@ class ActivityFilters:
     by_name_only: bool = False  # ``member`` never matches phone numbers (API tokens)
 
 
-def _filtered(stmt, f: ActivityFilters):
+def _filtered(stmt: _SelectT, f: ActivityFilters) -> _SelectT:
     if f.status:
         stmt = stmt.where(Activity.status == f.status)
     if f.county_id:
@@ -68,7 +72,7 @@ def _filtered(stmt, f: ActivityFilters):
     return stmt
 
 
-def _page(session: Session, stmt, page: int, per_page: int) -> tuple[list[Activity], int]:
+def _page(session: Session, stmt: Select[Activity], page: int, per_page: int) -> tuple[list[Activity], int]:
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     page = max(1, page)
     rows = list(session.scalars(stmt.limit(per_page).offset((page - 1) * per_page)))

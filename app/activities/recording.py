@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import (
     Insert,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session
 
@@ -130,7 +132,7 @@ class _Checked:
     description: str
 
 
-def _facts(session: Session, data: ActivityInput, *, credited: int):
+def _facts(session: Session, data: ActivityInput, *, credited: int) -> Row[*tuple[Any, ...]]:
     """What the content rules need from the database, in one round trip.
 
     (start_year of the current campaign; whether the task is the current campaign's and owned by the

@@ -311,7 +311,7 @@ def months_page(request: Request, session: SessionDep, by: StaffUser, done: str 
                   block="months")
 
 
-async def _month_write(request: Request, read: Session, session: Session, by: Principal, use_case, done: str,
+async def _month_write(request: Request, read: Session, session: Session, by: Principal, use_case: Callable[[Session], object], done: str,
                        form: dict):
     try:
         ctx = await run_write(request, read, session, use_case,

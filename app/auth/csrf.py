@@ -9,9 +9,10 @@ and are not subject to it.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import secrets
-from http.cookies import SimpleCookie
+from http.cookies import CookieError, SimpleCookie
 from urllib.parse import urlsplit
 
 from fastapi import Request
@@ -37,10 +38,8 @@ class AnonCsrfCookieMiddleware:
         cookies = SimpleCookie()
         for name, value in scope.get("headers", []):
             if name == b"cookie":
-                try:
+                with contextlib.suppress(CookieError):  # a malformed cookie header is just ignored
                     cookies.load(value.decode("latin-1"))
-                except Exception:  # noqa: BLE001 - a malformed cookie header is just ignored
-                    pass
         existing = cookies.get(ANON_COOKIE)
         if existing is not None and existing.value:
             scope.setdefault("state", {})["anon_csrf"] = existing.value

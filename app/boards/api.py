@@ -186,7 +186,7 @@ def _participation(p: service.Participation) -> ParticipationRead:
     return ParticipationRead(active=p.active, took_part=p.took_part, rate=p.rate)
 
 
-def _note(found) -> str | None:
+def _note(found: object) -> str | None:
     note = getattr(found, "history", None)
     return str(note) if note else None
 

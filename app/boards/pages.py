@@ -25,10 +25,10 @@ from app.boards import charts, periods
 from app.boards import service as boards
 from app.boards.cache import BoardCache, BoardCacheDep, BoardKey, ViewerKind, database_identity
 from app.deps import CurrentUser, OrgForRead, OrgForStaff, SessionDep
-from app.screens.deps import SCREEN_HEADERS, ScreenScope
 from app.errors import NotFound
 from app.models import Organisation
 from app.orgs.service import ancestors, key_counties
+from app.screens.deps import SCREEN_HEADERS, ScreenScope
 from app.web import render, render_block_html, wants_fragment
 
 router = APIRouter(include_in_schema=False)
@@ -202,7 +202,7 @@ def inactive_export(session: SessionDep, org: OrgForStaff, period: Annotated[str
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("未参与委员")
     ws.freeze_panes = "A3"
-    for col, width in zip("ABCDEF", (8, 14, 24, 20, 12, 14)):
+    for col, width in zip("ABCDEF", (8, 14, 24, 20, 12, 14), strict=True):
         ws.column_dimensions[col].width = width
     ws.append([f"{org.name} · {p.label} · 没有已审核活动的委员（共 {len(rows)} 名）"])
     ws.append(["序号", "姓名", "所在组织", "专委会", "身份", "界别"])

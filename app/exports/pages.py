@@ -40,7 +40,7 @@ def attachment(name: str, fallback: str) -> str:
 def _form_context(session, by, values: dict) -> dict:  # noqa: ANN001
     orgs = list(session.scalars(select(Organisation).where(Organisation.id.in_(by.scope(*READ_ROLES)))
                                 .order_by(Organisation.code)))
-    return {"orgs": orgs, "period_choices": [(exports.ALL_PERIODS, "全部期间")] + periods.choices(),
+    return {"orgs": orgs, "period_choices": [(exports.ALL_PERIODS, "全部期间"), *periods.choices()],
             "status_choices": exports.STATUS_CHOICES, "task_choices": exports.task_choices(session),
             "values": values, "jobs": jobs.recent_jobs(session, by), "label": jobs.label, "percent": jobs.percent,
             "scope_label": jobs.scope_label, "beijing": _beijing}

@@ -310,10 +310,8 @@ def csv_chunks(cols: list[Column], rows: Iterator[tuple], *, rows_per_chunk: int
     yield "\ufeff".encode() + buffer.getvalue().encode()
     buffer.seek(0)
     buffer.truncate()
-    n = 0
-    for row in rows:
-        writer.writerow(["" if v is None else f(v) for f, v in zip(formats, row)])
-        n += 1
+    for n, row in enumerate(rows, start=1):
+        writer.writerow(["" if v is None else f(v) for f, v in zip(formats, row, strict=True)])
         if n % rows_per_chunk == 0:
             yield buffer.getvalue().encode()
             buffer.seek(0)

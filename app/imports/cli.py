@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlmodel import Session
 
 from app.db import read_session, write_session
 from app.errors import DomainError
@@ -24,7 +25,7 @@ KIND_CODES = ("orgs", "members", "targets", "assignments", "history")
 SHOW_ERRORS = 200
 
 
-def add_parser(sub) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s = sub.add_parser("import", help="从 Excel/CSV 导入组织、委员、目标、挂联或历史数据（先预览，再写入）")
     s.add_argument("kind", choices=KIND_CODES, help="导入类型")
     s.add_argument("file", help=".xlsx 或 .csv 文件")
@@ -33,7 +34,7 @@ def add_parser(sub) -> None:
     s.set_defaults(func=cmd_import)
 
 
-def _acting_user(session, login: str | None) -> UserAccount | None:
+def _acting_user(session: Session, login: str | None) -> UserAccount | None:
     if login:
         return session.scalar(select(UserAccount).where(UserAccount.login == login.strip()))
     return session.scalar(select(UserAccount).join(RoleGrant, RoleGrant.user_id == UserAccount.id)

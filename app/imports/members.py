@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import ClassVar
 
 from sqlalchemy import Connection, bindparam, select, text, update
@@ -386,7 +386,7 @@ class MembersKind(BaseKind):
             rollup.members_changed(session, {k: v for k, v in before.items() if k[0] in ids}, chunk)
 
 
-def _ensure_grants(conn: Connection, wanted: list[tuple[int, str, int]], *, by_user: int, now) -> None:
+def _ensure_grants(conn: Connection, wanted: list[tuple[int, str, int]], *, by_user: int, now: datetime | str) -> None:
     """Grant (member's account, role, org) where the member has an account and lacks the grant."""
     if not wanted:
         return

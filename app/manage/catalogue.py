@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -54,6 +55,8 @@ WORDING_LABELS = {
     "from_zero": "对比期没有活动时",
 }
 PHRASE_FIELDS = {"value", "unit"}
+
+_Row = TypeVar("_Row", Task, Indicator)  # a catalogue row: what goes in comes back
 
 
 def _campaign(session: Session) -> Campaign:
@@ -127,12 +130,11 @@ def _owner(session: Session, by: Principal, owner_org_id: int, *, task: bool = F
     return org
 
 
-def _editable(session: Session, by: Principal, row: Task | Indicator | None, not_found: NotFound):
+def _editable(session: Session, by: Principal, row: _Row | None, not_found: NotFound) -> _Row:
     """``row`` if its owner lies in what ``by`` sees (else ``not_found``) and ``by`` may edit it (else 403)."""
     require_staff(by)
-    visible = row is not None and session.scalar(select(Organisation.id).where(
-        Organisation.id == row.owner_org_id, _visible_owners(by))) is not None
-    if not visible:
+    if row is None or session.scalar(select(Organisation.id).where(
+            Organisation.id == row.owner_org_id, _visible_owners(by))) is None:
         raise not_found
     if not may_own(session, by, session.get(Organisation, row.owner_org_id)):
         raise Forbidden(OWNER_ONLY, code="catalogue_owner_only")
@@ -234,7 +236,7 @@ def create_task(session: Session, by: Principal, *, owner_org_id: int, data: Tas
     return task
 
 
-def _change(session: Session, by: Principal, row: Task | Indicator, fields: dict, kind: str, duplicate: str):
+def _change(session: Session, by: Principal, row: _Row, fields: dict, kind: str, duplicate: str) -> _Row:
     """Set ``fields`` on a task or indicator; when anything changed, audit the difference
     (``<kind>.update``), refresh the boards and commit (``duplicate``: the message for a taken name)."""
     before = {k: getattr(row, k) for k in fields}
@@ -355,7 +357,7 @@ def set_wording(session: Session, by: Principal, *, key: str, text: str) -> None
     if text:
         try:
             used = _fields_of(text)
-            text.format(**{f: "" for f in allowed})
+            text.format(**dict.fromkeys(allowed, ""))
         except (ValueError, KeyError, IndexError):
             raise Invalid("措辞中的花括号须成对，且只能使用下列占位符：" + "、".join("{" + f + "}" for f in sorted(allowed)),
                           code="wording_invalid", errors={key: "占位符有误"}) from None

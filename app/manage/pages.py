@@ -25,7 +25,7 @@ from app.deps import CurrentUser, Id, OrgIdForStaff, SessionDep, WriteSessionDep
 from app.errors import Conflict, Forbidden, Invalid
 from app.manage import catalogue as cat
 from app.manage import service
-from app.models import IndicatorKind, OrgLevel, SiteKind, Task
+from app.models import Indicator, IndicatorKind, OrgLevel, SiteKind, Task
 from app.web import redirect, render
 
 router = APIRouter(prefix="/manage", include_in_schema=False)
@@ -398,7 +398,8 @@ class IndicatorFormIn(BaseModel):
         return cat.IndicatorForm(name=self.name, unit=self.unit, kind=self.kind, narrative=self.narrative)
 
 
-def _indicator_form(request: Request, session: Session, by: Principal, *, indicator=None, form: IndicatorFormIn,
+def _indicator_form(request: Request, session: Session, by: Principal, *, indicator: Indicator | None = None,
+                    form: IndicatorFormIn,
                     errors: dict | None = None, message: str | None = None, status_code: int = 200):
     _, tasks, _ = cat.catalogue_view(session, by)
     return render(request, "manage/indicator.html", {

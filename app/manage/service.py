@@ -18,7 +18,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
@@ -137,7 +137,7 @@ class MemberRow:
         return MEMBER_ROLE_LABELS[MemberRole(self.membership.role)] if self.membership else ""
 
 
-def _is_current(today: date):
+def _is_current(today: date) -> list[ColumnElement[bool]]:
     """Membership is its member's current one: open on ``today``, the most recent if several."""
     cur = Membership.__table__.alias("cur")
     latest = (select(cur.c.id).where(cur.c.member_id == Membership.member_id, serving_on(today, seat=cur))

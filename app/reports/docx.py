@@ -51,12 +51,12 @@ def to_docx(report: dict) -> bytes:
         columns = table["columns"]
         grid = doc.add_table(rows=1, cols=len(columns))
         grid.style = "Table Grid"
-        for cell, col in zip(grid.rows[0].cells, columns):
+        for cell, col in zip(grid.rows[0].cells, columns, strict=True):
             cell.text = ""
             _cjk(cell.paragraphs[0].add_run(col["name"]), 8, bold=True)
         for row in table["rows"]:
             cells = grid.add_row().cells
-            for cell, col, value in zip(cells, columns, row):
+            for cell, col, value in zip(cells, columns, row, strict=True):
                 para = cell.paragraphs[0]
                 if col["kind"] != "text":
                     para.alignment = WD_ALIGN_PARAGRAPH.RIGHT

@@ -84,7 +84,7 @@ def amount(kind: str, value: int) -> str:
 def percent(ratio: float) -> str:
     """83.4%, 100%: one decimal, none when it is zero."""
     text = f"{ratio * 100:.1f}"
-    return (text[:-2] if text.endswith(".0") else text) + "%"
+    return (text.removesuffix(".0")) + "%"
 
 
 def when(period: Period) -> str:
@@ -155,7 +155,7 @@ def paragraphs(*, words: dict[str, str], campaign_name: str, org_name: str, peri
         else:
             sentences.append(s)
     if sentences:
-        first = [words["opening"].format(**fill) + sentences[0]] + sentences[1:]
+        first = [words["opening"].format(**fill) + sentences[0], *sentences[1:]]
         if idle:
             first.append(words["idle_tasks"].format(tasks="、".join(f"“{n}”" for n in idle)))
     else:

@@ -100,7 +100,7 @@ def as_text(report: dict) -> str:
             continue
         lines.append("\t".join(c["name"] for c in table["columns"]))
         for row in table["rows"]:
-            lines.append("\t".join(tables.cell_text(c["kind"], v) for c, v in zip(table["columns"], row)))
+            lines.append("\t".join(tables.cell_text(c["kind"], v) for c, v in zip(table["columns"], row, strict=True)))
         lines.append("")
     lines.append(report["scope_note"])
     lines.append(f"生成时间：{report['generated_at']}（北京时间）")

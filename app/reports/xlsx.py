@@ -54,8 +54,8 @@ def to_xlsx(report: dict) -> bytes:
         sheet.freeze_panes = "B3"  # the header rows and the name column stay in view
         widths = [min(_width(c["name"]), 24) for c in columns]
         for row in table["rows"]:
-            sheet.append([cell_value(c["kind"], v) for c, v in zip(columns, row)])
-            for n, (c, v) in enumerate(zip(columns, row)):
+            sheet.append([cell_value(c["kind"], v) for c, v in zip(columns, row, strict=True)])
+            for n, (c, v) in enumerate(zip(columns, row, strict=True)):
                 cell = sheet.cell(sheet.max_row, n + 1)
                 if c["kind"] == "rate" and v is not None:
                     cell.number_format = "0.0%"

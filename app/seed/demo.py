@@ -18,7 +18,8 @@ from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time as dtime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from itertools import accumulate
 
 from sqlalchemy import Connection, func, select, update
@@ -26,6 +27,7 @@ from sqlmodel import Session
 
 from app.accounts.passwords import hash_password
 from app.catalogue.service import current_campaign, sees
+from app.clock import CN, today_cn
 from app.models import (
     ActivityStatus,
     AppMeta,
@@ -43,11 +45,10 @@ from app.models import (
     Task,
     UserAccount,
 )
-from app.clock import CN, today_cn
 from app.models.base import utcnow
 from app.models.meta import DEMO_KEY
-from app.seed.bulk import bulk_insert, db_date, db_datetime, next_id, sync_sequence
 from app.rollup import service as rollup
+from app.seed.bulk import bulk_insert, db_date, db_datetime, next_id, sync_sequence
 from app.seed.province import init_province
 
 DEMO_PASSWORD = "demo2026"
@@ -306,7 +307,7 @@ class _DemoBuilder:
         self.today = today
         self.result = result
         self.progress = progress
-        end_of_today = datetime.combine(today, dtime(23, 59, 59), CN).astimezone(timezone.utc)
+        end_of_today = datetime.combine(today, dtime(23, 59, 59), CN).astimezone(UTC)
         # Nothing may be stamped after now (nor after the end of a ``today`` in the past).
         self.now = min(utcnow(), end_of_today)
         self.created = db_datetime(self.conn, self.now)
@@ -402,7 +403,7 @@ class _DemoBuilder:
             seen = tuple(i[0] for i in self.all_indicators if sees(lineage, i[3]) and i[1] in task_visible)
             if seen not in cache:
                 by_task: dict[int, list[tuple[int, bool]]] = defaultdict(list)
-                for ind_id, task_id, is_money, owner in self.all_indicators:
+                for ind_id, task_id, is_money, _owner in self.all_indicators:
                     if ind_id in seen:
                         by_task[task_id].append((ind_id, is_money))
                 ids = [t.id for t in tasks if t.id in by_task]
@@ -745,7 +746,7 @@ class _DemoBuilder:
             quarter_end = _month_end(year, ((month - 1) // 3 + 1) * 3)
             closed_at = datetime.combine(quarter_end + timedelta(days=COLLECTION_DAYS), dtime(10, 0), CN)
             rows.append((self.province.id, year * 100 + month, staff,
-                         db_datetime(conn, min(closed_at.astimezone(timezone.utc), self.now))))
+                         db_datetime(conn, min(closed_at.astimezone(UTC), self.now))))
             self.closed.add(year * 100 + month)
             year, month = (year + 1, 1) if month == 12 else (year, month + 1)
         self.result.closed_months = bulk_insert(
@@ -861,7 +862,7 @@ class _ActivityContext:
         self.rng = builder.rng
         self.db_days = [db_date(conn, d) for d in days]
         # Midnight in Beijing of each day of the window (and a fortnight after), in UTC.
-        base = datetime.combine(days[0], dtime(0, 0), CN).astimezone(timezone.utc)
+        base = datetime.combine(days[0], dtime(0, 0), CN).astimezone(UTC)
         self.midnights = [base + timedelta(days=n) for n in range(len(days) + 20)]
         self.now_day = len(days) - 1
         self.sqlite = conn.dialect.name == "sqlite"
@@ -871,15 +872,15 @@ class _ActivityContext:
     def stamp(self, day: int, seconds: int) -> datetime:
         """A timestamp ``seconds`` after Beijing midnight of ``day``, never after now."""
         value = self.midnights[day] + timedelta(seconds=seconds)
-        return value if value < self.b.now else self.b.now
+        return min(self.b.now, value)
 
-    def db(self, value: datetime | None):  # noqa: ANN201 - str on SQLite, as SQLAlchemy stores it
+    def db(self, value: datetime | None) -> datetime | str | None:
         """``db_datetime`` without its time-zone conversion: every value here is already UTC."""
         if value is None or not self.sqlite:
             return value
         return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
-    def one(  # noqa: PLR0913 - the hot loop passes its lists in rather than looking them up
+    def one(
         self, activity_id: int, day: int, recorder: int, place_pick: dict, a_rows: list, v_rows: list,
         p_rows: list, totals: dict,
     ) -> None:
@@ -928,8 +929,8 @@ class _ActivityContext:
         p_rows.append((activity_id, member.id))
         for i in others:
             p_rows.append((activity_id, b.members[i].id))
-        submitted = self.db(submitted)
-        updated = self.db(reviewed) if reviewed else submitted
+        submitted_at = self.db(submitted)
+        updated = self.db(reviewed) if reviewed else submitted_at
         place = b.site_names[site] if site else ""
         who = f"{b.orgs[organiser].name}组织{len(others) + 1}名委员" if organiser else ""
         description = (
@@ -939,7 +940,7 @@ class _ActivityContext:
         a_rows.append((
             activity_id, user, credited, organiser, task, county.id, site, self.db_days[day], description,
             status, reason, reviewer, self.db(reviewed), f"{rng.getrandbits(128):032x}", None, 1,
-            submitted, submitted, updated,
+            submitted_at, submitted_at, updated,
         ))
 
     def _review(self, day: int, submitted_day: int, submitted: datetime, credited: int):  # noqa: ANN202

@@ -15,9 +15,9 @@ from sqlmodel import Session
 
 from app.catalogue.service import load_catalogue
 from app.models import AppMeta, Organisation, OrgLevel, SiteKind
+from app.models.base import utcnow
 from app.models.meta import PROVINCE_KEY
 from app.orgs.service import closure_rows, pad_code
-from app.models.base import utcnow
 from app.seed.bulk import bulk_insert, db_datetime, next_id, sync_sequence
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -83,7 +83,7 @@ def _load_divisions(session: Session, data_dir: Path, result: InitResult) -> Non
     bulk_insert(
         conn, "organisation",
         ("id", "code", "name", "level", "parent_id", "is_key_county", "created_at"),
-        [r + (created,) for r in org_rows],
+        [(*r, created) for r in org_rows],
     )
     bulk_insert(conn, "org_closure", ("ancestor_id", "descendant_id", "depth"), closure_rows(parents))
     sync_sequence(conn, "organisation")

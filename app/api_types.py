@@ -21,7 +21,7 @@ def _iso_date(value: Any) -> Any:
     if isinstance(value, str) and not _DATE.match(value.strip()):
         raise ValueError("日期应为 YYYY-MM-DD 格式，例如 2026-10-12")
     if not isinstance(value, (str, date)) or isinstance(value, datetime):
-        raise ValueError("日期应为 YYYY-MM-DD 格式的文本")  # noqa: TRY004 - pydantic reports ValueError
+        raise ValueError("日期应为 YYYY-MM-DD 格式的文本")
     return value
 
 
@@ -29,7 +29,7 @@ def _iso_datetime(value: Any) -> Any:
     if isinstance(value, str) and not _DATETIME.match(value.strip()):
         raise ValueError("时间应为 ISO 8601 格式，例如 2026-10-01T08:00:00+08:00")
     if not isinstance(value, (str, datetime)):
-        raise ValueError("时间应为 ISO 8601 格式的文本")  # noqa: TRY004 - pydantic reports ValueError
+        raise ValueError("时间应为 ISO 8601 格式的文本")
     return value
 
 

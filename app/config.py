@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     province: str = "53"
 
     @model_validator(mode="after")
-    def _refuse_dev_secret_in_prod(self) -> "Settings":
+    def _refuse_dev_secret_in_prod(self) -> Settings:
         if self.env != "dev" and self.secret_key == DEV_SECRET:
             raise ValueError("SZT_SECRET_KEY must be set outside development (SZT_ENV=dev)")
         return self

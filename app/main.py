@@ -27,7 +27,6 @@ from app.boards.cache import BoardCache
 from app.boards.pages import router as boards_router
 from app.config import PROJECT_ROOT, get_settings
 from app.deps import csrf_protect
-from app.screens.pages import router as screens_router
 from app.errors import DomainError
 from app.exports.pages import router as exports_router
 from app.history.pages import router as history_router
@@ -39,6 +38,7 @@ from app.manage.pages import router as manage_router
 from app.orgs.api import router as orgs_api
 from app.reports.api import router as reports_api
 from app.reports.pages import router as reports_router
+from app.screens.pages import router as screens_router
 from app.targets.api import router as targets_api
 from app.targets.pages import router as targets_router
 from app.terms.pages import router as terms_router

@@ -25,7 +25,7 @@ TABLES = ["organisation", "site", "member", "membership", "user_account", "role_
           "closed_month"]
 
 
-PRINTED = re.compile(r"^\s+\S+\s+([a-z -]+?)\s+([\d,]+)$", re.M)
+PRINTED = re.compile(r"^\s+\S+\s+([a-z -]+?)\s+([\d,]+)$", re.MULTILINE)
 PRINTED_TABLES = {
     "organisations": "organisation", "sites": "site", "key-support counties": "key counties",
     "members": "member", "memberships": "membership", "user accounts": "user_account",

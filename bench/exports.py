@@ -47,7 +47,7 @@ PROVINCE_STAFF = "13900000002"
 JOB_URL = re.compile(r"/exports/jobs/(\d+)")
 
 
-def prepare(args, tmp: Path) -> Path:  # noqa: ANN001
+def prepare(args, tmp: Path) -> Path:
     if args.db:
         db = tmp / "exports.db"
         print(f"copying {args.db} → {db} (the original is left as it is)")
@@ -110,7 +110,7 @@ class Prober(threading.Thread):
                 "median_ms": statistics.median(self.times) * 1000 if self.times else 0}
 
 
-def measure_csv(opener, base: str, rss: Rss, params: dict) -> dict:  # noqa: ANN001
+def measure_csv(opener, base: str, rss: Rss, params: dict) -> dict:
     rss.reset()
     probe = Prober(base)
     probe.start()
@@ -118,13 +118,13 @@ def measure_csv(opener, base: str, rss: Rss, params: dict) -> dict:  # noqa: ANN
     counted = {"bytes": 0}
 
     class Counting(io.RawIOBase):
-        def __init__(self, response) -> None:  # noqa: ANN001
+        def __init__(self, response) -> None:
             self.response = response
 
         def readable(self) -> bool:
             return True
 
-        def readinto(self, buffer) -> int:  # noqa: ANN001
+        def readinto(self, buffer) -> int:
             data = self.response.read(len(buffer))
             counted["bytes"] += len(data)
             buffer[:len(data)] = data
@@ -139,7 +139,7 @@ def measure_csv(opener, base: str, rss: Rss, params: dict) -> dict:  # noqa: ANN
             "peak_rss_mb": rss.peak(), **probe.finish()}
 
 
-def measure_xlsx(opener, base: str, token: str, rss: Rss, params: dict, db: Path) -> dict:  # noqa: ANN001
+def measure_xlsx(opener, base: str, token: str, rss: Rss, params: dict, db: Path) -> dict:
     rss.reset()
     probe = Prober(base)
     probe.start()

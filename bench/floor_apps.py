@@ -33,7 +33,7 @@ def _insert(key: str, body: str) -> int:
     return cur.lastrowid
 
 
-async def raw(scope, receive, send) -> None:  # noqa: ANN001 - the ASGI signature
+async def raw(scope, receive, send) -> None:
     if scope["type"] != "http":
         return
     body = b""
@@ -73,7 +73,7 @@ static_page = FastAPI()
 
 
 @static_page.get("/page")
-def page():  # noqa: ANN201 - a sync route, as the board's page is
+def page():
     from fastapi.responses import HTMLResponse
 
     return HTMLResponse(_template().render())
@@ -87,7 +87,7 @@ def healthz() -> dict[str, str]:
 _cache: dict = {}
 
 
-def _template():  # noqa: ANN202
+def _template():
     if "t" not in _cache:
         from pathlib import Path
 
@@ -98,7 +98,7 @@ def _template():  # noqa: ANN202
     return _cache["t"]
 
 
-def app_with_static_page():  # noqa: ANN201 - a uvicorn factory
+def app_with_static_page():
     """This application (same middleware, same login) plus ``/bench/static-page``: the static page
     served the way a board is, so that the ratio measures the board's own work."""
     from fastapi import Request
@@ -109,7 +109,7 @@ def app_with_static_page():  # noqa: ANN201 - a uvicorn factory
 
     app = create_app()
 
-    def static(request, by):  # noqa: ANN001, ANN202 - annotated below, as objects
+    def static(request, by):
         return HTMLResponse(_template().render())
 
     # This module postpones annotations (strings); FastAPI must see the real types to inject them.

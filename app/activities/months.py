@@ -48,7 +48,7 @@ def _check_month_open(session: Session, by: Principal, org_id: int, day: date, *
 def close_month(session: Session, *, by: Principal, org_id: int, month: int) -> ClosedMonth:
     """The office closes a month of its subtree after collection. Commits."""
     org_for_staff(session, by, org_id)
-    if not (month % 100 in range(1, 13)) or month > yyyymm(today_cn()):
+    if month % 100 not in range(1, 13) or month > yyyymm(today_cn()):
         raise Invalid("只能关闭已经开始的月份")
     if session.get(ClosedMonth, (org_id, month)) is not None:
         raise Conflict("该月份已经关账")

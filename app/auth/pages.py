@@ -25,7 +25,7 @@ def _set_session_cookie(request: Request, response: Response, raw: str) -> Respo
 
 
 @router.get("/login")
-def login_page(request: Request, next: str = "/"):  # noqa: A002 - the query parameter's name
+def login_page(request: Request, next: str = "/"):
     return render(request, "auth/login.html", {"next": safe_next(next), "login": "", "error": None})
 
 
@@ -33,7 +33,7 @@ def login_page(request: Request, next: str = "/"):  # noqa: A002 - the query par
 def login_submit(
     request: Request, session: WriteSessionDep,
     login: Annotated[str, Form(max_length=40)] = "", password: Annotated[str, Form(max_length=200)] = "",
-    next: Annotated[str, Form(max_length=500)] = "/",  # noqa: A002
+    next: Annotated[str, Form(max_length=500)] = "/",
 ):
     try:
         _, raw = service.login(session, login=login, password=password, ip=client_ip(request),

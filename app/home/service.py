@@ -8,10 +8,10 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from app.clock import today_cn
 from app.models import AppMeta, Member, Organisation, OrgLevel, Rollup
 from app.models.meta import DEMO_KEY
 from app.models.rollup import COUNT
-from app.clock import today_cn
 from app.orgs import service as orgs
 
 

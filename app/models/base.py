@@ -8,7 +8,7 @@ as possibly ``None``). Reading ``.id`` of a row not yet flushed is the one case 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import BigInteger, DateTime, Integer, TypeDecorator
 from sqlmodel import SQLModel
@@ -40,12 +40,12 @@ class UtcDateTime(TypeDecorator):
 
     def process_bind_param(self, value, dialect):  # noqa: ANN001, ANN201
         if value is not None and value.tzinfo is not None:
-            value = value.astimezone(timezone.utc)
+            value = value.astimezone(UTC)
         return value
 
     def process_result_value(self, value, dialect):  # noqa: ANN001, ANN201
         if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         return value
 
 

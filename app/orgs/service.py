@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from sqlalchemy import BindParameter, ColumnElement, Select, exists, select
 from sqlmodel import Session
 
-from app.models import OrgClosure, Organisation, OrgLevel
+from app.models import Organisation, OrgClosure, OrgLevel
 
 
 def pad_code(raw: str) -> str:

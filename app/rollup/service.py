@@ -500,5 +500,20 @@ def rebuild(session: Session) -> Recount:
     return fresh
 
 
-__all__ = ["Contribution", "SPANS", "SPAN_MASK", "add_figures", "apply", "touch", "check", "contribution", "contributions", "ensure_year",
-           "kept_years", "member_masks", "members_changed", "rebuild", "recount"]
+__all__ = [
+    "SPANS",
+    "SPAN_MASK",
+    "Contribution",
+    "add_figures",
+    "apply",
+    "check",
+    "contribution",
+    "contributions",
+    "ensure_year",
+    "kept_years",
+    "member_masks",
+    "members_changed",
+    "rebuild",
+    "recount",
+    "touch",
+]

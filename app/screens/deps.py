@@ -11,9 +11,9 @@ from typing import Annotated
 from fastapi import Depends
 
 from app.deps import SessionDep
-from app.screens.service import resolve
 from app.errors import NotFound
 from app.models import ScreenLink
+from app.screens.service import resolve
 
 INVALID_MESSAGE = "该大屏链接已失效（已撤销、已过期或地址不完整），请向「双助推」办公室索取新的链接"
 

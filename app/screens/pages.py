@@ -12,9 +12,9 @@ from sqlmodel import Session
 from app.auth.principal import Principal
 from app.clock import to_cn
 from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
-from app.screens import service
 from app.errors import Invalid
 from app.models import Organisation
+from app.screens import service
 from app.web import redirect, render
 
 router = APIRouter(include_in_schema=False)

@@ -21,7 +21,7 @@ from app.auth.principal import STAFF_ROLES, Principal, org_for_staff
 from app.auth.service import token_hash
 from app.db import write_aside
 from app.errors import Forbidden, Invalid, NotFound
-from app.models import ScreenLink, Organisation, UserAccount
+from app.models import Organisation, ScreenLink, UserAccount
 from app.models.base import utcnow
 
 DEFAULT_DAYS = 30

@@ -7,7 +7,7 @@ through here. Rows are tuples in the order of ``columns``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import Connection, text
 
@@ -47,7 +47,7 @@ def db_datetime(conn: Connection, value: datetime) -> datetime | str:
     """A UTC timestamp in the form SQLAlchemy itself stores (SQLite keeps naive UTC text)."""
     if conn.dialect.name == "postgresql":
         return value
-    return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
 
 def db_date(conn: Connection, value: date) -> date | str:

@@ -11,9 +11,9 @@ from sqlmodel import Session
 
 from app.auth.principal import Principal
 from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
-from app.screens.pages import NO_STORE, beijing
 from app.errors import Invalid
 from app.models import Member, Organisation
+from app.screens.pages import NO_STORE, beijing
 from app.tokens import service
 from app.web import redirect, render
 

@@ -35,11 +35,11 @@ from app.auth.principal import STAFF_ROLES, Principal, TokenGrant, org_for_staff
 from app.auth.service import build_principal, current_member_org, token_hash
 from app.clock import today_cn
 from app.db import do_aside
-from app.screens.service import whole_number
 from app.errors import Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
 from app.models import ApiToken, ApiTokenUsage, GrantRole, Member, Organisation, TokenLevel, UserAccount
 from app.models.base import utcnow
 from app.orgs.service import is_within
+from app.screens.service import whole_number
 
 PREFIX = "szt_"
 DEFAULT_DAYS = 365

@@ -8,9 +8,7 @@ Create Date: 2026-11-23 20:27:11.239024
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-
 from alembic import op
-
 
 revision: str = '0002'
 down_revision: str | None = '0001'

@@ -7,9 +7,7 @@ Create Date: 2026-11-24 10:00:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-
 from alembic import op
-
 
 revision: str = '0003'
 down_revision: str | None = '0002'

@@ -7,9 +7,7 @@ Create Date: 2026-11-24 00:36:51.596074
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-
 from alembic import op
-
 
 revision: str = '0007'
 down_revision: str | None = '0006'

@@ -7,9 +7,7 @@ Create Date: 2026-11-24 00:38:42.511617
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-
 from alembic import op
-
 
 revision: str = '0008'
 down_revision: str | None = '0007'

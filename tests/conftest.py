@@ -48,7 +48,7 @@ def _pg_problem() -> str | None:
             dbname=url.database, connect_timeout=3,
         ):
             return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "not usable here"
+    except Exception as exc:
         return f"{type(exc).__name__}: {exc}".strip()
 
 
@@ -75,8 +75,8 @@ def temporary_database(backend: str, tmp_dir: Path) -> Iterator[str]:
 
     admin = make_url(PG_ADMIN_URL)
     name = f"szt_test_{uuid.uuid4().hex[:12]}"
-    conninfo = dict(host=admin.host, port=admin.port or 5432, user=admin.username,
-                    password=admin.password, dbname=admin.database, autocommit=True)
+    conninfo = {"host": admin.host, "port": admin.port or 5432, "user": admin.username,
+                    "password": admin.password, "dbname": admin.database, "autocommit": True}
     with psycopg.connect(**conninfo) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
@@ -131,10 +131,10 @@ class Clock:
     now = staticmethod(app_clock.now_utc)
 
     @property
-    def today(self):  # noqa: ANN201
+    def today(self):
         return app_clock.today_cn()
 
-    def freeze_on(self, day, hour: int = 12) -> None:  # noqa: ANN001
+    def freeze_on(self, day, hour: int = 12) -> None:
         """Stand still at ``hour``:00 Beijing time of ``day``."""
         from datetime import datetime, time
 

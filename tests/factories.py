@@ -176,7 +176,7 @@ def persona(session: Session, kind: str) -> UserAccount:
     raise ValueError(kind)
 
 
-def login_as(client, session: Session, user: UserAccount) -> str:  # noqa: ANN001
+def login_as(client, session: Session, user: UserAccount) -> str:
     """Open a server-side session for ``user`` on ``client`` (no password round trip); returns the CSRF token."""
     from app.auth.service import start_session
     from app.deps import SESSION_COOKIE

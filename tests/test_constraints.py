@@ -35,10 +35,9 @@ def world(session):
 
 
 def _refused(session, *objects):
-    with pytest.raises(IntegrityError):
-        with session.begin_nested():
-            session.add_all(objects)
-            session.flush()
+    with pytest.raises(IntegrityError), session.begin_nested():
+        session.add_all(objects)
+        session.flush()
 
 
 def test_negative_activity_value_refused(world):
@@ -98,19 +97,17 @@ def test_activity_site_must_lie_in_its_county(world):
 def test_returned_activity_needs_a_reason(world):
     session, county, user, task = world
     activity = f.make_activity(session, recorder=user, credited=county, county=county, task_=task, values={})
-    with pytest.raises(IntegrityError):
-        with session.begin_nested():
-            activity.status = ActivityStatus.returned
-            session.flush()
+    with pytest.raises(IntegrityError), session.begin_nested():
+        activity.status = ActivityStatus.returned
+        session.flush()
 
 
 def test_unknown_status_refused(world):
     session, county, user, task = world
     activity = f.make_activity(session, recorder=user, credited=county, county=county, task_=task, values={})
-    with pytest.raises(IntegrityError):
-        with session.begin_nested():
-            activity.status = "approved"
-            session.flush()
+    with pytest.raises(IntegrityError), session.begin_nested():
+        activity.status = "approved"
+        session.flush()
 
 
 def test_org_rules(session):
@@ -120,10 +117,9 @@ def test_org_rules(session):
     _refused(session, Organisation(code="539999", name="无上级", level=OrgLevel.county))
     _refused(session, Organisation(code="539998", name="第二个省", level=OrgLevel.province, parent_id=province.id))
     _refused(session, Organisation(code="530100", name="重复代码", level=OrgLevel.prefecture, parent_id=province.id))
-    with pytest.raises(IntegrityError):
-        with session.begin_nested():
-            prefecture.is_key_county = True
-            session.flush()
+    with pytest.raises(IntegrityError), session.begin_nested():
+        prefecture.is_key_county = True
+        session.flush()
 
 
 def test_membership_term_must_belong_to_its_organisation(session):

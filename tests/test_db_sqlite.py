@@ -40,7 +40,7 @@ def test_concurrent_read_then_write_transactions_queue(tmp_path):
                     s.execute(text("INSERT INTO app_meta (key, value) VALUES (:k, :v)"),
                               {"k": f"w{n}-{i}", "v": str(count)})
                     s.commit()
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]

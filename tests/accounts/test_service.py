@@ -148,7 +148,9 @@ def test_list_runs_the_same_few_queries_for_any_page_size(session):
                                                (GrantRole.viewer, f.org(session, WUHUA))))
     statements = []
     conn = session.connection()
-    listener = lambda *args: statements.append(args[2])
+    def listener(*args) -> None:
+        statements.append(args[2])
+
     event.listen(conn, "before_cursor_execute", listener)
     try:
         service.list_users(session, by, per_page=2)

@@ -38,9 +38,9 @@ class World:
         return build_principal(self.session, user, ip="test", today=TODAY)
 
     def form(self, **overrides) -> ActivityInput:
-        data = dict(task_id=self.task.id, county_id=self.wuhua.id, occurred_on=date(YEAR, 11, 20),
-                    description="在五华区开展义诊活动",
-                    values={self.count_ind.id: "1", self.money_ind.id: "8"})
+        data = {"task_id": self.task.id, "county_id": self.wuhua.id, "occurred_on": date(YEAR, 11, 20),
+                    "description": "在五华区开展义诊活动",
+                    "values": {self.count_ind.id: "1", self.money_ind.id: "8"}}
         data.update(overrides)
         return ActivityInput(**data)
 

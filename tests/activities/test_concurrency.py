@@ -43,7 +43,7 @@ def test_twenty_concurrent_posts_with_one_key_make_one_row(fresh_url):
                 with write_session(engine) as s:
                     r = record_activity(s, by=principal, data=data, idempotency_key="same-key-20", today=TODAY)
                     results.append((r.activity.id, r.created))
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 errors.append(exc)
 
         threads = [threading.Thread(target=submit) for _ in range(20)]

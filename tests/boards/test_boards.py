@@ -11,8 +11,9 @@ from app.activities.schemas import ActivityInput
 from app.auth.service import build_principal
 from app.boards import periods
 from app.boards import service as boards
-from app.screens.service import create_screen
+from app.errors import NotFound
 from app.models import AnnualTarget
+from app.screens.service import create_screen
 from tests import factories as f
 
 pytestmark = pytest.mark.dates
@@ -39,16 +40,16 @@ class World:
         self.count = next(i for i in inds if i.kind == "count")
         self.money = next(i for i in inds if i.kind == "money")
 
-    def p(self, user):  # noqa: ANN001
+    def p(self, user):
         return build_principal(self.s, user, ip="test", today=TODAY)
 
-    def log(self, key: str, *, count: int = 3, money: str = "2.5", on: date = date(YEAR, 5, 4), county=None):  # noqa: ANN001
+    def log(self, key: str, *, count: int = 3, money: str = "2.5", on: date = date(YEAR, 5, 4), county=None):
         data = ActivityInput(task_id=self.task.id, county_id=(county or self.wuhua).id, occurred_on=on,
                              description="义诊", values={self.count.id: str(count), self.money.id: money})
         return activities.record_activity(self.s, by=self.p(self.member), data=data, idempotency_key=key,
                                           today=TODAY).activity
 
-    def verify(self, activity) -> None:  # noqa: ANN001
+    def verify(self, activity) -> None:
         activities.verify(self.s, by=self.p(self.staff), activity_id=activity.id)
 
 
@@ -57,7 +58,7 @@ def world(session) -> World:
     return World(session)
 
 
-def _figure(ov, indicator_id):  # noqa: ANN001, ANN202
+def _figure(ov, indicator_id):
     return next(x for t in ov.tasks for x in t.indicators if x.indicator.id == indicator_id)
 
 
@@ -120,7 +121,7 @@ def test_county_board_counts_by_place_and_ranks_among_key_counties(world):
     assert sum(sum(v) for v in board.trend.values()) == 2 and len(board.trend_months) == 11
     # By organisation, 盘龙区 did nothing: the activities are credited to 五华区.
     assert board.own is not None and _figure(board.own, world.count.id).verified == 0
-    with pytest.raises(Exception):
+    with pytest.raises(NotFound, match="不是重点帮扶县"):
         boards.county_board(world.s, world.kunming, period)  # not a key county
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 
@@ -101,7 +102,7 @@ def test_the_map_colours_by_code_and_writes_each_percentage():
 def test_the_legend_covers_0_to_150_in_words():
     pieces = progress_map_option({}, PREFECTURES)["visualMap"]["pieces"]
     assert pieces[0]["gte"] == 0 and pieces[-1]["lte"] == 150
-    assert all(a["lt"] == b["gte"] for a, b in zip(pieces, pieces[1:]))
+    assert all(a["lt"] == b["gte"] for a, b in itertools.pairwise(pieces))
     assert all(re.search(r"[\u4e00-\u9fff]", p["label"]) for p in pieces)
 
 

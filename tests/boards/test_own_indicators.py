@@ -59,8 +59,10 @@ def test_api_catalogue_follows_the_token_scope(client, session):
     own = _own_indicator(session)
     _, kunming = make_token(session, code="530100")
     _, qujing = make_token(session, code="530300")
-    names = lambda raw: {i["name"] for t in client.get("/api/v1/catalogue", headers=bearer(raw)).json()["tasks"]
-                         for i in t["indicators"]}
+    def names(raw: str) -> set[str]:
+        return {i["name"] for t in client.get("/api/v1/catalogue", headers=bearer(raw)).json()["tasks"]
+                for i in t["indicators"]}
+
     assert own.name in names(kunming) and own.name not in names(qujing)
 
 

@@ -35,7 +35,7 @@ def _export_dir(monkeypatch, tmp_path):
 
 
 class World:
-    def __init__(self, s):  # noqa: ANN001
+    def __init__(self, s):
         self.s = s
         self.wuhua, self.panlong, self.qujing_county = f.org(s, "530102"), f.org(s, "530103"), f.org(s, "530302")
         self.task = f.task(s, 7)  # 培训讲座 (次), 义医义诊 (次), 医疗设备投入资金 (万元)
@@ -64,7 +64,7 @@ def world(session) -> World:
     return World(session)
 
 
-def _csv(response) -> list[list[str]]:  # noqa: ANN001
+def _csv(response) -> list[list[str]]:
     assert response.status_code == 200, response.text[:300]
     raw = response.content
     assert raw.startswith(b"\xef\xbb\xbf")  # the BOM: Excel reads UTF-8
@@ -81,7 +81,7 @@ def test_csv_has_the_headers_values_and_money_of_the_scope_and_no_phone(client, 
     header = rows[0]
     assert header[:11] == HEAD and header[-2:] == ["简述", "提交时间"]
     assert f"{world.money.name}（万元）" in header or any(h.endswith(f"·{world.money.name}（万元）") for h in header)
-    by_id = {int(row[0]): dict(zip(header, row)) for row in rows[1:]}
+    by_id = {int(row[0]): dict(zip(header, row, strict=True)) for row in rows[1:]}
     assert set(by_id) == {world.a.id, world.b.id}  # 曲靖's activity is outside 昆明
     a = by_id[world.a.id]
     money_col = next(h for h in header if h.endswith(f"{world.money.name}（万元）"))
@@ -160,7 +160,7 @@ def test_csv_export_is_audited(client, session, world):
 
 
 def test_xlsx_splits_sheets_at_the_limit_and_keeps_numbers(tmp_path):
-    cols = exports.FIXED_HEAD + [exports.Column("金额（万元）", "money", 12, 1)] + exports.FIXED_TAIL
+    cols = [*exports.FIXED_HEAD, exports.Column("金额（万元）", "money", 12, 1), *exports.FIXED_TAIL]
     rows = ((n, date(YEAR, 1, 1), "已通过", "方向", "实事", "县", "", "单位", "", "人", 1, 1234, "=1+1", None)
             for n in range(1, 6))
     path = tmp_path / "x.xlsx"
@@ -192,7 +192,7 @@ def _seed(url: str) -> dict:
     return out
 
 
-def _login(client, login: str) -> None:  # noqa: ANN001
+def _login(client, login: str) -> None:
     import re
 
     client.get("/login")

@@ -67,7 +67,7 @@ def test_tab_separated_and_gb18030_csv():
 def test_unreadable_headerless_and_missing_columns():
     with pytest.raises(Invalid, match="无法读取该文件"):
         read_rows(b"PK\x03\x04 not really a zip", "a.xlsx", COLUMNS)
-    with pytest.raises(Invalid, match="旧版 .xls"):
+    with pytest.raises(Invalid, match=r"旧版 \.xls"):
         read_rows(b"\xd0\xcf\x11\xe0 old excel", "a.xls", COLUMNS)
     with pytest.raises(Invalid, match="找不到表头"):
         read_rows(to_csv([["a", "b"], ["1", "2"]]), "a.csv", COLUMNS)

@@ -71,7 +71,7 @@ class World:
         return build_principal(self.session, user, ip="test", today=TODAY)
 
     def data(self, **overrides) -> LinkCreate:
-        fields = dict(leader_member_id=self.vice_chair.id, county_id=self.panlong.id, start_date=date(YEAR, 3, 1))
+        fields = {"leader_member_id": self.vice_chair.id, "county_id": self.panlong.id, "start_date": date(YEAR, 3, 1)}
         fields.update(overrides)
         return LinkCreate(**fields)
 

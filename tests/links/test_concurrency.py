@@ -32,7 +32,7 @@ def _race(engine, principal, bodies: list[LinkCreate]) -> tuple[list, list]:
             with write_session(engine) as s:
                 r = assign_leader(s, by=principal, data=body, today=TODAY)
                 results.append((r.link.id, r.created))
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=submit, args=(b,)) for b in bodies]

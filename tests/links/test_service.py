@@ -43,7 +43,7 @@ def test_the_office_links_a_provincial_leader_to_a_key_county_and_it_is_audited(
         D(YEAR, 3, 1), None, "牵头", world.province_staff.id)
     [entry] = _audit(world.session, "link.create")
     assert (entry.target_type, entry.target_id, entry.org_id) == ("link_assignment", str(link.id), world.panlong.id)
-    assert entry.actor_user_id == world.province_staff.id and '"leader_member_id": %d' % world.vice_chair.id in entry.after
+    assert entry.actor_user_id == world.province_staff.id and f'"leader_member_id": {world.vice_chair.id}' in entry.after
 
 
 def test_the_start_date_defaults_to_today(world):

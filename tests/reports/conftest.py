@@ -19,7 +19,7 @@ TODAY = date(YEAR, 11, 23)
 
 
 class World:
-    def __init__(self, session):  # noqa: ANN001
+    def __init__(self, session):
         self.s = session
         self.province, self.kunming = f.org(session, "530000"), f.org(session, "530100")
         self.wuhua, self.panlong = f.org(session, "530102"), f.org(session, "530103")
@@ -35,17 +35,17 @@ class World:
         self.sales, self.sales_money = f.indicators(session, self.t2)
         self.lectures, self.clinics, self.equipment = f.indicators(session, self.t7)
 
-    def p(self, user):  # noqa: ANN001
+    def p(self, user):
         return build_principal(self.s, user, ip="test", today=TODAY)
 
-    def log(self, key: str, task, values: dict[int, object], *, on: date = date(YEAR, 5, 4), county=None,  # noqa: ANN001
+    def log(self, key: str, task, values: dict[int, object], *, on: date = date(YEAR, 5, 4), county=None,
             description: str = "活动"):
         data = ActivityInput(task_id=task.id, county_id=(county or self.wuhua).id, occurred_on=on,
                              description=description, values={i: str(v) for i, v in values.items()})
         return activities.record_activity(self.s, by=self.p(self.member), data=data, idempotency_key=key,
                                           today=TODAY).activity
 
-    def verify(self, activity) -> None:  # noqa: ANN001
+    def verify(self, activity) -> None:
         activities.verify(self.s, by=self.p(self.staff), activity_id=activity.id)
 
     def standard(self) -> None:
@@ -59,7 +59,7 @@ class World:
 
 
 @pytest.fixture
-def world(session) -> World:  # noqa: ANN001
+def world(session) -> World:
     return World(session)
 
 

@@ -63,7 +63,7 @@ def test_xlsx_has_a_sheet_per_table_with_numbers_as_numbers(world, q3):
     assert ws.cell(3 + list(rows).index("五华区政协"), header.index("参与率") + 1).number_format == "0.0%"
     assert ws.column_dimensions["A"].width >= 10
     members = wb["典型委员"]
-    assert list(members.iter_rows(min_row=3, values_only=True))[0][4] == 4
+    assert next(members.iter_rows(min_row=3, values_only=True))[4] == 4
     assert wb["重点帮扶县"]["A3"].value == "五华区政协"
 
 
@@ -91,7 +91,7 @@ def test_page_api_and_cli_agree(client, session, world, monkeypatch, capsys):
     import app.cli as cli
 
     @contextmanager
-    def _same_session():  # noqa: ANN202 - the CLI reads the test's rolled-back database
+    def _same_session():
         yield session
 
     monkeypatch.setattr(cli, "read_session", _same_session)
@@ -108,7 +108,7 @@ def test_cli_writes_files_and_refuses_bad_input(session, world, monkeypatch, cap
     world.standard()
 
     @contextmanager
-    def _same_session():  # noqa: ANN202
+    def _same_session():
         yield session
 
     monkeypatch.setattr(cli, "read_session", _same_session)

@@ -84,7 +84,7 @@ def test_wording_is_data_keyed_by_campaign():
     assert "{campaign}" in other["opening"] and "10件实事" not in other["opening"]
 
 
-def _table(report, key):  # noqa: ANN001, ANN202
+def _table(report, key):
     return next(t for t in report["tables"] if t["key"] == key)
 
 
@@ -95,7 +95,7 @@ def test_tables_cell_by_cell(world, q3):
     names = [c["name"] for c in units["columns"]]
     assert names[:4] == ["组织", "已审核活动（次）", "特色产业与技术服务·发展产业项目（个）", "特色产业与技术服务·提供技术服务（次）"]
     assert names[-1] == "参与率"
-    rows = {r[0]: dict(zip(names, r)) for r in units["rows"]}
+    rows = {r[0]: dict(zip(names, r, strict=True)) for r in units["rows"]}
     wuhua = rows["五华区政协"]
     assert wuhua["已审核活动（次）"] == 4
     assert wuhua["特色产业与技术服务·发展产业项目（个）"] == 2

@@ -60,7 +60,7 @@ class World:
         self.money = next(i for i in inds if i.kind == "money")
         self.activities: list[tuple[str, int]] = []  # (recorder key, activity id)
 
-    def p(self, user):  # noqa: ANN001
+    def p(self, user):
         return build_principal(self.s, user, ip="test", today=TODAY)
 
     def form(self, who: str, month: int, amount: int, joint: bool) -> ActivityInput:
@@ -74,7 +74,7 @@ class World:
         # Counted from the most recent: steps then act on the same few activities in turn.
         return self.activities[-1 - n % len(self.activities)] if self.activities else None
 
-    def memberships_change(self, key: str, change) -> None:  # noqa: ANN001
+    def memberships_change(self, key: str, change) -> None:
         member_id = self.member_ids[key]
         before = rollup.member_masks(self.s, [member_id])
         change(member_id)
@@ -146,7 +146,7 @@ def test_rollup_equals_a_recount_after_any_sequence(base_engine, sequence):
     replay_and_check(base_engine, World, sequence)
 
 
-def replay_and_check(base_engine, make_world, sequence) -> None:  # noqa: ANN001
+def replay_and_check(base_engine, make_world, sequence) -> None:
     """Run ``sequence`` through the services in a rolled-back transaction, checking the rollup
     against a recount after every step (also used by tests/history)."""
     conn = base_engine.connect()
@@ -168,7 +168,7 @@ def replay_and_check(base_engine, make_world, sequence) -> None:  # noqa: ANN001
         conn.close()
 
 
-def run_script(session, world, script) -> None:  # noqa: ANN001
+def run_script(session, world, script) -> None:
     """Each step of ``script``, with the rollup checked after it."""
     for step in script:
         world.run(step)

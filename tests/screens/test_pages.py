@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.screens import service
 from app.models import AuditLog, ScreenLink
 from app.models.base import utcnow
+from app.screens import service
 from tests import factories as f
 from tests.accounts.helpers import KUNMING, QUJING, WUHUA, who
 

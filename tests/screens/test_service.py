@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from app.screens import service
 from app.errors import Forbidden, Invalid, NotFound
 from app.models import AuditLog, ScreenLink
 from app.models.base import utcnow
+from app.screens import service
 from tests import factories as f
 from tests.accounts.helpers import KUNMING, PANLONG, PROVINCE, QUJING, WUHUA, who
 
@@ -94,8 +94,8 @@ def test_staff_above_may_create_for_a_county_below(session):
 
 def test_the_list_is_the_callers_subtree(session):
     _, county_link, _ = _create(session, "county_staff", WUHUA, name="五华区大屏")
-    _, city_link, _ = _create(session, "prefecture_staff", KUNMING, name="昆明市大屏")
-    _, other_link, _ = _create(session, "outsider_staff", QUJING, name="曲靖市大屏")
+    _create(session, "prefecture_staff", KUNMING, name="昆明市大屏")
+    _create(session, "outsider_staff", QUJING, name="曲靖市大屏")
 
     def names(kind):
         return {row.link.name for row in service.list_screens(session, who(session, kind))}

@@ -150,13 +150,13 @@ def test_targets_cover_every_organisation_and_some_lag(demo):
         assert s.scalar(select(func.min(AnnualTarget.value))) > 0
     # Verified year-to-date against the pace (target × months elapsed ÷ 12), per organisation and indicator.
     ratio_sql = (
-        "SELECT t.org_id, t.indicator_id, COALESCE(SUM(v.value), 0) * 12.0 / ({months} * t.value) AS ratio "
+        f"SELECT t.org_id, t.indicator_id, COALESCE(SUM(v.value), 0) * 12.0 / ({TODAY.month} * t.value) AS ratio "
         "FROM annual_target t JOIN org_closure c ON c.ancestor_id = t.org_id "
         "LEFT JOIN activity a ON a.credited_org_id = c.descendant_id AND a.status = 'verified' "
-        "AND a.occurred_on >= '{year}-01-01' "
+        f"AND a.occurred_on >= '{TODAY.year}-01-01' "
         "LEFT JOIN activity_value v ON v.activity_id = a.id AND v.indicator_id = t.indicator_id "
-        "WHERE t.year = {year} GROUP BY t.org_id, t.indicator_id, t.value"
-    ).format(months=TODAY.month, year=TODAY.year)
+        f"WHERE t.year = {TODAY.year} GROUP BY t.org_id, t.indicator_id, t.value"
+    )
     with engine.connect() as conn:
         ratios = [r.ratio for r in conn.execute(text(ratio_sql))]
     assert any(r >= 1.0 for r in ratios) and any(r < 0.9 for r in ratios)
@@ -185,9 +185,8 @@ def test_demo_logins_sign_in_with_their_grant(demo):
 
 def test_a_second_load_is_refused(demo):
     engine, _ = demo
-    with write_session(engine) as s:
-        with pytest.raises(ValueError, match="演示数据"):
-            load_demo(s, activities=10, today=TODAY, progress=_quiet)
+    with write_session(engine) as s, pytest.raises(ValueError, match="演示数据"):
+        load_demo(s, activities=10, today=TODAY, progress=_quiet)
 
 
 def test_demo_logins_are_empty_without_a_demo(session):
@@ -196,12 +195,12 @@ def test_demo_logins_are_empty_without_a_demo(session):
 
 DETERMINISM_QUERIES = (
     "SELECT id, name, phone, sector, enterprise FROM member ORDER BY id",
-    "SELECT id, recorder_user_id, credited_org_id, task_id, county_id, site_id, occurred_on, description, "
-    "status, reviewed_at, idempotency_key FROM activity ORDER BY id",
+    ("SELECT id, recorder_user_id, credited_org_id, task_id, county_id, site_id, occurred_on, description, "
+     "status, reviewed_at, idempotency_key FROM activity ORDER BY id"),
     "SELECT * FROM activity_value ORDER BY 1, 2",
     "SELECT org_id, indicator_id, value FROM annual_target ORDER BY 1, 2",
-    "SELECT leader_member_id, county_id, site_id, role, start_date, end_date FROM link_assignment "
-    "ORDER BY id",
+    ("SELECT leader_member_id, county_id, site_id, role, start_date, end_date FROM link_assignment "
+     "ORDER BY id"),
 )
 
 

@@ -128,9 +128,9 @@ def test_many_jobs_are_each_claimed_exactly_once(db, user_id, kinds):
         assert set(s.scalars(select(BackgroundJob.status))) == {"running"}
 
 
+# SKIP LOCKED is PostgreSQL's; SQLite's single writer serialises claims, so this runs on PostgreSQL only.
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_claim_skips_a_row_another_transaction_holds_on_postgresql(db, user_id, kinds, backend):
-    if backend != "postgresql":
-        pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite's single writer serialises claims")
     first, second = _submit(db, user_id), _submit(db, user_id)
     with Session(db.engine) as holder:
         # Another worker's claim in flight: it has locked the oldest queued row.

@@ -6,6 +6,7 @@ that passes today passes as of any instant ``SZT_TODAY`` names (see tests/confte
 
 from __future__ import annotations
 
+import calendar
 import itertools
 from datetime import date, timedelta
 
@@ -40,6 +41,11 @@ _seq = itertools.count(1)
 def this_year() -> int:
     """The current year in Beijing."""
     return today_cn().year
+
+
+def next_leap_year() -> int:
+    """This year when it is a leap year, else the next one that is."""
+    return next(y for y in itertools.count(this_year()) if calendar.isleap(y))
 
 
 def months_ago(n: int, day: int = 1) -> date:

@@ -5,8 +5,6 @@ The instants are built from this year (the run's ``today_cn()``), so they stay t
 
 from __future__ import annotations
 
-import calendar
-import itertools
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -19,7 +17,7 @@ from app.clock import CN, now_utc, today_cn
 from app.errors import Invalid
 from app.targets import service as targets
 from tests.api.conftest import bearer, make_token
-from tests.factories import indicators, org, persona, task, this_year
+from tests.factories import indicators, next_leap_year, org, persona, task, this_year
 
 pytestmark = pytest.mark.dates
 
@@ -91,12 +89,8 @@ def test_an_activity_dated_today_is_accepted_at_midnight_and_tomorrow_refused(ye
         _record(session, new_year, "a-minute-early")
 
 
-def _next_leap_year() -> int:
-    return next(y for y in itertools.count(this_year()) if calendar.isleap(y))
-
-
 def test_a_leap_day_ends_february_and_its_periods(clock, session):
-    leap = _next_leap_year()
+    leap = next_leap_year()
     clock.freeze_on(date(leap, 2, 29))
     current = periods.parse(None)
     assert (current.key, current.end, current.months) == (f"{leap}-ytd02", date(leap, 2, 29), 2)

@@ -48,10 +48,6 @@ def label(job: BackgroundJob) -> str:
     return STATUS_LABELS.get(job.status, job.status)
 
 
-def percent(job: BackgroundJob) -> int:
-    return jobs.percent(job)
-
-
 def scope_label(job: BackgroundJob) -> str:
     return str(jobs.params_of(job).get("label", ""))
 
@@ -131,7 +127,6 @@ def run(ctx: jobs.JobContext) -> None:
     from app.auth.service import build_principal
 
     job_id = ctx.job.id
-    assert job_id is not None
     params = ctx.params
     with ctx.read() as s:
         user = s.get(UserAccount, ctx.job.user_id)
@@ -156,8 +151,7 @@ def run(ctx: jobs.JobContext) -> None:
 
 
 def _remove_file(job: BackgroundJob) -> None:
-    if job.id is not None:
-        _remove_partial(job.id)
+    _remove_partial(job.id)
 
 
 jobs.register(KIND, run, restartable=True, error_prefix="导出失败：", server_error="服务器出错，请稍后重新生成",

@@ -23,6 +23,7 @@ from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
 from app.errors import Invalid, NotFound
 from app.exports import jobs
 from app.exports import service as exports
+from app.jobs import service as background
 from app.models import Organisation
 from app.web import redirect, render
 
@@ -42,7 +43,7 @@ def _form_context(session, by, values: dict) -> dict:  # noqa: ANN001
                                 .order_by(Organisation.code)))
     return {"orgs": orgs, "period_choices": [(exports.ALL_PERIODS, "全部期间"), *periods.choices()],
             "status_choices": exports.STATUS_CHOICES, "task_choices": exports.task_choices(session),
-            "values": values, "jobs": jobs.recent_jobs(session, by), "label": jobs.label, "percent": jobs.percent,
+            "values": values, "jobs": jobs.recent_jobs(session, by), "label": jobs.label, "percent": background.percent,
             "scope_label": jobs.scope_label, "beijing": _beijing}
 
 
@@ -107,7 +108,7 @@ def create_job(request: Request, session: SessionDep, write: WriteSessionDep, by
 def job_page(request: Request, session: SessionDep, by: CurrentUser, job_id: Id):
     job = jobs.job_for_owner(session, by, job_id)
     return render(request, "exports/job.html", {
-        "job": job, "label": jobs.label(job), "percent": jobs.percent(job), "scope_label": jobs.scope_label(job),
+        "job": job, "label": jobs.label(job), "percent": background.percent(job), "scope_label": jobs.scope_label(job),
         "poll": POLL_SECONDS, "finished": job.status in ("done", "failed"), "keep_hours": jobs.KEEP_HOURS,
     }, block="progress")
 

@@ -65,7 +65,6 @@ class ImportJob:
     @classmethod
     def of(cls, row: BackgroundJob) -> ImportJob:
         params, result = jobs.params_of(row), jobs.result_of(row)
-        assert row.id is not None
         return cls(id=row.id, user_id=row.user_id, kind=params.get("kind", ""), filename=params.get("filename", ""),
                    size=int(params.get("size", 0)), phase="commit" if row.kind == COMMIT else "preview",
                    status=row.status, done=row.progress_done, total=row.progress_total or 0,
@@ -87,9 +86,7 @@ class ImportJob:
 
     @property
     def percent(self) -> int:
-        if self.status == "done":
-            return 100
-        return min(99, int(self.done * 100 / self.total)) if self.total else 0
+        return jobs.progress_percent(self.status, self.done, self.total)
 
     @property
     def can_commit(self) -> bool:
@@ -122,7 +119,7 @@ def upload_path(row: BackgroundJob) -> Path | None:
 
 
 def _remove_upload(row: BackgroundJob) -> None:
-    path = _upload_path(jobs.params_of(row))
+    path = upload_path(row)
     if path is not None:
         path.unlink(missing_ok=True)
 
@@ -191,7 +188,7 @@ def request_commit(session: Session, by: Principal, job_id: int | str) -> Import
         if job.error_count:
             raise Invalid("文件有错误，不能导入；请修改后重新上传", code="import_invalid")
         raise Invalid("没有需要导入的改动", code="import_nothing")
-    path = _upload_path(jobs.params_of(row))
+    path = upload_path(row)
     if path is None or not path.is_file():
         raise Invalid("导入文件已过期，请重新上传", code="import_expired")
     queued = jobs.requeue(session, job.id, kind=COMMIT, from_kind=PREVIEW)

@@ -179,13 +179,16 @@ def result_of(job: BackgroundJob) -> dict[str, Any]:
     return json.loads(job.result or "{}")
 
 
-def percent(job: BackgroundJob) -> int:
+def progress_percent(status: str, done: int, total: int | None) -> int:
     """0–100 for a progress bar; 100 only once done."""
-    if job.status == "done":
+    if status == "done":
         return 100
-    if not job.progress_total:
-        return 0
-    return min(99, int(job.progress_done * 100 / job.progress_total))
+    return min(99, int(done * 100 / total)) if total else 0
+
+
+def percent(job: BackgroundJob) -> int:
+    """A job's progress bar: :func:`progress_percent` of its row."""
+    return progress_percent(job.status, job.progress_done, job.progress_total)
 
 
 # --- claiming, the lease, the sweep -----------------------------------------------------------------
@@ -272,12 +275,18 @@ def recover_stale(db: Databases) -> tuple[list[int], list[int]]:
 def _after_failure(db: Databases, job_id: int) -> None:
     with db.read() as s:
         job = s.get(BackgroundJob, job_id)
-        handler = HANDLERS.get(job.kind) if job is not None else None
-    if job is not None and handler is not None and handler.on_failure is not None:
-        try:
-            handler.on_failure(job)
-        except Exception:  # clean-up must not hide the failure itself
-            log.exception("clean-up after background job %s failed", job_id)
+    if job is not None:
+        _clean_up(HANDLERS.get(job.kind), job)
+
+
+def _clean_up(handler: Handler | None, job: BackgroundJob) -> None:
+    """The handler's ``on_failure`` for a job that ended failed (an upload nobody will confirm …)."""
+    if handler is None or handler.on_failure is None:
+        return
+    try:
+        handler.on_failure(job)
+    except Exception:  # clean-up must not hide the failure itself
+        log.exception("clean-up after background job %s failed", job.id)
 
 
 # --- running one job ----------------------------------------------------------------------------------
@@ -379,11 +388,7 @@ def execute(db: Databases, job: BackgroundJob, owner: str) -> None:
         except Exception:
             log.exception("could not mark background job %s failed", job.id)
             return
-        if handler.on_failure is not None:
-            try:
-                handler.on_failure(job)
-            except Exception:
-                log.exception("clean-up after background job %s failed", job.id)
+        _clean_up(handler, job)
 
 
 def run_next(db: Databases, owner: str | None = None) -> BackgroundJob | None:

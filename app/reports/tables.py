@@ -77,7 +77,6 @@ def units_table(session: Session, org: Organisation, period: Period, tasks: list
     organisation itself), 合计's that of the whole subtree. An organisation without children has no
     table (its 本级 is its 合计). 本级 shows even when it is all zeros, so the sum visibly holds.
     """
-    assert org.id is not None  # a stored organisation (narrows the type for what follows)
     kids = session.execute(select(col(Organisation.id), col(Organisation.name), col(Organisation.code))
                            .where(col(Organisation.parent_id) == org.id).order_by(col(Organisation.code))).all()
     cols = _columns(tasks)

@@ -22,11 +22,12 @@ from app.auth.service import principal_for
 from app.db import get_session, get_write_session
 from app.errors import Unauthorized
 from app.models import Organisation
+from app.models.base import MAX_BIGINT
 
 SESSION_COOKIE = "szt_session"
 
 # An id in a URL: refused (422) before the database sees a number beyond BIGINT.
-Id = Annotated[int, Path(ge=1, le=2**63 - 1, description="记录编号（正整数） / the record's id")]
+Id = Annotated[int, Path(ge=1, le=MAX_BIGINT, description="记录编号（正整数） / the record's id")]
 
 SessionDep = Annotated[Session, Depends(get_session)]
 WriteSessionDep = Annotated[Session, Depends(get_write_session)]
@@ -96,7 +97,7 @@ async def csrf_protect(request: Request, principal: OptionalUser) -> None:
 CodeInPath = Annotated[str, Path(alias="code", pattern=r"^\d{6}$",
                                  description="组织的 6 位行政区划代码，如 530000 / the organisation's code",
                                  examples=["532930"])]
-OrgIdInPath = Annotated[int, Path(alias="org_id", ge=1, le=2**63 - 1, description="组织编号 / the organisation's id")]
+OrgIdInPath = Annotated[int, Path(alias="org_id", ge=1, le=MAX_BIGINT, description="组织编号 / the organisation's id")]
 
 
 def _org_for_read(session: SessionDep, by: CurrentUser, code: CodeInPath) -> Organisation:

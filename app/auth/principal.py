@@ -16,6 +16,7 @@ from sqlmodel import Session
 from app.audit.service import Actor
 from app.errors import Forbidden, NotFound
 from app.models import GrantRole, Organisation
+from app.models.base import MAX_BIGINT
 from app.orgs.service import ancestor_ids, get_by_code, is_within, subtrees_ids
 
 # Roles that may read an organisation subtree's figures and activities.
@@ -95,13 +96,11 @@ class Principal:
 ORG_NOT_FOUND = "找不到该组织，或不在您的管辖范围内"
 NO_STAFF_OVER = "没有权限：只有本级或上级「双助推」办公室人员可以办理"
 NO_LINKS_OVER = "没有权限：只有本级或上级的领导或「双助推」办公室人员可以安排挂联"
-# Larger numbers are no id of ours; PostgreSQL would refuse them as BIGINT instead of answering 404.
-_MAX_ID = 2**63 - 1
 
 
 def _find_org(session: Session, ref: int | str | None) -> Organisation | None:
     if isinstance(ref, int):
-        return session.get(Organisation, ref) if 0 < ref <= _MAX_ID else None
+        return session.get(Organisation, ref) if 0 < ref <= MAX_BIGINT else None
     try:
         return get_by_code(session, ref or "")
     except ValueError:  # not a 行政区划代码: no such organisation

@@ -25,6 +25,9 @@ SQLModel.metadata.naming_convention = {
 # 64-bit ids where a national deployment can pass 2^31 rows; on SQLite INTEGER PRIMARY KEY is
 # already 64-bit and must stay spelled INTEGER to remain the rowid alias.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+# The largest id a BIGINT holds: a larger number in a URL or body is no id of ours (PostgreSQL would
+# refuse it as a parameter instead of answering "not found").
+MAX_BIGINT = 2**63 - 1
 
 
 class UtcDateTime(TypeDecorator):

@@ -18,6 +18,7 @@ from app.boards import service as boards
 from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep, org_for_read
 from app.errors import Invalid, NotFound
 from app.models import Organisation
+from app.models.base import MAX_BIGINT
 from app.reports import service
 from app.reports.docx import to_docx
 from app.reports.tables import cell_text
@@ -103,7 +104,7 @@ def freeze(request: Request, session: WriteSessionDep, by: CurrentUser, org: Ann
 
 @router.get("/reports/frozen")
 def frozen_list(request: Request, session: SessionDep, by: CurrentUser,
-                new: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None):
+                new: Annotated[int | None, Query(ge=1, le=MAX_BIGINT)] = None):
     return render(request, "reports/frozen.html", {"rows": service.list_frozen(session, by), "new": new})
 
 

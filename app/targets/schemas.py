@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.models.base import MAX_BIGINT
+
 
 class IndicatorRead(BaseModel):
     id: int
@@ -47,7 +49,7 @@ class TargetInput(BaseModel):
     model_config = ConfigDict(coerce_numbers_to_str=True)
 
     org: str = Field(pattern=r"^\d{6}$", description="组织的 6 位行政区划代码，如 530102")
-    indicator_id: int = Field(ge=1, le=2**63 - 1)
+    indicator_id: int = Field(ge=1, le=MAX_BIGINT)
     value: str | None = Field(default=None, max_length=32,
                               description="目标数值文本（计数为整数；金额单位万元，最多两位小数）；null 或空串表示清除该目标")
 

@@ -34,7 +34,7 @@ from app.accounts.schemas import (
 from app.audit.service import entries_for, record
 from app.auth.principal import ROLE_RANK, STAFF_ROLES, Principal, org_for_staff
 from app.auth.service import new_activation_code, normalise_login, revoke_sessions
-from app.clock import CN, today_cn
+from app.clock import CN, now_utc, today_cn
 from app.config import get_settings
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.models import (
@@ -48,7 +48,6 @@ from app.models import (
     UserAccount,
     UserSession,
 )
-from app.models.base import utcnow
 from app.models.people import serving_on
 
 MAX_PER_PAGE = 200
@@ -264,7 +263,7 @@ def user_detail(session: Session, by: Principal, user_id: int, *, recent: int = 
     """Everything the account page shows: grants, open sessions, recent log entries, the grant form."""
     row, manageable = _row_for_staff(session, by, user_id)
     grants = _grants_in_scope(session, by, [user_id]).get(user_id, [])
-    now = utcnow()
+    now = now_utc()
     open_sessions = session.scalar(
         select(func.count()).select_from(UserSession).where(
             UserSession.user_id == user_id, UserSession.revoked_at.is_(None), UserSession.expires_at > now,
@@ -292,7 +291,7 @@ def user_detail(session: Session, by: Principal, user_id: int, *, recent: int = 
 
 def code_valid_until() -> date:
     """The last whole Beijing day on which a code issued now still works (printed on the slips)."""
-    expires = utcnow() + timedelta(days=get_settings().activation_code_days)
+    expires = now_utc() + timedelta(days=get_settings().activation_code_days)
     return (expires.astimezone(CN) - timedelta(days=1)).date()
 
 

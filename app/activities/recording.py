@@ -34,7 +34,7 @@ from app.activities.values import _parse_values
 from app.audit.service import record as audit
 from app.auth.principal import STAFF_ROLES, Principal
 from app.catalogue.service import owners_seen_by
-from app.clock import today_cn, yyyymm
+from app.clock import now_utc, today_cn, yyyymm
 from app.errors import Conflict, Forbidden, Invalid
 from app.models import (
     Activity,
@@ -50,7 +50,6 @@ from app.models import (
     Site,
     Task,
 )
-from app.models.base import utcnow
 from app.models.people import serving_on
 from app.orgs.service import is_within, subtrees_ids
 from app.rollup import service as rollup
@@ -240,7 +239,7 @@ def record_activity(session: Session, *, by: Principal, data: ActivityInput, ide
     checked = _check(session, by, data, recorder_org=recorder_org, credited=credited, organiser=organiser,
                      today=today)
 
-    now = utcnow()
+    now = now_utc()
     row = {
         "recorder_user_id": by.user_id, "credited_org_id": credited, "organiser_org_id": organiser,
         "task_id": checked.task_id, "county_id": checked.county_id, "site_id": checked.site_id,
@@ -340,7 +339,7 @@ def correct_activity(session: Session, *, by: Principal, activity_id: int, data:
     activity.task_id, activity.county_id = checked.task_id, checked.county_id
     activity.site_id = checked.site_id
     activity.occurred_on, activity.description = data.occurred_on, checked.description
-    activity.submitted_at = utcnow()
+    activity.submitted_at = now_utc()
     session.execute(delete(ActivityValue).where(ActivityValue.activity_id == activity.id))
     session.execute(delete(ActivityParticipant).where(ActivityParticipant.activity_id == activity.id,
                                                       ActivityParticipant.status == ParticipantStatus.confirmed))

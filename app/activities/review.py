@@ -13,6 +13,7 @@ from sqlmodel import Session
 from app.activities.scope import activity_for_review, reviewable_by
 from app.audit.service import record as audit
 from app.auth.principal import Principal
+from app.clock import now_utc
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.models import (
     Activity,
@@ -21,7 +22,6 @@ from app.models import (
     Member,
     ParticipantStatus,
 )
-from app.models.base import utcnow
 from app.rollup import service as rollup
 
 STATUS_LABELS = {
@@ -61,7 +61,7 @@ def _move(session: Session, activity: Activity, action: str, *, by: Principal, r
     else:
         figures.append(change)
     before = {"status": activity.status, "status_reason": activity.status_reason, "version": activity.version}
-    now = utcnow()
+    now = now_utc()
     activity.status = target
     activity.status_reason = reason
     activity.version += 1
@@ -150,7 +150,7 @@ def decide_participant(session: Session, *, by: Principal, activity_id: int, mem
         was = rollup.contribution(session, activity)
         row.status = ParticipantStatus.confirmed
         rollup.apply(session, [(was, replace(was, members=was.members | {member_id}))])
-        activity.updated_at = utcnow()  # its participants changed: incremental sync must see it
+        activity.updated_at = now_utc()  # its participants changed: incremental sync must see it
     else:
         session.delete(row)
     audit(session, actor=by.actor, action="activity.join_" + ("confirm" if accept else "refuse"),

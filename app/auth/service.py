@@ -13,7 +13,7 @@ from sqlmodel import Session
 from app.accounts.passwords import hash_password, verify_password
 from app.audit.service import Actor, record
 from app.auth.principal import Principal
-from app.clock import today_cn
+from app.clock import now_utc, today_cn
 from app.config import get_settings
 from app.errors import Invalid, TooManyRequests, Unauthorized
 from app.models import (
@@ -25,7 +25,6 @@ from app.models import (
     UserAccount,
     UserSession,
 )
-from app.models.base import utcnow
 from app.models.people import serving_on
 
 # A fixed hash to verify against when the login is unknown, so timing does not reveal accounts.
@@ -92,7 +91,7 @@ def _check_throttle(session: Session, *, login: str, ip: str, now: datetime) -> 
 def start_session(session: Session, *, user: UserAccount, ip: str, user_agent: str) -> tuple[UserSession, str]:
     """A new session (always a fresh id) for ``user``; returns the row and the raw cookie token."""
     raw = secrets.token_urlsafe(32)
-    now = utcnow()
+    now = now_utc()
     row = UserSession(
         id=token_hash(raw), user_id=user.id, csrf_token=secrets.token_urlsafe(32),
         created_at=now, last_seen_at=now,
@@ -106,7 +105,7 @@ def start_session(session: Session, *, user: UserAccount, ip: str, user_agent: s
 def login(session: Session, *, login: str, password: str, ip: str, user_agent: str = "") -> tuple[UserAccount, str]:
     """Check the password (throttled), open a session and commit; returns the user and raw token."""
     login = normalise_login(login)
-    now = utcnow()
+    now = now_utc()
     _check_throttle(session, login=login, ip=ip, now=now)
     user = session.scalar(select(UserAccount).where(UserAccount.login == login)) if login else None
     ok = verify_password(user.password_hash if user else _DUMMY_HASH, password) and user is not None
@@ -131,7 +130,7 @@ def logout(session: Session, *, principal: Principal) -> None:
     """End this session (the cookie stops working at once)."""
     if principal.session_id:
         session.execute(update(UserSession).where(UserSession.id == principal.session_id)
-                        .values(revoked_at=utcnow()))
+                        .values(revoked_at=now_utc()))
     record(session, actor=principal.actor, action="auth.logout", target_type="user", target_id=principal.user_id,
            org_id=home_org(session, session.get(UserAccount, principal.user_id)))
     session.commit()
@@ -142,7 +141,7 @@ def revoke_sessions(session: Session, *, user_id: int, keep: str | None = None) 
     stmt = update(UserSession).where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
     if keep:
         stmt = stmt.where(UserSession.id != keep)
-    return session.execute(stmt.values(revoked_at=utcnow())).rowcount or 0
+    return session.execute(stmt.values(revoked_at=now_utc())).rowcount or 0
 
 
 # The session and its account in one round trip, built once: it runs on every request. Plain
@@ -159,7 +158,7 @@ def principal_for(session: Session, raw_token: str | None, *, ip: str = "", now:
     """The principal behind a session cookie, or None when it is unknown, revoked or timed out."""
     if not raw_token:
         return None
-    now = now or utcnow()
+    now = now or now_utc()
     row = session.connection().execute(_SESSION_AND_USER, {"sid": token_hash(raw_token)}).first()
     if row is None:
         return None
@@ -253,11 +252,11 @@ def _code_hash(code: str) -> str:
 def new_activation_code(session: Session, *, user: UserAccount, actor: Actor, org_id: int | None) -> str:
     """A fresh one-time code for ``user`` (earlier unused ones stop working). Flushes only."""
     session.execute(update(ActivationCode).where(ActivationCode.user_id == user.id, ActivationCode.used_at.is_(None))
-                    .values(used_at=utcnow()))
+                    .values(used_at=now_utc()))
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     session.add(ActivationCode(
         user_id=user.id, code_hash=_code_hash(code), issued_by_user_id=actor.user_id,
-        expires_at=utcnow() + timedelta(days=get_settings().activation_code_days),
+        expires_at=now_utc() + timedelta(days=get_settings().activation_code_days),
     ))
     record(session, actor=actor, action="auth.code_issued", target_type="user", target_id=user.id, org_id=org_id)
     return code
@@ -268,7 +267,7 @@ def activate(session: Session, *, login: str, code: str, password: str, ip: str,
     """Set a password with a one-time code (throttled like login), log in, commit."""
     login = normalise_login(login)
     code = "".join(code.split()).upper()
-    now = utcnow()
+    now = now_utc()
     problem = password_problem(password)
     if problem:
         raise Invalid(problem, errors={"password": problem})

@@ -38,11 +38,10 @@ from app.activities.service import display_value, parse_value
 from app.audit.service import record
 from app.auth.principal import STAFF_ROLES, Principal
 from app.catalogue.service import current_campaign, indicators_for
-from app.clock import today_cn
+from app.clock import now_utc, today_cn
 from app.errors import Conflict, Forbidden, Invalid
 from app.imports.base import Orgs, Progress, no_progress
 from app.models import HistoryEntry, Indicator, Organisation, OrgLevel, Task
-from app.models.base import utcnow
 from app.orgs.service import ancestor_pairs, subtree_ids
 from app.rollup import service as rollup
 
@@ -367,7 +366,7 @@ def write_history(session: Session, by: Principal, plan: HistoryPlan) -> None:
     changes = plan.effective
     if not changes:
         return
-    now = utcnow()
+    now = now_utc()
     units = _units(session, {c.org.id: c.org for c in changes}.values())
     deltas: dict[tuple[str, int, int, int, int], int] = defaultdict(int)
     audit: dict[int, list[dict]] = defaultdict(list)

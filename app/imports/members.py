@@ -36,7 +36,7 @@ from sqlalchemy import Connection, bindparam, select, text, update
 from sqlmodel import Session
 
 from app.auth.principal import Principal
-from app.clock import today_cn
+from app.clock import now_utc, today_cn
 from app.imports.base import (
     BadCell,
     BaseKind,
@@ -61,7 +61,6 @@ from app.models import (
     Term,
     UserAccount,
 )
-from app.models.base import utcnow
 from app.rollup import service as rollup
 from app.seed.bulk import bulk_insert, db_date, db_datetime, sync_sequence
 
@@ -299,7 +298,7 @@ class MembersKind(BaseKind):
     def commit(self, session: Session, by: Principal, plan: Plan) -> None:
         p: _Payload = plan.payload
         conn = session.connection()
-        now = db_datetime(conn, utcnow())
+        now = db_datetime(conn, now_utc())
         today = today_cn()
         # Terms and committees first: memberships refer to them.
         for org_id in sorted(p.new_terms):

@@ -19,10 +19,10 @@ from sqlmodel import Session
 from app.audit.service import record
 from app.auth.principal import STAFF_ROLES, Principal, org_for_staff
 from app.auth.service import token_hash
+from app.clock import now_utc
 from app.db import write_aside
 from app.errors import Forbidden, Invalid, NotFound
 from app.models import Organisation, ScreenLink, UserAccount
-from app.models.base import utcnow
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
@@ -54,7 +54,7 @@ class ScreenRow:
 
 
 def status_of(link: ScreenLink, now: datetime | None = None) -> ScreenStatus:
-    now = now or utcnow()
+    now = now or now_utc()
     if link.revoked_at is not None:
         return ScreenStatus.revoked
     if link.expires_at is not None and link.expires_at <= now:
@@ -102,7 +102,7 @@ def create_screen(session: Session, by: Principal, *, name: str, org_id: int | s
         raise Invalid(next(iter(errors.values())), errors=errors)
     org = org_for_staff(session, by, org_number)
     raw = secrets.token_urlsafe(32)
-    now = utcnow()
+    now = now_utc()
     link = ScreenLink(token_hash=token_hash(raw), name=name, org_id=org.id, created_by_user_id=by.user_id,
                        created_at=now, expires_at=now + timedelta(days=day_count))
     session.add(link)
@@ -117,7 +117,7 @@ def create_screen(session: Session, by: Principal, *, name: str, org_id: int | s
 def list_screens(session: Session, by: Principal, *, now: datetime | None = None) -> list[ScreenRow]:
     """The links of ``by``'s subtrees, newest first."""
     _require_staff(by)
-    now = now or utcnow()
+    now = now or now_utc()
     rows = session.execute(
         select(ScreenLink, Organisation.name, UserAccount.display_name)
         .join(Organisation, Organisation.id == ScreenLink.org_id)
@@ -143,7 +143,7 @@ def revoke_screen(session: Session, by: Principal, *, link_id: int) -> ScreenLin
     link = screen_for_staff(session, by, link_id)
     if link.revoked_at is not None:
         return link  # a repeated click: nothing changes, nothing to record
-    link.revoked_at = utcnow()
+    link.revoked_at = now_utc()
     record(session, actor=by.actor, action="display.revoke", target_type="display_link", target_id=link.id,
            org_id=link.org_id, before={"name": link.name}, after={"revoked_at": link.revoked_at})
     session.commit()
@@ -157,7 +157,7 @@ def resolve(session: Session, token: str | None, *, now: datetime | None = None)
     """
     if not token or len(token) > TOKEN_MAX:
         return None
-    now = now or utcnow()
+    now = now or now_utc()
     link = session.scalar(select(ScreenLink).where(ScreenLink.token_hash == token_hash(token)))
     if link is None or status_of(link, now) is not ScreenStatus.active:
         return None

@@ -27,7 +27,7 @@ from sqlmodel import Session
 
 from app.accounts.passwords import hash_password
 from app.catalogue.service import current_campaign, sees
-from app.clock import CN, today_cn
+from app.clock import CN, now_utc, today_cn
 from app.models import (
     ActivityStatus,
     AppMeta,
@@ -45,7 +45,6 @@ from app.models import (
     Task,
     UserAccount,
 )
-from app.models.base import utcnow
 from app.models.meta import DEMO_KEY
 from app.rollup import service as rollup
 from app.seed.bulk import bulk_insert, db_date, db_datetime, next_id, sync_sequence
@@ -309,7 +308,7 @@ class _DemoBuilder:
         self.progress = progress
         end_of_today = datetime.combine(today, dtime(23, 59, 59), CN).astimezone(UTC)
         # Nothing may be stamped after now (nor after the end of a ``today`` in the past).
-        self.now = min(utcnow(), end_of_today)
+        self.now = min(now_utc(), end_of_today)
         self.created = db_datetime(self.conn, self.now)
         self.orgs: dict[int, _Org] = {}
         self.members: list[_Member] = []

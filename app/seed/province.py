@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from app.catalogue.service import load_catalogue
+from app.clock import now_utc
 from app.models import AppMeta, Organisation, OrgLevel, SiteKind
-from app.models.base import utcnow
 from app.models.meta import PROVINCE_KEY
 from app.orgs.service import closure_rows, pad_code
 from app.seed.bulk import bulk_insert, db_datetime, next_id, sync_sequence
@@ -79,7 +79,7 @@ def _load_divisions(session: Session, data_dir: Path, result: InitResult) -> Non
         level = OrgLevel(row["level"])
         org_rows.append((org_id, code, _org_name(row["name"], level), level.value, parent_id, False))
         parents.append((org_id, parent_id))
-    created = db_datetime(conn, utcnow())
+    created = db_datetime(conn, now_utc())
     bulk_insert(
         conn, "organisation",
         ("id", "code", "name", "level", "parent_id", "is_key_county", "created_at"),

@@ -27,10 +27,9 @@ from app.activities.service import display_value, parse_value
 from app.audit.service import record
 from app.auth.principal import STAFF_ROLES, Principal, org_for_read
 from app.catalogue.service import current_campaign, indicators_for
-from app.clock import today_cn
+from app.clock import now_utc, today_cn
 from app.errors import Conflict, Forbidden, Invalid
 from app.models import AnnualTarget, Indicator, IndicatorKind, Organisation, Task
-from app.models.base import utcnow
 from app.orgs.service import children, get_by_code
 from app.rollup import service as rollup
 from app.targets.excel import Issue, read_sheet
@@ -387,7 +386,7 @@ def apply_plan(session: Session, by: Principal, plan: Plan) -> Plan:
 def write_plan(session: Session, by: Principal, plan: Plan) -> None:
     """Write every change of ``plan`` and audit each one in the caller's transaction (the import's,
     beside its own summary entry). Never commits."""
-    now = utcnow()
+    now = now_utc()
     try:
         with session.begin_nested():
             for c in plan.effective:

@@ -33,11 +33,10 @@ from sqlmodel import Session
 from app.audit.service import Actor, record
 from app.auth.principal import STAFF_ROLES, Principal, TokenGrant, org_for_staff
 from app.auth.service import build_principal, current_member_org, token_hash
-from app.clock import today_cn
+from app.clock import now_utc, today_cn
 from app.db import do_aside
 from app.errors import Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
 from app.models import ApiToken, ApiTokenUsage, GrantRole, Member, Organisation, TokenLevel, UserAccount
-from app.models.base import utcnow
 from app.orgs.service import is_within
 from app.screens.service import whole_number
 
@@ -75,7 +74,7 @@ class TokenStatus(StrEnum):
 
 
 def status_of(token: ApiToken, now: datetime | None = None) -> TokenStatus:
-    now = now or utcnow()
+    now = now or now_utc()
     if token.revoked_at is not None:
         return TokenStatus.revoked
     if token.expires_at <= now:
@@ -156,7 +155,7 @@ def create_token(session: Session, by: Principal, *, name: str, org_id: int | st
             raise Invalid(bound, errors={"write_member_phone": bound})
         member_id = bound[0].id
     raw = PREFIX + secrets.token_urlsafe(32)
-    now = utcnow()
+    now = now_utc()
     token = ApiToken(token_hash=token_hash(raw), prefix=raw[:10], name=name, org_id=org.id, level=TokenLevel(level),
                      member_id=member_id, rate_per_minute=rate, created_by_user_id=by.user_id, created_at=now,
                      expires_at=now + timedelta(days=day_count))
@@ -173,7 +172,7 @@ def create_token(session: Session, by: Principal, *, name: str, org_id: int | st
 def list_tokens(session: Session, by: Principal, *, now: datetime | None = None) -> list[TokenRow]:
     """The tokens of ``by``'s subtrees, newest first, with their requests today and in 7 days."""
     _require_staff(by)
-    now = now or utcnow()
+    now = now or now_utc()
     rows = session.execute(
         select(ApiToken, Organisation.name, UserAccount.display_name, Member.name)
         .join(Organisation, Organisation.id == ApiToken.org_id)
@@ -209,7 +208,7 @@ def revoke_token(session: Session, by: Principal, *, token_id: int) -> ApiToken:
     token = token_for_staff(session, by, token_id)
     if token.revoked_at is not None:
         return token
-    token.revoked_at = utcnow()
+    token.revoked_at = now_utc()
     token.revoked_by_user_id = by.user_id
     record(session, actor=by.actor, action="api_token.revoke", target_type="api_token", target_id=token.id,
            org_id=token.org_id, before={"name": token.name}, after={"revoked_at": token.revoked_at})
@@ -349,7 +348,7 @@ def note_use(session: Session, token: ApiToken, *, ip: str, refused: bool = Fals
     counts = METER.note(token.id, refused=refused)
     if counts is None:
         return
-    day, now = today_cn(), utcnow()
+    day, now = today_cn(), now_utc()
 
     def work(s: Session) -> None:
         s.execute(update(ApiToken).where(ApiToken.id == token.id)

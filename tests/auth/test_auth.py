@@ -70,7 +70,7 @@ def test_login_accepts_phones_as_typed(session):
     assert logged_in.id == user.id
 
 
-def test_throttling_per_account_is_short_and_per_address(session, monkeypatch):
+def test_throttling_per_account_is_short_and_per_address(session, clock):
     user = f.with_password(session, f.persona(session, "member"))
     limit = get_settings().login_account_max_failures
     for _ in range(limit):
@@ -81,8 +81,7 @@ def test_throttling_per_account_is_short_and_per_address(session, monkeypatch):
         service.login(session, login=user.login, password=f.PASSWORD, ip="10.0.0.2")
     assert "分钟后再试" in exc.value.message and exc.value.headers["Retry-After"]
     # …but only for the account window: once it has passed, the real member gets in.
-    later = service.utcnow() + timedelta(seconds=get_settings().login_account_window_seconds + 1)
-    monkeypatch.setattr(service, "utcnow", lambda: later)
+    clock.freeze(clock.now() + timedelta(seconds=get_settings().login_account_window_seconds + 1))
     logged_in, _ = service.login(session, login=user.login, password=f.PASSWORD, ip="10.0.0.2")
     assert logged_in.id == user.id
 
@@ -221,15 +220,14 @@ def test_activation_code_sets_password_once(client, session):
     assert "auth.activate" in _audit_actions(session, user.id)
 
 
-def test_activation_code_expires_and_a_new_one_replaces_the_old(session, monkeypatch):
+def test_activation_code_expires_and_a_new_one_replaces_the_old(session, clock):
     user = f.persona(session, "member")
     old = service.new_activation_code(session, user=user, actor=Actor(None), org_id=None)
     new = service.new_activation_code(session, user=user, actor=Actor(None), org_id=None)
     session.flush()
     with pytest.raises(service.Invalid):
         service.activate(session, login=user.login, code=old, password="pass-word-1", ip="a")
-    later = service.utcnow() + timedelta(days=get_settings().activation_code_days, seconds=1)
-    monkeypatch.setattr(service, "utcnow", lambda: later)
+    clock.freeze(clock.now() + timedelta(days=get_settings().activation_code_days, seconds=1))
     with pytest.raises(service.Invalid):
         service.activate(session, login=user.login, code=new, password="pass-word-1", ip="b")
     assert session.scalar(select(func.count()).select_from(ActivationCode).where(

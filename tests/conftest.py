@@ -154,22 +154,31 @@ def backend(request) -> str:
 @pytest.fixture(scope="session")
 def base_engine(backend, tmp_path_factory) -> Iterator[Engine]:
     """A migrated database holding the real province and catalogue, shared by the whole run."""
+
+    with temporary_database(backend, tmp_path_factory.mktemp(backend)) as url, province_engine(url) as engine:
+        yield engine
+
+
+@contextmanager
+def province_engine(url: str) -> Iterator[Engine]:
+    """``url`` migrated and holding the real province and catalogue; the engine is disposed after."""
     from app.seed.province import init_province
 
-    with temporary_database(backend, tmp_path_factory.mktemp(backend)) as url:
-        migrate(url)
-        engine = make_engine(url)
-        with write_session(engine) as s:
-            init_province(s, "53")
-            s.commit()
+    migrate(url)
+    engine = make_engine(url)
+    with write_session(engine) as s:
+        init_province(s, "53")
+        s.commit()
+    try:
         yield engine
+    finally:
         engine.dispose()
 
 
-@pytest.fixture
-def session(base_engine) -> Iterator[Session]:
-    """A session whose every change, commits included, is rolled back after the test."""
-    conn = base_engine.connect()
+@contextmanager
+def rolled_back_session(engine: Engine) -> Iterator[Session]:
+    """A session whose every change, commits included, is rolled back when the block ends."""
+    conn = engine.connect()
     outer = conn.begin()
     s = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
     try:
@@ -178,6 +187,13 @@ def session(base_engine) -> Iterator[Session]:
         s.close()
         outer.rollback()
         conn.close()
+
+
+@pytest.fixture
+def session(base_engine) -> Iterator[Session]:
+    """A session whose every change, commits included, is rolled back after the test."""
+    with rolled_back_session(base_engine) as s:
+        yield s
 
 
 @pytest.fixture

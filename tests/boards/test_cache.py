@@ -92,26 +92,11 @@ def test_the_same_board_shows_another_tests_figures(session):
 @pytest.fixture
 def second_session(backend, tmp_path) -> Iterator[Session]:
     """A second database of the same backend holding the real province, in a rolled-back transaction."""
-    from app.db import make_engine, migrate, write_session
-    from app.seed.province import init_province
-    from tests.conftest import temporary_database
+    from tests.conftest import province_engine, rolled_back_session, temporary_database
 
-    with temporary_database(backend, tmp_path) as url:
-        migrate(url)
-        engine = make_engine(url)
-        with write_session(engine) as s:
-            init_province(s, "53")
-            s.commit()
-        conn = engine.connect()
-        outer = conn.begin()
-        s = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
-        try:
-            yield s
-        finally:
-            s.close()
-            outer.rollback()
-            conn.close()
-            engine.dispose()
+    with (temporary_database(backend, tmp_path) as url, province_engine(url) as engine,
+          rolled_back_session(engine) as s):
+        yield s
 
 
 def test_two_databases_keep_their_own_boards_in_either_order(session, second_session):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
@@ -78,6 +78,14 @@ def _submit(db: jobs.Databases, user_id: int, kind: str = "test.ok", **params: o
         return job.id
 
 
+def _wait_until(done: Callable[[], bool], seconds: float = 20) -> None:
+    """Poll ``done`` until it holds; fail after ``seconds`` (a worker thread does the work meanwhile)."""
+    deadline = time.monotonic() + seconds
+    while not done():
+        assert time.monotonic() < deadline, "the worker did not get there in time"
+        time.sleep(0.02)
+
+
 def _row(db: jobs.Databases, job_id: int) -> BackgroundJob:
     with read_session(db.engine) as s:
         row = s.get(BackgroundJob, job_id)
@@ -145,10 +153,7 @@ def test_the_worker_runs_a_submitted_job_and_records_the_result(db, user_id, kin
     job_id = _submit(db, user_id, n=7)
     worker = jobs.Worker(db.engine).start()
     try:
-        deadline = time.monotonic() + 20
-        while _row(db, job_id).status not in jobs.FINISHED:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        _wait_until(lambda: _row(db, job_id).status in jobs.FINISHED)
     finally:
         worker.stop()
     row = _row(db, job_id)
@@ -236,10 +241,7 @@ def test_a_starting_worker_leaves_a_live_process_lease_alone(db, user_id, kinds,
     other = _submit(db, user_id)
     worker = jobs.Worker(db.engine).start()  # sweeps at once, then claims
     try:
-        deadline = time.monotonic() + 20
-        while _row(db, other).status not in jobs.FINISHED:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        _wait_until(lambda: _row(db, other).status in jobs.FINISHED)
     finally:
         worker.stop()
     row = _row(db, job_id)
@@ -286,20 +288,13 @@ def test_the_workers_heartbeat_renews_the_lease_of_a_job_it_runs(db, user_id, ki
     job_id = _submit(db, user_id, kind="test.slow")
     worker = jobs.Worker(db.engine).start()
     try:
-        deadline = time.monotonic() + 20
-        while kinds["slow"] != [job_id]:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        _wait_until(lambda: kinds["slow"] == [job_id])
         later = start + timedelta(seconds=jobs.STALE_SECONDS + 30)
         clock.freeze(later)  # the job has run for 90 s: its lease is kept fresh, so no sweep takes it
-        while _row(db, job_id).heartbeat_at != later:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        _wait_until(lambda: _row(db, job_id).heartbeat_at == later)
         assert jobs.recover_stale(db) == ([], [])
         kinds["release"].set()
-        while _row(db, job_id).status not in jobs.FINISHED:
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        _wait_until(lambda: _row(db, job_id).status in jobs.FINISHED)
     finally:
         worker.stop()
     assert _row(db, job_id).status == "done"

@@ -17,7 +17,7 @@ from app.audit.service import Actor
 from app.errors import Forbidden, NotFound
 from app.models import GrantRole, Organisation
 from app.models.base import MAX_BIGINT
-from app.orgs.service import ancestor_ids, get_by_code, is_within, subtrees_ids
+from app.orgs.service import ancestor_ids, get_by_code, subtrees_ids
 
 # Roles that may read an organisation subtree's figures and activities.
 READ_ROLES = (GrantRole.viewer, GrantRole.leader, GrantRole.staff, GrantRole.admin)
@@ -73,16 +73,20 @@ class Principal:
 
     def can(self, session: Session, org_id: int, *roles: GrantRole) -> bool:
         """True when ``org_id`` lies inside a subtree this user holds one of ``roles`` on."""
-        return any(is_within(session, org_id, top) for top in self.org_ids(*roles))
+        if not self.org_ids(*roles):
+            return False  # no such grant anywhere: nothing to look up
+        return not self.roles_over(session, org_id).isdisjoint(roles)
 
     def roles_over(self, session: Session, org_id: int) -> frozenset[GrantRole]:
         """Every role this user holds over ``org_id`` (through a grant on it or on an ancestor); one query."""
+        if not self.grants:
+            return frozenset()
         above = set(session.scalars(ancestor_ids(org_id)))
         return frozenset(role for role, top in self.grants if top in above)
 
     def top_rank_over(self, session: Session, org_id: int) -> int:
         """The highest role rank this user holds over ``org_id`` (0 when none)."""
-        return max((ROLE_RANK[r] for r, top in self.grants if is_within(session, org_id, top)), default=0)
+        return max((ROLE_RANK[r] for r in self.roles_over(session, org_id)), default=0)
 
     def grant_orgs(self, session: Session, *roles: GrantRole) -> list[Organisation]:
         ids = self.org_ids(*roles)

@@ -11,6 +11,7 @@ from datetime import date
 import pytest
 from openpyxl import load_workbook
 
+from app.auth.principal import Principal
 from app.exports import jobs
 from app.exports import service as exports
 from app.models import ActivityStatus, GrantRole
@@ -245,23 +246,33 @@ def test_xlsx_job_runs_in_the_background_and_only_its_owner_downloads(fresh_url,
     assert all(isinstance(r[0], int) and isinstance(r[10], int) for r in rows[1:])
 
 
+def _queued_export(engine, login: str) -> tuple[Principal, int, int]:
+    """The owner's export of 昆明市 for the year, queued through the page's use case: (principal, user id, job id)."""
+    from sqlalchemy import select
+
+    from app.auth.service import build_principal
+    from app.db import write_session
+    from app.models import UserAccount
+
+    with write_session(engine) as s:
+        user = s.scalar(select(UserAccount).where(UserAccount.login == login))
+        by = build_principal(s, user)
+        scope = exports.parse_scope(s, by, org="530100", period=f"{YEAR}", status="", task=None, scope_by="org")
+        return by, user.id, jobs.create_job(s, by, scope).id
+
+
 def test_an_export_whose_worker_was_lost_is_written_again_by_another(fresh_url, clock):
     from datetime import timedelta
 
-    from app.auth.service import build_principal
-    from app.db import make_engine, read_session, write_session
+    from app.db import make_engine, read_session
     from app.jobs import service as background
-    from app.models import BackgroundJob, UserAccount
+    from app.models import BackgroundJob
 
     seeded = _seed(fresh_url)
     engine = make_engine(fresh_url)
     db = background.Databases(engine)
     try:
-        with write_session(engine) as s:
-            user = s.scalar(__import__("sqlalchemy").select(UserAccount).where(UserAccount.login == seeded["owner"]))
-            by = build_principal(s, user)
-            scope = exports.parse_scope(s, by, org="530100", period=f"{YEAR}", status="", task=None, scope_by="org")
-            job_id = jobs.create_job(s, by, scope).id
+        by, _, job_id = _queued_export(engine, seeded["owner"])
         start = clock.now()
         clock.freeze(start)
         lost = background.claim(db, "crashed-host:77:x")  # its process died half-way through the file
@@ -281,21 +292,19 @@ def test_an_export_whose_worker_was_lost_is_written_again_by_another(fresh_url, 
 
 
 def test_an_export_that_fails_says_why_in_chinese(fresh_url):
-    from app.auth.service import build_principal
+    from sqlalchemy import delete
+
     from app.db import make_engine, read_session, write_session
     from app.jobs import service as background
-    from app.models import RoleGrant, UserAccount
+    from app.models import RoleGrant
 
     seeded = _seed(fresh_url)
     engine = make_engine(fresh_url)
     try:
+        by, user_id, job_id = _queued_export(engine, seeded["owner"])
         with write_session(engine) as s:
-            user = s.scalar(__import__("sqlalchemy").select(UserAccount).where(UserAccount.login == seeded["owner"]))
-            by = build_principal(s, user)
-            scope = exports.parse_scope(s, by, org="530100", period=f"{YEAR}", status="", task=None, scope_by="org")
-            job_id = jobs.create_job(s, by, scope).id
             # Before a worker takes it, the owner loses the grant that let them read 昆明市.
-            s.execute(__import__("sqlalchemy").delete(RoleGrant).where(RoleGrant.user_id == user.id))
+            s.execute(delete(RoleGrant).where(RoleGrant.user_id == user_id))
             s.commit()
         background.run_pending(background.Databases(engine))
         with read_session(engine) as s:

@@ -6,7 +6,6 @@ translate between HTTP and it.
 from __future__ import annotations
 
 from datetime import date
-from io import BytesIO
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
@@ -32,6 +31,7 @@ from app.auth.principal import Principal
 from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
 from app.errors import Conflict, Forbidden, Invalid
 from app.web import redirect, render
+from app.xlsx import workbook_bytes
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -148,9 +148,7 @@ def codes_workbook(codes: list[IssuedCode], *, activate_url: str, valid_until: d
         notes.append([line])
     notes.column_dimensions["A"].width = 90
     notes["A2"].alignment = Alignment(wrap_text=True)
-    out = BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return workbook_bytes(wb)
 
 
 @router.get("/users/{user_id}")

@@ -9,7 +9,6 @@ version lives in the database, so a change made through any server process shows
 
 from __future__ import annotations
 
-from io import BytesIO
 from typing import Annotated
 from urllib.parse import quote
 
@@ -30,6 +29,7 @@ from app.models import Organisation
 from app.orgs.service import ancestors, key_counties
 from app.screens.deps import SCREEN_HEADERS, ScreenScope
 from app.web import render, render_block_html, wants_fragment
+from app.xlsx import text_row, workbook_bytes
 
 router = APIRouter(include_in_schema=False)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -204,14 +204,12 @@ def inactive_export(session: SessionDep, org: OrgForStaff, period: Annotated[str
     ws.freeze_panes = "A3"
     for col, width in zip("ABCDEF", (8, 14, 24, 20, 12, 14), strict=True):
         ws.column_dimensions[col].width = width
-    ws.append([f"{org.name} · {p.label} · 没有已审核活动的委员（共 {len(rows)} 名）"])
+    ws.append(text_row(ws, [f"{org.name} · {p.label} · 没有已审核活动的委员（共 {len(rows)} 名）"]))
     ws.append(["序号", "姓名", "所在组织", "专委会", "身份", "界别"])
     for n, r in enumerate(rows, start=1):
-        ws.append([n, r.name, r.org, r.committee or "", ROLE_LABELS.get(r.role, r.role), r.sector])
-    out = BytesIO()
-    wb.save(out)
+        ws.append(text_row(ws, [n, r.name, r.org, r.committee or "", ROLE_LABELS.get(r.role, r.role), r.sector]))
     name = f"未参与委员-{org.name}-{p.label}.xlsx"
-    return Response(out.getvalue(), media_type=XLSX, headers={
+    return Response(workbook_bytes(wb), media_type=XLSX, headers={
         "Content-Disposition": f"attachment; filename=\"inactive-members.xlsx\"; filename*=UTF-8''{quote(name)}",
         "Cache-Control": "private, no-store"})
 

@@ -53,13 +53,13 @@ from app.models import (
     UserAccount,
 )
 from app.orgs.service import subtree_ids
+from app.xlsx import csv_text, text_cell
 
 BATCH = 5_000
 SHEET_ROWS = 1_048_575  # Excel's 1,048,576 rows a sheet, less the header
 ALL_PERIODS = "all"
 STATUS_CHOICES = [("", "全部状态")] + [(s.value, label) for s, label in STATUS_LABELS.items()]
 _MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 # --- the scope ------------------------------------------------------------------------------------
@@ -290,14 +290,9 @@ def _money(hundredths: int) -> str:
     return f"{whole}.{frac:02d}"
 
 
-def _csv_text(value: str) -> str:
-    # A cell starting with = + - @ is a formula to Excel: an apostrophe keeps it text.
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
-
 _CSV_FORMAT: dict[str, Callable] = {
     "money": _money, "date": date.isoformat, "datetime": lambda v: v.strftime("%Y-%m-%d %H:%M:%S"),
-    "text": _csv_text, "int": str, "count": str,
+    "text": csv_text, "int": str, "count": str,
 }
 
 
@@ -371,10 +366,7 @@ def write_xlsx(path: Path, cols: list[Column], rows: Iterator[tuple], *, progres
                 cell.number_format = "0.00"
                 values[n] = cell
         for n in text_at:
-            if values[n] and values[n].startswith("="):  # text, never a formula
-                cell = WriteOnlyCell(ws, value=values[n])
-                cell.data_type = "s"
-                values[n] = cell
+            values[n] = text_cell(ws, values[n])  # text, never a formula
         ws.append(values)
         in_sheet += 1
         total += 1

@@ -46,6 +46,7 @@ from sqlmodel import Session
 
 from app.auth.principal import STAFF_ROLES, Principal
 from app.errors import Invalid, NotFound
+from app.xlsx import workbook_bytes
 
 MAX_ROWS = 100_000  # a province has ~30,000 members; more is not one import
 HEADER_SCAN = 10  # the header row is looked for in the first rows (a title row may sit above it)
@@ -494,9 +495,7 @@ def template(kind: ImportKind, session: Session, by: Principal) -> bytes:
         wb.remove(lists_ws)
     else:
         lists_ws.sheet_state = "hidden"
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return workbook_bytes(wb)
 
 
 def template_name(kind: ImportKind) -> str:

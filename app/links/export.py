@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from io import BytesIO
-
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from app.links.schemas import Coverage
+from app.xlsx import workbook_bytes
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 HEADERS = ["序号", "州（市）", "重点帮扶县", "覆盖情况", "挂联领导", "挂联领导人数", "联络员", "助推点挂联数", "待调整人数"]
@@ -53,6 +52,4 @@ def coverage_workbook(cov: Coverage, *, scope_name: str) -> bytes:
         summary.append(line)
     summary.column_dimensions["A"].width = 30
     summary.column_dimensions["B"].width = 10
-    out = BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return workbook_bytes(wb)

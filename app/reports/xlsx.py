@@ -5,11 +5,11 @@ columns sized to their content."""
 
 from __future__ import annotations
 
-from io import BytesIO
-
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
+
+from app.xlsx import workbook_bytes
 
 SHEET_NAMES = {"units": "下级组织", "counties": "重点帮扶县", "ranking": "排名与落后", "members": "典型委员"}
 
@@ -66,6 +66,4 @@ def to_xlsx(report: dict) -> bytes:
             sheet.append([table["empty"]])
         for n, w in enumerate(widths, start=1):
             sheet.column_dimensions[get_column_letter(n)].width = w
-    out = BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return workbook_bytes(wb)

@@ -25,6 +25,8 @@ from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from app.xlsx import workbook_bytes
+
 if TYPE_CHECKING:
     from app.targets.service import Grid
 
@@ -132,9 +134,7 @@ def workbook(grid: Grid) -> bytes:
     ws.protection.sort = False
     ws.protection.deleteRows = False  # leaving an organisation out of the import is allowed
     _notes(wb, grid)
-    out = BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return workbook_bytes(wb)
 
 
 def _number(value: int | None, is_money: bool) -> int | float | None:

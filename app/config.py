@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +45,17 @@ class Settings(BaseSettings):
     activation_code_days: int = 14
     # Uploaded evidence photos live here, outside static/, served only to those allowed.
     upload_dir: str = str(PROJECT_ROOT / "data" / "uploads")
+    # Where stored files live (app/storage.py): local (under upload_dir) or s3 (an S3-compatible
+    # bucket, shared by every machine; photos, import files and exports under s3_prefix).
+    storage: Literal["local", "s3"] = "local"
+    s3_endpoint: str = ""  # e.g. https://oss.example.gov.cn; empty: AWS's own endpoint for s3_region
+    s3_bucket: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_prefix: str = ""  # e.g. "szt/": keys go under it
+    # API tokens' rate limits: database (shared by every process and machine) or memory (per process).
+    rate_limit_backend: Literal["database", "memory"] = "database"
     # Threads per server process running background jobs (exports, imports); 0: this process runs none.
     job_workers: int = 1
     # The province whose real divisions `init` loads (GB/T 2260 two-digit prefix).
@@ -53,6 +65,12 @@ class Settings(BaseSettings):
     def _refuse_dev_secret_in_prod(self) -> Settings:
         if self.env != "dev" and self.secret_key == DEV_SECRET:
             raise ValueError("SZT_SECRET_KEY must be set outside development (SZT_ENV=dev)")
+        return self
+
+    @model_validator(mode="after")
+    def _s3_needs_a_bucket(self) -> Settings:
+        if self.storage == "s3" and not self.s3_bucket:
+            raise ValueError("SZT_STORAGE=s3 需要 SZT_S3_BUCKET（存储桶名称）")
         return self
 
     @property

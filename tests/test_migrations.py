@@ -19,7 +19,7 @@ TABLES = {
     "boost_area", "campaign", "closed_month", "committee", "indicator", "link_assignment",
     "member", "membership", "org_closure", "organisation", "role_grant", "site", "task", "term",
     "user_account", "rollup", "rollup_stamp", "participation_month", "participation_counter", "display_link",
-    "frozen_report", "background_job", "api_token", "api_token_usage", "history_entry",
+    "frozen_report", "background_job", "api_token", "api_token_usage", "api_token_rate", "history_entry",
 }
 
 

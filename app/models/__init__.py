@@ -10,7 +10,7 @@ from app.models.activities import (
     ClosedMonth,
     ParticipantStatus,
 )
-from app.models.api import ApiToken, ApiTokenUsage, TokenLevel
+from app.models.api import ApiToken, ApiTokenRate, ApiTokenUsage, TokenLevel
 from app.models.assignments import LinkAssignment, LinkRole
 from app.models.audit import AuditLog
 from app.models.auth import ActivationCode, LoginAttempt, UserSession
@@ -34,6 +34,7 @@ __all__ = [
     "ActivityValue",
     "AnnualTarget",
     "ApiToken",
+    "ApiTokenRate",
     "ApiTokenUsage",
     "AppMeta",
     "AuditLog",

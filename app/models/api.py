@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Column, Date, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, CheckConstraint, Column, Date, ForeignKey, Integer, String
 from sqlmodel import Field, SQLModel
 
 from app.models.base import UtcDateTime, in_list, utcnow
@@ -55,3 +55,16 @@ class ApiTokenUsage(SQLModel, table=True):
     day: date = Field(sa_column=Column(Date, primary_key=True))
     requests: int = Field(default=0)
     refused: int = Field(default=0)  # answered 429
+
+
+class ApiTokenRate(SQLModel, table=True):
+    """A token's rate limit, shared by every process and machine: the token bucket kept as one moment
+    (GCRA's theoretical arrival time, microseconds since the Unix epoch) that each admitted request
+    pushes on by one interval (60 s / rate) in one upsert; a request that would push it more than a
+    minute past now is refused."""
+
+    __tablename__ = "api_token_rate"
+
+    token_id: int = Field(sa_column=Column(Integer, ForeignKey("api_token.id", ondelete="CASCADE"),
+                                           primary_key=True, autoincrement=False))
+    tat_us: int = Field(sa_column=Column(BigInteger, nullable=False))

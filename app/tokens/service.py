@@ -11,8 +11,9 @@ document as ``x-token-access``); a route without it is for signed-in people only
 
 Use is recorded without a write per request: each process counts requests per token and writes
 ``last_used_at`` and the day's count (``api_token_usage``) at most once a minute; the first use of a
-token each day is also an audit entry. Rate limits are per token and per process (a token bucket of
-``rate_per_minute``, refilled continuously): past it the answer is 429 with ``Retry-After``.
+token each day is also an audit entry. Rate limits are per token (a token bucket of ``rate_per_minute``,
+refilled continuously), kept in the database so that every process and machine shares them
+(``SZT_RATE_LIMIT_BACKEND=memory``: per process, in memory): past it the answer is 429 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -34,9 +35,19 @@ from app.audit.service import Actor, record
 from app.auth.principal import STAFF_ROLES, Principal, TokenGrant, org_for_staff
 from app.auth.service import build_principal, current_member_org, token_hash
 from app.clock import now_utc, today_cn
+from app.config import get_settings
 from app.db import do_aside
 from app.errors import Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
-from app.models import ApiToken, ApiTokenUsage, GrantRole, Member, Organisation, TokenLevel, UserAccount
+from app.models import (
+    ApiToken,
+    ApiTokenRate,
+    ApiTokenUsage,
+    GrantRole,
+    Member,
+    Organisation,
+    TokenLevel,
+    UserAccount,
+)
 from app.orgs.service import is_within
 from app.screens.service import whole_number
 
@@ -289,6 +300,47 @@ class RateLimiter:
             self._buckets.clear()
 
 
+class DatabaseRateLimiter:
+    """The same token bucket kept in the database (``api_token_rate``), shared by every process and
+    machine: GCRA — the bucket is one moment, the theoretical arrival time ``tat``; a request is
+    admitted when pushing ``tat`` on by one interval (60 s / rate) leaves it at most a minute ahead
+    of now, in one conditional upsert (``ON CONFLICT … DO UPDATE … WHERE … RETURNING``) that the
+    database serialises per token. A refusal writes nothing and reads the row once for Retry-After."""
+
+    MINUTE_US = 60_000_000
+
+    def take(self, session: Session, token_id: int, rate: int, now: datetime | None = None) -> tuple[bool, int, int]:
+        """(allowed, remaining, seconds until one more request is allowed), as :meth:`RateLimiter.take`."""
+        now_us = _micros(now or now_utc())
+        interval = self.MINUTE_US / rate
+        result: list[int | None] = []
+
+        def work(s: Session) -> None:
+            table = ApiTokenRate.__table__
+            dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
+            start = case((table.c.tat_us > now_us, table.c.tat_us), else_=now_us)
+            stmt = dialect.insert(table).values(token_id=token_id, tat_us=now_us + round(interval))
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["token_id"], set_={"tat_us": start + round(interval)},
+                where=start + round(interval) - now_us <= self.MINUTE_US).returning(table.c.tat_us)
+            tat = s.execute(stmt).scalar()
+            if tat is None:  # refused: nothing written
+                tat = s.scalar(select(table.c.tat_us).where(table.c.token_id == token_id))
+                result.append(None)
+            result.append(tat)
+
+        do_aside(session, work)
+        if result[0] is None:
+            ahead = max(result[1] or now_us, now_us) + interval - now_us - self.MINUTE_US
+            return False, 0, max(1, math.ceil(ahead / 1_000_000))
+        remaining = int((now_us + self.MINUTE_US - int(result[0])) // interval)
+        return True, max(0, remaining), 0
+
+
+def _micros(moment: datetime) -> int:
+    return int(moment.timestamp() * 1_000_000)
+
+
 class UsageMeter:
     """Counts each token's requests in this process; written at most once per ``FLUSH_EVERY``."""
 
@@ -327,7 +379,15 @@ class UsageMeter:
 
 
 LIMITER = RateLimiter()
+SHARED_LIMITER = DatabaseRateLimiter()
 METER = UsageMeter()
+
+
+def take(session: Session, token_id: int, rate: int) -> tuple[bool, int, int]:
+    """The rate limit of ``SZT_RATE_LIMIT_BACKEND``: shared through the database, or this process's."""
+    if get_settings().rate_limit_backend == "memory":
+        return LIMITER.take(token_id, rate)
+    return SHARED_LIMITER.take(session, token_id, rate)
 
 
 def _upsert_usage(session: Session, token_id: int, day: date, requests: int, refused: int) -> bool:
@@ -363,7 +423,7 @@ def note_use(session: Session, token: ApiToken, *, ip: str, refused: bool = Fals
 
 def admit(session: Session, token: ApiToken, *, ip: str) -> tuple[int, int]:
     """Count the request and apply the rate limit: (limit, remaining), or 429 with Retry-After."""
-    allowed, remaining, wait = LIMITER.take(token.id, token.rate_per_minute)
+    allowed, remaining, wait = take(session, token.id, token.rate_per_minute)
     note_use(session, token, ip=ip, refused=not allowed)
     if not allowed:
         raise TooManyRequests(f"请求过于频繁：此令牌每分钟最多 {token.rate_per_minute} 次，请 {wait} 秒后再试",

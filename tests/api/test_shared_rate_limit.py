@@ -1,0 +1,64 @@
+"""API tokens' rate limits are kept in the database: every process and machine draws on one bucket
+per token (SZT_RATE_LIMIT_BACKEND=memory keeps the old per-process buckets)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app.db import make_engine, read_session, write_session
+from app.models import ApiTokenRate
+from app.tokens import service as tokens
+from tests.api.conftest import make_token
+from tests.conftest import province_engine
+
+
+def test_two_processes_draw_on_one_bucket(fresh_url, clock):
+    with province_engine(fresh_url) as first:
+        second = make_engine(fresh_url)  # another process (or machine) on the same database
+        try:
+            with write_session(first) as s:
+                token_id, _ = make_token(s, code="530100", rate=3)
+            clock.freeze(clock.now())
+            limiters = [tokens.DatabaseRateLimiter(), tokens.DatabaseRateLimiter()]
+
+            def take(n: int) -> tuple[bool, int, int]:
+                with read_session((first, second)[n % 2]) as s:
+                    return limiters[n % 2].take(s, token_id, 3)
+
+            answers = [take(n) for n in range(5)]
+            assert [a[0] for a in answers] == [True, True, True, False, False]  # 3 a minute, split or not
+            assert [a[1] for a in answers[:3]] == [2, 1, 0]
+            assert answers[3][2] == 20  # one more every 20 s at 3 a minute
+            clock.freeze(clock.now() + timedelta(seconds=20))
+            assert [take(n)[0] for n in (1, 2)] == [True, False]  # the refusals did not drain it
+            with read_session(second) as s:
+                assert s.scalar(select(ApiTokenRate.token_id)) == token_id  # one row per token
+        finally:
+            second.dispose()
+
+
+def test_the_memory_backend_counts_in_this_process(session, monkeypatch):
+    from app.config import get_settings
+
+    token_id, _ = make_token(session, code="530100", rate=2)
+    monkeypatch.setenv("SZT_RATE_LIMIT_BACKEND", "memory")
+    get_settings.cache_clear()
+    try:
+        assert [tokens.take(session, token_id, 2)[0] for _ in range(3)] == [True, True, False]
+        assert session.scalar(select(ApiTokenRate.token_id)) is None  # nothing written
+    finally:
+        get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("value", ["redis", ""])
+def test_an_unknown_backend_is_refused(monkeypatch, value):
+    from pydantic import ValidationError
+
+    from app.config import Settings
+
+    monkeypatch.setenv("SZT_RATE_LIMIT_BACKEND", value)
+    with pytest.raises(ValidationError):
+        Settings()

@@ -5,11 +5,12 @@ Never read at import time: call ``get_settings()`` so tests can override it.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +61,14 @@ class Settings(BaseSettings):
     job_workers: int = 1
     # The province whose real divisions `init` loads (GB/T 2260 two-digit prefix).
     province: str = "53"
+    # Behind a reverse proxy (app/security.py): the addresses whose X-Forwarded-For/-Proto are
+    # believed ("*" = any; comma-separated). Others' headers are ignored.
+    forwarded_allow_ips: str = "127.0.0.1"
+    # The site is reached only over https: HSTS and Secure cookies even if the proxy omits X-Forwarded-Proto.
+    https_only: bool = False
+    # Origins allowed to show the anonymous big screen (/d/…) in a frame, space-separated
+    # (e.g. "https://portal.example.gov.cn"); empty: no page may be framed.
+    frame_ancestors: str = ""
 
     @model_validator(mode="after")
     def _refuse_dev_secret_in_prod(self) -> Settings:
@@ -72,6 +81,16 @@ class Settings(BaseSettings):
         if self.storage == "s3" and not self.s3_bucket:
             raise ValueError("SZT_STORAGE=s3 需要 SZT_S3_BUCKET（存储桶名称）")
         return self
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _origins_only(cls, value: str) -> str:
+        # Each goes verbatim into the Content-Security-Policy header: only plain origins, so a stray
+        # ";" or "*" cannot rewrite or void the policy.
+        for origin in value.split():
+            if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", origin):
+                raise ValueError(f"SZT_FRAME_ANCESTORS: 「{origin}」不是来源地址，应写成 https://门户域名[:端口]，多个以空格分隔")
+        return value
 
     @property
     def is_sqlite(self) -> bool:

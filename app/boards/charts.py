@@ -11,6 +11,11 @@ charts.js adds what every chart shares — the SVG renderer, the Chinese locale,
 patterns, the page's font — so the options here carry only what differs per chart, and they
 must stay JSON: no JavaScript functions, which is why per-item texts are template strings.
 
+Names are text, never HTML. ECharts draws labels, legends and axes as SVG text, but it inserts a
+tooltip ``formatter`` string into the page as HTML; so no option here carries a tooltip formatter
+string: an item's tooltip is ``{"text": …}`` and charts.js turns it into a formatter that
+HTML-encodes it (``escapeHtml``).
+
 Every chart is readable without colour alone: line series differ by symbol and dash, bars by
 decal pattern (charts.js), and the map writes each prefecture's percentage on it.
 """
@@ -131,7 +136,9 @@ def progress_map_option(values: Mapping[str, float | None], names: Mapping[str, 
             "name": code,
             "value": value,
             "label": {"show": True, "formatter": f"{short_name(name)}\n{label}"},
-            "tooltip": {"formatter": f"{name}：{'推进进度 ' + label if value is not None else label}"},
+            # Plain text, never an HTML template: charts.js encodes it into the tooltip (an
+            # organisation's name is whatever an import said, ``<img onerror=…>`` included).
+            "tooltip": {"text": f"{name}：{'推进进度 ' + label if value is not None else label}"},
         }
         if value is None:
             item["itemStyle"] = {"areaColor": NO_DATA_COLOUR}

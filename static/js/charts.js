@@ -65,8 +65,42 @@
     return mapLoading;
   }
 
+  // ECharts inserts a tooltip formatter's result into the page as HTML, so every formatter here
+  // encodes what it shows with escapeHtml: a name is whatever someone typed or imported.
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
+  function textFormatter(text) {
+    var html = escapeHtml(text).replace(/\n/g, "<br>");
+    return function () { return html; };
+  }
+
+  // The options (app/boards/charts.py) carry tooltips as plain text — {"text": "昆明市：推进进度 80%"} —
+  // never as HTML templates; here each becomes a formatter that encodes it.
+  function textTooltips(option) {
+    function fix(holder) {
+      var tip = holder && holder.tooltip;
+      if (tip && typeof tip.text === "string") {
+        tip.formatter = textFormatter(tip.text);
+        delete tip.text;
+      }
+    }
+    function list(x) { return Array.isArray(x) ? x : (x ? [x] : []); }
+    fix(option);
+    list(option.series).forEach(function (series) {
+      fix(series);
+      list(series && series.data).forEach(function (item) {
+        if (item && typeof item === "object" && !Array.isArray(item)) fix(item);
+      });
+    });
+  }
+
   // What every chart shares; an option may still say otherwise.
   function withDefaults(option, el) {
+    textTooltips(option);
     var aria = option.aria || (option.aria = {});
     if (aria.enabled === undefined) aria.enabled = true;
     if (!aria.decal) aria.decal = { show: true };
@@ -206,6 +240,7 @@
   // For the tests and the meeting view: the instance drawn in an element, and a way to ask for a scan.
   window.sztCharts = {
     scan: schedule,
+    escapeHtml: escapeHtml,
     instance: function (el) { return el && el.__szt ? el.__szt.chart : null; },
   };
 })();

@@ -89,7 +89,7 @@ def test_the_map_colours_by_code_and_writes_each_percentage():
     assert by_code["530100"]["value"] == 123 and by_code["530100"]["label"]["formatter"] == "昆明市\n123%"
     assert by_code["530400"]["value"] == 150  # capped at 150%
     assert by_code["530300"]["label"]["formatter"] == "曲靖市\n50%"
-    assert "曲靖市" in by_code["530300"]["tooltip"]["formatter"] and "50%" in by_code["530300"]["tooltip"]["formatter"]
+    assert "曲靖市" in by_code["530300"]["tooltip"]["text"] and "50%" in by_code["530300"]["tooltip"]["text"]
     # No targets: no colour from the scale, and the label says so.
     assert by_code["530600"]["value"] is None and by_code["530600"]["label"]["formatter"] == "昭通市\n无目标"
     # Behind pace (< 90%) is hatched as well as coloured; on pace is not.
@@ -116,8 +116,36 @@ def test_the_map_writes_the_names_said_in_meetings():
         ["昆明市", "红河州", "西双版纳州", "怒江州", "迪庆州", "大理州"]
     labels = {i["name"]: i["label"]["formatter"] for i in progress_map_option({"532500": 1}, PREFECTURES)["series"][0]["data"]}
     assert labels["532500"] == "红河州\n100%" and labels["532600"] == "文山州\n无目标"
-    tooltip = progress_map_option({"532500": 1}, PREFECTURES)["series"][0]["data"][9]["tooltip"]["formatter"]
+    tooltip = progress_map_option({"532500": 1}, PREFECTURES)["series"][0]["data"][9]["tooltip"]["text"]
     assert tooltip == "红河哈尼族彝族自治州：推进进度 100%"
+
+
+HOSTILE = '大理<img src=x onerror="window.__xss=1">州'
+
+
+def _tooltips(node):
+    """Every ``tooltip`` object anywhere in an option."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "tooltip" and isinstance(value, dict):
+                yield value
+            yield from _tooltips(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _tooltips(value)
+
+
+def test_a_hostile_name_reaches_the_charts_as_text_never_as_a_tooltip_html_template():
+    """ECharts puts a tooltip formatter string into the page as HTML: no option may carry one with a
+    name in it (issue 15: an organisation renamed ``<img onerror=…>`` ran script on hover)."""
+    names = dict(PREFECTURES, **{"532900": HOSTILE})
+    options = [progress_map_option({"532900": 0.5}, names),
+               trend_option([202601, 202602], {HOSTILE: [1, 2]}, kind="bar")]
+    for option in options:
+        assert all("formatter" not in tip for tip in _tooltips(option)), "a tooltip formatter string is HTML"
+    item = next(i for i in options[0]["series"][0]["data"] if i["name"] == "532900")
+    assert item["tooltip"] == {"text": f"{HOSTILE}：推进进度 50%"}  # plain text, encoded by charts.js
+    assert "function escapeHtml" in (PROJECT_ROOT / "static/js/charts.js").read_text()
 
 
 # --- the map data ---------------------------------------------------------------------------------

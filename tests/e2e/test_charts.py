@@ -41,6 +41,13 @@ PAGE = """{% extends "base.html" %}{% block content %}
 {% endblock %}"""
 
 
+HOSTILE = "大理<img src=x onerror=window.__xss=1>州"
+HOSTILE_PAGE = """{% extends "base.html" %}{% block content %}
+<div data-chart id="trend"><script type="application/json">{{ trend|tojson }}</script></div>
+<div data-chart id="map" class="chart-map"><script type="application/json">{{ map|tojson }}</script></div>
+{% endblock %}"""
+
+
 def _trend(step: int) -> dict:
     return trend_option(MONTHS, {area: [step * (i + 1) + m for m in range(4)] for i, area in enumerate(AREAS)}, unit="次")
 
@@ -53,6 +60,14 @@ def _page_router() -> APIRouter:
     def charts_page(request: Request):
         html = env.from_string(PAGE).render(request=request, principal=None, csrf_token="", trend=_trend(1),
                                             values="", map=progress_map_option(SCORES, NAMES))
+        return HTMLResponse(html)
+
+    @router.get("/test/charts/hostile")
+    def hostile_page(request: Request):
+        names = dict(NAMES, **{"532900": HOSTILE})
+        html = env.from_string(HOSTILE_PAGE).render(
+            request=request, principal=None, csrf_token="", map=progress_map_option(SCORES, names),
+            trend=trend_option(MONTHS, {HOSTILE: [1, 2, 3, 4], AREAS[0]: [4, 3, 2, 1]}, kind="bar"))
         return HTMLResponse(html)
 
     @router.get("/test/charts/region")
@@ -201,3 +216,36 @@ def test_charts_fit_the_screen_and_the_printed_page(offline_page, chart_server, 
     })""")
     assert fits
     assert page.outside == []
+
+
+
+def _tooltip_html(page, selector: str) -> str:
+    """The HTML ECharts put into the chart's tooltip (the one element of the chart outside its SVG)."""
+    return page.evaluate("""s => [...document.querySelectorAll(s + ' > div > div, ' + s + ' > div')]
+        .filter(d => !d.querySelector('svg') && d.textContent.trim()).map(d => d.innerHTML).join('|')""", selector)
+
+
+def test_a_hostile_name_shows_as_text_in_the_tooltips_and_runs_nothing(browser, chart_server):
+    """Issue 15: an organisation renamed ``<img onerror=…>`` ran script when the map's tooltip showed."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(chart_server + "/test/charts/hostile")
+        page.wait_for_function("['#trend', '#map'].every(s => document.querySelector(s).classList.contains('chart-ready'))",
+                               timeout=20_000)
+        # Hover the region, then the bars of the first month.
+        box = page.locator("#map").bounding_box()
+        page.evaluate("sztCharts.instance(document.querySelector('#map'))"
+                      ".dispatchAction({type: 'showTip', seriesIndex: 0, name: '532900'})")
+        page.wait_for_function("document.querySelector('#map').textContent.includes('推进进度')", timeout=5_000)
+        map_tip = _tooltip_html(page, "#map")
+        trend = page.locator("#trend").bounding_box()
+        page.mouse.move(trend["x"] + trend["width"] * 0.25, trend["y"] + trend["height"] * 0.6)
+        page.wait_for_function("document.querySelector('#trend').textContent.includes('1月')", timeout=5_000)
+        trend_tip = _tooltip_html(page, "#trend")
+        page.wait_for_timeout(300)  # an <img src=x> would have failed and fired onerror by now
+        assert page.evaluate("window.__xss") is None
+        assert page.locator("#map img, #trend img").count() == 0
+        assert box and "大理&lt;img src=x onerror=window.__xss=1&gt;州：推进进度" in map_tip
+        assert "&lt;img src=x onerror=window.__xss=1&gt;" in trend_tip
+    finally:
+        page.close()

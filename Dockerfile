@@ -3,7 +3,7 @@
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    SZT_ENV=prod SZT_HOST=0.0.0.0
+    SZT_ENV=prod SZT_HOST=0.0.0.0 SZT_FORWARDED_ALLOW_IPS=127.0.0.1
 
 RUN useradd --create-home --uid 10001 app
 WORKDIR /srv/app
@@ -21,4 +21,5 @@ RUN mkdir -p /srv/app/data && chown app:app /srv/app/data
 
 USER app
 EXPOSE 8000
-CMD ["sh", "-c", "alembic upgrade head && exec uvicorn app.main:create_app --factory --host 0.0.0.0 --port 8000 --proxy-headers"]
+# Behind a reverse proxy, set SZT_FORWARDED_ALLOW_IPS to its address(es): only its X-Forwarded-* are believed.
+CMD ["sh", "-c", "alembic upgrade head && exec uvicorn app.main:create_app --factory --host 0.0.0.0 --port 8000 --proxy-headers --forwarded-allow-ips \"$SZT_FORWARDED_ALLOW_IPS\""]

@@ -113,7 +113,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     get_engine().dispose()
     host, port = args.host or settings.host, args.port or settings.port
     print(f"\n双助推行动平台：http://{host}:{port}/")
-    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=args.workers)
+    # X-Forwarded-For/-Proto are believed from the trusted proxies only: each user keeps their own
+    # address (the login throttle) and https is seen (Secure cookies, HSTS) — app/security.py.
+    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=args.workers,
+                proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips)
     return 0
 
 

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from fastapi import Request
 
 from app.errors import Forbidden
+from app.security import is_https
 
 ANON_COOKIE = "szt_csrf"
 HEADER = "x-csrf-token"
@@ -47,7 +48,7 @@ class AnonCsrfCookieMiddleware:
             return
         token = secrets.token_urlsafe(32)
         scope.setdefault("state", {})["anon_csrf"] = token
-        secure = scope.get("scheme") == "https"
+        secure = is_https(scope)
 
         async def send_with_cookie(message) -> None:  # noqa: ANN001
             if message["type"] == "http.response.start":

@@ -11,6 +11,7 @@ from app.auth import service
 from app.config import get_settings
 from app.deps import SESSION_COOKIE, CurrentUser, WriteSessionDep, client_ip
 from app.errors import DomainError, Invalid
+from app.security import is_https
 from app.web import redirect, render, safe_next
 
 router = APIRouter(include_in_schema=False)
@@ -18,7 +19,7 @@ router = APIRouter(include_in_schema=False)
 
 def _set_session_cookie(request: Request, response: Response, raw: str) -> Response:
     response.set_cookie(
-        SESSION_COOKIE, raw, httponly=True, samesite="lax", secure=request.url.scheme == "https",
+        SESSION_COOKIE, raw, httponly=True, samesite="lax", secure=is_https(request.scope),
         max_age=get_settings().session_absolute_minutes * 60, path="/",
     )
     return response

@@ -18,7 +18,6 @@ under ``wording:<campaign code>:<key>`` and read back by ``reports.narrative.wor
 
 from __future__ import annotations
 
-import string
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -164,9 +163,9 @@ def _phrase(value: str, name: str, errors: dict[str, str]) -> str:
     """An indicator's report phrase: blank → 名称{value}{unit}; only {value} and {unit}, {value} required."""
     value = value.strip() or f"{name}{{value}}{{unit}}"
     try:
-        fields = {f for _, f, _, _ in string.Formatter().parse(value) if f is not None}
-    except ValueError:
-        errors["narrative"] = "报告用语中的花括号不成对"
+        fields = narrative.placeholders(value)  # no format spec: {value:>999999999} would fill gigabytes
+    except ValueError as problem:
+        errors["narrative"] = f"报告用语中的{problem}；请写成如「开展活动{{value}}{{unit}}」"
         return value
     if not fields <= PHRASE_FIELDS or "value" not in fields:
         errors["narrative"] = "报告用语须含 {value}（数值），只可再用 {unit}（单位）"
@@ -323,7 +322,7 @@ class WordingRow:
 
 
 def _fields_of(text: str) -> set[str]:
-    return {f for _, f, _, _ in string.Formatter().parse(text) if f}
+    return narrative.placeholders(text)
 
 
 def _require_province_admin(session: Session, by: Principal) -> Organisation:
@@ -357,9 +356,8 @@ def set_wording(session: Session, by: Principal, *, key: str, text: str) -> None
     if text:
         try:
             used = _fields_of(text)
-            text.format(**dict.fromkeys(allowed, ""))
-        except (ValueError, KeyError, IndexError):
-            raise Invalid("措辞中的花括号须成对，且只能使用下列占位符：" + "、".join("{" + f + "}" for f in sorted(allowed)),
+        except ValueError as problem:
+            raise Invalid(f"措辞中的{problem}。只能使用下列占位符：" + "、".join("{" + f + "}" for f in sorted(allowed)),
                           code="wording_invalid", errors={key: "占位符有误"}) from None
         if not used <= allowed:
             raise Invalid("措辞只能使用下列占位符：" + "、".join("{" + f + "}" for f in sorted(allowed)),

@@ -14,6 +14,8 @@ code — a new campaign brings its own entry. This module only decides which phr
 from __future__ import annotations
 
 import json
+import re
+import string
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -74,6 +76,46 @@ def phrasing(session: Session) -> Phrasing:
     return Phrasing(current.code, current.name, prefixes, phrases)
 
 
+# --- placeholders --------------------------------------------------------------------------------
+
+# Templates are data that staff edit (an indicator's phrase, the office's sentences): they are
+# filled by plain replacement of {name}, never by str.format, whose format specs and attribute
+# access would let a stored ``开展{value:>999999999}{unit}`` write a gigabyte of spaces (issue 15).
+_PIECE = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def fill(template: str, **values: object) -> str:
+    """``template`` with each ``{name}`` given in ``values`` replaced by it (``{{``/``}}`` are braces).
+
+    Anything else in braces — an unknown name, ``{value:>9}``, ``{value.__class__}`` — is left as
+    the text it is: a template stored before its check was strict can never blow up a report.
+    """
+    def one(found: re.Match[str]) -> str:
+        piece, name = found.group(0), found.group(1)
+        if name is None:
+            return piece[0]
+        return str(values[name]) if name in values else piece
+
+    return _PIECE.sub(one, template)
+
+
+def placeholders(template: str) -> set[str]:
+    """The ``{name}`` placeholders of a template; ValueError (in Chinese) for anything else in braces."""
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError:
+        raise ValueError("花括号须成对（占位符写作 {名称}）") from None
+    names = set()
+    for _, field, spec, conversion in parsed:
+        if field is None:
+            continue
+        if spec or conversion or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", field):
+            raise ValueError(f"占位符「{{{field}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}」"
+                             "有误：花括号里只能写占位符的名称，不能加格式、冒号或其他内容")
+        names.add(field)
+    return names
+
+
 # --- small words ---------------------------------------------------------------------------------
 
 def amount(kind: str, value: int) -> str:
@@ -121,7 +163,7 @@ def task_sentence(prefix: str, parts: list[tuple[str, str, str, int]]) -> str | 
 
     ``parts``: (phrase template, unit, kind, verified value) in catalogue order.
     """
-    said = [phrase.format(value=amount(kind, value), unit=unit) for phrase, unit, kind, value in parts if value > 0]
+    said = [fill(phrase, value=amount(kind, value), unit=unit) for phrase, unit, kind, value in parts if value > 0]
     if not said:
         return None
     return prefix + "，".join(said) + "。"
@@ -129,12 +171,12 @@ def task_sentence(prefix: str, parts: list[tuple[str, str, str, int]]) -> str | 
 
 def change(words: dict[str, str], against: str, now: int, before: int) -> str:
     if before == 0:
-        return words["from_zero"].format(against=against) if now else words["same"].format(against=against)
+        return fill(words["from_zero"], against=against) if now else fill(words["same"], against=against)
     diff = now - before
     if diff == 0:
-        return words["same"].format(against=against)
+        return fill(words["same"], against=against)
     key = "up" if diff > 0 else "down"
-    return words[key].format(against=against, diff=abs(diff), pct=percent(abs(diff) / before))
+    return fill(words[key], against=against, diff=abs(diff), pct=percent(abs(diff) / before))
 
 
 def paragraphs(*, words: dict[str, str], campaign_name: str, org_name: str, period: Period,
@@ -146,7 +188,7 @@ def paragraphs(*, words: dict[str, str], campaign_name: str, org_name: str, peri
     "previous": {"label", "activities"} | None, "year_earlier": {...}} or None.
     """
     scope = scope_word(org_name)
-    fill = {"when": when(period), "scope": scope, "campaign": campaign_name}
+    common = {"when": when(period), "scope": scope, "campaign": campaign_name}
     sentences, idle = [], []
     for t in tasks:
         s = task_sentence(t["prefix"], [(i["phrase"], i["unit"], i["kind"], i["verified"]) for i in t["indicators"]])
@@ -155,20 +197,20 @@ def paragraphs(*, words: dict[str, str], campaign_name: str, org_name: str, peri
         else:
             sentences.append(s)
     if sentences:
-        first = [words["opening"].format(**fill) + sentences[0], *sentences[1:]]
+        first = [fill(words["opening"], **common) + sentences[0], *sentences[1:]]
         if idle:
-            first.append(words["idle_tasks"].format(tasks="、".join(f"“{n}”" for n in idle)))
+            first.append(fill(words["idle_tasks"], tasks="、".join(f"“{n}”" for n in idle)))
     else:
-        first = [words["nothing"].format(**fill)]
+        first = [fill(words["nothing"], **common)]
     out = [first]
 
     active, took_part = participation["active"], participation["took_part"]
     if not active:
-        second = words["no_members"].format(**fill)
+        second = fill(words["no_members"], **common)
     elif not took_part:
-        second = words["participation_none"].format(**fill, active=active)
+        second = fill(words["participation_none"], **common, active=active)
     else:
-        second = words["participation"].format(**fill, rate=percent(took_part / active), took_part=took_part)
+        second = fill(words["participation"], **common, rate=percent(took_part / active), took_part=took_part)
     out.append([second])
 
     if compare is not None:
@@ -176,8 +218,8 @@ def paragraphs(*, words: dict[str, str], campaign_name: str, org_name: str, peri
         for key, against in (("previous", "against_previous"), ("year_earlier", "against_year")):
             other = compare.get(key)
             if other is not None:
-                changes.append(change(words, words[against].format(period=other["label"]),
+                changes.append(change(words, fill(words[against], period=other["label"]),
                                       compare["activities"], other["activities"]))
         if changes:
-            out.append([words["compare"].format(count=compare["activities"], changes="；".join(changes))])
+            out.append([fill(words["compare"], count=compare["activities"], changes="；".join(changes))])
     return out

@@ -69,7 +69,7 @@ def build_report(session: Session, org: Organisation, period: Period, *, compare
                                  period=period, tasks=figures, participation=participation, compare=comparison)
     generated = (now or now_cn()).astimezone(CN)
     return {
-        "title": words["title"].format(org=org.name, period=period.label, campaign=wording.campaign_name),
+        "title": narrative.fill(words["title"], org=org.name, period=period.label, campaign=wording.campaign_name),
         "org": {"code": org.code, "name": org.name},
         "period": {"key": period.key, "label": period.label, "year": period.year, "first": period.first,
                    "last": period.last},

@@ -388,6 +388,25 @@ def test_indicator_phrases_must_say_the_value(world):
                              cat.IndicatorForm(name="x", unit="个", narrative="x{value}"))
 
 
+@pytest.mark.parametrize("bad", ["开展{value:>20000000}{unit}", "开展{value!r}{unit}", "开展{value.__class__}{unit}",
+                                 "开展{value[0]}{unit}", "开展{value}{unit:>99}", "开展{}{value}"])
+def test_indicator_phrases_refuse_format_specs_and_attribute_access(world, bad):
+    """Issue 15: ``开展{value:>20000000}{unit}`` made the report 20 MB; only bare {value}/{unit} are taken."""
+    by = world.p(world.province_admin)
+    ind = f.indicators(world.s, f.task(world.s, 1))[0]
+    with pytest.raises(Invalid) as exc:
+        cat.update_indicator(world.s, by, ind.id, cat.IndicatorForm(name=ind.name, unit=ind.unit, narrative=bad))
+    assert "花括号里只能写占位符的名称" in exc.value.errors["narrative"] or "花括号须成对" in exc.value.errors["narrative"]
+
+
+def test_wording_refuses_format_specs(world):
+    by = world.p(world.province_admin)
+    for bad in ("{scope:>999999999}开展", "{scope!r}开展", "{when.year}"):
+        with pytest.raises(Invalid) as exc:
+            cat.set_wording(world.s, by, key="opening", text=bad)
+        assert exc.value.code == "wording_invalid" and "不能加格式" in exc.value.message
+
+
 def test_catalogue_wording_edits_show_in_the_built_report(world):
     by = world.p(world.province_admin)
     task = f.task(world.s, 1)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from sqlalchemy import select
 
 from app.boards import periods
+from app.models import AppMeta, Indicator
 from app.reports import narrative
 from app.reports.service import as_text, build_report
 from tests.reports.conftest import TODAY, YEAR
@@ -82,6 +84,25 @@ def test_wording_is_data_keyed_by_campaign():
     assert "10件实事" in own["opening"]
     other = narrative.wording("another-campaign")
     assert "{campaign}" in other["opening"] and "10件实事" not in other["opening"]
+
+
+def test_fill_replaces_only_bare_placeholders():
+    assert narrative.fill("开展{value}{unit}，{{不变}}", value=3, unit="次") == "开展3次，{不变}"
+    for kept in ("{value:>20000000}", "{value!r}", "{value.__class__}", "{value[0]}", "{other}", "{", "}"):
+        assert narrative.fill(f"开展{kept}", value=3) == f"开展{kept}"
+
+
+def test_a_stored_template_with_a_format_spec_cannot_blow_up_the_report(world, q3):
+    """A phrase or sentence stored before the check (or written into the database) stays text."""
+    world.standard()
+    phrase = world.s.execute(select(Indicator).where(Indicator.narrative.startswith("发展产业项目"))).scalars().first()
+    phrase.narrative = "发展产业项目{value:>20000000}{unit}"
+    world.s.add(AppMeta(key=narrative.override_key("shuang-zhutui", "opening"), value="{scope:>99999999}：{when.year}"))
+    world.s.flush()
+    report = build_report(world.s, world.wuhua, q3)
+    assert len(report["text"]) < 5_000
+    assert "发展产业项目{value:>20000000}个" in report["text"]  # the rest of the sentence is filled
+    assert report["text"].startswith("{scope:>99999999}：{when.year}")
 
 
 def _table(report, key):

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     login_ip_max_failures: int = 30
     login_ip_window_seconds: int = 900
     activation_code_days: int = 14
+    # Request bodies (app/limits.py): the most any request may send unless its route declares more
+    # (photos, imports); refused with 413 before anything reads it.
+    max_body_bytes: int = 1024 * 1024
     # Uploaded evidence photos live here, outside static/, served only to those allowed.
     upload_dir: str = str(PROJECT_ROOT / "data" / "uploads")
     # Where stored files live (app/storage.py): local (under upload_dir) or s3 (an S3-compatible

@@ -32,6 +32,7 @@ from app.exports.pages import router as exports_router
 from app.history.pages import router as history_router
 from app.home.pages import router as home_router
 from app.imports.pages import router as imports_router
+from app.limits import BodyLimitMiddleware, too_large_message
 from app.links.api import router as links_api
 from app.links.pages import router as links_router
 from app.manage.pages import router as manage_router
@@ -168,6 +169,10 @@ def create_app() -> FastAPI:
     app.state.board_cache = BoardCache(ttl_seconds=get_settings().board_cache_seconds)
     app.add_middleware(AnonCsrfCookieMiddleware)
     app.add_middleware(ApiHttpMiddleware)  # ETag / 304 and rate-limit headers on /api/
+    # Outside the CSRF cookie, the form parser and authentication: an oversized body is refused
+    # before any of them reads it (app/limits.py).
+    app.add_middleware(BodyLimitMiddleware, refuse=lambda request: _error_response(
+        request, 413, too_large_message(request.scope), "body_too_large"))
     app.add_middleware(ServerTimingMiddleware)  # outermost: times everything below it
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     app.include_router(auth_router)
@@ -226,6 +231,8 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 413:  # a body over its limit (app/limits.py): say how much this form takes
+            return _error_response(request, 413, too_large_message(request.scope), "body_too_large")
         message = HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
         return _error_response(request, exc.status_code, message, f"http_{exc.status_code}",
                                headers=getattr(exc, "headers", None))

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
-from fastapi.routing import APIRoute
 from jinja2_fragments.fastapi import Jinja2Blocks
 from markupsafe import Markup
-from starlette.types import Message
 
 from app.auth.csrf import expected_token
 from app.config import PROJECT_ROOT
@@ -55,36 +52,6 @@ def render(request: Request, template: str, context: dict[str, Any], *, block: s
     if block:
         response.headers["Vary"] = "HX-Request"
     return response
-
-
-def bounded_body_route(limit: Callable[[], int]) -> type[APIRoute]:
-    """A route class refusing a request body over ``limit()`` bytes (413) before it is parsed,
-    whether declared (Content-Length) or streamed: nobody makes the server spool a huge upload."""
-
-    class BoundedBodyRoute(APIRoute):
-        def get_route_handler(self) -> Callable:
-            handler = super().get_route_handler()
-
-            async def bounded(request: Request) -> Response:
-                max_body = limit()
-                declared = request.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > max_body:
-                    raise HTTPException(status_code=413)
-                receive, seen = request.receive, 0
-
-                async def counting() -> Message:  # the ASGI receive, counting body bytes
-                    nonlocal seen
-                    message = await receive()
-                    seen += len(message.get("body", b""))
-                    if seen > max_body:
-                        raise HTTPException(status_code=413)
-                    return message
-
-                return await handler(Request(request.scope, counting))
-
-            return bounded
-
-    return BoundedBodyRoute
 
 
 def render_block_html(request: Request, template: str, block: str, context: dict[str, Any]) -> Markup:

@@ -29,8 +29,9 @@ from app.clock import today_cn
 from app.db import run_write
 from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
 from app.errors import Conflict, Invalid, NotFound
+from app.limits import bounded_body_route
 from app.models import Activity, ActivityPhoto, Site, SiteKind
-from app.web import bounded_body_route, is_htmx, redirect, render
+from app.web import is_htmx, redirect, render
 
 FORM = "activities/form.html"
 # A whole submission: the photos at their largest plus the text fields. Checked before the body is
@@ -47,7 +48,7 @@ _INPUT_MESSAGES = {"description": "活动简述最多 2000 字", "participants":
 
 
 router = APIRouter(prefix="/activities", include_in_schema=False,
-                   route_class=bounded_body_route(lambda: MAX_BODY))  # photos: checked before parsing
+                   route_class=bounded_body_route(lambda: MAX_BODY))  # photos: app/limits.py
 
 
 # --- the form as typed ---------------------------------------------------------------------------

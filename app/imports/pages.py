@@ -17,7 +17,8 @@ from fastapi.responses import Response
 from app.deps import CurrentUser, SessionDep, WriteSessionDep
 from app.imports import jobs, service
 from app.imports.base import XLSX, get_kind, template, template_name
-from app.web import bounded_body_route, redirect, render
+from app.limits import bounded_body_route
+from app.web import redirect, render
 
 MAX_UPLOAD = 20 * 1024 * 1024  # 30,000 members are ~1.5 MB of .xlsx
 POLL_SECONDS = 1

@@ -22,9 +22,10 @@ from app.auth.principal import STAFF_ROLES, Principal
 from app.db import end_read
 from app.deps import CurrentUser, SessionDep, WriteSessionDep, org_for_staff
 from app.errors import Conflict, Invalid
+from app.limits import bounded_body_route
 from app.models import Organisation
 from app.targets import excel, service, staging
-from app.web import bounded_body_route, is_htmx, render
+from app.web import is_htmx, render
 
 PAGE = "targets/index.html"
 IMPORT_PAGE = "targets/import.html"

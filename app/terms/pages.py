@@ -20,10 +20,11 @@ from app.clock import today_cn
 from app.deps import CurrentUser, OrgForStaff, SessionDep, WriteSessionDep, org_for_staff
 from app.errors import Forbidden, Invalid
 from app.imports.base import BadCell, ColumnSpec, parse_phone, read_rows
+from app.limits import bounded_body_route
 from app.models import Organisation
 from app.orgs.service import children
 from app.terms import service
-from app.web import bounded_body_route, render
+from app.web import render
 
 MAX_UPLOAD = 2 * 1024 * 1024
 MAX_FIELDS = 20_000  # a checkbox per member of the largest organisation, with room

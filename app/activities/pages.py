@@ -16,7 +16,6 @@ from math import ceil
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import select
 from sqlmodel import Session
@@ -31,6 +30,7 @@ from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
 from app.errors import Conflict, Invalid, NotFound
 from app.limits import bounded_body_route
 from app.models import Activity, ActivityPhoto, Site, SiteKind
+from app.storage import Missing, file_response
 from app.web import is_htmx, redirect, render
 
 FORM = "activities/form.html"
@@ -412,13 +412,12 @@ def activity_photo(session: SessionDep, by: CurrentUser, activity_id: Id, photo_
     photo = session.get(ActivityPhoto, photo_id)
     if photo is None or photo.activity_id != activity.id:
         raise NotFound()
-    path = photos.path_of(photo.storage_key, thumb=thumb)
-    if not path.is_file():
-        raise NotFound()
-    # private: a shared cache (an intranet proxy) must not hand one member's evidence to another.
-    return FileResponse(path, media_type="image/jpeg",
-                        headers={"Cache-Control": "private, max-age=86400",
-                                 "X-Content-Type-Options": "nosniff"})
+    try:
+        # private: a shared cache (an intranet proxy) must not hand one member's evidence to another.
+        return file_response(photos.key_of(photo.storage_key, thumb=thumb), media_type="image/jpeg",
+                             headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"})
+    except Missing:
+        raise NotFound() from None
 
 
 # --- correcting, withdrawing, joining ----------------------------------------------------------------

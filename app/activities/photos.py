@@ -1,8 +1,8 @@
 """Evidence photos: accepted by content (not by name), re-encoded, thumbnailed, stored privately.
 
 Re-encoding drops everything but the pixels (EXIF, GPS, embedded scripts); files get random
-server-made names under settings.upload_dir, outside static/, and are served only through a
-route that checks the caller may see the activity.
+server-made names in the storage (app/storage.py: under settings.upload_dir, outside static/, or in
+the S3 bucket) and are served only through a route that checks the caller may see the activity.
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ import hashlib
 import io
 import secrets
 from dataclasses import dataclass
-from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from app.config import get_settings
 from app.errors import Invalid
+from app.storage import get_storage
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PHOTOS = 6
@@ -69,6 +68,9 @@ def prepare(raw: bytes) -> PreparedPhoto:
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise Invalid("无法识别的图片：请上传 JPEG、PNG、WebP 或 HEIC 格式的照片", code="photo_type") from exc
     img.thumbnail((LONG_EDGE, LONG_EDGE))
+    # Pixels only: a new image from the (already upright) pixel data, with no info to carry over.
+    # Pillow writes a JPEG comment (COM), ICC profile or XMP kept in ``img.info`` back into the file.
+    img = Image.frombytes("RGB", img.size, img.tobytes())
     full = io.BytesIO()
     img.save(full, "JPEG", quality=85, optimize=True)
     thumb_img = img.copy()
@@ -78,24 +80,17 @@ def prepare(raw: bytes) -> PreparedPhoto:
     return PreparedPhoto(full.getvalue(), thumb.getvalue(), img.width, img.height, hashlib.sha256(raw).hexdigest())
 
 
-def _dir() -> Path:
-    path = Path(get_settings().upload_dir)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def store(photo: PreparedPhoto) -> str:
-    """Write the photo and its thumbnail under a new random name; return that name (the storage key)."""
+    """Store the photo and its thumbnail (app/storage.py) under a new random name; return that name."""
     key = secrets.token_hex(16)
-    folder = _dir() / key[:2]
-    folder.mkdir(exist_ok=True)
-    (folder / f"{key}.jpg").write_bytes(photo.image)
-    (folder / f"{key}.thumb.jpg").write_bytes(photo.thumb)
+    storage = get_storage()
+    storage.put(key_of(key), photo.image)
+    storage.put(key_of(key, thumb=True), photo.thumb)
     return key
 
 
-def path_of(storage_key: str, *, thumb: bool = False) -> Path:
-    """The file of a stored photo; the key is ours (hex), never a path a user typed."""
+def key_of(storage_key: str, *, thumb: bool = False) -> str:
+    """The storage key of a stored photo (``photos/ab/ab….jpg``); the name is ours (hex), never typed by a user."""
     if not storage_key.isalnum():
         raise Invalid("无效的照片编号")
-    return _dir() / storage_key[:2] / (f"{storage_key}.thumb.jpg" if thumb else f"{storage_key}.jpg")
+    return f"photos/{storage_key[:2]}/{storage_key}" + (".thumb.jpg" if thumb else ".jpg")

@@ -6,9 +6,11 @@ of its own; the page polls the row. An export is restartable: when its worker is
 crash), the job goes back to the queue and is written again from the start by whichever worker
 takes it.
 
-Files live in the export directory next to the upload directory, under a server-made name that
-starts with the job's id; only the job's owner sees or downloads it (404 for anybody else). Files
-older than :data:`KEEP_HOURS` are removed when a new job is created (the row stays, marked 已过期).
+Files are written on the worker's disk (the export directory next to the upload directory), then
+stored under ``exports/`` (app/storage.py: that same directory, or the S3 bucket every machine
+reads), under a server-made name that starts with the job's id; only the job's owner sees or
+downloads it (404 for anybody else), from whichever machine answers. Files older than
+:data:`KEEP_HOURS` are removed when a new job is created (the row stays, marked 已过期).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from app.errors import Invalid, NotFound
 from app.exports import service as exports
 from app.jobs import service as jobs
 from app.models import BackgroundJob, UserAccount
+from app.storage import get_storage
 
 KIND = "activities.xlsx"
 PROGRESS_EVERY = 10_000
@@ -36,7 +39,7 @@ STATUS_LABELS = {"queued": "排队中", "running": "正在生成", "done": "已�
 
 
 def export_dir() -> Path:
-    """Where export files live: ``exports/`` next to the upload directory, outside static/."""
+    """Where export files are written: ``exports/`` next to the upload directory, outside static/."""
     folder = Path(get_settings().upload_dir).resolve().parent / "exports"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
@@ -80,16 +83,20 @@ def recent_jobs(session: Session, by: Principal, *, limit: int = 10) -> list[Bac
         .order_by(col(BackgroundJob.created_at).desc(), col(BackgroundJob.id).desc()).limit(limit)))
 
 
-def file_path(job: BackgroundJob) -> Path:
-    """The finished file, or a Chinese 404/409-like refusal."""
+def file_key(job: BackgroundJob) -> str:
+    """The finished file's storage key, or a Chinese 404."""
     if job.status != "done":
         raise NotFound("文件尚未生成完成")
     if not job.file_name:
         raise NotFound(f"文件已过期（保留 {KEEP_HOURS} 小时），请重新生成")
-    path = export_dir() / job.file_name
-    if not path.is_file():
-        raise NotFound("文件已不在服务器上，请重新生成")
-    return path
+    return _key(job.file_name)
+
+
+def _key(name: str) -> str:
+    return f"exports/{name}"
+
+
+GONE = "文件已不在服务器上，请重新生成"
 
 
 def download_name(job: BackgroundJob) -> str:
@@ -104,9 +111,9 @@ def cleanup(session: Session, *, now: datetime | None = None) -> int:
     old = session.execute(select(BackgroundJob.id, BackgroundJob.file_name).where(
         col(BackgroundJob.kind) == KIND, col(BackgroundJob.file_name).is_not(None),
         col(BackgroundJob.finished_at) < cutoff)).all()
-    folder = export_dir()
+    storage = get_storage()
     for _, name in old:
-        (folder / name).unlink(missing_ok=True)
+        storage.delete(_key(name))
     if old:
         session.execute(update(BackgroundJob).where(col(BackgroundJob.id).in_([i for i, _ in old]))
                         .values(file_name=None))
@@ -144,9 +151,14 @@ def run(ctx: jobs.JobContext) -> None:
     written = exports.write_xlsx(path, cols, exports.iter_rows(ctx.db.bind(), by, scope, cols),
                                  progress=lambda n: ctx.progress(n, force=True), every=PROGRESS_EVERY)
     try:
+        get_storage().put_file(_key(name), path)  # where every machine finds it (local: already there)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    try:
         ctx.finish(progress_done=written, progress_total=max(total, written), file_name=name)
     except jobs.LeaseLost:
-        path.unlink(missing_ok=True)  # another worker writes it again: this copy would be nobody's
+        get_storage().delete(_key(name))  # another worker writes it again: this copy would be nobody's
         raise
 
 

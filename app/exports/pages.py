@@ -11,7 +11,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
 from app.auth.principal import READ_ROLES
@@ -25,6 +25,7 @@ from app.exports import jobs
 from app.exports import service as exports
 from app.jobs import service as background
 from app.models import Organisation
+from app.storage import Missing, file_response
 from app.web import redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -116,6 +117,8 @@ def job_page(request: Request, session: SessionDep, by: CurrentUser, job_id: Id)
 @router.get("/exports/jobs/{job_id}/download")
 def job_download(session: SessionDep, by: CurrentUser, job_id: Id):
     job = jobs.job_for_owner(session, by, job_id)
-    path = jobs.file_path(job)
-    return FileResponse(path, media_type=exports.XLSX, headers={
-        "Content-Disposition": attachment(jobs.download_name(job), "activities.xlsx"), "Cache-Control": "no-store"})
+    try:
+        return file_response(jobs.file_key(job), media_type=exports.XLSX, headers={
+            "Content-Disposition": attachment(jobs.download_name(job), "activities.xlsx"), "Cache-Control": "no-store"})
+    except Missing:
+        raise NotFound(jobs.GONE) from None

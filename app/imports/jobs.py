@@ -3,8 +3,9 @@
 A job is a background job (app/jobs/service.py): kind :data:`PREVIEW` (counts, errors, notices,
 the plan's identity) and, once confirmed — the preview had no errors and something to change —
 the same row queued again as :data:`COMMIT`, which plans again in its write transaction and
-refuses if the identity moved. The uploaded bytes wait in a file under the upload directory whose
-name is in the row, so any server process's worker can run either step. The page polls the row
+refuses if the identity moved. The uploaded bytes wait in the storage (app/storage.py:
+``imports/jobs/…`` under the upload directory, or in the S3 bucket) under a name kept in the row, so
+any server process's worker, on any machine sharing that storage, can run either step. The page polls the row
 every second. Only the uploader sees a job (404 for anybody else). Jobs and their files older
 than a day go.
 
@@ -26,13 +27,13 @@ from sqlmodel import Session, col
 
 from app.auth.principal import Principal
 from app.clock import now_utc
-from app.config import get_settings
 from app.db import is_sqlite
 from app.errors import Conflict, Invalid, NotFound
 from app.imports import service
 from app.imports.base import MAX_ERRORS_KEPT, Plan, get_kind
 from app.jobs import service as jobs
 from app.models import BackgroundJob, UserAccount
+from app.storage import Missing, get_storage
 
 PREVIEW = "import.preview"
 COMMIT = "import.commit"
@@ -102,26 +103,20 @@ def can_commit_after(plan: Plan) -> bool:
     return plan.ok and bool(plan.changes)
 
 
-def jobs_dir() -> Path:
-    folder = Path(get_settings().upload_dir) / "imports" / "jobs"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def _upload_path(params: dict[str, Any]) -> Path | None:
+def _upload_key(params: dict[str, Any]) -> str | None:
     name = Path(str(params.get("upload") or "")).name  # a bare name, never a path out of the folder
-    return jobs_dir() / name if name else None
+    return f"imports/jobs/{name}" if name else None
 
 
-def upload_path(row: BackgroundJob) -> Path | None:
-    """Where the job's uploaded bytes wait."""
-    return _upload_path(jobs.params_of(row))
+def upload_key(row: BackgroundJob) -> str | None:
+    """The storage key under which the job's uploaded bytes wait."""
+    return _upload_key(jobs.params_of(row))
 
 
 def _remove_upload(row: BackgroundJob) -> None:
-    path = upload_path(row)
-    if path is not None:
-        path.unlink(missing_ok=True)
+    key = upload_key(row)
+    if key is not None:
+        get_storage().delete(key)
 
 
 def cleanup(session: Session) -> int:
@@ -146,14 +141,15 @@ def create(session: Session, by: Principal, kind: str, data: bytes, filename: st
     if not data:
         raise Invalid("请选择要上传的文件", code="import_no_file")
     cleanup(session)
-    path = jobs_dir() / f"{uuid.uuid4().hex}.data"
-    path.write_bytes(data)
+    name = f"{uuid.uuid4().hex}.data"
+    storage = get_storage()
+    storage.put(f"imports/jobs/{name}", data)
     try:
         row = jobs.submit(session, kind=PREVIEW, user_id=by.user_id, params={
-            "kind": kind, "filename": Path(filename or "upload").name[:200], "size": len(data), "upload": path.name})
+            "kind": kind, "filename": Path(filename or "upload").name[:200], "size": len(data), "upload": name})
         session.commit()
     except BaseException:
-        path.unlink(missing_ok=True)  # no row will ever name it
+        storage.delete(f"imports/jobs/{name}")  # no row will ever name it
         raise
     jobs.wake()
     return ImportJob.of(row)
@@ -188,8 +184,8 @@ def request_commit(session: Session, by: Principal, job_id: int | str) -> Import
         if job.error_count:
             raise Invalid("文件有错误，不能导入；请修改后重新上传", code="import_invalid")
         raise Invalid("没有需要导入的改动", code="import_nothing")
-    path = upload_path(row)
-    if path is None or not path.is_file():
+    key = upload_key(row)
+    if key is None or not get_storage().exists(key):
         raise Invalid("导入文件已过期，请重新上传", code="import_expired")
     queued = jobs.requeue(session, job.id, kind=COMMIT, from_kind=PREVIEW)
     session.commit()
@@ -210,12 +206,12 @@ def _principal(session: Session, user_id: int) -> Principal:
 
 
 def _data(ctx: jobs.JobContext) -> bytes:
-    path = _upload_path(ctx.params)
+    key = _upload_key(ctx.params)
     try:
-        if path is None:
-            raise OSError
-        return path.read_bytes()
-    except OSError:
+        if key is None:
+            raise Missing("")
+        return get_storage().get(key)
+    except Missing:
         raise Invalid("导入文件已过期，请重新上传", code="import_expired") from None
 
 

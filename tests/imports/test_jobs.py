@@ -16,6 +16,7 @@ from app.imports import jobs
 from app.jobs import service as background
 from app.models import AuditLog, BackgroundJob, Member
 from app.seed.province import init_province
+from app.storage import get_storage
 from tests import factories as f
 from tests.imports.conftest import headers, to_csv
 
@@ -32,8 +33,9 @@ def _wait(engine, by, job_id: int, phase: str) -> jobs.ImportJob:
 
 
 def _upload(engine, job_id: int):
+    """Where the job's upload waits (the tests store files locally)."""
     with read_session(engine) as s:
-        return jobs.upload_path(s.get(BackgroundJob, job_id))
+        return get_storage().path(jobs.upload_key(s.get(BackgroundJob, job_id)))
 
 
 def _members(count: int = 2) -> bytes:

@@ -1,4 +1,5 @@
-"""Command line: ``python -m app serve | migrate | init | demo | rollup | report | createadmin | import``."""
+"""Command line: ``python -m app serve | migrate | init | demo | rollup | report | createadmin | import |
+backup | restore``."""
 
 from __future__ import annotations
 
@@ -186,6 +187,36 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    """One archive of the database and photos (app/backup.py); its path is the last line printed."""
+    from app.backup import BackupError, backup
+
+    try:
+        path = backup(args.out)
+    except BackupError as exc:
+        print(f"备份失败：{exc}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from app.backup import BackupError, restore
+
+    try:
+        result = restore(args.archive)
+    except BackupError as exc:
+        print(f"未恢复：{exc}", file=sys.stderr)
+        return 2
+    for line in result.lines:
+        print(line)
+    if not result.ok:
+        print("恢复后的检查未通过：请勿使用这个数据库，换一份备份重新恢复", file=sys.stderr)
+        return 1
+    print("恢复完成，检查全部通过")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m app", description="双助推行动平台")
     sub = p.add_subparsers(dest="command", required=True)
@@ -229,6 +260,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--name", default="系统管理员")
     s.add_argument("--password")
     s.set_defaults(func=cmd_createadmin)
+
+    s = sub.add_parser("backup", help="备份数据库与照片到一个带日期的归档（在线备份，不必停机）")
+    s.add_argument("--out", help="备份目录，默认 data/backups（SZT_BACKUP_DIR）")
+    s.set_defaults(func=cmd_backup)
+
+    s = sub.add_parser("restore", help="把备份恢复到 DATABASE_URL 指向的空数据库，并检查完整性与汇总")
+    s.add_argument("archive", help="备份文件 szt-backup-….tar（同目录需有它的 .sha256 校验文件）")
+    s.set_defaults(func=cmd_restore)
 
     from app.imports.cli import add_parser as add_import
     add_import(sub)

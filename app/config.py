@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     # Uploaded evidence photos live here, outside static/, served only to those allowed.
     upload_dir: str = str(PROJECT_ROOT / "data" / "uploads")
+    # Where `python -m app backup` writes its archives unless given --out (app/backup.py).
+    backup_dir: str = str(PROJECT_ROOT / "data" / "backups")
     # Where stored files live (app/storage.py): local (under upload_dir) or s3 (an S3-compatible
     # bucket, shared by every machine; photos, import files and exports under s3_prefix).
     storage: Literal["local", "s3"] = "local"

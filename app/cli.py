@@ -105,6 +105,8 @@ def cmd_createadmin(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.ops.logs import logging_config
+
     settings = get_settings()
     migrate()
     if _is_empty() and not args.no_demo:
@@ -117,7 +119,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # X-Forwarded-For/-Proto are believed from the trusted proxies only: each user keeps their own
     # address (the login throttle) and https is seen (Secure cookies, HSTS) — app/security.py.
     uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=args.workers,
-                proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips)
+                proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips,
+                # One line per request is ours (app/ops/logs.py: route, user, request id), JSON or text
+                # (SZT_LOG_FORMAT), in every worker process; uvicorn's access log would repeat it.
+                log_config=logging_config(settings.log_style), access_log=False)
     return 0
 
 

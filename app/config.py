@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     rate_limit_backend: Literal["database", "memory"] = "database"
     # Threads per server process running background jobs (exports, imports); 0: this process runs none.
     job_workers: int = 1
+    # Observability (app/ops/): the log's format (json | text; empty: text in development, else
+    # json), the free space below which /readyz fails, the addresses that may read /metrics.
+    log_format: str = ""
+    min_free_disk_mb: int = 200
+    metrics_allow: str = "127.0.0.0/8,::1"
     # The province whose real divisions `init` loads (GB/T 2260 two-digit prefix).
     province: str = "53"
     # Behind a reverse proxy (app/security.py): the addresses whose X-Forwarded-For/-Proto are
@@ -96,6 +101,29 @@ class Settings(BaseSettings):
             if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", origin):
                 raise ValueError(f"SZT_FRAME_ANCESTORS: 「{origin}」不是来源地址，应写成 https://门户域名[:端口]，多个以空格分隔")
         return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value not in ("", "json", "text"):
+            raise ValueError(f"SZT_LOG_FORMAT: 「{value}」应为 json 或 text")
+        return value
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _metrics_allow(cls, value: str) -> str:
+        from app.ops.metrics import parse_allow
+
+        try:
+            parse_allow(value)
+        except ValueError as exc:
+            raise ValueError(f"SZT_METRICS_ALLOW: 应为以逗号分隔的 IP 地址或网段（如 127.0.0.1,10.0.0.0/8）：{exc}") from exc
+        return value
+
+    @property
+    def log_style(self) -> str:
+        """The log format in force: SZT_LOG_FORMAT, else json in production and text in development."""
+        return self.log_format or ("text" if self.env == "dev" else "json")
 
     @property
     def is_sqlite(self) -> bool:

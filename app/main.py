@@ -36,6 +36,7 @@ from app.limits import BodyLimitMiddleware, too_large_message
 from app.links.api import router as links_api
 from app.links.pages import router as links_router
 from app.manage.pages import router as manage_router
+from app.ops.routes import router as ops_router
 from app.orgs.api import router as orgs_api
 from app.reports.api import router as reports_api
 from app.reports.pages import router as reports_router
@@ -149,6 +150,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # An application whose sessions are overridden (a test's one transaction) does not own the
     # database its requests see: no worker could find their jobs, so none is started.
     worker = Worker(threads=threads).start() if threads > 0 and get_session not in app.dependency_overrides else None
+    app.state.job_worker = worker  # /readyz asks whether its threads are alive (app/ops/health.py)
     try:
         yield
     finally:
@@ -219,6 +221,8 @@ def create_app() -> FastAPI:
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    app.include_router(ops_router)  # /readyz, /metrics
 
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:

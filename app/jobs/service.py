@@ -448,6 +448,10 @@ class Worker:
     def wake(self) -> None:
         self._wake.set()
 
+    def alive(self) -> bool:
+        """Started, not stopped, and every thread still running (/readyz: app/ops/health.py)."""
+        return bool(self._running) and not self._stop.is_set() and all(t.is_alive() for t in self._running)
+
     def stop(self, timeout: float = 5.0) -> None:
         """Stop taking jobs; wait up to ``timeout`` seconds for the threads (a job still running is
         left to finish or to be taken back once its lease goes stale)."""

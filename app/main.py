@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.accounts.pages import router as accounts_router
@@ -36,6 +36,7 @@ from app.limits import BodyLimitMiddleware, too_large_message
 from app.links.api import router as links_api
 from app.links.pages import router as links_router
 from app.manage.pages import router as manage_router
+from app.ops import storage_full
 from app.ops.routes import router as ops_router
 from app.orgs.api import router as orgs_api
 from app.reports.api import router as reports_api
@@ -223,6 +224,17 @@ def create_app() -> FastAPI:
         return {"status": "ok"}
 
     app.include_router(ops_router)  # /readyz, /metrics
+
+    @app.exception_handler(OSError)
+    @app.exception_handler(OperationalError)
+    async def _storage_full(request: Request, exc: Exception) -> Response:
+        # A full disk (file or database): a 503 that says so, logged once a minute (app/ops/storage_full.py).
+        if not storage_full.is_storage_full(exc):
+            raise exc  # any other: the unexpected-error handler below
+        route = getattr(request.scope.get("route"), "path", "<unmatched>")
+        storage_full.report(exc, f"{request.method} {route}")
+        return _error_response(request, 503, storage_full.MESSAGE, storage_full.CODE,
+                               headers={"Retry-After": str(storage_full.RETRY_AFTER_SECONDS)})
 
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:

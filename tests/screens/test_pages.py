@@ -112,7 +112,7 @@ def test_revoking_asks_first_then_ends_the_link(client, session):
     token = URL.search(_create(client, session).text).group(1)
     link = _link(session, "三楼会议室大屏")
     listing = client.get("/display").text
-    assert f'action="/display/{link.id}/revoke"' in listing and "confirm(" in listing
+    assert f'action="/display/{link.id}/revoke"' in listing and 'data-confirm="撤销大屏链接「三楼会议室大屏」' in listing
     # Without JavaScript the form posts unconfirmed: a confirmation page, nothing changes yet.
     r = client.post(f"/display/{link.id}/revoke", data={})
     assert r.status_code == 200 and "确认撤销" in r.text and 'name="confirmed" value="1"' in r.text

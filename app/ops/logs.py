@@ -52,7 +52,9 @@ class RequestIdFilter(logging.Filter):
 
 
 # What every LogRecord has: anything else on a record came through ``extra=`` and is a field.
-_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# uvicorn's color_message is its message with terminal colours: not a field.
+_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime",
+                                                                                      "color_message"}
 
 
 class JsonFormatter(logging.Formatter):
@@ -95,6 +97,8 @@ def logging_config(style: str, level: str = "INFO") -> dict[str, Any]:
             "uvicorn.error": {"level": level, "handlers": [], "propagate": True},
             # Off: app.request writes the one line per request (with the route, user and request id).
             "uvicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+            # Seven lines each time alembic's scripts are loaded (/readyz's first look at the head).
+            "alembic.runtime.plugins": {"level": "WARNING"},
         },
     }
 

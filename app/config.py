@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     # Request bodies (app/limits.py): the most any request may send unless its route declares more
     # (photos, imports); refused with 413 before anything reads it.
     max_body_bytes: int = 1024 * 1024
+    # Photos (app/activities/photos.py): the most pixels an upload may claim (its header is read
+    # before decoding; 40 MP is beyond any phone's camera and ~120 MB decoded), and how many photos
+    # one process decodes at once (each decode may take that much memory).
+    photo_max_pixels: int = 40_000_000
+    photo_decode_concurrency: int = 2
     # Uploaded evidence photos live here, outside static/, served only to those allowed.
     upload_dir: str = str(PROJECT_ROOT / "data" / "uploads")
     # Where `python -m app backup` writes its archives unless given --out (app/backup.py).

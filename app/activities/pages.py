@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Callable
 from datetime import date
 from math import ceil
 from typing import Annotated, Any
@@ -159,36 +160,42 @@ def _display_name(filename: str | None) -> str:
     return re.split(r"[\\/]", filename or "")[-1][:60] or "未命名"
 
 
-def _prepared_photos(uploads: list[UploadFile]) -> list[photos.PreparedPhoto]:
-    """Check and re-encode the uploads, before any write transaction starts (it must not wait on this)."""
-    prepared, problems = [], []
-    # One more than allowed is enough for the service to refuse "too many": no point decoding 50.
-    for n, upload in enumerate(uploads[: photos.MAX_PHOTOS + 1], start=1):
-        raw = upload.file.read(photos.MAX_BYTES + 1)  # past the limit is refused anyway: read no more
+def _each_photo(raws: list[tuple[str, bytes]], step: Callable[[bytes], Any]) -> list:
+    """``step`` applied to every upload; Invalid naming each one it refused."""
+    done, problems = [], []
+    for n, (name, raw) in enumerate(raws, start=1):
         try:
-            prepared.append(photos.prepare(raw))
+            done.append(step(raw))
         except Invalid as exc:
-            problems.append(f"第 {n} 张（{_display_name(upload.filename)}）：{exc.message}")
+            problems.append(f"第 {n} 张（{name}）：{exc.message}")
     if problems:
         raise Invalid(problems[0], errors={"photos": "；".join(problems)})
-    return prepared
+    return done
 
 
-def _read_submission(form: ActivityForm, uploads: list[UploadFile]) -> tuple[ActivityInput, list]:
-    """The form and the photos, every problem of both reported at once."""
+def _read_submission(form: ActivityForm, uploads: list[UploadFile],
+                     rules: Callable[[ActivityInput], Any]) -> tuple[ActivityInput, list[photos.PreparedPhoto]]:
+    """The form and the photos, cheapest first: the fields and every photo's header (each problem of
+    both reported at once), then the service's ``rules``, and only when all of that passes are the
+    photos decoded and re-encoded — an invalid submission costs no image work. Runs before any
+    write transaction starts (it must not wait on this)."""
+    # One more than allowed is enough for the service to refuse "too many": no point reading 50.
+    # Past 10 MB a photo is refused anyway: read no more of it.
+    raws = [(_display_name(u.filename), u.file.read(photos.MAX_BYTES + 1)) for u in uploads[: photos.MAX_PHOTOS + 1]]
     errors: dict[str, str] = {}
-    data, prepared = None, []
+    data = None
     try:
         data = form.to_input()
     except Invalid as exc:
         errors.update(exc.errors)
     try:
-        prepared = _prepared_photos(uploads)
+        _each_photo(raws, photos.check)
     except Invalid as exc:
         errors.update(exc.errors)
-    if errors:
+    if errors or data is None:
         raise Invalid(next(iter(errors.values())), errors=errors)
-    return data, prepared
+    rules(data)
+    return data, _each_photo(raws, photos.prepare)
 
 
 # --- building the form page -----------------------------------------------------------------------
@@ -336,7 +343,8 @@ async def create_activity(
     try:
         # Photos are decoded and re-encoded first, in a worker thread: the writer turn and the
         # write transaction (run_write, shared with the API) never wait on image processing.
-        data, prepared = await run_in_threadpool(_read_submission, form, uploads)
+        data, prepared = await run_in_threadpool(
+            _read_submission, form, uploads, lambda data: service.check_new_activity(read, by=by, data=data))
         activity_id = await run_write(
             request, read, write,
             lambda s: service.record_activity(s, by=by, data=data, idempotency_key=form.idempotency_key,
@@ -472,7 +480,9 @@ async def correct_activity(
                                        _files_named(photo_fields))
     uploads = _uploads(photo_fields)
     try:
-        data, prepared = await run_in_threadpool(_read_submission, form, uploads)
+        # Someone else's (or no) activity: 404/403 before any photo is decoded.
+        data, prepared = await run_in_threadpool(
+            _read_submission, form, uploads, lambda _data: _recorded(read, by, activity_id))
         await run_write(request, read, write,
                         lambda s: service.correct_activity(s, by=by, activity_id=activity_id, data=data,
                                                            photos=prepared, expected_version=form.number("version")),

@@ -10,10 +10,14 @@ from __future__ import annotations
 import hashlib
 import io
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from app.config import get_settings
 from app.errors import Invalid
 from app.storage import get_storage
 
@@ -22,10 +26,11 @@ MAX_PHOTOS = 6
 ACCEPTED_FORMATS = {"JPEG", "PNG", "WEBP", "HEIF"}
 LONG_EDGE = 1600  # plenty for evidence on any screen; keeps phones' 12-MP photos small
 THUMB_EDGE = 320
-# Refuse decompression bombs well before Pillow's own limit (a 10 MB PNG can claim 500 MP).
-MAX_PIXELS = 60_000_000
+UNREADABLE = "无法识别的图片：请上传 JPEG、PNG、WebP 或 HEIC 格式的照片"
 
 _heif_registered = False
+_slots: threading.BoundedSemaphore | None = None
+_slots_made = threading.Lock()
 
 
 def _register_heif() -> None:
@@ -46,28 +51,68 @@ class PreparedPhoto:
     digest: str  # SHA-256 of the upload as received: part of the idempotency fingerprint
 
 
-def prepare(raw: bytes) -> PreparedPhoto:
-    """Check and re-encode one upload; raise Invalid with a Chinese message when it is not a photo."""
+def check(raw: bytes) -> None:
+    """Refuse an upload from its size and header alone, decoding no pixels: empty, over 10 MB, not a
+    format we take, or claiming more pixels than ``settings.photo_max_pixels`` (a 72 KB PNG can claim
+    7745 × 7745 and take 180 MB to decode)."""
     if len(raw) > MAX_BYTES:
         raise Invalid("照片不能超过 10 MB", code="photo_too_large")
     if not raw:
         raise Invalid("照片文件是空的", code="photo_empty")
     _register_heif()
+    max_pixels = get_settings().photo_max_pixels
+    too_large = Invalid(f"照片尺寸过大（最大 {max_pixels // 10_000} 万像素），请缩小后重新上传", code="photo_too_large")
+    # Pillow's own guard, set to ours: above it Image.open warns, above twice it refuses
+    # (DecompressionBombError). Either means too large — never "unreadable" (a 20000 × 20000 PNG).
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        with Image.open(io.BytesIO(raw)) as probe:  # reads the header only
+            fmt, pixels = probe.format, probe.width * probe.height
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:  # the warning, when raised as an error
+        raise too_large from exc
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise Invalid(UNREADABLE, code="photo_type") from exc
+    if fmt not in ACCEPTED_FORMATS:
+        raise Invalid("只接受 JPEG、PNG、WebP 或 HEIC 格式的照片", code="photo_type")
+    if pixels > max_pixels:
+        raise too_large
+
+
+@contextmanager
+def decode_slot() -> Iterator[None]:
+    """One of this process's ``settings.photo_decode_concurrency`` decode slots, waited for.
+
+    A decode holds its full-size pixels until they are shrunk (up to ~120 MB at the pixel limit):
+    however many uploads arrive together, only this many are in memory at once; the others wait
+    (in their worker threads, before any write transaction starts).
+    """
+    global _slots
+    with _slots_made:
+        if _slots is None:
+            _slots = threading.BoundedSemaphore(max(1, get_settings().photo_decode_concurrency))
+        slots = _slots
+    with slots:
+        yield
+
+
+def _decode(raw: bytes) -> Image.Image:
+    """The upright RGB pixels of an upload that passed :func:`check`."""
     try:
         with Image.open(io.BytesIO(raw)) as probe:
-            fmt = probe.format
-            if fmt not in ACCEPTED_FORMATS:
-                raise Invalid("只接受 JPEG、PNG、WebP 或 HEIC 格式的照片", code="photo_type")
-            if probe.width * probe.height > MAX_PIXELS:
-                raise Invalid("照片尺寸过大", code="photo_too_large")
+            probe.draft("RGB", (LONG_EDGE, LONG_EDGE))  # a JPEG decodes at a reduced scale: less memory
             probe.load()
             img = ImageOps.exif_transpose(probe)  # keep what the phone showed, then forget the EXIF
-            img = img.convert("RGB")
-    except Invalid:
-        raise
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise Invalid("无法识别的图片：请上传 JPEG、PNG、WebP 或 HEIC 格式的照片", code="photo_type") from exc
-    img.thumbnail((LONG_EDGE, LONG_EDGE))
+            return img.convert("RGB")
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise Invalid(UNREADABLE, code="photo_type") from exc
+
+
+def prepare(raw: bytes) -> PreparedPhoto:
+    """Check and re-encode one upload; raise Invalid with a Chinese message when it is not a photo."""
+    check(raw)
+    with decode_slot():
+        img = _decode(raw)
+        img.thumbnail((LONG_EDGE, LONG_EDGE))  # from here on the pixels are small
     # Pixels only: a new image from the (already upright) pixel data, with no info to carry over.
     # Pillow writes a JPEG comment (COM), ICC profile or XMP kept in ``img.info`` back into the file.
     img = Image.frombytes("RGB", img.size, img.tobytes())

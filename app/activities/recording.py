@@ -214,6 +214,27 @@ def _insert_unless_retried(session: Session, row: dict) -> int | None:
     return conn.execute(stmt, row).scalar()
 
 
+def _check_new(session: Session, by: Principal, data: ActivityInput, *,
+               today: date) -> tuple[int | None, int, _Checked]:
+    """(organiser, credited organisation, checked content) of a new activity, or Invalid / Forbidden."""
+    recorder_org = recording_org(by, data.on_behalf)
+    organiser = data.organiser_org_id
+    if organiser is not None and not (
+        is_within(session, recorder_org, organiser)
+        or (data.on_behalf and by.can(session, organiser, *STAFF_ROLES))
+    ):
+        raise Invalid("组织单位只能是本级或上级政协", errors={"organiser_org_id": "组织单位不在范围内"})
+    credited = organiser or recorder_org
+    return organiser, credited, _check(session, by, data, recorder_org=recorder_org, credited=credited,
+                                       organiser=organiser, today=today)
+
+
+def check_new_activity(session: Session, *, by: Principal, data: ActivityInput, today: date | None = None) -> None:
+    """The rules ``record_activity`` holds a new activity's content to, without writing: the form asks
+    them before it decodes any photo, so an invalid submission costs no image work."""
+    _check_new(session, by, data, today=today or today_cn())
+
+
 def record_activity(session: Session, *, by: Principal, data: ActivityInput, idempotency_key: str,
                     photos: Sequence[photo_store.PreparedPhoto] = (), today: date | None = None) -> RecordResult:
     """Record an activity once per idempotency key (a retry returns the original). Commits."""
@@ -227,17 +248,7 @@ def record_activity(session: Session, *, by: Principal, data: ActivityInput, ide
     if existing is not None:
         return _replayed(existing, request_hash)
 
-    today = today or today_cn()
-    recorder_org = recording_org(by, data.on_behalf)
-    organiser = data.organiser_org_id
-    if organiser is not None and not (
-        is_within(session, recorder_org, organiser)
-        or (data.on_behalf and by.can(session, organiser, *STAFF_ROLES))
-    ):
-        raise Invalid("组织单位只能是本级或上级政协", errors={"organiser_org_id": "组织单位不在范围内"})
-    credited = organiser or recorder_org
-    checked = _check(session, by, data, recorder_org=recorder_org, credited=credited, organiser=organiser,
-                     today=today)
+    organiser, credited, checked = _check_new(session, by, data, today=today or today_cn())
 
     now = now_utc()
     row = {

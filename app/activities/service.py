@@ -42,6 +42,7 @@ from app.activities.read import (
 )
 from app.activities.recording import (
     RecordResult,
+    check_new_activity,
     correct_activity,
     fingerprint,
     record_activity,
@@ -85,6 +86,7 @@ __all__ = [
     "activity_for_recorder",
     "activity_for_review",
     "bulk_verify",
+    "check_new_activity",
     "close_month",
     "closed_months",
     "correct_activity",

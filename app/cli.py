@@ -103,9 +103,12 @@ def cmd_createadmin(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import shutil
+
     import uvicorn
 
     from app.ops.logs import logging_config
+    from app.ops.metrics import MULTIPROCESS_ENV, prepare_multiprocess
 
     settings = get_settings()
     migrate()
@@ -116,6 +119,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     get_engine().dispose()
     host, port = args.host or settings.host, args.port or settings.port
     print(f"\n双助推行动平台：http://{host}:{port}/")
+    own_metrics_dir = MULTIPROCESS_ENV not in os.environ
+    metrics_dir = prepare_multiprocess(args.workers)  # /metrics sums the workers' figures (app/ops/metrics.py)
     # X-Forwarded-For/-Proto are believed from the trusted proxies only: each user keeps their own
     # address (the login throttle) and https is seen (Secure cookies, HSTS) — app/security.py.
     uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=args.workers,
@@ -123,6 +128,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 # One line per request is ours (app/ops/logs.py: route, user, request id), JSON or text
                 # (SZT_LOG_FORMAT), in every worker process; uvicorn's access log would repeat it.
                 log_config=logging_config(settings.log_style), access_log=False)
+    if metrics_dir and own_metrics_dir:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 

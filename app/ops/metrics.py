@@ -15,14 +15,21 @@
 - ``szt_storage_full_total``: requests refused because a disk was full (app/ops/storage_full.py);
 - ``process_*`` and ``python_*``: the client library's process collectors (memory, CPU, open files, GC).
 
-Each server process keeps and exposes its own counters (no multiprocess mode): with several workers
-behind one port a scrape sees one of them, so run one worker per port (``python -m app serve
---port …`` per process behind nginx) and scrape each port — the deployment guide says so.
+Several worker processes behind one port (``serve --workers N``) share their figures through
+prometheus-client's multiprocess mode: :func:`prepare_multiprocess` (called by ``serve`` before the
+workers start) points ``PROMETHEUS_MULTIPROC_DIR`` at a folder emptied for this run (the operator's,
+else a temporary one), each worker writes its counters there, and any worker's ``/metrics`` answers
+their sum — whichever worker a scrape reaches. The process collectors (memory, CPU) do not work in
+that mode: their figures are per process, there is no sum of them. One worker: the plain registry.
+Each machine is scraped on its own (its own folder, its own figures).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterable
 from contextvars import ContextVar
@@ -43,11 +50,12 @@ LATENCY = Histogram("szt_http_request_duration_seconds", "Time to answer a reque
                     ["method", "route"], buckets=LATENCY_BUCKETS)
 DB_TIME = Histogram("szt_db_statement_duration_seconds", "Time of each SQL statement (cursor execute)",
                     buckets=DB_BUCKETS)
+# Read from the database at each scrape: in multiprocess mode the latest reading is the figure.
 JOBS = Gauge("szt_background_jobs", "Background jobs (exports, imports) by status, read at scrape time",
-             ["status"])
+             ["status"], multiprocess_mode="mostrecent")
 ROLLUP_LAG = Gauge("szt_rollup_lag_seconds",
                    "Age of the oldest change not yet in the boards' figures: 0, the rollup is updated in the "
-                   "same transaction as the change")
+                   "same transaction as the change", multiprocess_mode="mostrecent")
 STORAGE_FULL = Counter("szt_storage_full", "Requests refused with 503 because a disk was full")
 
 # The request's database time (seconds), summed by the cursor events for its log line; a list so the
@@ -129,7 +137,29 @@ def forget_database_gauges() -> None:
     JOBS.clear()
 
 
-def exposition() -> bytes:
-    from prometheus_client import generate_latest
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
+
+def prepare_multiprocess(workers: int) -> str | None:
+    """Before ``workers`` server processes start (they inherit the environment): with more than one,
+    or when the operator set ``PROMETHEUS_MULTIPROC_DIR``, that folder, emptied (the counts of a
+    previous run would be added to this one's); returns it, or None for one plain process."""
+    folder = os.environ.get(MULTIPROCESS_ENV)
+    if not folder and workers <= 1:
+        return None
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.makedirs(folder, exist_ok=True)
+    else:
+        folder = os.environ[MULTIPROCESS_ENV] = tempfile.mkdtemp(prefix="szt-metrics-")
+    return folder
+
+
+def exposition() -> bytes:
+    from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+
+    if os.environ.get(MULTIPROCESS_ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
     return generate_latest(REGISTRY)

@@ -33,12 +33,18 @@ def looks_like_formula(value: object) -> bool:
     return isinstance(value, str) and value.startswith(FORMULA_START)
 
 
-def text_cell(ws: Any, value: Any) -> Any:
-    """``value`` as ``ws.append`` takes it: a formula-looking string becomes an explicit text cell."""
-    if not looks_like_formula(value):
+def text_cell(ws: Any, value: Any, **style: Any) -> Any:
+    """``value`` as ``ws.append`` takes it: a formula-looking string becomes an explicit text cell.
+
+    With ``style`` (``font=…``) it is always a cell, styled so.
+    """
+    if not style and not looks_like_formula(value):
         return value
     cell = WriteOnlyCell(ws, value=value)
-    cell.data_type = "s"
+    if looks_like_formula(value):
+        cell.data_type = "s"
+    for name, setting in style.items():
+        setattr(cell, name, setting)
     return cell
 
 

@@ -300,7 +300,7 @@ def csv_chunks(cols: list[Column], rows: Iterator[tuple], *, rows_per_chunk: int
     """The CSV as UTF-8 byte chunks: a BOM (so Excel reads UTF-8), CRLF lines, minimal quoting."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    writer.writerow([c.header for c in cols])
+    writer.writerow([csv_text(c.header) for c in cols])  # a header names an indicator: text too
     formats = [_CSV_FORMAT[c.kind] for c in cols]
     yield "\ufeff".encode() + buffer.getvalue().encode()
     buffer.seek(0)
@@ -343,9 +343,7 @@ def write_xlsx(path: Path, cols: list[Column], rows: Iterator[tuple], *, progres
         ws.freeze_panes = "A2"
         header = []
         for col in cols:
-            cell = WriteOnlyCell(ws, value=col.header)
-            cell.font = bold
-            header.append(cell)
+            header.append(text_cell(ws, col.header, font=bold))  # a header names an indicator: text too
         ws.append(header)
         return ws
 

@@ -51,7 +51,10 @@ def _install_sqlite_behaviour(engine: Engine, busy_timeout_ms: int) -> None:
 
 
 def make_engine(url: str, *, busy_timeout_ms: int | None = None, echo: bool = False) -> Engine:
-    """Create an engine for ``url`` with this project's SQLite or PostgreSQL behaviour."""
+    """Create an engine for ``url`` with this project's SQLite or PostgreSQL behaviour.
+
+    ``hide_parameters``: a failed statement's message (logged with its traceback) names the SQL but not
+    the values bound to it, which may be phone numbers or tokens' hashes (app/ops/logs.py)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -59,11 +62,12 @@ def make_engine(url: str, *, busy_timeout_ms: int | None = None, echo: bool = Fa
         engine = create_engine(
             url,
             echo=echo,
+            hide_parameters=True,
             connect_args={"check_same_thread": False, "timeout": (busy_timeout_ms or 15_000) / 1000},
         )
         _install_sqlite_behaviour(engine, busy_timeout_ms or get_settings().sqlite_busy_timeout_ms)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    return create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
 
 
 def write_engine(engine: Engine) -> Engine:

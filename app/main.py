@@ -261,7 +261,9 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        # The route's template, not the path as typed (it may hold a phone number: app/ops/logs.py).
+        log.exception("unhandled error on %s %s", request.method,
+                      getattr(request.scope.get("route"), "path", "<unmatched>"))
         return _error_response(request, 500, "服务器出错了，请稍后重试；已填写的内容没有丢失", "server_error")
 
     return app

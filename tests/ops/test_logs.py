@@ -122,3 +122,28 @@ def test_serve_configures_json_or_text_logs_with_the_request_id():
         {"level": "INFO", "logger": "uvicorn.error", "message": "started", "request_id": "abc-1"}]
     out = subprocess.run([*run, "text"], capture_output=True, text=True, check=True).stdout.splitlines()
     assert len(out) == 2 and out[0].endswith("INFO app.x [abc-1] hello world")
+
+
+def test_a_server_error_is_logged_without_the_path_as_typed_or_the_sql_values(session, log_lines):
+    from fastapi.testclient import TestClient
+    from sqlalchemy import text
+
+    from app.db import get_session
+    from app.main import create_app
+
+    def lookup(phone: str) -> dict:
+        with session.begin_nested():
+            session.execute(text("SELECT * FROM no_such_table WHERE phone = :phone"), {"phone": phone})
+        return {}
+
+    app = create_app()
+    app.dependency_overrides[get_session] = lambda: session
+    app.add_api_route("/_test_lookup/{phone}", lookup)
+    r = TestClient(app, raise_server_exceptions=False).get(f"/_test_lookup/{PHONE}",
+                                                            headers={"X-Request-ID": "req-500"})
+    assert r.status_code == 500
+    lines = log_lines()
+    [error] = [x for x in lines if x["message"].startswith("unhandled error")]
+    assert error["message"] == "unhandled error on GET /_test_lookup/{phone}" and error["request_id"] == "req-500"
+    assert "no_such_table" in error["exception"]  # the traceback is there, the value is not
+    assert PHONE not in json.dumps(lines, ensure_ascii=False)

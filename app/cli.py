@@ -208,6 +208,9 @@ def cmd_backup(args: argparse.Namespace) -> int:
     except BackupError as exc:
         print(f"备份失败：{exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk, a folder we may not write: no half archive is left (app/backup.py)
+        print(f"备份失败：读写文件出错（{exc.strerror or exc}）：请检查备份目录的剩余空间与写入权限后重试", file=sys.stderr)
+        return 2
     print(path)
     return 0
 
@@ -219,6 +222,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
         result = restore(args.archive)
     except BackupError as exc:
         print(f"未恢复：{exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"恢复失败：读写文件出错（{exc.strerror or exc}）：请检查目标目录的剩余空间与写入权限；"
+              f"数据库可能已写入一部分，请换一个空数据库重新恢复", file=sys.stderr)
         return 2
     for line in result.lines:
         print(line)

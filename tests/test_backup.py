@@ -366,3 +366,47 @@ def test_a_pg_dump_older_than_the_server_is_refused_with_what_to_install(monkeyp
     monkeypatch.setattr("app.backup._tool_major", lambda _path: None)
     with pytest.raises(BackupError, match="找不到 pg_dump：请安装 PostgreSQL 客户端"):
         find_pg_tool("pg_dump")
+
+
+def test_restore_refuses_an_archive_from_a_newer_version(small_backup, backend, tmp_path, monkeypatch, use_database,
+                                                         capsys):
+    import hashlib
+    import json
+
+    archive, _ = small_backup
+    newer = tmp_path / "newer" / archive.name
+    newer.parent.mkdir()
+    with tarfile.open(archive) as old, tarfile.open(newer, "w") as new:
+        for member in old:
+            data = old.extractfile(member).read()
+            if member.name == MANIFEST:
+                manifest = json.loads(data)
+                manifest["alembic_revision"] = "9999_from_the_future"
+                data = json.dumps(manifest).encode()
+                member.size = len(data)
+            new.addfile(member, io.BytesIO(data))
+    Path(f"{newer}.sha256").write_text(f"{hashlib.sha256(newer.read_bytes()).hexdigest()}  {newer.name}\n")
+    # Refused before anything connects: the PostgreSQL address need not answer, the SQLite file is never made.
+    same_kind = f"sqlite:///{tmp_path / 'never.db'}" if backend == "sqlite" else "postgresql+psycopg://nobody@127.0.0.1:9/nowhere"
+    _point_at(monkeypatch, use_database, same_kind, tmp_path / "other-uploads")
+    assert "来自更新版本的程序，请先升级程序" in _restore_refused(newer, capsys)
+    assert not (tmp_path / "never.db").exists()
+
+
+def test_a_failed_backup_leaves_nothing_behind(tmp_path, monkeypatch, use_database, capsys):
+    with temporary_database("sqlite", tmp_path) as url:
+        migrate(url)
+        uploads = tmp_path / "uploads"
+        (uploads / "ab").mkdir(parents=True)
+        (uploads / "ab" / "ab12.jpg").write_bytes(b"photo bytes")
+
+        def photos_then_a_failure(root):
+            yield "ab/ab12.jpg", root / "ab" / "ab12.jpg"
+            raise OSError(5, "Input/output error")
+
+        monkeypatch.setattr("app.backup._photo_files", photos_then_a_failure)
+        _point_at(monkeypatch, use_database, url, uploads)
+        out = tmp_path / "backups"
+        assert main(["backup", "--out", str(out)]) == 2
+        assert "备份失败：读写文件出错" in capsys.readouterr().err
+        assert list(out.iterdir()) == []

@@ -44,6 +44,7 @@ from typing import BinaryIO
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
 
 from app.clock import now_cn
 from app.config import get_settings
@@ -228,7 +229,11 @@ def _pg_snapshot(url: str, dest: Path) -> _Snapshot:
 
     engine = make_engine(url)
     try:
-        with engine.connect() as plain:
+        try:
+            plain = engine.connect()
+        except OperationalError as exc:
+            raise BackupError(f"连不上数据库（{type(exc.orig).__name__}）：请检查 DATABASE_URL 与数据库服务器") from exc
+        with plain:
             server = int(plain.exec_driver_sql("SHOW server_version_num").scalar_one())
             server_text = str(plain.exec_driver_sql("SHOW server_version").scalar_one())
             plain.rollback()

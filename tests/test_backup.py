@@ -410,3 +410,14 @@ def test_a_failed_backup_leaves_nothing_behind(tmp_path, monkeypatch, use_databa
         assert main(["backup", "--out", str(out)]) == 2
         assert "备份失败：读写文件出错" in capsys.readouterr().err
         assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize(("url", "said"), [
+    ("postgresql+psycopg://nobody@127.0.0.1:9/nowhere", "连不上数据库"),
+    ("sqlite:///{tmp}/missing.db", "数据库文件不存在"),
+])
+def test_backup_of_a_database_it_cannot_reach_says_so(url, said, tmp_path, monkeypatch, use_database, capsys):
+    _point_at(monkeypatch, use_database, url.format(tmp=tmp_path), tmp_path / "uploads")
+    assert main(["backup", "--out", str(tmp_path / "backups")]) == 2
+    assert said in capsys.readouterr().err
+    assert list((tmp_path / "backups").iterdir()) == []

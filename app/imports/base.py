@@ -33,7 +33,7 @@ import csv
 import io
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, ClassVar, Protocol
@@ -46,10 +46,16 @@ from sqlmodel import Session
 
 from app.auth.principal import STAFF_ROLES, Principal
 from app.errors import Invalid, NotFound
+from app.limits import check_xlsx
 from app.xlsx import workbook_bytes
 
 MAX_ROWS = 100_000  # a province has ~30,000 members; more is not one import
 HEADER_SCAN = 10  # the header row is looked for in the first rows (a title row may sit above it)
+# A sheet may declare itself 16,384 columns wide and a million rows long (formatting dragged to its
+# end); read that far, one blank file held the import worker for minutes. A template has ~15
+# columns; past this many blank rows in a row nothing more is read.
+MAX_COLUMNS = 200
+MAX_BLANK_RUN = 1_000
 MAX_ERRORS_KEPT = 5_000  # a file wrong throughout: the first ones are enough to fix it
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 SHEET_TITLE = "导入数据"
@@ -341,6 +347,16 @@ def _header_key(text: str) -> str:
     return re.sub(r"[\s*＊()（）:：]", "", normalise(text)).replace("（必填）", "").replace("必填", "")
 
 
+def _until_blank_run(rows: Iterable[tuple[int, list[str]]]) -> Iterator[tuple[int, list[str]]]:
+    """The rows up to the first :data:`MAX_BLANK_RUN` blank rows in a row."""
+    blank = 0
+    for number, cells in rows:
+        blank = 0 if any(cells) else blank + 1
+        if blank >= MAX_BLANK_RUN:
+            return
+        yield number, cells[:MAX_COLUMNS]
+
+
 def _grid_rows(data: bytes, filename: str) -> Iterable[tuple[int, list[str]]]:
     """(row number, cells as text) of the first sheet (or the template's own sheet)."""
     name = (filename or "").lower()
@@ -361,13 +377,16 @@ def _grid_rows(data: bytes, filename: str) -> Iterable[tuple[int, list[str]]]:
         for number, cells in enumerate(csv.reader(io.StringIO(text), delimiter=delimiter), start=1):
             yield number, [c.strip() for c in cells]
         return
+    check_xlsx(data)  # before openpyxl unpacks anything
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # noqa: BLE001 - any unreadable upload is the same answer to a person
         raise Invalid("无法读取该文件，请上传 .xlsx 或 .csv 文件", code="import_unreadable") from None
     try:
         ws = wb[SHEET_TITLE] if SHEET_TITLE in wb.sheetnames else wb.worksheets[0]
-        for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
+        # Rows are padded to the width the sheet declares: never past MAX_COLUMNS (none declared: as stored).
+        width = min(ws.max_column, MAX_COLUMNS) if ws.max_column else None
+        for number, values in enumerate(ws.iter_rows(values_only=True, max_col=width), start=1):
             yield number, [cell_text(v) for v in values]
     finally:
         wb.close()
@@ -391,7 +410,9 @@ def read_rows(data: bytes, filename: str, columns: Sequence[ColumnSpec]) -> list
 
     The header row is the row among the first :data:`HEADER_SCAN` that names the most of
     ``columns`` (a title row above it, or a two-row header with merged cells, is fine). Blank rows
-    are skipped wherever they are; the template's example row, left in place right under the header, too.
+    are skipped wherever they are (after :data:`MAX_BLANK_RUN` of them in a row the file ends, and
+    columns past :data:`MAX_COLUMNS` are not read); the template's example row, left in place right
+    under the header, too.
     Invalid when the file cannot be read, has no header naming the required columns, or is too long.
     """
     lookup: dict[str, str] = {}
@@ -399,7 +420,7 @@ def read_rows(data: bytes, filename: str, columns: Sequence[ColumnSpec]) -> list
         for text in (c.header, *c.aliases):
             lookup[_header_key(text)] = c.key
     example = {c.key: c.example for c in columns}
-    rows = _grid_rows(data, filename)
+    rows = _until_blank_run(_grid_rows(data, filename))
     head: list[tuple[int, list[str]]] = []
     for item in rows:
         head.append(item)

@@ -25,6 +25,8 @@ from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from app.errors import Invalid
+from app.limits import check_xlsx
 from app.xlsx import workbook_bytes
 
 if TYPE_CHECKING:
@@ -37,6 +39,7 @@ FIRST_DATA_ROW = 3
 MAX_ROWS = 1000  # a province has ~150 organisations; more is not a targets file
 MAX_COLUMNS = 300
 SCAN_ROWS = 20_000
+MAX_UNPACKED = 20 * 1024 * 1024  # MAX_ROWS × MAX_COLUMNS cells of a few dozen bytes each, with room
 _SHEET_TITLE = re.compile(r"^\s*(\d{4})" + SHEET_SUFFIX + r"\s*$")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -178,6 +181,12 @@ def cell_text(value: Any) -> str | None:
 
 def read_sheet(data: bytes) -> Sheet:
     """The organisations and typed values of an uploaded targets file, with every problem found."""
+    try:
+        # Before openpyxl unpacks anything: a province's targets file is ~20 KB, ~1 MB unpacked.
+        check_xlsx(data, max_unpacked=MAX_UNPACKED, max_shared=MAX_UNPACKED // 4,
+                   advice="请重新导出模板填写，只保留需要导入的组织")
+    except Invalid as exc:
+        return Sheet(None, [], [Issue(None, "", "", exc.message)])
     try:
         wb = load_workbook(BytesIO(data), read_only=True, data_only=True)
     except Exception:  # noqa: BLE001 - any unreadable upload is the same answer to a person

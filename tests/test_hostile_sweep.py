@@ -35,10 +35,12 @@ from app.accounts.schemas import IssuedCode
 from app.auth.service import build_principal, token_hash
 from app.clock import now_utc, today_cn
 from app.exports import service as exports
+from app.imports.jobs import PREVIEW
 from app.models import (
     ActivityStatus,
     ApiToken,
     AppMeta,
+    BackgroundJob,
     BoostArea,
     Committee,
     GrantRole,
@@ -135,13 +137,19 @@ def world(session) -> World:
     history = HistoryEntry(org_id=wuhua.id, task_id=task.id, indicator_id=indicator.id, month=(year - 1) * 100 + 12,
                            value=3, note=h("historynote", 500))
     idle = f.make_member(session, wuhua, name=h("idle", 32))  # took part in nothing: 未参与委员名单
-    session.add_all([link, token, screen, history])
+    # An import's preview: the uploaded file's name, and an error quoting a cell of it.
+    upload = BackgroundJob(kind=PREVIEW, user_id=admin.id, status="done", params=json.dumps(
+        {"kind": "members", "filename": h("filename", 200), "size": 1, "upload": "none.data"}),
+        result=json.dumps({"counts": {"errors": 1, "error_rows": 1},
+                           "errors": [[2, "手机号", f"手机号「{h('cell', 64)}」有误，请填写 11 位手机号"]]}))
+    session.add_all([link, token, screen, history, upload])
     session.add(AppMeta(key=narrative.override_key("shuang-zhutui", "opening"), value=h("wording", 400) + "{scope}："))
     session.flush()
     return World(texts, {"activity": activity.id, "returned": returned.id, "member": member.id, "site": site.id,
                          "task": task.id, "indicator": indicator.id, "link": link.id, "admin": admin.id,
                          "member_user": member_user.id, "year": year,
-                         "key": key.code, "prefecture": kunming.code, "idle": idle.id, "screen": SCREEN_TOKEN}, admin, member_user)
+                         "key": key.code, "prefecture": kunming.code, "idle": idle.id, "screen": SCREEN_TOKEN,
+                         "upload": upload.id}, admin, member_user)
 
 
 # (URL, who asks, what comes back, the fields it must show). "admin" is the province's administrator
@@ -179,6 +187,7 @@ PAGES: list[tuple[str, str, str, set[str]]] = [
     ("/links/mine", "member", "html", {"keycounty", "linknote"}),
     ("/links/{link}/edit", "admin", "html", COMMON | {"linknote", "member", "post"}),
     ("/links/leaders", "admin", "html", {"county", "member", "post"}),
+    ("/imports/jobs/{upload}", "admin", "html", {"filename", "cell"}),
     ("/manage", "admin", "html", COMMON | {"committee", "member", "post", "sector"}),
     ("/manage/catalogue", "admin", "html", {"area", "indicator", "phrase", "prefix", "task", "short", "u"}),
     ("/manage/catalogue/tasks/{task}", "admin", "html", {"area", "prefix", "task", "short"}),

@@ -27,7 +27,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import BigInteger, case, cast, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -305,40 +305,53 @@ class DatabaseRateLimiter:
     machine: GCRA — the bucket is one moment, the theoretical arrival time ``tat``; a request is
     admitted when pushing ``tat`` on by one interval (60 s / rate) leaves it at most a minute ahead
     of now, in one conditional upsert (``ON CONFLICT … DO UPDATE … WHERE … RETURNING``) that the
-    database serialises per token. A refusal writes nothing and reads the row once for Retry-After."""
+    database serialises per token. A refusal writes nothing and reads the row once for Retry-After.
+
+    "Now" is the database's clock (an interval measured on one clock, as ``time.monotonic`` is in a
+    process), so machines whose clocks disagree still share one bucket exactly; ``now`` (tests) overrides it.
+    """
 
     MINUTE_US = 60_000_000
 
     def take(self, session: Session, token_id: int, rate: int, now: datetime | None = None) -> tuple[bool, int, int]:
         """(allowed, remaining, seconds until one more request is allowed), as :meth:`RateLimiter.take`."""
-        now_us = _micros(now or now_utc())
         interval = self.MINUTE_US / rate
-        result: list[int | None] = []
+        step = round(interval)
+        found: list[tuple[bool, int, int]] = []
 
         def work(s: Session) -> None:
             table = ApiTokenRate.__table__
-            dialect = postgresql if s.get_bind().dialect.name == "postgresql" else sqlite
-            start = case((table.c.tat_us > now_us, table.c.tat_us), else_=now_us)
-            stmt = dialect.insert(table).values(token_id=token_id, tat_us=now_us + round(interval))
+            postgres = s.get_bind().dialect.name == "postgresql"
+            clock: Any = literal(_micros(now), BigInteger) if now is not None else _database_micros(postgres)
+            start = case((table.c.tat_us > clock, table.c.tat_us), else_=clock)
+            stmt = (postgresql if postgres else sqlite).insert(table).values(token_id=token_id, tat_us=clock + step)
             stmt = stmt.on_conflict_do_update(
-                index_elements=["token_id"], set_={"tat_us": start + round(interval)},
-                where=start + round(interval) - now_us <= self.MINUTE_US).returning(table.c.tat_us)
-            tat = s.execute(stmt).scalar()
-            if tat is None:  # refused: nothing written
-                tat = s.scalar(select(table.c.tat_us).where(table.c.token_id == token_id))
-                result.append(None)
-            result.append(tat)
+                index_elements=["token_id"], set_={"tat_us": start + step},
+                where=start + step - clock <= self.MINUTE_US).returning(table.c.tat_us, clock)
+            row = s.execute(stmt).first()
+            if row is not None:
+                found.append((True, *row))
+            else:  # refused: nothing written
+                tat, at = s.execute(select(table.c.tat_us, clock).where(table.c.token_id == token_id)).one()
+                found.append((False, tat, at))
 
         do_aside(session, work)
-        if result[0] is None:
-            ahead = max(result[1] or now_us, now_us) + interval - now_us - self.MINUTE_US
+        allowed, tat, at = found[0]
+        if not allowed:
+            ahead = max(tat, at) + interval - at - self.MINUTE_US
             return False, 0, max(1, math.ceil(ahead / 1_000_000))
-        remaining = int((now_us + self.MINUTE_US - int(result[0])) // interval)
-        return True, max(0, remaining), 0
+        return True, max(0, int((at + self.MINUTE_US - tat) // interval)), 0
 
 
 def _micros(moment: datetime) -> int:
     return int(moment.timestamp() * 1_000_000)
+
+
+def _database_micros(postgres: bool) -> Any:
+    """The database's clock in microseconds since the Unix epoch, as an SQL expression."""
+    if postgres:
+        return cast(func.extract("epoch", func.clock_timestamp()) * 1_000_000, BigInteger)
+    return cast((func.julianday("now") - 2440587.5) * 86_400_000_000, BigInteger)
 
 
 class UsageMeter:

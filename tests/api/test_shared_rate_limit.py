@@ -21,21 +21,39 @@ def test_two_processes_draw_on_one_bucket(fresh_url, clock):
         try:
             with write_session(first) as s:
                 token_id, _ = make_token(s, code="530100", rate=3)
-            clock.freeze(clock.now())
+            start = clock.now()
             limiters = [tokens.DatabaseRateLimiter(), tokens.DatabaseRateLimiter()]
 
-            def take(n: int) -> tuple[bool, int, int]:
+            def take(n: int, at=start) -> tuple[bool, int, int]:
                 with read_session((first, second)[n % 2]) as s:
-                    return limiters[n % 2].take(s, token_id, 3)
+                    return limiters[n % 2].take(s, token_id, 3, now=at)
 
             answers = [take(n) for n in range(5)]
             assert [a[0] for a in answers] == [True, True, True, False, False]  # 3 a minute, split or not
             assert [a[1] for a in answers[:3]] == [2, 1, 0]
             assert answers[3][2] == 20  # one more every 20 s at 3 a minute
-            clock.freeze(clock.now() + timedelta(seconds=20))
-            assert [take(n)[0] for n in (1, 2)] == [True, False]  # the refusals did not drain it
+            later = start + timedelta(seconds=20)
+            assert [take(1, later)[0], take(2, later)[0]] == [True, False]  # the refusals did not drain it
             with read_session(second) as s:
                 assert s.scalar(select(ApiTokenRate.token_id)) == token_id  # one row per token
+        finally:
+            second.dispose()
+
+
+def test_the_database_clock_is_the_one_every_machine_shares(fresh_url):
+    """Without an instant given, "now" is the database's: a burst through two engines is one bucket."""
+    with province_engine(fresh_url) as first:
+        second = make_engine(fresh_url)
+        try:
+            with write_session(first) as s:
+                token_id, _ = make_token(s, code="530100", rate=4)
+            answers = []
+            for n in range(6):
+                with read_session((first, second)[n % 2]) as s:
+                    answers.append(tokens.DatabaseRateLimiter().take(s, token_id, 4))
+            assert [a[0] for a in answers] == [True] * 4 + [False] * 2
+            assert [a[1] for a in answers[:4]] == [3, 2, 1, 0]
+            assert 1 <= answers[4][2] <= 15
         finally:
             second.dispose()
 

@@ -71,7 +71,9 @@ def _same_origin(request: Request) -> bool:
         # Older in-app browsers omit both on same-origin posts; the token still guards them.
         return not source
     parts = urlsplit(source)
-    return (parts.scheme, parts.netloc) == (request.url.scheme, request.url.netloc)
+    # An https-only site is https to its visitors even when the proxy did not say so.
+    scheme = "https" if is_https(request.scope) else request.url.scheme
+    return (parts.scheme, parts.netloc) == (scheme, request.url.netloc)
 
 
 async def check(request: Request, principal) -> None:  # noqa: ANN001

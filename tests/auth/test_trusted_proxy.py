@@ -111,7 +111,14 @@ def test_https_at_a_trusted_proxy_gives_secure_cookies_and_hsts(session, setting
     assert "Secure" in session_cookie and "HttpOnly" in session_cookie
 
 
-def test_https_only_site_sets_secure_cookies_even_without_forwarded_proto(session, settings_env):
+def test_https_only_site_works_even_without_forwarded_proto(session, settings_env):
     settings_env(https_only="true")
-    r = _served(session, peer="127.0.0.1").get("/login")
-    assert "Secure" in r.headers["set-cookie"]
+    user = f.with_password(session, f.persona(session, "member"))
+    c = _served(session, peer="127.0.0.1")  # the proxy forwards no X-Forwarded-Proto: the app sees http
+    page = c.get("/login")
+    assert "Secure" in page.headers["set-cookie"]
+    # The browser's Origin is https: the CSRF origin check must not refuse the site's own form.
+    token = c.cookies.get("szt_csrf")
+    r = c.post("/login", data={"login": user.login, "password": f.PASSWORD, "csrf_token": token},
+               headers={"Origin": "https://testserver", "Cookie": f"szt_csrf={token}"}, follow_redirects=False)
+    assert r.status_code == 303 and "Secure" in r.headers["set-cookie"]

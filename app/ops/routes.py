@@ -40,8 +40,10 @@ def prometheus_metrics(request: Request, session: SessionDep) -> Response:
         raise StarletteHTTPException(404)  # as if there were no such page
     try:
         metrics.read_database_gauges(session)
-    except SQLAlchemyError:
-        metrics.forget_database_gauges()
-    finally:
         end_read(session)
+    except SQLAlchemyError:
+        # The database does not answer: the figures read from it are left out, the rest still served
+        # (/readyz says what is wrong).
+        session.rollback()
+        metrics.forget_database_gauges()
     return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})

@@ -86,3 +86,18 @@ def test_the_allow_list_parses_addresses_and_networks():
     with pytest.raises(ValueError, match="SZT_LOG_FORMAT"):
         Settings(log_format="xml")
     assert Settings(env="prod", secret_key="x" * 32).log_style == "json" and Settings().log_style == "text"
+
+
+def test_without_a_database_the_figures_read_from_it_are_left_out_not_guessed(local_client, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from app.ops import metrics
+
+    def unreachable(session):
+        raise OperationalError("SELECT status …", {}, ConnectionRefusedError("connection refused"))
+
+    assert "szt_background_jobs{" in local_client.get("/metrics").text
+    monkeypatch.setattr(metrics, "read_database_gauges", unreachable)
+    r = local_client.get("/metrics")
+    assert r.status_code == 200 and "szt_http_requests_total" in r.text
+    assert "szt_background_jobs{" not in r.text

@@ -404,15 +404,17 @@ def take(session: Session, token_id: int, rate: int) -> tuple[bool, int, int]:
 
 
 def _upsert_usage(session: Session, token_id: int, day: date, requests: int, refused: int) -> bool:
-    """Add to the day's counts; True when this created the day's row (the first use that day)."""
+    """Add to the day's counts; True when this created the day's row (the first use that day).
+
+    One statement: a row that existed held at least one request, so the total it returns equals
+    this write's own count only when the row is new — exact however many processes write at once."""
     table = ApiTokenUsage.__table__
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    existed = session.scalar(select(func.count()).select_from(table).where(
-        table.c.token_id == token_id, table.c.day == day)) > 0
     stmt = dialect.insert(table).values(token_id=token_id, day=day, requests=requests, refused=refused)
-    session.execute(stmt.on_conflict_do_update(index_elements=["token_id", "day"], set_={
-        "requests": table.c.requests + stmt.excluded.requests, "refused": table.c.refused + stmt.excluded.refused}))
-    return not existed
+    total = session.execute(stmt.on_conflict_do_update(index_elements=["token_id", "day"], set_={
+        "requests": table.c.requests + stmt.excluded.requests, "refused": table.c.refused + stmt.excluded.refused})
+        .returning(table.c.requests)).scalar_one()
+    return total == requests
 
 
 def note_use(session: Session, token: ApiToken, *, ip: str, refused: bool = False) -> None:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from app.db import make_engine, read_session, write_session
-from app.models import ApiTokenRate
+from app.models import ApiTokenRate, ApiTokenUsage
 from app.tokens import service as tokens
 from tests.api.conftest import make_token
 from tests.conftest import province_engine
@@ -80,3 +80,33 @@ def test_an_unknown_backend_is_refused(monkeypatch, value):
     monkeypatch.setenv("SZT_RATE_LIMIT_BACKEND", value)
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_the_first_use_of_a_day_is_known_to_one_process_only(fresh_url):
+    """Two processes flush a token's first use of the day at once: one of them created the day's row
+    (and writes the day's audit entry), never both."""
+    import threading
+
+    from app.clock import today_cn
+
+    with province_engine(fresh_url) as engine:
+        with write_session(engine) as s:
+            token_id, _ = make_token(s, code="530100")
+        day = today_cn()
+        answers: dict[str, bool] = {}
+        with write_session(engine) as first:
+            answers["first"] = tokens._upsert_usage(first, token_id, day, 2, 0)
+
+            def other() -> None:  # waits for the first's row, as a second process would
+                with write_session(engine) as second:
+                    answers["second"] = tokens._upsert_usage(second, token_id, day, 3, 0)
+                    second.commit()
+
+            thread = threading.Thread(target=other)
+            thread.start()
+            thread.join(0.5)
+            first.commit()
+        thread.join(30)
+        assert answers == {"first": True, "second": False}
+        with read_session(engine) as s:
+            assert s.scalar(select(ApiTokenUsage.requests).where(ApiTokenUsage.token_id == token_id)) == 5

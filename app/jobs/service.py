@@ -49,6 +49,7 @@ from app.clock import now_utc
 from app.db import get_engine, is_sqlite, read_session, write_session
 from app.errors import DomainError
 from app.models import BackgroundJob
+from app.ops import storage_full
 
 log = logging.getLogger("app.jobs")
 
@@ -378,6 +379,9 @@ def execute(db: Databases, job: BackgroundJob, owner: str) -> None:
         assert handler is not None
         if isinstance(exc, DomainError):
             reason = exc.message
+        elif storage_full.is_storage_full(exc):  # said as the pages say it, logged once a minute
+            storage_full.report(exc, f"background job {job.kind}")
+            reason = storage_full.MESSAGE
         else:
             log.exception("background job %s (%s) failed", job.id, job.kind)
             reason = handler.server_error

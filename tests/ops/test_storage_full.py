@@ -174,3 +174,33 @@ def test_an_error_wrapping_a_full_disk_counts_too():
             raise RuntimeError("export failed") from inner
     except RuntimeError as outer:
         assert storage_full.is_storage_full(outer)
+
+
+def test_a_background_job_that_fills_the_disk_fails_saying_so(fresh_url, monkeypatch, caplog):
+    from app.jobs import service as jobs
+    from app.models import BackgroundJob, UserAccount
+
+    def write_workbook(ctx: jobs.JobContext) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setitem(jobs.HANDLERS, "test.fills_disk",
+                        jobs.Handler(run=write_workbook, restartable=True, error_prefix="导出失败："))
+    storage_full.reset_reporting()
+    caplog.set_level(logging.INFO)
+    engine = make_engine(fresh_url)
+    try:
+        db = jobs.Databases(engine)
+        with write_session(engine) as s:
+            user = UserAccount(login="13800000002", display_name="导出的人")
+            s.add(user)
+            s.flush()
+            job_id = jobs.submit(s, kind="test.fills_disk", user_id=user.id).id
+            s.commit()
+        assert jobs.run_next(db) is not None
+        with read_session(engine) as s:
+            row = s.get(BackgroundJob, job_id)
+            assert (row.status, row.error) == ("failed", f"导出失败：{MESSAGE}")
+    finally:
+        engine.dispose()
+    assert [rec.name for rec in caplog.records if rec.levelno >= logging.ERROR] == ["app.storage"]
+    assert not [rec for rec in caplog.records if rec.exc_info]

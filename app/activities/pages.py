@@ -16,6 +16,7 @@ from datetime import date
 from math import ceil
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import select
@@ -173,12 +174,11 @@ def _each_photo(raws: list[tuple[str, bytes]], step: Callable[[bytes], Any]) -> 
     return done
 
 
-def _read_submission(form: ActivityForm, uploads: list[UploadFile],
-                     rules: Callable[[ActivityInput], Any]) -> tuple[ActivityInput, list[photos.PreparedPhoto]]:
-    """The form and the photos, cheapest first: the fields and every photo's header (each problem of
-    both reported at once), then the service's ``rules``, and only when all of that passes are the
-    photos decoded and re-encoded — an invalid submission costs no image work. Runs before any
-    write transaction starts (it must not wait on this)."""
+def _checked_submission(form: ActivityForm, uploads: list[UploadFile],
+                        rules: Callable[[ActivityInput], Any]) -> tuple[ActivityInput, list[tuple[str, bytes]]]:
+    """The form and the photos' bytes, checked cheapest first: the fields and every photo's header
+    (each problem of both reported at once), then the service's ``rules``. Only a submission that
+    passes all of it gets its photos decoded (:func:`_read_submission`)."""
     # One more than allowed is enough for the service to refuse "too many": no point reading 50.
     # Past 10 MB a photo is refused anyway: read no more of it.
     raws = [(_display_name(u.filename), u.file.read(photos.MAX_BYTES + 1)) for u in uploads[: photos.MAX_PHOTOS + 1]]
@@ -195,7 +195,20 @@ def _read_submission(form: ActivityForm, uploads: list[UploadFile],
     if errors or data is None:
         raise Invalid(next(iter(errors.values())), errors=errors)
     rules(data)
-    return data, _each_photo(raws, photos.prepare)
+    return data, raws
+
+
+async def _read_submission(request: Request, form: ActivityForm, uploads: list[UploadFile],
+                           rules: Callable[[ActivityInput], Any]) -> tuple[ActivityInput, list[photos.PreparedPhoto]]:
+    """The checked form and its photos decoded and re-encoded — an invalid submission costs no image
+    work. Both run in worker threads before any write transaction starts (it must not wait on them);
+    the decoding in one of the application's decode turns, waited for without holding a thread."""
+    data, raws = await run_in_threadpool(_checked_submission, form, uploads, rules)
+    if not raws:
+        return data, []
+    prepared = await anyio.to_thread.run_sync(_each_photo, raws, photos.prepare,
+                                              limiter=photos.decode_turns(request.app))
+    return data, prepared
 
 
 # --- building the form page -----------------------------------------------------------------------
@@ -343,8 +356,8 @@ async def create_activity(
     try:
         # Photos are decoded and re-encoded first, in a worker thread: the writer turn and the
         # write transaction (run_write, shared with the API) never wait on image processing.
-        data, prepared = await run_in_threadpool(
-            _read_submission, form, uploads, lambda data: service.check_new_activity(read, by=by, data=data))
+        data, prepared = await _read_submission(
+            request, form, uploads, lambda data: service.check_new_activity(read, by=by, data=data))
         activity_id = await run_write(
             request, read, write,
             lambda s: service.record_activity(s, by=by, data=data, idempotency_key=form.idempotency_key,
@@ -481,8 +494,8 @@ async def correct_activity(
     uploads = _uploads(photo_fields)
     try:
         # Someone else's (or no) activity: 404/403 before any photo is decoded.
-        data, prepared = await run_in_threadpool(
-            _read_submission, form, uploads, lambda _data: _recorded(read, by, activity_id))
+        data, prepared = await _read_submission(
+            request, form, uploads, lambda _data: _recorded(read, by, activity_id))
         await run_write(request, read, write,
                         lambda s: service.correct_activity(s, by=by, activity_id=activity_id, data=data,
                                                            photos=prepared, expected_version=form.number("version")),

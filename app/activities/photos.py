@@ -14,7 +14,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
+import anyio
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.config import get_settings
@@ -93,6 +95,16 @@ def decode_slot() -> Iterator[None]:
         slots = _slots
     with slots:
         yield
+
+
+def decode_turns(app: Any) -> anyio.CapacityLimiter:
+    """The application's turns to decode photos (made on its event loop, one per application), as
+    many as its decode slots: a request waits for one here, in the event loop, so uploads queued
+    behind the slots hold none of the worker threads every other request needs."""
+    turns = getattr(app.state, "szt_decode_turns", None)
+    if turns is None:
+        turns = app.state.szt_decode_turns = anyio.CapacityLimiter(max(1, get_settings().photo_decode_concurrency))
+    return turns
 
 
 def _decode(raw: bytes) -> Image.Image:

@@ -182,3 +182,20 @@ def test_decodes_are_bounded_per_process_however_many_uploads_wait(monkeypatch):
     for w in workers:
         w.join(timeout=30)
     assert most == 2 and not any(w.is_alive() for w in workers)
+
+
+def test_uploads_wait_for_a_decode_turn_without_holding_a_worker_thread(client, session, world, monkeypatch):
+    # The form's photos are decoded under the application's limiter, as many turns as decode slots:
+    # a request queued behind them waits in the event loop, not in the thread pool.
+    turns = []
+    real = photos.decode_turns
+
+    def spy(app):
+        limiter = real(app)
+        turns.append((limiter.total_tokens, limiter.borrowed_tokens))
+        return limiter
+
+    monkeypatch.setattr(photos, "decode_turns", spy)
+    r = _member_posts(client, session, world, [("photos", ("a.jpg", _jpeg(), "image/jpeg"))])
+    assert r.status_code == 303 and turns == [(get_settings().photo_decode_concurrency, 0)]
+    assert client.app.state.szt_decode_turns.total_tokens == 2

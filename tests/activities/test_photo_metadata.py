@@ -64,7 +64,7 @@ def test_re_encoding_keeps_the_pixels_turned_upright_and_nothing_else():
         _assert_pixels_only(jpeg)
     with Image.open(io.BytesIO(prepared.image)) as img:
         assert img.size == (20, 40) == (prepared.width, prepared.height)  # orientation applied first
-        r, g, b = img.convert("RGB").getpixel((10, 3))
+        r, _g, b = img.convert("RGB").getpixel((10, 3))
         assert b > 150 and r < 100  # the stripe that was on the left is now on top
 
 

@@ -11,7 +11,9 @@ spool a gigabyte to disk for a request it would refuse anyway.
 - A router that takes files declares its own with ``route_class=bounded_body_route(...)``, beside
   the code that knows why — the one way a limit is raised: activities (``activities.pages.MAX_BODY``:
   6 photos × 10 MB + the form), imports (20 MB), targets and terms files (2 MB). The route raises
-  the request's allowance once routing has chosen it, before its body is parsed.
+  the request's allowance once routing has chosen it, before its body is parsed — and only for a
+  caller presenting credentials (a session cookie or an Authorization header): an anonymous upload
+  stays at the global limit and is answered as not signed in (401 / to the login page).
 
 A refused request gets the application's own 413 (JSON ``body_too_large`` under /api/, the error
 page or the HTMX toast otherwise) saying how much this form takes.
@@ -42,10 +44,11 @@ ALLOWANCE = "szt.body_allowance"
 class _Allowance:
     """The bytes this request may still send in all (a route may raise it before reading)."""
 
-    __slots__ = ("limit",)
+    __slots__ = ("limit", "raised")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
+        self.raised = False  # the route takes files: it would raise the limit for a signed-in caller
 
 
 class BodyTooLarge(HTTPException):
@@ -67,12 +70,36 @@ def bounded_body_route(limit: Callable[[], int]) -> type[APIRoute]:
             async def with_own_limit(request: Request) -> Response:
                 allowance = request.scope.get(ALLOWANCE)
                 if allowance is not None:
-                    allowance.limit = limit()
+                    allowance.raised = True
+                    # Only a caller who presents credentials (a session cookie, an API token) may send
+                    # more: an anonymous POST is held to the global limit and, past it, answered as
+                    # not signed in — it cannot make the server read 62 MB before the 401.
+                    if has_credentials(request.scope):
+                        allowance.limit = limit()
                 return await handler(request)
 
             return with_own_limit
 
     return BoundedBodyRoute
+
+
+def has_credentials(scope: Scope) -> bool:
+    """The request presents a session cookie or an Authorization header (checked later, as always)."""
+    from app.deps import SESSION_COOKIE
+
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization" and value.strip():
+            return True
+        if name == b"cookie" and f"{SESSION_COOKIE}=".encode() in value:
+            return True
+    return False
+
+
+def refused_as_anonymous(scope: Scope) -> bool:
+    """Over the global limit on a route that takes files, without credentials: the answer is 401
+    (sign in), not 「太大」 — the same upload from a signed-in member would have been accepted."""
+    allowance = scope.get(ALLOWANCE)
+    return allowance is not None and allowance.raised and not has_credentials(scope)
 
 
 def body_limit(scope: Scope) -> int:

@@ -27,12 +27,12 @@ from app.boards.cache import BoardCache
 from app.boards.pages import router as boards_router
 from app.config import PROJECT_ROOT, get_settings
 from app.deps import csrf_protect
-from app.errors import DomainError
+from app.errors import DomainError, Unauthorized
 from app.exports.pages import router as exports_router
 from app.history.pages import router as history_router
 from app.home.pages import router as home_router
 from app.imports.pages import router as imports_router
-from app.limits import BodyLimitMiddleware, too_large_message
+from app.limits import BodyLimitMiddleware, refused_as_anonymous, too_large_message
 from app.links.api import router as links_api
 from app.links.pages import router as links_router
 from app.manage.pages import router as manage_router
@@ -79,6 +79,14 @@ def _error_response(request: Request, status: int, message: str, code: str,
     # HTMX: the fragment goes to the toast area (static/js/app.js); a plain request gets a page.
     return render(request, "error.html", {"status": status, "message": message, "code": code},
                   block="toast" if is_htmx(request) else None, status_code=status, headers=headers)
+
+
+def _body_refused(request: Request) -> Response:
+    """A body over its limit (app/limits.py): say how much this form takes — or, on a form that takes
+    files sent without credentials, ask to sign in (a signed-in member's upload would have fitted)."""
+    if refused_as_anonymous(request.scope):
+        return _error_response(request, 401, Unauthorized.default_message, Unauthorized.code)
+    return _error_response(request, 413, too_large_message(request.scope), "body_too_large")
 
 
 SWAGGER_VERSION = "5.35.0"  # static/vendor, recorded in static/VENDORED.md
@@ -174,8 +182,7 @@ def create_app() -> FastAPI:
     app.add_middleware(ApiHttpMiddleware)  # ETag / 304 and rate-limit headers on /api/
     # Outside the CSRF cookie, the form parser and authentication: an oversized body is refused
     # before any of them reads it (app/limits.py).
-    app.add_middleware(BodyLimitMiddleware, refuse=lambda request: _error_response(
-        request, 413, too_large_message(request.scope), "body_too_large"))
+    app.add_middleware(BodyLimitMiddleware, refuse=_body_refused)
     app.add_middleware(ServerTimingMiddleware)  # outermost: times everything below it
     app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
     app.include_router(auth_router)
@@ -247,8 +254,8 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if exc.status_code == 413:  # a body over its limit (app/limits.py): say how much this form takes
-            return _error_response(request, 413, too_large_message(request.scope), "body_too_large")
+        if exc.status_code == 413:  # a body over its limit (app/limits.py)
+            return _body_refused(request)
         message = HTTP_MESSAGES.get(exc.status_code, str(exc.detail))
         return _error_response(request, exc.status_code, message, f"http_{exc.status_code}",
                                headers=getattr(exc, "headers", None))

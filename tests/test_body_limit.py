@@ -84,9 +84,27 @@ def test_the_limit_is_a_setting(monkeypatch):
         get_settings.cache_clear()
 
 
+SESSION = [(b"cookie", b"szt_session=whatever-the-dependency-will-check")]
+
+
 def test_routers_that_take_files_keep_their_own_larger_limit(client):
-    # 3 MB to the imports upload is read (its router takes 20 MB): the CSRF check answers, not the limit.
-    status, pulled, _ = _post_raw(client.app, "/imports", chunks=48)
+    # 3 MB to the imports upload with a session cookie is read (its router takes 20 MB): the CSRF
+    # check answers, not the limit.
+    status, pulled, _ = _post_raw(client.app, "/imports", chunks=48, headers=SESSION)
     assert status == 403 and pulled == 48
-    status, pulled, body = _post_raw(client.app, "/imports", chunks=400)  # 25 MB
+    status, pulled, body = _post_raw(client.app, "/imports", chunks=400, headers=SESSION)  # 25 MB
     assert status == 413 and pulled < 400 and "最多 20 MB" in body.decode()
+
+
+def test_an_anonymous_upload_is_held_to_the_global_limit_and_asked_to_sign_in(client):
+    # Without credentials the larger limit is never granted: the server stops right past 1 MB and
+    # answers as it answers anyone not signed in (a page: to the login; the API: 401 JSON).
+    status, pulled, _ = _post_raw(client.app, "/activities", chunks=400)
+    assert status == 303 and pulled * len(CHUNK) <= get_settings().max_body_bytes + len(CHUNK)
+    api = client.post("/api/v1/activities", content=b"{" + b" " * (2 * MB) + b"}",
+                      headers={"content-type": "application/json"})
+    # /api/v1/activities takes JSON only (1 MB): an oversized body is 「太大」 whoever sends it.
+    assert api.status_code == 413
+    status, pulled, body = _post_raw(client.app, "/imports", chunks=400,
+                                     headers=[(b"authorization", b"Bearer szt_not-checked-yet")])
+    assert status == 413 and "最多 20 MB" in body.decode()  # a token counts as credentials

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import anyio
 
 from app.config import get_settings
@@ -36,7 +38,9 @@ def _post_raw(app, path: str, *, chunks: int, headers: list[tuple[bytes, bytes]]
                     *headers],
         "client": ("127.0.0.1", 50_000), "server": ("testserver", 80),
     }
-    anyio.run(app, scope, receive, send)
+    # In a thread of its own: a browser test's Playwright may keep an event loop running in this one.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(anyio.run, app, scope, receive, send).result()
     start = next(m for m in messages if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
     return start["status"], pulled, body

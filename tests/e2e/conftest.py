@@ -79,6 +79,58 @@ def serve_app(folder: Path, *, demo_activities: int, env: dict[str, str] | None 
         log.close()
 
 
+DEMO_PASSWORD = "demo2026"
+
+
+@contextmanager
+def second_server(folder: Path, env: dict[str, str]) -> Iterator[str]:
+    """Another `python -m app serve --no-demo` on the database ``env`` names (a second process or,
+    with shared storage, a second machine); yields its base URL once it answers."""
+    port = _free_port()
+    log_path = folder / "second.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port), "--no-demo"],
+                                cwd=PROJECT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=1)
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def log_in_http(base: str, login: str, password: str = DEMO_PASSWORD):
+    """(an httpx client signed in as ``login``, its CSRF token for X-CSRF-Token)."""
+    import re
+
+    import httpx
+
+    client = httpx.Client(base_url=base, timeout=30)
+    client.get("/login")
+    client.post("/login", data={"login": login, "password": password, "csrf_token": client.cookies["szt_csrf"],
+                                "next": "/"})
+    token = re.search(r'"X-CSRF-Token": "([^"]+)"', client.get("/").text).group(1)
+    return client, token
+
+
+def verified_count(board_html: str) -> int:
+    """The board's 已核实活动 figure."""
+    import re
+
+    return int(re.search(r'id="verified-activities">([\d,]+)<', board_html).group(1).replace(",", ""))
+
+
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory) -> Iterator[str]:
     """The demo province served for the whole run; yields its base URL."""

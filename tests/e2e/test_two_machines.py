@@ -12,12 +12,8 @@ With CI=true this runs (PostgreSQL is required), never skips.
 from __future__ import annotations
 
 import io
-import os
 import re
-import subprocess
-import sys
 import time
-from contextlib import contextmanager
 
 import httpx
 from openpyxl import load_workbook
@@ -30,50 +26,11 @@ from app.db import make_engine, read_session, write_session
 from app.models import BackgroundJob, UserAccount
 from app.tokens import service as tokens
 from tests.conftest import temporary_database
-from tests.e2e.conftest import PROJECT, _free_port, serve_app
+from tests.e2e.conftest import log_in_http, second_server, serve_app, verified_count
 from tests.s3 import ACCESS_KEY, REGION, SECRET_KEY, make_bucket, moto_server, s3_env
 
-PASSWORD = "demo2026"
 PROVINCE_STAFF, MEMBER, VIEWER = "13900000002", "13900000007", "13900000008"
 RATE = 5
-
-
-def _log_in(base: str, login: str) -> tuple[httpx.Client, str]:
-    client = httpx.Client(base_url=base, timeout=30)
-    client.get("/login")
-    client.post("/login", data={"login": login, "password": PASSWORD, "csrf_token": client.cookies["szt_csrf"],
-                                "next": "/"})
-    token = re.search(r'"X-CSRF-Token": "([^"]+)"', client.get("/").text).group(1)
-    return client, token
-
-
-def _verified(html: str) -> int:
-    return int(re.search(r'id="verified-activities">([\d,]+)<', html).group(1).replace(",", ""))
-
-
-@contextmanager
-def _second_server(folder, env: dict[str, str]):
-    port = _free_port()
-    with (folder / "second.log").open("w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "app", "serve", "--port", str(port), "--no-demo"],
-                                cwd=PROJECT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(base + "/healthz", timeout=1)
-                break
-            except httpx.HTTPError:
-                assert proc.poll() is None and time.monotonic() < deadline, (folder / "second.log").read_text()
-                time.sleep(0.3)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _token(url: str) -> str:
@@ -98,14 +55,14 @@ def _rate_limit_holds_across_both(bases: list[str], raw: str) -> None:
 
 
 def _export_runs_once(first: str, second: str, url: str, s3, bucket: str) -> None:
-    staff, token = _log_in(first, PROVINCE_STAFF)
+    staff, token = log_in_http(first, PROVINCE_STAFF)
     page = staff.get("/exports").text
     period = re.search(r'<select name="period">\s*<option value="([^"]+)"', page).group(1)
     made = staff.post("/exports/jobs", data={"org": "530000", "period": period, "status": "", "task": "", "by": "org"},
                       headers={"X-CSRF-Token": token, "Origin": first}, follow_redirects=False)
     assert made.status_code in (303, 200), made.text
     job_id = int(re.search(r"/exports/jobs/(\d+)", made.headers.get("location") or made.headers["HX-Redirect"]).group(1))
-    other, _ = _log_in(second, PROVINCE_STAFF)
+    other, _ = log_in_http(second, PROVINCE_STAFF)
     deadline = time.monotonic() + 60
     engine = make_engine(url)
     try:
@@ -127,7 +84,7 @@ def _export_runs_once(first: str, second: str, url: str, s3, bucket: str) -> Non
 
 
 def _photo_served_by_the_other(first: str, second: str, url: str) -> None:
-    member, _ = _log_in(first, MEMBER)
+    member, _ = log_in_http(first, MEMBER)
     form = member.get("/activities/new").text
     key = re.search(r'name="idempotency_key" value="([^"]+)"', form).group(1)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
@@ -154,24 +111,24 @@ def _photo_served_by_the_other(first: str, second: str, url: str) -> None:
     activity_id = int(re.search(r"/activities/(\d+)", answer.headers["location"]).group(1))
     page = member.get(f"/activities/{activity_id}").text
     photo_url = re.search(rf'(/activities/{activity_id}/photos/\d+)', page).group(1)
-    other, _ = _log_in(second, MEMBER)
+    other, _ = log_in_http(second, MEMBER)
     served = other.get(photo_url)
     assert served.status_code == 200 and served.headers["content-type"] == "image/jpeg"
     assert Image.open(io.BytesIO(served.content)).size == (64, 48)
 
 
 def _board_moves(first: str, second: str) -> None:
-    viewer, _ = _log_in(second, VIEWER)
+    viewer, _ = log_in_http(second, VIEWER)
     board = viewer.get("/boards/530000")
     version = int(re.search(r'data-version="(\d+)"', board.text).group(1))
-    before = _verified(board.text)
+    before = verified_count(board.text)
     assert viewer.get(f"/boards/530000?since={version}").status_code == 204
-    staff, token = _log_in(first, PROVINCE_STAFF)
+    staff, token = log_in_http(first, PROVINCE_STAFF)
     pending = staff.get("/api/v1/activities", params={"status": "pending", "per_page": 1}).json()["items"][0]
     answer = staff.post(f"/api/v1/activities/{pending['id']}/verify", headers={"X-CSRF-Token": token, "Origin": first})
     assert answer.status_code == 200, answer.text
     moved = viewer.get(f"/boards/530000?since={version}", headers={"HX-Request": "true"})
-    assert moved.status_code == 200 and _verified(moved.text) == before + 1
+    assert moved.status_code == 200 and verified_count(moved.text) == before + 1
 
 
 def test_two_machines_on_one_postgresql_and_one_bucket(tmp_path):
@@ -184,7 +141,7 @@ def test_two_machines_on_one_postgresql_and_one_bucket(tmp_path):
         env = {"DATABASE_URL": url, "SZT_JOB_WORKERS": "1", **s3_env(endpoint, "szt-two")}
         # Each machine its own upload folder: whatever they share, they share through the bucket.
         other_env = {**env, "SZT_UPLOAD_DIR": str(tmp_path / "other-uploads"), "SZT_TODAY": clock.now_cn().isoformat()}
-        with serve_app(tmp_path, demo_activities=1500, env=env) as first, _second_server(tmp_path, other_env) as second:
+        with serve_app(tmp_path, demo_activities=1500, env=env) as first, second_server(tmp_path, other_env) as second:
             _rate_limit_holds_across_both([first.base, second], _token(url))
             _export_runs_once(first.base, second, url, s3, "szt-two")
             _photo_served_by_the_other(first.base, second, url)

@@ -347,14 +347,33 @@ def _header_key(text: str) -> str:
     return re.sub(r"[\s*＊()（）:：]", "", normalise(text)).replace("（必填）", "").replace("必填", "")
 
 
-def _until_blank_run(rows: Iterable[tuple[int, list[str]]]) -> Iterator[tuple[int, list[str]]]:
-    """The rows up to the first :data:`MAX_BLANK_RUN` blank rows in a row."""
+class RowsRead(list):
+    """The data rows of a file (a list of :class:`Row`), and where reading stopped early, if it did:
+    ``blank_from`` is the first row of the :data:`MAX_BLANK_RUN` blank rows after which nothing more was
+    read (``None``: the file was read to its end)."""
+
+    blank_from: int | None = None
+
+
+def _until_blank_run(rows: Iterable[tuple[int, list[str]]], stopped: list[int]) -> Iterator[tuple[int, list[str]]]:
+    """The rows up to the first :data:`MAX_BLANK_RUN` blank rows in a row (their first row number is
+    appended to ``stopped`` when that is why reading ended)."""
     blank = 0
     for number, cells in rows:
         blank = 0 if any(cells) else blank + 1
         if blank >= MAX_BLANK_RUN:
+            stopped.append(number - MAX_BLANK_RUN + 1)
             return
         yield number, cells[:MAX_COLUMNS]
+
+
+def blank_stop_notice(rows: RowsRead) -> str | None:
+    """What the preview says when the file's reading stopped at a long run of blank rows: the rows
+    after it were not read, which matters only if data follows (formatted empty rows often do)."""
+    if rows.blank_from is None:
+        return None
+    return (f"第 {rows.blank_from:,} 行起连续 {MAX_BLANK_RUN:,} 行为空，之后的内容没有读取；"
+            "如果后面还有数据，请删除中间的空行后重新上传")
 
 
 def _grid_rows(data: bytes, filename: str) -> Iterable[tuple[int, list[str]]]:
@@ -405,7 +424,7 @@ def _match_headers(cells: list[str], above: list[str], lookup: dict[str, str]) -
     return found
 
 
-def read_rows(data: bytes, filename: str, columns: Sequence[ColumnSpec]) -> list[Row]:
+def read_rows(data: bytes, filename: str, columns: Sequence[ColumnSpec]) -> RowsRead:
     """The non-blank data rows of an uploaded .xlsx/.csv, values by column key.
 
     The header row is the row among the first :data:`HEADER_SCAN` that names the most of
@@ -420,7 +439,8 @@ def read_rows(data: bytes, filename: str, columns: Sequence[ColumnSpec]) -> list
         for text in (c.header, *c.aliases):
             lookup[_header_key(text)] = c.key
     example = {c.key: c.example for c in columns}
-    rows = _until_blank_run(_grid_rows(data, filename))
+    stopped: list[int] = []
+    rows = _until_blank_run(_grid_rows(data, filename), stopped)
     head: list[tuple[int, list[str]]] = []
     for item in rows:
         head.append(item)
@@ -447,7 +467,7 @@ def read_rows(data: bytes, filename: str, columns: Sequence[ColumnSpec]) -> list
         yield from head[index + 1:]
         yield from rows
 
-    out: list[Row] = []
+    out = RowsRead()
     first_data = head[index][0] + 1
     for number, cells in body():
         values = {key: (cells[i] if i < len(cells) else "") for i, key in mapping.items()}
@@ -459,6 +479,7 @@ def read_rows(data: bytes, filename: str, columns: Sequence[ColumnSpec]) -> list
         out.append(Row(number, values))
         if len(out) > MAX_ROWS:
             raise Invalid(f"文件超过 {MAX_ROWS:,} 行，请分成几个文件导入", code="import_too_long")
+    out.blank_from = stopped[0] if stopped else None
     return out
 
 

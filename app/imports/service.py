@@ -23,7 +23,16 @@ from sqlmodel import Session
 from app.audit.service import record
 from app.auth.principal import STAFF_ROLES, Principal
 from app.errors import Conflict, Forbidden, Invalid
-from app.imports.base import KINDS, ImportKind, Plan, Progress, get_kind, no_progress, read_rows
+from app.imports.base import (
+    KINDS,
+    ImportKind,
+    Plan,
+    Progress,
+    blank_stop_notice,
+    get_kind,
+    no_progress,
+    read_rows,
+)
 
 STAFF_ONLY = "只有「双助推」办公室人员可以导入数据"
 
@@ -51,7 +60,11 @@ def preview(session: Session, by: Principal, kind: str, data: bytes, filename: s
     if not rows:
         raise Invalid("文件中没有数据行（表头下方是空的）", code="import_empty")
     total(len(rows))
-    return found.plan(session, by, rows, progress)
+    plan = found.plan(session, by, rows, progress)
+    notice = blank_stop_notice(rows)
+    if notice:
+        plan.notices.append(notice)
+    return plan
 
 
 def commit(session: Session, by: Principal, kind: str, data: bytes, filename: str, *,

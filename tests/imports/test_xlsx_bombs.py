@@ -15,6 +15,7 @@ from app.imports import base
 from app.imports.base import ColumnSpec, read_rows
 from app.limits import check_xlsx
 from app.targets import excel
+from tests.imports.conftest import headers, to_csv
 
 PHONE = [ColumnSpec("phone", "手机号", required=True, text=True)]
 MB = 1024 * 1024
@@ -118,6 +119,19 @@ def test_a_sheet_of_a_million_blank_rows_declared_16384_columns_wide_is_read_onl
     rows = read_rows(sheet, "members.xlsx", PHONE)
     assert [r.values["phone"] for r in rows] == ["13900000001"]  # what follows 1,000 blank rows is not read
     assert cells <= (base.MAX_BLANK_RUN + 2) * base.MAX_COLUMNS
+    assert rows.blank_from == 3  # … and the preview says so (below)
+
+
+def test_the_preview_says_where_reading_stopped_and_a_file_read_to_its_end_says_nothing(world):
+    one = ["张一", "13912340301", "530102", "经济界"]
+    later = ["张二", "13912340302", "530102", "经济界"]
+    stopped = world.preview(world.prefecture_staff, "members",
+                            to_csv([headers("members"), one, *[[]] * 1_000, later]), "名单.csv")
+    assert stopped.created == 1  # 张二 after the blank run is not read …
+    assert ("第 3 行起连续 1,000 行为空，之后的内容没有读取；如果后面还有数据，请删除中间的空行后重新上传"
+            in stopped.notices)  # … and the preview says so
+    whole = world.preview(world.prefecture_staff, "members", to_csv([headers("members"), one, later, [], []]), "名单.csv")
+    assert whole.created == 2 and not any("之后的内容没有读取" in n for n in whole.notices)
 
 
 def test_blank_rows_inside_the_data_are_still_skipped():

@@ -226,7 +226,7 @@ def create_app() -> FastAPI:
         page.headers["Content-Security-Policy"] = content_security_policy(script_src=script_src)
         return page
 
-    @app.get("/healthz", include_in_schema=False)
+    @app.api_route("/healthz", methods=["GET", "HEAD"], include_in_schema=False)  # HEAD: load balancers and uptime checks
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 

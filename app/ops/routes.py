@@ -25,7 +25,7 @@ def _check_threads(request: Request) -> anyio.CapacityLimiter:
     return limiter
 
 
-@router.get("/readyz")
+@router.api_route("/readyz", methods=["GET", "HEAD"])  # HEAD: load balancers ask so too
 async def readyz(request: Request, session: SessionDep) -> JSONResponse:
     ok, checks = await health.readiness(session, getattr(request.app.state, "job_worker", None),
                                         _check_threads(request))

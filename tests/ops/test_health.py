@@ -29,12 +29,15 @@ def test_readyz_is_ok_on_a_migrated_database_with_its_worker_running(fresh_url, 
         assert all(check["ok"] for check in body["checks"].values())
         assert health.code_heads()[0] in body["checks"]["migrations"]["detail"]
         assert c.get("/healthz").json() == {"status": "ok"}
+        # Load balancers and uptime checks often ask with HEAD: the same status, no body.
+        assert (c.head("/healthz").status_code, c.head("/readyz").status_code) == (200, 200)
 
         # The worker's threads die (a crash): not ready, and it says what to do.
         app.state.job_worker.stop()
         r = c.get("/readyz")
         assert r.status_code == 503 and r.json()["status"] == "fail"
         assert r.json()["checks"]["worker"] == {"ok": False, "detail": "后台任务线程已停止：请重启本进程"}
+        assert c.head("/readyz").status_code == 503
 
 
 def test_readyz_fails_when_the_database_schema_is_not_this_codes(fresh_url, use_database, settings_env, tmp_path):

@@ -27,18 +27,14 @@ install-test: $(VENV)/.stamp-test
 run: $(VENV)/.stamp-app
 	$(BIN)/python -m app serve
 
-## test: set up and run the whole suite as of today (SQLite, plus PostgreSQL and Chromium when present),
-## then the tests marked `dates` on SQLite as of each instant in DATES
+## test: set up and run the whole suite as of today (SQLite, plus PostgreSQL and Chromium when present)
+## and, alongside it on the second core, the tests marked `dates` on SQLite as of each instant in DATES
 test: $(VENV)/.stamp-test
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
-	$(MAKE) --no-print-directory test-dates
+	@scripts/test_all.sh $(BIN)/python "$(PYTEST_ARGS)" $(DATES)
 
-## test-dates: the tests marked `dates`, on SQLite, as of each instant in DATES (SZT_TODAY)
+## test-dates: the tests marked `dates`, on SQLite, as of each instant in DATES (SZT_TODAY), two runs at a time
 test-dates: $(VENV)/.stamp-test
-	@set -e; for t in $(DATES); do \
-	  echo "== tests marked dates, SQLite, as of $$t"; \
-	  SZT_TODAY=$$t $(BIN)/python -m pytest -q -m dates --db sqlite -p no:cacheprovider; \
-	done
+	@scripts/test_dates.sh $(BIN)/python $(DATES)
 
 ## lint: ruff with the rule set in pyproject.toml, and mypy held to the count in mypy-errors.txt
 lint: $(VENV)/.stamp-test

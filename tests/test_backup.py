@@ -74,6 +74,15 @@ def _table_counts(engine: Engine) -> dict[str, int]:
                 for t in inspect(conn).get_table_names()}
 
 
+def _untouched(url: str) -> bool:
+    """The database ``url`` names still holds no table: a refused restore wrote nothing."""
+    engine = make_engine(url)
+    try:
+        return _table_counts(engine) == {}
+    finally:
+        engine.dispose()
+
+
 def _board(engine: Engine) -> dict:
     """Every board figure of this year and last: by organisation and by place, 参与率, the province's ranking."""
     out: dict = {}
@@ -297,11 +306,7 @@ def test_restore_refuses_a_corrupted_or_tampered_archive(small_backup, backend, 
         sidecar.unlink()
         assert "缺少校验文件" in _restore_refused(archive, capsys)
         assert not (tmp_path / "other-uploads").exists()
-        engine = make_engine(target_url)
-        try:
-            assert _table_counts(engine) == {}
-        finally:
-            engine.dispose()
+        assert _untouched(target_url)
 
 
 def test_restore_refuses_to_overwrite_a_different_photo(small_backup, backend, tmp_path, monkeypatch,
@@ -315,11 +320,7 @@ def test_restore_refuses_to_overwrite_a_different_photo(small_backup, backend, t
         said = _restore_refused(archive, capsys)
         assert "不会覆盖" in said and "ab/ab12.jpg" in said
         assert (uploads / "ab" / "ab12.jpg").read_bytes() == b"another photo"
-        engine = make_engine(target_url)
-        try:
-            assert _table_counts(engine) == {}
-        finally:
-            engine.dispose()
+        assert _untouched(target_url)
 
 
 def test_restore_into_an_empty_database_with_only_alembic_version(small_backup, backend, tmp_path, monkeypatch,

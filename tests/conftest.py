@@ -205,6 +205,19 @@ def fresh_url(backend, tmp_path) -> Iterator[str]:
 
 
 @pytest.fixture
+def settings_env(monkeypatch):
+    """Set settings for one test — ``settings_env(https_only="true")`` or by the variable's own name,
+    ``settings_env(SZT_JOB_WORKERS="0")`` — read again now and restored afterwards."""
+    def _set(**values: str) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name if name.isupper() else f"SZT_{name.upper()}", value)
+        get_settings.cache_clear()
+
+    yield _set
+    get_settings.cache_clear()
+
+
+@pytest.fixture
 def use_database(monkeypatch):
     """Point the app's settings and engine at ``url`` (for the CLI and a served app)."""
     def _use(url: str) -> None:

@@ -11,23 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from app.config import PROJECT_ROOT, Settings, get_settings
+from app.config import PROJECT_ROOT, Settings
 from app.db import get_session, get_write_session
 from app.main import create_app
 
 TEMPLATES = PROJECT_ROOT / "templates"
-
-
-@pytest.fixture
-def settings_env(monkeypatch):
-    """Set SZT_* variables for one test; the settings are read again and restored afterwards."""
-    def _set(**values: str) -> None:
-        for name, value in values.items():
-            monkeypatch.setenv(f"SZT_{name.upper()}", value)
-        get_settings.cache_clear()
-
-    yield _set
-    get_settings.cache_clear()
 
 
 def _client(session, base_url: str = "http://testserver") -> TestClient:

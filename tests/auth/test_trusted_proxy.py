@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
@@ -19,17 +18,6 @@ from app.main import create_app
 from tests import factories as f
 
 PROXY = "10.0.0.2"  # the nginx container's address, as the application sees the connection
-
-
-@pytest.fixture
-def settings_env(monkeypatch):
-    def _set(**values: str) -> None:
-        for name, value in values.items():
-            monkeypatch.setenv(f"SZT_{name.upper()}", value)
-        get_settings.cache_clear()
-
-    yield _set
-    get_settings.cache_clear()
 
 
 def _served(session, *, peer: str) -> TestClient:

@@ -8,8 +8,6 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from app.config import get_settings
-
 LOOPBACK = ("127.0.0.1", 50000)
 
 
@@ -24,15 +22,3 @@ def local_client(session) -> Iterator[TestClient]:
     app.dependency_overrides[get_write_session] = lambda: session
     with TestClient(app, base_url="http://testserver", client=LOOPBACK) as c:
         yield c
-
-
-@pytest.fixture
-def settings_env(monkeypatch):
-    """Set ``SZT_*`` variables for this test: the settings are read again."""
-    def _set(**values: str) -> None:
-        for name, value in values.items():
-            monkeypatch.setenv(name, value)
-        get_settings.cache_clear()
-
-    yield _set
-    get_settings.cache_clear()

@@ -135,7 +135,8 @@ def progress_map_option(values: Mapping[str, float | None], names: Mapping[str, 
         item: dict = {
             "name": code,
             "value": value,
-            "label": {"show": True, "formatter": f"{short_name(name)}\n{label}"},
+            # Text too, not a label template: ECharts would read ``{b}`` or ``{c}`` in a name as its own.
+            "label": {"show": True, "text": f"{short_name(name)}\n{label}"},
             # Plain text, never an HTML template: charts.js encodes it into the tooltip (an
             # organisation's name is whatever an import said, ``<img onerror=…>`` included).
             "tooltip": {"text": f"{name}：{'推进进度 ' + label if value is not None else label}"},

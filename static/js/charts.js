@@ -78,14 +78,22 @@
     return function () { return html; };
   }
 
-  // The options (app/boards/charts.py) carry tooltips as plain text — {"text": "昆明市：推进进度 80%"} —
-  // never as HTML templates; here each becomes a formatter that encodes it.
+  // The options (app/boards/charts.py) carry tooltips and labels as plain text — {"text": "昆明市：推进进度 80%"} —
+  // never as HTML or label templates; here each becomes a formatter that shows it as it is.
   function textTooltips(option) {
     function fix(holder) {
       var tip = holder && holder.tooltip;
       if (tip && typeof tip.text === "string") {
         tip.formatter = textFormatter(tip.text);
         delete tip.text;
+      }
+      // A label's text is drawn as SVG text (never HTML); a function's result is not read as a
+      // template, so a name holding {b} or {c} shows as typed.
+      var label = holder && holder.label;
+      if (label && typeof label.text === "string") {
+        var shown = label.text;
+        label.formatter = function () { return shown; };
+        delete label.text;
       }
     }
     function list(x) { return Array.isArray(x) ? x : (x ? [x] : []); }

@@ -86,12 +86,12 @@ def test_the_map_colours_by_code_and_writes_each_percentage():
     assert series["type"] == "map" and series["map"] == "yunnan"
     by_code = {item["name"]: item for item in series["data"]}
     assert set(by_code) == set(PREFECTURES)  # every prefecture, named by its code
-    assert by_code["530100"]["value"] == 123 and by_code["530100"]["label"]["formatter"] == "昆明市\n123%"
+    assert by_code["530100"]["value"] == 123 and by_code["530100"]["label"]["text"] == "昆明市\n123%"
     assert by_code["530400"]["value"] == 150  # capped at 150%
-    assert by_code["530300"]["label"]["formatter"] == "曲靖市\n50%"
+    assert by_code["530300"]["label"]["text"] == "曲靖市\n50%"
     assert "曲靖市" in by_code["530300"]["tooltip"]["text"] and "50%" in by_code["530300"]["tooltip"]["text"]
     # No targets: no colour from the scale, and the label says so.
-    assert by_code["530600"]["value"] is None and by_code["530600"]["label"]["formatter"] == "昭通市\n无目标"
+    assert by_code["530600"]["value"] is None and by_code["530600"]["label"]["text"] == "昭通市\n无目标"
     # Behind pace (< 90%) is hatched as well as coloured; on pace is not.
     assert by_code["530300"]["itemStyle"]["decal"] == BEHIND_DECAL
     assert "itemStyle" not in by_code["530500"]
@@ -114,7 +114,7 @@ def test_percent_rounds_and_caps():
 def test_the_map_writes_the_names_said_in_meetings():
     assert [short_name(PREFECTURES[c]) for c in ("530100", "532500", "532800", "533300", "533400", "532900")] == \
         ["昆明市", "红河州", "西双版纳州", "怒江州", "迪庆州", "大理州"]
-    labels = {i["name"]: i["label"]["formatter"] for i in progress_map_option({"532500": 1}, PREFECTURES)["series"][0]["data"]}
+    labels = {i["name"]: i["label"]["text"] for i in progress_map_option({"532500": 1}, PREFECTURES)["series"][0]["data"]}
     assert labels["532500"] == "红河州\n100%" and labels["532600"] == "文山州\n无目标"
     tooltip = progress_map_option({"532500": 1}, PREFECTURES)["series"][0]["data"][9]["tooltip"]["text"]
     assert tooltip == "红河哈尼族彝族自治州：推进进度 100%"
@@ -146,6 +146,14 @@ def test_a_hostile_name_reaches_the_charts_as_text_never_as_a_tooltip_html_templ
     item = next(i for i in options[0]["series"][0]["data"] if i["name"] == "532900")
     assert item["tooltip"] == {"text": f"{HOSTILE}：推进进度 50%"}  # plain text, encoded by charts.js
     assert "function escapeHtml" in (PROJECT_ROOT / "static/js/charts.js").read_text()
+
+
+def test_a_name_holding_label_template_markers_is_label_text_not_a_template():
+    """A label ``formatter`` string is an ECharts template ({b} the region, {c} the value): a name
+    holding those would show something else. Labels go as text; charts.js returns it as it is."""
+    option = progress_map_option({"532900": 0.5}, dict(PREFECTURES, **{"532900": "大理{b}{c}州"}))
+    item = next(i for i in option["series"][0]["data"] if i["name"] == "532900")
+    assert item["label"] == {"show": True, "text": "大理{b}{c}州\n50%"} and "formatter" not in item["label"]
 
 
 # --- the map data ---------------------------------------------------------------------------------

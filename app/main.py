@@ -37,6 +37,7 @@ from app.links.api import router as links_api
 from app.links.pages import router as links_router
 from app.manage.pages import router as manage_router
 from app.ops import storage_full
+from app.ops.metrics import route_of
 from app.ops.routes import router as ops_router
 from app.orgs.api import router as orgs_api
 from app.reports.api import router as reports_api
@@ -56,7 +57,6 @@ HTTP_MESSAGES = {
     400: "请求内容无法解析，请发送有效的 JSON",
     404: "页面不存在",
     405: "不支持此操作",
-    413: "上传的内容太大",
 }
 
 
@@ -238,8 +238,7 @@ def create_app() -> FastAPI:
         # A full disk (file or database): a 503 that says so, logged once a minute (app/ops/storage_full.py).
         if not storage_full.is_storage_full(exc):
             raise exc  # any other: the unexpected-error handler below
-        route = getattr(request.scope.get("route"), "path", "<unmatched>")
-        storage_full.report(exc, f"{request.method} {route}")
+        storage_full.report(exc, f"{request.method} {route_of(request.scope)}")
         return _error_response(request, 503, storage_full.MESSAGE, storage_full.CODE,
                                headers={"Retry-After": str(storage_full.RETRY_AFTER_SECONDS)})
 
@@ -269,8 +268,7 @@ def create_app() -> FastAPI:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         # The route's template, not the path as typed (it may hold a phone number: app/ops/logs.py).
-        log.exception("unhandled error on %s %s", request.method,
-                      getattr(request.scope.get("route"), "path", "<unmatched>"))
+        log.exception("unhandled error on %s %s", request.method, route_of(request.scope))
         return _error_response(request, 500, "服务器出错了，请稍后重试；已填写的内容没有丢失", "server_error")
 
     return app

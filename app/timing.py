@@ -13,12 +13,6 @@ import time
 from app.ops import logs, metrics
 
 
-def _route_of(scope) -> str:  # noqa: ANN001
-    """The matched route's template; a path no route matched is not logged as typed (it may hold anything)."""
-    route = scope.get("route")
-    return getattr(route, "path", None) or metrics.UNMATCHED
-
-
 def _caller_of(scope) -> tuple[int | None, int | None]:  # noqa: ANN001
     """(user id, API token id) of the caller the request's dependencies identified, if any."""
     principal = (scope.get("state") or {}).get("principal")
@@ -60,7 +54,7 @@ class ServerTimingMiddleware:
             await self.app(scope, receive, send_timed)
         finally:
             seconds = time.perf_counter() - started
-            route = _route_of(scope)
+            route = metrics.route_of(scope)
             user_id, token_id = _caller_of(scope)
             metrics.observe_request(scope["method"], route, status, seconds)
             logs.log_request(method=scope["method"], route=route, status=status, duration_ms=seconds * 1000,

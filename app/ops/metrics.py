@@ -44,6 +44,12 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 DB_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
 UNMATCHED = "<unmatched>"
 
+
+def route_of(scope) -> str:  # noqa: ANN001
+    """The matched route's template — what metrics, the request log and error logs name a request by;
+    a path no route matched is not named as typed (it may hold anything, a phone number included)."""
+    return getattr(scope.get("route"), "path", None) or UNMATCHED
+
 REQUESTS = Counter("szt_http_requests", "HTTP requests answered, by route template, method and status",
                    ["method", "route", "status"])
 LATENCY = Histogram("szt_http_request_duration_seconds", "Time to answer a request, by route template and method",

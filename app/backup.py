@@ -6,8 +6,8 @@
   so it is one consistent moment while the app goes on writing (WAL: readers never block the
   writer); or ``database/szt.pgdump`` — ``pg_dump --format=custom`` of a snapshot exported by a
   REPEATABLE READ transaction in which the row counts are taken too, so counts and dump agree;
-- ``uploads/…`` — the photo tree under ``settings.upload_dir``, less the transient ``imports/``
-  staging folder (``exports/`` workbooks live beside it, not in it). The database is copied first:
+- ``uploads/…`` — the photos under ``settings.upload_dir``, as the local storage lists them
+  (``LocalStorage.photo_files``: not the transient ``imports/`` area). The database is copied first:
   a photo is written before the activity that names it commits, so every photo the copy names is
   on disk when the tree is walked (photos added later are harmless extras);
 - ``manifest.json`` — kind, time, alembic revision, app version, every table's row count and
@@ -48,13 +48,12 @@ from sqlalchemy.exc import OperationalError
 
 from app.clock import now_cn
 from app.config import get_settings
+from app.storage import LocalStorage
 
 FORMAT = 1
 MANIFEST = "manifest.json"
 DATABASE_FILES = {"sqlite": "database/szt.sqlite3", "postgresql": "database/szt.pgdump"}
 KIND_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
-# Folders under the upload directory that hold work in progress, not records: never backed up.
-TRANSIENT = frozenset({"imports", "exports"})
 CHUNK = 1 << 20
 
 Progress = Callable[[str], object]
@@ -98,15 +97,8 @@ def app_version() -> str:
 
 
 def _photo_files(root: Path) -> Iterator[tuple[str, Path]]:
-    """(path inside the tree, file) of every kept file under ``root``: transient folders and files
-    being written (app/storage.py writes ``.<name>….part`` aside, then renames it) left out."""
-    if not root.is_dir():
-        return
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if rel.parts[0] in TRANSIENT or path.name.startswith(".") or path.is_symlink() or not path.is_file():
-            continue
-        yield rel.as_posix(), path
+    """The photos under ``root`` as the local storage lays them out (app/storage.py)."""
+    return LocalStorage(root).photo_files()
 
 
 class _Hashing:

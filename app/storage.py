@@ -146,6 +146,18 @@ class LocalStorage:
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)
 
+    def photo_files(self) -> Iterator[tuple[str, Path]]:
+        """(path under ``root``, file) of every stored photo, in order — what a backup copies. Photos
+        lie straight under ``root`` (``path()``), beside the transient ``imports/`` area; a file
+        being written (``.<name>….part``, see ``put``) and anything not a plain file are left out."""
+        if not self.root.is_dir():
+            return
+        for path in sorted(self.root.rglob("*")):
+            rel = path.relative_to(self.root)
+            if rel.parts[0] == "imports" or path.name.startswith(".") or path.is_symlink() or not path.is_file():
+                continue
+            yield rel.as_posix(), path
+
     def list(self, prefix: str) -> Iterator[Stored]:
         area, _, rest = prefix.partition("/")
         folder_key, _, start = f"{area}/{rest}".rpartition("/")

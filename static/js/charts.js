@@ -80,7 +80,7 @@
 
   // The options (app/boards/charts.py) carry tooltips and labels as plain text — {"text": "昆明市：推进进度 80%"} —
   // never as HTML or label templates; here each becomes a formatter that shows it as it is.
-  function textTooltips(option) {
+  function textOnly(option) {
     function fix(holder) {
       var tip = holder && holder.tooltip;
       if (tip && typeof tip.text === "string") {
@@ -108,7 +108,7 @@
 
   // What every chart shares; an option may still say otherwise.
   function withDefaults(option, el) {
-    textTooltips(option);
+    textOnly(option);
     var aria = option.aria || (option.aria = {});
     if (aria.enabled === undefined) aria.enabled = true;
     if (!aria.decal) aria.decal = { show: true };

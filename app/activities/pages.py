@@ -435,8 +435,9 @@ def activity_photo(session: SessionDep, by: CurrentUser, activity_id: Id, photo_
         raise NotFound()
     try:
         # private: a shared cache (an intranet proxy) must not hand one member's evidence to another.
+        # (nosniff, like every answer's security headers, comes from app/security.py.)
         return file_response(photos.key_of(photo.storage_key, thumb=thumb), media_type="image/jpeg",
-                             headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"})
+                             headers={"Cache-Control": "private, max-age=86400"})
     except Missing:
         raise NotFound() from None
 

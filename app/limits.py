@@ -85,12 +85,14 @@ def bounded_body_route(limit: Callable[[], int]) -> type[APIRoute]:
 
 def has_credentials(scope: Scope) -> bool:
     """The request presents a session cookie or an Authorization header (checked later, as always)."""
+    from starlette.requests import cookie_parser
+
     from app.deps import SESSION_COOKIE
 
     for name, value in scope.get("headers", ()):
         if name == b"authorization" and value.strip():
             return True
-        if name == b"cookie" and f"{SESSION_COOKIE}=".encode() in value:
+        if name == b"cookie" and cookie_parser(value.decode("latin-1")).get(SESSION_COOKIE):
             return True
     return False
 

@@ -20,6 +20,7 @@ TABLES = {
     "member", "membership", "org_closure", "organisation", "role_grant", "site", "task", "term",
     "user_account", "rollup", "rollup_stamp", "participation_month", "participation_counter", "display_link",
     "frozen_report", "background_job", "api_token", "api_token_usage", "api_token_rate", "history_entry",
+    "plausibility_rule", "activity_flag", "indicator_baseline", "report_confirmation",
 }
 
 

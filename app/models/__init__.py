@@ -21,6 +21,14 @@ from app.models.jobs import BackgroundJob
 from app.models.meta import AppMeta
 from app.models.orgs import Committee, Organisation, OrgClosure, OrgLevel, Site, SiteKind
 from app.models.people import Member, MemberRole, Membership, Term
+from app.models.quality import (
+    ActivityFlag,
+    FlagCode,
+    IndicatorBaseline,
+    PlausibilityRule,
+    ReportConfirmation,
+    RuleKind,
+)
 from app.models.reports import FrozenReport
 from app.models.rollup import ParticipationCounter, ParticipationMonth, Rollup, RollupStamp
 from app.models.screens import ScreenLink
@@ -28,6 +36,7 @@ from app.models.screens import ScreenLink
 __all__ = [
     "ActivationCode",
     "Activity",
+    "ActivityFlag",
     "ActivityParticipant",
     "ActivityPhoto",
     "ActivityStatus",
@@ -43,10 +52,12 @@ __all__ = [
     "Campaign",
     "ClosedMonth",
     "Committee",
+    "FlagCode",
     "FrozenReport",
     "GrantRole",
     "HistoryEntry",
     "Indicator",
+    "IndicatorBaseline",
     "IndicatorKind",
     "LinkAssignment",
     "LinkRole",
@@ -60,9 +71,12 @@ __all__ = [
     "ParticipantStatus",
     "ParticipationCounter",
     "ParticipationMonth",
+    "PlausibilityRule",
+    "ReportConfirmation",
     "RoleGrant",
     "Rollup",
     "RollupStamp",
+    "RuleKind",
     "ScreenLink",
     "Site",
     "SiteKind",

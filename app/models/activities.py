@@ -73,6 +73,11 @@ class Activity(SQLModel, table=True):
     idempotency_key: str = Field(max_length=64)
     # Digest of the submitted content: the same key with other content is refused.
     request_hash: str | None = Field(default=None, max_length=64)
+    # 「这是另一次活动」: the recorder's note when they confirmed it is not one already recorded.
+    distinct_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # Set on a duplicate a reviewer merged into another activity (it is then withdrawn). No foreign
+    # key: the column was added without rebuilding this, the largest table (migration 0012).
+    merged_into_id: int | None = Field(default=None, sa_column=Column(BigId, nullable=True))
     version: int = 1
     submitted_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)

@@ -40,6 +40,8 @@ class Organisation(SQLModel, table=True):
     level: OrgLevel = Field(sa_column=Column(String(12), nullable=False))
     parent_id: int | None = Field(default=None, foreign_key="organisation.id", index=True)
     is_key_county: bool = Field(default=False)  # 重点帮扶县
+    # How many days an activity may wait for verification here before it counts as overdue (None: 7).
+    review_sla_days: int | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 

@@ -32,7 +32,8 @@ from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep, org_for_staff
 from app.errors import Conflict, Forbidden, Invalid
 from app.models import Activity, ActivityStatus, Organisation
 from app.orgs.service import subtree
-from app.web import is_htmx, redirect, render
+from app.quality import backlog as backlog_service
+from app.web import is_htmx, redirect, render, wants_fragment
 
 router = APIRouter(include_in_schema=False)
 
@@ -48,6 +49,9 @@ DONE_MESSAGES = {
     "refused": "已拒绝参与申请。",
     "closed": "已关账：该月的活动此后只能由「双助推」办公室工作人员补录或修改。",
     "month_reopened": "已重新打开该月，委员可以补录或修改该月的活动。",
+    "sla": "已保存服务时限：待审核超过这个天数即标为超期。",
+    "reported": "已确认报送完成：上级办公室在关账前能看到。",
+    "unreported": "已撤销报送完成的确认。",
 }
 
 
@@ -151,11 +155,60 @@ def _back(back: str, **extra) -> str:
     return "/review" + (f"?{query}" if query else "")
 
 
+@dataclass
+class OfficeBacklog:
+    """One office's 积压 panel: its own queue and each child's (app/quality/backlog.py)."""
+
+    org: Organisation
+    rows: list[backlog_service.BacklogRow]
+    total: backlog_service.BacklogTotal
+    sla_days: int
+    own_office: bool
+
+
+def _backlogs(session: Session, by: Principal) -> list[OfficeBacklog]:
+    """The 积压 of each office the caller works in (usually one): three reads each."""
+    panels = []
+    for org_id in by.org_ids(*STAFF_ROLES):
+        rows = backlog_service.backlog(session, by, org_id, today=today_cn())
+        panels.append(OfficeBacklog(org=rows[0].org, rows=rows, total=backlog_service.backlog_total(rows),
+                                    sla_days=rows[0].sla_days, own_office=True))
+    return panels
+
+
 @router.get("/review")
 def review_page(request: Request, session: SessionDep, by: StaffUser,
                 filters: Annotated[ReviewFilters, Query()], done: str = "", n: int = 0, skipped: int = 0):
-    return render(request, TEMPLATE, _queue_context(session, by, filters, done=_done(done, n, skipped)),
-                  block="queue")
+    ctx = _queue_context(session, by, filters, done=_done(done, n, skipped))
+    if not wants_fragment(request):  # the panel sits outside the list HTMX swaps
+        ctx["backlogs"] = _backlogs(session, by)
+    return render(request, TEMPLATE, ctx, block="queue")
+
+
+@router.post("/review/sla")
+async def sla_submit(request: Request, read: SessionDep, session: WriteSessionDep, by: StaffUser,
+                     org_id: Annotated[int, Form()], days: Annotated[str, Form(max_length=10)] = ""):
+    def save(s: Session) -> None:
+        try:
+            value = int(days.strip())
+        except ValueError:
+            raise Invalid("请填写服务时限（天数）", code="sla_out_of_range",
+                          errors={"days": "请填写 1–90 之间的整数"}) from None
+        backlog_service.set_sla_days(s, by, org_id, value)
+
+    try:
+        await run_write(request, read, session, save, lambda r, _: None)
+    except Invalid as exc:
+        if is_htmx(request):
+            raise
+        message, status = exc.message, exc.status_code
+
+        def again() -> dict:
+            ctx = _queue_context(read, by, ReviewFilters(), error=message)
+            return ctx | {"backlogs": _backlogs(read, by)}
+
+        return render(request, TEMPLATE, await run_in_threadpool(again), status_code=status)
+    return redirect(request, "/review?done=sla")
 
 
 BackField = Annotated[str, Form(max_length=1000)]
@@ -293,22 +346,74 @@ def _office_orgs(session: Session, by: Principal) -> list[Organisation]:
     return sorted(seen.values(), key=lambda o: o.code)
 
 
+ReportPeriod = Literal["month", "quarter"]
+
+
+def _report_months(month: int, period: ReportPeriod) -> list[int]:
+    """The month, or the three months of its quarter."""
+    if period != "quarter":
+        return [month]
+    first = (month % 100 - 1) // 3 * 3 + 1
+    return [month // 100 * 100 + m for m in range(first, first + 3)]
+
+
+def _reporting(session: Session, by: Principal, org_id: int | None, month_text: str, period: ReportPeriod) -> dict | None:
+    """Each child's 报送 for the month (or quarter) about to be closed, with the reporting rate."""
+    try:
+        month = parse_month(month_text)
+    except Invalid:
+        return None
+    if org_id is None:
+        return None
+    rows = backlog_service.reporting_status(session, by, org_id, _report_months(month, period))
+    return {"org": rows[0].org, "own": rows[0], "children": rows[1:], "rate": backlog_service.reporting_rate(rows),
+            "month": month, "month_text": f"{month // 100}-{month % 100:02d}", "period": period,
+            "own_office": rows[0].org.id in by.org_ids(*STAFF_ROLES)}
+
+
 def _months_context(session: Session, by: Principal, *, done: str | None = None, error: str | None = None,
-                    form: dict | None = None) -> dict:
+                    form: dict | None = None, period: ReportPeriod = "month") -> dict:
     orgs = _office_orgs(session, by)
     closed = [{"org": o, "month": c.month, "closed_at": to_cn(c.closed_at)} for c, o in service.closed_months(session, by)]
     default_org = next((o.id for o in orgs if o.id in by.org_ids(*STAFF_ROLES)), None)
+    form = {"org_id": default_org, "month": _previous_month(today_cn()), **{k: v for k, v in (form or {}).items() if v}}
     return {
-        "orgs": orgs, "closed": closed, "done": done, "error": error,
-        "form": form or {"org_id": default_org, "month": _previous_month(today_cn())},
+        "orgs": orgs, "closed": closed, "done": done, "error": error, "form": form,
         "max_month": today_cn().strftime("%Y-%m"),
+        "report": None if error else _reporting(session, by, form["org_id"], form["month"], period),
     }
 
 
 @router.get("/review/months")
-def months_page(request: Request, session: SessionDep, by: StaffUser, done: str = ""):
-    return render(request, "review/months.html", _months_context(session, by, done=DONE_MESSAGES.get(done)),
-                  block="months")
+def months_page(request: Request, session: SessionDep, by: StaffUser, done: str = "",
+                org_id: Annotated[OptionalInt, Query()] = None, month: Annotated[str, Query(max_length=10)] = "",
+                period: ReportPeriod = "month"):
+    ctx = _months_context(session, by, done=DONE_MESSAGES.get(done), form={"org_id": org_id, "month": month},
+                          period=period)
+    return render(request, "review/months.html", ctx, block="months")
+
+
+@router.post("/review/months/report")
+async def month_report(request: Request, read: SessionDep, session: WriteSessionDep, by: StaffUser,
+                       org_id: Annotated[int, Form()], month: Annotated[int, Form(ge=200001, le=999912)],
+                       confirm: Annotated[bool, Form()] = True, period: Annotated[ReportPeriod, Form()] = "month"):
+    """The office confirms (or takes back) its own 报送完成 for a month."""
+    use_case = backlog_service.confirm_reporting if confirm else backlog_service.unconfirm_reporting
+    done = "reported" if confirm else "unreported"
+    form = {"org_id": org_id, "month": f"{month // 100}-{month % 100:02d}"}
+    try:
+        ctx = await run_write(request, read, session, lambda s: use_case(s, by, org_id, month),
+                              lambda r, _: _months_context(r, by, done=DONE_MESSAGES[done], form=form, period=period)
+                              if is_htmx(request) else None)
+    except Invalid as exc:
+        if is_htmx(request):
+            raise
+        message, status = exc.message, exc.status_code
+        ctx = await run_in_threadpool(lambda: _months_context(read, by, error=message, form=form))
+        return render(request, "review/months.html", ctx, status_code=status)
+    if ctx is not None:
+        return render(request, "review/months.html", ctx, block="months")
+    return redirect(request, "/review/months?" + urlencode({**form, "period": period, "done": done}))
 
 
 async def _month_write(request: Request, read: Session, session: Session, by: Principal, use_case: Callable[[Session], object], done: str,

@@ -27,6 +27,7 @@ from app.deps import CurrentUser, OrgForRead, OrgForStaff, SessionDep
 from app.errors import NotFound
 from app.models import Organisation
 from app.orgs.service import ancestors, key_counties
+from app.quality import backlog
 from app.screens.deps import SCREEN_HEADERS, ScreenScope
 from app.web import render, render_block_html, wants_fragment
 from app.xlsx import text_row, workbook_bytes
@@ -176,6 +177,16 @@ def activities_behind(request: Request, session: SessionDep, by: CurrentUser, or
         "org": org, "period": p, "items": items, "total": total, "page": page, "per_page": 50,
         "scope": scope, "task": task, "status": status,
         "history": status == "verified" and boards.history_in(session, org.id, p, scope=scope)}, block="results")
+
+
+# --- 待审核积压 (signed-in readers; loaded by the board's frame, outside the cached block) ------------
+
+@router.get("/boards/{code}/backlog")
+def backlog_fragment(request: Request, session: SessionDep, by: CurrentUser, org: OrgForRead):
+    rows = backlog.backlog(session, by, org.id)
+    return render(request, "boards/_backlog.html", {
+        "org": org, "rows": rows, "total": backlog.backlog_total(rows),
+        "staff": by.can(session, org.id, *STAFF_ROLES)}, block="backlog", headers=dict(PRIVATE))
 
 
 # --- inactive members (staff) --------------------------------------------------------------------

@@ -1,0 +1,68 @@
+"""Likely duplicates: an activity already recorded for the same county, task and date (and the same
+site when both name one). One definition, asked by the form, the JSON API and the review queue."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy import or_, select
+from sqlmodel import Session
+
+from app.errors import Conflict
+from app.models import Activity, ActivityStatus, ActivityValue, UserAccount
+
+LIVE = (ActivityStatus.pending, ActivityStatus.verified)
+
+
+NEAR_DAYS = 1  # a re-entry dated a day off is still flagged (not asked): see near_duplicates
+
+
+def candidates(session: Session, *, county_id: int, task_id: int, occurred_on: date, site_id: int | None = None,
+               exclude_id: int | None = None, limit: int = 10, days: int = 0) -> list[Activity]:
+    """Pending or verified activities of the same county, task and date (± ``days``); with a site,
+    those of the same site or of none (ix_activity_county_id_task_id_occurred_on finds them)."""
+    stmt = select(Activity).where(
+        Activity.county_id == county_id, Activity.task_id == task_id,
+        Activity.occurred_on.between(occurred_on - timedelta(days=days), occurred_on + timedelta(days=days)),
+        Activity.status.in_(LIVE))
+    if site_id is not None:
+        stmt = stmt.where(or_(Activity.site_id.is_(None), Activity.site_id == site_id))
+    if exclude_id is not None:
+        stmt = stmt.where(Activity.id != exclude_id)
+    return list(session.scalars(stmt.order_by(Activity.id).limit(limit)))
+
+
+def near_duplicates(session: Session, found: list[Activity], *, occurred_on: date, recorder_user_id: int,
+                    values: dict[int, int]) -> list[Activity]:
+    """Of ``found`` (candidates within NEAR_DAYS), those dated otherwise that look like a re-entry: the
+    same recorder, or exactly the same figures. They are flagged, not asked about: two activities a
+    day apart are common enough that a refusal would be wrong."""
+    others = [a for a in found if a.occurred_on != occurred_on]
+    if not others:
+        return []
+    figures: dict[int, dict[int, int]] = {a.id: {} for a in others}
+    for aid, ind, v in session.execute(select(ActivityValue.activity_id, ActivityValue.indicator_id,
+                                              ActivityValue.value).where(ActivityValue.activity_id.in_(list(figures)))):
+        figures[aid][ind] = v
+    wanted = {i: v for i, v in values.items() if v}
+    return [a for a in others
+            if a.recorder_user_id == recorder_user_id or {i: v for i, v in figures[a.id].items() if v} == wanted]
+
+
+def describe(session: Session, found: list[Activity]) -> list[dict]:
+    """The candidates as the API's 409 shows them: id, date, site, recorder's name, status."""
+    names = dict(session.execute(select(UserAccount.id, UserAccount.display_name).where(
+        UserAccount.id.in_({a.recorder_user_id for a in found}))).all())
+    return [{"id": a.id, "occurred_on": a.occurred_on.isoformat(), "site_id": a.site_id,
+             "recorder": names.get(a.recorder_user_id, ""), "status": str(a.status)} for a in found]
+
+
+class LikelyDuplicate(Conflict):
+    """A new activity matches ones already recorded: the recorder must join one or confirm it is another."""
+
+    code = "likely_duplicate"
+
+    def __init__(self, found: list[Activity], described: list[dict]) -> None:
+        super().__init__("已有同一天、同一地点、同一实事的活动记录：请申请加入该活动，或确认这是另一次活动并说明不同之处",
+                         code="likely_duplicate", extra={"candidates": described})
+        self.candidates = found

@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     # Origins allowed to show the anonymous big screen (/d/…) in a frame, space-separated
     # (e.g. "https://portal.example.gov.cn"); empty: no page may be framed.
     frame_ancestors: str = ""
+    # Truth at the door (app/quality/): the likely-duplicate decision and the flags at each write.
+    # Off only to measure what they cost (bench/submit.py --flags off); never in production.
+    quality_checks: bool = True
 
     @model_validator(mode="after")
     def _refuse_dev_secret_in_prod(self) -> Settings:

@@ -12,12 +12,15 @@ class DomainError(Exception):
     default_message = "请求有误"
 
     def __init__(self, message: str | None = None, *, code: str | None = None,
-                 errors: dict[str, str] | None = None, headers: dict[str, str] | None = None) -> None:
+                 errors: dict[str, str] | None = None, headers: dict[str, str] | None = None,
+                 extra: dict | None = None) -> None:
         self.message = message or self.default_message
         self.code = code or self.code
         # Per-field messages, for forms that show each error beside its input.
         self.errors = errors or {}
         self.headers = headers or {}
+        # More members of the JSON answer beside detail and code (e.g. a duplicate's candidates).
+        self.extra = extra or {}
         super().__init__(self.message)
 
 

@@ -65,9 +65,10 @@ def _wants_json(request: Request) -> bool:
 
 
 def _error_response(request: Request, status: int, message: str, code: str,
-                    errors: dict | list | None = None, headers: dict[str, str] | None = None) -> Response:
+                    errors: dict | list | None = None, headers: dict[str, str] | None = None,
+                    extra: dict | None = None) -> Response:
     if _wants_json(request):
-        body = {"detail": message, "code": code}
+        body = {"detail": message, "code": code, **(extra or {})}
         if errors:
             body["errors"] = errors
         return JSONResponse(body, status_code=status, headers=headers)
@@ -244,7 +245,8 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(DomainError)
     async def _domain_error(request: Request, exc: DomainError) -> Response:
-        return _error_response(request, exc.status_code, exc.message, exc.code, exc.errors or None, exc.headers)
+        return _error_response(request, exc.status_code, exc.message, exc.code, exc.errors or None, exc.headers,
+                               exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -357,7 +357,8 @@ async def create_activity(
         # Photos are decoded and re-encoded first, in a worker thread: the writer turn and the
         # write transaction (run_write, shared with the API) never wait on image processing.
         data, prepared = await _read_submission(
-            request, form, uploads, lambda data: service.check_new_activity(read, by=by, data=data))
+            request, form, uploads, lambda data: service.check_new_activity(read, by=by, data=data,
+                                                             idempotency_key=form.idempotency_key))
         activity_id = await run_write(
             request, read, write,
             lambda s: service.record_activity(s, by=by, data=data, idempotency_key=form.idempotency_key,

@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from app.activities.common import _core, _ids
 from app.activities.review import STATUS_LABELS
-from app.activities.schemas import ActivityRead, ActivityValueRead
+from app.activities.schemas import ActivityRead, ActivityValueRead, FlagRead
 from app.activities.values import display_value
 from app.models import (
     Activity,
@@ -30,6 +30,7 @@ from app.models import (
     Task,
     UserAccount,
 )
+from app.quality.flags import flags_of
 
 _READ_VALUES = (
     select(ActivityValue.activity_id, ActivityValue.value, Indicator.id, Indicator.name, Indicator.unit,
@@ -83,6 +84,7 @@ def to_read(session: Session, activities: Sequence[Activity]) -> list[ActivityRe
     }):
         names[kind][key] = name
     task_names, org_names, site_names, recorders = names["task"], names["org"], names["site"], names["user"]
+    flags = flags_of(session, ids["ids"])
     return [
         ActivityRead(
             id=a.id, status=a.status, status_label=STATUS_LABELS[ActivityStatus(a.status)],
@@ -96,6 +98,8 @@ def to_read(session: Session, activities: Sequence[Activity]) -> list[ActivityRe
             participant_ids=[member_id for member_id, _ in people.get(a.id, [])], values=values.get(a.id, []),
             photo_ids=photos.get(a.id, []), photo_count=len(photos.get(a.id, [])),
             version=a.version, submitted_at=a.submitted_at, reviewed_at=a.reviewed_at,
+            flags=[FlagRead(code=f.code, message=f.message) for f in flags.get(a.id, [])],
+            distinct_note=a.distinct_note, merged_into_id=a.merged_into_id,
         )
         for a in activities
     ]

@@ -30,11 +30,12 @@ from app.activities.months import _check_month_open, month_closed
 from app.activities.review import _move
 from app.activities.schemas import ActivityInput
 from app.activities.scope import activity_for_recorder
-from app.activities.values import _parse_values
+from app.activities.values import _parse_values_of
 from app.audit.service import record as audit
 from app.auth.principal import STAFF_ROLES, Principal
 from app.catalogue.service import owners_seen_by
 from app.clock import now_utc, today_cn, yyyymm
+from app.config import get_settings
 from app.errors import Conflict, Forbidden, Invalid
 from app.models import (
     Activity,
@@ -52,6 +53,8 @@ from app.models import (
 )
 from app.models.people import serving_on
 from app.orgs.service import is_within, subtrees_ids
+from app.quality import duplicates as dup
+from app.quality import flags as quality
 from app.rollup import service as rollup
 
 
@@ -102,7 +105,8 @@ def recording_org(by: Principal, on_behalf: bool) -> int:
 
 def fingerprint(data: ActivityInput, photo_digests: Sequence[str] = ()) -> str:
     """Digest of what was submitted: the same idempotency key with other content is refused."""
-    payload = data.model_dump(mode="json")
+    # The 「这是另一次活动」 decision is not content: confirming it after a 409 is the same submission.
+    payload = data.model_dump(mode="json", exclude={"distinct_from", "distinct_note"})
     payload["values"] = {str(k): str(v).strip() for k, v in sorted(data.values.items())}
     payload["participant_member_ids"] = sorted(set(data.participant_member_ids))
     payload["photos"] = list(photo_digests)
@@ -129,6 +133,8 @@ class _Checked:
     values: dict[int, int]
     participants: list[int]
     description: str
+    indicators: dict[int, quality.IndicatorFacts]
+    closed: bool
 
 
 def _facts(session: Session, data: ActivityInput, *, credited: int) -> Row[*tuple[Any, ...]]:
@@ -162,9 +168,11 @@ def _check(session: Session, by: Principal, data: ActivityInput, *, recorder_org
     description = data.description.strip()
     if len(description) < 2:
         raise Invalid("请简要描述活动内容", errors={"description": "请简要描述活动内容"})
-    values = _parse_values(session, data.task_id, data.values, org_id=credited)
+    values, indicators = _parse_values_of(session, data.task_id, data.values, org_id=credited)
     participants = _check_participants(session, by, data, recorder_org=recorder_org, organiser=organiser)
-    return _Checked(data.task_id, data.county_id, data.site_id, values, participants, description)
+    facts_of = {i: quality.IndicatorFacts(row.name, row.unit, row.kind) for i, row in indicators.items()}
+    return _Checked(data.task_id, data.county_id, data.site_id, values, participants, description, facts_of,
+                    bool(facts.closed))
 
 
 def _check_participants(session: Session, by: Principal, data: ActivityInput, *, recorder_org: int,
@@ -229,10 +237,39 @@ def _check_new(session: Session, by: Principal, data: ActivityInput, *,
                                        organiser=organiser, today=today)
 
 
-def check_new_activity(session: Session, *, by: Principal, data: ActivityInput, today: date | None = None) -> None:
+def _distinct_from(session: Session, by: Principal, data: ActivityInput,
+                   checked: _Checked) -> tuple[list[int], list[Activity]]:
+    """(the likely duplicates the submission was confirmed distinct from, the near ones to flag);
+    LikelyDuplicate when some match the date and the recorder has not yet decided (「申请加入」 or
+    「这是另一次活动」 with a note)."""
+    nearby = dup.candidates(session, county_id=checked.county_id, task_id=checked.task_id,
+                            occurred_on=data.occurred_on, site_id=checked.site_id, days=dup.NEAR_DAYS)
+    near = dup.near_duplicates(session, nearby, occurred_on=data.occurred_on, recorder_user_id=by.user_id,
+                               values=checked.values)
+    found = [a for a in nearby if a.occurred_on == data.occurred_on]
+    if not found:
+        return [], near
+    ids = {a.id for a in found}
+    note = (data.distinct_note or "").strip()
+    if ids <= set(data.distinct_from) and len(note) >= 2:
+        return sorted(ids), near
+    if ids <= set(data.distinct_from):
+        raise Invalid("请简要说明这次活动与已有记录有何不同（至少 2 个字）",
+                      errors={"distinct_note": "请说明与已有记录的不同"}, code="distinct_note_missing")
+    raise dup.LikelyDuplicate(found, dup.describe(session, found))
+
+
+def check_new_activity(session: Session, *, by: Principal, data: ActivityInput, today: date | None = None,
+                       idempotency_key: str = "") -> None:
     """The rules ``record_activity`` holds a new activity's content to, without writing: the form asks
-    them before it decodes any photo, so an invalid submission costs no image work."""
-    _check_new(session, by, data, today=today or today_cn())
+    them before it decodes any photo, so an invalid submission costs no image work. A retry of a
+    submission already recorded passes (``record_activity`` answers it with the first result)."""
+    if idempotency_key and _core(session).execute(
+            _EXISTING_ID, {"user_id": by.user_id, "key": idempotency_key.strip()}).scalar() is not None:
+        return
+    _organiser, _credited, checked = _check_new(session, by, data, today=today or today_cn())
+    if get_settings().quality_checks:
+        _distinct_from(session, by, data, checked)
 
 
 def record_activity(session: Session, *, by: Principal, data: ActivityInput, idempotency_key: str,
@@ -248,7 +285,10 @@ def record_activity(session: Session, *, by: Principal, data: ActivityInput, ide
     if existing is not None:
         return _replayed(existing, request_hash)
 
-    organiser, credited, checked = _check_new(session, by, data, today=today or today_cn())
+    today = today or today_cn()
+    organiser, credited, checked = _check_new(session, by, data, today=today)
+    checks = get_settings().quality_checks
+    distinct, near = _distinct_from(session, by, data, checked) if checks else ([], [])
 
     now = now_utc()
     row = {
@@ -257,6 +297,7 @@ def record_activity(session: Session, *, by: Principal, data: ActivityInput, ide
         "occurred_on": data.occurred_on, "description": checked.description, "status": ActivityStatus.pending,
         "status_reason": None, "reviewer_user_id": None, "reviewed_at": None, "idempotency_key": key,
         "request_hash": request_hash, "version": 1, "submitted_at": now, "created_at": now, "updated_at": now,
+        "distinct_note": (data.distinct_note or "").strip()[:200] if distinct else None, "merged_into_id": None,
     }
     new_id = _insert_unless_retried(session, row)
     if new_id is None:
@@ -270,6 +311,13 @@ def record_activity(session: Session, *, by: Principal, data: ActivityInput, ide
     make_transient_to_detached(activity)
     session.add(activity)
     _write_details(session, activity, checked.values, checked.participants, photos)
+    if checks:
+        quality.store(session, new_id, quality.compute(session, quality.Submitted(
+            task_id=checked.task_id, county_id=checked.county_id, occurred_on=data.occurred_on,
+            values=checked.values, indicators=checked.indicators, photo_count=len(photos),
+            recorder_user_id=by.user_id, credited_org_id=credited, submitted_on=today, closed=checked.closed,
+            distinct_from=distinct, distinct_note=data.distinct_note,
+            near_duplicates=[(a.id, a.occurred_on) for a in near]), today=today), new=True)
     rollup.apply(session, [(None, rollup.Contribution(
         status=ActivityStatus.pending.value, credited_org_id=credited, county_id=checked.county_id,
         task_id=checked.task_id, month=yyyymm(data.occurred_on), values=checked.values,
@@ -359,6 +407,13 @@ def correct_activity(session: Session, *, by: Principal, activity_id: int, data:
     session.execute(delete(ActivityParticipant).where(ActivityParticipant.activity_id == activity.id,
                                                       ActivityParticipant.member_id.in_(checked.participants)))
     _write_details(session, activity, checked.values, checked.participants, photos, existing_photos)
+    if get_settings().quality_checks:
+        kept = [f for f in quality.flags_of(session, [activity.id]).get(activity.id, []) if f.code == "duplicate"]
+        quality.store(session, activity.id, kept + quality.compute(session, quality.Submitted(
+            task_id=checked.task_id, county_id=checked.county_id, occurred_on=data.occurred_on,
+            values=checked.values, indicators=checked.indicators, photo_count=existing_photos + len(photos),
+            recorder_user_id=activity.recorder_user_id, credited_org_id=activity.credited_org_id,
+            submitted_on=today, closed=checked.closed, activity_id=activity.id), today=today))
     rollup.apply(session, [(resubmitted, rollup.contribution(session, activity))])
     audit(session, actor=by.actor, action="activity.correct", target_type="activity", target_id=activity.id,
           org_id=activity.credited_org_id, before=before,

@@ -10,6 +10,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Session
 
+from app.activities.months import _check_month_open
 from app.activities.scope import activity_for_review, reviewable_by
 from app.audit.service import record as audit
 from app.auth.principal import Principal
@@ -21,6 +22,7 @@ from app.models import (
     ActivityStatus,
     Member,
     ParticipantStatus,
+    UserAccount,
 )
 from app.rollup import service as rollup
 
@@ -124,20 +126,53 @@ def bulk_verify(session: Session, *, by: Principal, activity_ids: Sequence[int])
 # --- participant requests ----------------------------------------------------------------------
 
 def request_to_join(session: Session, *, by: Principal, activity_id: int) -> ActivityParticipant:
-    """A member asks to be added to an existing activity instead of recording it again. Commits."""
+    """申请加入: a member who was at an activity already recorded joins it instead of recording it
+    again. They are added at once (they were there), so the activity counts them; the addition is
+    in its history and its verifier can remove it (:func:`remove_participant`). Commits."""
     if by.member_id is None or by.member_org_id is None:
         raise Forbidden("只有在任委员可以申请加入活动")
-    activity = session.get(Activity, activity_id)
+    activity = session.get(Activity, activity_id, with_for_update=True)
     if activity is None or activity.status not in (ActivityStatus.pending, ActivityStatus.verified):
         raise NotFound()
-    if session.get(ActivityParticipant, (activity.id, by.member_id)) is not None:
-        raise Conflict("您已在这条活动的参与名单中（或已申请）", code="already_participant")
-    row = ActivityParticipant(activity_id=activity.id, member_id=by.member_id, status=ParticipantStatus.requested)
-    session.add(row)
-    audit(session, actor=by.actor, action="activity.join_request", target_type="activity", target_id=activity.id,
+    _check_month_open(session, by, activity.credited_org_id, activity.occurred_on)
+    row = session.get(ActivityParticipant, (activity.id, by.member_id))
+    if row is not None and row.status == ParticipantStatus.confirmed:
+        raise Conflict("您已在这条活动的参与名单中", code="already_participant")
+    was = rollup.contribution(session, activity)
+    if row is None:
+        row = ActivityParticipant(activity_id=activity.id, member_id=by.member_id, status=ParticipantStatus.confirmed)
+        session.add(row)
+    else:  # an earlier request still waiting: it is granted now
+        row.status = ParticipantStatus.confirmed
+    rollup.apply(session, [(was, replace(was, members=was.members | {by.member_id}))])
+    activity.updated_at = now_utc()  # its participants changed: incremental sync must see it
+    audit(session, actor=by.actor, action="activity.join", target_type="activity", target_id=activity.id,
           org_id=activity.credited_org_id, after={"member_id": by.member_id})
     session.commit()
     return row
+
+
+def remove_participant(session: Session, *, by: Principal, activity_id: int, member_id: int,
+                       reason: str = "") -> None:
+    """The verifier removes a participant who joined (or was named) but was not there. The recorder
+    stays: removing them would leave an activity nobody took part in. Audited; commits."""
+    activity = activity_for_review(session, by, activity_id)
+    _check_month_open(session, by, activity.credited_org_id, activity.occurred_on)
+    row = session.get(ActivityParticipant, (activity.id, member_id))
+    if row is None:
+        raise Conflict("该委员不在这条活动的参与名单中", code="not_participant")
+    recorder_member = session.scalar(select(UserAccount.member_id).where(UserAccount.id == activity.recorder_user_id))
+    if member_id == recorder_member:
+        raise Conflict("记录人本人不能从参与名单中移除；如记录有误请退回", code="recorder_stays")
+    if row.status == ParticipantStatus.confirmed:
+        was = rollup.contribution(session, activity)
+        rollup.apply(session, [(was, replace(was, members=was.members - {member_id}))])
+    session.delete(row)
+    activity.updated_at = now_utc()
+    audit(session, actor=by.actor, action="activity.participant_remove", target_type="activity",
+          target_id=activity.id, org_id=activity.credited_org_id,
+          after={"member_id": member_id, "reason": (reason or "").strip()[:200] or None})
+    session.commit()
 
 
 def decide_participant(session: Session, *, by: Principal, activity_id: int, member_id: int, accept: bool) -> None:

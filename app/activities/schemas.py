@@ -25,6 +25,11 @@ class ActivityInput(BaseModel):
     organiser_org_id: int | None = Field(default=None, description="组织单位（可选）；不填则计入记录人所在组织")
     participant_member_ids: list[int] = Field(default_factory=list, max_length=200, description="其他参与委员")
     on_behalf: bool = Field(default=False, description="代录：工作人员替委员记录")
+    distinct_from: list[int] = Field(
+        default_factory=list, max_length=20,
+        description="确认与这些疑似重复的活动（409 likely_duplicate 的 candidates）不是同一次活动；须同时填写 distinct_note")
+    distinct_note: str | None = Field(default=None, max_length=200,
+                                      description="「这是另一次活动」的简短说明（至少 2 个字）")
 
 
 class ActivityValueRead(BaseModel):
@@ -34,6 +39,12 @@ class ActivityValueRead(BaseModel):
     kind: str
     value: int = Field(description="整数：计数原样；金额以 0.01 万元为单位")
     display: str = Field(description="按单位显示的数值，如 12.5")
+
+
+class FlagRead(BaseModel):
+    code: str = Field(description="duplicate | over_bound | ratio | outlier_history | outlier_member | "
+                                  "money_no_photo | late_entry | closed_month")
+    message: str = Field(description="为什么需要核实（中文，含数值）")
 
 
 class ActivityRead(BaseModel):
@@ -72,6 +83,9 @@ class ActivityRead(BaseModel):
     version: int
     submitted_at: datetime
     reviewed_at: datetime | None
+    flags: list[FlagRead] = Field(default_factory=list, description="需要核实的原因（疑似重复、超出上限、比例异常等）")
+    distinct_note: str | None = Field(default=None, description="记录人确认「这是另一次活动」时的说明")
+    merged_into_id: int | None = Field(default=None, description="作为重复记录被合并到的活动编号（本条已撤回）")
 
 
 class ActivityPage(BaseModel):

@@ -9,6 +9,7 @@ from sqlalchemy import (
     bindparam,
     select,
 )
+from sqlalchemy.engine import Row
 from sqlmodel import Session
 
 from app.activities.common import _core
@@ -63,6 +64,12 @@ def display_value(kind: IndicatorKind | str, value: int) -> str:
 
 
 def _parse_values(session: Session, task_id: int, raw: dict[int, str], *, org_id: int) -> dict[int, int]:
+    return _parse_values_of(session, task_id, raw, org_id=org_id)[0]
+
+
+def _parse_values_of(session: Session, task_id: int, raw: dict[int, str], *,
+                     org_id: int) -> tuple[dict[int, int], dict[int, Row]]:
+    """The stored values, and the task's indicators as rows (id, name, unit, kind) for what follows."""
     # Plain rows (id, name, unit, kind), not entities: parse_value reads only those attributes.
     indicators = {i.id: i for i in _core(session).execute(_TASK_INDICATORS, {"task_id": task_id, "org_id": org_id})}
     unknown = set(raw) - set(indicators)
@@ -81,4 +88,4 @@ def _parse_values(session: Session, task_id: int, raw: dict[int, str], *, org_id
         raise Invalid(next(iter(errors.values())), errors=errors)
     if not any(v > 0 for v in values.values()):
         raise Invalid("请至少填写一项指标数值", errors={"values": "请至少填写一项指标数值"})
-    return values
+    return values, indicators

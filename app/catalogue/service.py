@@ -16,6 +16,7 @@ from sqlmodel import Session
 
 from app.models import BoostArea, Campaign, Indicator, IndicatorKind, Organisation, Task
 from app.orgs.service import ancestor_ids, ancestors_of_ids, subtrees_ids
+from app.quality.rules import load_defaults
 
 CATALOGUE_FILE = Path(__file__).resolve().parent.parent / "data" / "catalogue.json"
 
@@ -52,6 +53,8 @@ def load_catalogue(session: Session, *, owner: Organisation, path: Path = CATALO
                 owner_org_id=owner.id, narrative=ind["narrative"], sort_order=i_order,
             ))
     session.flush()
+    # The default plausibility rules come with the catalogue (app/data/plausibility.json).
+    load_defaults(session, owner_org_id=owner.id, campaign_id=campaign.id)
     return campaign
 
 

@@ -25,6 +25,7 @@ from app.models import (
     UserAccount,
 )
 from app.orgs.service import subtree_ids
+from app.quality import duplicates
 
 _SelectT = TypeVar("_SelectT", bound=Select[*tuple[Any, ...]])
 
@@ -132,12 +133,8 @@ def list_by_cursor(session: Session, by: Principal, filters: ActivityFilters, *,
 
 
 def likely_duplicates(session: Session, *, county_id: int, task_id: int, occurred_on: date,
-                      exclude_id: int | None = None, limit: int = 5) -> list[Activity]:
-    """Activities already recorded for the same place, date and task (the joint-activity nudge)."""
-    stmt = select(Activity).where(
-        Activity.county_id == county_id, Activity.task_id == task_id, Activity.occurred_on == occurred_on,
-        Activity.status.in_([ActivityStatus.pending, ActivityStatus.verified]),
-    )
-    if exclude_id:
-        stmt = stmt.where(Activity.id != exclude_id)
-    return list(session.scalars(stmt.order_by(Activity.id).limit(limit)))
+                      site_id: int | None = None, exclude_id: int | None = None, limit: int = 5) -> list[Activity]:
+    """Activities already recorded for the same place, date and task: the one definition of
+    app/quality/duplicates.py, which recording also asks before it writes."""
+    return duplicates.candidates(session, county_id=county_id, task_id=task_id, occurred_on=occurred_on,
+                                 site_id=site_id, exclude_id=exclude_id, limit=limit)

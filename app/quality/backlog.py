@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import case, func, or_, select
 from sqlmodel import Session
@@ -165,7 +165,7 @@ def backlog(session: Session, by: Principal, org_id: int, *, today: date | None 
             .where(Activity.status == ActivityStatus.pending.value, Activity.credited_org_id.in_(subtree_ids(org.id)))
             .group_by(Activity.credited_org_id))
     pending: dict[int, int] = {}
-    oldest: dict[int, object] = {}
+    oldest: dict[int, datetime] = {}
     overdue: dict[int, int] = {}
     for credited, n, first, *lates in session.execute(stmt):
         row = row_of.get(credited)
@@ -173,12 +173,12 @@ def backlog(session: Session, by: Principal, org_id: int, *, today: date | None 
             continue
         pending[row] = pending.get(row, 0) + n
         overdue[row] = overdue.get(row, 0) + int(lates[list(cutoffs).index(level[credited])] or 0)
-        if first is not None and (row not in oldest or first < oldest[row]):  # type: ignore[operator]
+        if first is not None and (row not in oldest or first < oldest[row]):
             oldest[row] = first
     rows = []
     for o in [org, *children]:
-        first = to_cn(oldest.get(o.id))  # type: ignore[arg-type]
-        on = first.date() if first else None
+        moment = to_cn(oldest.get(o.id))
+        on = moment.date() if moment else None
         rows.append(BacklogRow(org=o, own=o.id == org.id, pending=pending.get(o.id, 0), oldest_submitted_on=on,
                                oldest_age_days=(today - on).days if on else None, sla_days=level[o.id],
                                overdue=overdue.get(o.id, 0)))

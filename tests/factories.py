@@ -192,3 +192,19 @@ def login_as(client, session: Session, user: UserAccount) -> str:
     client.cookies.set(SESSION_COOKIE, raw)
     client.headers["X-CSRF-Token"] = row.csrf_token
     return row.csrf_token
+
+
+def record_another(session: Session, *, by, data, idempotency_key: str, **kwargs):
+    """``record_activity``, answering 「这是另一次活动」 when the data matches activities already there
+    (test data that logs several alike on one day; the likely-duplicate decision itself is tested in
+    tests/quality/)."""
+    from app.activities.service import record_activity
+    from app.quality.duplicates import LikelyDuplicate
+
+    try:
+        return record_activity(session, by=by, data=data, idempotency_key=idempotency_key, **kwargs)
+    except LikelyDuplicate as exc:
+        session.rollback()
+        data = data.model_copy(update={"distinct_from": [a.id for a in exc.candidates],
+                                       "distinct_note": "另一次活动（测试数据）"})
+        return record_activity(session, by=by, data=data, idempotency_key=idempotency_key, **kwargs)

@@ -59,7 +59,10 @@ class World:
 
 
 @pytest.fixture
-def world(session) -> World:
+def world(session, settings_env) -> World:
+    # These tests are about figures: activities alike on one day are logged as they come, without the
+    # likely-duplicate decision and flags at entry (tested in tests/quality/).
+    settings_env(quality_checks="false")
     return World(session)
 
 

@@ -87,8 +87,8 @@ class World:
         s = self.s
         if kind == "log":
             who, month, amount, joint, _ = args
-            result = service.record_activity(s, by=self.p(self.users[who]), data=self.form(who, month, amount, joint),
-                                             idempotency_key=f"k{len(self.activities)}", today=TODAY)
+            result = f.record_another(s, by=self.p(self.users[who]), data=self.form(who, month, amount, joint),
+                                      idempotency_key=f"k{len(self.activities)}", today=TODAY)
             self.activities.append((who, result.activity.id))
             return
         if kind in ("end_membership", "transfer"):
@@ -117,7 +117,8 @@ class World:
             return
         staff = self.p(self.staff)
         if kind == "verify":
-            service.verify(s, by=staff, activity_id=picked[1])
+            # Activities logged months back carry a late-entry flag: the reviewer confirms with a note.
+            service.verify(s, by=staff, activity_id=picked[1], note="已核实")
         elif kind == "return":
             service.return_activity(s, by=staff, activity_id=picked[1], reason="请补充照片")
         elif kind == "reopen":
@@ -131,9 +132,10 @@ class World:
         elif kind == "join":
             _, accept = args
             other = "outsider" if picked[0] == "member" else "member"
+            # 申请加入 adds the member at once; a refusal is the verifier removing them again.
             service.request_to_join(s, by=self.p(self.users[other]), activity_id=picked[1])
-            service.decide_participant(s, by=staff, activity_id=picked[1], member_id=self.member_ids[other],
-                                       accept=accept)
+            if not accept:
+                service.remove_participant(s, by=staff, activity_id=picked[1], member_id=self.member_ids[other])
         elif kind == "bulk_verify":
             ids = [self.pick(n)[1] for n in args[0]] if self.activities else []
             service.bulk_verify(s, by=staff, activity_ids=ids)

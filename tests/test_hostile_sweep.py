@@ -52,6 +52,7 @@ from app.models import (
     Site,
     UserAccount,
 )
+from app.quality import flags as quality
 from app.reports import narrative
 from app.rollup import service as rollup
 from tests import factories as f
@@ -119,6 +120,9 @@ def world(session) -> World:
                                values={indicator.id: 7}, occurred_on=today_cn(), participants=(member,))
     activity.description = h("description", 2000)
     activity.site_id = site.id
+    # 「这是另一次活动」: the member's note, kept on the row and quoted in the stored flag's sentence.
+    activity.distinct_note = h("distinct", 200)
+    quality.store(session, activity.id, [quality.Flag("duplicate", f"记录人确认是另一次活动：{texts['distinct']}")])
     returned = f.make_activity(session, recorder=member_user, credited=wuhua, county=wuhua, task_=task,
                                values={indicator.id: 1}, occurred_on=today_cn())
     returned.status, returned.status_reason = ActivityStatus.returned, h("reason", 500)
@@ -202,7 +206,8 @@ PAGES: list[tuple[str, str, str, set[str]]] = [
     ("/terms/530102", "admin", "html", {"committee", "county", "member", "post"}),
     ("/tokens", "admin", "html", COMMON | {"token"}),
     ("/api/v1/activities", "admin", "json", {"county", "description", "indicator", "member", "reason", "site", "task"}),
-    ("/api/v1/activities/{activity}", "admin", "json", {"county", "description", "member", "account", "site"}),
+    ("/api/v1/activities/{activity}", "admin", "json", {"county", "description", "member", "account", "site",
+                                                        "distinct"}),
     ("/api/v1/catalogue", "admin", "json", {"area", "indicator", "task", "short", "u"}),
     ("/api/v1/links", "admin", "json", COMMON | {"linknote", "member", "post"}),
     ("/api/v1/links/coverage", "admin", "json", COMMON | {"member", "post"}),

@@ -19,6 +19,7 @@ from app.activities.scope import _confirmed_activities_of, reviewable_by, visibl
 from app.auth.principal import Principal
 from app.models import (
     Activity,
+    ActivityFlag,
     ActivityParticipant,
     ActivityStatus,
     Member,
@@ -43,6 +44,7 @@ class ActivityFilters:
     org_id: int | None = None  # credited to this organisation or below
     updated_since: datetime | None = None  # changed at or after (incremental sync)
     by_name_only: bool = False  # ``member`` never matches phone numbers (API tokens)
+    flag: str | None = None  # "any": carries a flag; a FlagCode: carries that flag
 
 
 def _filtered(stmt: _SelectT, f: ActivityFilters) -> _SelectT:
@@ -62,6 +64,11 @@ def _filtered(stmt: _SelectT, f: ActivityFilters) -> _SelectT:
         stmt = stmt.where(Activity.credited_org_id.in_(subtree_ids(f.org_id)))
     if f.updated_since:
         stmt = stmt.where(Activity.updated_at >= f.updated_since)
+    if f.flag:  # ix_activity_flag_code_activity_id answers both
+        flagged = select(ActivityFlag.activity_id).where(ActivityFlag.activity_id == Activity.id)
+        if f.flag != "any":
+            flagged = flagged.where(ActivityFlag.code == f.flag)
+        stmt = stmt.where(flagged.exists())
     if f.member:
         q = f.member.strip()
         matches = Member.name.contains(q) if f.by_name_only else or_(Member.name.contains(q), Member.phone.startswith(q))

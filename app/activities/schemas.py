@@ -106,3 +106,16 @@ class ReturnInput(BaseModel):
 
 class ReopenInput(ReturnInput):
     pass
+
+
+class VerifyInput(BaseModel):
+    model_config = ConfigDict(extra="forbid",
+                              json_schema_extra={"examples": [{"note": "已电话核实，资助人数无误"}]})
+    note: str | None = Field(default=None, max_length=500,
+                             description="核实说明：有提示（flags）的活动必填，至少 2 个字，记入审核日志")
+
+
+class MergeInput(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"into_id": 1024}]})
+    into_id: int = Field(ge=1, le=2**31 - 1, description="保留的那条活动（原始记录）的编号")
+    note: str = Field(default="", max_length=500, description="合并说明（可不填）")

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import select
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -30,9 +31,11 @@ from app.clock import to_cn, today_cn
 from app.db import end_read, run_write
 from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep, org_for_staff
 from app.errors import Conflict, Forbidden, Invalid
-from app.models import Activity, ActivityStatus, Organisation
+from app.models import Activity, ActivityStatus, FlagCode, Organisation
 from app.orgs.service import subtree
 from app.quality import backlog as backlog_service
+from app.quality.duplicates import NEAR_DAYS, candidates
+from app.quality.flags import FLAG_LABELS, flags_of
 from app.web import is_htmx, redirect, render, wants_fragment
 
 router = APIRouter(include_in_schema=False)
@@ -52,7 +55,13 @@ DONE_MESSAGES = {
     "sla": "已保存服务时限：待审核超过这个天数即标为超期。",
     "reported": "已确认报送完成：上级办公室在关账前能看到。",
     "unreported": "已撤销报送完成的确认。",
+    "merged": "已合并：重复记录已撤回，其记录人和参与委员已加入保留的那条，数值只计一次。",
+    "removed": "已将该委员移出参与名单。",
 }
+FLAG_CHOICES = [("", "全部"), ("any", "有提示"), *((c.value, label) for c, label in FLAG_LABELS.items())]
+# What a row needs besides itself (the queue and a row alone after 通过/退回 alike).
+ROW_CONTEXT = {"flag_labels": {c.value: label for c, label in FLAG_LABELS.items()},
+               "return_reasons": service.RETURN_REASONS}
 
 
 async def require_staff(by: CurrentUser) -> Principal:
@@ -74,13 +83,14 @@ class ReviewFilters(BaseModel):
     member: str = Field(default="", max_length=40)
     date_from: OptionalDate = None
     date_to: OptionalDate = None
+    flag: Literal["", "any", *(c.value for c in FlagCode)] = ""  # type: ignore[valid-type]
     page: int = Field(default=1, ge=1, le=100_000)
 
     def for_service(self) -> service.ActivityFilters:
         return service.ActivityFilters(
             status=None if self.status == "all" else ActivityStatus(self.status), county_id=self.county_id,
             task_id=self.task_id, member=self.member.strip() or None, date_from=self.date_from,
-            date_to=self.date_to)
+            date_to=self.date_to, flag=self.flag or None)
 
     def query(self, **changes) -> str:
         """The query string of these filters (empty and default ones left out), with ``changes`` applied."""
@@ -139,13 +149,38 @@ def _queue_context(session: Session, by: Principal, filters: ReviewFilters, *, d
         "next_url": "/review?" + filters.query(page=filters.page + 1),
         "counties": service.counties_for(session), "tasks": _tasks(session, by), "statuses": STATUS_CHOICES,
         "pending_filter": filters.status == "pending", "done": done, "error": error,
+        "flag_choices": FLAG_CHOICES, **ROW_CONTEXT,
     }
 
 
-def _done(done: str, n: int = 0, skipped: int = 0) -> str | None:
+def _why(counts: dict[str, int]) -> str:
+    """Flag counts for a query string: over_bound.2,duplicate.1 (the order of FLAG_LABELS)."""
+    return ",".join(f"{c.value}.{counts[c.value]}" for c in FLAG_LABELS if counts.get(c.value))
+
+
+def _why_text(why: str) -> str:
+    """超出上限 2、疑似重复 1 — from _why's text; anything unknown is left out."""
+    labels = {c.value: label for c, label in FLAG_LABELS.items()}
+    parts = []
+    for item in why.split(",")[:len(labels)]:
+        code, _, n = item.partition(".")
+        if code in labels and n.isdigit():
+            parts.append(f"{labels[code]} {int(n)}")
+    return "、".join(parts)
+
+
+def _done(done: str, n: int = 0, skipped: int = 0, flagged: int = 0, why: str = "") -> str | None:
     if done == "bulk":
-        return f"已批量审核通过 {n} 条。" + (f"另有 {skipped} 条不是待审核或不在您的审核范围，未处理。" if skipped else "")
+        reasons = _why_text(why)
+        return (f"已批量审核通过 {n} 条。"
+                + (f"{flagged} 条有需要核实的提示未通过" + (f"（{reasons}）" if reasons else "") + "，请逐条核实。"
+                   if flagged else "")
+                + (f"另有 {skipped} 条不是待审核或不在您的审核范围，未处理。" if skipped else ""))
     return DONE_MESSAGES.get(done)
+
+
+def _bulk_done(result: service.BulkResult) -> str | None:
+    return _done("bulk", result.verified, result.skipped_other, result.skipped_flagged, _why(result.flag_counts))
 
 
 def _back(back: str, **extra) -> str:
@@ -178,8 +213,9 @@ def _backlogs(session: Session, by: Principal) -> list[OfficeBacklog]:
 
 @router.get("/review")
 def review_page(request: Request, session: SessionDep, by: StaffUser,
-                filters: Annotated[ReviewFilters, Query()], done: str = "", n: int = 0, skipped: int = 0):
-    ctx = _queue_context(session, by, filters, done=_done(done, n, skipped))
+                filters: Annotated[ReviewFilters, Query()], done: str = "", n: int = 0, skipped: int = 0,
+                flagged: int = 0, why: Annotated[str, Query(max_length=200)] = ""):
+    ctx = _queue_context(session, by, filters, done=_done(done, n, skipped, flagged, why))
     if not wants_fragment(request):  # the panel sits outside the list HTMX swaps
         ctx["backlogs"] = _backlogs(session, by)
     return render(request, TEMPLATE, ctx, block="queue")
@@ -217,7 +253,8 @@ ReasonField = Annotated[str, Form(max_length=500)]
 
 async def _after_row_action(request: Request, row: Row, back: str, done: str):
     if is_htmx(request):
-        return render(request, TEMPLATE, {"r": row, "back": back, "done_row": DONE_MESSAGES[done]}, block="row")
+        return render(request, TEMPLATE, {"r": row, "back": back, "done_row": DONE_MESSAGES[done], **ROW_CONTEXT},
+                      block="row")
     return redirect(request, _back(back, done=done))
 
 
@@ -229,7 +266,7 @@ async def _row_refused(request: Request, read: Session, by: Principal, activity_
             if is_htmx(request):
                 row = _row(read, service.activity_for_read(read, by, activity_id))
                 row.error = exc.message
-                return {"r": row, "back": back}
+                return {"r": row, "back": back, **ROW_CONTEXT}
             filters = ReviewFilters.from_query(back)
             return _queue_context(read, by, filters, error=exc.message, row_errors={activity_id: exc.message})
         finally:
@@ -241,8 +278,13 @@ async def _row_refused(request: Request, read: Session, by: Principal, activity_
 
 @router.post("/review/{activity_id:int}/verify")
 async def verify_submit(request: Request, read: SessionDep, session: WriteSessionDep, by: StaffUser,
-                        activity_id: Id, back: BackField = ""):
-    row = await run_write(request, read, session, lambda s: service.verify(s, by=by, activity_id=activity_id), _row)
+                        activity_id: Id, back: BackField = "", note: ReasonField = ""):
+    """通过; a flagged activity's form carries the confirmation note (missing: the row again, with why)."""
+    try:
+        row = await run_write(request, read, session,
+                              lambda s: service.verify(s, by=by, activity_id=activity_id, note=note), _row)
+    except Invalid as exc:
+        return await _row_refused(request, read, by, activity_id, back, exc)
     return await _after_row_action(request, row, back, "verified")
 
 
@@ -259,9 +301,12 @@ async def _with_reason(request: Request, read: Session, session: Session, by: Pr
 
 @router.post("/review/{activity_id:int}/return")
 async def return_submit(request: Request, read: SessionDep, session: WriteSessionDep, by: StaffUser,
-                        activity_id: Id, reason: ReasonField = "", back: BackField = ""):
-    return await _with_reason(request, read, session, by, activity_id, reason, back,
-                              service.return_activity, "returned")
+                        activity_id: Id, reason: ReasonField = "", back: BackField = "",
+                        standard_reason: Annotated[str, Form(max_length=40)] = ""):
+    def use_case(s: Session, **kw) -> Activity:  # the standard reason picked, and/or own words
+        return service.return_activity(s, standard_reason=standard_reason, **kw)
+
+    return await _with_reason(request, read, session, by, activity_id, reason, back, use_case, "returned")
 
 
 @router.post("/review/{activity_id:int}/reopen")
@@ -279,16 +324,77 @@ async def bulk_verify_submit(request: Request, read: SessionDep, session: WriteS
         raise Invalid("请先勾选要审核通过的活动", code="nothing_selected")
     filters = ReviewFilters.from_query(back)
     if not confirmed:  # without JavaScript the confirmation is a page of its own
-        return render(request, "review/bulk_confirm.html", {"ids": ids, "back": back, "cancel_url": _back(back)})
+        def flagged_among() -> int:  # of those the caller reviews: a count says nothing about others' items
+            mine = read.scalars(select(Activity.id).where(Activity.id.in_(ids), service.reviewable_by(by)))
+            return len(flags_of(read, list(mine)))
 
-    def answer(r: Session, result: tuple[int, int]) -> tuple[tuple[int, int], dict | None]:
-        return result, (_queue_context(r, by, filters, done=_done("bulk", *result)) if is_htmx(request) else None)
+        flagged = await run_in_threadpool(flagged_among)
+        return render(request, "review/bulk_confirm.html", {"ids": ids, "back": back, "cancel_url": _back(back),
+                                                            "flagged": flagged})
 
-    (verified, skipped), ctx = await run_write(
+    def answer(r: Session, result: service.BulkResult) -> tuple[service.BulkResult, dict | None]:
+        return result, (_queue_context(r, by, filters, done=_bulk_done(result)) if is_htmx(request) else None)
+
+    result, ctx = await run_write(
         request, read, session, lambda s: service.bulk_verify(s, by=by, activity_ids=ids), answer)
     if ctx is not None:
         return render(request, TEMPLATE, ctx, block="queue")
-    return redirect(request, _back(back, done="bulk", n=verified, skipped=skipped))
+    extra = {"flagged": result.skipped_flagged, "why": _why(result.flag_counts)} if result.skipped_flagged else {}
+    return redirect(request, _back(back, done="bulk", n=result.verified, skipped=result.skipped_other, **extra))
+
+
+# --- likely duplicates: side by side, merged by the reviewer -------------------------------------------
+
+def _duplicates_context(session: Session, by: Principal, activity_id: int, *, back: str = "",
+                        error: str | None = None) -> dict:
+    activity = service.activity_for_review(session, by, activity_id)
+    found = [a for a in candidates(session, county_id=activity.county_id, task_id=activity.task_id,
+                                   occurred_on=activity.occurred_on, site_id=activity.site_id, exclude_id=activity.id,
+                                   days=NEAR_DAYS) if a.merged_into_id is None]
+    # Those the caller may not review are not shown: a merge needs both.
+    reviewable = set(session.scalars(select(Activity.id).where(
+        Activity.id.in_([a.id for a in found]), service.reviewable_by(by)))) if found else set()
+    reads = service.to_read(session, [activity, *(a for a in found if a.id in reviewable)])
+    return {"a": reads[0], "others": reads[1:], "back": back, "error": error, "back_url": _back(back), **ROW_CONTEXT}
+
+
+@router.get("/review/{activity_id:int}/duplicates")
+def duplicates_page(request: Request, session: SessionDep, by: StaffUser, activity_id: Id,
+                    back: Annotated[str, Query(max_length=1000)] = ""):
+    return render(request, "review/merge.html", _duplicates_context(session, by, activity_id, back=back))
+
+
+@router.post("/review/{activity_id:int}/merge")
+async def merge_submit(request: Request, read: SessionDep, session: WriteSessionDep, by: StaffUser,
+                       activity_id: Id, into_id: Annotated[int, Form(ge=1, le=2**31 - 1)],
+                       back: BackField = "", note: ReasonField = ""):
+    """合并到这条: the duplicate (this one) joins ``into_id``; back to the queue with what happened."""
+    try:
+        await run_write(request, read, session,
+                        lambda s: service.merge(s, by=by, duplicate_id=activity_id, into_id=into_id, note=note),
+                        lambda r, _: None)
+    except Invalid as exc:
+        message, status = exc.message, exc.status_code
+
+        def again() -> dict:
+            try:
+                return _duplicates_context(read, by, activity_id, back=back, error=message)
+            finally:
+                end_read(read)
+
+        return render(request, "review/merge.html", await run_in_threadpool(again), status_code=status)
+    return redirect(request, _back(back, done="merged"))
+
+
+@router.post("/review/{activity_id:int}/participants/{member_id:int}/remove")
+async def participant_remove(request: Request, read: SessionDep, session: WriteSessionDep, by: StaffUser,
+                             activity_id: Id, member_id: Id, reason: ReasonField = ""):
+    """移除 on the activity's page: a participant who joined but was not there."""
+    await run_write(request, read, session,
+                    lambda s: service.remove_participant(s, by=by, activity_id=activity_id, member_id=member_id,
+                                                         reason=reason),
+                    lambda r, _: None)
+    return redirect(request, f"/activities/{activity_id}?removed=1")
 
 
 # --- participant requests ------------------------------------------------------------------------------

@@ -95,7 +95,7 @@ def test_verify_without_javascript_redirects_back_to_the_filtered_queue(client, 
     assert r.headers["location"] == f"/review?county_id={world.wuhua.id}&done=verified"
     assert "已审核通过" in client.get(r.headers["location"]).text
     # A hostile "back" cannot send the browser elsewhere.
-    b = _recorded(world, key="k2", description="另一次义诊")
+    b = _recorded(world, key="k2", description="另一次义诊", occurred_on=date(YEAR, 11, 10))
     r = client.post(f"/review/{b.id}/verify", data={"back": "//evil.example/?x=1"}, follow_redirects=False)
     assert r.headers["location"] == "/review?done=verified"
 
@@ -131,7 +131,8 @@ def test_reopen_a_verified_activity_with_a_reason(client, world):
 
 def test_bulk_verify_asks_first_without_javascript_then_verifies_the_pending_ones(client, world):
     s = world.session
-    mine = [_recorded(world, key=f"b{n}", description=f"活动{n}号") for n in range(3)]
+    mine = [_recorded(world, key=f"b{n}", description=f"活动{n}号", occurred_on=date(YEAR, 11, 4 + 3 * n))
+            for n in range(3)]
     svc.withdraw(s, by=world.p(world.member_user), activity_id=mine[2].id)
     ids = [str(a.id) for a in mine]
     _as(client, world, world.county_staff)
@@ -149,7 +150,8 @@ def test_bulk_verify_asks_first_without_javascript_then_verifies_the_pending_one
 
 
 def test_bulk_verify_with_htmx_answers_the_list(client, world):
-    a, b = _recorded(world, key="x1"), _recorded(world, key="x2", description="第二次义诊")
+    a = _recorded(world, key="x1")
+    b = _recorded(world, key="x2", description="第二次义诊", occurred_on=date(YEAR, 11, 10))
     _as(client, world, world.county_staff)
     r = client.post("/review/bulk-verify", data={"activity_ids": [a.id, b.id], "confirmed": "1"}, headers=HX)
     assert r.status_code == 200 and r.text.lstrip().startswith('<div id="review-queue">')

@@ -291,7 +291,7 @@ def record_activity(session: Session, *, by: Principal, data: ActivityInput, ide
     distinct, near = _distinct_from(session, by, data, checked) if checks else ([], [])
 
     now = now_utc()
-    row = {
+    row: dict[str, Any] = {
         "recorder_user_id": by.user_id, "credited_org_id": credited, "organiser_org_id": organiser,
         "task_id": checked.task_id, "county_id": checked.county_id, "site_id": checked.site_id,
         "occurred_on": data.occurred_on, "description": checked.description, "status": ActivityStatus.pending,

@@ -13,6 +13,7 @@ import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -53,7 +54,7 @@ class Rules:
 
 
 _lock = threading.Lock()
-_cache: dict[str, object] = {"version": None, "rows": (), "by_org": {}}
+_cache: dict[str, Any] = {"version": None, "rows": (), "by_org": {}}
 
 
 def current_version(session: Session) -> str:
@@ -84,7 +85,7 @@ def effective_rules(session: Session, org_id: int) -> Rules:
     with _lock:
         if _cache["version"] != version:
             _cache.update(version=version, rows=None, by_org={})
-        cached = _cache["by_org"].get(org_id)  # type: ignore[attr-defined]
+        cached = _cache["by_org"].get(org_id)
         rows = _cache["rows"]
     if cached is not None:
         return cached
@@ -105,7 +106,7 @@ def effective_rules(session: Session, org_id: int) -> Rules:
     with _lock:
         if _cache["version"] == version:
             _cache["rows"] = rows
-            _cache["by_org"][org_id] = rules  # type: ignore[index]
+            _cache["by_org"][org_id] = rules
     return rules
 
 

@@ -1,5 +1,5 @@
 """Command line: ``python -m app serve | migrate | init | demo | rollup | report | createadmin | import |
-backup | restore``."""
+backup | restore | quality recompute``."""
 
 from __future__ import annotations
 
@@ -236,6 +236,25 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_quality_recompute(args: argparse.Namespace) -> int:
+    from app.orgs.service import get_by_code, root
+    from app.quality.jobs import recompute_in_batches
+
+    with read_session() as s:
+        try:
+            org = get_by_code(s, args.org) if args.org else root(s)
+        except ValueError:
+            org = None
+        org_id, name = (org.id, org.name) if org is not None else (None, "")
+    if org_id is None:
+        print(f"找不到组织 {args.org or '（全省）'}", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    pending, changed = recompute_in_batches(read_session, write_session, org_id)
+    print(f"{name}：检查待审核活动 {pending} 条，提示有变化的 {changed} 条，用时 {time.perf_counter() - started:.1f} 秒")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m app", description="双助推行动平台")
     sub = p.add_subparsers(dest="command", required=True)
@@ -287,6 +306,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("restore", help="把备份恢复到 DATABASE_URL 指向的空数据库，并检查完整性与汇总")
     s.add_argument("archive", help="备份文件 szt-backup-….tar（同目录需有它的 .sha256 校验文件）")
     s.set_defaults(func=cmd_restore)
+
+    s = sub.add_parser("quality", help="数据质量：按现行合理性规则重新计算待审核活动的提示")
+    qs = s.add_subparsers(dest="quality_command", required=True)
+    q = qs.add_parser("recompute", help="重新计算一个辖区（默认全省）待审核活动的提示，分批提交")
+    q.add_argument("--org", help="组织的 6 位行政区划代码，默认全省")
+    q.set_defaults(func=cmd_quality_recompute)
 
     from app.imports.cli import add_parser as add_import
     add_import(sub)

@@ -23,9 +23,11 @@ from app.auth.principal import Principal
 from app.clock import today_cn
 from app.deps import CurrentUser, Id, OrgIdForStaff, SessionDep, WriteSessionDep
 from app.errors import Conflict, Forbidden, Invalid
+from app.jobs import service as jobs
 from app.manage import catalogue as cat
 from app.manage import service
-from app.models import Indicator, IndicatorKind, OrgLevel, SiteKind, Task
+from app.models import Indicator, IndicatorKind, OrgLevel, PlausibilityRule, SiteKind, Task
+from app.quality import manage as rules
 from app.web import redirect, render
 
 router = APIRouter(prefix="/manage", include_in_schema=False)
@@ -446,6 +448,99 @@ def indicator_update(request: Request, session: WriteSessionDep, by: CurrentUser
                                form=form, errors=exc.errors, message=exc.message, status_code=exc.status_code)
     return redirect(request, "/manage/catalogue?done=saved")
 
+
+# --- plausibility rules (合理性规则) ----------------------------------------------------------------
+
+def _rules_url(org: str, done: str = "", n: int | None = None, task_id: int | None = None) -> str:
+    return _url("/manage/catalogue/rules", {"org": org, "done": done, "n": n}) + (f"#task-{task_id}" if task_id else "")
+
+
+@router.get("/catalogue/rules")
+def rules_list(request: Request, session: SessionDep, by: CurrentUser,
+               org: Annotated[str, Query(max_length=12)] = "", done: Annotated[str, Query(max_length=16)] = "",
+               n: Annotated[int, Query(ge=0, le=10_000_000)] = 0):
+    page = rules.rules_page(session, by, org or None)
+    message = {"rule_saved": "已保存。", "rule_deleted": "规则已删除。"}.get(done)
+    if message:
+        message += f"本辖区 {n} 条待审核活动的提示正在后台按新规则更新。" if n else "本辖区目前没有待审核活动。"
+    return render(request, "manage/rules.html", {"page": page, "done": message, "kinds": rules.KIND_LABELS,
+                                                 "tab": "catalogue"})
+
+
+class RuleFormIn(BaseModel):
+    org_id: str = ""
+    task_id: str = ""
+    kind: str = "bound"
+    indicator_id: str = ""
+    per_indicator_id: str = ""
+    max_value: str = Field(default="", max_length=40)
+    min_ratio: str = Field(default="", max_length=40)
+    max_ratio: str = Field(default="", max_length=40)
+    source: str = Field(default="", max_length=1000)
+    csrf_token: str = ""
+
+    def data(self) -> rules.RuleForm:
+        return rules.RuleForm(kind=self.kind, indicator_id=_ident(self.indicator_id),
+                              per_indicator_id=_ident(self.per_indicator_id), max_value=self.max_value,
+                              min_ratio=self.min_ratio, max_ratio=self.max_ratio, source=self.source)
+
+
+def _rule_form(request: Request, session: Session, by: Principal, *, form: RuleFormIn,
+               rule: PlausibilityRule | None = None, errors: dict | None = None, message: str | None = None,
+               status_code: int = 200):
+    org, task, indicators = rules.form_for(session, by, org_ref=_ident(form.org_id), task_id=_ident(form.task_id),
+                                           rule=rule)
+    return render(request, "manage/rule.html", {
+        "org": org, "task": task, "indicators": indicators, "rule": rule, "form": form, "kinds": rules.KIND_LABELS,
+        "errors": errors or {}, "message": message, "tab": "catalogue",
+    }, status_code=status_code)
+
+
+def _saved(request: Request, saved: rules.Saved, done: str):
+    jobs.wake()  # the recompute of the subtree's flags
+    return redirect(request, _rules_url(saved.org.code, done, saved.pending, saved.task_id))
+
+
+@router.get("/catalogue/rules/new")
+def rule_new(request: Request, session: SessionDep, by: CurrentUser, org_id: str = "", task_id: str = "",
+             kind: str = "bound"):
+    form = RuleFormIn(org_id=org_id, task_id=task_id, kind="ratio" if kind == "ratio" else "bound")
+    return _rule_form(request, session, by, form=form)
+
+
+@router.post("/catalogue/rules")
+def rule_create(request: Request, session: WriteSessionDep, by: CurrentUser, form: Annotated[RuleFormIn, Form()]):
+    try:
+        saved = rules.create_rule(session, by, org_id=_ident(form.org_id) or 0, data=form.data())
+    except Invalid as exc:
+        return _rule_form(request, session, by, form=form, errors=exc.errors, message=exc.message,
+                          status_code=exc.status_code)
+    return _saved(request, saved, "rule_saved")
+
+
+@router.get("/catalogue/rules/{rule_id}")
+def rule_edit(request: Request, session: SessionDep, by: CurrentUser, rule_id: Id):
+    rule = rules.rule_for_edit(session, by, rule_id)
+    t = rules.typed(session, rule)
+    form = RuleFormIn(kind=t.kind, indicator_id=str(t.indicator_id), per_indicator_id=str(t.per_indicator_id or ""),
+                      max_value=t.max_value, min_ratio=t.min_ratio, max_ratio=t.max_ratio, source=t.source)
+    return _rule_form(request, session, by, form=form, rule=rule)
+
+
+@router.post("/catalogue/rules/{rule_id}")
+def rule_update(request: Request, session: WriteSessionDep, by: CurrentUser, rule_id: Id,
+                form: Annotated[RuleFormIn, Form()]):
+    try:
+        saved = rules.update_rule(session, by, rule_id, form.data())
+    except Invalid as exc:
+        return _rule_form(request, session, by, form=form, rule=rules.rule_for_edit(session, by, rule_id),
+                          errors=exc.errors, message=exc.message, status_code=exc.status_code)
+    return _saved(request, saved, "rule_saved")
+
+
+@router.post("/catalogue/rules/{rule_id}/delete")
+def rule_delete(request: Request, session: WriteSessionDep, by: CurrentUser, rule_id: Id):
+    return _saved(request, rules.delete_rule(session, by, rule_id), "rule_deleted")
 
 # --- the report's wording ------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from app.models import (
     ParticipantStatus,
     Site,
 )
+from app.rollup import service as rollup
 from tests.activities.conftest import TODAY, YEAR
 
 pytestmark = pytest.mark.dates
@@ -224,11 +225,12 @@ def test_only_the_recorder_corrects_or_withdraws(world):
 
 def test_bulk_verify_takes_only_pending_in_scope(world):
     s = world.session
-    mine = [_record(world, key=f"b{n}", description=f"活动{n}号").activity for n in range(3)]
+    mine = [_record(world, key=f"b{n}", description=f"活动{n}号", occurred_on=date(YEAR, 11, 4 + 3 * n)).activity
+            for n in range(3)]
     svc.withdraw(s, by=world.p(world.member_user), activity_id=mine[2].id)
-    verified, skipped = svc.bulk_verify(s, by=world.p(world.county_staff), activity_ids=[a.id for a in mine])
-    assert (verified, skipped) == (2, 1)
-    assert svc.bulk_verify(s, by=world.p(world.outsider_staff), activity_ids=[mine[0].id]) == (0, 1)
+    done = svc.bulk_verify(s, by=world.p(world.county_staff), activity_ids=[a.id for a in mine])
+    assert (done.verified, done.skipped_flagged, done.skipped_other) == (2, 0, 1)
+    assert svc.bulk_verify(s, by=world.p(world.outsider_staff), activity_ids=[mine[0].id]) == svc.BulkResult(0, 0, 1)
 
 
 def test_participant_request_confirmed_or_refused(world):
@@ -239,20 +241,28 @@ def test_participant_request_confirmed_or_refused(world):
     colleague_user = f.make_user(s, member=world.colleague, grants=((f.GrantRole.member, world.wuhua),))
     dupes = svc.likely_duplicates(s, county_id=a.county_id, task_id=a.task_id, occurred_on=a.occurred_on)
     assert [d.id for d in dupes] == [a.id]
+    # A colleague the recorder could have named joins at once (申请加入: they were there).
     svc.request_to_join(s, by=world.p(colleague_user), activity_id=a.id)
     with pytest.raises(Conflict):
         svc.request_to_join(s, by=world.p(colleague_user), activity_id=a.id)
-    assert [(x.id, m.id) for x, m in svc.pending_requests(s, world.p(world.county_staff))] == [(a.id, world.colleague.id)]
-    with pytest.raises(NotFound):
-        svc.decide_participant(s, by=world.p(world.outsider_staff), activity_id=a.id, member_id=world.colleague.id,
-                               accept=True)
-    svc.decide_participant(s, by=world.p(world.county_staff), activity_id=a.id, member_id=world.colleague.id,
-                           accept=True)
     row = s.get(ActivityParticipant, (a.id, world.colleague.id))
     assert row.status == ParticipantStatus.confirmed
+    assert svc.pending_requests(s, world.p(world.county_staff)) == []
+    assert rollup.check(s) == []
     # The participant sees it in their own list.
     items, total = svc.my_activities(s, world.p(colleague_user))
     assert total == 1 and items[0].id == a.id
+    # The verifier may take the addition back (an outsider may not); the recorder always stays.
+    with pytest.raises(NotFound):
+        svc.remove_participant(s, by=world.p(world.outsider_staff), activity_id=a.id, member_id=world.colleague.id)
+    with pytest.raises(Conflict):
+        svc.remove_participant(s, by=world.p(world.county_staff), activity_id=a.id,
+                               member_id=world.member_user.member_id)
+    svc.remove_participant(s, by=world.p(world.county_staff), activity_id=a.id, member_id=world.colleague.id,
+                           reason="当天未参加")
+    assert s.get(ActivityParticipant, (a.id, world.colleague.id)) is None
+    assert rollup.check(s) == []
+    assert svc.my_activities(s, world.p(colleague_user))[1] == 0
 
 
 def test_close_and_reopen_month(world):

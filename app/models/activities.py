@@ -52,6 +52,8 @@ class Activity(SQLModel, table=True):
         # The API's lists by cursor walk these: newest activity first, and oldest change first (sync).
         Index("ix_activity_occurred_on_id", "occurred_on", "id"),
         Index("ix_activity_updated_at_id", "updated_at", "id"),
+        # A member's own verified history (the outlier_member flag at every write; 我的活动).
+        Index("ix_activity_recorder_user_id_status", "recorder_user_id", "status"),
     )
 
     id: int = Field(default=None, sa_column=Column(BigId, primary_key=True))

@@ -184,13 +184,15 @@ def _ratio_text(x: float) -> str:
 def _member_history(session: Session, recorder_user_id: int, indicator_ids: Iterable[int],
                     exclude_id: int | None) -> dict[int, tuple[int, int]]:
     """indicator → (how many verified values the recorder has, the largest)."""
-    stmt = (select(ActivityValue.indicator_id, func.count(), func.max(ActivityValue.value))
-            .join(Activity, Activity.id == ActivityValue.activity_id)
-            .where(Activity.recorder_user_id == recorder_user_id, Activity.status == ActivityStatus.verified,
-                   ActivityValue.indicator_id.in_(list(indicator_ids)))
-            .group_by(ActivityValue.indicator_id))
+    # Driven from the recorder's own activities (the (recorder, key) index), never from all the
+    # values of an indicator: a member has tens of activities, an indicator tens of thousands.
+    theirs = select(Activity.id).where(Activity.recorder_user_id == recorder_user_id,
+                                       Activity.status == ActivityStatus.verified)
     if exclude_id is not None:
-        stmt = stmt.where(Activity.id != exclude_id)
+        theirs = theirs.where(Activity.id != exclude_id)
+    stmt = (select(ActivityValue.indicator_id, func.count(), func.max(ActivityValue.value))
+            .where(ActivityValue.activity_id.in_(theirs), ActivityValue.indicator_id.in_(list(indicator_ids)))
+            .group_by(ActivityValue.indicator_id))
     return {ind: (n, top) for ind, n, top in session.execute(stmt)}
 
 
@@ -325,26 +327,36 @@ def recompute(session: Session, activity_ids: Sequence[int], *, today: date | No
     photos = dict(session.execute(select(ActivityPhoto.activity_id, func.count()).where(
         ActivityPhoto.activity_id.in_(ids)).group_by(ActivityPhoto.activity_id)).all())
     old = flags_of(session, ids)
+    closed: dict[tuple[int, int], bool] = {}
     changed = 0
     for a in activities:
+        month = (a.credited_org_id, yyyymm(a.occurred_on))
+        if month not in closed:
+            closed[month] = is_month_closed(session, *month)
         kept = [f for f in old.get(a.id, []) if f.code == FlagCode.duplicate]
         submitted = to_cn(a.submitted_at)
         new = kept + compute(session, Submitted(
             task_id=a.task_id, county_id=a.county_id, occurred_on=a.occurred_on, values=values.get(a.id, {}),
             indicators=facts, photo_count=photos.get(a.id, 0), recorder_user_id=a.recorder_user_id,
             credited_org_id=a.credited_org_id, submitted_on=submitted.date() if submitted else today,
-            closed=is_month_closed(session, a.credited_org_id, yyyymm(a.occurred_on)), activity_id=a.id), today=today)
+            closed=closed[month], activity_id=a.id), today=today)
         if sorted(new, key=lambda f: f.code) != sorted(old.get(a.id, []), key=lambda f: f.code):
             store(session, a.id, new)
             changed += 1
     return changed
 
 
-def recompute_pending(session: Session, org_id: int, *, today: date | None = None, batch: int = 500) -> int:
-    """After a rule change: recompute the flags of every pending activity credited in the subtree."""
-    ids = list(session.scalars(select(Activity.id).where(
+def pending_ids(session: Session, org_id: int) -> list[int]:
+    """The pending activities credited in ``org_id``'s subtree: those the subtree's rules judge."""
+    return list(session.scalars(select(Activity.id).where(
         Activity.status == ActivityStatus.pending, Activity.credited_org_id.in_(subtree_ids(org_id)))
         .order_by(Activity.id)))
+
+
+def recompute_pending(session: Session, org_id: int, *, today: date | None = None, batch: int = 500) -> int:
+    """After a rule change: recompute the flags of every pending activity credited in the subtree, in
+    one transaction (the pages queue app/quality/jobs.py instead, which commits batch by batch)."""
+    ids = pending_ids(session, org_id)
     changed = 0
     for start in range(0, len(ids), batch):
         changed += recompute(session, ids[start:start + batch], today=today)

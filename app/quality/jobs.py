@@ -19,18 +19,10 @@ from sqlmodel import Session
 
 from app.jobs import service as jobs
 from app.models import Activity, ActivityStatus, BackgroundJob
-from app.orgs.service import subtree_ids
-from app.quality.flags import recompute
+from app.quality.flags import pending_ids, recompute
 
 KIND = "quality.recompute"
 BATCH = 100  # about half a second of one writer's time per batch on the demo
-
-
-def pending_ids(session: Session, org_id: int) -> list[int]:
-    """The pending activities credited in ``org_id``'s subtree: those the subtree's rules judge."""
-    return list(session.scalars(select(Activity.id).where(
-        Activity.status == ActivityStatus.pending, Activity.credited_org_id.in_(subtree_ids(org_id)))
-        .order_by(Activity.id)))
 
 
 def recompute_in_batches(read: Callable[[], AbstractContextManager[Session]],

@@ -88,10 +88,13 @@ def upgrade() -> None:
                                         nullable=True))
 
     op.add_column('organisation', sa.Column('review_sla_days', sa.Integer(), nullable=True))
+    # A member's own verified history, asked at every write (the outlier_member flag).
+    op.create_index('ix_activity_recorder_user_id_status', 'activity', ['recorder_user_id', 'status'], unique=False)
 
 
 
 def downgrade() -> None:
+    op.drop_index('ix_activity_recorder_user_id_status', table_name='activity')
     op.drop_column('organisation', 'review_sla_days')
 
     op.drop_column('activity', 'merged_into_id')

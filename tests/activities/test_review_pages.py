@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from app.activities import service as svc
-from app.models import Activity, ActivityParticipant, ActivityStatus, ClosedMonth, ParticipantStatus
+from app.models import Activity, ActivityParticipant, ActivityStatus, ClosedMonth, Member, ParticipantStatus
 from tests import factories as f
 from tests.activities.conftest import YEAR
 from tests.activities.conftest import as_user as _as
@@ -244,18 +244,21 @@ def _csrf(world) -> str:
 
 def _requested(world) -> tuple[Activity, int]:
     a = _recorded(world)
-    colleague_user = f.make_user(world.session, member=world.colleague, grants=((f.GrantRole.member, world.wuhua),))
-    svc.request_to_join(world.session, by=world.p(colleague_user), activity_id=a.id)
-    return a, world.colleague.id
+    # A 盘龙区 member was there too: not one the recorder could have named, so it waits as a request
+    # (a 五华区 colleague would join at once).
+    neighbour = f.make_member(world.session, world.panlong, name="邻县委员")
+    user = f.make_user(world.session, member=neighbour, grants=((f.GrantRole.member, world.panlong),))
+    svc.request_to_join(world.session, by=world.p(user), activity_id=a.id)
+    return a, neighbour.id
 
 
 def test_requests_are_listed_and_confirmed(client, world):
     a, member_id = _requested(world)
     _as(client, world, world.county_staff)
     page = client.get("/review/requests")
-    assert page.status_code == 200 and "参与申请" in page.text and "同事委员" in page.text
+    assert page.status_code == 200 and "参与申请" in page.text and "邻县委员" in page.text
     assert f"/review/requests/{a.id}/{member_id}/confirm" in page.text
-    assert world.colleague.phone not in page.text
+    assert world.session.get(Member, member_id).phone not in page.text
     r = client.post(f"/review/requests/{a.id}/{member_id}/confirm", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/review/requests?done=confirmed"
     assert "已确认参与申请" in client.get(r.headers["location"]).text
@@ -281,7 +284,7 @@ def test_requests_are_decided_only_by_the_verifying_office(client, world, who, e
     user = f.persona(world.session, "viewer") if who == "viewer" else getattr(world, who)
     _as(client, world, user)
     if who.endswith("staff"):
-        assert "同事委员" not in client.get("/review/requests").text
+        assert "邻县委员" not in client.get("/review/requests").text
     r = client.post(f"/review/requests/{a.id}/{member_id}/confirm", follow_redirects=False)
     # 盘龙区's office cannot read an activity done in 五华区 at all: 404 like any outsider.
     assert r.status_code == expected

@@ -30,7 +30,15 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from app.activities import service
-from app.activities.schemas import ActivityInput, ActivityPage, ActivityRead, ReopenInput, ReturnInput
+from app.activities.schemas import (
+    ActivityInput,
+    ActivityPage,
+    ActivityRead,
+    MergeInput,
+    ReopenInput,
+    ReturnInput,
+    VerifyInput,
+)
 from app.api_docs import AUTH_ERRORS, INVALID, ErrorBody  # noqa: F401 - re-exported
 from app.api_docs import err as _err
 from app.api_types import IsoDate, IsoDateTime
@@ -133,16 +141,23 @@ def _json(read: ActivityRead, *, status_code: int = 200, headers: dict[str, str]
         "记录一条助推活动，计入记录人所在组织（或所填的组织单位）。必须带 `Idempotency-Key` 请求头："
         "同一编号、同样内容的重复提交返回第一次的结果（200，响应头 `Idempotent-Replayed: true`），"
         "同一编号、不同内容返回 409 `idempotency_conflict`。"
+        "已有同一县、同一实事、同一天（都填了地点时同一地点）的活动时返回 409 `likely_duplicate`，"
+        "`candidates` 列出这些活动（id、occurred_on、site_id、recorder、status）：同一次活动请改用申请加入，"
+        "另一次活动请在请求体中写 `distinct_from`（这些 id）和 `distinct_note`（至少 2 个字）后再提交。"
         "`values` 为 指标编号 → 数值文本（如 \"8\"、\"12.5\"），金额以万元填写，最多两位小数。\n\n"
         "Records an activity, credited to the recorder's organisation (or the named organiser). "
         "The `Idempotency-Key` header is required: a retry with the same key and content answers the "
-        "first result (200, `Idempotent-Replayed: true`); the same key with other content is a 409."
+        "first result (200, `Idempotent-Replayed: true`); the same key with other content is a 409. "
+        "An activity of the same county, task and date (and site, when both name one) already recorded "
+        "answers 409 `likely_duplicate` with its `candidates`, unless the body confirms a distinct "
+        "activity with `distinct_from` (their ids) and a `distinct_note`."
     ),
     responses={
         200: {"model": ActivityRead, "description": "重复提交，返回第一次的结果 / idempotent replay of an earlier request"},
         201: {"description": "已记录 / recorded"},
         **AUTH_ERRORS,
-        409: _err("同一提交编号已用于不同的内容（code: idempotency_conflict） / key reused with other content"),
+        409: _err("同一提交编号已用于不同的内容（code: idempotency_conflict）；或疑似重复（code: likely_duplicate，"
+                  "带 candidates） / key reused with other content, or a likely duplicate (with candidates)"),
         **INVALID,
     },
 )
@@ -217,13 +232,20 @@ async def _transition(request: Request, read: Session, session: Session,
 @router.post(
     "/activities/{activity_id}/verify", response_model=ActivityRead,
     summary="审核通过 / Verify",
-    description="计入单位（或其上级）的「双助推」办公室审核通过一条待审核的活动，记入审核日志。\n\n"
-                "The credited organisation's office (or an ancestor's) verifies a pending activity; audited.",
-    responses={**AUTH_ERRORS, **NOT_FOUND, **BAD_TRANSITION, **INVALID},
+    description="计入单位（或其上级）的「双助推」办公室审核通过一条待审核的活动，记入审核日志。"
+                "有提示（`flags` 非空）的活动须在请求体中写核实说明 `{\"note\": \"…\"}`（至少 2 个字），"
+                "否则答 422 `flag_note_required`；没有提示的可以不带请求体。\n\n"
+                "The credited organisation's office (or an ancestor's) verifies a pending activity; audited. "
+                "A flagged activity needs a confirmation `note` (422 `flag_note_required` without one).",
+    responses={**AUTH_ERRORS, **NOT_FOUND, **BAD_TRANSITION,
+               422: _err("有提示的活动缺少核实说明（code: flag_note_required），或请求体有误 / "
+                         "a flagged activity needs a note, or the body is invalid")},
 )
 async def verify_activity(request: Request, read: SessionDep, session: WriteSessionDep, by: CurrentUser,
-                          activity_id: Id):
-    return await _transition(request, read, session, lambda s: service.verify(s, by=by, activity_id=activity_id))
+                          activity_id: Id, body: VerifyInput | None = None):
+    note = body.note if body else None
+    return await _transition(request, read, session,
+                             lambda s: service.verify(s, by=by, activity_id=activity_id, note=note))
 
 
 @router.post(
@@ -251,3 +273,22 @@ async def reopen_activity(request: Request, read: SessionDep, session: WriteSess
                           activity_id: Id, body: ReopenInput):
     return await _transition(request, read, session, lambda s: service.reopen(
         s, by=by, activity_id=activity_id, reason=body.reason))
+
+
+@router.post(
+    "/activities/{activity_id}/merge", response_model=ActivityRead,
+    summary="合并重复记录 / Merge a duplicate into the original",
+    description="把这条（重复的）活动合并到 `into_id` 那条：它的记录人和参与委员加入原记录，它本身撤回"
+                "（理由「与 #N 重复，已合并」），数值不重复计入。两条都须由调用者审核、待审核或已通过、同一县和实事。"
+                "答原记录。\n\n"
+                "Merges this duplicate into `into_id`: its recorder and participants join the original, it is "
+                "withdrawn, its values are not added again. Answers the original. 422 `merge_self`, "
+                "`merge_mismatch` (other task or county), `merge_status`, `already_merged`; 403/404 out of scope.",
+    responses={**AUTH_ERRORS, **NOT_FOUND, **BAD_TRANSITION, **INVALID},
+)
+async def merge_activity(request: Request, read: SessionDep, session: WriteSessionDep, by: CurrentUser,
+                         activity_id: Id, body: MergeInput):
+    return _json(await run_write(
+        request, read, session,
+        lambda s: service.merge(s, by=by, duplicate_id=activity_id, into_id=body.into_id, note=body.note),
+        lambda r, result: read_model(r, result.original)))

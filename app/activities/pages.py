@@ -31,7 +31,9 @@ from app.db import run_write
 from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
 from app.errors import Conflict, Invalid, NotFound
 from app.limits import bounded_body_route
-from app.models import Activity, ActivityPhoto, Site, SiteKind
+from app.models import Activity, ActivityPhoto, Site, SiteKind, UserAccount
+from app.quality import entry
+from app.quality.duplicates import LikelyDuplicate
 from app.storage import Missing, file_response
 from app.web import is_htmx, redirect, render
 
@@ -44,9 +46,13 @@ SITE_KINDS = {SiteKind.town: "乡镇/街道", SiteKind.village: "村/社区", Si
               SiteKind.studio: "委员工作室"}
 _VALUE_FIELD = re.compile(r"^value_(\d+)$")
 # ActivityInput's own limits, said in Chinese beside the field the browser knows.
-_INPUT_FIELDS = {"description": "description", "participant_member_ids": "participants", "values": "values"}
+_INPUT_FIELDS = {"description": "description", "participant_member_ids": "participants", "values": "values",
+                 "distinct_note": "distinct_note", "distinct_from": "distinct_note"}
 _INPUT_MESSAGES = {"description": "活动简述最多 2000 字", "participants": "参与委员最多 200 人",
-                   "values": "指标数值格式不正确"}
+                   "values": "指标数值格式不正确", "distinct_note": "说明最多 200 字"}
+# What the 「再记录一条新的活动」 button carries to a fresh form: everything typed but this submission's own.
+_NOT_CARRIED = {"idempotency_key", "csrf_token", "reload", "version", "distinct_from", "distinct_note",
+                "confirm_values"}
 
 
 router = APIRouter(prefix="/activities", include_in_schema=False,
@@ -86,6 +92,11 @@ class ActivityForm(BaseModel):
     member_q: str = ""
     on_behalf: str = ""
     reload: str = ""  # set by the no-JavaScript 选择/查找 buttons: "show the form again with this"
+    # The duplicate decision's 「这是另一次活动」 (the candidates' ids and the member's note) and the
+    # 「数值无误，提交」 of the soft check on values (app/quality/entry.py).
+    distinct_from: list[str] = []
+    distinct_note: str = ""
+    confirm_values: str = ""
     csrf_token: str = ""  # checked by app.auth.csrf
 
     @property
@@ -103,6 +114,17 @@ class ActivityForm(BaseModel):
 
     def value(self, indicator_id: int) -> str:
         return self.values.get(indicator_id, "")
+
+    @property
+    def values_confirmed(self) -> bool:
+        return self.confirm_values == "1"
+
+    def carried(self) -> list[tuple[str, str]]:
+        """(name, text) of every field typed, for a fresh form that keeps them (a new key)."""
+        fields = self.model_dump(exclude=_NOT_CARRIED)
+        fields.update(self.model_extra or {})
+        return [(name, item) for name, text in fields.items()
+                for item in (text if isinstance(text, list) else [text]) if isinstance(item, str) and item]
 
     def number(self, name: str) -> int | None:
         return _ident(getattr(self, name))
@@ -144,6 +166,8 @@ class ActivityForm(BaseModel):
                 task_id=task_id, county_id=county_id, site_id=site_id, occurred_on=occurred_on,
                 description=self.description, values=self.values, organiser_org_id=organiser,
                 participant_member_ids=self.participant_ids, on_behalf=self.behalf,
+                distinct_from=[i for i in map(_ident, self.distinct_from) if i is not None],
+                distinct_note=self.distinct_note.strip() or None,
             )
         except ValidationError as exc:
             for e in exc.errors():
@@ -249,7 +273,7 @@ def _members_part(session: Session, by: Principal, form: ActivityForm) -> dict[s
     return {"chosen": chosen, "member_options": matches}
 
 
-def _duplicates_part(session: Session, form: ActivityForm, exclude_id: int | None) -> dict[str, Any]:
+def _duplicates_part(session: Session, by: Principal, form: ActivityForm, exclude_id: int | None) -> dict[str, Any]:
     county_id, task_id = form.number("county_id"), form.number("task_id")
     try:
         occurred_on = date.fromisoformat(form.occurred_on.strip())
@@ -259,7 +283,7 @@ def _duplicates_part(session: Session, form: ActivityForm, exclude_id: int | Non
     if county_id and task_id and occurred_on:
         found = service.likely_duplicates(session, county_id=county_id, task_id=task_id,
                                           occurred_on=occurred_on, exclude_id=exclude_id)
-    return {"duplicates": service.to_read(session, found)}
+    return {"duplicates": entry.decision(session, by, found)}
 
 
 def _readable(session: Session, by: Principal, activity_id: Id) -> ActivityRead:
@@ -274,12 +298,20 @@ def _recorded(session: Session, by: Principal, activity_id: Id) -> ActivityRead:
 
 def _render_form(request: Request, session: Session, by: Principal, form: ActivityForm, *,
                  block: str, activity: ActivityRead | None = None, errors: dict[str, str] | None = None,
-                 message: str | None = None, photos_dropped: bool = False, status_code: int = 200):
-    """The form page, or one of its blocks for HTMX; only the parts that block shows are queried."""
+                 message: str | None = None, photos_dropped: bool = False, status_code: int = 200,
+                 decision: list[entry.Candidate] | None = None, to_confirm: list[str] | None = None,
+                 already: Activity | None = None):
+    """The form page, or one of its blocks for HTMX; only the parts that block shows are queried.
+
+    ``decision``: the likely duplicates the member must decide about (申请加入 / 这是另一次活动);
+    ``to_confirm``: the values to confirm (请确认数值无误); ``already``: the activity this submission
+    key already recorded (您刚才已提交成功) — shown instead of the form.
+    """
     part = block if is_htmx(request) else None
     ctx: dict[str, Any] = {
         "form": form, "errors": errors or {}, "message": message, "activity": activity,
         "mode": "edit" if activity else "new", "can_join": by.member_id is not None and not form.behalf,
+        "decision": decision or [], "to_confirm": to_confirm or [], "already": already,
     }
     if part in (None, "form", "values"):
         ctx.update(_tasks_part(session, by, form))
@@ -288,7 +320,7 @@ def _render_form(request: Request, session: Session, by: Principal, form: Activi
     if part in (None, "form", "member_options"):
         ctx.update(_members_part(session, by, form))
     if part in (None, "form", "duplicates"):
-        ctx.update(_duplicates_part(session, form, activity.id if activity else None))
+        ctx.update(_duplicates_part(session, by, form, activity.id if activity else None))
     if part in (None, "form"):
         if activity:
             action = f"/activities/{activity.id}/edit"
@@ -328,6 +360,31 @@ def _render_invalid(request: Request, session: Session, by: Principal, form: Act
                         status_code=422)
 
 
+def _render_question(request: Request, session: Session, by: Principal, form: ActivityForm,
+                     uploads: list[UploadFile], *, found: list[Activity] | None = None,
+                     to_confirm: list[str] | None = None, exc: Invalid | None = None):
+    """The form again with a question before its submit button: which likely duplicate this is
+    (``found``; 申请加入 or 这是另一次活动), or whether the values are right (``to_confirm``). 422 like
+    an invalid form, so htmx swaps it in (4xx but 422 become toasts: templates/base.html)."""
+    if exc is not None:  # 这是另一次活动 without a note: the same question, the error beside the note
+        found = entry.same_day_candidates(session, form.to_input())
+    # Said at the top too: without JavaScript the page opens there, far from the question.
+    message = (exc.message if exc else "已有同一天、同一地点、同一实事的活动记录：请在下方选择申请加入，或说明这是另一次活动"
+               if found else "请在下方确认数值无误后再提交")
+    return _render_form(request, session, by, form, block="form", errors=exc.errors if exc else None,
+                        message=message, photos_dropped=bool(uploads) and not is_htmx(request),
+                        decision=entry.decision(session, by, found or []), to_confirm=to_confirm, status_code=422)
+
+
+def _render_already(request: Request, session: Session, by: Principal, form: ActivityForm, exc: Conflict):
+    """The same submission key came back with other content (Back, a change, 提交): the first one was
+    recorded — say so, with a link, and offer a fresh form keeping what was typed."""
+    found = entry.already_recorded(session, by, form.idempotency_key)
+    if found is None:  # pragma: no cover - the key's activity is the reason for the conflict
+        raise exc
+    return _render_form(request, session, by, form, block="form", already=found)
+
+
 # --- recording --------------------------------------------------------------------------------------
 
 @router.get("/new")
@@ -353,21 +410,38 @@ async def create_activity(
         return await run_in_threadpool(_render_form, request, read, by, form, block="form",
                                        photos_dropped=_files_named(photo_fields))
     uploads = _uploads(photo_fields)
+
+    def rules(data: ActivityInput) -> None:
+        service.check_new_activity(read, by=by, data=data, idempotency_key=form.idempotency_key)
+        if not form.values_confirmed:
+            sentences = entry.bound_warnings(read, by, data, idempotency_key=form.idempotency_key)
+            if sentences:
+                raise entry.ValuesToConfirm(sentences)
+
     try:
         # Photos are decoded and re-encoded first, in a worker thread: the writer turn and the
         # write transaction (run_write, shared with the API) never wait on image processing.
-        data, prepared = await _read_submission(
-            request, form, uploads, lambda data: service.check_new_activity(read, by=by, data=data,
-                                                             idempotency_key=form.idempotency_key))
-        activity_id = await run_write(
+        data, prepared = await _read_submission(request, form, uploads, rules)
+        activity_id, created = await run_write(
             request, read, write,
             lambda s: service.record_activity(s, by=by, data=data, idempotency_key=form.idempotency_key,
                                               photos=prepared),
-            lambda _read, result: result.activity.id)
+            lambda _read, result: (result.activity.id, result.created))
+    except LikelyDuplicate as exc:
+        return await run_in_threadpool(_render_question, request, read, by, form, uploads, found=exc.candidates)
+    except entry.ValuesToConfirm as exc:
+        return await run_in_threadpool(_render_question, request, read, by, form, uploads,
+                                       to_confirm=exc.sentences)
     except Invalid as exc:
+        if exc.code == "distinct_note_missing":
+            return await run_in_threadpool(_render_question, request, read, by, form, uploads, exc=exc)
         return await run_in_threadpool(_render_invalid, request, read, by, form, exc, uploads)
-    # A retry of a submission that already succeeded lands on the same activity.
-    return redirect(request, f"/activities/{activity_id}?created=1")
+    except Conflict as exc:
+        if exc.code != "idempotency_conflict":
+            raise
+        return await run_in_threadpool(_render_already, request, read, by, form, exc)
+    # A retry of a submission that already succeeded lands on the same activity: 已提交成功.
+    return redirect(request, f"/activities/{activity_id}?created=1" + ("" if created else "&replayed=1"))
 
 
 @router.get("/duplicates")
@@ -409,12 +483,22 @@ def my_activities(request: Request, session: SessionDep, by: CurrentUser,
     }, block="listing")
 
 
+def _reviewer_bits(request: Request, session: Session, by: Principal, a: ActivityRead) -> dict:
+    """Its verifier sees who joined and may remove a participant who was not there (not the recorder)."""
+    if a.status not in ("pending", "verified") or not by.can(session, a.credited_org_id, *STAFF_ROLES):
+        return {"can_review": False}
+    recorder = session.scalar(select(UserAccount.member_id).where(UserAccount.id == a.recorder_user_id))
+    return {"can_review": True, "joins": service.participant_history(session, a.id), "recorder_member_id": recorder,
+            "removed": request.query_params.get("removed") == "1"}
+
+
 def _detail(request: Request, session: Session, by: Principal, activity_id: Id, *, confirming: bool = False):
     a = _readable(session, by, activity_id)
     mine = a.recorder_user_id == by.user_id
-    flags = {k: request.query_params.get(k) == "1" for k in ("created", "corrected", "withdrawn", "stale")}
+    flags = {k: request.query_params.get(k) == "1"
+             for k in ("created", "replayed", "corrected", "withdrawn", "stale", "joined")}
     return render(request, "activities/detail.html", {
-        "a": a, "photos": a.photo_ids, "confirming": confirming, **flags,
+        "a": a, "photos": a.photo_ids, "confirming": confirming, **flags, **_reviewer_bits(request, session, by, a),
         # Which buttons to offer follows the service's own table of transitions.
         "can_edit": mine and a.status in service.TRANSITIONS["resubmit"][0],
         "can_withdraw": mine and a.status in service.TRANSITIONS["withdraw"][0],
@@ -530,12 +614,9 @@ async def withdraw_activity(request: Request, read: SessionDep, write: WriteSess
 @router.post("/{activity_id:int}/join")
 async def join_activity(request: Request, read: SessionDep, write: WriteSessionDep, by: CurrentUser,
                         activity_id: Id):
-    """我也参加了: ask to be added to an existing activity instead of recording it twice.
-
-    The answer is 我的活动 (which lists requests), not the activity's page: whether a request
-    already lets one read the activity is the service's business (see the report).
-    """
+    """申请加入: join an existing activity instead of recording it twice (the service adds the member
+    at once, so the answer is the activity's page: 已加入这次活动)."""
     await run_write(request, read, write,
                     lambda s: service.request_to_join(s, by=by, activity_id=activity_id),
                     lambda _read, _row: None)
-    return redirect(request, "/activities/mine?joined=1")
+    return redirect(request, f"/activities/{activity_id}?joined=1")

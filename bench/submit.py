@@ -1,34 +1,40 @@
-"""Benchmark: activity submissions over HTTP — `POST /api/v1/activities` on uvicorn worker(s).
+"""Benchmark: activity submissions over HTTP — `POST /api/v1/activities` on uvicorn worker(s), with the
+quality checks (issue 16: the duplicate decision and the flags) on and off in the same run.
 
 What it does, from the repository root (after `make install`):
 
     .venv/bin/python bench/submit.py [--seconds 20] [--connections 32] [--accounts 32] \
+        [--activities 20000] [--flags both|on|off] [--rounds 2] \
         [--database sqlite|postgresql] [--workers 1] [--serve]
 
 1. Builds a fresh database — an SQLite file, or with ``--database postgresql`` a throw-away
    PostgreSQL database next to TEST_POSTGRES_URL (bench/databases.py), dropped at the end — with
-   `python -m app demo --activities 0` (migrate, the real province, 30,000 invented members), then
+   `python -m app demo --activities N` (migrate, the real province, 30,000 invented members, N
+   activities of the last year, so the duplicate look-ups and the flags' histories have data), then
    gives ``--accounts`` county members a password (argon2, directly in the database, as `activate`
-   would).
-2. Starts the server, `python -m uvicorn app.main:create_app --factory --workers N` (access log off,
+   would). It prepares DISTINCT submissions: each a (site, task) used once, on an open recent day,
+   never within a day of a demo activity of the same county and task, ordinary figures — a repeat
+   would now be a 409 likely_duplicate.
+2. Starts the server(s), `python -m uvicorn app.main:create_app --factory --workers N` (access log off,
    uvicorn's log level warning; with N > 1 prometheus' multiprocess mode in a fresh folder, as
    `python -m app serve --workers N` sets it up), or with ``--serve`` the deployment's own command
-   `python -m app serve --no-demo --workers N` (its one request-log line per request goes to the
-   server log, text format). Then it logs each account in through /login like a browser, keeping its
-   session cookie and CSRF token.
-3. Drives `POST /api/v1/activities` from ``--connections`` keep-alive connections with
+   `python -m app serve --no-demo --workers N`. With ``--flags both`` (the default) two of them on
+   the same database, one with `SZT_QUALITY_CHECKS=1` and one with `=0`, measured in turn: rounds
+   of (on, off), the order reversed every other round, so drift and the machine's other work fall
+   on both alike. The accounts log in through /login like a browser (one session serves both).
+3. Each run drives `POST /api/v1/activities` from ``--connections`` keep-alive connections with
    bench/load.py (asyncio, raw HTTP/1.1, in its own process): every request a new
-   `Idempotency-Key`, the accounts in turn, an activity with two indicator values — first a short
+   `Idempotency-Key` and a submission not sent before, the accounts in turn — first a short
    warm-up, then the measured run, bounded in time. At the deadline the client stops sending and
    waits for the answers in flight, so every request sent is counted.
-4. Prints requests/s, p50/p95/p99 latency, errors (non-2xx answers, connection errors and
-   timeouts), the number of "database is locked" in the server's log, the activity rows written
-   during the run against the 201s received, and the CPU the server (all its worker processes), the
-   PostgreSQL server (all its processes on this machine) and the client used. Exits 1
-   when a bound is missed: ≥ 600 submissions/s, p99 ≤ 100 ms, no error, no "database is locked",
-   rows == accepted.
+4. Prints per run requests/s, p50/p95/p99 latency, errors (non-2xx answers, connection errors and
+   timeouts), the activity rows written against the 201s received, the server's CPU (all its worker
+   processes) per submission, the load average before; "database is locked" in the servers' logs;
+   and with both the throughput cost of the checks in % (mean on against mean off). Exits 1 when a
+   bound is missed: ≥ 600 submissions/s, p99 ≤ 100 ms, no error, no "database is locked",
+   rows == accepted, checks cost ≤ 10 % of throughput.
 
-Only loopback traffic; the client stops after ``--seconds``; the server is stopped at the end.
+Only loopback traffic; the client stops after ``--seconds``; the servers are stopped at the end.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import re
 import resource
 import shutil
@@ -46,6 +53,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+from datetime import timedelta
 from http.cookiejar import CookieJar
 from pathlib import Path
 
@@ -56,7 +64,7 @@ from databases import throwaway  # bench/ is not a package
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "bench-password-2026"
-BOUNDS = {"rps": 600.0, "p99_ms": 100.0}
+BOUNDS = {"rps": 600.0, "p99_ms": 100.0, "flags_cost_pct": 10.0}
 CSRF_IN_PAGE = re.compile(r'"X-CSRF-Token": "([^"]+)"')
 
 
@@ -70,18 +78,24 @@ def _run(args: list[str], env: dict[str, str]) -> str:
     return subprocess.run(args, cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout
 
 
-def prepare_database(url: str, accounts: int) -> list[dict]:
-    """The demo province, no activities; ``accounts`` county members who can log in."""
+def prepare_database(url: str, accounts: int, activities: int) -> tuple[list[dict], list[dict]]:
+    """The demo province with ``activities`` activities; ``accounts`` county members who can log in.
+
+    Returns the accounts and an endless-enough supply of DISTINCT submissions: each names a task, a
+    county, a site of that county and an open recent day, no (site, task) twice, and no county, task
+    and day within a day of an activity of the demo (a repeat would now be a 409 likely_duplicate or
+    a flagged near re-entry), with ordinary figures (counts 1–5, 0.5–20 万元)."""
     env = {**os.environ, "DATABASE_URL": url}
-    _run([sys.executable, "-m", "app", "demo", "--activities", "0"], env)
+    _run([sys.executable, "-m", "app", "demo", "--activities", str(activities)], env)
     sys.path.insert(0, str(ROOT))
     from app.accounts.passwords import hash_password
+    from app.clock import today_cn
 
     digest = hash_password(PASSWORD)  # one hash for all: argon2 is slow on purpose
     engine = create_engine(url)
     with engine.begin() as conn:
         # Members of county organisations with a current membership and an account, one per county
-        # (its first account): each records an activity in their own county.
+        # (its first account).
         rows = conn.execute(text(
             """
             SELECT u.id, u.login, ms.org_id FROM user_account u
@@ -98,26 +112,42 @@ def prepare_database(url: str, accounts: int) -> list[dict]:
             raise SystemExit(f"only {len(rows)} county member accounts found")
         conn.execute(text("UPDATE user_account SET password_hash = :digest WHERE id = :id"),
                      [{"digest": digest, "id": user_id} for user_id, _, _ in rows])
-        # A task with a count and a money indicator (义医义诊 + 医疗设备投入), as most joint events have.
-        task_id, count_id, money_id = conn.execute(text(
-            """
-            SELECT t.id, min(CASE WHEN i.kind = 'count' THEN i.id END), min(CASE WHEN i.kind = 'money' THEN i.id END)
-              FROM task t JOIN campaign c ON c.id = t.campaign_id AND c.is_current
-              JOIN indicator i ON i.task_id = t.id
-             GROUP BY t.id, t.sort_order HAVING count(DISTINCT i.kind) = 2 ORDER BY t.sort_order LIMIT 1
-            """)).one()
+        tasks: dict[int, list[tuple[int, str]]] = {}
+        for task_id, ind_id, kind in conn.execute(text(
+                """
+                SELECT t.id, i.id, i.kind FROM task t JOIN campaign c ON c.id = t.campaign_id AND c.is_current
+                  JOIN indicator i ON i.task_id = t.id
+                 WHERE t.owner_org_id = (SELECT id FROM organisation WHERE parent_id IS NULL)
+                 ORDER BY t.sort_order, i.sort_order""")):
+            tasks.setdefault(task_id, []).append((ind_id, kind))
+        today = today_cn()
+        # The demo closes only past quarters: the days since the last closed month are open.
+        closed = {m for (m,) in conn.execute(text("SELECT DISTINCT month FROM closed_month"))}
+        days = [today - timedelta(days=n) for n in range(30)]
+        days = [d for d in days if d.year * 100 + d.month not in closed]
+        taken = {(c, t, d if isinstance(d, str) else d.isoformat()) for c, t, d in conn.execute(text(
+            "SELECT county_id, task_id, occurred_on FROM activity WHERE occurred_on >= :first"),
+            {"first": min(days) - timedelta(days=1)})}
+        sites = conn.execute(text("SELECT id, county_id FROM site ORDER BY id")).all()
     engine.dispose()
-    from app.clock import today_cn
-
-    day = today_cn().isoformat()  # the demo closes only past quarters: the current month is open
-    return [
-        {"login": login, "body": json.dumps({
-            "task_id": task_id, "county_id": county_id, "occurred_on": day,
-            "description": "压力测试：到村卫生室开展义诊，并捐赠医疗设备",
-            "values": {str(count_id): "1", str(money_id): "8.5"},
-        }, ensure_ascii=False)}
-        for _, login, county_id in rows
-    ]
+    rng = random.Random(2026)
+    rng.shuffle(sites)
+    task_ids = sorted(tasks)
+    people = [{"login": login, "user_id": user_id} for user_id, login, _ in rows]
+    bodies = []
+    for n, (site_id, county_id) in enumerate(sites):
+        for k in range(len(task_ids)):
+            task_id = task_ids[(n + k) % len(task_ids)]
+            day = rng.choice(days)
+            if any((county_id, task_id, (day + timedelta(days=d)).isoformat()) in taken for d in (-1, 0, 1)):
+                continue
+            values = {str(i): (f"{rng.randint(50, 2000) / 100:.2f}" if kind == "money" else str(rng.randint(1, 5)))
+                      for i, kind in tasks[task_id]}
+            bodies.append({"task_id": task_id, "county_id": county_id, "site_id": site_id,
+                           "occurred_on": day.isoformat(), "description": "压力测试：到村开展帮扶活动",
+                           "values": values})
+    rng.shuffle(bodies)
+    return people, bodies
 
 
 def browser_login(base: str, login: str, password: str) -> tuple[urllib.request.OpenerDirector, CookieJar, str]:
@@ -196,10 +226,17 @@ def count_activities(url: str) -> int:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--seconds", type=int, default=20, help="length of the measured run")
-    p.add_argument("--warmup", type=int, default=3, help="length of the warm-up run")
+    p.add_argument("--seconds", type=int, default=20, help="length of each measured run")
+    p.add_argument("--warmup", type=int, default=3, help="length of the warm-up before each run")
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--accounts", type=int, default=32, help="member accounts the load is spread over")
+    p.add_argument("--activities", type=int, default=20_000,
+                   help="demo activities already there (the duplicate look-ups and the flags' histories read them)")
+    p.add_argument("--flags", choices=("both", "on", "off"), default="both",
+                   help="both: one server with the quality checks on and one with them off "
+                        "(SZT_QUALITY_CHECKS), measured in turn in the same run; on / off: one server")
+    p.add_argument("--rounds", type=int, default=2,
+                   help="with --flags both: rounds of (on, off), the order alternating (off, on) every other round")
     p.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite",
                    help="sqlite: a file; postgresql: a throw-away database next to TEST_POSTGRES_URL")
     p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
@@ -218,6 +255,10 @@ def main() -> int:
         p.error("--workers must be at least 1")
     if (args.switch_interval or args.no_rollup) and (args.workers > 1 or args.serve):
         p.error("--switch-interval and --no-rollup patch one uvicorn process: not with --workers > 1 or --serve")
+    if args.profile and args.flags == "both":
+        p.error("--profile samples one server: use it with --flags on or --flags off")
+    if args.rounds < 1:
+        p.error("--rounds must be at least 1")
 
     tmp = Path(tempfile.mkdtemp(prefix="szt-bench-"))
     databases = throwaway(args.database, "bench")
@@ -237,22 +278,18 @@ def main() -> int:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def measure(args: argparse.Namespace, tmp: Path, url: str) -> int:
-    log_path = tmp / "server.log"
-    label = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[args.database]
-    print(f"{label} database {url}: loading the demo province without activities …", flush=True)
-    started = time.perf_counter()
-    people = prepare_database(url, args.accounts)
-    print(f"  ready in {time.perf_counter() - started:.1f} s; {len(people)} member accounts", flush=True)
-
+def start_server(args: argparse.Namespace, tmp: Path, url: str, flags: str) -> tuple[subprocess.Popen, str, Path]:
+    """A server with the quality checks ``flags`` (on / off); (process, base URL, log) once it answers."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "DATABASE_URL": url, "SZT_UPLOAD_DIR": str(tmp / "uploads"), "SZT_LOG_FORMAT": "text"}
+    log_path = tmp / f"server-flags-{flags}.log"
+    env = {**os.environ, "DATABASE_URL": url, "SZT_UPLOAD_DIR": str(tmp / "uploads"), "SZT_LOG_FORMAT": "text",
+           "SZT_QUALITY_CHECKS": "1" if flags == "on" else "0"}
     env.pop("SZT_RATE_LIMIT_BACKEND", None)  # the default (database), as deployed
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     if args.workers > 1 and not args.serve:  # what `serve --workers N` does (app/ops/metrics.py)
-        env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp / "metrics")
-        (tmp / "metrics").mkdir()
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp / f"metrics-{flags}")
+        (tmp / f"metrics-{flags}").mkdir()
     with log_path.open("w") as log:
         prelude = ""
         if args.switch_interval:
@@ -267,87 +304,156 @@ def measure(args: argparse.Namespace, tmp: Path, url: str) -> int:
                        "app.main:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port),
                        "--workers", str(args.workers), "--no-access-log", "--log-level", "warning"]
         server = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if server.poll() is not None:
-                raise SystemExit("server exited:\n" + log_path.read_text())
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=1).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        sessions = []
-        for person in people:
-            cookie, csrf = log_in(base, person["login"])
-            sessions.append({**person, "cookie": cookie, "csrf": csrf})
-        print(f"server: {workers_label(args)} on {base}, {len(sessions)} accounts logged in", flush=True)
-
-        spec = {"host": "127.0.0.1", "port": port, "connections": args.connections, "sessions": sessions}
-        if args.warmup:
-            result, _ = run_load({**spec, "seconds": args.warmup, "prefix": "warmup"}, tmp / "warmup.json")
-            print(f"warm-up: {result['requests']} requests in {result['wall_s']:.1f} s", flush=True)
-        rows_before = count_activities(url)
-        load_before = os.getloadavg()[0]
-        profiler = None
-        if args.profile:  # py-spy is a developer's tool, not a dependency: pip install py-spy
-            profiler = subprocess.Popen(
-                [shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "--gil",
-                 "-r", "200", "-f", "raw", "-o", args.profile, "-d", str(args.seconds), "-p", str(server.pid)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        cpu_before = process_cpu(server.pid)
-        result, client_cpu = run_load({**spec, "seconds": args.seconds, "prefix": "run"}, tmp / "run.json")
-        cpu_after = process_cpu(server.pid)
-        server_user, server_system = (a - b for a, b in zip(cpu_after["server"], cpu_before["server"], strict=True))
-        postgres_cpu = sum(cpu_after["postgres"]) - sum(cpu_before["postgres"])
-        if profiler is not None:
-            profiler.wait(timeout=60)
-        # Every request sent was answered (the client waits for its last answers): nothing in flight.
-        rows = count_activities(url) - rows_before
-    finally:
-        server.terminate()
+    deadline = time.monotonic() + 60
+    while True:
+        if server.poll() is not None:
+            raise SystemExit("server exited:\n" + log_path.read_text())
         try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
+            urllib.request.urlopen(base + "/healthz", timeout=1).read()
+            return server, base, log_path
+        except OSError:
+            if time.monotonic() > deadline:
+                server.kill()
+                raise
+            time.sleep(0.2)
 
-    log_text = log_path.read_text(errors="replace")
-    locked = log_text.count("database is locked")
-    server_errors = log_text.count("unhandled error")
-    seconds = result["wall_s"]
-    rps = result["requests"] / seconds
-    statuses = {int(k): v for k, v in result["statuses"].items()}
-    accepted = sum(n for code, n in statuses.items() if 200 <= code < 300)
-    created = statuses.get(201, 0)
-    socket_errors = sum(result["errors"].values())
-    errors = result["requests"] - accepted + socket_errors
-    p50, p95, p99 = result["p50_ms"], result["p95_ms"], result["p99_ms"]
 
-    print(f"\nPOST /api/v1/activities — {label}, {args.connections} connections, {args.seconds} s, "
-          f"{workers_label(args)}"
+def stop_server(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+class Supply:
+    """Hands out the distinct submissions, each once: a run's spec gets the next ones, as many as it
+    could send at ``RATE_CAP`` requests/s (load.py walks its entries once in that order)."""
+
+    RATE_CAP = 800
+
+    def __init__(self, bodies: list[dict], logins: dict[str, tuple[str, str]], people: list[dict]) -> None:
+        self.bodies, self.logins, self.people, self.next = bodies, logins, people, 0
+
+    def entries(self, seconds: int) -> list[dict]:
+        n = seconds * self.RATE_CAP + 64
+        if self.next + n > len(self.bodies):
+            raise SystemExit(f"out of distinct submissions ({len(self.bodies):,}): fewer --rounds or --seconds")
+        out = []
+        for k, body in enumerate(self.bodies[self.next:self.next + n]):
+            login = self.people[k % len(self.people)]["login"]
+            cookie, csrf = self.logins[login]
+            out.append({"login": login, "cookie": cookie, "csrf": csrf, "body": json.dumps(body, ensure_ascii=False)})
+        self.next += n
+        return out
+
+
+def measure(args: argparse.Namespace, tmp: Path, url: str) -> int:
+    label = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[args.database]
+    print(f"{label} database {url}: loading the demo province with {args.activities:,} activities …", flush=True)
+    started = time.perf_counter()
+    people, bodies = prepare_database(url, args.accounts, args.activities)
+    print(f"  ready in {time.perf_counter() - started:.1f} s; {len(people)} member accounts, "
+          f"{len(bodies):,} distinct submissions prepared", flush=True)
+
+    modes = ["on", "off"] if args.flags == "both" else [args.flags]
+    servers: dict[str, tuple[subprocess.Popen, str, Path]] = {}
+    runs: list[dict] = []
+    try:
+        for mode in modes:
+            servers[mode] = start_server(args, tmp, url, mode)
+        # One login per account serves both servers: they share the database and the secret.
+        base = servers[modes[0]][1]
+        logins = {person["login"]: log_in(base, person["login"]) for person in people}
+        supply = Supply(bodies, logins, people)
+        print(f"server(s): {workers_label(args)}, quality checks {' and '.join(modes)} "
+              f"({', '.join(servers[m][1] for m in modes)}), {len(logins)} accounts logged in", flush=True)
+        rounds = args.rounds if args.flags == "both" else 1
+        for r in range(rounds):
+            for mode in (modes if r % 2 == 0 else modes[::-1]):
+                runs.append(one_run(args, tmp, url, servers[mode], supply, mode, r + 1))
+    finally:
+        for server, _, _ in servers.values():
+            stop_server(server)
+
+    print(f"\nPOST /api/v1/activities — {label}, {args.connections} connections, {args.seconds} s runs, "
+          f"{workers_label(args)}, {args.activities:,} demo activities"
           + (f", switch interval {args.switch_interval * 1000:g} ms" if args.switch_interval else ""))
-    print(f"  requests/s              {rps:10.1f}   (bound ≥ {BOUNDS['rps']:.0f})")
-    print(f"  latency p50/p95/p99     {p50:6.1f} / {p95:.1f} / {p99:.1f} ms   (p99 bound ≤ {BOUNDS['p99_ms']:.0f})"
-          f"; max {result['max_ms']:.1f} ms")
-    print(f"  answers                 {dict(sorted(statuses.items()))}")
-    print(f"  errors                  {errors}   (non-2xx {result['requests'] - accepted}, "
-          f"connection/timeout {socket_errors} {result['errors'] or ''})")
-    print(f"  'database is locked'    {locked}   (unhandled errors in the server log: {server_errors})")
-    print(f"  activity rows written   {rows}   vs accepted (201) {created}")
-    print(f"  CPU used                server {(server_user + server_system) / seconds * 100:.0f}% of a core "
-          f"(user {server_user / seconds * 100:.0f}%, system {server_system / seconds * 100:.0f}%), "
-          f"load client {client_cpu / seconds * 100:.0f}% (the machine has {os.cpu_count()} cores)")
+    print("| flags | round | requests/s | p50 | p95 | p99 | errors | rows / accepted | server CPU | "
+          "CPU per submission | load before |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for x in runs:
+        print(f"| {x['flags']} | {x['round']} | {x['rps']:.1f} | {x['p50']:.0f} ms | {x['p95']:.0f} ms | "
+              f"{x['p99']:.0f} ms | {x['errors']} | {x['rows']:,} / {x['accepted']:,} | {x['server_cpu']:.0f} % | "
+              f"{x['cpu_ms']:.2f} ms | {x['load']:.2f} |")
+    for x in runs:
+        if x["statuses"].keys() - {201}:
+            print(f"  answers of {x['flags']} round {x['round']}: {dict(sorted(x['statuses'].items()))} "
+                  f"{x['socket_errors'] or ''}")
+    locked = {m: servers[m][2].read_text(errors="replace").count("database is locked") for m in modes}
+    unhandled = {m: servers[m][2].read_text(errors="replace").count("unhandled error") for m in modes}
+    print(f"  'database is locked'    {locked}   (unhandled errors in the server logs: {unhandled})")
     if args.database == "postgresql":
-        print(f"  PostgreSQL CPU          {postgres_cpu / seconds * 100:.0f}% of a core (all its processes on this "
-              "machine, the same cores)")
-    print(f"  machine load (1 min)    {load_before:.2f} before the run: other work on these cores skews the figures")
+        print("  PostgreSQL CPU per run  " + ", ".join(f"{x['flags']}/{x['round']} {x['pg_cpu']:.0f} %" for x in runs))
+    print(f"  machine: {os.cpu_count()} cores shared by server(s), client and database; the load average "
+          "before each run is printed: other work on these cores skews the figures")
 
-    ok = rps >= BOUNDS["rps"] and p99 <= BOUNDS["p99_ms"] and errors == 0 and locked == 0 \
-        and rows == created == accepted
+    ok = all(x["rps"] >= BOUNDS["rps"] and x["p99"] <= BOUNDS["p99_ms"] and x["errors"] == 0
+             and x["rows"] == x["created"] == x["accepted"] for x in runs) and not any(locked.values())
+    if args.flags == "both":
+        mean = {m: sum(x["rps"] for x in runs if x["flags"] == m) / sum(x["flags"] == m for x in runs) for m in modes}
+        cpu = {m: sum(x["cpu_ms"] for x in runs if x["flags"] == m) / sum(x["flags"] == m for x in runs) for m in modes}
+        cost = (mean["off"] - mean["on"]) / mean["off"] * 100
+        cpu_cost = (cpu["on"] - cpu["off"]) / cpu["off"] * 100
+        print(f"\nQuality checks on: {mean['on']:.1f} requests/s (mean of {rounds}), off: {mean['off']:.1f} requests/s "
+              f"→ cost {cost:.1f} % of throughput (bound ≤ {BOUNDS['flags_cost_pct']:.0f} %); "
+              f"server CPU per submission {cpu['on']:.2f} ms against {cpu['off']:.2f} ms (+{cpu_cost:.1f} %)")
+        ok = ok and cost <= BOUNDS["flags_cost_pct"]
     print("OK: every bound met" if ok else "FAILED: a bound was missed")
     return 0 if ok else 1
+
+
+def one_run(args: argparse.Namespace, tmp: Path, url: str, server_of: tuple[subprocess.Popen, str, Path],
+            supply: Supply, mode: str, round_: int) -> dict:
+    server, base, _ = server_of
+    port = int(base.rsplit(":", 1)[1])
+    spec = {"host": "127.0.0.1", "port": port, "connections": args.connections}
+    if args.warmup:
+        result, _ = run_load({**spec, "seconds": args.warmup, "prefix": f"warmup-{mode}-{round_}",
+                              "sessions": supply.entries(args.warmup)}, tmp / "warmup.json")
+        print(f"flags {mode}, round {round_}: warm-up {result['requests']} requests in {result['wall_s']:.1f} s",
+              flush=True)
+    rows_before = count_activities(url)
+    load_before = os.getloadavg()[0]
+    profiler = None
+    if args.profile:  # py-spy is a developer's tool, not a dependency: pip install py-spy
+        profiler = subprocess.Popen(
+            [shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record", "--gil",
+             "-r", "200", "-f", "raw", "-o", args.profile, "-d", str(args.seconds), "-p", str(server.pid)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cpu_before = process_cpu(server.pid)
+    result, client_cpu = run_load({**spec, "seconds": args.seconds, "prefix": f"run-{mode}-{round_}",
+                                   "sessions": supply.entries(args.seconds)}, tmp / "run.json")
+    cpu_after = process_cpu(server.pid)
+    if profiler is not None:
+        profiler.wait(timeout=60)
+    server_cpu = sum(cpu_after["server"]) - sum(cpu_before["server"])
+    pg_cpu = sum(cpu_after["postgres"]) - sum(cpu_before["postgres"])
+    # Every request sent was answered (the client waits for its last answers): nothing in flight.
+    rows = count_activities(url) - rows_before
+    seconds = result["wall_s"]
+    statuses = {int(k): v for k, v in result["statuses"].items()}
+    accepted = sum(n for code, n in statuses.items() if 200 <= code < 300)
+    socket_errors = sum(result["errors"].values())
+    x = {"flags": mode, "round": round_, "rps": result["requests"] / seconds, "p50": result["p50_ms"],
+         "p95": result["p95_ms"], "p99": result["p99_ms"], "statuses": statuses, "accepted": accepted,
+         "created": statuses.get(201, 0), "errors": result["requests"] - accepted + socket_errors,
+         "socket_errors": result["errors"], "rows": rows, "server_cpu": server_cpu / seconds * 100,
+         "cpu_ms": server_cpu / max(1, accepted) * 1000, "client_cpu": client_cpu / seconds * 100,
+         "pg_cpu": pg_cpu / seconds * 100, "load": load_before}
+    print(f"  measured: {x['rps']:.1f} requests/s, p99 {x['p99']:.0f} ms, errors {x['errors']}, "
+          f"server CPU {x['server_cpu']:.0f} %, client CPU {x['client_cpu']:.0f} %", flush=True)
+    return x
 
 
 def workers_label(args: argparse.Namespace) -> str:

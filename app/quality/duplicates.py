@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlmodel import Session
 
 from app.errors import Conflict
@@ -17,10 +17,26 @@ LIVE = (ActivityStatus.pending, ActivityStatus.verified)
 NEAR_DAYS = 1  # a re-entry dated a day off is still flagged (not asked): see near_duplicates
 
 
+# Every submission asks this first: a column query built once (no ORM entities, no compile) that
+# nearly always finds nothing; the entities are loaded only when it finds something.
+_NEARBY = select(Activity.id).where(
+    Activity.county_id == bindparam("county_id"), Activity.task_id == bindparam("task_id"),
+    Activity.occurred_on.between(bindparam("first"), bindparam("last")),
+    Activity.status.in_([s.value for s in LIVE])).limit(1)
+
+
+def any_nearby(session: Session, *, county_id: int, task_id: int, occurred_on: date, days: int = 0) -> bool:
+    return session.connection().execute(_NEARBY, {
+        "county_id": county_id, "task_id": task_id, "first": occurred_on - timedelta(days=days),
+        "last": occurred_on + timedelta(days=days)}).first() is not None
+
+
 def candidates(session: Session, *, county_id: int, task_id: int, occurred_on: date, site_id: int | None = None,
                exclude_id: int | None = None, limit: int = 10, days: int = 0) -> list[Activity]:
     """Pending or verified activities of the same county, task and date (± ``days``); with a site,
     those of the same site or of none (ix_activity_county_id_task_id_occurred_on finds them)."""
+    if not any_nearby(session, county_id=county_id, task_id=task_id, occurred_on=occurred_on, days=days):
+        return []
     stmt = select(Activity).where(
         Activity.county_id == county_id, Activity.task_id == task_id,
         Activity.occurred_on.between(occurred_on - timedelta(days=days), occurred_on + timedelta(days=days)),

@@ -29,7 +29,7 @@ def test_history_counts_in_board_and_report_of_its_period_but_not_in_participati
     data = ActivityInput(task_id=world.task.id, county_id=world.wuhua.id, occurred_on=date(LAST_YEAR, 2, 4),
                          description="义诊", values={world.count.id: "3", world.money.id: "2.5"})
     activity = activities.record_activity(session, by=world.p(user), data=data, idempotency_key="h1").activity
-    activities.verify(session, by=world.p(world.prefecture_staff), activity_id=activity.id)
+    activities.verify(session, by=world.p(world.prefecture_staff), activity_id=activity.id, note="已核实（补录较晚）")
     q1 = periods.parse(f"{LAST_YEAR}-q1")
     before = boards.overview(session, world.kunming, q1)
     assert before.history is None

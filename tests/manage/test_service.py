@@ -169,7 +169,8 @@ def _took_part(world, member, on: date):
                          values={f.indicators(world.s, task)[0].id: "1"})
     done = activities.record_activity(world.s, by=world.p(world.alice_user), data=data,
                                       idempotency_key=f"k-{member.id}-{on}", today=TODAY)
-    activities.verify(world.s, by=world.p(world.prefecture_staff), activity_id=done.activity.id)
+    activities.verify(world.s, by=world.p(world.prefecture_staff), activity_id=done.activity.id,
+                        note="已核实（补录较晚）")
 
 
 def test_a_transfer_ends_the_old_membership_opens_one_in_the_targets_term_and_keeps_the_rollup_exact(world):

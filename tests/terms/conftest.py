@@ -41,7 +41,8 @@ class World:
                              values={self.count.id: "2"})
         a = activities.record_activity(self.s, by=self.p(user, today), data=data, idempotency_key=key,
                                        today=today).activity
-        activities.verify(self.s, by=self.p(self.prefecture_staff, today), activity_id=a.id)
+        activities.verify(self.s, by=self.p(self.prefecture_staff, today), activity_id=a.id,
+                          note="已核实（补录较晚）")
         return a
 
 

@@ -23,7 +23,9 @@ from app.models import (
     FrozenReport,
     LinkAssignment,
     Member,
+    PlausibilityRule,
     RoleGrant,
+    RuleKind,
     ScreenLink,
     Site,
 )
@@ -82,6 +84,10 @@ def test_outsiders_are_refused_everywhere(client, session, outsider):
     api_token = ApiToken(token_hash="1" * 64, prefix="szt_x", name="五华区看板", org_id=wuhua.id, level="records",
                          expires_at=utcnow() + timedelta(days=30))
     session.add(api_token)
+    # A plausibility rule 昆明 set for its subtree (五华区 is in it).
+    rule = PlausibilityRule(org_id=f.org(session, "530100").id, indicator_id=f.indicators(session, task)[0].id,
+                            kind=RuleKind.bound, max_value=10, source="昆明市从严")
+    session.add(rule)
     session.flush()
     ids = {"activity_id": activity.id, "photo_id": photo, "member_id": owner.member_id, "user_id": owner.id,
            "grant_id": grant, "decision": "confirm", "link_id": link.id, "display_id": display.id,
@@ -89,7 +95,8 @@ def test_outsiders_are_refused_everywhere(client, session, outsider):
            "token": "no-such-display-token",
            "code": wuhua.code,  # boards: an organisation's code
            "report_id": frozen.id, "job_id": job.id, "token_id": api_token.id, "kind": "members",
-           "org_id": wuhua.id, "site_id": site, "task_id": task.id, "indicator_id": f.indicators(session, task)[0].id}
+           "org_id": wuhua.id, "site_id": site, "task_id": task.id, "indicator_id": f.indicators(session, task)[0].id,
+           "rule_id": rule.id}
     version, audit_before = activity.version, session.scalar(select(func.count()).select_from(AuditLog))
     # Control: the same substituted URLs answer the owner, so the refusals below mean something.
     f.login_as(client, session, owner)

@@ -3,6 +3,10 @@ description and a photo, submit over a network that loses the answer, submit aga
 one activity exists. Also: errors come back beside their field with everything (photos included)
 kept, and the whole form works with JavaScript off.
 
+Each test records a task that has no pending or verified activity in the member's county on the
+form's date (today by the app's clock) — neither the demo's nor an earlier test's — so the submission
+is not a likely duplicate and no decision (申请加入 / 这是另一次活动, issue 16) stands in its way.
+
 The server is this module's own (not the session's ``live_server``): the test reads its SQLite file
 to count rows, and its photos go to a throw-away folder.
 """
@@ -24,6 +28,7 @@ from tests.e2e.conftest import Server, serve_app
 MEMBER, PASSWORD = "13900000007", "demo2026"  # app/seed/demo.py DEMO_ACCOUNTS
 PHONE = {"width": 360, "height": 740}
 CREATED = re.compile(r"/activities/(\d+)\?created=1$")
+REPLAYED = re.compile(r"/activities/(\d+)\?created=1&replayed=1$")  # the retry found its first result
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +69,21 @@ def _with_file_bytes(body: bytes, content: bytes) -> bytes:
     return head + marker + rest[:part_headers_end] + content + rest[part_headers_end:]
 
 
+def _free_task(page, server: Server) -> str:
+    """A task of the form's list with no pending or verified activity in the form's county on its
+    date, read from the server's file: recording it asks no duplicate question."""
+    county, day = page.input_value("#f-county"), page.input_value("#f-date")
+    assert county != "" and day != ""  # pre-filled: the member's county, today
+    with sqlite3.connect(server.db) as conn:
+        taken = {str(task_id) for (task_id,) in conn.execute(
+            "SELECT DISTINCT task_id FROM activity WHERE county_id = ? AND occurred_on = ? "
+            "AND status IN ('pending', 'verified')", (int(county), day))}
+    tasks = [v for v in page.locator("#f-task option").evaluate_all("(os) => os.map((o) => o.value)") if v]
+    free = [t for t in tasks if t not in taken]
+    assert free, f"every task already has an activity in county {county} on {day}"
+    return free[0]
+
+
 def _log_in(page, server: Server) -> None:
     page.goto(server.base + "/login")
     page.fill("input[name=login]", MEMBER)
@@ -76,14 +96,13 @@ def _no_sideways_scroll(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
-def _fill_the_form(page, description: str, photo: Path) -> str:
-    """Choose a task (HTMX brings its indicators), fill the first value, describe, attach a photo."""
-    page.select_option("#f-task", index=1)
-    first_value = page.locator("#values input[name^=value_]").first
+def _fill_the_form(page, server: Server, description: str, photo: Path) -> str:
+    """Choose a free task (HTMX brings its indicators), fill its first count, describe, attach a photo."""
+    page.select_option("#f-task", _free_task(page, server))
+    first_value = page.locator("#values input[name^=value_][inputmode=numeric]").first
     first_value.wait_for()
     name = first_value.get_attribute("name")
     first_value.fill("2")
-    assert page.input_value("#f-county") != ""  # pre-filled from the member's county
     page.fill("#f-desc", description)
     page.set_input_files("#f-photos", str(photo))
     return name
@@ -97,7 +116,7 @@ def test_a_lost_answer_and_a_second_tap_make_one_activity(server, browser, artif
         assert page.evaluate("typeof window.htmx") == "object"
         assert not page.locator(".nojs").first.is_visible()  # the reload buttons are for no-JavaScript only
         description = f"到洱源县开展农技培训 {uuid.uuid4().hex[:8]}"
-        value_field = _fill_the_form(page, description, photo)
+        value_field = _fill_the_form(page, server, description, photo)
 
         posts: list[str] = []
 
@@ -124,11 +143,12 @@ def test_a_lost_answer_and_a_second_tap_make_one_activity(server, browser, artif
         page.screenshot(path=str(artifacts / "member-form-network-lost-360x740.png"), full_page=True)
 
         page.click("#activity-form .submit")  # the member taps again
-        page.wait_for_url(CREATED)
+        page.wait_for_url(REPLAYED)
         assert posts == ["POST", "POST"]
         [(activity_id, photos)] = _rows(server, description)  # exactly one, with its one photo
-        assert page.url.endswith(f"/activities/{activity_id}?created=1") and photos == 1
-        assert "已提交" in page.locator(".alert-ok").inner_text() and description in page.content()
+        assert page.url.endswith(f"/activities/{activity_id}?created=1&replayed=1") and photos == 1
+        done = page.locator(".alert-ok").inner_text()
+        assert "已提交" in done and "没有重复记录" in done and description in page.content()
         thumb = page.locator(".photos img").first
         thumb.wait_for()
         assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", thumb.element_handle())
@@ -148,7 +168,7 @@ def test_errors_come_back_beside_the_field_keeping_what_was_typed(server, browse
         _log_in(page, server)
         page.goto(server.base + "/activities/new")
         description = f"义诊 {uuid.uuid4().hex[:8]}"
-        value_field = _fill_the_form(page, description, photo)
+        value_field = _fill_the_form(page, server, description, photo)
         page.fill(f"[name={value_field}]", "1.5")  # counts are whole numbers
         page.click("#activity-form .submit")
         error = page.locator("#activity-form .field-error").first
@@ -173,9 +193,9 @@ def test_the_form_works_with_javascript_off(server, browser, photo):
     try:
         _log_in(page, server)
         page.goto(server.base + "/activities/new")
-        page.select_option("#f-task", index=1)
+        page.select_option("#f-task", _free_task(page, server))
         page.click("#f-task ~ .nojs")  # 选择: reload the form with the task's indicators
-        first_value = page.locator("#values input[name^=value_]").first
+        first_value = page.locator("#values input[name^=value_][inputmode=numeric]").first
         first_value.fill("3")
         description = f"无脚本记录 {uuid.uuid4().hex[:8]}"
         page.fill("#f-desc", description)

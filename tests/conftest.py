@@ -123,6 +123,17 @@ def _run_instant() -> Iterator[None]:
     app_clock.travel_to(RUN_INSTANT)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_quality_caches() -> Iterator[None]:
+    """Each test starts without cached rules or baselines: a test's database is rolled back after it,
+    so what a process cached from it would describe data that is gone (in service, data only grows)."""
+    from app.quality import flags, rules
+
+    flags.forget_baselines()
+    rules.forget()
+    yield
+
+
 class Clock:
     """Move time inside one test: ``clock.freeze(instant)``, ``clock.travel_to(instant)``, ``clock.today``."""
 

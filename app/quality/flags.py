@@ -45,7 +45,7 @@ from app.models import (
     IndicatorKind,
 )
 from app.orgs.service import subtree_ids
-from app.quality.rules import Rules, effective_rules
+from app.quality.rules import Rules, database_of, effective_rules
 
 FLAG_LABELS = {
     FlagCode.duplicate: "疑似重复",
@@ -128,7 +128,7 @@ class Baseline:
 
 
 _lock = threading.Lock()
-_baselines: dict[int, Baseline] = {}
+_baselines: dict[tuple[str, int], Baseline] = {}  # (database, indicator) → today's baseline
 
 
 def _compute_baseline(session: Session, indicator_id: int, today: date) -> Baseline:
@@ -147,8 +147,9 @@ def _compute_baseline(session: Session, indicator_id: int, today: date) -> Basel
 def baseline(session: Session, indicator_id: int, today: date) -> Baseline:
     """The indicator's baseline as of today: from this process's cache, else the table, else computed
     (and stored for every process) — at most once a day per indicator."""
+    key = (database_of(session), indicator_id)
     with _lock:
-        found = _baselines.get(indicator_id)
+        found = _baselines.get(key)
     if found is not None and found.as_of == today:
         return found
     row = session.get(IndicatorBaseline, indicator_id)
@@ -164,7 +165,7 @@ def baseline(session: Session, indicator_id: int, today: date) -> Baseline:
         conn.execute(stmt.on_conflict_do_update(index_elements=["indicator_id"],
                                                 set_={k: v for k, v in values.items() if k != "indicator_id"}))
     with _lock:
-        _baselines[indicator_id] = found
+        _baselines[key] = found
     return found
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,18 +59,33 @@ _cache: dict[str, Any] = {"version": None, "rows": (), "by_org": {}}
 
 
 def current_version(session: Session) -> str:
-    return session.scalar(select(AppMeta.value).where(AppMeta.key == VERSION_KEY)) or "0"
+    """The rules' version in this database, prefixed by which database it is (a process may use
+    several: the tests, a restore): a cache filled from one never answers for another."""
+    version = session.scalar(select(AppMeta.value).where(AppMeta.key == VERSION_KEY)) or "0"
+    return f"{database_of(session)}#{version}"
+
+
+def database_of(session: Session) -> str:
+    """Which database the session talks to (its URL without password): what process caches key on."""
+    return session.connection().engine.url.render_as_string(hide_password=True)
 
 
 def bump_version(session: Session) -> None:
-    """Call in the transaction of any change of a rule: every process reloads its rules."""
+    """Call in the transaction of any change of a rule: every process reloads its rules. The new
+    version is random, never a count: a change rolled back leaves no number a later change reuses."""
     conn = session.connection()
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    new = str(int(current_version(session)) + 1)
+    new = uuid.uuid4().hex
     stmt = dialect.insert(AppMeta.__table__).values(key=VERSION_KEY, value=new)
     conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": new}))
     with _lock:
         _cache["version"] = None
+
+
+def forget() -> None:
+    """Drop this process's cached rules (tests that roll a database back use it)."""
+    with _lock:
+        _cache.update(version=None, rows=None, by_org={})
 
 
 def _load(session: Session) -> tuple:

@@ -151,6 +151,7 @@ def _invalid(w: World, user, org, **form) -> Invalid:
      "上限：请填写不小于 0 的数，最多四位小数（如 0.05 或 20）"),
 ])
 def test_a_bad_rule_is_refused_in_chinese_beside_its_field(w, form, field, message):
+    form = dict(form)  # the parameters are shared by both databases' runs: never pop from them
     per = {"students": w.students, "other": w.other_task_ind, "money": w.money}.get(form.pop("per", ""))
     failure = _invalid(w, w.prefecture_staff, w.kunming, indicator_id=w.students.id,
                        per_indicator_id=per.id if per else None, **form)

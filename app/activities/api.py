@@ -53,8 +53,9 @@ from app.tokens.service import token_access
 router = APIRouter(prefix="/api/v1", tags=["activities"])
 
 
-def read_model(read: Session, activity: Activity) -> ActivityRead:
-    return service.to_read(read, [activity])[0]
+def read_model(read: Session, activity: Activity, flags: list | None = None) -> ActivityRead:
+    """The activity as the API shows it; ``flags``: its flags when the caller already holds them."""
+    return service.to_read(read, [activity], flags=None if flags is None else {activity.id: flags})[0]
 
 
 # --- documented errors ----------------------------------------------------------------------------
@@ -170,7 +171,7 @@ async def create_activity(
     body, created = await run_write(
         request, read, session,
         lambda s: service.record_activity(s, by=by, data=data, idempotency_key=idempotency_key or ""),
-        lambda r, result: (read_model(r, result.activity), result.created))
+        lambda r, result: (read_model(r, result.activity, result.flags), result.created))
     if created:
         return _json(body, status_code=201, headers={"Location": f"/api/v1/activities/{body.id}"})
     return _json(body, status_code=200, headers={"Idempotent-Replayed": "true"})

@@ -30,7 +30,7 @@ from app.models import (
     Task,
     UserAccount,
 )
-from app.quality.flags import flags_of
+from app.quality.flags import Flag, flags_of
 
 _READ_VALUES = (
     select(ActivityValue.activity_id, ActivityValue.value, Indicator.id, Indicator.name, Indicator.unit,
@@ -58,7 +58,10 @@ _READ_NAMES = union_all(
 
 # --- read models (batch-loaded: one query per kind, never per row) -----------------------------
 
-def to_read(session: Session, activities: Sequence[Activity]) -> list[ActivityRead]:
+def to_read(session: Session, activities: Sequence[Activity], *,
+            flags: dict[int, list[Flag]] | None = None) -> list[ActivityRead]:
+    """The read models; ``flags`` when the caller holds them already (a submission just computed its
+    own: the 201 needs no query for them)."""
     if not activities:
         return []
     # Column rows on the connection (no entities to build), and every name in one round trip:
@@ -84,7 +87,8 @@ def to_read(session: Session, activities: Sequence[Activity]) -> list[ActivityRe
     }):
         names[kind][key] = name
     task_names, org_names, site_names, recorders = names["task"], names["org"], names["site"], names["user"]
-    flags = flags_of(session, ids["ids"])
+    if flags is None:
+        flags = flags_of(session, ids["ids"])
     return [
         ActivityRead(
             id=a.id, status=a.status, status_label=STATUS_LABELS[ActivityStatus(a.status)],

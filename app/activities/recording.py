@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -67,6 +67,10 @@ def _facts_statement(*, with_site: bool) -> Select:
         select(Organisation.level).where(Organisation.id == bindparam("county_id")).scalar_subquery()
         .label("county_level"),
         month_closed(bindparam("credited"), bindparam("month")).label("closed"),
+        # Anything of this county and task within a day (app/quality/duplicates.py asks the rest).
+        exists().where(Activity.county_id == bindparam("county_id"), Activity.task_id == bindparam("task_id"),
+                       Activity.occurred_on.between(bindparam("day_before"), bindparam("day_after")),
+                       Activity.status.in_([s.value for s in dup.LIVE])).label("nearby"),
     ]
     if with_site:
         columns.append(select(Site.county_id).where(Site.id == bindparam("site_id")).scalar_subquery()
@@ -87,6 +91,7 @@ _INSERT_ACTIVITY: dict[str, Insert] = {}  # per dialect, made on first use
 class RecordResult:
     activity: Activity
     created: bool  # False: a retry of an earlier request, answered with its original result
+    flags: list[quality.Flag] | None = None  # as stored with a new activity (None: read them)
 
 
 # --- recording ---------------------------------------------------------------------------------
@@ -135,6 +140,7 @@ class _Checked:
     description: str
     indicators: dict[int, quality.IndicatorFacts]
     closed: bool
+    nearby: bool
 
 
 def _facts(session: Session, data: ActivityInput, *, credited: int) -> Row[*tuple[Any, ...]]:
@@ -146,7 +152,9 @@ def _facts(session: Session, data: ActivityInput, *, credited: int) -> Row[*tupl
     of six.
     """
     params = {"credited": credited, "task_id": data.task_id, "county_id": data.county_id,
-              "month": yyyymm(data.occurred_on), "site_id": data.site_id}
+              "month": yyyymm(data.occurred_on), "site_id": data.site_id,
+              "day_before": data.occurred_on - timedelta(days=dup.NEAR_DAYS),
+              "day_after": data.occurred_on + timedelta(days=dup.NEAR_DAYS)}
     return _core(session).execute(_FACTS[data.site_id is not None], params).one()
 
 
@@ -172,7 +180,7 @@ def _check(session: Session, by: Principal, data: ActivityInput, *, recorder_org
     participants = _check_participants(session, by, data, recorder_org=recorder_org, organiser=organiser)
     facts_of = {i: quality.IndicatorFacts(row.name, row.unit, row.kind) for i, row in indicators.items()}
     return _Checked(data.task_id, data.county_id, data.site_id, values, participants, description, facts_of,
-                    bool(facts.closed))
+                    bool(facts.closed), bool(facts.nearby))
 
 
 def _check_participants(session: Session, by: Principal, data: ActivityInput, *, recorder_org: int,
@@ -238,17 +246,20 @@ def _check_new(session: Session, by: Principal, data: ActivityInput, *,
 
 
 def _distinct_from(session: Session, by: Principal, data: ActivityInput,
-                   checked: _Checked) -> tuple[list[int], list[Activity]]:
+                   checked: _Checked) -> tuple[list[int], list[Row]]:
     """(the likely duplicates the submission was confirmed distinct from, the near ones to flag);
     LikelyDuplicate when some match the date and the recorder has not yet decided (「申请加入」 or
     「这是另一次活动」 with a note)."""
-    nearby = dup.candidates(session, county_id=checked.county_id, task_id=checked.task_id,
-                            occurred_on=data.occurred_on, site_id=checked.site_id, days=dup.NEAR_DAYS)
+    if not checked.nearby:  # the facts' probe: nothing of this county and task within a day
+        return [], []
+    nearby = dup.nearby(session, county_id=checked.county_id, task_id=checked.task_id,
+                        occurred_on=data.occurred_on, site_id=checked.site_id, days=dup.NEAR_DAYS)
     near = dup.near_duplicates(session, nearby, occurred_on=data.occurred_on, recorder_user_id=by.user_id,
                                values=checked.values)
-    found = [a for a in nearby if a.occurred_on == data.occurred_on]
-    if not found:
+    same_day = [a for a in nearby if a.occurred_on == data.occurred_on]
+    if not same_day:
         return [], near
+    found = dup.load(session, same_day)
     ids = {a.id for a in found}
     note = (data.distinct_note or "").strip()
     if ids <= set(data.distinct_from) and len(note) >= 2:
@@ -311,13 +322,15 @@ def record_activity(session: Session, *, by: Principal, data: ActivityInput, ide
     make_transient_to_detached(activity)
     session.add(activity)
     _write_details(session, activity, checked.values, checked.participants, photos)
+    flags: list[quality.Flag] = []
     if checks:
-        quality.store(session, new_id, quality.compute(session, quality.Submitted(
+        flags = quality.compute(session, quality.Submitted(
             task_id=checked.task_id, county_id=checked.county_id, occurred_on=data.occurred_on,
             values=checked.values, indicators=checked.indicators, photo_count=len(photos),
             recorder_user_id=by.user_id, credited_org_id=credited, submitted_on=today, closed=checked.closed,
             distinct_from=distinct, distinct_note=data.distinct_note,
-            near_duplicates=[(a.id, a.occurred_on) for a in near]), today=today), new=True)
+            near_duplicates=[(a.id, a.occurred_on) for a in near]), today=today)
+        quality.store(session, new_id, flags, new=True)
     rollup.apply(session, [(None, rollup.Contribution(
         status=ActivityStatus.pending.value, credited_org_id=credited, county_id=checked.county_id,
         task_id=checked.task_id, month=yyyymm(data.occurred_on), values=checked.values,
@@ -325,7 +338,7 @@ def record_activity(session: Session, *, by: Principal, data: ActivityInput, ide
     audit(session, actor=by.actor, action="activity.create", target_type="activity", target_id=activity.id,
           org_id=credited, after=_snapshot(activity, checked.values, checked.participants))
     session.commit()
-    return RecordResult(activity, created=True)
+    return RecordResult(activity, created=True, flags=flags)
 
 
 def _write_details(session: Session, activity: Activity, values: dict[int, int], participants: list[int],

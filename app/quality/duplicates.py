@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import Integer, bindparam, or_, select
+from sqlalchemy.engine import Row
 from sqlmodel import Session
 
 from app.errors import Conflict
@@ -17,48 +18,56 @@ LIVE = (ActivityStatus.pending, ActivityStatus.verified)
 NEAR_DAYS = 1  # a re-entry dated a day off is still flagged (not asked): see near_duplicates
 
 
-# Every submission asks this first: a column query built once (no ORM entities, no compile) that
-# nearly always finds nothing; the entities are loaded only when it finds something.
-_NEARBY = select(Activity.id).where(
+# Every submission asks this: a column query built once (no entities, nothing to compile) that
+# nearly always finds nothing. Entities are loaded only for what it finds (the form, the 409).
+_site = bindparam("site_id", type_=Integer)
+_NEARBY = select(Activity.id, Activity.occurred_on, Activity.recorder_user_id).where(
     Activity.county_id == bindparam("county_id"), Activity.task_id == bindparam("task_id"),
     Activity.occurred_on.between(bindparam("first"), bindparam("last")),
-    Activity.status.in_([s.value for s in LIVE])).limit(1)
+    Activity.status.in_([s.value for s in LIVE]),
+    or_(_site.is_(None), Activity.site_id.is_(None), Activity.site_id == _site),
+    Activity.id != bindparam("exclude_id"),
+).order_by(Activity.id).limit(bindparam("limit"))
+_VALUES_OF = select(ActivityValue.activity_id, ActivityValue.indicator_id, ActivityValue.value).where(
+    ActivityValue.activity_id.in_(bindparam("ids", expanding=True)))
 
 
-def any_nearby(session: Session, *, county_id: int, task_id: int, occurred_on: date, days: int = 0) -> bool:
-    return session.connection().execute(_NEARBY, {
+def nearby(session: Session, *, county_id: int, task_id: int, occurred_on: date, site_id: int | None = None,
+           exclude_id: int | None = None, limit: int = 10, days: int = 0) -> list[Row]:
+    """(id, occurred_on, recorder_user_id) of the pending or verified activities of the same county
+    and task, dated within ``days`` of ``occurred_on``; with a site, those of the same site or of none
+    (ix_activity_county_id_task_id_occurred_on finds them)."""
+    return list(session.connection().execute(_NEARBY, {
         "county_id": county_id, "task_id": task_id, "first": occurred_on - timedelta(days=days),
-        "last": occurred_on + timedelta(days=days)}).first() is not None
+        "last": occurred_on + timedelta(days=days), "site_id": site_id, "exclude_id": exclude_id or 0,
+        "limit": limit}))
+
+
+def load(session: Session, rows: list[Row]) -> list[Activity]:
+    """The activities of ``nearby`` rows, in their order."""
+    if not rows:
+        return []
+    found = {a.id: a for a in session.scalars(select(Activity).where(Activity.id.in_([r.id for r in rows])))}
+    return [found[r.id] for r in rows if r.id in found]
 
 
 def candidates(session: Session, *, county_id: int, task_id: int, occurred_on: date, site_id: int | None = None,
                exclude_id: int | None = None, limit: int = 10, days: int = 0) -> list[Activity]:
-    """Pending or verified activities of the same county, task and date (± ``days``); with a site,
-    those of the same site or of none (ix_activity_county_id_task_id_occurred_on finds them)."""
-    if not any_nearby(session, county_id=county_id, task_id=task_id, occurred_on=occurred_on, days=days):
-        return []
-    stmt = select(Activity).where(
-        Activity.county_id == county_id, Activity.task_id == task_id,
-        Activity.occurred_on.between(occurred_on - timedelta(days=days), occurred_on + timedelta(days=days)),
-        Activity.status.in_(LIVE))
-    if site_id is not None:
-        stmt = stmt.where(or_(Activity.site_id.is_(None), Activity.site_id == site_id))
-    if exclude_id is not None:
-        stmt = stmt.where(Activity.id != exclude_id)
-    return list(session.scalars(stmt.order_by(Activity.id).limit(limit)))
+    """The activities :func:`nearby` finds."""
+    return load(session, nearby(session, county_id=county_id, task_id=task_id, occurred_on=occurred_on,
+                                site_id=site_id, exclude_id=exclude_id, limit=limit, days=days))
 
 
-def near_duplicates(session: Session, found: list[Activity], *, occurred_on: date, recorder_user_id: int,
-                    values: dict[int, int]) -> list[Activity]:
-    """Of ``found`` (candidates within NEAR_DAYS), those dated otherwise that look like a re-entry: the
-    same recorder, or exactly the same figures. They are flagged, not asked about: two activities a
-    day apart are common enough that a refusal would be wrong."""
+def near_duplicates(session: Session, found: list[Row], *, occurred_on: date, recorder_user_id: int,
+                    values: dict[int, int]) -> list[Row]:
+    """Of ``found`` (nearby rows within NEAR_DAYS), those dated otherwise that look like a re-entry:
+    the same recorder, or exactly the same figures. They are flagged, not asked about: two activities
+    a day apart are common enough that a refusal would be wrong."""
     others = [a for a in found if a.occurred_on != occurred_on]
     if not others:
         return []
     figures: dict[int, dict[int, int]] = {a.id: {} for a in others}
-    for aid, ind, v in session.execute(select(ActivityValue.activity_id, ActivityValue.indicator_id,
-                                              ActivityValue.value).where(ActivityValue.activity_id.in_(list(figures)))):
+    for aid, ind, v in session.connection().execute(_VALUES_OF, {"ids": list(figures)}):
         figures[aid][ind] = v
     wanted = {i: v for i, v in values.items() if v}
     return [a for a in others

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from statistics import median
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -185,19 +185,25 @@ def _ratio_text(x: float) -> str:
     return "不足 0.01" if x > 0 else "0"
 
 
+# Driven from the recorder's own verified activities (ix_activity_recorder_user_id_status), never from
+# all the values of an indicator: a member has tens of activities, an indicator tens of thousands.
+# Built once: it runs at every write.
+_MEMBER_HISTORY = (
+    select(ActivityValue.indicator_id, func.count(), func.max(ActivityValue.value))
+    .where(ActivityValue.activity_id.in_(select(Activity.id).where(
+        Activity.recorder_user_id == bindparam("user_id"), Activity.status == ActivityStatus.verified.value,
+        Activity.id != bindparam("exclude_id"))),
+        ActivityValue.indicator_id.in_(bindparam("indicator_ids", expanding=True)))
+    .group_by(ActivityValue.indicator_id))
+_FLAGS_OF = select(ActivityFlag.activity_id, ActivityFlag.code, ActivityFlag.message).where(
+    ActivityFlag.activity_id.in_(bindparam("ids", expanding=True)))
+
+
 def _member_history(session: Session, recorder_user_id: int, indicator_ids: Iterable[int],
                     exclude_id: int | None) -> dict[int, tuple[int, int]]:
     """indicator → (how many verified values the recorder has, the largest)."""
-    # Driven from the recorder's own activities (the (recorder, key) index), never from all the
-    # values of an indicator: a member has tens of activities, an indicator tens of thousands.
-    theirs = select(Activity.id).where(Activity.recorder_user_id == recorder_user_id,
-                                       Activity.status == ActivityStatus.verified)
-    if exclude_id is not None:
-        theirs = theirs.where(Activity.id != exclude_id)
-    stmt = (select(ActivityValue.indicator_id, func.count(), func.max(ActivityValue.value))
-            .where(ActivityValue.activity_id.in_(theirs), ActivityValue.indicator_id.in_(list(indicator_ids)))
-            .group_by(ActivityValue.indicator_id))
-    return {ind: (n, top) for ind, n, top in session.execute(stmt)}
+    return {ind: (n, top) for ind, n, top in session.connection().execute(_MEMBER_HISTORY, {
+        "user_id": recorder_user_id, "exclude_id": exclude_id or 0, "indicator_ids": list(indicator_ids)})}
 
 
 def compute(session: Session, s: Submitted, *, today: date | None = None) -> list[Flag]:
@@ -298,9 +304,7 @@ def flags_of(session: Session, activity_ids: Iterable[int]) -> dict[int, list[Fl
         return {}
     order = {c.value: n for n, c in enumerate(FlagCode)}
     found: dict[int, list[Flag]] = {}
-    for activity_id, code, message in session.connection().execute(
-            select(ActivityFlag.activity_id, ActivityFlag.code, ActivityFlag.message)
-            .where(ActivityFlag.activity_id.in_(ids))):
+    for activity_id, code, message in session.connection().execute(_FLAGS_OF, {"ids": ids}):
         found.setdefault(activity_id, []).append(Flag(code, message))
     for items in found.values():
         items.sort(key=lambda f: order.get(f.code, 99))

@@ -54,6 +54,7 @@ class Rules:
     ratios: tuple[Ratio, ...] = ()
 
 
+_VERSION = select(AppMeta.value).where(AppMeta.key == VERSION_KEY)  # asked at every write: built once
 _lock = threading.Lock()
 _cache: dict[str, Any] = {"version": None, "rows": (), "by_org": {}}
 
@@ -61,7 +62,7 @@ _cache: dict[str, Any] = {"version": None, "rows": (), "by_org": {}}
 def current_version(session: Session) -> str:
     """The rules' version in this database, prefixed by which database it is (a process may use
     several: the tests, a restore): a cache filled from one never answers for another."""
-    version = session.scalar(select(AppMeta.value).where(AppMeta.key == VERSION_KEY)) or "0"
+    version = session.connection().execute(_VERSION).scalar() or "0"
     return f"{database_of(session)}#{version}"
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,13 +58,27 @@ class Rules:
 _VERSION = select(AppMeta.value).where(AppMeta.key == VERSION_KEY)  # asked at every write: built once
 _lock = threading.Lock()
 _cache: dict[str, Any] = {"version": None, "rows": (), "by_org": {}}
+_seen: dict[str, tuple[float, str]] = {}  # database → (when read, version) for current_version(fresh=False)
 
 
-def current_version(session: Session) -> str:
+RECHECK_SECONDS = 2.0  # how stale another process's rule change may be here; this process's is at once
+
+
+def current_version(session: Session, *, fresh: bool = True) -> str:
     """The rules' version in this database, prefixed by which database it is (a process may use
-    several: the tests, a restore): a cache filled from one never answers for another."""
-    version = session.connection().execute(_VERSION).scalar() or "0"
-    return f"{database_of(session)}#{version}"
+    several: the tests, a restore): a cache filled from one never answers for another.
+    ``fresh=False``: the version this process read less than RECHECK_SECONDS ago, if any (every
+    write asks; a change made by another process is seen within that time)."""
+    database = database_of(session)
+    if not fresh:
+        with _lock:
+            seen = _seen.get(database)
+        if seen is not None and time.monotonic() - seen[0] < RECHECK_SECONDS:
+            return seen[1]
+    version = f"{database}#{session.connection().execute(_VERSION).scalar() or '0'}"
+    with _lock:
+        _seen[database] = (time.monotonic(), version)
+    return version
 
 
 def database_of(session: Session) -> str:
@@ -81,12 +96,14 @@ def bump_version(session: Session) -> None:
     conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": new}))
     with _lock:
         _cache["version"] = None
+        _seen.clear()
 
 
 def forget() -> None:
     """Drop this process's cached rules (tests that roll a database back use it)."""
     with _lock:
         _cache.update(version=None, rows=None, by_org={})
+        _seen.clear()
 
 
 def _load(session: Session) -> tuple:
@@ -97,8 +114,9 @@ def _load(session: Session) -> tuple:
 
 
 def effective_rules(session: Session, org_id: int) -> Rules:
-    """The rules for activities credited to ``org_id`` (its own and its ancestors')."""
-    version = current_version(session)
+    """The rules for activities credited to ``org_id`` (its own and its ancestors'), as of at most
+    RECHECK_SECONDS ago for another process's change, at once for this process's."""
+    version = current_version(session, fresh=False)
     with _lock:
         if _cache["version"] != version:
             _cache.update(version=version, rows=None, by_org={})

@@ -141,6 +141,7 @@ class _Checked:
     indicators: dict[int, quality.IndicatorFacts]
     closed: bool
     nearby: bool
+    history: dict[int, tuple[int, int]]  # the recorder's verified values per indicator: (how many, largest)
 
 
 def _facts(session: Session, data: ActivityInput, *, credited: int) -> Row[*tuple[Any, ...]]:
@@ -159,7 +160,8 @@ def _facts(session: Session, data: ActivityInput, *, credited: int) -> Row[*tupl
 
 
 def _check(session: Session, by: Principal, data: ActivityInput, *, recorder_org: int, credited: int,
-           organiser: int | None, today: date) -> _Checked:
+           organiser: int | None, today: date, activity_id: int | None = None,
+           recorder_user_id: int | None = None) -> _Checked:
     """Every rule an activity's content must satisfy; raises Invalid with per-field messages."""
     facts = _facts(session, data, credited=credited)
     if not facts.task_ok:
@@ -176,11 +178,13 @@ def _check(session: Session, by: Principal, data: ActivityInput, *, recorder_org
     description = data.description.strip()
     if len(description) < 2:
         raise Invalid("请简要描述活动内容", errors={"description": "请简要描述活动内容"})
-    values, indicators = _parse_values_of(session, data.task_id, data.values, org_id=credited)
+    values, indicators = _parse_values_of(session, data.task_id, data.values, org_id=credited,
+                                          recorder_user_id=recorder_user_id or by.user_id, exclude_id=activity_id)
     participants = _check_participants(session, by, data, recorder_org=recorder_org, organiser=organiser)
     facts_of = {i: quality.IndicatorFacts(row.name, row.unit, row.kind) for i, row in indicators.items()}
+    history = {i: (row.seen, row.top) for i, row in indicators.items() if row.seen}
     return _Checked(data.task_id, data.county_id, data.site_id, values, participants, description, facts_of,
-                    bool(facts.closed), bool(facts.nearby))
+                    bool(facts.closed), bool(facts.nearby), history)
 
 
 def _check_participants(session: Session, by: Principal, data: ActivityInput, *, recorder_org: int,
@@ -328,6 +332,7 @@ def record_activity(session: Session, *, by: Principal, data: ActivityInput, ide
             task_id=checked.task_id, county_id=checked.county_id, occurred_on=data.occurred_on,
             values=checked.values, indicators=checked.indicators, photo_count=len(photos),
             recorder_user_id=by.user_id, credited_org_id=credited, submitted_on=today, closed=checked.closed,
+            member_history=checked.history,
             distinct_from=distinct, distinct_note=data.distinct_note,
             near_duplicates=[(a.id, a.occurred_on) for a in near]), today=today)
         quality.store(session, new_id, flags, new=True)
@@ -399,7 +404,8 @@ def correct_activity(session: Session, *, by: Principal, activity_id: int, data:
     if recorder_org is None:
         recorder_org = activity.credited_org_id
     checked = _check(session, by, data, recorder_org=recorder_org, credited=activity.credited_org_id,
-                     organiser=activity.organiser_org_id, today=today)
+                     organiser=activity.organiser_org_id, today=today, activity_id=activity.id,
+                     recorder_user_id=activity.recorder_user_id)
     existing_photos = session.scalar(select(func.count()).select_from(ActivityPhoto)
                                      .where(ActivityPhoto.activity_id == activity.id)) or 0
     if existing_photos + len(photos) > photo_store.MAX_PHOTOS:
@@ -426,7 +432,7 @@ def correct_activity(session: Session, *, by: Principal, activity_id: int, data:
             task_id=checked.task_id, county_id=checked.county_id, occurred_on=data.occurred_on,
             values=checked.values, indicators=checked.indicators, photo_count=existing_photos + len(photos),
             recorder_user_id=activity.recorder_user_id, credited_org_id=activity.credited_org_id,
-            submitted_on=today, closed=checked.closed, activity_id=activity.id), today=today))
+            submitted_on=today, closed=checked.closed, member_history=checked.history, activity_id=activity.id), today=today))
     rollup.apply(session, [(resubmitted, rollup.contribution(session, activity))])
     audit(session, actor=by.actor, action="activity.correct", target_type="activity", target_id=activity.id,
           org_id=activity.credited_org_id, before=before,

@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import (
     bindparam,
+    func,
     select,
 )
 from sqlalchemy.engine import Row
@@ -16,12 +17,27 @@ from app.activities.common import _core
 from app.catalogue.service import owners_seen_by
 from app.errors import Invalid
 from app.models import (
+    Activity,
+    ActivityStatus,
+    ActivityValue,
     Indicator,
     IndicatorKind,
 )
 
-_TASK_INDICATORS = select(Indicator.id, Indicator.name, Indicator.unit, Indicator.kind).where(
-    Indicator.task_id == bindparam("task_id"), Indicator.owner_org_id.in_(owners_seen_by(bindparam("org_id"))))
+# The recorder's own verified values of each indicator (how many, the largest), in the same round
+# trip: the outlier_member flag (app/quality/flags.py) reads them; found from the recorder's own
+# activities (ix_activity_recorder_user_id_status), never from all of an indicator's values.
+_THEIRS = select(Activity.id).where(Activity.recorder_user_id == bindparam("user_id"),
+                                    Activity.status == ActivityStatus.verified.value,
+                                    Activity.id != bindparam("exclude_id"))
+_TASK_INDICATORS = select(
+    Indicator.id, Indicator.name, Indicator.unit, Indicator.kind,
+    select(func.count()).where(ActivityValue.indicator_id == Indicator.id, ActivityValue.activity_id.in_(_THEIRS))
+    .scalar_subquery().label("seen"),
+    select(func.max(ActivityValue.value)).where(ActivityValue.indicator_id == Indicator.id,
+                                                ActivityValue.activity_id.in_(_THEIRS))
+    .scalar_subquery().label("top"),
+).where(Indicator.task_id == bindparam("task_id"), Indicator.owner_org_id.in_(owners_seen_by(bindparam("org_id"))))
 MAX_COUNT = 1_000_000_000
 MAX_MONEY_HUNDREDTHS = 1_000_000_000  # 1000 万万元: anything larger is a typo
 _MONEY = re.compile(r"^\d+(\.\d{1,2})?$")
@@ -67,11 +83,14 @@ def _parse_values(session: Session, task_id: int, raw: dict[int, str], *, org_id
     return _parse_values_of(session, task_id, raw, org_id=org_id)[0]
 
 
-def _parse_values_of(session: Session, task_id: int, raw: dict[int, str], *,
-                     org_id: int) -> tuple[dict[int, int], dict[int, Row]]:
-    """The stored values, and the task's indicators as rows (id, name, unit, kind) for what follows."""
-    # Plain rows (id, name, unit, kind), not entities: parse_value reads only those attributes.
-    indicators = {i.id: i for i in _core(session).execute(_TASK_INDICATORS, {"task_id": task_id, "org_id": org_id})}
+def _parse_values_of(session: Session, task_id: int, raw: dict[int, str], *, org_id: int,
+                     recorder_user_id: int | None = None,
+                     exclude_id: int | None = None) -> tuple[dict[int, int], dict[int, Row]]:
+    """The stored values, and the task's indicators as rows (id, name, unit, kind, and ``seen`` /
+    ``top``: the recorder's verified values of it other than ``exclude_id``'s) for what follows."""
+    # Plain rows, not entities: parse_value reads only name, unit and kind.
+    indicators = {i.id: i for i in _core(session).execute(_TASK_INDICATORS, {
+        "task_id": task_id, "org_id": org_id, "user_id": recorder_user_id or 0, "exclude_id": exclude_id or 0})}
     unknown = set(raw) - set(indicators)
     if unknown:
         raise Invalid("有指标不属于所选实事，请刷新页面后重新填写", code="indicator_not_in_task")

@@ -109,6 +109,9 @@ class Submitted:
     distinct_from: Sequence[int] = ()
     distinct_note: str | None = None
     near_duplicates: Sequence[tuple[int, date]] = ()  # (id, date) of look-alikes a day or so apart
+    # The recorder's verified values per indicator, (how many, largest), when the caller read them
+    # already (recording asks them with the task's indicators); None: asked here.
+    member_history: dict[int, tuple[int, int]] | None = None
     activity_id: int | None = None
     rules: Rules | None = field(default=None, repr=False)
 
@@ -247,7 +250,8 @@ def compute(session: Session, s: Submitted, *, today: date | None = None) -> lis
             outliers.append(f"{facts.name} {facts.show(value)}远高于近 12 个月全省同类记录"
                             f"（中位数约 {typical}，通常不超过 {usual}）")
     if positive:
-        history = _member_history(session, s.recorder_user_id, positive, s.activity_id)
+        history = (s.member_history if s.member_history is not None
+                   else _member_history(session, s.recorder_user_id, positive, s.activity_id))
         for ind_id, value in positive.items():
             n, top = history.get(ind_id, (0, 0))
             if n >= MEMBER_MIN_HISTORY and top and value > MEMBER_FACTOR * top:

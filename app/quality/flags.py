@@ -223,12 +223,8 @@ def compute(session: Session, s: Submitted, *, today: date | None = None) -> lis
                     + " 同县、同实事、日期相邻，且记录人或数值相同，可能是重复记录")
     if said:
         flags.append(Flag(FlagCode.duplicate, "；".join(said)))
-    over, ratio, outliers, mine = [], [], [], []
-    for ind_id, value in s.values.items():
-        facts = s.indicators.get(ind_id)
-        bound = rules.bounds.get(ind_id)
-        if facts is not None and bound is not None and value > bound.max_value:
-            over.append(f"{facts.name} {facts.show(value)}超过单次活动上限 {facts.show(bound.max_value)}")
+    over = _over_bound(rules, s.values, s.indicators)
+    ratio, outliers, mine = [], [], []
     for rule in rules.ratios:
         top, per = s.values.get(rule.indicator_id), s.values.get(rule.per_indicator_id)
         f_top, f_per = s.indicators.get(rule.indicator_id), s.indicators.get(rule.per_indicator_id)
@@ -280,12 +276,15 @@ def compute(session: Session, s: Submitted, *, today: date | None = None) -> lis
     return flags
 
 
+def _over_bound(rules: Rules, values: dict[int, int], indicators: dict[int, IndicatorFacts]) -> list[str]:
+    return [f"{indicators[i].name} {indicators[i].show(v)}超过单次活动上限 {indicators[i].show(rules.bounds[i].max_value)}"
+            for i, v in values.items() if i in rules.bounds and i in indicators and v > rules.bounds[i].max_value]
+
+
 def would_exceed(session: Session, *, credited_org_id: int, values: dict[int, int],
                  indicators: dict[int, IndicatorFacts]) -> list[str]:
     """The over-bound sentences alone (the form's 「请确认数值无误」 before submitting)."""
-    rules = effective_rules(session, credited_org_id)
-    return [f"{indicators[i].name} {indicators[i].show(v)}超过单次活动上限 {indicators[i].show(rules.bounds[i].max_value)}"
-            for i, v in values.items() if i in rules.bounds and i in indicators and v > rules.bounds[i].max_value]
+    return _over_bound(effective_rules(session, credited_org_id), values, indicators)
 
 
 # --- storing and reading -----------------------------------------------------------------------------

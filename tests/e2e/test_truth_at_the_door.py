@@ -66,6 +66,23 @@ def _log_in(page, server: Server, login: str) -> None:
     page.wait_for_url(server.base + "/")
 
 
+def _submitted(page, artifacts, name: str) -> None:
+    """Wait for the submission to land on its activity's page. Every htmx request the form started
+    (the site and duplicate look-ups) is let finish first; under load a slow one could otherwise
+    swap the form while it is being sent. On a timeout, what the page says is in the failure."""
+    try:
+        page.wait_for_url(CREATED, timeout=60_000)
+    except Exception as exc:
+        page.screenshot(path=str(artifacts / f"truth-{name}-failed.png"), full_page=True)
+        said = page.locator(".alert, .field-error, .toast").all_inner_texts()
+        raise AssertionError(f"{name}: still on {page.url}; the page says {said}") from exc
+
+
+def _submit(page, selector: str = "#activity-form .submit") -> None:
+    page.wait_for_load_state("networkidle")
+    page.click(selector)
+
+
 def _no_sideways_scroll(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
@@ -123,8 +140,8 @@ def test_re_entry_is_joined_another_is_flagged_and_merged_and_back_keeps_every_f
         site = a_page.locator(f"#site-options input[name=site_id][value='{site_id}']")
         site.wait_for()
         site.check()
-        a_page.click("#activity-form .submit")
-        a_page.wait_for_url(CREATED)
+        _submit(a_page)
+        _submitted(a_page, artifacts, "first")
         assert "已提交成功" in a_page.locator(".alert-ok").inner_text()
         [(first_id, status)] = _rows(server, county_id, task_id, day)
         assert status == "pending"
@@ -138,8 +155,8 @@ def test_re_entry_is_joined_another_is_flagged_and_merged_and_back_keeps_every_f
         assert site_name in a_page.locator("#site-options").inner_text()
         assert _no_sideways_scroll(a_page)
         a_page.screenshot(path=str(artifacts / "truth-back-keeps-fields-360x740.png"), full_page=True)
-        a_page.click("#activity-form .submit")  # the same submission again: it already succeeded
-        a_page.wait_for_url(CREATED)
+        _submit(a_page)  # the same submission again: it already succeeded
+        _submitted(a_page, artifacts, "again")
         assert "已提交成功" in a_page.locator(".alert-ok").inner_text() and f"/activities/{first_id}?" in a_page.url
         assert len(_rows(server, county_id, task_id, day)) == 1
 
@@ -147,7 +164,7 @@ def test_re_entry_is_joined_another_is_flagged_and_merged_and_back_keeps_every_f
         _log_in(b_page, server, member_b)
         b_page.goto(server.base + "/activities/new")
         _fill(b_page, task_id=task_id, day=day, description="同一次培训，我也去了")
-        b_page.click("#activity-form .submit")
+        _submit(b_page)
         decision = b_page.locator("#decision")
         decision.wait_for()
         assert "申请加入" in decision.inner_text() and "这是另一次活动" in decision.inner_text()
@@ -164,13 +181,13 @@ def test_re_entry_is_joined_another_is_flagged_and_merged_and_back_keeps_every_f
         # --- B records "another activity" with a note: a second row, flagged --------------------------
         b_page.goto(server.base + "/activities/new")
         _fill(b_page, task_id=task_id, day=day, description="下午在另一个村又办了一场")
-        b_page.click("#activity-form .submit")
+        _submit(b_page)
         decision = b_page.locator("#decision")
         decision.wait_for()
         assert "您已在这次活动的参与名单中" in decision.inner_text()
         b_page.fill("#f-distinct-note", "下午在另一个村，另一场培训")
-        b_page.click("#decision .distinct-submit")
-        b_page.wait_for_url(CREATED)
+        _submit(b_page, "#decision .distinct-submit")
+        _submitted(b_page, artifacts, "distinct")
         second_id = int(CREATED.search(b_page.url).group(1))
         assert [r[0] for r in _rows(server, county_id, task_id, day)] == [first_id, second_id]
         assert ("duplicate",) in _sql(server, "SELECT code FROM activity_flag WHERE activity_id = ?", second_id)

@@ -239,10 +239,13 @@ async def _read_submission(request: Request, form: ActivityForm, uploads: list[U
 
 
 def _tasks_part(session: Session, by: Principal, form: ActivityForm) -> dict[str, Any]:
-    tasks = service.task_choices(session, by, service.recording_org(by, form.behalf))
+    recording = service.recording_org(by, form.behalf)
+    tasks = service.task_choices(session, by, recording)
     chosen = form.number("task_id")
     task, indicators = next(((t, inds) for t, inds in tasks if t.id == chosen), (None, []))
-    return {"tasks": tasks, "task": task, "indicators": indicators}
+    credited = form.number("organiser_org_id") or recording
+    return {"tasks": tasks, "task": task, "indicators": indicators,
+            "bound_hints": entry.bound_hints(session, credited, indicators) if indicators else {}}
 
 
 def _sites_part(session: Session, form: ActivityForm) -> dict[str, Any]:

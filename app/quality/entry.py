@@ -14,7 +14,7 @@ from sqlmodel import Session
 from app.activities.read import to_read
 from app.activities.recording import _EXISTING_ID, recording_org
 from app.activities.schemas import ActivityInput, ActivityRead
-from app.activities.values import _parse_values_of
+from app.activities.values import _parse_values_of, display_value
 from app.auth.principal import Principal
 from app.errors import Conflict, DomainError
 from app.models import Activity, ActivityParticipant, ActivityStatus, ParticipantStatus
@@ -70,6 +70,20 @@ def bound_warnings(session: Session, by: Principal, data: ActivityInput, *, idem
         return []
     facts = {i: quality.IndicatorFacts(row.name, row.unit, row.kind) for i, row in indicators.items()}
     return quality.would_exceed(session, credited_org_id=credited, values=values, indicators=facts)
+
+
+def bound_hints(session: Session, credited_org_id: int, indicators: list) -> dict[int, tuple[str, str]]:
+    """indicator id → (its bound in the unit typed, the sentence) for the values the form shows, so a
+    figure over its bound is pointed out while it is typed (the bound is the rules', never the page's)."""
+    bounds = quality.effective_rules(session, credited_org_id).bounds
+    hints = {}
+    for ind in indicators:
+        bound = bounds.get(ind.id)
+        if bound is not None:
+            facts = quality.IndicatorFacts(ind.name, ind.unit, ind.kind)
+            hints[ind.id] = (display_value(ind.kind, bound.max_value),
+                             f"超过单次活动上限 {facts.show(bound.max_value)}，提交时会请您确认数值无误")
+    return hints
 
 
 def same_day_candidates(session: Session, data: ActivityInput) -> list[Activity]:

@@ -157,3 +157,25 @@ if (window.htmx) document.documentElement.classList.add("htmx");
     each(document.querySelectorAll("form[data-keep]"), save);
   });
 })();
+
+// <input data-over="N" aria-describedby="hint">: a figure above N (the plausibility rule's bound,
+// given by the server in the unit typed) shows its hint while it is typed. Nothing is refused here:
+// the server asks 「请确认数值无误」 on submit.
+(function () {
+  "use strict";
+  function check(input) {
+    var hint = document.getElementById(input.getAttribute("aria-describedby"));
+    if (!hint) return;
+    var text = (input.value || "").replace(/[，,\s]/g, "").replace(/[０-９]/g, function (d) {
+      return String.fromCharCode(d.charCodeAt(0) - 0xFF10 + 48);
+    }).replace(/[．。]/g, ".");
+    var value = parseFloat(text), max = parseFloat(input.getAttribute("data-over"));
+    hint.hidden = !(isFinite(value) && isFinite(max) && value > max);
+  }
+  document.addEventListener("input", function (e) {
+    if (e.target && e.target.matches && e.target.matches("input[data-over]")) check(e.target);
+  });
+  document.addEventListener("htmx:afterSwap", function () {
+    Array.prototype.forEach.call(document.querySelectorAll("input[data-over]"), check);
+  });
+})();

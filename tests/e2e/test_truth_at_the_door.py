@@ -134,6 +134,13 @@ def test_re_entry_is_joined_another_is_flagged_and_merged_and_back_keeps_every_f
         day = _free_day(server, county_id, task_id)
         description = f"到村里开展技术培训 {uuid.uuid4().hex[:6]}"
         typed = _fill(a_page, task_id=task_id, day=day, description=description)
+        # A figure over its plausibility bound is pointed out while it is typed (never refused).
+        field = a_page.locator(f"[name={typed['value_field']}]")
+        hint = a_page.locator(f"#f-{typed['value_field']}-over")
+        field.fill("99999")
+        assert hint.is_visible() and "超过单次活动上限" in hint.inner_text()
+        field.fill("2")
+        assert hint.is_hidden()
         [(site_id, site_name)] = _sql(server, "SELECT id, name FROM site WHERE county_id = ? ORDER BY id LIMIT 1",
                                       int(county_id))
         a_page.fill("#f-site-q", site_name)

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.activities import service as svc
+from app.activities.values import display_value
 from app.clock import today_cn
 from app.config import get_settings
 from app.models import Activity, ActivityParticipant, ActivityStatus, ParticipantStatus
@@ -160,6 +161,16 @@ def test_a_value_over_its_bound_asks_to_confirm_then_records_it_flagged(client, 
     assert done.status_code == 303, done.text
     [row] = _rows(session)
     assert "over_bound" in {fl.code for fl in quality.flags_of(session, [row.id])[row.id]}
+
+
+def test_the_values_say_their_bounds_so_the_page_can_point_out_an_over_bound_figure(client, session, world):
+    ind, _over = _bounded(session, world)
+    _as(client, world, world.member_user)
+    block = client.get(f"/activities/new?task_id={world.task.id}", headers={"HX-Request": "true"}).text
+    bound = quality.effective_rules(session, world.wuhua.id).bounds[ind.id].max_value
+    shown = display_value(ind.kind, bound)
+    assert f'data-over="{shown}"' in block and f'aria-describedby="f-value_{ind.id}-over"' in block
+    assert f'id="f-value_{ind.id}-over" hidden' in block and "超过单次活动上限" in block
 
 
 # --- 已提交成功 ------------------------------------------------------------------------------------

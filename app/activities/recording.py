@@ -118,9 +118,15 @@ def fingerprint(data: ActivityInput, photo_digests: Sequence[str] = ()) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
+def recorded_id(session: Session, user_id: int, key: str) -> int | None:
+    """The id of the activity this user already recorded with this submission key, if any (a cheap
+    probe: nearly every submission is new, and an entity query costs more)."""
+    key = (key or "").strip()
+    return _core(session).execute(_EXISTING_ID, {"user_id": user_id, "key": key}).scalar() if key else None
+
+
 def _existing(session: Session, user_id: int, key: str) -> Activity | None:
-    # A cheap probe first: nearly every submission is new, and an entity query costs more.
-    found = _core(session).execute(_EXISTING_ID, {"user_id": user_id, "key": key}).scalar()
+    found = recorded_id(session, user_id, key)
     return None if found is None else session.get(Activity, found)
 
 
@@ -279,8 +285,7 @@ def check_new_activity(session: Session, *, by: Principal, data: ActivityInput, 
     """The rules ``record_activity`` holds a new activity's content to, without writing: the form asks
     them before it decodes any photo, so an invalid submission costs no image work. A retry of a
     submission already recorded passes (``record_activity`` answers it with the first result)."""
-    if idempotency_key and _core(session).execute(
-            _EXISTING_ID, {"user_id": by.user_id, "key": idempotency_key.strip()}).scalar() is not None:
+    if recorded_id(session, by.user_id, idempotency_key) is not None:
         return
     _organiser, _credited, checked = _check_new(session, by, data, today=today or today_cn())
     if get_settings().quality_checks:

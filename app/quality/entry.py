@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from app.activities.read import to_read
-from app.activities.recording import _EXISTING_ID, recording_org
+from app.activities.recording import _existing, recording_org
 from app.activities.schemas import ActivityInput, ActivityRead
 from app.activities.values import _parse_values_of, display_value
 from app.auth.principal import Principal
@@ -51,11 +51,7 @@ class Candidate:
 
 def already_recorded(session: Session, by: Principal, idempotency_key: str) -> Activity | None:
     """The activity the caller already recorded with this submission key, if any."""
-    key = (idempotency_key or "").strip()
-    if not key:
-        return None
-    found = session.connection().execute(_EXISTING_ID, {"user_id": by.user_id, "key": key}).scalar()
-    return None if found is None else session.get(Activity, found)
+    return _existing(session, by.user_id, idempotency_key)
 
 
 def bound_warnings(session: Session, by: Principal, data: ActivityInput, *, idempotency_key: str = "") -> list[str]:

@@ -2,7 +2,7 @@
 
 Every flag is a code (FlagCode) and a Chinese sentence saying why, with the figures. They are
 computed at recording and at each correction, and again for the pending activities of a subtree when
-its rules change (:func:`recompute_pending`). None of them refuses anything: the recorder is asked to
+its rules change (app/quality/jobs.py, over :func:`pending_ids`). None of them refuses anything: the recorder is asked to
 confirm at entry, and the reviewer sees them in the queue (where 批量通过 leaves flagged items alone).
 
 - ``duplicate``: the recorder confirmed 「这是另一次活动」 although others match (kept as they said it).
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -338,6 +339,14 @@ def recompute(session: Session, activity_ids: Sequence[int], *, today: date | No
     photos = dict(session.execute(select(ActivityPhoto.activity_id, func.count()).where(
         ActivityPhoto.activity_id.in_(ids)).group_by(ActivityPhoto.activity_id)).all())
     old = flags_of(session, ids)
+    # The recorders' verified values of these indicators, once for the batch (not a query per row).
+    theirs: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)  # (user, indicator) → [(id, value)]
+    for user, ind, aid, v in session.execute(
+            select(Activity.recorder_user_id, ActivityValue.indicator_id, Activity.id, ActivityValue.value)
+            .join(ActivityValue, ActivityValue.activity_id == Activity.id)
+            .where(Activity.recorder_user_id.in_({a.recorder_user_id for a in activities}),
+                   Activity.status == ActivityStatus.verified, ActivityValue.indicator_id.in_(list(facts)))):
+        theirs[(user, ind)].append((aid, v))
     closed: dict[tuple[int, int], bool] = {}
     changed = 0
     for a in activities:
@@ -345,12 +354,17 @@ def recompute(session: Session, activity_ids: Sequence[int], *, today: date | No
         if month not in closed:
             closed[month] = is_month_closed(session, *month)
         kept = [f for f in old.get(a.id, []) if f.code == FlagCode.duplicate]
+        history = {}
+        for ind in values.get(a.id, {}):
+            others = [v for aid, v in theirs.get((a.recorder_user_id, ind), ()) if aid != a.id]
+            if others:
+                history[ind] = (len(others), max(others))
         submitted = to_cn(a.submitted_at)
         new = kept + compute(session, Submitted(
             task_id=a.task_id, county_id=a.county_id, occurred_on=a.occurred_on, values=values.get(a.id, {}),
             indicators=facts, photo_count=photos.get(a.id, 0), recorder_user_id=a.recorder_user_id,
             credited_org_id=a.credited_org_id, submitted_on=submitted.date() if submitted else today,
-            closed=closed[month], activity_id=a.id), today=today)
+            closed=closed[month], activity_id=a.id, member_history=history), today=today)
         if sorted(new, key=lambda f: f.code) != sorted(old.get(a.id, []), key=lambda f: f.code):
             store(session, a.id, new)
             changed += 1
@@ -363,12 +377,3 @@ def pending_ids(session: Session, org_id: int) -> list[int]:
         Activity.status == ActivityStatus.pending, Activity.credited_org_id.in_(subtree_ids(org_id)))
         .order_by(Activity.id)))
 
-
-def recompute_pending(session: Session, org_id: int, *, today: date | None = None, batch: int = 500) -> int:
-    """After a rule change: recompute the flags of every pending activity credited in the subtree, in
-    one transaction (the pages queue app/quality/jobs.py instead, which commits batch by batch)."""
-    ids = pending_ids(session, org_id)
-    changed = 0
-    for start in range(0, len(ids), batch):
-        changed += recompute(session, ids[start:start + batch], today=today)
-    return changed

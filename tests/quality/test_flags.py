@@ -159,12 +159,12 @@ def test_a_rule_change_reflags_pending_activities(world):
                             max_value=300, source="测试")
     s.add(rule)
     rules.bump_version(s)
-    assert quality.recompute_pending(s, world.province.id, today=TODAY) == 1
+    assert quality.recompute(s, quality.pending_ids(s, world.province.id), today=TODAY) == 1
     s.commit()
     assert _codes(world, a.id) == ["over_bound"]
     s.delete(rule)
     rules.bump_version(s)
-    assert quality.recompute_pending(s, world.province.id, today=TODAY) == 1
+    assert quality.recompute(s, quality.pending_ids(s, world.province.id), today=TODAY) == 1
     s.commit()
     assert _codes(world, a.id) == []
 

@@ -371,9 +371,16 @@ def recompute(session: Session, activity_ids: Sequence[int], *, today: date | No
     return changed
 
 
+def _pending_in(org_id: int) -> list:
+    return [Activity.status == ActivityStatus.pending, Activity.credited_org_id.in_(subtree_ids(org_id))]
+
+
 def pending_ids(session: Session, org_id: int) -> list[int]:
     """The pending activities credited in ``org_id``'s subtree: those the subtree's rules judge."""
-    return list(session.scalars(select(Activity.id).where(
-        Activity.status == ActivityStatus.pending, Activity.credited_org_id.in_(subtree_ids(org_id)))
-        .order_by(Activity.id)))
+    return list(session.scalars(select(Activity.id).where(*_pending_in(org_id)).order_by(Activity.id)))
+
+
+def pending_count(session: Session, org_id: int) -> int:
+    """How many :func:`pending_ids` there are (counted, not listed)."""
+    return session.scalar(select(func.count()).select_from(Activity).where(*_pending_in(org_id))) or 0
 

@@ -45,6 +45,7 @@ from app.models import (
 )
 from app.orgs.service import ancestor_ids
 from app.quality import jobs as recompute_jobs
+from app.quality.flags import pending_count
 from app.quality.rules import bump_version, effective_rules
 
 KIND_LABELS = {RuleKind.bound: "单次上限", RuleKind.ratio: "比例范围"}
@@ -310,7 +311,7 @@ def _after_change(session: Session, by: Principal, org: Organisation) -> int:
     """Every process reloads the rules; the subtree's pending flags are recomputed in the background."""
     bump_version(session)
     recompute_jobs.queue(session, org_id=org.id, user_id=by.user_id)
-    return len(recompute_jobs.pending_ids(session, org.id))
+    return pending_count(session, org.id)
 
 
 def _note(session: Session, org: Organisation, rule: PlausibilityRule) -> str | None:

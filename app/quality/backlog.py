@@ -29,6 +29,7 @@ from sqlmodel import Session
 
 from app.audit.service import record as audit
 from app.auth.principal import STAFF_ROLES, Principal, org_for_read, org_for_staff
+from app.boards import periods
 from app.clock import start_of_day_cn, to_cn, today_cn, yyyymm
 from app.errors import Forbidden, Invalid
 from app.models import Activity, ActivityStatus, Organisation
@@ -194,12 +195,6 @@ def backlog_total(rows: Sequence[BacklogRow]) -> BacklogTotal:
 
 # --- 报送 -------------------------------------------------------------------------------------------
 
-def _month_bounds(month: int) -> tuple[date, date]:
-    first = date(month // 100, month % 100, 1)
-    following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
-    return first, following - timedelta(days=1)
-
-
 def _check_months(months: Iterable[int]) -> tuple[int, ...]:
     found = tuple(sorted(set(months)))
     if not found or any(m % 100 not in range(1, 13) or m <= 200000 for m in found):
@@ -213,7 +208,8 @@ def reporting_status(session: Session, by: Principal, org_id: int, months: Itera
     org = org_for_read(session, by, org_id)
     wanted = _check_months(months)
     _, children, row_of = _tree(session, org.id)
-    in_months = [Activity.occurred_on.between(*_month_bounds(m)) for m in wanted]
+    in_months = [Activity.occurred_on.between(p.start, p.end)
+                 for p in (periods.span(m // 100, m % 100, m % 100) for m in wanted)]
     stmt = (select(Activity.credited_org_id, func.count(),
                    func.sum(case((Activity.status == ActivityStatus.pending.value, 1), else_=0)))
             .where(Activity.credited_org_id.in_(subtree_ids(org.id)), or_(*in_months),

@@ -87,6 +87,32 @@ class Settings(BaseSettings):
     # Truth at the door (app/quality/): the likely-duplicate decision and the flags at each write.
     # Off only to measure what they cost (bench/submit.py --flags off); never in production.
     quality_checks: bool = True
+    # Reaching members (app/notify/). SMS goes through one provider: log (keeps messages in the
+    # sms_log table, only when SZT_ENV=dev; sends nothing anywhere), aliyun or tencent (their HTTP APIs).
+    sms_provider: Literal["log", "aliyun", "tencent"] = "log"
+    sms_sign_name: str = "双助推"  # the signature (签名) approved with the provider
+    sms_access_key_id: str = ""  # aliyun AccessKeyId / tencent SecretId
+    sms_access_key_secret: str = ""  # aliyun AccessKeySecret / tencent SecretKey
+    sms_app_id: str = ""  # tencent SmsSdkAppId
+    sms_region: str = "ap-guangzhou"  # tencent region
+    sms_endpoint: str = ""  # override the provider's address (tests' stub servers); empty: the provider's own
+    # Template codes approved with the provider, one per template name: "login_code=SMS_1,reminder=SMS_2".
+    sms_templates: str = ""
+    sms_price_fen: int = 5  # what one billed SMS part costs, for the campaign preview (分)
+    sms_daily_cap: int = 3  # non-code SMS a member may get per Beijing day
+    sms_quiet_start: int = 21  # no non-code SMS from this hour (Beijing) …
+    sms_quiet_end: int = 8  # … until this hour
+    wecom_endpoint: str = ""  # tests: where 企业微信 robot webhooks go instead of qyapi.weixin.qq.com
+    notify_max_attempts: int = 6  # a notice failing this often is given up (failed)
+    # Sign in with an SMS code: 6 digits, valid this long; resend interval; codes per phone an hour.
+    sms_code_minutes: int = 5
+    sms_code_resend_seconds: int = 60
+    sms_code_per_phone_hour: int = 5
+    sms_code_per_ip_hour: int = 20
+    sms_code_max_guesses: int = 5
+    # 记住我: a long session on the member's own phone.
+    remember_idle_days: int = 60
+    remember_absolute_days: int = 180
 
     @model_validator(mode="after")
     def _refuse_dev_secret_in_prod(self) -> Settings:

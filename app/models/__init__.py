@@ -19,6 +19,14 @@ from app.models.catalogue import AnnualTarget, BoostArea, Campaign, Indicator, I
 from app.models.history import HistoryEntry
 from app.models.jobs import BackgroundJob
 from app.models.meta import AppMeta
+from app.models.notify import (
+    MemberReach,
+    Notification,
+    ReminderCampaign,
+    SmsCode,
+    SmsLog,
+    WecomRobot,
+)
 from app.models.orgs import Committee, Organisation, OrgClosure, OrgLevel, Site, SiteKind
 from app.models.people import Member, MemberRole, Membership, Term
 from app.models.quality import (
@@ -63,8 +71,10 @@ __all__ = [
     "LinkRole",
     "LoginAttempt",
     "Member",
+    "MemberReach",
     "MemberRole",
     "Membership",
+    "Notification",
     "OrgClosure",
     "OrgLevel",
     "Organisation",
@@ -72,6 +82,7 @@ __all__ = [
     "ParticipationCounter",
     "ParticipationMonth",
     "PlausibilityRule",
+    "ReminderCampaign",
     "ReportConfirmation",
     "RoleGrant",
     "Rollup",
@@ -80,9 +91,12 @@ __all__ = [
     "ScreenLink",
     "Site",
     "SiteKind",
+    "SmsCode",
+    "SmsLog",
     "Task",
     "Term",
     "TokenLevel",
     "UserAccount",
     "UserSession",
+    "WecomRobot",
 ]

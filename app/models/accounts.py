@@ -33,6 +33,8 @@ class UserAccount(SQLModel, table=True):
     )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
     last_login_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # The member asked for no reminder campaigns (app/notify); events about their own work still reach them.
+    reminders_opt_out: bool = Field(default=False)
 
 
 class RoleGrant(SQLModel, table=True):

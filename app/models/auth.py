@@ -26,6 +26,10 @@ class UserSession(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     ip: str = Field(default="", max_length=64)
     user_agent: str = Field(default="", max_length=255)
+    # 记住我: a long session on the member's own phone (its own idle and absolute timeouts).
+    remember: bool = Field(default=False)
+    # How it began: password | sms | code (activation) — shown on the account's list of sessions.
+    method: str = Field(default="password", max_length=8)
 
 
 class LoginAttempt(SQLModel, table=True):

@@ -65,6 +65,9 @@ class ParticipationCounter(SQLModel, table=True):
     last_month: int = Field(sa_column=Column(Integer, primary_key=True))
     active: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
     took_part: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
+    # 动员面: of the active, those reached (signed in, or delivered a notice) in a month of the span
+    # while a member there (member_reach, app/models/notify.py).
+    reached: int = Field(default=0, sa_column=Column(Integer, nullable=False, default=0))
 
 
 class RollupStamp(SQLModel, table=True):

@@ -1,0 +1,1 @@
+"""Reaching members: the outbox (service), templates, providers, the sender (worker), campaigns."""

@@ -91,6 +91,8 @@ class ReminderCampaign(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint(in_list("segment", SEGMENTS), name="segment"),
         Index("ix_reminder_campaign_org_id_created_at", "org_id", "created_at"),
+        # A retried send (the same form submitted twice) finds its campaign instead of sending again.
+        UniqueConstraint("created_by_user_id", "submission_key"),
     )
 
     id: int = Field(default=None, primary_key=True)
@@ -106,6 +108,7 @@ class ReminderCampaign(SQLModel, table=True):
     sms_parts: int = 0  # billed SMS segments (70 characters each, 67 when longer)
     created_by_user_id: int = Field(foreign_key="user_account.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
+    submission_key: str = Field(max_length=64)  # the send form's key, one campaign per key and sender
 
 
 class WecomRobot(SQLModel, table=True):

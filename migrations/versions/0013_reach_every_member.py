@@ -54,11 +54,13 @@ def upgrade() -> None:
     sa.Column('sms_parts', sa.Integer(), nullable=False),
     sa.Column('created_by_user_id', sa.Integer(), nullable=False),
     sa.Column('created_at', UtcDateTime(timezone=True), nullable=False),
+    sa.Column('submission_key', sa.String(length=64), nullable=False),
     sa.CheckConstraint("segment IN ('never_activated', 'idle', 'returned', 'pending')", name=op.f('ck_reminder_campaign_segment')),
     sa.ForeignKeyConstraint(['committee_id'], ['committee.id'], name=op.f('fk_reminder_campaign_committee_id_committee')),
     sa.ForeignKeyConstraint(['created_by_user_id'], ['user_account.id'], name=op.f('fk_reminder_campaign_created_by_user_id_user_account')),
     sa.ForeignKeyConstraint(['org_id'], ['organisation.id'], name=op.f('fk_reminder_campaign_org_id_organisation')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_reminder_campaign'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_reminder_campaign')),
+    sa.UniqueConstraint('created_by_user_id', 'submission_key', name=op.f('uq_reminder_campaign_created_by_user_id_submission_key'))
     )
     with op.batch_alter_table('reminder_campaign', schema=None) as batch_op:
         batch_op.create_index('ix_reminder_campaign_org_id_created_at', ['org_id', 'created_at'], unique=False)

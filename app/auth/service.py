@@ -88,21 +88,35 @@ def _check_throttle(session: Session, *, login: str, ip: str, now: datetime) -> 
 
 # --- sessions -------------------------------------------------------------------------------
 
-def start_session(session: Session, *, user: UserAccount, ip: str, user_agent: str) -> tuple[UserSession, str]:
+SESSION_METHODS = ("password", "sms", "code")
+
+
+def session_timeouts(remember: bool) -> tuple[timedelta, timedelta]:
+    """(idle, absolute) timeouts of a session: 记住我 keeps one for weeks on the member's own phone."""
+    s = get_settings()
+    if remember:
+        return timedelta(days=s.remember_idle_days), timedelta(days=s.remember_absolute_days)
+    return timedelta(minutes=s.session_idle_minutes), timedelta(minutes=s.session_absolute_minutes)
+
+
+def start_session(session: Session, *, user: UserAccount, ip: str, user_agent: str, method: str = "password",
+                  remember: bool = False) -> tuple[UserSession, str]:
     """A new session (always a fresh id) for ``user``; returns the row and the raw cookie token."""
+    if method not in SESSION_METHODS:
+        raise ValueError(method)
     raw = secrets.token_urlsafe(32)
     now = now_utc()
     row = UserSession(
         id=token_hash(raw), user_id=user.id, csrf_token=secrets.token_urlsafe(32),
-        created_at=now, last_seen_at=now,
-        expires_at=now + timedelta(minutes=get_settings().session_absolute_minutes),
-        ip=ip[:64], user_agent=user_agent[:255],
+        created_at=now, last_seen_at=now, expires_at=now + session_timeouts(remember)[1],
+        ip=ip[:64], user_agent=user_agent[:255], method=method, remember=remember,
     )
     session.add(row)
     return row, raw
 
 
-def login(session: Session, *, login: str, password: str, ip: str, user_agent: str = "") -> tuple[UserAccount, str]:
+def login(session: Session, *, login: str, password: str, ip: str, user_agent: str = "",
+          remember: bool = False) -> tuple[UserAccount, str]:
     """Check the password (throttled), open a session and commit; returns the user and raw token."""
     login = normalise_login(login)
     now = now_utc()
@@ -118,10 +132,10 @@ def login(session: Session, *, login: str, password: str, ip: str, user_agent: s
                target_id=user.id if user else "", org_id=home_org(session, user), after={"login": login})
         session.commit()
         raise Unauthorized("手机号或密码不正确", code="bad_credentials")
-    _, raw = start_session(session, user=user, ip=ip, user_agent=user_agent)
+    _, raw = start_session(session, user=user, ip=ip, user_agent=user_agent, remember=remember)
     user.last_login_at = now
     record(session, actor=actor, action="auth.login", target_type="user", target_id=user.id,
-           org_id=home_org(session, user))
+           org_id=home_org(session, user), after={"method": "password", "remember": remember})
     session.commit()
     return user, raw
 
@@ -148,7 +162,7 @@ def revoke_sessions(session: Session, *, user_id: int, keep: str | None = None) 
 # columns, not entities — the principal is a snapshot, nothing here is changed through the ORM.
 _SESSION_AND_USER = (
     select(UserSession.id, UserSession.csrf_token, UserSession.last_seen_at, UserSession.expires_at,
-           UserSession.user_id, UserAccount.login, UserAccount.display_name, UserAccount.member_id)
+           UserSession.remember, UserSession.user_id, UserAccount.login, UserAccount.display_name, UserAccount.member_id)
     .join(UserAccount, UserAccount.id == UserSession.user_id)
     .where(UserSession.id == bindparam("sid"), UserSession.revoked_at.is_(None), UserAccount.is_active.is_(True))
 )
@@ -163,7 +177,7 @@ def principal_for(session: Session, raw_token: str | None, *, ip: str = "", now:
     if row is None:
         return None
     user = UserAccount(id=row.user_id, login=row.login, display_name=row.display_name, member_id=row.member_id)
-    idle = timedelta(minutes=get_settings().session_idle_minutes)
+    idle, _ = session_timeouts(bool(row.remember))
     if row.expires_at <= now or row.last_seen_at + idle <= now:
         return None
     if now - row.last_seen_at >= TOUCH_EVERY:
@@ -230,17 +244,19 @@ def home_org(session: Session, user: UserAccount | None) -> int | None:
 # --- passwords and activation codes ---------------------------------------------------------
 
 def change_password(session: Session, *, principal: Principal, current: str, new: str) -> None:
-    """Change one's own password; every other session of the account ends. Commits."""
+    """Change one's own password — or set the first one, without a current password, for a member who
+    has signed in only by SMS code; every other session of the account ends. Commits."""
     user = session.get(UserAccount, principal.user_id)
-    if not verify_password(user.password_hash, current):
+    first = user.password_hash is None
+    if not first and not verify_password(user.password_hash, current):
         raise Invalid("当前密码不正确", errors={"current": "当前密码不正确"})
     problem = password_problem(new)
     if problem:
         raise Invalid(problem, errors={"new": problem})
     user.password_hash = hash_password(new)
     revoke_sessions(session, user_id=user.id, keep=principal.session_id)
-    record(session, actor=principal.actor, action="auth.password_change", target_type="user", target_id=user.id,
-           org_id=home_org(session, user))
+    record(session, actor=principal.actor, action="auth.password_set" if first else "auth.password_change",
+           target_type="user", target_id=user.id, org_id=home_org(session, user))
     session.commit()
 
 
@@ -292,7 +308,7 @@ def activate(session: Session, *, login: str, code: str, password: str, ip: str,
     row.used_at = now
     user.password_hash = hash_password(password)
     revoke_sessions(session, user_id=user.id)
-    _, raw = start_session(session, user=user, ip=ip, user_agent=user_agent)
+    _, raw = start_session(session, user=user, ip=ip, user_agent=user_agent, method="code")
     user.last_login_at = now
     record(session, actor=Actor(user.id, ip), action="auth.activate", target_type="user", target_id=user.id,
            org_id=home_org(session, user))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import aliased
@@ -21,7 +21,7 @@ from sqlmodel import Session
 from app.auth.principal import READ_ROLES, Principal
 from app.boards.periods import Period
 from app.catalogue.service import owners_seen_by
-from app.clock import today_cn
+from app.clock import as_utc, today_cn
 from app.errors import NotFound
 from app.history.service import history_in
 from app.links.service import active_on
@@ -498,6 +498,19 @@ def activities_behind(session: Session, by: Principal, org: Organisation, period
 
 
 # --- inactive members (staff) --------------------------------------------------------------------
+# Members of the subtree active in the period with no verified activity in it (the 参与率's
+# complement, read from participation_month), split by what the office should do about each: in
+# SEGMENTS' order, the first group a member fits is theirs.
+
+SEGMENTS = ("never_activated", "returned", "pending", "idle")
+SEGMENT_LABELS = {"never_activated": "从未激活", "returned": "有退回未改", "pending": "已记录待审核",
+                  "idle": "已激活但本期无活动"}
+SEGMENT_HINTS = {"never_activated": "没有账号，或账号从未登录过",
+                 "returned": "本期间记录的活动被退回，还没有修改重交",
+                 "pending": "本期间记录（或被列为参与者）的活动都在等待审核",
+                 "idle": "登录过平台，本期间没有任何记录"}
+CHANNEL_LABELS = {"sms": "短信", "inapp": "站内消息"}
+
 
 @dataclass
 class InactiveMember:
@@ -507,37 +520,111 @@ class InactiveMember:
     org: str
     committee: str | None
     role: str
+    segment: str = "idle"
+    last_login_at: datetime | None = None
+    last_contact_at: datetime | None = None  # the latest notice delivered to them (SMS or 站内消息)
+    last_contact_channel: str | None = None
+
+    @property
+    def segment_label(self) -> str:
+        return SEGMENT_LABELS[self.segment]
 
 
-def inactive_members(session: Session, org: Organisation, period: Period, *, limit: int | None = None,
-                     offset: int = 0) -> tuple[list[InactiveMember], int]:
-    """Members of the subtree active in the period with no verified activity in it, by
-    organisation and committee (the 参与率's complement; read from participation_month)."""
-    from app.models import Committee, ParticipationMonth
+def inactive_seats(org: Organisation, period: Period, *, committee_id: int | None = None):  # noqa: ANN201 - a Subquery
+    """A subquery: one row per inactive member of the subtree in the period (``member_id``, the
+    ``org_id``/``committee_id``/``role`` of their latest seat there, their ``segment``), optionally
+    only those sitting on one committee. Set-based: the groups come from four semi-joins."""
+    from app.models import ActivityParticipant, ParticipationMonth, UserAccount
 
     took_part = select(ParticipationMonth.member_id).where(
         ParticipationMonth.month.between(period.month_from, period.month_to), ParticipationMonth.activities > 0)
+    activated = select(UserAccount.member_id).where(
+        UserAccount.member_id.is_not(None),
+        or_(UserAccount.password_hash.is_not(None), UserAccount.last_login_at.is_not(None)))
+    in_period = Activity.occurred_on.between(period.start, period.end)
+
+    def recorded(status: ActivityStatus):  # noqa: ANN202 - members who recorded an activity in this state
+        return (select(UserAccount.member_id).join(Activity, Activity.recorder_user_id == UserAccount.id)
+                .where(Activity.status == status, in_period, UserAccount.member_id.is_not(None)))
+
+    named_pending = (select(ActivityParticipant.member_id)
+                     .join(Activity, Activity.id == ActivityParticipant.activity_id)
+                     .where(Activity.status == ActivityStatus.pending, in_period,
+                            ActivityParticipant.status == "confirmed"))
+    member = Membership.member_id
+    segment = case((member.not_in(activated), "never_activated"),
+                   (member.in_(recorded(ActivityStatus.returned)), "returned"),
+                   (or_(member.in_(recorded(ActivityStatus.pending)), member.in_(named_pending)), "pending"),
+                   else_="idle")
     where = [Membership.org_id.in_(subtree_ids(org.id)), serving_during(period.start, period.end),
-             Membership.member_id.not_in(took_part)]
-    base = select(Membership.member_id).where(*where)
-    total = session.scalar(select(func.count(func.distinct(base.subquery().c.member_id)))) or 0
+             member.not_in(took_part)]
+    if committee_id is not None:
+        where.append(Membership.committee_id == committee_id)
+    # A member with two seats in the subtree in the period is listed once, under the latest.
+    ranked = select(member.label("member_id"), Membership.org_id, Membership.committee_id, Membership.role,
+                    segment.label("segment"),
+                    func.row_number().over(partition_by=member,
+                                           order_by=(Membership.start_date.desc(), Membership.id.desc())).label("n")
+                    ).where(*where).subquery()
+    return select(ranked.c.member_id, ranked.c.org_id, ranked.c.committee_id, ranked.c.role,
+                  ranked.c.segment).where(ranked.c.n == 1).subquery("inactive")
+
+
+def inactive_counts(session: Session, org: Organisation, period: Period, *,
+                    committee_id: int | None = None) -> dict[str, int]:
+    """How many inactive members each group holds (every group named, 0 when empty)."""
+    seats = inactive_seats(org, period, committee_id=committee_id)
+    got = dict(session.execute(select(seats.c.segment, func.count()).group_by(seats.c.segment)).all())
+    return {s: int(got.get(s, 0)) for s in SEGMENTS}
+
+
+def last_contacts(session: Session, member_ids: list[int]) -> dict[int, tuple[datetime, str]]:
+    """Each member's latest delivered notice (SMS or 站内消息): when, and through which channel."""
+    from app.models import Notification
+
+    found: dict[int, tuple[datetime, str]] = {}
+    for start in range(0, len(member_ids), 2000):
+        chunk = member_ids[start:start + 2000]
+        ranked = select(Notification.member_id, Notification.sent_at, Notification.channel,
+                        func.row_number().over(partition_by=Notification.member_id,
+                                               order_by=(Notification.sent_at.desc(), Notification.channel.desc())
+                                               ).label("n")
+                        ).where(Notification.member_id.in_(chunk), Notification.status == "sent",
+                                Notification.channel.in_(("sms", "inapp")), Notification.sent_at.is_not(None)
+                                ).subquery()
+        for member_id, sent_at, channel in session.execute(
+                select(ranked.c.member_id, ranked.c.sent_at, ranked.c.channel).where(ranked.c.n == 1)):
+            found[member_id] = (as_utc(sent_at), channel)
+    return found
+
+
+def inactive_members(session: Session, org: Organisation, period: Period, *, segment: str | None = None,
+                     committee_id: int | None = None, limit: int | None = None,
+                     offset: int = 0) -> tuple[list[InactiveMember], int]:
+    """The inactive members (of one group, or all), by organisation and committee, with their group,
+    last sign-in and last contact; and how many there are."""
+    from app.models import Committee, UserAccount
+
+    seats = inactive_seats(org, period, committee_id=committee_id)
+    where = [seats.c.segment == segment] if segment else []
+    total = session.scalar(select(func.count()).select_from(seats).where(*where)) or 0
     member_org = aliased(Organisation)
     stmt = (select(Member.id, Member.name, Member.sector, member_org.name.label("org"),
-                   Committee.name.label("committee"), Membership.role)
-            .join(Membership, Membership.member_id == Member.id)
-            .join(member_org, member_org.id == Membership.org_id)
-            .outerjoin(Committee, Committee.id == Membership.committee_id)
+                   Committee.name.label("committee"), seats.c.role, seats.c.segment, UserAccount.last_login_at)
+            .join(seats, seats.c.member_id == Member.id)
+            .join(member_org, member_org.id == seats.c.org_id)
+            .outerjoin(Committee, Committee.id == seats.c.committee_id)
+            .outerjoin(UserAccount, UserAccount.member_id == Member.id)
             .where(*where)
-            .order_by(member_org.code, Committee.name, Member.name, Member.id, Membership.start_date.desc()))
+            .order_by(member_org.code, Committee.name, Member.name, Member.id))
     if limit is not None:
         stmt = stmt.offset(offset).limit(limit)
-    rows, seen = [], set()
-    for r in session.execute(stmt):
-        if r.id in seen:  # a member with two seats in the subtree in the period: listed once
-            continue
-        seen.add(r.id)
-        rows.append(InactiveMember(r.id, r.name, r.sector, r.org, r.committee, str(r.role)))
-    return rows, total
+    rows = [InactiveMember(r.id, r.name, r.sector, r.org, r.committee, str(r.role), r.segment,
+                           as_utc(r.last_login_at)) for r in session.execute(stmt)]
+    contacts = last_contacts(session, [r.member_id for r in rows])
+    for r in rows:
+        r.last_contact_at, r.last_contact_channel = contacts.get(r.member_id, (None, None))
+    return rows, int(total)
 
 
 # --- live ----------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from app.clock import now_utc
 from app.models import Member, Notification, UserAccount
+from app.notify import rules
 from app.notify.templates import TEMPLATES, render
 
 
@@ -64,8 +65,16 @@ def rows_for(*, kind: str, event_key: str, template: str, params: dict[str, obje
                          "not_before": now, "sent_at": now})
         elif channel == "sms" and to.phone:
             rows.append({**common, "channel": "sms", "recipient": to.phone, "status": "queued",
-                         "not_before": not_before or now, "sent_at": None})
+                         "not_before": not_before or rules.sms_not_before(kind, now), "sent_at": None})
     return rows
+
+
+def _skip_opted_out(session: Session, rows: list[dict]) -> None:
+    """Reminders to users who take none are written as skipped (the campaign counts them), not sent."""
+    users = rules.opted_out(session, (r["user_id"] for r in rows if r["kind"] == "reminder"))
+    for row in rows:
+        if row["kind"] == "reminder" and row["user_id"] in users:
+            row.update(status="skipped", error=rules.OPTED_OUT, sent_at=None)
 
 
 def write(session: Session, rows: list[dict]) -> int:
@@ -73,13 +82,14 @@ def write(session: Session, rows: list[dict]) -> int:
     written. In the caller's transaction."""
     if not rows:
         return 0
+    _skip_opted_out(session, rows)
     conn = session.connection()
+    # Counted by RETURNING: psycopg reports no rowcount (-1) for an executemany with ON CONFLICT.
     stmt = _insert(conn)(Notification.__table__).on_conflict_do_nothing(
-        index_elements=["channel", "recipient", "event_key"])
+        index_elements=["channel", "recipient", "event_key"]).returning(Notification.__table__.c.id)
     written = 0
     for start in range(0, len(rows), 2000):
-        result = conn.execute(stmt, rows[start:start + 2000])
-        written += max(result.rowcount or 0, 0)
+        written += len(conn.execute(stmt, rows[start:start + 2000]).all())
     return written
 
 

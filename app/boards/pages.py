@@ -9,12 +9,14 @@ version lives in the database, so a change made through any server process shows
 
 from __future__ import annotations
 
-from typing import Annotated
-from urllib.parse import quote
+from datetime import datetime
+from typing import Annotated, Literal
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from openpyxl import Workbook
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -23,9 +25,11 @@ from app.auth.principal import STAFF_ROLES, Principal
 from app.boards import charts, periods
 from app.boards import service as boards
 from app.boards.cache import BoardCache, BoardCacheDep, BoardKey, ViewerKind, database_identity
+from app.clock import to_cn
 from app.deps import CurrentUser, OrgForRead, OrgForStaff, SessionDep
 from app.errors import NotFound
-from app.models import Organisation
+from app.links.schemas import IdOrBlank
+from app.models import Committee, Organisation
 from app.orgs.service import ancestors, key_counties
 from app.quality import backlog
 from app.screens.deps import SCREEN_HEADERS, ScreenScope
@@ -194,31 +198,66 @@ def backlog_fragment(request: Request, session: SessionDep, by: CurrentUser, org
 ROLE_LABELS = {"member": "委员", "standing": "常委", "chair_council": "主席会议成员"}
 
 
+def cn_minute(at: datetime | None) -> str:
+    """A moment as Beijing time to the minute ("" for none)."""
+    return to_cn(at).strftime("%Y-%m-%d %H:%M") if at else ""
+
+
+class InactiveQuery(BaseModel):
+    period: str | None = None
+    segment: Literal["", "never_activated", "returned", "pending", "idle"] = ""
+    committee: IdOrBlank = None
+    page: int = Field(default=1, ge=1, le=10_000)
+
+
+def _committee(session: Session, org: Organisation, committee_id: int | None) -> Committee | None:
+    """One of the organisation's own committees (the list's filter), else 404."""
+    if committee_id is None:
+        return None
+    committee = session.get(Committee, committee_id)
+    if committee is None or committee.org_id != org.id:
+        raise NotFound("没有这个专委会")
+    return committee
+
+
 @router.get("/boards/{code}/inactive")
-def inactive_page(request: Request, session: SessionDep, org: OrgForStaff,
-                  period: Annotated[str | None, Query()] = None,
-                  page: Annotated[int, Query(ge=1, le=10_000)] = 1):
-    p = _period(period)
+def inactive_page(request: Request, session: SessionDep, org: OrgForStaff, q: Annotated[InactiveQuery, Query()]):
+    p = _period(q.period)
+    committee = _committee(session, org, q.committee)
     per_page = 100
-    rows, total = boards.inactive_members(session, org, p, limit=per_page, offset=(page - 1) * per_page)
+    segment = q.segment or None
+    counts = boards.inactive_counts(session, org, p, committee_id=q.committee)
+    rows, total = boards.inactive_members(session, org, p, segment=segment, committee_id=q.committee,
+                                          limit=per_page, offset=(q.page - 1) * per_page)
+    committees = session.scalars(select(Committee).where(Committee.org_id == org.id).order_by(Committee.name)).all()
     return render(request, "boards/inactive.html", {
-        "org": org, "period": p, "rows": rows, "total": total, "page": page, "per_page": per_page,
-        "roles": ROLE_LABELS, "choices": periods.choices()}, block="results")
+        "org": org, "period": p, "rows": rows, "total": total, "page": q.page, "per_page": per_page,
+        "roles": ROLE_LABELS, "choices": periods.choices(), "counts": counts, "all": sum(counts.values()),
+        "segment": q.segment, "segments": boards.SEGMENT_LABELS, "hints": boards.SEGMENT_HINTS,
+        "committee": committee, "committees": committees, "channels": boards.CHANNEL_LABELS, "cn": cn_minute,
+        "filters": urlencode({k: v for k, v in (("period", p.key), ("segment", q.segment),
+                                                ("committee", q.committee or "")) if v})}, block="results")
 
 
 @router.get("/boards/{code}/inactive.xlsx")
-def inactive_export(session: SessionDep, org: OrgForStaff, period: Annotated[str | None, Query()] = None):
-    p = _period(period)
-    rows, _ = boards.inactive_members(session, org, p)
+def inactive_export(session: SessionDep, org: OrgForStaff, q: Annotated[InactiveQuery, Query()]):
+    p = _period(q.period)
+    committee = _committee(session, org, q.committee)
+    rows, _ = boards.inactive_members(session, org, p, segment=q.segment or None, committee_id=q.committee)
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("未参与委员")
     ws.freeze_panes = "A3"
-    for col, width in zip("ABCDEF", (8, 14, 24, 20, 12, 14), strict=True):
+    for col, width in zip("ABCDEFGHIJ", (8, 14, 24, 20, 12, 14, 18, 18, 18, 10), strict=True):
         ws.column_dimensions[col].width = width
-    ws.append(text_row(ws, [f"{org.name} · {p.label} · 没有已审核活动的委员（共 {len(rows)} 名）"]))
-    ws.append(["序号", "姓名", "所在组织", "专委会", "身份", "界别"])
+    group = f"（{boards.SEGMENT_LABELS[q.segment]}）" if q.segment else ""
+    where = f" · {committee.name}" if committee else ""
+    ws.append(text_row(ws, [f"{org.name}{where} · {p.label} · 没有已审核活动的委员{group}（共 {len(rows)} 名）"]))
+    ws.append(["序号", "姓名", "所在组织", "专委会", "身份", "界别", "分组", "最近登录", "最近联系", "联系方式"])
     for n, r in enumerate(rows, start=1):
-        ws.append(text_row(ws, [n, r.name, r.org, r.committee or "", ROLE_LABELS.get(r.role, r.role), r.sector]))
+        ws.append(text_row(ws, [n, r.name, r.org, r.committee or "", ROLE_LABELS.get(r.role, r.role), r.sector,
+                                r.segment_label, cn_minute(r.last_login_at) or "从未登录",
+                                cn_minute(r.last_contact_at) or "未联系过",
+                                boards.CHANNEL_LABELS.get(r.last_contact_channel or "", "")]))
     name = f"未参与委员-{org.name}-{p.label}.xlsx"
     return Response(workbook_bytes(wb), media_type=XLSX, headers={
         "Content-Disposition": f"attachment; filename=\"inactive-members.xlsx\"; filename*=UTF-8''{quote(name)}",

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, func, literal, select, union_all, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, func, literal, or_, select, union_all, update
 from sqlmodel import Session
 
 from app.accounts.passwords import hash_password, verify_password
@@ -48,6 +49,16 @@ def normalise_login(raw: str) -> str:
     return digits
 
 
+def is_activated(user: UserAccount) -> bool:
+    """The account has been used: a password set (activation code, reset) or a sign-in (an SMS code
+    activates an account without a password). ``activated_clause`` is the same rule in SQL."""
+    return user.password_hash is not None or user.last_login_at is not None
+
+
+def activated_clause() -> ColumnElement[bool]:
+    return or_(UserAccount.password_hash.is_not(None), UserAccount.last_login_at.is_not(None))
+
+
 def password_problem(password: str) -> str | None:
     if len(password) < 8:
         return "密码至少 8 位"
@@ -58,7 +69,7 @@ def password_problem(password: str) -> str | None:
 
 # --- throttling -----------------------------------------------------------------------------
 
-def _check_throttle(session: Session, *, login: str, ip: str, now: datetime) -> None:
+def check_login_throttle(session: Session, *, login: str, ip: str, now: datetime) -> None:
     """Refuse while there are too many recent failures for this login or from this address.
 
     Per login the lock is short and expires on its own (an attacker cannot keep a real member out
@@ -120,7 +131,7 @@ def login(session: Session, *, login: str, password: str, ip: str, user_agent: s
     """Check the password (throttled), open a session and commit; returns the user and raw token."""
     login = normalise_login(login)
     now = now_utc()
-    _check_throttle(session, login=login, ip=ip, now=now)
+    check_login_throttle(session, login=login, ip=ip, now=now)
     user = session.scalar(select(UserAccount).where(UserAccount.login == login)) if login else None
     ok = verify_password(user.password_hash if user else _DUMMY_HASH, password) and user is not None
     if ok and not user.is_active:
@@ -156,6 +167,93 @@ def revoke_sessions(session: Session, *, user_id: int, keep: str | None = None) 
     if keep:
         stmt = stmt.where(UserSession.id != keep)
     return session.execute(stmt.values(revoked_at=now_utc())).rowcount or 0
+
+
+@dataclass(frozen=True)
+class OpenSession:
+    """One of a user's open sessions, as the account page lists it."""
+
+    id: str
+    device: str
+    ip: str
+    created_at: datetime
+    last_seen_at: datetime
+    method: str
+    remember: bool
+    current: bool
+
+    @property
+    def method_label(self) -> str:
+        return METHOD_LABELS.get(self.method, self.method)
+
+
+METHOD_LABELS = {"password": "密码", "sms": "短信验证码", "code": "激活码"}
+
+
+def describe_device(user_agent: str) -> str:
+    """A device as its owner would name it, from the User-Agent: 「iPhone · 微信」, 「Windows 电脑 · Edge」."""
+    ua = user_agent.lower()
+    if "iphone" in ua:
+        device = "iPhone"
+    elif "ipad" in ua:
+        device = "iPad"
+    elif "harmonyos" in ua or "openharmony" in ua:
+        device = "鸿蒙手机"
+    elif "android" in ua:
+        device = "安卓手机"
+    elif "windows" in ua:
+        device = "Windows 电脑"
+    elif "macintosh" in ua or "mac os" in ua:
+        device = "Mac 电脑"
+    elif "linux" in ua:
+        device = "Linux 电脑"
+    else:
+        device = "未知设备"
+    for mark, app in (("micromessenger", "微信"), ("dingtalk", "钉钉"), ("edg/", "Edge"), ("firefox/", "Firefox"),
+                      ("chrome/", "Chrome"), ("chromium/", "Chromium"), ("safari/", "Safari")):
+        if mark in ua:
+            return f"{device} · {app}"
+    return device
+
+
+def session_open(now: datetime) -> ColumnElement[bool]:
+    """Sessions whose cookie still lets its holder in at ``now``: principal_for's timeouts in SQL."""
+    idle, _ = session_timeouts(False)
+    remembered_idle, _ = session_timeouts(True)
+    return and_(
+        UserSession.revoked_at.is_(None), UserSession.expires_at > now,
+        UserSession.last_seen_at > case((UserSession.remember.is_(True), now - remembered_idle), else_=now - idle),
+    )
+
+
+def open_sessions(session: Session, *, principal: Principal) -> list[OpenSession]:
+    """The caller's open sessions, the most recently used first."""
+    now = now_utc()
+    rows = session.scalars(select(UserSession).where(UserSession.user_id == principal.user_id, session_open(now))
+                           .order_by(UserSession.last_seen_at.desc(), UserSession.created_at.desc()))
+    return [
+        OpenSession(id=r.id, device=describe_device(r.user_agent), ip=r.ip, created_at=r.created_at,
+                    last_seen_at=r.last_seen_at, method=r.method, remember=r.remember,
+                    current=r.id == principal.session_id)
+        for r in rows
+    ]
+
+
+def end_sessions(session: Session, *, principal: Principal, session_id: str | None = None) -> int:
+    """退出: one of the caller's own sessions (``session_id``), or every one but this (None). Commits.
+    An id that is not the caller's ends nothing."""
+    stmt = update(UserSession).where(UserSession.user_id == principal.user_id, UserSession.revoked_at.is_(None))
+    if session_id is None:
+        stmt = stmt.where(UserSession.id != (principal.session_id or ""))
+    else:
+        stmt = stmt.where(UserSession.id == session_id)
+    ended = session.execute(stmt.values(revoked_at=now_utc())).rowcount or 0
+    if ended:
+        record(session, actor=principal.actor, action="auth.sessions_end", target_type="user",
+               target_id=principal.user_id, org_id=home_org(session, session.get(UserAccount, principal.user_id)),
+               after={"ended": ended, "others": session_id is None})
+    session.commit()
+    return ended
 
 
 # The session and its account in one round trip, built once: it runs on every request. Plain
@@ -287,7 +385,7 @@ def activate(session: Session, *, login: str, code: str, password: str, ip: str,
     problem = password_problem(password)
     if problem:
         raise Invalid(problem, errors={"password": problem})
-    _check_throttle(session, login=login, ip=ip, now=now)
+    check_login_throttle(session, login=login, ip=ip, now=now)
     user = session.scalar(select(UserAccount).where(UserAccount.login == login)) if login else None
     row = None
     if user is not None and user.is_active:

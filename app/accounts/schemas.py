@@ -11,6 +11,7 @@ from typing import Annotated, Literal, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, Field
 
+from app.auth.service import is_activated
 from app.clock import as_utc, start_of_day_cn, to_cn
 from app.models import AuditLog, GrantRole, Organisation, UserAccount
 
@@ -41,6 +42,11 @@ ACTION_LABELS = {
     "auth.activation_failed": "激活失败",
     "auth.password_change": "修改密码",
     "auth.code_issued": "生成激活码",
+    "auth.sms_code": "获取短信验证码",
+    "auth.password_reset": "用短信验证码重设密码",
+    "auth.password_set": "设置密码",
+    "auth.sessions_end": "退出其他设备",
+    "user.sessions_revoke": "强制下线",
     "user.disable": "停用账号",
     "user.enable": "启用账号",
     "grant.create": "授予权限",
@@ -66,7 +72,7 @@ ACTION_LABELS = {
 
 
 class UserStatus(StrEnum):
-    unactivated = "unactivated"  # 未激活: no password yet
+    unactivated = "unactivated"  # 未激活: no password yet and never signed in (an SMS sign-in activates)
     activated = "activated"  # 已激活
     disabled = "disabled"  # 已停用
 
@@ -78,7 +84,7 @@ class UserStatus(StrEnum):
 def status_of(user: UserAccount) -> UserStatus:
     if not user.is_active:
         return UserStatus.disabled
-    return UserStatus.unactivated if user.password_hash is None else UserStatus.activated
+    return UserStatus.activated if is_activated(user) else UserStatus.unactivated
 
 
 def beijing(value: datetime | None) -> str:

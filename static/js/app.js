@@ -179,3 +179,26 @@ if (window.htmx) document.documentElement.classList.add("htmx");
     Array.prototype.forEach.call(document.querySelectorAll("input[data-over]"), check);
   });
 })();
+
+// <button data-countdown="60">: a code was just sent; the button waits that many seconds before it
+// may ask for another (the server refuses sooner anyway — this only says so before the tap).
+(function () {
+  "use strict";
+  Array.prototype.forEach.call(document.querySelectorAll("[data-countdown]"), function (button) {
+    var left = parseInt(button.getAttribute("data-countdown"), 10) || 0;
+    if (left <= 0) return;
+    var label = button.textContent;
+    button.disabled = true;
+    var tick = function () {
+      if (left <= 0) {
+        button.disabled = false;
+        button.textContent = "重新获取";
+        return;
+      }
+      button.textContent = label + "（" + left + " 秒）";
+      left -= 1;
+      setTimeout(tick, 1000);
+    };
+    tick();
+  });
+})();

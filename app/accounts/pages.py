@@ -41,6 +41,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DONE_MESSAGES = {
     "disabled": "账号已停用，该账号的所有登录已退出。",
     "enabled": "账号已启用。",
+    "signed_out": "已强制下线：该账号在所有设备上的登录已退出。",
     "granted": "已授予权限。",
     "revoked": "已撤销权限。",
 }
@@ -175,6 +176,12 @@ def disable_user(request: Request, session: WriteSessionDep, by: CurrentUser, us
 def enable_user(request: Request, session: WriteSessionDep, by: CurrentUser, user_id: Id):
     service.set_active(session, by, user_id=user_id, active=True)
     return redirect(request, f"/admin/users/{user_id}?done=enabled")
+
+
+@router.post("/users/{user_id}/sessions/revoke")
+def force_logout(request: Request, session: WriteSessionDep, by: CurrentUser, user_id: Id):
+    service.force_logout(session, by, user_id=user_id)
+    return redirect(request, f"/admin/users/{user_id}?done=signed_out")
 
 
 @router.post("/users/{user_id}/grants")

@@ -33,7 +33,13 @@ from app.accounts.schemas import (
 )
 from app.audit.service import entries_for, record
 from app.auth.principal import ROLE_RANK, STAFF_ROLES, Principal, org_for_staff
-from app.auth.service import new_activation_code, normalise_login, revoke_sessions
+from app.auth.service import (
+    activated_clause,
+    new_activation_code,
+    normalise_login,
+    revoke_sessions,
+    session_open,
+)
 from app.clock import CN, now_utc, today_cn
 from app.config import get_settings
 from app.errors import Conflict, Forbidden, Invalid, NotFound
@@ -219,8 +225,8 @@ def _filtered(session: Session, by: Principal, *, org_id: int | None, committee_
         except ValueError:
             raise Invalid("未知的账号状态", code="bad_status") from None
         stmt = stmt.where({
-            UserStatus.unactivated: and_(UserAccount.is_active.is_(True), UserAccount.password_hash.is_(None)),
-            UserStatus.activated: and_(UserAccount.is_active.is_(True), UserAccount.password_hash.is_not(None)),
+            UserStatus.unactivated: and_(UserAccount.is_active.is_(True), ~activated_clause()),
+            UserStatus.activated: and_(UserAccount.is_active.is_(True), activated_clause()),
             UserStatus.disabled: UserAccount.is_active.is_(False),
         }[wanted])
     return stmt
@@ -265,10 +271,7 @@ def user_detail(session: Session, by: Principal, user_id: int, *, recent: int = 
     grants = _grants_in_scope(session, by, [user_id]).get(user_id, [])
     now = now_utc()
     open_sessions = session.scalar(
-        select(func.count()).select_from(UserSession).where(
-            UserSession.user_id == user_id, UserSession.revoked_at.is_(None), UserSession.expires_at > now,
-            UserSession.last_seen_at > now - timedelta(minutes=get_settings().session_idle_minutes))
-    )
+        select(func.count()).select_from(UserSession).where(UserSession.user_id == user_id, session_open(now)))
     scope = by.scope(*STAFF_ROLES)
     # Entries about this account: those of the caller's subtree, and those that belong to no
     # organisation (logins, password changes are the account's own, and it is in scope).
@@ -341,7 +344,7 @@ def _org_candidates(session: Session, by: Principal, *, org_id: int, committee_i
             raise Invalid("该专委会不属于所选组织", code="committee_mismatch")
         stmt = stmt.where(Membership.committee_id == committee_id)
     if only_unactivated:
-        stmt = stmt.where(UserAccount.password_hash.is_(None))
+        stmt = stmt.where(~activated_clause())
     return stmt
 
 
@@ -388,6 +391,20 @@ def set_active(session: Session, by: Principal, *, user_id: int, active: bool) -
            target_id=user.id, org_id=row.org_id, before=before, after=after)
     session.commit()
     return user
+
+
+def force_logout(session: Session, by: Principal, *, user_id: int) -> int:
+    """强制下线: end every open session of an account of ``by``'s scope at once (a lost phone, a
+    shared computer); the account stays usable. Audited; the number of sessions ended. Commits."""
+    row, manageable = _row_for_staff(session, by, user_id)
+    if not manageable:
+        raise Forbidden("该账号在您的管辖范围之外或更高级别还有权限，请由上级「双助推」办公室处理",
+                        code="user_above_you")
+    ended = revoke_sessions(session, user_id=row.user.id, keep=by.session_id if row.user.id == by.user_id else None)
+    record(session, actor=by.actor, action="user.sessions_revoke", target_type="user", target_id=row.user.id,
+           org_id=row.org_id, after={"sessions_revoked": ended})
+    session.commit()
+    return ended
 
 
 def _check_may_grant(session: Session, by: Principal, role: GrantRole, org_id: int, verb: str) -> None:

@@ -30,6 +30,7 @@ from app.models import (
     UserAccount,
 )
 from app.models.people import serving_on
+from app.notify import events
 from app.orgs.service import subtree_ids
 from app.quality.flags import flags_of
 from app.rollup import service as rollup
@@ -133,6 +134,7 @@ def return_activity(session: Session, *, by: Principal, activity_id: int, reason
         raise Invalid("请填写退回理由", errors={"reason": "请填写退回理由"})
     activity = activity_for_review(session, by, activity_id)
     _move(session, activity, "return", by=by, reason=reason[:500])
+    events.activity_returned(session, activity, reason[:500])  # commits with the return, or neither
     session.commit()
     return activity
 
@@ -203,8 +205,10 @@ def request_to_join(session: Session, *, by: Principal, activity_id: int) -> Act
         row = ActivityParticipant(activity_id=activity.id, member_id=by.member_id,
                                   status=ParticipantStatus.requested)
         session.add(row)
-        audit(session, actor=by.actor, action="activity.join_request", target_type="activity",
-              target_id=activity.id, org_id=activity.credited_org_id, after={"member_id": by.member_id})
+        entry = audit(session, actor=by.actor, action="activity.join_request", target_type="activity",
+                      target_id=activity.id, org_id=activity.credited_org_id, after={"member_id": by.member_id})
+        session.flush()
+        events.join_requested(session, activity, by.member_id, request_id=entry.id)
         session.commit()
         return row
     was = rollup.contribution(session, activity)
@@ -257,9 +261,11 @@ def decide_participant(session: Session, *, by: Principal, activity_id: int, mem
         activity.updated_at = now_utc()  # its participants changed: incremental sync must see it
     else:
         session.delete(row)
-    audit(session, actor=by.actor, action="activity.join_" + ("confirm" if accept else "refuse"),
-          target_type="activity", target_id=activity.id, org_id=activity.credited_org_id,
-          after={"member_id": member_id})
+    entry = audit(session, actor=by.actor, action="activity.join_" + ("confirm" if accept else "refuse"),
+                  target_type="activity", target_id=activity.id, org_id=activity.credited_org_id,
+                  after={"member_id": member_id})
+    session.flush()
+    events.join_decided(session, activity, member_id, accept=accept, decision_id=entry.id)
     session.commit()
 
 

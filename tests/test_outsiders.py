@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from app.auth.service import start_session
 from app.clock import today_cn
 from app.main import create_app
 from app.models import (
@@ -84,6 +85,7 @@ def test_outsiders_are_refused_everywhere(client, session, outsider):
     api_token = ApiToken(token_hash="1" * 64, prefix="szt_x", name="五华区看板", org_id=wuhua.id, level="records",
                          expires_at=utcnow() + timedelta(days=30))
     session.add(api_token)
+    owner_session, _ = start_session(session, user=owner, ip="phone", user_agent="phone")  # /account/sessions/…
     # A plausibility rule 昆明 set for its subtree (五华区 is in it).
     rule = PlausibilityRule(org_id=f.org(session, "530100").id, indicator_id=f.indicators(session, task)[0].id,
                             kind=RuleKind.bound, max_value=10, source="昆明市从严")
@@ -96,7 +98,7 @@ def test_outsiders_are_refused_everywhere(client, session, outsider):
            "code": wuhua.code,  # boards: an organisation's code
            "report_id": frozen.id, "job_id": job.id, "token_id": api_token.id, "kind": "members",
            "org_id": wuhua.id, "site_id": site, "task_id": task.id, "indicator_id": f.indicators(session, task)[0].id,
-           "rule_id": rule.id}
+           "rule_id": rule.id, "session_id": owner_session.id}
     version, audit_before = activity.version, session.scalar(select(func.count()).select_from(AuditLog))
     # Control: the same substituted URLs answer the owner, so the refusals below mean something.
     f.login_as(client, session, owner)
@@ -131,6 +133,8 @@ def test_outsiders_are_refused_everywhere(client, session, outsider):
     assert display.revoked_at is None
     session.refresh(api_token)
     assert api_token.revoked_at is None
+    session.refresh(owner_session)
+    assert owner_session.revoked_at is None
 
 
 # --- organisations: 404 outside what the caller reads, 403 when they read it but may not act ----------------

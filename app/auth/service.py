@@ -16,7 +16,7 @@ from app.audit.service import Actor, record
 from app.auth.principal import Principal
 from app.clock import now_utc, today_cn
 from app.config import get_settings
-from app.errors import Invalid, TooManyRequests, Unauthorized
+from app.errors import Invalid, NotFound, TooManyRequests, Unauthorized
 from app.models import (
     ActivationCode,
     GrantRole,
@@ -240,14 +240,16 @@ def open_sessions(session: Session, *, principal: Principal) -> list[OpenSession
 
 
 def end_sessions(session: Session, *, principal: Principal, session_id: str | None = None) -> int:
-    """退出: one of the caller's own sessions (``session_id``), or every one but this (None). Commits.
-    An id that is not the caller's ends nothing."""
+    """退出: one of the caller's own open sessions (``session_id``; NotFound for any other id), or every
+    one but this (None). Commits."""
     stmt = update(UserSession).where(UserSession.user_id == principal.user_id, UserSession.revoked_at.is_(None))
     if session_id is None:
         stmt = stmt.where(UserSession.id != (principal.session_id or ""))
     else:
         stmt = stmt.where(UserSession.id == session_id)
     ended = session.execute(stmt.values(revoked_at=now_utc())).rowcount or 0
+    if session_id is not None and not ended:
+        raise NotFound("找不到该设备的登录，可能已经退出", code="session_not_found")
     if ended:
         record(session, actor=principal.actor, action="auth.sessions_end", target_type="user",
                target_id=principal.user_id, org_id=home_org(session, session.get(UserAccount, principal.user_id)),

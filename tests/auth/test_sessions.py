@@ -53,8 +53,8 @@ def test_the_account_lists_sessions_and_ends_one_or_all_others(client, session):
     assert "退出其他所有设备" in page.text and 'data-confirm="除当前设备外' in page.text
     r = client.post(f"/account/sessions/{phone.id}/end", follow_redirects=False)
     assert r.status_code == 303 and service.principal_for(session, phone_raw) is None  # at once
-    # Someone else's session id ends nothing.
-    client.post(f"/account/sessions/{theirs.id}/end")
+    # Someone else's session id ends nothing: 404, as for an id that never was.
+    assert client.post(f"/account/sessions/{theirs.id}/end").status_code == 404
     assert service.principal_for(session, theirs_raw) is not None
     client.post("/account/sessions/end-others")
     assert service.principal_for(session, pc_raw) is None

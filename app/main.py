@@ -36,6 +36,8 @@ from app.limits import BodyLimitMiddleware, refused_as_anonymous, too_large_mess
 from app.links.api import router as links_api
 from app.links.pages import router as links_router
 from app.manage.pages import router as manage_router
+from app.notify.campaign_api import router as campaigns_api
+from app.notify.campaign_pages import router as campaigns_router
 from app.ops import storage_full
 from app.ops.metrics import route_of
 from app.ops.routes import router as ops_router
@@ -207,6 +209,8 @@ def create_app() -> FastAPI:
     app.include_router(terms_router)
     app.include_router(history_router)
     app.include_router(manage_router)
+    app.include_router(campaigns_router)
+    app.include_router(campaigns_api)
     app.include_router(orgs_api)
     app.include_router(boards_api)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, literal, select, union_all
 from sqlalchemy.exc import IntegrityError
@@ -26,7 +26,7 @@ from app.audit.service import record as audit
 from app.auth.principal import Principal
 from app.boards import service as boards
 from app.boards.periods import Period
-from app.clock import CN, as_utc, now_utc, start_of_day_cn, to_cn
+from app.clock import as_utc, now_utc, start_of_day_cn, to_cn
 from app.config import Settings, get_settings
 from app.errors import Invalid, NotFound
 from app.models import (
@@ -41,6 +41,8 @@ from app.models import (
     UserAccount,
 )
 from app.models.notify import CODE_KINDS
+from app.notify import providers
+from app.notify.rules import quiet_until
 from app.notify.service import Recipient, rows_for, write
 from app.notify.templates import render, sms_parts
 from app.orgs.service import is_within, subtree_ids
@@ -120,22 +122,9 @@ class Plan:
         return sum(self.skipped.values())
 
 
-def quiet_until(at: datetime, settings: Settings | None = None) -> datetime | None:
-    """When an SMS written at ``at`` may go, if ``at`` falls in the quiet hours (Beijing), else None."""
-    s = settings or get_settings()
-    local = to_cn(at)
-    start, end = s.sms_quiet_start, s.sms_quiet_end
-    hour = local.hour
-    quiet = (start <= hour or hour < end) if start > end else (start <= hour < end)
-    if not quiet:
-        return None
-    day = local.date() + timedelta(days=1) if hour >= end and start > end else local.date()
-    return datetime.combine(day, time(end, 0), CN).astimezone(UTC)
-
-
 def sms_text(name: str, message: str, settings: Settings | None = None) -> str:
     """The reminder as the member's phone shows it: 【签名】 and the template's text."""
-    return f"【{(settings or get_settings()).sms_sign_name}】{render('reminder', {'name': name, 'message': message})}"
+    return providers.sms_text(settings or get_settings(), "reminder", {"name": name, "message": message})
 
 
 def plan(session: Session, draft: Draft, *, now: datetime | None = None) -> Plan:

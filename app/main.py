@@ -36,6 +36,8 @@ from app.limits import BodyLimitMiddleware, refused_as_anonymous, too_large_mess
 from app.links.api import router as links_api
 from app.links.pages import router as links_router
 from app.manage.pages import router as manage_router
+from app.notify.api import router as messages_api
+from app.notify.pages import router as messages_router
 from app.notify.campaign_api import router as campaigns_api
 from app.notify.campaign_pages import router as campaigns_router
 from app.ops import storage_full
@@ -154,18 +156,24 @@ def _openapi(app: FastAPI) -> dict:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Run this process's background-job worker while the application serves."""
+    """Run this process's background-job worker and notice sender while the application serves."""
     from app.db import get_session
     from app.jobs.service import Worker
+    from app.notify.worker import Sender
 
     threads = get_settings().job_workers
     # An application whose sessions are overridden (a test's one transaction) does not own the
     # database its requests see: no worker could find their jobs, so none is started.
     worker = Worker(threads=threads).start() if threads > 0 and get_session not in app.dependency_overrides else None
     app.state.job_worker = worker  # /readyz asks whether its threads are alive (app/ops/health.py)
+    # The notices' sender runs where the job worker runs, and for the same reason not elsewhere.
+    sender = Sender().start() if worker is not None else None
+    app.state.notify_sender = sender
     try:
         yield
     finally:
+        if sender is not None:
+            sender.stop()
         if worker is not None:
             worker.stop()
 
@@ -211,6 +219,8 @@ def create_app() -> FastAPI:
     app.include_router(manage_router)
     app.include_router(campaigns_router)
     app.include_router(campaigns_api)
+    app.include_router(messages_router)
+    app.include_router(messages_api)
     app.include_router(orgs_api)
     app.include_router(boards_api)
 

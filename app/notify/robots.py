@@ -98,12 +98,18 @@ def add_robot(session: Session, by: Principal, *, org_id: int | str | None, name
     return robot
 
 
-def disable_robot(session: Session, by: Principal, *, robot_id: int) -> WecomRobot:
-    """Stop posting to a robot (the row stays for the outbox's history). Audited. Commits."""
+def robot_for_staff(session: Session, by: Principal, robot_id: int) -> WecomRobot:
+    """A robot of an organisation ``by`` is staff of; 404 for any other, as for none."""
     _require_staff(by)
     robot = session.get(WecomRobot, robot_id)
     if robot is None or not by.can(session, robot.org_id, *STAFF_ROLES):
         raise NotFound("找不到该机器人")
+    return robot
+
+
+def disable_robot(session: Session, by: Principal, *, robot_id: int) -> WecomRobot:
+    """Stop posting to a robot (the row stays for the outbox's history). Audited. Commits."""
+    robot = robot_for_staff(session, by, robot_id)
     if robot.is_active:
         robot.is_active = False
         record(session, actor=by.actor, action="wecom_robot.disable", target_type="wecom_robot", target_id=robot.id,

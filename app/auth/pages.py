@@ -3,6 +3,7 @@ one's password, and one's account page with the sessions one can end."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Path, Request
@@ -204,8 +205,13 @@ def account_page(request: Request, session: SessionDep, principal: CurrentUser, 
     return render(request, "auth/account.html", {
         "has_password": _has_password(session, principal), "done": ACCOUNT_DONE.get(done),
         "sessions": service.open_sessions(session, principal=principal),
-        "beijing": lambda moment: to_cn(moment).strftime("%Y-%m-%d %H:%M"),
+        "beijing": _minute,
     })
+
+
+def _minute(moment: datetime) -> str:
+    local = to_cn(moment)
+    return local.strftime("%Y-%m-%d %H:%M") if local else ""
 
 
 @router.post("/account/sessions/{session_id}/end")

@@ -247,7 +247,7 @@ def end_sessions(session: Session, *, principal: Principal, session_id: str | No
         stmt = stmt.where(UserSession.id != (principal.session_id or ""))
     else:
         stmt = stmt.where(UserSession.id == session_id)
-    ended = session.execute(stmt.values(revoked_at=now_utc())).rowcount or 0
+    ended = session.connection().execute(stmt.values(revoked_at=now_utc())).rowcount
     if session_id is not None and not ended:
         raise NotFound("找不到该设备的登录，可能已经退出", code="session_not_found")
     if ended:
@@ -347,6 +347,7 @@ def change_password(session: Session, *, principal: Principal, current: str, new
     """Change one's own password — or set the first one, without a current password, for a member who
     has signed in only by SMS code; every other session of the account ends. Commits."""
     user = session.get(UserAccount, principal.user_id)
+    assert user is not None  # the principal's own account: a disabled or deleted one has no session
     first = user.password_hash is None
     if not first and not verify_password(user.password_hash, current):
         raise Invalid("当前密码不正确", errors={"current": "当前密码不正确"})

@@ -156,7 +156,7 @@ def _spend(session: Session, *, phone: str, purpose: str, code: str, now: dateti
             used_at=case((SmsCode.attempts + 1 >= max_guesses, now), else_=None)))
         return None
     # Conditional on used_at still being empty: two requests with the same code, one session.
-    spent = session.execute(open_code.values(used_at=now)).rowcount
+    spent = session.connection().execute(open_code.values(used_at=now)).rowcount
     return row.user_id if spent == 1 else None
 
 
@@ -174,9 +174,10 @@ def _signed_in_user(session: Session, *, phone: str, purpose: str, code: str, ip
     check_login_throttle(session, login=phone, ip=ip, now=now)
     user_id = _spend(session, phone=phone, purpose=purpose, code=code, now=now)
     user = session.get(UserAccount, user_id) if user_id is not None else None
-    ok = user is not None and user.is_active
-    session.add(LoginAttempt(login=phone[:20], ip=ip[:64], at=now, succeeded=ok))
-    if not ok:
+    if user is not None and not user.is_active:
+        user = None
+    session.add(LoginAttempt(login=phone[:20], ip=ip[:64], at=now, succeeded=user is not None))
+    if user is None:
         known = _account(session, phone)
         record(session, actor=Actor(known.id if known else None, ip), action="auth.login_failed",
                target_type="user", target_id=known.id if known else "", org_id=home_org(session, known),

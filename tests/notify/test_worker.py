@@ -169,3 +169,38 @@ def test_robot_notices(session, settings_env, clock) -> None:
     statuses = dict(session.execute(select(Notification.robot_id, Notification.status).where(
         Notification.channel == "wecom", Notification.event_key == "join:test")).all())
     assert statuses == {robot.id: "sent", gone.id: "failed"}
+
+
+def test_two_senders_never_send_one_notice_twice(fresh_url, settings_env, clock) -> None:
+    """Two processes' senders on one committed database: every notice goes once (SKIP LOCKED on
+    PostgreSQL, the single writer on SQLite); the threads start, wake and stop as the app's do."""
+    import time
+
+    from app.db import make_engine, write_session
+
+    clock.freeze_on(clock.today, 12)
+    engine = make_engine(fresh_url)
+    try:
+        with AliyunStub(fail_rate=0.1, seed=3, clock=lambda: app_clock.now_utc().timestamp()) as stub:
+            settings_env(**stub.env())
+            senders = [worker.Sender(engine).start(), worker.Sender(engine).start()]
+            try:
+                with write_session(engine) as s:
+                    for n in range(40):
+                        _returned(s, service.Recipient(phone=f"1390000{n:04d}"), n)
+                    s.commit()
+                worker.wake()
+                deadline = time.monotonic() + 20
+                # The clock stands still: a notice failed once waits out its backoff past the test.
+                while len(stub.accepted) + stub.transient < 40 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            finally:
+                for sender in senders:
+                    sender.stop()
+        phones = [a.phone for a in stub.accepted]
+        assert len(phones) == len(set(phones)) == 40 - stub.transient and stub.transient
+        with write_session(engine) as s:
+            sent = s.scalars(select(Notification.recipient).where(Notification.status == "sent")).all()
+        assert sorted(sent) == sorted(phones)
+    finally:
+        engine.dispose()

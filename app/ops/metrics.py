@@ -10,8 +10,9 @@
   the rollup is updated in the same transaction as the change that moves it (app/rollup/service.py
   ``apply``), so a committed change is never waiting to be rolled up. Should the rollup become
   asynchronous, this is where the age of the oldest change not rolled up goes;
-- outbox depth: absent. There is no outbox table yet (issue 17 adds one); its gauge comes with it
-  rather than a made-up number now;
+- ``szt_notify_outbox{channel,status}``: SMS and 企业微信 notices queued (including those deferred by
+  quiet hours or a backoff) and being sent, and ``szt_notify_outbox_due_age_seconds``: how long the
+  oldest notice that is due has waited (0 when none is: the sender keeps up), both read when scraped;
 - ``szt_storage_full_total``: requests refused because a disk was full (app/ops/storage_full.py);
 - ``process_*`` and ``python_*``: the client library's process collectors (memory, CPU, open files, GC).
 
@@ -62,6 +63,11 @@ JOBS = Gauge("szt_background_jobs", "Background jobs (exports, imports) by statu
 ROLLUP_LAG = Gauge("szt_rollup_lag_seconds",
                    "Age of the oldest change not yet in the boards' figures: 0, the rollup is updated in the "
                    "same transaction as the change", multiprocess_mode="mostrecent")
+OUTBOX = Gauge("szt_notify_outbox", "SMS and robot notices queued or being sent, read at scrape time",
+               ["channel", "status"], multiprocess_mode="mostrecent")
+OUTBOX_DUE_AGE = Gauge("szt_notify_outbox_due_age_seconds",
+                       "How long the oldest due notice has waited for the sender (0: none waits)",
+                       multiprocess_mode="mostrecent")
 STORAGE_FULL = Counter("szt_storage_full", "Requests refused with 503 because a disk was full")
 
 # The request's database time (seconds), summed by the cursor events for its log line; a list so the
@@ -137,10 +143,30 @@ def read_database_gauges(session: Session) -> None:
     for status, n in counts.items():
         JOBS.labels(status).set(n)
     ROLLUP_LAG.set(0)
+    _read_outbox(session)
+
+
+def _read_outbox(session: Session) -> None:
+    from app.clock import as_utc, now_utc
+    from app.models import Notification
+    from app.notify.worker import CHANNELS
+
+    waiting = dict.fromkeys(((c, st) for c in CHANNELS for st in ("queued", "sending")), 0)
+    rows = session.execute(select(Notification.channel, Notification.status, func.count()).where(
+        col(Notification.status).in_(("queued", "sending"))).group_by(Notification.channel, Notification.status))
+    for channel, status, n in rows:
+        waiting[(channel, status)] = int(n)
+    for (channel, status), n in waiting.items():
+        OUTBOX.labels(channel, status).set(n)
+    now = now_utc()
+    oldest = as_utc(session.scalar(select(func.min(Notification.not_before)).where(
+        col(Notification.status) == "queued", col(Notification.not_before) <= now)))
+    OUTBOX_DUE_AGE.set(max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
 
 
 def forget_database_gauges() -> None:
     JOBS.clear()
+    OUTBOX.clear()
 
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"

@@ -204,3 +204,21 @@ def test_two_senders_never_send_one_notice_twice(fresh_url, settings_env, clock)
         assert sorted(sent) == sorted(phones)
     finally:
         engine.dispose()
+
+
+def test_outbox_gauges(session, clock) -> None:
+    from prometheus_client import REGISTRY
+
+    from app.ops import metrics
+
+    clock.freeze_on(clock.today, 12)
+    to = _member(session)
+    _returned(session, to, 1)
+    _returned(session, to, 2)
+    clock.freeze(app_clock.now_utc() + timedelta(minutes=5))  # the sender has been away five minutes
+    metrics.read_database_gauges(session)
+    assert REGISTRY.get_sample_value("szt_notify_outbox", {"channel": "sms", "status": "queued"}) >= 2
+    assert REGISTRY.get_sample_value("szt_notify_outbox_due_age_seconds") >= 300
+    worker.run_once(session)
+    metrics.read_database_gauges(session)
+    assert REGISTRY.get_sample_value("szt_notify_outbox_due_age_seconds") == 0

@@ -134,6 +134,15 @@ def _fresh_quality_caches() -> Iterator[None]:
     yield
 
 
+@pytest.fixture(autouse=True)
+def _fresh_reach_memory() -> Iterator[None]:
+    """Each test starts with nobody remembered as marked reached this month (its rows roll back)."""
+    from app.rollup import reach
+
+    reach.forget()
+    yield
+
+
 class Clock:
     """Move time inside one test: ``clock.freeze(instant)``, ``clock.travel_to(instant)``, ``clock.today``."""
 

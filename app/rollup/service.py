@@ -4,7 +4,8 @@ Writers describe an activity's effect on the figures as a :class:`Contribution` 
 their change — and call :func:`apply`; the difference goes into the rollup as additive upserts
 (one statement for the figures, one for the stamps), and, when who took part in a verified
 activity changed, into the participation counters. Membership changes (换届, transfers, imports)
-take a :func:`member_masks` snapshot before and call :func:`members_changed` after.
+take a :func:`member_masks` snapshot before and call :func:`members_changed` after. The counters
+also keep 动员面 (``reached``): app/rollup/reach.py adds a member's newly reached month the same way.
 
 :func:`recount` computes every figure again from the raw rows with set-based SQL, independently
 of the incremental path; :func:`check` compares the two and :func:`rebuild` replaces the stored
@@ -31,6 +32,8 @@ from app.models import (
     AppMeta,
     Campaign,
     HistoryEntry,
+    Member,
+    MemberReach,
     Membership,
     Organisation,
     OrgClosure,
@@ -46,6 +49,9 @@ from app.orgs.service import ancestor_pairs
 
 COUNTED = (ActivityStatus.verified.value, ActivityStatus.pending.value)
 YEARS_KEY = "rollup_years"  # app_meta: the years whose participation counters are kept
+# app_meta: the first month (yyyymm) anyone was reached — 动员面 is tracked from then on, and a
+# period wholly before it reads 「未统计」, never 0 % (app/rollup/reach.py sets it).
+SINCE_KEY = "reach_since"
 
 # The 78 spans of months inside a year, and each one's month mask (bit 0 = January).
 SPANS: tuple[tuple[int, int], ...] = tuple((a, b) for a in range(1, 13) for b in range(a, 13))
@@ -191,7 +197,9 @@ def _participation_changed(session: Session, delta: Counter[tuple[int, int]]) ->
     _apply_masks(session, before, member_masks(session, members, years))
 
 
-Masks = dict[tuple[int, int, int], tuple[int, int]]  # (member, org, year) -> (active months, months taken part)
+# (member, org, year) -> (active months, months taken part, months reached: 动员面)
+Masks = dict[tuple[int, int, int], tuple[int, int, int]]
+NO_MASKS = (0, 0, 0)
 
 
 def kept_years(session: Session) -> set[int]:
@@ -207,11 +215,21 @@ def _active_mask(start: date, end: date | None, year: int) -> int:
     return SPAN_MASK[(first, last)]
 
 
+def _month_bits(months: Iterable[tuple[int, int]], years: set[int]) -> dict[tuple[int, int], int]:
+    """(member, yyyymm) rows -> (member, year) -> the months' mask."""
+    bits: dict[tuple[int, int], int] = defaultdict(int)
+    for member, month in months:
+        if month // 100 in years:
+            bits[(member, month // 100)] |= 1 << (month % 100 - 1)
+    return bits
+
+
 def _masks_from(memberships: Iterable[tuple[int, int, date, date | None]],
-                months: Iterable[tuple[int, int]], years: Iterable[int]) -> Masks:
-    """(member, org, year) -> (A, P): the months of ``year`` the member belonged to org's subtree,
-    and the months they took part in a verified activity. ``memberships`` rows are
-    (member, ancestor org, start, end) — one per ancestor of each membership's organisation."""
+                months: Iterable[tuple[int, int]], reached: Iterable[tuple[int, int]], years: Iterable[int]) -> Masks:
+    """(member, org, year) -> (A, P, R): the months of ``year`` the member belonged to org's subtree,
+    the months they took part in a verified activity and the months they were reached (member_reach).
+    ``memberships`` rows are (member, ancestor org, start, end) — one per ancestor of each
+    membership's organisation; ``months`` and ``reached`` rows are (member, yyyymm)."""
     years = set(years)
     active: dict[tuple[int, int, int], int] = defaultdict(int)
     for member, org, start, end in memberships:
@@ -219,11 +237,8 @@ def _masks_from(memberships: Iterable[tuple[int, int, date, date | None]],
             mask = _active_mask(start, end, year)
             if mask:
                 active[(member, org, year)] |= mask
-    taken: dict[tuple[int, int], int] = defaultdict(int)
-    for member, month in months:
-        if month // 100 in years:
-            taken[(member, month // 100)] |= 1 << (month % 100 - 1)
-    return {k: (a, taken.get((k[0], k[2]), 0)) for k, a in active.items()}
+    taken, got = _month_bits(months, years), _month_bits(reached, years)
+    return {k: (a, taken.get((k[0], k[2]), 0), got.get((k[0], k[2]), 0)) for k, a in active.items()}
 
 
 # Each membership once per organisation at or above its own: a member counts in every subtree they serve in.
@@ -236,6 +251,8 @@ _MEMBERSHIPS_OF = _ALL_MEMBERSHIPS.where(Membership.member_id.in_(bindparam("mem
 _MONTHS_OF = select(ParticipationMonth.member_id, ParticipationMonth.month).where(
     ParticipationMonth.member_id.in_(bindparam("members", expanding=True)),
     ParticipationMonth.activities > 0)
+_REACHED_OF = select(MemberReach.member_id, MemberReach.month).where(
+    MemberReach.member_id.in_(bindparam("members", expanding=True)))
 
 
 def member_masks(session: Session, members: Iterable[int], years: Iterable[int] | None = None) -> Masks:
@@ -247,27 +264,34 @@ def member_masks(session: Session, members: Iterable[int], years: Iterable[int] 
         return {}
     conn = session.connection()
     return _masks_from(conn.execute(_MEMBERSHIPS_OF, {"members": members}).all(),
-                       conn.execute(_MONTHS_OF, {"members": members}).all(), years)
+                       conn.execute(_MONTHS_OF, {"members": members}).all(),
+                       conn.execute(_REACHED_OF, {"members": members}).all(), years)
 
 
-def _span_counts(groups: Mapping[tuple[int, int, int, int], int]) -> dict[tuple[int, int, int, int], list[int]]:
-    """(org, year, A, P) -> n  ==>  (org, year, a, b) -> [active, took_part]."""
-    out: dict[tuple[int, int, int, int], list[int]] = defaultdict(lambda: [0, 0])
-    for (org, year, a_mask, p_mask), n in groups.items():
-        taken = p_mask & a_mask
+def _span_counts(groups: Mapping[tuple[int, int, int, int, int], int]) -> dict[tuple[int, int, int, int], list[int]]:
+    """(org, year, A, P, R) -> n  ==>  (org, year, a, b) -> [active, took_part, reached]: a member
+    counts in a span when active in a month of it, and took part / was reached in such a month."""
+    out: dict[tuple[int, int, int, int], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for (org, year, a_mask, p_mask, r_mask), n in groups.items():
+        taken, reached = p_mask & a_mask, r_mask & a_mask
         for (first, last), span in SPAN_MASK.items():
             if a_mask & span:
                 row = out[(org, year, first, last)]
                 row[0] += n
                 if taken & span:
                     row[1] += n
+                if reached & span:
+                    row[2] += n
     return out
 
 
+_COUNTED = ["active", "took_part", "reached"]
+
+
 def _apply_masks(session: Session, before: Masks, after: Masks) -> None:
-    groups: Counter[tuple[int, int, int, int]] = Counter()
+    groups: Counter[tuple[int, int, int, int, int]] = Counter()
     for key in before.keys() | after.keys():
-        old, new = before.get(key, (0, 0)), after.get(key, (0, 0))
+        old, new = before.get(key, NO_MASKS), after.get(key, NO_MASKS)
         if old == new:
             continue
         _, org, year = key
@@ -275,16 +299,38 @@ def _apply_masks(session: Session, before: Masks, after: Masks) -> None:
         groups[(org, year, *new)] += 1
     counts = _span_counts({k: n for k, n in groups.items() if n})
     rows = [{"org_id": k[0], "year": k[1], "first_month": k[2], "last_month": k[3],
-             "active": v[0], "took_part": v[1]} for k, v in counts.items() if v != [0, 0]]
+             "active": v[0], "took_part": v[1], "reached": v[2]} for k, v in counts.items() if any(v)]
     conn = session.connection()
     _upsert_add(conn, ParticipationCounter.__table__, ["org_id", "year", "first_month", "last_month"],
-                ["active", "took_part"], rows)
+                _COUNTED, rows)
     _bump(conn, {("org", r["org_id"]) for r in rows})
 
 
 def members_changed(session: Session, before: Masks, members: Iterable[int]) -> None:
     """After memberships of ``members`` changed: ``before`` is :func:`member_masks` taken first."""
     _apply_masks(session, before, member_masks(session, members))
+
+
+def members_reached(session: Session, members: list[int], month: int) -> None:
+    """After member_reach rows of ``members`` for ``month`` were inserted (app/rollup/reach.py ``mark``):
+    their 动员面 counters, and ``reach_since`` when this is the first month ever reached."""
+    conn = session.connection()
+    since = reach_since(conn)
+    if since is None or month < since:
+        _set_since(conn, month)
+        # Periods that read 「未统计」 may now have a 动员面 (0 % where nobody was reached): every board.
+        _bump(conn, {("org", o) for o in conn.scalars(select(Organisation.id))})
+    year = month // 100
+    if year not in kept_years(session):
+        ensure_year(session, year)  # built from the raw rows, the new ones included
+        return
+    # Hold the members' rows (PostgreSQL; SQLite's writer holds the lock anyway), as membership
+    # changes do: two transactions reaching one member in different months then queue, and the
+    # second's masks see the first's row — each adds only its own month.
+    conn.execute(select(Member.id).where(Member.id.in_(members)).order_by(Member.id).with_for_update())
+    after = member_masks(session, members, [year])
+    bit = 1 << (month % 100 - 1)
+    _apply_masks(session, {k: (a, p, r & ~bit) for k, (a, p, r) in after.items()}, after)
 
 
 _OWN_MEMBERSHIPS = (
@@ -295,29 +341,35 @@ _OWN_MEMBERSHIPS = (
 
 
 def own_counters(session: Session, org_ids: Iterable[int], year: int, first: int,
-                 last: int) -> dict[int, tuple[int, int]]:
-    """org -> (active, took_part) of the members whose membership is in the organisation itself
-    (not its subtree), for the months ``first..last`` of ``year``: the counters' rule, read from the
-    memberships and ``participation_month`` because the counters are kept per subtree only."""
+                 last: int) -> dict[int, tuple[int, int, int]]:
+    """org -> (active, took_part, reached) of the members whose membership is in the organisation
+    itself (not its subtree), for the months ``first..last`` of ``year``: the counters' rule, read from
+    the memberships, ``participation_month`` and ``member_reach`` because the counters are kept per
+    subtree only."""
     org_ids = sorted(set(org_ids))
-    out = dict.fromkeys(org_ids, (0, 0))
+    out = dict.fromkeys(org_ids, (0, 0, 0))
     if not org_ids:
         return out
     conn = session.connection()
     # The year's memberships; the masks then keep the months of the span.
     memberships = conn.execute(_OWN_MEMBERSHIPS, {"orgs": org_ids, "first_day": date(year, 1, 1),
                                                   "last_day": date(year, 12, 31)}).all()
-    # A year whose counters are not kept has no verified participation yet (see ensure_year).
-    months = (conn.execute(_MONTHS_OF, {"members": sorted({m for m, *_ in memberships})}).all()
-              if memberships and year in kept_years(session) else [])
+    # A year whose counters are not kept has no verified participation and nobody reached yet
+    # (see ensure_year, which both paths call first).
+    kept = bool(memberships) and year in kept_years(session)
+    members = {"members": sorted({m for m, *_ in memberships})}
+    months = conn.execute(_MONTHS_OF, members).all() if kept else []
+    reached = conn.execute(_REACHED_OF, members).all() if kept else []
     span = SPAN_MASK[(first, last)]
-    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
-    for (_, org, _), (a_mask, p_mask) in _masks_from(memberships, months, [year]).items():
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for (_, org, _), (a_mask, p_mask, r_mask) in _masks_from(memberships, months, reached, [year]).items():
         if a_mask & span:
             counts[org][0] += 1
             if a_mask & p_mask & span:
                 counts[org][1] += 1
-    out.update({o: (a, t) for o, (a, t) in counts.items()})
+            if a_mask & r_mask & span:
+                counts[org][2] += 1
+    out.update({o: (a, t, r) for o, (a, t, r) in counts.items()})
     return out
 
 
@@ -327,6 +379,19 @@ def _set_years(conn: Connection, years: set[int]) -> None:
     value = ",".join(str(y) for y in sorted(years))
     stmt = _insert(conn)(AppMeta.__table__).values(key=YEARS_KEY, value=value)
     conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
+
+
+def reach_since(conn: Connection) -> int | None:
+    """The first month (yyyymm) 动员面 was tracked, or None before anyone was ever reached."""
+    raw = conn.scalar(select(AppMeta.value).where(AppMeta.key == SINCE_KEY))
+    return int(raw) if raw else None
+
+
+def _set_since(conn: Connection, month: int) -> None:
+    """Tracking began in ``month`` at the latest: keep the earlier of it and the stored month."""
+    stmt = _insert(conn)(AppMeta.__table__).values(key=SINCE_KEY, value=str(month))
+    conn.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value},
+                                            where=AppMeta.__table__.c.value > stmt.excluded.value))
 
 
 def ensure_year(session: Session, year: int) -> None:
@@ -339,6 +404,7 @@ def ensure_year(session: Session, year: int) -> None:
     conn.execute(delete(ParticipationCounter).where(ParticipationCounter.year == year))
     _insert_counters(conn, counts)
     _set_years(conn, kept | {year})
+    _bump(conn, {("org", k[0]) for k in counts})  # open boards of the year read the counters now
 
 
 # --- recount from the raw rows -----------------------------------------------------------------
@@ -404,26 +470,31 @@ def _recount_months(conn: Connection) -> dict[tuple[int, int], int]:
 
 
 def _recount_counters(conn: Connection, years: set[int]) -> dict[tuple[int, int, int, int], list[int]]:
-    """Counters of ``years`` from memberships and the raw participation (not the kept months)."""
+    """Counters of ``years`` from memberships, the raw participation (not the kept months) and
+    member_reach (动员面's raw rows themselves)."""
     memberships = conn.execute(_ALL_MEMBERSHIPS).all()
-    masks = _masks_from(memberships, _recount_months(conn).keys(), years)
-    groups = Counter((org, year, a_mask, p_mask) for (_, org, year), (a_mask, p_mask) in masks.items())
-    return {k: v for k, v in _span_counts(groups).items() if v != [0, 0]}
+    reached = conn.execute(select(MemberReach.member_id, MemberReach.month)).all()
+    masks = _masks_from(memberships, _recount_months(conn).keys(), reached, years)
+    groups = Counter((org, year, *m) for (_, org, year), m in masks.items())
+    return {k: v for k, v in _span_counts(groups).items() if any(v)}
 
 
 def _insert_counters(conn: Connection, counts: Mapping[tuple[int, int, int, int], list[int]]) -> None:
     rows = [{"org_id": k[0], "year": k[1], "first_month": k[2], "last_month": k[3],
-             "active": v[0], "took_part": v[1]} for k, v in counts.items()]
+             "active": v[0], "took_part": v[1], "reached": v[2]} for k, v in counts.items()]
     for start in range(0, len(rows), 5000):
         conn.execute(ParticipationCounter.__table__.insert(), rows[start:start + 5000])
 
 
 def wanted_years(conn: Connection) -> set[int]:
-    """The campaign's start year (or the first activity's) through this year."""
+    """The campaign's start year (or the first activity's, or the first month anyone was reached)
+    through this year."""
     now = today_cn().year
+    first_reached = conn.scalar(select(func.min(MemberReach.month)))
     first = [y for y in (
         conn.scalar(select(Campaign.start_year).where(Campaign.is_current.is_(True))),
         conn.scalar(select(func.min(Activity.occurred_on))),
+        first_reached // 100 if first_reached is not None else None,
     ) if y is not None]
     start = min([y if isinstance(y, int) else (y.year if isinstance(y, date) else int(str(y)[:4]))
                  for y in first] + [now])
@@ -449,9 +520,9 @@ def stored(conn: Connection, years: set[int]) -> Recount:
         select(r.scope, r.unit_id, r.month, r.task_id, r.indicator_id, r.verified, r.pending))
         if (row[5], row[6]) != (0, 0)}
     months = {(a, b): n for a, b, n in conn.execute(select(m.member_id, m.month, m.activities)) if n}
-    counters = {(a, y, f, la): [n, t] for a, y, f, la, n, t in conn.execute(
-        select(pc.org_id, pc.year, pc.first_month, pc.last_month, pc.active, pc.took_part)
-        .where(pc.year.in_(sorted(years)))) if (n, t) != (0, 0)}
+    counters = {(a, y, f, la): [n, t, r] for a, y, f, la, n, t, r in conn.execute(
+        select(pc.org_id, pc.year, pc.first_month, pc.last_month, pc.active, pc.took_part, pc.reached)
+        .where(pc.year.in_(sorted(years)))) if (n, t, r) != (0, 0, 0)}
     return Recount(figures, months, counters, years)
 
 
@@ -472,9 +543,14 @@ def check(session: Session) -> list[str]:
                 problems.append(f"{name} {key}: stored {have.get(key)} recounted {want.get(key)}")
     # A year is kept from its first verified participation on (reads fall back to the memberships
     # before that): verified participation in a year not kept means a writer skipped the rollup.
-    missing = {month // 100 for _, month in expected.months} - kept
+    reached_years = {m // 100 for m in conn.scalars(select(func.distinct(MemberReach.month)))}
+    missing = ({month // 100 for _, month in expected.months} | reached_years) - kept
     if missing:
         problems.append(f"participation counters not kept for {sorted(missing)}")
+    # 动员面 reads "untracked" before reach_since: it may not start after a month someone was reached.
+    first, since = conn.scalar(select(func.min(MemberReach.month))), reach_since(conn)
+    if first is not None and (since is None or since > first):
+        problems.append(f"reach_since {since} after the first month reached {first}")
     return problems
 
 
@@ -493,6 +569,9 @@ def rebuild(session: Session) -> Recount:
         conn.execute(ParticipationMonth.__table__.insert(), months[start:start + 5000])
     _insert_counters(conn, fresh.counters)
     _set_years(conn, fresh.years)
+    first = conn.scalar(select(func.min(MemberReach.month)))
+    if first is not None:
+        _set_since(conn, first)
     units = {("org", k[1]) for k in fresh.figures if k[0] == "org"} | {("place", k[1]) for k in fresh.figures
                                                                        if k[0] == "place"}
     units |= {("org", k[0]) for k in fresh.counters}
@@ -513,6 +592,8 @@ __all__ = [
     "kept_years",
     "member_masks",
     "members_changed",
+    "members_reached",
+    "reach_since",
     "rebuild",
     "recount",
     "touch",

@@ -94,6 +94,24 @@ class ParticipationRead(BaseModel):
     rate: float | None = Field(description="参与率 0–1；没有在任委员时为 null")
 
 
+class MobilisationRead(BaseModel):
+    active: int = Field(description="统计月份内在任委员数（本期开始于统计之前时，只计自 since 起的月份）")
+    reached: int = Field(description="其中在任期间某月登录并访问过平台、或收到过送达通知的委员数")
+    rate: float | None = Field(description="动员面 0–1；没有在任委员时为 null")
+    since: str | None = Field(default=None, description="本期开始于动员面统计之前时，统计起始月 YYYY-MM；否则 null")
+
+
+def mobilisation_of(p: service.Participation) -> MobilisationRead | None:
+    """动员面 as the API gives it: null when the period ended before tracking began."""
+    if p.reached is None or p.reach_active is None:
+        return None
+    return MobilisationRead(active=p.reach_active, reached=p.reached, rate=p.mobilisation_rate, since=p.since_month)
+
+
+MOBILISATION_DOC = ("动员面（委员登录或收到通知的比例，按月记录，同参与率一样按在任月份计）；"
+                    "本期全部在开始统计之前时为 null（未统计）")
+
+
 class OrgRef(BaseModel):
     code: str
     name: str
@@ -105,6 +123,7 @@ class Progress(BaseModel):
     period: PeriodRead
     score: float | None = Field(description="进度得分：有目标的各指标 已审核÷时间进度 的平均（每项最多 1.5）")
     participation: ParticipationRead
+    mobilisation: MobilisationRead | None = Field(description=MOBILISATION_DOC)
     tasks: list[TaskProgress]
     history_note: str | None = Field(default=None, description="数字含汇总录入（历史台账）时的说明")
 
@@ -112,6 +131,7 @@ class Progress(BaseModel):
         "org": {"code": "532900", "name": "大理州政协", "level": "prefecture"},
         "period": {"key": "2026-ytd09", "label": "2026年1月至9月", "first_month": "2026-01", "last_month": "2026-09"},
         "score": 0.94, "participation": {"active": 2410, "took_part": 1980, "rate": 0.8216},
+        "mobilisation": {"active": 2410, "reached": 2175, "rate": 0.9025, "since": None},
         "tasks": [{"task_id": 1, "name": "帮助脱贫地区发展特色产业、提供技术服务", "short_name": "特色产业与技术服务",
                    "activities_verified": 512, "activities_pending": 37, "indicators": [
                        {"id": 1, "name": "发展产业项目", "unit": "个", "kind": "count", "verified": 121, "pending": 9,
@@ -145,6 +165,8 @@ class RankingRow(BaseModel):
     score: float | None = Field(description="进度得分（of=children 时）")
     verified_activities: int = Field(description="本期已审核活动数")
     participation_rate: float | None = Field(description="参与率 0–1（of=children 时）")
+    mobilisation_rate: float | None = Field(
+        default=None, description="动员面 0–1（of=children 时；未统计或没有在任委员时为 null）")
     behind: bool = Field(description="工作推进不平衡：进度得分低于 90%（of=children 时）")
 
 
@@ -158,7 +180,8 @@ class Ranking(BaseModel):
         "of": "children", "org": {"code": "530000", "name": "云南省政协", "level": "province"},
         "period": {"key": "2026-ytd09", "label": "2026年1月至9月", "first_month": "2026-01", "last_month": "2026-09"},
         "rows": [{"rank": 1, "previous_rank": 2, "code": "532900", "name": "大理州政协", "score": 1.12,
-                  "verified_activities": 5120, "participation_rate": 0.86, "behind": False}]}]}}
+                  "verified_activities": 5120, "participation_rate": 0.86, "mobilisation_rate": 0.93,
+                  "behind": False}]}]}}
 
 
 # --- building them -------------------------------------------------------------------------------------
@@ -193,7 +216,8 @@ def _note(found: object) -> str | None:
 
 def _progress(o: service.Overview) -> Progress:
     return Progress(org=_ref(o.org), period=_period(o.period), score=o.score,
-                    participation=_participation(o.participation), tasks=_tasks(o.tasks), history_note=_note(o))
+                    participation=_participation(o.participation), mobilisation=mobilisation_of(o.participation),
+                    tasks=_tasks(o.tasks), history_note=_note(o))
 
 
 # --- routes --------------------------------------------------------------------------------------------
@@ -281,7 +305,7 @@ def read_rankings(
         o = service.overview(session, target, p)
         rows = [RankingRow(rank=r.rank, previous_rank=r.previous_rank, code=r.org.code, name=r.org.name, score=r.score,
                            verified_activities=r.verified_activities, participation_rate=r.participation.rate,
-                           behind=r.behind) for r in o.ranking]
+                           mobilisation_rate=r.participation.mobilisation_rate, behind=r.behind) for r in o.ranking]
         return Ranking(of=of, org=_ref(target), period=_period(p), rows=rows)
     inside = list(session.scalars(select(Organisation).where(
         Organisation.is_key_county.is_(True), Organisation.id.in_(by.scope(*READ_ROLES)),

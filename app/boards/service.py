@@ -45,6 +45,7 @@ from app.models import (
 from app.models.people import serving_during
 from app.models.rollup import COUNT
 from app.orgs.service import ancestors, get_by_code, is_within, subtree_ids, subtree_pairs
+from app.rollup import reach
 from app.rollup.service import kept_years, own_counters
 
 BEHIND = 0.9  # under 90 % of the pace is behind it
@@ -202,37 +203,95 @@ def targets(session: Session, org_ids: list[int], year: int) -> dict[int, dict[i
 
 @dataclass
 class Participation:
+    """参与率 and 动员面 of a subtree (or of an organisation's own members) for a period.
+
+    动员面 counts like 参与率 — distinct members, only for the months they served — over the months
+    it was tracked: ``reached`` is None when the period ended before tracking began (「未统计」);
+    when it began earlier, ``reach_since`` (yyyymm) is the first month counted and
+    ``reach_active`` the members active from then on (else it is ``active``).
+    """
+
     active: int
     took_part: int
+    reached: int | None = None
+    reach_active: int | None = None
+    reach_since: int | None = None
 
     @property
     def rate(self) -> float | None:
         return self.took_part / self.active if self.active else None
 
+    @property
+    def tracked(self) -> bool:
+        return self.reached is not None
+
+    @property
+    def mobilisation_rate(self) -> float | None:
+        """动员面 0–1; None when untracked or when nobody served in the tracked months."""
+        return self.reached / self.reach_active if self.reached is not None and self.reach_active else None
+
+    @property
+    def since_month(self) -> str | None:
+        """The first month counted, YYYY-MM, when the period began before 动员面 was tracked."""
+        return f"{self.reach_since // 100}-{self.reach_since % 100:02d}" if self.reach_since else None
+
+    @property
+    def reach_note(self) -> str | None:
+        """「自2026年11月起统计」 when the period began before 动员面 was tracked."""
+        if self.reach_since is None:
+            return None
+        return f"自{self.reach_since // 100}年{self.reach_since % 100}月起统计"
+
+
+def reach_span(session: Session, period: Period) -> tuple[int, int] | None:
+    """The months (first, last) of ``period`` over which 动员面 is counted: all of them, those from
+    the month tracking began (app/rollup/reach.py), or None when the period ended before it."""
+    since = reach.since(session)
+    if since is None or since > period.month_to:
+        return None
+    return (max(period.first, since % 100) if since // 100 == period.year else period.first, period.last)
+
+
+def _with_reach(p: Participation, period: Period, span: tuple[int, int] | None,
+                counters: tuple[int, int, int] | None) -> Participation:
+    """``p`` with 动员面: ``counters`` are (active, took_part, reached) over ``span``."""
+    if span is None or counters is None:
+        return p
+    since = period.year * 100 + span[0] if span[0] != period.first else None
+    return Participation(p.active, p.took_part, counters[2], counters[0], since)
+
 
 def participation(session: Session, org_ids: list[int], period: Period) -> dict[int, Participation]:
-    """参与率 of each organisation's subtree for the period: one counter row each.
+    """参与率 and 动员面 of each organisation's subtree for the period: one counter row each (two
+    when the period began before 动员面 was tracked).
 
-    For a year whose counters are not kept yet (no verified activity in it so far) nobody has
-    taken part; the active members are counted from the memberships.
+    For a year whose counters are not kept yet (no verified activity in it so far, nobody reached)
+    nobody has taken part or been reached; the active members are counted from the memberships.
     """
     if not org_ids:
         return {}
+    span = reach_span(session, period)
+    spans = {(period.first, period.last)} | ({span} if span else set())
+    counted: dict[tuple[int, int], dict[int, tuple[int, int, int]]] = {s: {} for s in spans}
     if period.year in kept_years(session):
-        rows = session.execute(select(ParticipationCounter.org_id, ParticipationCounter.active,
-                                      ParticipationCounter.took_part).where(
-            ParticipationCounter.org_id.in_(org_ids), ParticipationCounter.year == period.year,
-            ParticipationCounter.first_month == period.first, ParticipationCounter.last_month == period.last))
-        found = {r.org_id: Participation(r.active, r.took_part) for r in rows}
+        c = ParticipationCounter
+        for r in session.execute(select(c.org_id, c.first_month, c.last_month, c.active, c.took_part, c.reached).where(
+                c.org_id.in_(org_ids), c.year == period.year,
+                or_(*[and_(c.first_month == a, c.last_month == b) for a, b in spans]))):
+            counted[(r.first_month, r.last_month)][r.org_id] = (r.active, r.took_part, r.reached)
     else:
         tree = subtree_pairs(org_ids).subquery()
-        rows = session.execute(
-            select(tree.c.root_id, func.count(func.distinct(Membership.member_id)))
-            .join(Membership, Membership.org_id == tree.c.org_id)
-            .where(serving_during(period.start, period.end))
-            .group_by(tree.c.root_id))
-        found = {org: Participation(n, 0) for org, n in rows}
-    return {o: found.get(o, Participation(0, 0)) for o in org_ids}
+        for a, b in spans:
+            part = Period(period.year, a, b, "", "")
+            rows = session.execute(
+                select(tree.c.root_id, func.count(func.distinct(Membership.member_id)))
+                .join(Membership, Membership.org_id == tree.c.org_id)
+                .where(serving_during(part.start, part.end))
+                .group_by(tree.c.root_id))
+            counted[(a, b)] = {org: (n, 0, 0) for org, n in rows}
+    whole, zero = counted[(period.first, period.last)], (0, 0, 0)
+    return {o: _with_reach(Participation(*whole.get(o, zero)[:2]), period, span,
+                           counted[span].get(o, zero) if span else None) for o in org_ids}
 
 
 def own_figures(got: Figures, org_id: int, child_ids: list[int]) -> dict[tuple[int, int], tuple[int, int]]:
@@ -247,9 +306,12 @@ def own_figures(got: Figures, org_id: int, child_ids: list[int]) -> dict[tuple[i
 
 
 def own_participation(session: Session, org_ids: list[int], period: Period) -> dict[int, Participation]:
-    """参与率 of the members whose membership is in each organisation itself (本级), not its subtree."""
+    """参与率 and 动员面 of the members whose membership is in each organisation itself (本级), not its subtree."""
     got = own_counters(session, org_ids, period.year, period.first, period.last)
-    return {o: Participation(*got[o]) for o in org_ids}
+    span = reach_span(session, period)
+    tracked = (got if span == (period.first, period.last) else own_counters(session, org_ids, period.year, *span)
+               ) if span else {}
+    return {o: _with_reach(Participation(*got[o][:2]), period, span, tracked.get(o)) for o in org_ids}
 
 
 @dataclass

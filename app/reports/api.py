@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from app.activities.api import AUTH_ERRORS, INVALID, ErrorBody
 from app.boards import periods
-from app.boards.api import ParticipationRead
+from app.boards.api import MOBILISATION_DOC, MobilisationRead, ParticipationRead
 from app.deps import CurrentUser, SessionDep
 from app.reports import service
 from app.reports.pages import report_org
@@ -51,6 +51,8 @@ class UnitRow(BaseModel):
     name: str = Field(description="组织名称；本级行为「某某政协本级」，合计行为「合计」")
     activities: int = Field(description="已审核活动数（次）")
     values: list[UnitValue]
+    mobilisation_rate: float | None = Field(
+        default=None, description="动员面（0–1），与参与率同样去重计算；未统计或没有在任委员时为 null")
     participation_rate: float | None = Field(
         description="参与率（0–1）：本行组织的委员去重计算（本级：委员身份在该组织本身），不可相加")
 
@@ -66,6 +68,7 @@ class ReportSummary(BaseModel):
     activities: int = Field(description="本期已审核活动总数")
     figures: list[TaskFigure]
     participation: ParticipationRead
+    mobilisation: MobilisationRead | None = Field(description=MOBILISATION_DOC)
     units: list[UnitRow] = Field(description="下级组织分项统计：下一级各组织、本级、合计（各数字列之和等于合计）；"
                                              "没有下级组织时为空")
     generated_at: str = Field(description="生成时间（北京时间）")
@@ -75,14 +78,16 @@ class ReportSummary(BaseModel):
         "title": "云南省政协「双助推」行动工作情况（2026年1月至9月）",
         "narrative": "据统计，自2026年初截至第三季度末，全省政协组织和委员持续开展办“10件实事”活动：帮助脱贫地区发展产业项目1216个，"
                      "提供技术服务18403次。帮助脱贫地区开展农产品线上线下销售活动29870次，销售金额152306万元。……\n"
-                     "全省政协委员参与率达到83.4%，共有25012名委员参与。",
-        "paragraphs": [["据统计，……提供技术服务18403次。", "……"], ["全省政协委员参与率达到83.4%，共有25012名委员参与。"]],
+                     "全省政协委员动员面达到90.1%，参与率达到83.4%，共有25012名委员参与。",
+        "paragraphs": [["据统计，……提供技术服务18403次。", "……"],
+                       ["全省政协委员动员面达到90.1%，参与率达到83.4%，共有25012名委员参与。"]],
         "activities": 60321,
         "figures": [{"task_id": 1, "name": "帮助脱贫地区发展特色产业、提供技术服务", "short_name": "特色产业与技术服务",
                      "activities": 5120, "link": "/boards/530000/activities?period=2026-01~09&task=1",
                      "indicators": [{"id": 1, "name": "发展产业项目", "unit": "个", "kind": "count", "verified": 1216,
                                      "text": "1216"}]}],
         "participation": {"active": 29990, "took_part": 25012, "rate": 0.834},
+        "mobilisation": {"active": 29990, "reached": 27021, "rate": 0.901, "since": None},
         "units": [{"row": "unit", "org_code": "530100", "name": "昆明市政协", "activities": 6012,
                    "values": [{"task_id": 1, "indicator_id": 1, "verified": 130}], "participation_rate": 0.85},
                   {"row": "own", "org_code": "530000", "name": "云南省政协本级", "activities": 339,
@@ -107,6 +112,7 @@ def _unit_rows(report: dict) -> list[UnitRow]:
         out.append(UnitRow(row=key["row"], org_code=key["code"], name=row[0], activities=row[1],
                            values=[UnitValue(task_id=c["task"], indicator_id=c["indicator"], verified=v)
                                    for c, v in cells if "indicator" in c],
+                           mobilisation_rate=row[-2] if not isinstance(row[-2], str) else None,
                            participation_rate=row[-1]))
     return out
 
@@ -119,7 +125,9 @@ def to_summary(report: dict) -> ReportSummary:
         figures=[TaskFigure(**{k: t[k] for k in ("task_id", "name", "short_name", "activities", "link")},
                             indicators=[IndicatorFigure(**{k: i[k] for k in ("id", "name", "unit", "kind", "verified", "text")})
                                         for i in t["indicators"]]) for t in report["figures"]],
-        participation=ParticipationRead(**report["participation"]), units=_unit_rows(report),
+        participation=ParticipationRead(**report["participation"]),
+        mobilisation=MobilisationRead(**report["mobilisation"]) if report.get("mobilisation") else None,
+        units=_unit_rows(report),
         generated_at=report["generated_at"])
 
 

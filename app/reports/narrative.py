@@ -2,7 +2,7 @@
 
 The words are data: each task's sentence is its catalogue wording (``task.narrative_prefix`` and
 each indicator's ``narrative``, e.g. 发展产业项目{value}{unit}), and the sentences around them
-(opening, participation, 环比/同比) come from app/data/report_wording.json, keyed by the campaign's
+(opening, 动员面 and participation, 环比/同比) come from app/data/report_wording.json, keyed by the campaign's
 code — a new campaign brings its own entry. This module only decides which phrases to say:
 
 - one sentence per task in catalogue order, its indicators joined by「，」; an indicator with
@@ -179,13 +179,27 @@ def change(words: dict[str, str], against: str, now: int, before: int) -> str:
     return fill(words[key], against=against, diff=abs(diff), pct=percent(abs(diff) / before))
 
 
+def mobilisation_phrase(words: dict[str, str], mobilisation: dict | None) -> str:
+    """动员面 as the participation sentence says it: 达到90.3%, 达到90.3%（自2026年11月起统计）, 未统计."""
+    if mobilisation is None or mobilisation.get("rate") is None:
+        return fill(words["mobilisation_untracked"])
+    rate = percent(mobilisation["rate"])
+    since = mobilisation.get("since")
+    if since:
+        year, month = since.split("-")
+        return fill(words["mobilisation_since"], reach_rate=rate, since=f"{year}年{int(month)}月")
+    return fill(words["mobilisation"], reach_rate=rate)
+
+
 def paragraphs(*, words: dict[str, str], campaign_name: str, org_name: str, period: Period,
-               tasks: list[dict], participation: dict, compare: dict | None) -> list[list[str]]:
+               tasks: list[dict], participation: dict, compare: dict | None,
+               mobilisation: dict | None = None) -> list[list[str]]:
     """The report's paragraphs, each a list of sentences.
 
     ``tasks``: [{"name", "prefix", "indicators": [{"phrase", "unit", "kind", "verified"}]}] in
-    catalogue order; ``participation``: {"active", "took_part"}; ``compare``: {"activities",
-    "previous": {"label", "activities"} | None, "year_earlier": {...}} or None.
+    catalogue order; ``participation``: {"active", "took_part"}; ``mobilisation``: {"rate", "since"
+    (YYYY-MM or None)}, None when untracked; ``compare``: {"activities", "previous": {"label",
+    "activities"} | None, "year_earlier": {...}} or None.
     """
     scope = scope_word(org_name)
     common = {"when": when(period), "scope": scope, "campaign": campaign_name}
@@ -205,12 +219,14 @@ def paragraphs(*, words: dict[str, str], campaign_name: str, org_name: str, peri
     out = [first]
 
     active, took_part = participation["active"], participation["took_part"]
+    reach = mobilisation_phrase(words, mobilisation)
     if not active:
         second = fill(words["no_members"], **common)
     elif not took_part:
-        second = fill(words["participation_none"], **common, active=active)
+        second = fill(words["participation_none"], **common, active=active, mobilisation=reach)
     else:
-        second = fill(words["participation"], **common, rate=percent(took_part / active), took_part=took_part)
+        second = fill(words["participation"], **common, rate=percent(took_part / active), took_part=took_part,
+                      mobilisation=reach)
     out.append([second])
 
     if compare is not None:

@@ -65,8 +65,11 @@ def build_report(session: Session, org: Organisation, period: Period, *, compare
     history = history_in(session, org.id, period)
     comparison = _compare(session, org, period, activities) if compare else None
     participation = {"active": part.active, "took_part": part.took_part, "rate": part.rate}
+    mobilisation = ({"active": part.reach_active, "reached": part.reached, "rate": part.mobilisation_rate,
+                     "since": part.since_month} if part.tracked else None)
     paras = narrative.paragraphs(words=words, campaign_name=wording.campaign_name, org_name=org.name,
-                                 period=period, tasks=figures, participation=participation, compare=comparison)
+                                 period=period, tasks=figures, participation=participation, compare=comparison,
+                                 mobilisation=mobilisation)
     generated = (now or now_cn()).astimezone(CN)
     return {
         "title": narrative.fill(words["title"], org=org.name, period=period.label, campaign=wording.campaign_name),
@@ -82,6 +85,7 @@ def build_report(session: Session, org: Organisation, period: Period, *, compare
         "activities": activities,
         "figures": figures,
         "participation": participation,
+        "mobilisation": mobilisation,
         "compare": comparison,
         "paragraphs": paras,
         "text": "\n".join("".join(p) for p in paras),

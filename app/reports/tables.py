@@ -31,10 +31,15 @@ TOP_MEMBERS = 20  # 典型: the most active members listed for the office to pic
 ACTIVITIES_PER_MEMBER = 3
 
 
+UNTRACKED = "未统计"  # a 动员面 cell of a period before tracking began (never 0%)
+
+
 def cell_text(kind: str, value) -> str:  # noqa: ANN001 - a cell: str, int, float or None
     """A cell as people read it: money without spurious decimals, rates as percentages, — for none."""
     if value is None:
         return "—"
+    if isinstance(value, str):
+        return value
     if kind == "money":
         return amount("money", value)
     if kind == "rate":
@@ -69,12 +74,17 @@ def _pct_or_none(p: boards.Participation) -> float | None:
     return p.rate
 
 
+def _reach_cell(p: boards.Participation) -> float | str | None:
+    """动员面: a rate, 「未统计」 before tracking began, None when nobody served."""
+    return p.mobilisation_rate if p.tracked else UNTRACKED
+
+
 def units_table(session: Session, org: Organisation, period: Period, tasks: list[boards.TaskInfo]) -> dict:
     """Per organisation one level down × indicator (by organisation), then 本级 (what is credited to
     the organisation itself), then the subtree's total: every count and money column adds up to 合计.
 
-    参与率 is no sum: each row's is the distinct rate of its own members (本级: memberships in the
-    organisation itself), 合计's that of the whole subtree. An organisation without children has no
+    动员面 and 参与率 are no sums: each row's is the distinct rate of its own members (本级: memberships
+    in the organisation itself), 合计's that of the whole subtree. An organisation without children has no
     table (its 本级 is its 合计). 本级 shows even when it is all zeros, so the sum visibly holds.
     """
     kids = session.execute(select(col(Organisation.id), col(Organisation.name), col(Organisation.code))
@@ -82,7 +92,7 @@ def units_table(session: Session, org: Organisation, period: Period, tasks: list
     cols = _columns(tasks)
     columns = [{"name": "组织", "kind": "text"}, {"name": "已审核活动（次）", "kind": "count"},
                *[{"name": c["name"], "kind": c["kind"], "task": c["task"], "indicator": c["indicator"]} for c in cols],
-               {"name": "参与率", "kind": "rate"}]
+               {"name": "动员面", "kind": "rate"}, {"name": "参与率", "kind": "rate"}]
     rows: list[list] = []
     links: list[list] = []
     keys: list[dict] = []
@@ -97,17 +107,20 @@ def units_table(session: Session, org: Organisation, period: Period, tasks: list
     own_part = boards.own_participation(session, [org.id], period)[org.id]
     for kid in kids:
         figs = got.get(kid.id, {})
-        rows.append([kid.name, activities(figs), *_row_values(figs, cols), _pct_or_none(part[kid.id])])
+        rows.append([kid.name, activities(figs), *_row_values(figs, cols), _reach_cell(part[kid.id]),
+                     _pct_or_none(part[kid.id])])
         links.append([f"/reports?org={kid.code}&period={period.key}", link(kid.code, period),
-                      *[link(kid.code, period, task=c["task"]) for c in cols], None])
+                      *[link(kid.code, period, task=c["task"]) for c in cols], None, None])
         keys.append({"code": kid.code, "row": "unit"})
     # The boards list a subtree's activities, not the organisation's own: no list behind these cells.
-    rows.append([f"{org.name}本级", activities(own), *_row_values(own, cols), _pct_or_none(own_part)])
+    rows.append([f"{org.name}本级", activities(own), *_row_values(own, cols), _reach_cell(own_part),
+                 _pct_or_none(own_part)])
     links.append([None] * len(columns))
     keys.append({"code": org.code, "row": "own"})
     figs = got.get(org.id, {})
-    rows.append(["合计", activities(figs), *_row_values(figs, cols), _pct_or_none(part[org.id])])
-    links.append([None, link(org.code, period), *[link(org.code, period, task=c["task"]) for c in cols], None])
+    rows.append(["合计", activities(figs), *_row_values(figs, cols), _reach_cell(part[org.id]),
+                 _pct_or_none(part[org.id])])
+    links.append([None, link(org.code, period), *[link(org.code, period, task=c["task"]) for c in cols], None, None])
     keys.append({"code": org.code, "row": "total"})
     return table
 
@@ -140,12 +153,14 @@ def ranking_table(session: Session, org: Organisation, period: Period) -> dict:
     for r in ov.ranking:
         # Each unit's figures as the board judged them against pace (one rule, one read).
         behind = "、".join(f"{t.task.short_name}·{f.indicator.name}" for t in r.tasks for f in t.indicators if f.behind)
-        rows.append([r.rank, r.org.name, r.score, r.participation.rate, r.verified_activities,
-                     "工作推进不平衡" if r.behind else "", behind])
-        links.append([None, f"/boards/{r.org.code}?period={period.key}", None, None, link(r.org.code, period), None, None])
+        rows.append([r.rank, r.org.name, r.score, _reach_cell(r.participation), r.participation.rate,
+                     r.verified_activities, "工作推进不平衡" if r.behind else "", behind])
+        links.append([None, f"/boards/{r.org.code}?period={period.key}", None, None, None, link(r.org.code, period),
+                      None, None])
     return {"key": "ranking", "title": "进度排名与落后指标（按年度目标的时间进度）",
             "columns": [{"name": "名次", "kind": "rank"}, {"name": "组织", "kind": "text"},
-                        {"name": "进度得分", "kind": "rate"}, {"name": "参与率", "kind": "rate"},
+                        {"name": "进度得分", "kind": "rate"}, {"name": "动员面", "kind": "rate"},
+                        {"name": "参与率", "kind": "rate"},
                         {"name": "已审核活动（次）", "kind": "count"}, {"name": "状态", "kind": "text"},
                         {"name": "落后于进度的指标", "kind": "text"}],
             "rows": rows, "links": links, "empty": "本组织没有下级组织，无排名。"}

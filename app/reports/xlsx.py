@@ -57,7 +57,7 @@ def to_xlsx(report: dict) -> bytes:
             sheet.append([cell_value(c["kind"], v) for c, v in zip(columns, row, strict=True)])
             for n, (c, v) in enumerate(zip(columns, row, strict=True)):
                 cell = sheet.cell(sheet.max_row, n + 1)
-                if c["kind"] == "rate" and v is not None:
+                if c["kind"] == "rate" and isinstance(v, int | float):
                     cell.number_format = "0.0%"
                 elif c["kind"] == "count":
                     cell.number_format = "#,##0"

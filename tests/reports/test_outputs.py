@@ -217,3 +217,33 @@ def test_nav_links_to_reports_for_readers(client, session, world):
     client.cookies.clear()
     f.login_as(client, session, world.member)
     assert client.get("/reports").status_code == 404  # a member reads no organisation's figures
+
+
+def test_mobilisation_in_the_sentence_page_word_and_excel(client, session, world):
+    """「委员动员面达到X%，参与率达到X%」 once members are reached; 「自X年X月起统计」 for a period that
+    began before tracking; a frozen report keeps what it said (「未统计」) after tracking begins."""
+    from datetime import datetime
+
+    from app.clock import CN
+    from app.rollup import reach
+
+    world.standard()
+    q3 = periods.parse(f"{YEAR}-q3", TODAY)
+    frozen = freeze_report(session, by=world.p(world.staff), org=world.wuhua, period=q3)
+    assert "全区政协委员动员面未统计，参与率达到50%" in frozen.content
+
+    reach.mark(session, [world.idle.id], datetime(YEAR, 8, 5, 9, tzinfo=CN), via="notified")
+    report = build_report(session, world.wuhua, q3)
+    sentence = f"全区政协委员动员面达到50%（自{YEAR}年8月起统计），参与率达到50%，共有1名委员参与。"
+    assert report["paragraphs"][1] == [sentence]
+    assert report["mobilisation"] == {"active": 2, "reached": 1, "rate": 0.5, "since": f"{YEAR}-08"}
+    august = build_report(session, world.wuhua, periods.parse(f"{YEAR}-08", TODAY))
+    assert august["paragraphs"][1] == ["全区政协委员动员面达到50%，参与率达到50%，共有1名委员参与。"]
+    assert sentence in [p.text for p in Document(BytesIO(to_docx(report))).paragraphs]
+    sheet = load_workbook(BytesIO(to_xlsx(report)))["报告正文"]
+    assert sentence in [row[0] for row in sheet.iter_rows(values_only=True)]
+
+    f.login_as(client, session, world.staff)
+    page = client.get(f"/reports?org=530102&period={YEAR}-q3")
+    assert sentence in page.text and f"50.0%（1 / 2 名，自{YEAR}年8月起统计）" in page.text
+    assert any("全区政协委员动员面未统计" in p.text for p in Document(BytesIO(bytes(frozen.docx))).paragraphs)

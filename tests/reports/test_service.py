@@ -30,8 +30,9 @@ def test_narrative_sentence_by_sentence(world, q3):
         "帮助脱贫地区县乡医疗机构提高诊疗水平，开展义医义诊1次。",
         IDLE,
     ]
-    # Two members serve in 五华区; one took part in a verified activity.
-    assert second == ["全区政协委员参与率达到50%，共有1名委员参与。"]
+    # Two members serve in 五华区; one took part in a verified activity. Nobody has been reached (signed
+    # in, or delivered a notice) yet: 动员面 is not tracked, never 0%.
+    assert second == ["全区政协委员动员面未统计，参与率达到50%，共有1名委员参与。"]
     assert "0万元" not in report["text"] and "培训讲座" not in report["text"]
     assert report["text"] == "".join(first) + "\n" + "".join(second)
     assert report["title"] == f"五华区政协「双助推」行动工作情况（{YEAR}年初至第三季度末）"
@@ -46,7 +47,7 @@ def test_narrative_at_province_level_and_for_a_quiet_period(world):
     ]
     quiet = build_report(world.s, world.kunming, periods.parse(f"{YEAR}-10", TODAY))
     assert quiet["paragraphs"][0] == [f"据统计，{YEAR}年10月，全市政协组织和委员开展办“10件实事”活动暂无已审核的数据。"]
-    assert quiet["paragraphs"][1][0].startswith("全市政协委员本期暂无参与已审核活动的记录（在任委员")
+    assert quiet["paragraphs"][1][0].startswith("全市政协委员动员面未统计，本期暂无参与已审核活动的记录（在任委员")
 
 
 def test_compare_with_the_previous_period_and_a_year_earlier(world):
@@ -152,7 +153,8 @@ def test_ranking_lists_units_behind_pace(world, q3):
     rows = {r[1]: r for r in ranking["rows"]}
     # 五华区: 2 of a pace of 3 (4 × 9/12) → 66.7 %, behind; 盘龙区: 0 of 9.
     assert rows["五华区政协"][0] == 1 and rows["五华区政协"][2] == pytest.approx(2 / 3)
-    assert rows["五华区政协"][5] == "工作推进不平衡" and rows["五华区政协"][6] == "特色产业与技术服务·发展产业项目"
+    assert rows["五华区政协"][3] == "未统计"  # 动员面: nobody reached yet
+    assert rows["五华区政协"][6] == "工作推进不平衡" and rows["五华区政协"][7] == "特色产业与技术服务·发展产业项目"
     assert rows["盘龙区政协"][0] == 2 and rows["盘龙区政协"][2] == 0
 
 

@@ -27,7 +27,7 @@ from sqlmodel import Session
 
 from app.accounts.passwords import hash_password
 from app.catalogue.service import current_campaign, sees
-from app.clock import CN, now_utc, today_cn
+from app.clock import CN, now_utc, today_cn, yyyymm
 from app.models import (
     ActivityStatus,
     AppMeta,
@@ -56,6 +56,11 @@ KEY_COUNTY_COUNT = 57
 MEMBER_TARGET = 30_000
 ACTIVITY_CHUNK = 20_000
 COLLECTION_DAYS = 10  # days after a quarter ends before the province closes it
+# 动员面 was tracked from this many months before today's month: the year's periods show
+# 「自X年X月起统计」, the recent months a full 动员面. Each month a member who recorded an activity
+# signed in to do it; of the others, active members sign in now and then, inactive ones rarely.
+REACH_MONTHS = 3
+SIGN_IN_ACTIVE, SIGN_IN_INACTIVE = 0.35, 0.06
 # Meetings speak in Beijing time; timestamps are stored in UTC.
 
 
@@ -110,6 +115,7 @@ class DemoResult:
     activity_values: int = 0
     participants: int = 0
     closed_months: int = 0
+    reached: int = 0
     seconds: float = 0.0
 
     def summary_lines(self) -> list[str]:
@@ -130,6 +136,7 @@ class DemoResult:
             ("活动指标值", "activity values", self.activity_values),
             ("参与记录", "participants", self.participants),
             ("已关账月份", "closed months", self.closed_months),
+            ("委员登录（月）", "member-months reached", self.reached),
         ]
         lines = [f"演示数据已载入 / demo data loaded in {self.seconds:.1f} s"]
         lines += [f"  {zh:<12}{en:<22}{n:>10,}" for zh, en, n in rows]
@@ -315,6 +322,10 @@ class _DemoBuilder:
         self.reserved_phones: set[str] = {a.phone for a in DEMO_ACCOUNTS}
         self.phone_counter = 0
         self.phone_offset = rng.randrange(10**8)
+        # 动员面: Beijing midnight of the first tracked month, and (member, month) -> first sign-in.
+        first = today.year * 12 + today.month - 1 - REACH_MONTHS
+        self.reach_from = datetime(first // 12, first % 12 + 1, 1, tzinfo=CN).astimezone(UTC)
+        self.signed_in: dict[tuple[int, int], datetime] = {}
 
     # -- the steps ------------------------------------------------------------------------------
 
@@ -330,6 +341,7 @@ class _DemoBuilder:
         self._closed_months()
         totals = self._activities(activities)
         self._targets(totals)
+        self._reach()
         for table in (
             "committee", "term", "member", "membership", "user_account", "role_grant",
             "link_assignment", "annual_target", "activity",
@@ -783,6 +795,28 @@ class _DemoBuilder:
             self.progress(f"活动 {self.result.activities:,} / {count:,} 条 …")
         return totals
 
+    def _reach(self) -> None:
+        """member_reach since tracking began: the recorders' sign-ins, and others' now and then.
+
+        Drawn from a stream of its own, so the rest of the demo stays what the seed made it. The
+        rollup's rebuild then counts them (participation_counter.reached) and sets reach_since.
+        """
+        rng = random.Random(self.rng.random())
+        signed = dict(self.signed_in)
+        start = self.reach_from
+        while start < self.now:
+            local = start.astimezone(CN)
+            following = datetime(local.year + local.month // 12, local.month % 12 + 1, 1, tzinfo=CN).astimezone(UTC)
+            span = (min(following, self.now) - start).total_seconds()
+            month = yyyymm(local.date())
+            for m in self.members:
+                if (m.id, month) not in signed and rng.random() < (SIGN_IN_ACTIVE if m.weight else SIGN_IN_INACTIVE):
+                    signed[(m.id, month)] = start + timedelta(seconds=rng.random() * span)
+            start = following
+        rows = [(member, month, db_datetime(self.conn, at), None) for (member, month), at in sorted(signed.items())]
+        self.result.reached = bulk_insert(self.conn, "member_reach",
+                                          ("member_id", "month", "signed_in_at", "notified_at"), rows)
+
     def _recorder_weights(self) -> list[int]:
         """Mark ~30% of members inactive; weight the others Pareto-like, times their county's pace."""
         rng = self.rng
@@ -925,6 +959,9 @@ class _ActivityContext:
                 totals[(credited, indicator_id)] += value
         # The recorder's account, or the 助推办's when it logged the activity for its members (代录).
         user = org.staff_user_id if rng.random() < 0.03 else member.user_id
+        if user == member.user_id and submitted >= b.reach_from:  # signed in to record it: reached
+            key = (member.id, yyyymm(submitted.astimezone(CN).date()))
+            b.signed_in[key] = min(submitted, b.signed_in.get(key, submitted))
         p_rows.append((activity_id, member.id))
         for i in others:
             p_rows.append((activity_id, b.members[i].id))

@@ -183,6 +183,36 @@ def test_demo_logins_sign_in_with_their_grant(demo):
         assert with_password == len(DEMO_ACCOUNTS)
 
 
+def test_members_reached_since_tracking_began(demo):
+    """动员面 in the demo: whoever recorded an activity themselves since tracking began signed in that
+    month, others now and then; the rollup counts it exactly and the boards show a real rate."""
+    from app.boards import periods
+    from app.boards import service as boards
+    from app.clock import CN, yyyymm
+    from app.models import MemberReach
+    from app.rollup import service as rollup
+    from app.seed.demo import REACH_MONTHS
+
+    engine, result = demo
+    with write_session(engine) as s:
+        reached = set(s.execute(select(MemberReach.member_id, MemberReach.month)).all())
+        assert result.reached == len(reached) > 0
+        first = TODAY.year * 12 + TODAY.month - 1 - REACH_MONTHS
+        since = (first // 12) * 100 + first % 12 + 1
+        assert rollup.reach_since(s.connection()) == since == min(m for _, m in reached)
+        assert {m for _, m in reached} == {since + n for n in range(REACH_MONTHS + 1)}
+        recorded = s.execute(select(UserAccount.member_id, Activity.submitted_at).join(
+            UserAccount, UserAccount.id == Activity.recorder_user_id).where(UserAccount.member_id.is_not(None))).all()
+        signed_in = {(m, yyyymm(at.astimezone(CN).date())) for m, at in recorded}
+        assert {k for k in signed_in if k[1] >= since} <= reached
+        assert rollup.check(s) == []
+        province = s.scalar(select(Organisation).where(Organisation.level == OrgLevel.province))
+        month = boards.participation(s, [province.id], periods.parse(f"{TODAY:%Y-%m}", TODAY))[province.id]
+        assert month.reach_active == month.active and 0 < month.mobilisation_rate < 1
+        year = boards.participation(s, [province.id], periods.parse(str(TODAY.year), TODAY))[province.id]
+        assert year.reach_since == since and year.reach_note == f"自{TODAY.year}年{since % 100}月起统计"
+
+
 def test_a_second_load_is_refused(demo):
     engine, _ = demo
     with write_session(engine) as s, pytest.raises(ValueError, match="演示数据"):
@@ -201,6 +231,7 @@ DETERMINISM_QUERIES = (
     "SELECT org_id, indicator_id, value FROM annual_target ORDER BY 1, 2",
     ("SELECT leader_member_id, county_id, site_id, role, start_date, end_date FROM link_assignment "
      "ORDER BY id"),
+    "SELECT * FROM member_reach ORDER BY 1, 2",
 )
 
 

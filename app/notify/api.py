@@ -3,7 +3,7 @@ only — no API token reads anyone's inbox). The rules are app/notify/inbox.py's
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
@@ -15,7 +15,7 @@ from app.notify import inbox
 
 router = APIRouter(prefix="/api/v1/messages", tags=["messages"])
 
-NOT_FOUND = {404: err("找不到这条消息（不是本人的消息也答 404；code: message_not_found） / not one of your messages")}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: err("找不到这条消息（不是本人的消息也答 404；code: message_not_found） / not one of your messages")}
 
 
 class MessageRead(BaseModel):

@@ -117,7 +117,7 @@ def claim(db: Databases, owner: str, now: datetime, *, limit: int = BATCH) -> li
         batch = select(Notification.id).where(*due).order_by(col(Notification.not_before), col(Notification.id)).limit(limit)
         if not is_sqlite(s.get_bind()):
             batch = batch.with_for_update(skip_locked=True)
-        t = Notification.__table__.c  # type: ignore[attr-defined]
+        t = Notification.__table__.c
         rows = s.execute(
             update(Notification).where(col(Notification.id).in_(batch.scalar_subquery()), col(Notification.status) == "queued")
             .values(status="sending", lease_owner=owner, leased_at=now, attempts=Notification.attempts + 1)

@@ -204,3 +204,35 @@ def test_untracked_before_the_first_month_reached(session):
     assert rollup.check(session) == []
     assert boards.participation(session, [wuhua.id], year)[wuhua.id] == counted
     assert (counted.reached, counted.reach_active, counted.reach_since) == (2, 2, YEAR * 100 + 2)
+
+
+def test_two_transactions_reaching_one_member_count_each_month_once(backend, fresh_url):
+    """PostgreSQL, where writers run at once: one member reached in March and in April by two open
+    transactions. The second waits for the first (the member's row is held) and adds only its own
+    month, so the span March–April counts the member once."""
+    import threading
+
+    from app.db import write_session
+    from tests.conftest import province_engine
+
+    if backend != "postgresql":
+        pytest.skip("SQLite lets one transaction write at a time")
+    with province_engine(fresh_url) as engine:
+        with write_session(engine) as s:
+            member_id, other = World(s, [(1, 1), (1, 1)]).members
+            reach.mark(s, [other], at(1), via="signed_in")  # tracking began in January
+            s.commit()
+        with write_session(engine) as first, write_session(engine) as second:
+            reach.mark(first, [member_id], at(3), via="signed_in")
+            thread = threading.Thread(target=lambda: (reach.mark(second, [member_id], at(4), via="notified"),
+                                                      second.commit()))
+            thread.start()
+            thread.join(0.5)
+            assert thread.is_alive()  # waiting for the first transaction's hold on the member
+            first.commit()
+            thread.join(10)
+        with write_session(engine) as s:
+            assert rollup.check(s) == []
+            wuhua = f.org(s, "530102")
+            both = boards.participation(s, [wuhua.id], Period(YEAR, 3, 4, "", ""))[wuhua.id]
+            assert (both.reach_active, both.reached) == (2, 1)

@@ -103,3 +103,18 @@ def test_boards_show_mobilisation_or_untracked(client, session, clock):
     page = client.get("/boards/530100")
     assert f"委员动员面 · 1 / {active.reach_active:,} 名" in page.text
     assert session.scalar(select(func.count()).select_from(MemberReach)) == 1
+
+
+def test_the_big_screen_shows_mobilisation(client, session, clock):
+    """The meeting room's slides (/d/…) are the boards: 动员面 beside 参与率 there too."""
+    from app.screens import service as screens
+    from tests.accounts.helpers import who
+
+    kunming, wuhua = org(session, "530100"), org(session, "530102")
+    wuhua.is_key_county = True
+    session.flush()
+    _, raw = screens.create_screen(session, who(session, "prefecture_staff"), name="昆明大屏", org_id=kunming.id)
+    reach.mark(session, [make_member(session, wuhua).id], clock.now(), via="notified")
+    for code in ("530100", "530102"):  # the prefecture's overview, then the key county's board
+        slide = client.get(f"/d/{raw}/slide/{code}")
+        assert slide.status_code == 200 and "委员动员面 · 1 / " in slide.text

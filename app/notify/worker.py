@@ -41,6 +41,7 @@ from app.config import get_settings
 from app.db import is_sqlite
 from app.jobs.service import Databases, SameSession, new_owner
 from app.models import Notification, WecomRobot
+from app.models.notify import CODE_KINDS
 from app.notify import rules
 from app.notify.providers import Result, refuse, send_robot, sms_provider
 from app.rollup import reach
@@ -57,6 +58,7 @@ BACKOFF_MAX = 3600
 CHANNELS = ("sms", "wecom")
 UNKNOWN_OUTCOME = "发送结果未知，为避免重复发送未重试"
 ROBOT_GONE = "企业微信机器人已停用或删除"
+CODE_SENT = "（验证码短信：内容发出后不保留）"
 
 
 def backoff(attempts: int, rng: random.Random | None = None) -> timedelta:
@@ -82,6 +84,8 @@ def sweep_stale(db: Databases, now: datetime) -> int:
         if s.scalar(select(Notification.id).where(*stale).limit(1)) is None:
             return 0
     with db.write() as s:
+        s.execute(update(Notification).where(*stale, col(Notification.kind).in_(CODE_KINDS)).values(
+            params="{}", body=CODE_SENT).execution_options(synchronize_session=False))
         done = s.execute(update(Notification).where(*stale).values(
             status="failed", error=UNKNOWN_OUTCOME, lease_owner=None).execution_options(synchronize_session=False))
         s.commit()
@@ -185,9 +189,14 @@ def _record(db: Databases, owner: str, outcomes: list[Outcome]) -> None:
     """Every outcome of a batch in one short transaction, each guarded by the lease."""
     with db.write() as s:
         for o in outcomes:
+            values = dict(o.values)
+            if o.status != "queued" and rules.exempt(o.row.kind):
+                # A sign-in or reset code is kept in clear only until it has gone (or never will):
+                # afterwards the outbox says that a code was sent, never which.
+                values.update(params="{}", body=CODE_SENT)
             s.execute(update(Notification).where(
                 col(Notification.id) == o.row.id, col(Notification.lease_owner) == owner,
-                col(Notification.status) == "sending").values(status=o.status, lease_owner=None, **o.values)
+                col(Notification.status) == "sending").values(status=o.status, lease_owner=None, **values)
                 .execution_options(synchronize_session=False))
         reached = [o for o in outcomes if o.status == "sent" and o.row.channel == "sms" and o.row.member_id]
         if reached:

@@ -222,3 +222,17 @@ def test_outbox_gauges(session, clock) -> None:
     worker.run_once(session)
     metrics.read_database_gauges(session)
     assert REGISTRY.get_sample_value("szt_notify_outbox_due_age_seconds") == 0
+
+
+def test_a_sign_in_code_is_not_kept_once_sent(session, settings_env, clock) -> None:
+    clock.freeze_on(clock.today, 23)  # quiet hours do not hold codes back
+    to = _member(session)
+    _returned(session, to, 1, kind="login_code")
+    with AliyunStub(clock=lambda: app_clock.now_utc().timestamp()) as stub:
+        settings_env(**stub.env())
+        worker.run_once(session)
+        assert [a.phone for a in stub.accepted] == [to.phone]
+        assert stub.accepted[0].params["code"] == "123456"  # the provider got the code …
+    row = _rows(session, to)[0]
+    assert row.status == "sent"
+    assert "123456" not in row.body + row.params and row.params == "{}"  # … the outbox keeps no trace of it

@@ -123,6 +123,9 @@ def start_session(session: Session, *, user: UserAccount, ip: str, user_agent: s
         ip=ip[:64], user_agent=user_agent[:255], method=method, remember=remember,
     )
     session.add(row)
+    from app.rollup import reach  # 动员面: signing in is a request made while signed in, this month
+
+    reach.mark_login(session, user.member_id, now)
     return row, raw
 
 
@@ -282,6 +285,10 @@ def principal_for(session: Session, raw_token: str | None, *, ip: str = "", now:
         return None
     if now - row.last_seen_at >= TOUCH_EVERY:
         _touch(session, row.id, now)
+    if row.member_id is not None:  # 动员面: any request made while signed in, marked once a month
+        from app.rollup import reach
+
+        reach.mark_signed_in(session, row.member_id, now)
     return build_principal(session, user, session_id=row.id, csrf_token=row.csrf_token, ip=ip)
 
 

@@ -25,7 +25,7 @@ from app.auth.principal import STAFF_ROLES, Principal
 from app.boards import charts, periods
 from app.boards import service as boards
 from app.boards.cache import BoardCache, BoardCacheDep, BoardKey, ViewerKind, database_identity
-from app.clock import to_cn
+from app.clock import CN
 from app.deps import CurrentUser, OrgForRead, OrgForStaff, SessionDep
 from app.errors import NotFound
 from app.links.schemas import IdOrBlank
@@ -200,7 +200,7 @@ ROLE_LABELS = {"member": "委员", "standing": "常委", "chair_council": "主�
 
 def cn_minute(at: datetime | None) -> str:
     """A moment as Beijing time to the minute ("" for none)."""
-    return to_cn(at).strftime("%Y-%m-%d %H:%M") if at else ""
+    return at.astimezone(CN).strftime("%Y-%m-%d %H:%M") if at else ""
 
 
 class InactiveQuery(BaseModel):

@@ -656,7 +656,7 @@ def last_contacts(session: Session, member_ids: list[int]) -> dict[int, tuple[da
                                 ).subquery()
         for member_id, sent_at, channel in session.execute(
                 select(ranked.c.member_id, ranked.c.sent_at, ranked.c.channel).where(ranked.c.n == 1)):
-            found[member_id] = (as_utc(sent_at), channel)
+            found[member_id] = (sent_at, channel)
     return found
 
 

@@ -4,7 +4,7 @@ pages (app/notify/campaigns.py); these handlers only translate HTTP. Names only,
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -18,7 +18,7 @@ from app.notify import campaigns
 
 router = APIRouter(prefix="/api/v1", tags=["reminders"])
 
-NOT_FOUND = {404: err("找不到这次提醒，或不在您的范围内（code: not_found） / campaign not found or outside your scope")}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: err("找不到这次提醒，或不在您的范围内（code: not_found） / campaign not found or outside your scope")}
 SEGMENT_DESCRIPTION = ("未参与委员中的一组：never_activated 从未激活、returned 有退回未改、pending 已记录待审核、"
                        "idle 已激活但本期无活动 / a group of the inactive list")
 

@@ -26,7 +26,7 @@ from app.audit.service import record as audit
 from app.auth.principal import Principal
 from app.boards import service as boards
 from app.boards.periods import Period
-from app.clock import as_utc, now_utc, start_of_day_cn, to_cn
+from app.clock import CN, now_utc, start_of_day_cn
 from app.config import Settings, get_settings
 from app.errors import Invalid, NotFound
 from app.models import (
@@ -131,7 +131,7 @@ def plan(session: Session, draft: Draft, *, now: datetime | None = None) -> Plan
     """Who of the group gets what, who is skipped and why, and the SMS bill: one query for the group."""
     settings = get_settings()
     now = now or now_utc()
-    day_start = start_of_day_cn(to_cn(now).date())
+    day_start = start_of_day_cn(now.astimezone(CN).date())
     seats = boards.inactive_seats(draft.org, draft.period, committee_id=draft.committee_id)
     reminded = select(Notification.member_id).where(
         Notification.kind == "reminder", Notification.created_at >= day_start, Notification.member_id.is_not(None))
@@ -304,7 +304,7 @@ class Results:
 def _recorded_within(session: Session, campaign: ReminderCampaign) -> tuple[int, int]:
     """Of the campaign's members, how many recorded or were confirmed in an activity (not withdrawn)
     within 7 and within 30 days after the send."""
-    sent = as_utc(campaign.created_at)
+    sent = campaign.created_at
     addressed = select(Notification.member_id).where(Notification.campaign_id == campaign.id,
                                                      Notification.member_id.is_not(None))
     window = [Activity.status != ActivityStatus.withdrawn, Activity.created_at >= sent,
@@ -352,7 +352,7 @@ def results(session: Session, campaign: ReminderCampaign, *, now: datetime | Non
     org = session.get(Organisation, campaign.org_id)
     sender = session.get(UserAccount, campaign.created_by_user_id)
     committee = session.get(Committee, campaign.committee_id) if campaign.committee_id else None
-    elapsed = (now or now_utc()) - as_utc(campaign.created_at)
+    elapsed = (now or now_utc()) - campaign.created_at
     return Results(
         campaign=campaign, org_name=org.name if org else "", sender=sender.display_name if sender else "",
         committee=committee.name if committee else None, addressed=int(addressed),

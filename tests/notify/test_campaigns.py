@@ -143,3 +143,15 @@ def test_pages_and_api_send_once_and_outsiders_get_404(client, session, w):
     assert client.get(f"/api/v1/campaigns/{cid}").status_code == 404
     assert client.get("/boards/530102/reminders/new?segment=idle").status_code == 404
     assert client.post("/api/v1/orgs/530102/campaigns/preview", json={"segment": "idle"}).status_code == 404
+
+
+def test_a_failing_send_leaves_neither_the_campaign_nor_its_notices(session, w, monkeypatch):
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("audit store down")
+
+    monkeypatch.setattr(campaigns, "audit", broken)
+    with pytest.raises(RuntimeError):
+        campaigns.send(session, by=w.by, draft=draft(w), submission_key="k")
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(ReminderCampaign)) == 0
+    assert session.scalar(select(func.count()).select_from(Notification)) == 0

@@ -51,7 +51,8 @@ WORDING_LABELS = {
     "idle_tasks": "本期无数据的实事", "participation": "参与率", "participation_none": "无委员参与时",
     "no_members": "没有在任委员时", "compare": "环比、同比句", "against_previous": "“上一期”的说法",
     "against_year": "“上年同期”的说法", "up": "增加时", "down": "减少时", "same": "持平时",
-    "from_zero": "对比期没有活动时",
+    "from_zero": "对比期没有活动时", "mobilisation": "动员面（已统计）",
+    "mobilisation_since": "动员面（期中开始统计）", "mobilisation_untracked": "动员面未统计时",
 }
 PHRASE_FIELDS = {"value", "unit"}
 

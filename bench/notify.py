@@ -119,8 +119,9 @@ def next_due(engine) -> datetime | None:
                                   .order_by(Notification.not_before).limit(1)))
 
 
-def drain(engine, campaign_id: int, stop: threading.Event, senders: int) -> dict:
-    """Run the sender's rounds until the campaign has no SMS queued or being sent."""
+def drain(engine, campaign_id: int, stop: threading.Event, senders: int, rate: float = 0.0) -> dict:
+    """Run the sender's rounds until the campaign has no SMS queued or being sent (at most ``rate``
+    notices a second per loop when given)."""
     from app.clock import now_utc
     from app.notify.worker import run_once
 
@@ -133,7 +134,10 @@ def drain(engine, campaign_id: int, stop: threading.Event, senders: int) -> dict
             with lock:
                 ahead = clock["ahead"]
             now = max(now_utc(), ahead) if ahead else None
-            if run_once(engine, now=now) == 0:
+            claimed = run_once(engine, now=now)
+            if claimed and rate:
+                time.sleep(claimed / rate)
+            if claimed == 0:
                 due = next_due(engine)
                 if due is None:
                     state = sms_state(engine, campaign_id)
@@ -166,6 +170,8 @@ def main() -> int:
     p.add_argument("--activities", type=int, default=2_000, help="demo activities already there")
     p.add_argument("--senders", type=int, default=0,
                    help="sender loops of this process beside the server's own while the load runs")
+    p.add_argument("--rate", type=float, default=0.0,
+                   help="with --senders: each loop sends at most this many notices a second while the load runs")
     p.add_argument("--no-server-sender", action="store_true",
                    help="the server runs no sender (SZT_JOB_WORKERS=0): only this process's loops send")
     p.add_argument("--keep", action="store_true", help="keep the database and the server log")
@@ -222,7 +228,7 @@ def main() -> int:
         # this process beside it; then this process's loops finish what is left (the retries' backoff).
         stop = threading.Event()
         drain_started = time.perf_counter()
-        helpers = [threading.Thread(target=drain, args=(engine, c.id, stop, 1)) for _ in range(args.senders)]
+        helpers = [threading.Thread(target=drain, args=(engine, c.id, stop, 1, args.rate)) for _ in range(args.senders)]
         for t in helpers:
             t.start()
         busy = submit.one_run(args, tmp, url, server, supply, "draining", 1)

@@ -68,6 +68,7 @@ ACTION_LABELS = {
     "import.targets": "导入年度目标",
     "import.assignments": "导入挂联安排",
     "import.history": "导入历史数据（汇总录入）",
+    "notify.campaign": "发送提醒",
 }
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from app.api_docs import AUTH_ERRORS, INVALID, ORG_NOT_FOUND, PERIOD_DESCRIPTION, PERIOD_PATTERN, err
 from app.boards import periods
@@ -15,6 +15,7 @@ from app.db import run_write
 from app.deps import CurrentUser, Id, OrgForStaff, SessionDep, WriteSessionDep
 from app.models import Organisation
 from app.notify import campaigns
+from app.tokens.service import token_access
 
 router = APIRouter(prefix="/api/v1", tags=["reminders"])
 
@@ -31,7 +32,7 @@ class CampaignDraft(BaseModel):
     committee_id: int | None = Field(default=None, ge=1, le=2**31 - 1, description="只提醒这个专委会的委员（可选）")
     message: str = Field(default="", max_length=500, description=(
         f"提醒内容（最多 {campaigns.MAX_MESSAGE} 字；空：该组的默认内容）。委员收到「姓名委员您好：内容」，短信带签名"))
-    with_sms: bool = Field(default=True, description="同时发短信（false：只发站内消息）")
+    with_sms: StrictBool = Field(default=True, description="同时发短信（false：只发站内消息）")
 
     model_config = {"json_schema_extra": {"examples": [
         {"period": "2026-ytd09", "segment": "never_activated", "message": "", "with_sms": True}]}}
@@ -55,6 +56,12 @@ class CampaignPreview(BaseModel):
     cost_yuan: str
     quiet_until: datetime | None = Field(description="现在是免打扰时段时，短信最早的发送时刻")
 
+    model_config = {"json_schema_extra": {"examples": [
+        {"recipients": 178, "addressed": 176, "sms": 176, "inapp": 176, "skipped": {"opted_out": 2},
+         "message": "请用手机号和短信验证码登录双助推行动平台，记录您参加的助推活动。",
+         "sample": "【双助推】张三委员您好：请用手机号和短信验证码登录双助推行动平台，记录您参加的助推活动。",
+         "sms_parts": 176, "cost_fen": 880, "cost_yuan": "8.80", "quiet_until": None}]}}
+
 
 class CampaignRead(BaseModel):
     id: int
@@ -76,8 +83,15 @@ class CampaignRead(BaseModel):
     waiting: int
     inapp: int
     read: int
-    recorded_7_days: int
-    recorded_30_days: int
+    recorded_7_days: int = Field(description="发出后 7 天内记录了活动（或被确认为参与者）的委员")
+    recorded_30_days: int = Field(description="发出后 30 天内记录了活动（或被确认为参与者）的委员")
+
+    model_config = {"json_schema_extra": {"examples": [
+        {"id": 12, "org_code": "530102", "org_name": "五华区政协", "segment": "never_activated", "period": "2026-ytd09",
+         "committee_id": None, "message": "请登录平台记录您参加的助推活动。", "with_sms": True,
+         "created_at": "2026-09-28T02:00:00Z", "sender": "王芳（五华区助推办）", "recipients": 178, "addressed": 176,
+         "skipped": 2, "sms_parts": 176, "delivered": 170, "failed": 1, "waiting": 5, "inapp": 176, "read": 40,
+         "recorded_7_days": 31, "recorded_30_days": 58}]}}
 
 
 class CampaignLineRead(BaseModel):
@@ -99,6 +113,12 @@ class CampaignPage(BaseModel):
     total: int
     page: int
     per_page: int
+
+    model_config = {"json_schema_extra": {"examples": [
+        {"items": [{"id": 12, "org_name": "五华区政协", "segment": "never_activated", "period": "2026-ytd09",
+                    "created_at": "2026-09-28T02:00:00Z", "sender": "王芳（五华区助推办）", "recipients": 178,
+                    "skipped": 2, "delivered": 170, "failed": 1, "waiting": 5}],
+         "total": 1, "page": 1, "per_page": 50}]}}
 
 
 def _preview(p: campaigns.Preview) -> CampaignPreview:
@@ -171,7 +191,10 @@ async def send_campaign(request: Request, data: CampaignDraft, by: CurrentUser, 
 @router.get(
     "/orgs/{code}/campaigns", response_model=CampaignPage,
     summary="提醒记录 / List reminder campaigns",
-    description="该组织及其下级发出的提醒，新的在前，带短信送达情况。\n\nCampaigns of the subtree, newest first.",
+    openapi_extra=token_access("records"),
+    description=("该组织及其下级发出的提醒，新的在前，带短信送达情况。只有「双助推」办公室（staff）可读："
+                 "只读的账号和 API 令牌答 403。\n\nCampaigns of the subtree, newest first; staff only (a reader or an "
+                 "API token is answered 403)."),
     responses={**AUTH_ERRORS, **ORG_NOT_FOUND, **INVALID},
 )
 def list_campaigns(session: SessionDep, org: OrgForStaff,
@@ -188,10 +211,11 @@ def list_campaigns(session: SessionDep, org: OrgForStaff,
 @router.get(
     "/campaigns/{campaign_id}", response_model=CampaignRead,
     summary="提醒结果 / A reminder campaign's results",
+    openapi_extra=token_access("records"),
     description=(
         "一次提醒的结果：短信送达、失败、等待，站内消息已读，发出后 7 天、30 天内记录了活动（或被确认为参与者）的人数。"
-        "\n\nDelivered, failed and waiting SMS, in-app messages read, and members who recorded something within 7 "
-        "and 30 days after the send."
+        "只有该组织的「双助推」办公室（staff）可读。\n\nDelivered, failed and waiting SMS, in-app messages read, and "
+        "members who recorded something within 7 and 30 days after the send; staff only."
     ),
     responses={**AUTH_ERRORS, **NOT_FOUND},
 )

@@ -14,8 +14,8 @@ What it does, from the repository root (after `make install`):
 3. Starts uvicorn on the database (bench/submit.py's ``start_server``, quality checks off; its own
    notice sender runs too, as deployed) and measures submissions idle (bench/submit.py's ``one_run``:
    `POST /api/v1/activities` over ``--connections`` keep-alive connections for ``--seconds``).
-4. Gives all but ``--members`` member accounts a sign-in last month (the demo's accounts are all
-   unused), picks the inactive-list group (this month, the province or a prefecture, one of the four
+4. Leaves ``--members`` member accounts never signed in and gives every other one a sign-in last
+   month, picks the inactive-list group (this month, the province or a prefecture, one of the four
    groups) whose size is nearest ``--members`` — the province's 从未激活 — and sends it a campaign with
    app/notify/campaigns.send — the real use case: one recipients query, the campaign and every
    outbox row in one transaction. Prints the time to enqueue (goal < 5 s).
@@ -54,18 +54,19 @@ GOALS = {"enqueue_s": 5.0, "throughput_pct": 90.0}
 
 
 def shape(url: str, members: int) -> None:
-    """Every demo member's account is unused (从未激活): give all but ``members`` of them a sign-in last
-    month, so the province's 从未激活 group holds about ``members`` and the rest are 已激活但本期无活动."""
+    """``members`` member accounts without a password are left never signed in (从未激活), every other one
+    signed in last month: the province's 从未激活 group holds about ``members``, the rest are 已激活."""
     from sqlalchemy import create_engine, text
 
     from app.clock import now_utc
 
     engine = create_engine(url)
     with engine.begin() as conn:
-        conn.execute(text(
-            "UPDATE user_account SET last_login_at = :at WHERE member_id IS NOT NULL AND id NOT IN "
-            "(SELECT id FROM user_account WHERE member_id IS NOT NULL ORDER BY id LIMIT :n)"),
-            {"at": now_utc() - timedelta(days=35), "n": members})
+        unused = ("SELECT id FROM user_account WHERE member_id IS NOT NULL AND password_hash IS NULL "
+                  "ORDER BY id LIMIT :n")
+        conn.execute(text(f"UPDATE user_account SET last_login_at = NULL WHERE id IN ({unused})"), {"n": members})
+        conn.execute(text(f"UPDATE user_account SET last_login_at = :at WHERE member_id IS NOT NULL "
+                          f"AND id NOT IN ({unused})"), {"at": now_utc() - timedelta(days=35), "n": members})
     engine.dispose()
 
 

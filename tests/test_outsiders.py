@@ -25,6 +25,7 @@ from app.models import (
     LinkAssignment,
     Member,
     PlausibilityRule,
+    ReminderCampaign,
     RoleGrant,
     RuleKind,
     ScreenLink,
@@ -59,6 +60,21 @@ def test_the_sweep_sees_the_routes():
     assert any(p.startswith("/review/") for p in paths) and any(p.startswith("/admin/users/") for p in paths)
 
 
+def _notify_ids(session, owner, org) -> dict[str, int]:
+    """The owner's 站内消息 and the organisation's 企业微信 robot (app/notify/)."""
+    from app.models import Notification, WecomRobot
+    from app.notify import service as notify
+
+    notify.notify(session, kind="activity_returned", event_key="sweep", template="activity_returned",
+                  params={"date": "3月5日", "task": "产业助推", "reason": "x"},
+                  to=notify.Recipient(user_id=owner.id, member_id=owner.member_id), channels=("inapp",))
+    robot = WecomRobot(org_id=org.id, name="五华区办公室群", webhook_url="https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k")
+    session.add(robot)
+    session.flush()
+    message = session.scalar(select(Notification.id).where(Notification.user_id == owner.id))
+    return {"message_id": message, "robot_id": robot.id}
+
+
 @pytest.mark.parametrize("outsider", ["outsider_member", "outsider_staff"])
 def test_outsiders_are_refused_everywhere(client, session, outsider):
     wuhua = f.org(session, "530102")
@@ -91,6 +107,10 @@ def test_outsiders_are_refused_everywhere(client, session, outsider):
                             kind=RuleKind.bound, max_value=10, source="昆明市从严")
     session.add(rule)
     session.flush()
+    campaign = ReminderCampaign(org_id=wuhua.id, segment="idle", period=str(year), body="请记录活动",
+                                created_by_user_id=owner.id, submission_key="sweep")
+    session.add(campaign)
+    session.flush()
     ids = {"activity_id": activity.id, "photo_id": photo, "member_id": owner.member_id, "user_id": owner.id,
            "grant_id": grant, "decision": "confirm", "link_id": link.id, "display_id": display.id,
            # A display link's token is its own credential (a screen holding it is answered by design).
@@ -98,7 +118,8 @@ def test_outsiders_are_refused_everywhere(client, session, outsider):
            "code": wuhua.code,  # boards: an organisation's code
            "report_id": frozen.id, "job_id": job.id, "token_id": api_token.id, "kind": "members",
            "org_id": wuhua.id, "site_id": site, "task_id": task.id, "indicator_id": f.indicators(session, task)[0].id,
-           "rule_id": rule.id, "session_id": owner_session.id}
+           "rule_id": rule.id, "session_id": owner_session.id,
+           "campaign_id": campaign.id, **_notify_ids(session, owner, wuhua)}
     version, audit_before = activity.version, session.scalar(select(func.count()).select_from(AuditLog))
     # Control: the same substituted URLs answer the owner, so the refusals below mean something.
     f.login_as(client, session, owner)

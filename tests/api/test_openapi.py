@@ -56,7 +56,9 @@ def test_token_access_is_declared_and_reads_never_need_more_than_records():
     assert access[("GET", "/api/v1/activities")] == "records"
     assert access[("POST", "/api/v1/activities")] == "write"
     assert access[("POST", "/api/v1/activities/{activity_id}/verify")] is None  # people only
-    assert all(a in ("aggregate", "records") for (m, _), a in access.items() if m == "GET")
+    # 站内消息 are a person's own inbox: no token reads them (people only), every other read admits a token.
+    assert access[("GET", "/api/v1/messages")] is None
+    assert all(a in ("aggregate", "records") for (m, p), a in access.items() if m == "GET" and p != "/api/v1/messages")
     assert {a for (m, _), a in access.items() if m != "GET"} == {"write", None}
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, case, select, update
 from sqlmodel import Session, col
 
 from app.clock import now_utc
@@ -118,12 +118,20 @@ def claim(db: Databases, owner: str, now: datetime, *, limit: int = BATCH) -> li
         if s.scalar(select(Notification.id).where(*due).limit(1)) is None:
             return []
     with db.write() as s:
-        batch = select(Notification.id).where(*due).order_by(col(Notification.not_before), col(Notification.id)).limit(limit)
-        if not is_sqlite(s.get_bind()):
-            batch = batch.with_for_update(skip_locked=True)
+        # Sign-in and reset codes first: a member waiting for a code never queues behind a campaign.
+        first = case((col(Notification.kind).in_(CODE_KINDS), 0), else_=1)
+        batch = (select(Notification.id).where(*due)
+                 .order_by(first, col(Notification.not_before), col(Notification.id)).limit(limit))
+        if is_sqlite(s.get_bind()):
+            ids = select(batch.subquery().c.id)
+        else:
+            # The batch as a materialised CTE, run once: `id IN (SELECT … LIMIT n FOR UPDATE SKIP LOCKED)`
+            # lets PostgreSQL run the subquery again per row, and it then claimed every due row.
+            chosen = batch.with_for_update(skip_locked=True).cte("batch").prefix_with("MATERIALIZED")
+            ids = select(chosen.c.id)
         t = Notification.__table__.c
         rows = s.execute(
-            update(Notification).where(col(Notification.id).in_(batch.scalar_subquery()), col(Notification.status) == "queued")
+            update(Notification).where(col(Notification.id).in_(ids), col(Notification.status) == "queued")
             .values(status="sending", lease_owner=owner, leased_at=now, attempts=Notification.attempts + 1)
             .returning(t.id, t.channel, t.kind, t.recipient, t.user_id, t.member_id, t.robot_id, t.template,
                        t.params, t.body, t.attempts)
@@ -300,6 +308,11 @@ class Sender:
             except Exception:  # a database hiccup must not end the sender
                 log.exception("notify sender: round failed")
             if claimed:
+                # Paced: a campaign drains at notify_rate notices a second per process, leaving the
+                # members' own requests their CPU and the database's writer (bench/notify.py).
+                rate = get_settings().notify_rate
+                if rate > 0:
+                    self._stop.wait(claimed / rate)
                 continue
             if self._wake.wait(POLL_SECONDS):
                 self._wake.clear()

@@ -236,3 +236,14 @@ def test_a_sign_in_code_is_not_kept_once_sent(session, settings_env, clock) -> N
     row = _rows(session, to)[0]
     assert row.status == "sent"
     assert "123456" not in row.body + row.params and row.params == "{}"  # … the outbox keeps no trace of it
+
+
+def test_codes_are_claimed_before_a_campaign(session, clock) -> None:
+    """A member waiting for a sign-in code never queues behind thousands of reminders."""
+    clock.freeze_on(clock.today, 10)
+    people = [_member(session, account=False) for _ in range(6)]
+    for n, to in enumerate(people[:5]):
+        _returned(session, to, n, kind="reminder")
+    _returned(session, people[5], 99, kind="login_code")
+    claimed = worker.claim(worker._databases(session), "test:1:x", app_clock.now_utc(), limit=2)
+    assert len(claimed) == 2 and {c.kind for c in claimed} == {"login_code", "reminder"}

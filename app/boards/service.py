@@ -19,6 +19,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from app.auth.principal import READ_ROLES, Principal
+from app.auth.service import activated_clause
 from app.boards.periods import Period
 from app.catalogue.service import owners_seen_by
 from app.clock import as_utc, today_cn
@@ -600,9 +601,7 @@ def inactive_seats(org: Organisation, period: Period, *, committee_id: int | Non
 
     took_part = select(ParticipationMonth.member_id).where(
         ParticipationMonth.month.between(period.month_from, period.month_to), ParticipationMonth.activities > 0)
-    activated = select(UserAccount.member_id).where(
-        UserAccount.member_id.is_not(None),
-        or_(UserAccount.password_hash.is_not(None), UserAccount.last_login_at.is_not(None)))
+    activated = select(UserAccount.member_id).where(UserAccount.member_id.is_not(None), activated_clause())
     in_period = Activity.occurred_on.between(period.start, period.end)
 
     def recorded(status: ActivityStatus):  # noqa: ANN202 - members who recorded an activity in this state

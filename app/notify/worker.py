@@ -27,13 +27,14 @@ import random
 import threading
 import time
 import weakref
+from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, case, select, update
+from sqlalchemy import Engine, bindparam, case, select, update
 from sqlmodel import Session, col
 
 from app.clock import now_utc
@@ -193,19 +194,36 @@ def _outcome(row: Claimed, result: Result | None, provider: str, now: datetime, 
     return Outcome(row, "failed", {"error": result.error, "provider": provider})
 
 
+_RECORDS: dict[tuple[str, ...], Any] = {}  # one UPDATE per set of columns, built once
+
+
+def _record_statement(columns: tuple[str, ...]) -> Any:
+    stmt = _RECORDS.get(columns)
+    if stmt is None:
+        t = Notification.__table__.c
+        stmt = _RECORDS[columns] = (
+            Notification.__table__.update()
+            .where(t.id == bindparam("b_id"), t.lease_owner == bindparam("b_owner"), t.status == "sending")
+            .values({c: bindparam(f"v_{c}") for c in columns}))
+    return stmt
+
+
 def _record(db: Databases, owner: str, outcomes: list[Outcome]) -> None:
-    """Every outcome of a batch in one short transaction, each guarded by the lease."""
+    """Every outcome of a batch in one short transaction, each guarded by the lease: one executemany
+    per kind of outcome (a row per notice would cost the sender more than the sending)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for o in outcomes:
+        values = {"status": o.status, "lease_owner": None, **o.values}
+        if o.status != "queued" and rules.exempt(o.row.kind):
+            # A sign-in or reset code is kept in clear only until it has gone (or never will):
+            # afterwards the outbox says that a code was sent, never which.
+            values.update(params="{}", body=CODE_SENT)
+        columns = tuple(sorted(values))
+        groups[columns].append({"b_id": o.row.id, "b_owner": owner, **{f"v_{c}": values[c] for c in columns}})
     with db.write() as s:
-        for o in outcomes:
-            values = dict(o.values)
-            if o.status != "queued" and rules.exempt(o.row.kind):
-                # A sign-in or reset code is kept in clear only until it has gone (or never will):
-                # afterwards the outbox says that a code was sent, never which.
-                values.update(params="{}", body=CODE_SENT)
-            s.execute(update(Notification).where(
-                col(Notification.id) == o.row.id, col(Notification.lease_owner) == owner,
-                col(Notification.status) == "sending").values(status=o.status, lease_owner=None, **values)
-                .execution_options(synchronize_session=False))
+        conn = s.connection()
+        for columns, params in groups.items():
+            conn.execute(_record_statement(columns), params)
         reached = [o for o in outcomes if o.status == "sent" and o.row.channel == "sms" and o.row.member_id]
         if reached:
             reach.mark(s, [o.row.member_id for o in reached if o.row.member_id is not None],

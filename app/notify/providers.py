@@ -15,17 +15,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import logging
-import urllib.error
+import ssl
+import threading
+import time
 import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
+from urllib.parse import SplitResult, urlsplit
 
 from sqlmodel import Session
 
@@ -48,6 +51,7 @@ TEMPLATE_REFUSED = "短信模板不存在或未审核通过"
 SIGN_REFUSED = "短信签名不存在或未审核通过"
 NO_BALANCE = "短信账户余额不足"
 NETWORK = "无法连接短信服务商"
+UNANSWERED = "已发出但服务商未答复，发送结果未知，为避免重复发送未重试"
 
 
 @dataclass(frozen=True)
@@ -101,15 +105,51 @@ class Answer:
     body: dict
 
 
+# One kept-alive connection per host and sending thread: a TLS handshake per SMS would cost the
+# server more than the sending. A connection idle longer than IDLE_REUSE_SECONDS is not reused
+# (providers close idle ones), so a request is never sent down a socket the other end has dropped.
+IDLE_REUSE_SECONDS = 4.0
+_held = threading.local()
+
+
+def _connection(parts: SplitResult) -> http.client.HTTPConnection:
+    pool: dict[tuple[str, str, int | None], tuple[http.client.HTTPConnection, float]] = getattr(_held, "pool", None) or {}
+    _held.pool = pool
+    key = (parts.scheme, parts.hostname or "", parts.port)
+    held = pool.pop(key, None)
+    if held is not None:
+        if time.monotonic() - held[1] < IDLE_REUSE_SECONDS and held[0].sock is not None:
+            return held[0]
+        held[0].close()
+    if parts.scheme == "https":
+        return http.client.HTTPSConnection(parts.hostname or "", parts.port, timeout=TIMEOUT_SECONDS,
+                                           context=ssl.create_default_context())
+    return http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=TIMEOUT_SECONDS)
+
+
 def _http(url: str, *, data: bytes, headers: dict[str, str]) -> Answer:
-    request = urllib.request.Request(url, data=data, headers=headers, method="POST")
+    """POST ``data``; ``Answer(0)`` when the request never reached the provider whole (safe to try
+    again), ``Answer(-1)`` when it was sent and no answer came (it may have been delivered: never
+    retried, or the member could get it twice)."""
+    parts = urlsplit(url)
+    conn = _connection(parts)
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            raw, status = response.read(), response.status
-    except urllib.error.HTTPError as exc:  # the providers answer errors with a JSON body too
-        raw, status = exc.read(), exc.code
-    except (OSError, ValueError):  # refused, reset, timed out, DNS
+        if conn.sock is None:
+            conn.connect()
+        conn.request("POST", parts.path + (f"?{parts.query}" if parts.query else ""), body=data, headers=headers)
+    except (OSError, http.client.HTTPException, ValueError):  # refused, DNS, reset while sending
+        conn.close()
         return Answer(0, {})
+    try:
+        response = conn.getresponse()
+        raw, status = response.read(), response.status
+    except (OSError, http.client.HTTPException):  # timed out or dropped after the request went
+        conn.close()
+        return Answer(-1, {})
+    if response.will_close:
+        conn.close()
+    else:
+        _held.pool[(parts.scheme, parts.hostname or "", parts.port)] = (conn, time.monotonic())
     try:
         body = json.loads(raw or b"{}")
     except ValueError:
@@ -210,6 +250,8 @@ class AliyunProvider:
         code = str(answer.body.get("Code") or "")
         if answer.status == 200 and code == "OK":
             return sent(answer.body.get("BizId"))
+        if answer.status < 0:
+            return refuse(UNANSWERED)
         if answer.status == 0:
             return retry(NETWORK)
         log.warning("aliyun SMS refused: HTTP %s %s", answer.status, code or "-")
@@ -287,6 +329,8 @@ class TencentProvider:
 
     @staticmethod
     def result(answer: Answer) -> Result:
+        if answer.status < 0:
+            return refuse(UNANSWERED)
         if answer.status == 0:
             return retry(NETWORK)
         response = answer.body.get("Response") or {}
@@ -339,6 +383,8 @@ def send_robot(webhook_url: str, text: str, settings: Settings | None = None) ->
     payload = json.dumps({"msgtype": "text", "text": {"content": text}}, ensure_ascii=False).encode()
     answer = _http(robot_url(settings, webhook_url), data=payload,
                    headers={"Content-Type": "application/json; charset=utf-8"})
+    if answer.status < 0:
+        return refuse("已发出但企业微信未答复，发送结果未知，为避免重复发送未重试")
     if answer.status == 0:
         return retry("无法连接企业微信")
     code = answer.body.get("errcode")

@@ -78,3 +78,43 @@ def test_log_provider_keeps_nothing_outside_dev(settings_env, session) -> None:
         "13800000001", "login_code", {"code": "123456", "minutes": 5}).ok
     row = session.scalars(select(SmsLog).order_by(SmsLog.id.desc())).first()
     assert row is not None and "123456" in row.body and row.body.startswith("【")
+
+
+@pytest.mark.parametrize("stub_class", [AliyunStub, TencentStub])
+def test_an_sms_sent_without_an_answer_is_not_retried(settings_env, stub_class) -> None:
+    """Nobody listening: the SMS never left (retry). The request read and the connection dropped
+    without an answer: the provider may have sent it, so it is not retried (the member would get
+    it twice) but failed 「发送结果未知」."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    with stub_class() as stub:  # its keys and template codes; the address is ours
+        settings_env(**{**stub.env(), "SZT_SMS_ENDPOINT": f"http://127.0.0.1:{port}"})
+        provider = providers.sms_provider(get_settings(), write=None)  # type: ignore[arg-type]
+        refused = provider.send("13800000001", "activity_returned", PARAMS)  # bound, not listening
+        assert not refused.ok and refused.transient and refused.error == providers.NETWORK
+
+        listener.listen(1)
+
+        def swallow() -> None:
+            conn, _ = listener.accept()
+            received = b""
+            while b"\r\n\r\n" not in received:
+                received += conn.recv(65536)
+            head, _, body = received.partition(b"\r\n\r\n")
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length")))
+            while len(body) < length:  # the whole request arrives …
+                body += conn.recv(65536)
+            conn.close()  # … and no answer goes back
+
+        thread = threading.Thread(target=swallow)
+        thread.start()
+        unknown = provider.send("13800000001", "activity_returned", PARAMS)
+        thread.join(5)
+        assert not unknown.ok and not unknown.transient and unknown.error == providers.UNANSWERED
+        assert stub.accepted == []
+    listener.close()

@@ -10,6 +10,7 @@ until it passes again):
 - disk: free space above ``SZT_MIN_FREE_DISK_MB`` where uploads are written and, on SQLite, where the
   database file lives (a full disk refuses every write: app/ops/storage_full.py);
 - worker: this process's background-job threads are alive (``disabled`` when ``SZT_JOB_WORKERS=0``).
+- sender: this process's notice sender is alive (it runs where the job worker runs).
 """
 
 from __future__ import annotations
@@ -116,7 +117,16 @@ def worker_check(worker: Any, threads: int) -> Check:
     return Check(True, f"后台任务线程 {threads} 个运行中")
 
 
-async def readiness(session: Session, worker: Any, limiter: anyio.CapacityLimiter,
+def sender_check(sender: Any, threads: int) -> Check:
+    """The notices' sender (app/notify/worker.py) runs where the job worker runs."""
+    if threads <= 0:
+        return Check(True, "disabled（SZT_JOB_WORKERS=0：本进程不发送短信和企业微信通知）")
+    if sender is None or not sender.alive():
+        return Check(False, "短信和企业微信通知的发送线程已停止：请重启本进程")
+    return Check(True, "通知发送线程运行中")
+
+
+async def readiness(session: Session, worker: Any, limiter: anyio.CapacityLimiter, sender: Any = None,
                     ) -> tuple[bool, dict[str, dict[str, Any]]]:
     """Every check, the database ones in a thread abandoned after the timeout. ``limiter``: the
     application's few threads for checks (:data:`CHECK_THREADS`), so that checks stuck on a database
@@ -136,5 +146,6 @@ async def readiness(session: Session, worker: Any, limiter: anyio.CapacityLimite
         "migrations": migrations,
         "disk": disk_check(_watched_paths(session), settings.min_free_disk_mb),
         "worker": worker_check(worker, settings.job_workers),
+        "sender": sender_check(sender, settings.job_workers),
     }
     return all(c.ok for c in checks.values()), {name: asdict(c) for name, c in checks.items()}

@@ -28,7 +28,7 @@ def _check_threads(request: Request) -> anyio.CapacityLimiter:
 @router.api_route("/readyz", methods=["GET", "HEAD"])  # HEAD: load balancers ask so too
 async def readyz(request: Request, session: SessionDep) -> JSONResponse:
     ok, checks = await health.readiness(session, getattr(request.app.state, "job_worker", None),
-                                        _check_threads(request))
+                                        _check_threads(request), getattr(request.app.state, "notify_sender", None))
     return JSONResponse({"status": "ok" if ok else "fail", "checks": checks}, status_code=200 if ok else 503,
                         headers={"Cache-Control": "no-store"})
 

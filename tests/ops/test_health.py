@@ -12,7 +12,7 @@ from app.db import make_engine
 from app.ops import health
 from tests.ops.conftest import LOOPBACK
 
-CHECKS = {"database", "migrations", "disk", "worker"}
+CHECKS = {"database", "migrations", "disk", "worker", "sender"}
 
 
 def test_readyz_is_ok_on_a_migrated_database_with_its_worker_running(fresh_url, use_database, settings_env, tmp_path):
@@ -39,6 +39,11 @@ def test_readyz_is_ok_on_a_migrated_database_with_its_worker_running(fresh_url, 
         assert r.json()["checks"]["worker"] == {"ok": False, "detail": "后台任务线程已停止：请重启本进程"}
         assert c.head("/readyz").status_code == 503
 
+        # The notices' sender stops: not ready either.
+        app.state.notify_sender.stop()
+        assert c.get("/readyz").json()["checks"]["sender"] == {
+            "ok": False, "detail": "短信和企业微信通知的发送线程已停止：请重启本进程"}
+
 
 def test_readyz_fails_when_the_database_schema_is_not_this_codes(fresh_url, use_database, settings_env, tmp_path):
     from app.main import create_app
@@ -57,6 +62,7 @@ def test_readyz_fails_when_the_database_schema_is_not_this_codes(fresh_url, use_
     assert checks["database"]["ok"] and not checks["migrations"]["ok"]
     assert "python -m app migrate" in checks["migrations"]["detail"]
     assert checks["worker"]["ok"] and checks["worker"]["detail"].startswith("disabled")
+    assert checks["sender"]["ok"] and checks["sender"]["detail"].startswith("disabled")
 
 
 def test_readyz_fails_when_free_space_is_below_the_threshold(local_client, settings_env, monkeypatch, tmp_path):

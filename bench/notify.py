@@ -8,7 +8,7 @@ What it does, from the repository root (after `make install`):
 1. Builds a fresh SQLite database with bench/submit.py's ``prepare_database`` (`python -m app demo`:
    the real province, 30,000 invented members; a few county members who can log in, and distinct
    activity submissions for the load).
-2. Starts H1's stub SMS server (tests/notify/stubs.py, ``--provider``, injecting ``--fail-rate``
+2. Starts the stub SMS server (tests/notify/stubs.py, ``--provider``, injecting ``--fail-rate``
    transient failures) and points the settings at it (SZT_SMS_PROVIDER / ENDPOINT / keys /
    TEMPLATES); quiet hours off (SZT_SMS_QUIET_START = END = 0) so the run does not depend on the hour.
 3. Starts uvicorn on the database (bench/submit.py's ``start_server``, quality checks off; its own

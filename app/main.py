@@ -37,9 +37,9 @@ from app.links.api import router as links_api
 from app.links.pages import router as links_router
 from app.manage.pages import router as manage_router
 from app.notify.api import router as messages_api
-from app.notify.pages import router as messages_router
 from app.notify.campaign_api import router as campaigns_api
 from app.notify.campaign_pages import router as campaigns_router
+from app.notify.pages import router as messages_router
 from app.ops import storage_full
 from app.ops.metrics import route_of
 from app.ops.routes import router as ops_router

@@ -206,6 +206,8 @@ def test_untracked_before_the_first_month_reached(session):
     assert (counted.reached, counted.reach_active, counted.reach_since) == (2, 2, YEAR * 100 + 2)
 
 
+# SQLite lets one transaction write at a time: this runs on PostgreSQL only.
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_two_transactions_reaching_one_member_count_each_month_once(backend, fresh_url):
     """PostgreSQL, where writers run at once: one member reached in March and in April by two open
     transactions. The second waits for the first (the member's row is held) and adds only its own
@@ -215,8 +217,6 @@ def test_two_transactions_reaching_one_member_count_each_month_once(backend, fre
     from app.db import write_session
     from tests.conftest import province_engine
 
-    if backend != "postgresql":
-        pytest.skip("SQLite lets one transaction write at a time")
     with province_engine(fresh_url) as engine:
         with write_session(engine) as s:
             member_id, other = World(s, [(1, 1), (1, 1)]).members

@@ -193,25 +193,16 @@ class OpenSession:
 METHOD_LABELS = {"password": "密码", "sms": "短信验证码", "code": "激活码"}
 
 
+# The first that matches names the device (a phone's browser says "Linux" too: phones come first).
+_DEVICES = ((("iphone",), "iPhone"), (("ipad",), "iPad"), (("harmonyos", "openharmony"), "鸿蒙手机"),
+            (("android",), "安卓手机"), (("windows",), "Windows 电脑"), (("macintosh", "mac os"), "Mac 电脑"),
+            (("linux",), "Linux 电脑"))
+
+
 def describe_device(user_agent: str) -> str:
     """A device as its owner would name it, from the User-Agent: 「iPhone · 微信」, 「Windows 电脑 · Edge」."""
     ua = user_agent.lower()
-    if "iphone" in ua:
-        device = "iPhone"
-    elif "ipad" in ua:
-        device = "iPad"
-    elif "harmonyos" in ua or "openharmony" in ua:
-        device = "鸿蒙手机"
-    elif "android" in ua:
-        device = "安卓手机"
-    elif "windows" in ua:
-        device = "Windows 电脑"
-    elif "macintosh" in ua or "mac os" in ua:
-        device = "Mac 电脑"
-    elif "linux" in ua:
-        device = "Linux 电脑"
-    else:
-        device = "未知设备"
+    device = next((name for marks, name in _DEVICES if any(m in ua for m in marks)), "未知设备")
     for mark, app in (("micromessenger", "微信"), ("dingtalk", "钉钉"), ("edg/", "Edge"), ("firefox/", "Firefox"),
                       ("chrome/", "Chrome"), ("chromium/", "Chromium"), ("safari/", "Safari")):
         if mark in ua:

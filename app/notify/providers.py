@@ -215,23 +215,34 @@ def aliyun_signature(method: str, params: dict[str, str], secret: str) -> str:
     return base64.b64encode(digest).decode()
 
 
+class _ApiProvider:
+    """What the providers' APIs share: the settings they were made with."""
+
+    name = ""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+
+def unapproved(template_name: str) -> Result:
+    """No approved template code for this message: nothing the provider could send."""
+    return refuse(f"短信模板未配置：{template_name}（SZT_SMS_TEMPLATES）")
+
+
 def aliyun_timestamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class AliyunProvider:
+class AliyunProvider(_ApiProvider):
     """Alibaba Cloud SMS (Dysmsapi 2017-05-25, SendSms), a signed form POST."""
 
     name = "aliyun"
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
 
     def send(self, phone: str, template_name: str, params: dict[str, object]) -> Result:
         s = self.settings
         code = template_codes(s).get(template_name)
         if not code:
-            return refuse(f"短信模板未配置：{template_name}（SZT_SMS_TEMPLATES）")
+            return unapproved(template_name)
         template = TEMPLATES[template_name]
         query = {
             "AccessKeyId": s.sms_access_key_id, "Action": "SendSms", "Format": "JSON", "RegionId": "cn-hangzhou",
@@ -295,19 +306,16 @@ def e164(phone: str) -> str:
     return phone if phone.startswith("+") else f"+86{phone}"
 
 
-class TencentProvider:
+class TencentProvider(_ApiProvider):
     """Tencent Cloud SMS (API 3.0, SendSms 2021-01-11), JSON signed with TC3-HMAC-SHA256."""
 
     name = "tencent"
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
 
     def send(self, phone: str, template_name: str, params: dict[str, object]) -> Result:
         s = self.settings
         code = template_codes(s).get(template_name)
         if not code:
-            return refuse(f"短信模板未配置：{template_name}（SZT_SMS_TEMPLATES）")
+            return unapproved(template_name)
         template = TEMPLATES[template_name]
         payload = json.dumps({
             "PhoneNumberSet": [e164(phone)], "SmsSdkAppId": s.sms_app_id, "SignName": s.sms_sign_name,

@@ -91,3 +91,16 @@ def test_the_office_page_offers_and_does_force_logout(client, session):
     outsider = f.persona(session, "outsider_staff")
     f.login_as(client, session, outsider)
     assert client.post(f"/admin/users/{member.id}/sessions/revoke").status_code == 404
+
+
+@pytest.mark.parametrize(("user_agent", "named"), [
+    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 MicroMessenger/8.0.49", "iPhone · 微信"),
+    ("Mozilla/5.0 (Linux; Android 13; V2203A) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36", "安卓手机 · Chrome"),
+    ("Mozilla/5.0 (Linux; HarmonyOS 4.0; ALN-AL00) AppleWebKit/537.36 Chrome/114.0 DingTalk/7.5", "鸿蒙手机 · 钉钉"),
+    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36 Edg/120.0", "Windows 电脑 · Edge"),
+    ("curl/8.5.0", "未知设备"),
+])
+def test_a_device_is_named_as_its_owner_would(user_agent, named) -> None:
+    from app.auth.service import describe_device
+
+    assert describe_device(user_agent) == named

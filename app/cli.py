@@ -74,6 +74,9 @@ def _print_logins() -> None:
     print("\n演示账号（演示数据，仅供体验）：")
     for item in logins:
         print(f"  {item.role:<10} 账号 {item.login}  密码 {item.password}  （{item.org_name}）")
+    settings = get_settings()
+    if settings.sms_provider == "log" and settings.env == "dev":
+        print("  短信验证码登录：开发环境不真正发送短信，用 python -m app sms 查看「发出」的短信和验证码")
 
 
 def cmd_createadmin(args: argparse.Namespace) -> int:
@@ -255,6 +258,30 @@ def cmd_quality_recompute(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sms(args: argparse.Namespace) -> int:
+    """The latest SMS the ``log`` provider kept (development only): what would have been sent."""
+    from sqlalchemy import select
+
+    from app.clock import to_cn
+    from app.models import SmsLog
+
+    settings = get_settings()
+    if settings.sms_provider != "log" or settings.env != "dev":
+        print("只有开发环境（SZT_ENV=dev，SZT_SMS_PROVIDER=log）保留未发送的短信", file=sys.stderr)
+        return 2
+    stmt = select(SmsLog).order_by(SmsLog.id.desc()).limit(args.last)
+    if args.phone:
+        stmt = stmt.where(SmsLog.phone == args.phone)
+    with read_session() as s:
+        rows = list(s.scalars(stmt))
+    if not rows:
+        print("还没有短信（发送线程每秒检查一次待发短信）")
+    for row in reversed(rows):
+        moment = to_cn(row.created_at)
+        print(f"{moment:%Y-%m-%d %H:%M:%S}  {row.phone}  {row.body}" if moment else f"{row.phone}  {row.body}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m app", description="双助推行动平台")
     sub = p.add_subparsers(dest="command", required=True)
@@ -312,6 +339,11 @@ def build_parser() -> argparse.ArgumentParser:
     q = qs.add_parser("recompute", help="重新计算一个辖区（默认全省）待审核活动的提示，分批提交")
     q.add_argument("--org", help="组织的 6 位行政区划代码，默认全省")
     q.set_defaults(func=cmd_quality_recompute)
+
+    s = sub.add_parser("sms", help="开发环境：查看本应发出的短信（含登录验证码），不真正发送")
+    s.add_argument("--phone", help="只看这个手机号的")
+    s.add_argument("--last", type=int, default=10, help="最近几条（默认 10）")
+    s.set_defaults(func=cmd_sms)
 
     from app.imports.cli import add_parser as add_import
     add_import(sub)

@@ -10,7 +10,6 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -48,6 +47,7 @@ from app.reports.api import router as reports_api
 from app.reports.pages import router as reports_router
 from app.screens.pages import router as screens_router
 from app.security import HardenedFastAPI, content_security_policy, inline_script_hashes
+from app.static_files import CompressionMiddleware, FingerprintedStatic
 from app.targets.api import router as targets_api
 from app.targets.pages import router as targets_router
 from app.terms.pages import router as terms_router
@@ -194,8 +194,11 @@ def create_app() -> FastAPI:
     # Outside the CSRF cookie, the form parser and authentication: an oversized body is refused
     # before any of them reads it (app/limits.py).
     app.add_middleware(BodyLimitMiddleware, refuse=_body_refused)
+    # Outside the API's ETags, which are taken of the uncompressed body (app/static_files.py).
+    app.add_middleware(CompressionMiddleware)
     app.add_middleware(ServerTimingMiddleware)  # outermost: times everything below it
-    app.mount("/static", StaticFiles(directory=PROJECT_ROOT / "static"), name="static")
+    # Fingerprinted names kept for a year, plain names revalidated (app/static_files.py).
+    app.mount("/static", FingerprintedStatic(directory=PROJECT_ROOT / "static"), name="static")
     app.include_router(auth_router)
     app.include_router(home_router)
     app.include_router(activities_router)

@@ -13,12 +13,14 @@ from markupsafe import Markup
 
 from app.auth.csrf import expected_token
 from app.config import PROJECT_ROOT
+from app.static_files import static_url
 
 
 @lru_cache
 def templates() -> Jinja2Blocks:
     t = Jinja2Blocks(directory=str(PROJECT_ROOT / "templates"))
     t.env.filters["money"] = format_money
+    t.env.globals["static_url"] = static_url  # fingerprinted, long-cached names (app/static_files.py)
     return t
 
 

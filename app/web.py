@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from jinja2_fragments.fastapi import Jinja2Blocks
 from markupsafe import Markup
 
-from app.auth.csrf import expected_token
+from app.auth.csrf import page_token
 from app.config import PROJECT_ROOT
 from app.static_files import static_url
 
@@ -46,7 +46,7 @@ def render(request: Request, template: str, context: dict[str, Any], *, block: s
            status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
     """The whole page, or only ``block`` of it when HTMX asks for a fragment."""
     principal = getattr(request.state, "principal", None)
-    ctx = {"principal": principal, "csrf_token": expected_token(request, principal), **context}
+    ctx = {"principal": principal, "csrf_token": page_token(request, principal), **context}
     name = block if (block and wants_fragment(request)) else None
     response = templates().TemplateResponse(
         request, template, ctx, block_name=name, status_code=status_code, headers=headers

@@ -5,10 +5,17 @@ activation): a random cookie echoed back (double submit). HTMX sends it as the X
 (``hx-headers`` on <body>); plain forms as the hidden field ``csrf_token``. The Origin (or
 Referer) must be this site. Requests with a bearer token (programs, API issue) carry no cookies
 and are not subject to it.
+
+Pages are gzipped (app/static_files.py), so the token never appears twice the same: each page
+carries it under a fresh random mask (:func:`mask`: the mask, then the token XOR the mask), and
+:func:`check` takes it back off (:func:`unmask`). A compressed page with a fixed secret beside text an
+attacker can put in it would let the sizes of answers spell the secret out (BREACH).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import hmac
 import secrets
@@ -65,6 +72,34 @@ def expected_token(request: Request, principal) -> str:  # noqa: ANN001
     return getattr(request.state, "anon_csrf", "")
 
 
+def mask(token: str) -> str:
+    """``token`` as a page carries it: a fresh random mask and the token XOR the mask, base64url."""
+    raw = token.encode()
+    pad = secrets.token_bytes(len(raw))
+    return base64.urlsafe_b64encode(pad + bytes(a ^ b for a, b in zip(pad, raw, strict=True))).decode().rstrip("=")
+
+
+def unmask(sent: str) -> bytes:
+    """The token under a :func:`mask` (b"" when ``sent`` is no masked token)."""
+    try:
+        data = base64.urlsafe_b64decode(sent + "=" * (-len(sent) % 4))
+    except (ValueError, binascii.Error):
+        return b""
+    half = len(data) // 2
+    if not data or len(data) % 2:
+        return b""
+    return bytes(a ^ b for a, b in zip(data[:half], data[half:], strict=True))
+
+
+def page_token(request: Request, principal) -> str:  # noqa: ANN001
+    """The token for one page (masked afresh); remembered on the request so that the page's ETag can be
+    taken of the page as it would read with the token itself (app/boards/pages.py)."""
+    token = expected_token(request, principal)
+    masked = mask(token) if token else ""
+    request.state.csrf_masked = (masked, token)
+    return masked
+
+
 def _same_origin(request: Request) -> bool:
     source = request.headers.get("origin") or request.headers.get("referer")
     if not source or source == "null":
@@ -91,6 +126,9 @@ async def check(request: Request, principal) -> None:  # noqa: ANN001
         content_type = request.headers.get("content-type", "")
         if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
             sent = (await request.form()).get(FIELD)
-    expected = expected_token(request, principal)
-    if not sent or not expected or not hmac.compare_digest(str(sent), expected):
+    expected = expected_token(request, principal).encode()
+    sent_bytes = str(sent or "").encode()
+    # The page's masked token, or the token itself (a program holding the session's token).
+    if not sent or not expected or not (hmac.compare_digest(sent_bytes, expected)
+                                         or hmac.compare_digest(unmask(str(sent)), expected)):
         raise Forbidden("页面已过期或来源无法验证，请刷新页面后重试", code="csrf_failed")

@@ -124,7 +124,10 @@ def _serve_board(request: Request, session: Session, cache: BoardCache, org: Org
     page = render(request, template, {
         "org": org, "ancestors": ancestors(session, org.id), "period": period, "choices": periods.choices(),
         "base": base, "board_html": block.html()}, headers=headers | {"Vary": "HX-Request"})
-    page.headers["ETag"] = etag_of(page.body)
+    # The page's CSRF token is masked afresh each time (app/auth/csrf.py): the tag is of the page as it
+    # reads with the token itself — still this user's own, and the same while the board is unchanged.
+    masked, token = getattr(request.state, "csrf_masked", ("", ""))
+    page.headers["ETag"] = etag_of(page.body.replace(masked.encode(), token.encode()) if masked else page.body)
     if etag_matches(if_none_match, page.headers["ETag"]):
         return Response(status_code=304, headers={k: v for k, v in page.headers.items()
                                                   if k.lower() not in ("content-length", "content-type")})

@@ -168,6 +168,25 @@ def test_post_with_another_sessions_token_is_refused(client, session):
     assert client.post("/logout", follow_redirects=False).status_code == 403
 
 
+def test_each_page_carries_the_token_masked_afresh(client, session):
+    """Pages are gzipped: the token must never read the same twice (BREACH), yet each copy works."""
+    import re
+
+    from app.auth.csrf import mask, unmask
+
+    user = f.persona(session, "member")
+    token = f.login_as(client, session, user)
+    del client.headers["X-CSRF-Token"]
+    copies = [re.search(r'name="csrf_token" value="([^"]+)"', client.get("/account/password").text).group(1)
+              for _ in range(2)]
+    assert copies[0] != copies[1] and token not in client.get("/account/password").text
+    assert all(unmask(c) == token.encode() for c in copies)
+    forged = mask("x" * len(token))  # well formed, another secret
+    assert client.post("/logout", headers={"X-CSRF-Token": forged}, follow_redirects=False).status_code == 403
+    assert client.post("/logout", headers={"X-CSRF-Token": "%%%"}, follow_redirects=False).status_code == 403
+    assert client.post("/logout", headers={"X-CSRF-Token": copies[0]}, follow_redirects=False).status_code == 303
+
+
 def test_post_from_another_origin_is_refused(client, session):
     user = f.persona(session, "member")
     f.login_as(client, session, user)

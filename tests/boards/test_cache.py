@@ -127,6 +127,8 @@ def test_two_databases_keep_their_own_boards_in_either_order(session, second_ses
 # --- the page around the block is per request ---------------------------------------------------
 
 def test_each_user_gets_their_own_csrf_token_around_a_shared_block(session):
+    from app.auth.csrf import unmask
+
     _record(session, 4321)
     app = _app(session)
     cache: BoardCache = app.state.board_cache
@@ -136,8 +138,9 @@ def test_each_user_gets_their_own_csrf_token_around_a_shared_block(session):
         second = _board(bob)
         assert (cache.misses, cache.hits) == (1, 1)  # bob's page wraps the block alice's made
     assert alice_token != bob_token
-    assert CSRF.search(first.text).group(1) == alice_token and bob_token not in first.text
-    assert CSRF.search(second.text).group(1) == bob_token and alice_token not in second.text
+    # Each page carries its user's token, masked afresh (app/auth/csrf.py), never the other's.
+    assert unmask(CSRF.search(first.text).group(1)) == alice_token.encode() and bob_token not in first.text
+    assert unmask(CSRF.search(second.text).group(1)) == bob_token.encode() and alice_token not in second.text
     (block,) = cache._blocks.values()
     html = block.html()
     assert "4,321" in html and alice_token not in html and bob_token not in html and "<html" not in html

@@ -289,7 +289,11 @@ def check_new_activity(session: Session, *, by: Principal, data: ActivityInput, 
         return
     _organiser, _credited, checked = _check_new(session, by, data, today=today or today_cn())
     if get_settings().quality_checks:
-        _distinct_from(session, by, data, checked)
+        try:
+            _distinct_from(session, by, data, checked)
+        except dup.LikelyDuplicate:
+            if recorded_id(session, by.user_id, idempotency_key) is None:  # see record_activity
+                raise
 
 
 def record_activity(session: Session, *, by: Principal, data: ActivityInput, idempotency_key: str,
@@ -308,7 +312,15 @@ def record_activity(session: Session, *, by: Principal, data: ActivityInput, ide
     today = today or today_cn()
     organiser, credited, checked = _check_new(session, by, data, today=today)
     checks = get_settings().quality_checks
-    distinct, near = _distinct_from(session, by, data, checked) if checks else ([], [])
+    try:
+        distinct, near = _distinct_from(session, by, data, checked) if checks else ([], [])
+    except dup.LikelyDuplicate:
+        # A copy of this very submission may have committed since the probe above (PostgreSQL runs
+        # writers at once): that row is no duplicate of it but its answer.
+        existing = _existing(session, by.user_id, key)
+        if existing is not None:
+            return _replayed(existing, request_hash)
+        raise
 
     now = now_utc()
     row: dict[str, Any] = {

@@ -61,3 +61,38 @@ def test_twenty_concurrent_posts_with_one_key_make_one_row(fresh_url):
                 AuditLog.action == "activity.create")) == 1
     finally:
         engine.dispose()
+
+
+def test_a_copy_that_commits_between_the_probe_and_the_duplicate_check_is_the_answer(fresh_url, monkeypatch):
+    """The interleaving the test above meets by chance on PostgreSQL, made certain: the key's probe
+    saw nothing, then the other copy committed, so the duplicate check finds this very submission.
+    It is answered as the replay it is, never as 「疑似重复」."""
+    from app.activities import recording
+
+    engine = make_engine(fresh_url)
+    try:
+        with write_session(engine) as s:
+            init_province(s, "53")
+            wuhua = f.org(s, "530102")
+            user = f.make_user(s, member=f.make_member(s, wuhua), grants=((GrantRole.member, wuhua),))
+            task = f.task(s, 3)
+            data = ActivityInput(task_id=task.id, county_id=wuhua.id, occurred_on=date(YEAR, 11, 20),
+                                 description="就业技能培训", values={f.indicators(s, task)[0].id: "2"})
+            principal = build_principal(s, user, today=TODAY)
+            first = record_activity(s, by=principal, data=data, idempotency_key="k-1", today=TODAY)
+        probe, missed = recording.recorded_id, []
+
+        def late_probe(session, user_id, key):  # the first probe runs before the copy committed
+            if not missed:
+                missed.append(key)
+                return None
+            return probe(session, user_id, key)
+
+        monkeypatch.setattr(recording, "recorded_id", late_probe)
+        with write_session(engine) as s:
+            again = record_activity(s, by=principal, data=data, idempotency_key="k-1", today=TODAY)
+        assert missed == ["k-1"] and (again.activity.id, again.created) == (first.activity.id, False)
+        with write_session(engine) as s:
+            assert s.scalar(select(func.count()).select_from(Activity)) == 1
+    finally:
+        engine.dispose()

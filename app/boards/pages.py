@@ -127,7 +127,8 @@ def _serve_board(request: Request, session: Session, cache: BoardCache, org: Org
     # The page's CSRF token is masked afresh each time (app/auth/csrf.py): the tag is of the page as it
     # reads with the token itself — still this user's own, and the same while the board is unchanged.
     masked, token = getattr(request.state, "csrf_masked", ("", ""))
-    page.headers["ETag"] = etag_of(page.body.replace(masked.encode(), token.encode()) if masked else page.body)
+    body = bytes(page.body)
+    page.headers["ETag"] = etag_of(body.replace(masked.encode(), token.encode()) if masked else body)
     if etag_matches(if_none_match, page.headers["ETag"]):
         return Response(status_code=304, headers={k: v for k, v in page.headers.items()
                                                   if k.lower() not in ("content-length", "content-type")})

@@ -75,8 +75,3 @@ def sent_today(session: Session, member_ids: Iterable[int], at: datetime) -> dic
         col(Notification.kind).not_in(CODE_KINDS)).group_by(Notification.member_id))
     return {int(m): int(n) for m, n in rows}
 
-
-def over_cap(session: Session, member_ids: Iterable[int], at: datetime, settings: Settings | None = None) -> set[int]:
-    """Members who have had their ``sms_daily_cap`` non-code SMS today (Beijing)."""
-    cap = (settings or get_settings()).sms_daily_cap
-    return {m for m, n in sent_today(session, member_ids, at).items() if n >= cap}

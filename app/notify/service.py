@@ -12,12 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from app.clock import now_utc
-from app.models import Member, Notification, UserAccount
+from app.models import Notification
 from app.notify import rules
 from app.notify.templates import TEMPLATES, render
 
@@ -33,15 +33,6 @@ class Recipient:
     user_id: int | None = None
     member_id: int | None = None
     phone: str | None = None
-
-
-def recipient_of_member(session: Session, member_id: int) -> Recipient:
-    """A member's account (if they have one) and phone."""
-    row = session.execute(select(Member.phone, UserAccount.id).outerjoin(
-        UserAccount, UserAccount.member_id == Member.id).where(Member.id == member_id)).first()
-    if row is None:
-        return Recipient(member_id=member_id)
-    return Recipient(user_id=row[1], member_id=member_id, phone=row[0])
 
 
 def rows_for(*, kind: str, event_key: str, template: str, params: dict[str, object], to: Recipient,

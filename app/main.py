@@ -39,6 +39,7 @@ from app.notify.api import router as messages_api
 from app.notify.campaign_api import router as campaigns_api
 from app.notify.campaign_pages import router as campaigns_router
 from app.notify.pages import router as messages_router
+from app.offline import router as offline_router
 from app.ops import storage_full
 from app.ops.metrics import route_of
 from app.ops.routes import router as ops_router
@@ -53,7 +54,7 @@ from app.targets.pages import router as targets_router
 from app.terms.pages import router as terms_router
 from app.timing import ServerTimingMiddleware
 from app.tokens.pages import router as tokens_router
-from app.web import is_htmx, render
+from app.web import is_htmx, message_header, render
 
 log = logging.getLogger("app")
 
@@ -82,6 +83,8 @@ def _error_response(request: Request, status: int, message: str, code: str,
             return Response(status_code=401, headers={"HX-Redirect": f"/login?next={target}"})
         return RedirectResponse(f"/login?next={target}", status_code=303)
     # HTMX: the fragment goes to the toast area (static/js/app.js); a plain request gets a page.
+    if is_htmx(request):
+        headers = {**(headers or {}), **message_header(message)}
     return render(request, "error.html", {"status": status, "message": message, "code": code},
                   block="toast" if is_htmx(request) else None, status_code=status, headers=headers)
 
@@ -226,6 +229,7 @@ def create_app() -> FastAPI:
     app.include_router(messages_api)
     app.include_router(orgs_api)
     app.include_router(boards_api)
+    app.include_router(offline_router)  # /sw.js, /offline, /session/token
 
     app.openapi = lambda: _openapi(app)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
@@ -72,6 +72,13 @@ def safe_next(target: str | None, default: str = "/") -> str:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return default
     return target
+
+
+def message_header(message: str) -> dict[str, str]:
+    """The answer's Chinese message as a header (``X-Message``, percent-encoded: headers are Latin-1),
+    for a client that reads no HTML — the phone's queue of submissions sent without their page
+    (static/js/outbox.js) — on a refused form (422) and on an HTMX error answer."""
+    return {"X-Message": quote(message[:500], safe="")}
 
 
 def redirect(request: Request, url: str) -> Response:

@@ -35,7 +35,7 @@ from app.models import Activity, ActivityPhoto, Site, SiteKind, UserAccount
 from app.quality import entry
 from app.quality.duplicates import LikelyDuplicate
 from app.storage import Missing, file_response
-from app.web import is_htmx, redirect, render
+from app.web import is_htmx, message_header, redirect, render
 
 FORM = "activities/form.html"
 # A whole submission: the photos at their largest plus the text fields. Checked before the body is
@@ -331,11 +331,19 @@ def _render_form(request: Request, session: Session, by: Principal, form: Activi
         else:
             action = "/activities"
             ctx.update(organisers=service.org_options(session, by, on_behalf=form.behalf), existing_photos=[])
+            # Every task's value inputs go with the page (templates): choosing a task needs no network.
+            credited = form.number("organiser_org_id") or service.recording_org(by, form.behalf)
+            every = [ind for _, inds in ctx["tasks"] for ind in inds]
+            ctx["offline_values"] = entry.bound_hints(session, credited, every) if every else {}
         ctx.update(
             action=action, counties=service.counties_for(session), today=today_cn().isoformat(),
             max_photos=photos.MAX_PHOTOS, photos_dropped=photos_dropped,
         )
-    return render(request, FORM, ctx, block=block, status_code=status_code)
+    # The refusal's reason for the phone's queue, which sends without the page (app/offline.py).
+    headers = message_header(message) if message and status_code == 422 else None
+    if already is not None:
+        headers = {"X-Recorded": str(already.id)}  # this key's activity: the queue's item is done
+    return render(request, FORM, ctx, block=block, status_code=status_code, headers=headers)
 
 
 FormQuery = Annotated[ActivityForm, Query()]

@@ -24,11 +24,17 @@
     if (body.indexOf('class="toast') >= 0) { showToast(body); return; }
     try { showToast(null, JSON.parse(body).detail); } catch (e) { showToast(null, "操作失败（" + xhr.status + "），请重试"); }
   });
-  document.addEventListener("htmx:sendError", function () {
-    showToast(null, "网络连接失败，内容没有丢失，请检查网络后再提交一次");
+  // Inside a <form data-queue> the phone's queue takes a failed submission and the form's own
+  // look-ups simply wait for the network (static/js/offline.js) — when that script is running.
+  var queued = function (evt) {
+    var elt = evt.detail && evt.detail.elt;
+    return !!(window.sztOffline && elt && elt.closest && elt.closest("[data-queue]"));
+  };
+  document.addEventListener("htmx:sendError", function (evt) {
+    if (!queued(evt)) showToast(null, "网络连接失败，内容没有丢失，请检查网络后再提交一次");
   });
-  document.addEventListener("htmx:timeout", function () {
-    showToast(null, "网络太慢，请求超时；内容没有丢失，请再提交一次");
+  document.addEventListener("htmx:timeout", function (evt) {
+    if (!queued(evt)) showToast(null, "网络太慢，请求超时；内容没有丢失，请再提交一次");
   });
 })();
 // Mark pages where htmx runs: CSS then hides the pickers' reload buttons, which are only needed
@@ -77,85 +83,6 @@ if (window.htmx) document.documentElement.classList.add("htmx");
     history.back();
   });
   if (history.length > 1) each(document.querySelectorAll("[data-back]"), function (el) { el.hidden = false; });
-})();
-
-// <form data-keep="name">: Back keeps every field. What is typed is saved to sessionStorage as it
-// changes — with the inner HTML of its [data-keep-html] parts, which htmx filled (the chosen task's
-// value inputs, the chosen site and members) — and put back when the page is shown again by Back,
-// Forward or a reload (from the back/forward cache or not). Any other visit starts afresh. Photos
-// are never kept here (a file input cannot be filled by a script); neither is the CSRF token.
-(function () {
-  "use strict";
-  var PREFIX = "szt-draft:";
-  var SKIP = { csrf_token: true, reload: true };
-  var each = function (list, fn) { Array.prototype.forEach.call(list, fn); };
-  function store() { try { return window.sessionStorage; } catch (e) { return null; } }
-  function keepable(el) {
-    return el.name && !SKIP[el.name] && el.type !== "file" && el.type !== "submit" && el.type !== "button";
-  }
-  function save(form) {
-    var s = store();
-    if (!s) return;
-    var parts = {}, fields = [];
-    each(form.querySelectorAll("[data-keep-html][id]"), function (el) { parts[el.id] = el.innerHTML; });
-    each(form.elements, function (el) {
-      if (!keepable(el)) return;
-      if (el.type === "checkbox" || el.type === "radio") fields.push([el.name, el.value, el.checked]);
-      else fields.push([el.name, el.value]);
-    });
-    try { s.setItem(PREFIX + form.getAttribute("data-keep"), JSON.stringify({ parts: parts, fields: fields })); } catch (e) { /* full */ }
-  }
-  function restore(form) {
-    var s = store(), saved = null;
-    if (!s) return;
-    try { saved = JSON.parse(s.getItem(PREFIX + form.getAttribute("data-keep")) || "null"); } catch (e) { saved = null; }
-    if (!saved || !saved.fields) return;
-    Object.keys(saved.parts || {}).forEach(function (id) {
-      var el = document.getElementById(id);
-      if (el && form.contains(el) && el.hasAttribute("data-keep-html")) {
-        el.innerHTML = saved.parts[id];
-        if (window.htmx) window.htmx.process(el);
-      }
-    });
-    var seen = {};
-    saved.fields.forEach(function (f) {
-      var name = f[0], value = f[1];
-      var list = form.querySelectorAll('[name="' + CSS.escape(name) + '"]');
-      if (f.length === 3) {
-        each(list, function (el) { if (el.value === value) el.checked = f[2]; });
-        return;
-      }
-      // Several fields of one name (hidden labels) are filled in order.
-      var n = seen[name] || 0;
-      seen[name] = n + 1;
-      var el = list[n];
-      if (el && keepable(el)) el.value = value;
-    });
-  }
-  // The page's history entry is marked once it showed the form: Back, Forward and reload come to a
-  // marked entry (history.state survives them), any other visit to a new one.
-  function shownAgain(evt, key) {
-    return !!(evt && evt.persisted) || !!(history.state && history.state.sztDraft === key);
-  }
-  window.addEventListener("pageshow", function (evt) {
-    each(document.querySelectorAll("form[data-keep]"), function (form) {
-      var key = form.getAttribute("data-keep");
-      if (shownAgain(evt, key)) restore(form);
-      else { var s = store(); if (s) s.removeItem(PREFIX + key); }
-      try { history.replaceState(Object.assign({}, history.state, { sztDraft: key }), ""); } catch (e) { /* no history */ }
-      save(form);
-    });
-  });
-  var onEdit = function (e) {
-    var form = e.target.closest && e.target.closest("form[data-keep]");
-    if (form) save(form);
-  };
-  document.addEventListener("input", onEdit);
-  document.addEventListener("change", onEdit);
-  // htmx filled a part (the task's value inputs, a type-ahead's options) or re-rendered the form.
-  document.addEventListener("htmx:afterSettle", function () {
-    each(document.querySelectorAll("form[data-keep]"), save);
-  });
 })();
 
 // <input data-over="N" aria-describedby="hint">: a figure above N (the plausibility rule's bound,

@@ -7,12 +7,14 @@
 // JavaScript, or without DataTransfer, nothing changes.
 //   <input type=file data-shrink="1600" data-shrink-sizes="#id">: the list #id shows each photo's
 //   name and size, before → after. While shrinking, the form's submit buttons wait.
+//   While it works the input carries data-shrinking; when the files to send are in place it fires
+//   "szt:photos" (bubbling) — the draft (static/js/offline.js) keeps those, not the originals.
+//   window.sztPhotos.showSizes(input, [{file, before, after, note}]) lists files put back by a script.
 //   <form data-upload-progress="#id">: #id (hidden) holds a <progress> and a text; shown with
 //   「正在上传 42%」 while htmx sends the form, hidden when the request ends.
 (function () {
   "use strict";
   if (window.sztPhotos) return; // the script came twice (a page swapped in by htmx)
-  window.sztPhotos = true;
   var QUALITY = 0.82;
   var SMALL = 1024 * 1024; // within the long edge and at most this: sent as it is
   var each = function (list, fn) { Array.prototype.forEach.call(list, fn); };
@@ -87,7 +89,11 @@
     list.hidden = results.length === 0;
   }
 
+  window.sztPhotos = { showSizes: showSizes };
+
   function setWaiting(input, waiting) {
+    if (waiting) input.setAttribute("data-shrinking", "");
+    else input.removeAttribute("data-shrinking");
     var form = input.form;
     if (!form) return;
     each(form.querySelectorAll("button[type=submit]:not(.enter-guard), input[type=submit]"), function (b) {
@@ -140,7 +146,9 @@
     }).catch(function () {
       showSizes(input, []); // whatever failed, the files chosen are still there and go as they are
     }).then(function () {
-      if (input.getAttribute("data-shrink-run") === String(run)) setWaiting(input, false);
+      if (input.getAttribute("data-shrink-run") !== String(run)) return;
+      setWaiting(input, false);
+      input.dispatchEvent(new CustomEvent("szt:photos", { bubbles: true }));
     });
   });
 

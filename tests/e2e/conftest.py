@@ -153,6 +153,10 @@ class TimedBrowser:
         # Content-Security-Policy refuses: contexts bypass the policy unless a test asks for it
         # (tests/e2e/test_csp.py runs every page it visits under the real policy).
         options.setdefault("bypass_csp", True)
+        # No service worker unless a test asks for one (tests/e2e/test_offline.py): request
+        # interception (page.route) does not see what a worker answers, and a worker registered by
+        # one test must not answer for the next.
+        options.setdefault("service_workers", "block")
         context = self._browser.new_context(**options)
         context.clock.install(time=clock.now_utc())
         return context

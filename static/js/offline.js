@@ -95,8 +95,9 @@
     });
   }
   var saving = null;
+  var restored = false; // nothing is saved before the saved draft was put back: it would be lost
   function saveDraft(form) {
-    if (!form || !form.isConnected) return;
+    if (!restored || !form || !form.isConnected) return;
     clearTimeout(saving);
     saving = setTimeout(function () {
       var input = photoInput(form);
@@ -184,8 +185,11 @@
       return field && field.value ? O.item(field.value) : null;
     }).then(function (used) {
       if (used) freshKey(form);
+    }).catch(function () { /* no IndexedDB: the form works as it is */ }).then(function () {
+      restored = true;
       form.setAttribute("data-draft-ready", "");
-    }).catch(function () { form.setAttribute("data-draft-ready", ""); });
+      saveDraft(form); // what was typed while the draft was being looked for
+    });
   }
 
   document.addEventListener("click", function (e) {
@@ -199,14 +203,14 @@
   });
   var onEdit = function (e) {
     var form = e.target.closest && e.target.closest("form[data-draft]");
-    if (form && form.hasAttribute("data-draft-ready")) saveDraft(form);
+    if (form) saveDraft(form);
   };
   document.addEventListener("input", onEdit);
   document.addEventListener("change", onEdit);
   document.addEventListener("szt:photos", onEdit);
   document.addEventListener("htmx:afterSettle", function () {
     var form = draftForm();
-    if (form) {
+    if (form && restored) {
       form.setAttribute("data-draft-ready", ""); // a form htmx re-rendered holds what was typed
       saveDraft(form);
     }
@@ -263,6 +267,11 @@
       link.hidden = false;
     } else if (i.state === "sending") {
       state.textContent = "正在提交…";
+    } else if (signedOut) {
+      state.textContent = "已保存在手机上。登录已过期：请重新登录，登录后自动提交。";
+      link.textContent = "重新登录";
+      link.href = "/login?next=" + encodeURIComponent("/activities/mine");
+      link.hidden = false;
     } else {
       state.textContent = "已保存在手机上，有网络时自动提交。" + (i.message ? "（" + i.message + "）" : "");
     }
@@ -332,9 +341,15 @@
 
   // --- sending the queue --------------------------------------------------------------------------
   var timer = null;
+  var signedOut = false; // the last try found nobody signed in: the queue waits for the member
   function pump(force) {
     if (navigator.onLine === false) { refresh(); return Promise.resolve(null); }
-    return O.sendAll({ force: !!force }).then(function (r) { refresh(); schedule(); return r; },
+    return O.sendAll({ force: !!force }).then(function (r) {
+      if (r && (r.signedOut || r.sent)) signedOut = !!r.signedOut;
+      refresh();
+      schedule();
+      return r;
+    },
       function () { schedule(); return null; });
   }
   function schedule() {
@@ -410,7 +425,7 @@
         if (open.length && !section) {
           banner.appendChild(document.createTextNode(refused
             ? refused + " 条活动没有提交成功，需要修改。"
-            : "有 " + open.length + " 条活动保存在手机上，有网络时自动提交。"));
+            : "有 " + open.length + " 条活动保存在手机上，" + (signedOut ? "请重新登录，登录后自动提交。" : "有网络时自动提交。")));
           banner.appendChild(el("a", { href: "/activities/mine" }, "查看"));
         }
         banner.hidden = !(open.length && !section);

@@ -51,8 +51,9 @@ def service_worker() -> Response:
 
 @router.get("/offline")
 def offline_page(request: Request) -> Response:
-    # The same page for everyone (the worker keeps one copy): it loads no principal, so it shows no
-    # name and no signed-in menu.
+    # The same page for everyone (the worker keeps one copy for whoever signs in next): rendered as
+    # for nobody — no name, no menu, no token of this session.
+    request.state.principal = None
     return render(request, "offline.html", {})
 
 

@@ -96,20 +96,24 @@
   }
   var saving = null;
   var restored = false; // nothing is saved before the saved draft was put back: it would be lost
-  function saveDraft(form) {
-    if (!restored || !form || !form.isConnected) return;
+  // Typing is saved 300 ms after the last key; a choice (change), leaving the page or hiding it, at once.
+  // A form whose submission was accepted (data-accepted) or queued is no draft any more.
+  function writeDraft(form) {
+    if (!restored || !form || !form.isConnected || form.hasAttribute("data-accepted")) return;
+    var input = photoInput(form);
+    if (input && input.hasAttribute("data-shrinking")) return; // saved when the shrunk photos are in
+    var snap = snapshot(form);
+    snap.id = draftId(form);
+    snap.user = user;
+    snap.saved_at = Date.now();
+    snap.photos = input ? Array.prototype.slice.call(input.files || []) : [];
+    if (!meaningful(snap.fields, snap.photos)) { O.dropDraft(snap.id).catch(function () {}); return; }
+    O.saveDraft(snap).catch(function () { /* storage full or refused: the form itself still holds it */ });
+  }
+  function saveDraft(form, now) {
     clearTimeout(saving);
-    saving = setTimeout(function () {
-      var input = photoInput(form);
-      if (input && input.hasAttribute("data-shrinking")) return; // saved when the shrunk photos are in
-      var snap = snapshot(form);
-      snap.id = draftId(form);
-      snap.user = user;
-      snap.saved_at = Date.now();
-      snap.photos = input ? Array.prototype.slice.call(input.files || []) : [];
-      if (!meaningful(snap.fields, snap.photos)) { O.dropDraft(snap.id).catch(function () {}); return; }
-      O.saveDraft(snap).catch(function () { /* storage full or refused: the form itself still holds it */ });
-    }, 300);
+    if (now) writeDraft(form);
+    else saving = setTimeout(function () { writeDraft(form); }, 300);
   }
   function fill(form, saved, photos) {
     Object.keys(saved.parts || {}).forEach(function (id) {
@@ -203,8 +207,11 @@
   });
   var onEdit = function (e) {
     var form = e.target.closest && e.target.closest("form[data-draft]");
-    if (form) saveDraft(form);
+    if (form) saveDraft(form, e.type !== "input");
   };
+  var flush = function () { var form = draftForm(); if (form) saveDraft(form, true); };
+  window.addEventListener("pagehide", flush);
+  document.addEventListener("visibilitychange", function () { if (document.hidden) flush(); });
   document.addEventListener("input", onEdit);
   document.addEventListener("change", onEdit);
   document.addEventListener("szt:photos", onEdit);
@@ -239,6 +246,7 @@
       draft: snapshot(form), summary: summary(form, fd), queued_at: Date.now(),
       state: "waiting", tries: 0, next_try: 0, lease_until: 0, message: "",
     };
+    form.setAttribute("data-accepted", ""); // the queue holds it now
     O.put(item).then(function () {
       return O.dropDraft(draftId(form)).catch(function () {});
     }).then(function () {
@@ -246,6 +254,7 @@
       askForSync();
       schedule();
     }).catch(function () {
+      form.removeAttribute("data-accepted");
       toast("手机存储不可用，无法保存在手机上：内容没有丢失，请有网络时再提交");
     });
   }
@@ -331,8 +340,14 @@
     var form = queueForm(e.detail.elt), xhr = e.detail.xhr;
     if (!form || !xhr) return;
     if ((xhr.status === 204 && xhr.getResponseHeader("HX-Redirect")) || xhr.getResponseHeader("X-Recorded")) {
+      form.setAttribute("data-accepted", "");
       O.dropDraft(draftId(form)).catch(function () {});
     }
+  });
+  // Back to a form kept whole by the browser (back/forward cache) after its submission was accepted:
+  // load it afresh, empty, with a new key — not the sent form again.
+  window.addEventListener("pageshow", function (e) {
+    if (e.persisted && document.querySelector("form[data-accepted]")) location.reload();
   });
   if (/[?&]created=1/.test(location.search)) {
     O.dropDraft(user + ":activity-new").catch(function () {});

@@ -147,12 +147,8 @@ def test_re_entry_is_joined_another_is_flagged_and_merged_and_back_keeps_every_f
         site = a_page.locator(f"#site-options input[name=site_id][value='{site_id}']")
         site.wait_for()
         site.check()
-        _submit(a_page)
-        _submitted(a_page, artifacts, "first")
-        assert "已提交成功" in a_page.locator(".alert-ok").inner_text()
-        [(first_id, status)] = _rows(server, county_id, task_id, day)
-        assert status == "pending"
-
+        # Away and Back before submitting: every field comes back (the phone's draft, static/js/offline.js).
+        a_page.goto(server.base + "/activities/mine")
         a_page.go_back()
         a_page.locator("#values input[name^=value_]").first.wait_for()
         a_page.wait_for_function("document.getElementById('f-desc').value !== ''")
@@ -162,9 +158,15 @@ def test_re_entry_is_joined_another_is_flagged_and_merged_and_back_keeps_every_f
         assert site_name in a_page.locator("#site-options").inner_text()
         assert _no_sideways_scroll(a_page)
         a_page.screenshot(path=str(artifacts / "truth-back-keeps-fields-360x740.png"), full_page=True)
-        _submit(a_page)  # the same submission again: it already succeeded
-        _submitted(a_page, artifacts, "again")
-        assert "已提交成功" in a_page.locator(".alert-ok").inner_text() and f"/activities/{first_id}?" in a_page.url
+        _submit(a_page)
+        _submitted(a_page, artifacts, "first")
+        assert "已提交成功" in a_page.locator(".alert-ok").inner_text()
+        [(first_id, status)] = _rows(server, county_id, task_id, day)
+        assert status == "pending"
+
+        a_page.go_back()  # accepted: the draft is gone and the form starts afresh, so no second row
+        a_page.wait_for_selector("#activity-form[data-draft-ready]", state="attached")
+        assert a_page.input_value("#f-desc") == "" and a_page.locator("[data-draft-note]").is_hidden()
         assert len(_rows(server, county_id, task_id, day)) == 1
 
         # --- member B records the same activity: asked, 申请加入, one row with two participants --------

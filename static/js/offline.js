@@ -168,6 +168,7 @@
     var opening = queued ? O.item(queued).then(function (i) {
       if (!i || String(i.user) !== user || i.state !== "refused" || !i.draft) return false;
       fill(form, i.draft, i.files.map(function (f) { return f.file; }));
+      if (i.collided) freshKey(form);
       note(form, "这条活动没有提交成功：" + (i.message || "请修改后再提交") + "。请修改后重新提交。", true);
       var snap = snapshot(form);
       snap.id = id; snap.user = user; snap.saved_at = Date.now(); snap.photos = i.files.map(function (f) { return f.file; });
@@ -342,6 +343,8 @@
     if ((xhr.status === 204 && xhr.getResponseHeader("HX-Redirect")) || xhr.getResponseHeader("X-Recorded")) {
       form.setAttribute("data-accepted", "");
       O.dropDraft(draftId(form)).catch(function () {});
+      var key = form.querySelector("[name=" + KEY_FIELD + "]");
+      if (key && key.value) O.accepted(key.value, user).catch(function () {});
     }
   });
   // Back to a form kept whole by the browser (back/forward cache) after its submission was accepted:

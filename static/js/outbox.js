@@ -102,6 +102,13 @@
       });
     }).then(function (next) { if (next) changed(key, next.state); return next; });
   }
+  // A submission the server accepted straight from its page: its key is noted as used, so a kept copy
+  // of the page that still carries it (the worker's) gets a new one.
+  function accepted(key, user) {
+    var now = Date.now();
+    return put({ key: key, user: user, state: "done", done_at: now, queued_at: now, fields: [], files: [],
+                 draft: null, summary: {}, tries: 0, next_try: 0, lease_until: 0, message: "" });
+  }
   function retryNow(key) {
     return change(key, function (i) {
       if (i.state !== "waiting") return undefined;
@@ -135,11 +142,15 @@
     i.files.forEach(function (f) { body.append(f.field, f.file, f.file.name || "photo.jpg"); });
     return fetch(i.action, {
       method: "POST", body: body, credentials: "same-origin", redirect: "manual",
-      headers: { "HX-Request": "true", "X-CSRF-Token": csrf, "X-Queued": "1" },
+      headers: { "HX-Request": "true", "X-CSRF-Token": csrf },
     }).then(function (r) {
       var recorded = (r.headers.get("HX-Redirect") || "").match(/^\/activities\/(\d+)\?created=1/);
       if (r.status === 204 && recorded) return { state: "done", activity_id: +recorded[1] };
-      if (r.ok && r.headers.get("X-Recorded")) return { state: "done", activity_id: +r.headers.get("X-Recorded") };
+      // The key recorded other content earlier (a kept page's key used online and not noted here):
+      // this item was not recorded. It comes back to the member, to be sent under a new key.
+      if (r.ok && r.headers.get("X-Recorded")) {
+        return { state: "refused", collided: true, message: "这次提交的编号已用于另一条活动，这一条还没有记录，请核对后重新提交" };
+      }
       if (r.status === 401) return { state: "waiting", message: "请登录后自动提交", signedOut: true };
       if (r.status === 429 || r.status >= 500 || r.status === 0) return { state: "waiting", message: messageOf(r) };
       if (r.status === 403 && /csrf|页面已过期/.test(messageOf(r))) return { state: "waiting", message: "" };
@@ -155,6 +166,7 @@
       i.lease_until = 0;
       i.state = outcome.state;
       i.message = outcome.message || "";
+      i.collided = !!outcome.collided;
       if (outcome.state === "done") {
         i.activity_id = outcome.activity_id;
         i.done_at = now;
@@ -223,7 +235,7 @@
 
   root.sztOutbox = {
     draft: draft, saveDraft: saveDraft, dropDraft: dropDraft,
-    put: put, item: item, items: items, remove: remove, retryNow: retryNow, change: change,
+    put: put, accepted: accepted, item: item, items: items, remove: remove, retryNow: retryNow, change: change,
     sendAll: sendAll, onChange: function (fn) { listeners.push(fn); },
   };
 })(typeof self !== "undefined" ? self : this);

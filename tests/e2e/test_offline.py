@@ -155,6 +155,9 @@ def test_a_draft_survives_closing_the_page(server, browser, photos):
         page.goto(server.base + "/activities/new")  # accepted: the draft is gone
         page.wait_for_selector("#activity-form[data-draft-ready]", state="attached")
         assert page.locator("[data-draft-note]").is_hidden() and page.input_value("#f-desc") == ""
+        # Its key is noted as used: a kept copy of the page that still carries it would get a new one.
+        [used] = _queued(page)
+        assert used["state"] == "done" and used["key"] != page.input_value("[name=idempotency_key]")
     finally:
         context.close()
 

@@ -165,8 +165,13 @@
     var id = draftId(form);
     var field = form.querySelector("[name=" + KEY_FIELD + "]");
     var queued = new URLSearchParams(location.search).get("queued");
-    var opening = queued ? O.item(queued).then(function (i) {
+    var opening = queued ? Promise.all([O.item(queued), O.draft(id)]).then(function (found) {
+      var i = found[0], current = found[1];
       if (!i || String(i.user) !== user || i.state !== "refused" || !i.draft) return false;
+      if (current && meaningful(current.fields, current.photos) &&
+          !window.confirm("表单里还有一条没有提交的内容。打开这条没有提交成功的活动，会替换表单里的内容。继续吗？")) {
+        return false; // the draft stays, the refused item stays in 我的活动
+      }
       fill(form, i.draft, i.files.map(function (f) { return f.file; }));
       if (i.collided) freshKey(form);
       note(form, "这条活动没有提交成功：" + (i.message || "请修改后再提交") + "。请修改后重新提交。", true);

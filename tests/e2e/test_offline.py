@@ -54,7 +54,7 @@ def _fill(page, server: Server, description: str, photos: list[Path], value: str
     first_value.fill(value)
     page.fill("#f-desc", description)
     page.set_input_files("#f-photos", [str(p) for p in photos])
-    page.wait_for_function("!document.getElementById('f-photos').hasAttribute('data-shrinking')")
+    _until(page, "!document.getElementById('f-photos').hasAttribute('data-shrinking')")
     _draft_saved(page, description)
     return name
 
@@ -80,7 +80,8 @@ def _queued(page) -> list[dict]:
 
 
 def test_offline_submit_reload_and_back_online_make_one_activity(server, browser, artifacts, photos):
-    context = browser.new_context(viewport=PHONE, service_workers="allow")
+    # The real Content-Security-Policy: the worker is registered and runs under it.
+    context = browser.new_context(viewport=PHONE, service_workers="allow", bypass_csp=False)
     page = context.new_page()
     try:
         _log_in(page, server)

@@ -18,6 +18,7 @@ from app.models.base import SQLModel  # noqa: F401  (naming convention first)
 from app.models.catalogue import AnnualTarget, BoostArea, Campaign, Indicator, IndicatorKind, Task
 from app.models.history import HistoryEntry
 from app.models.jobs import BackgroundJob
+from app.models.meeting import FollowUp, MeetingSetting
 from app.models.meta import AppMeta
 from app.models.notify import (
     MemberReach,
@@ -61,6 +62,7 @@ __all__ = [
     "ClosedMonth",
     "Committee",
     "FlagCode",
+    "FollowUp",
     "FrozenReport",
     "GrantRole",
     "HistoryEntry",
@@ -70,6 +72,7 @@ __all__ = [
     "LinkAssignment",
     "LinkRole",
     "LoginAttempt",
+    "MeetingSetting",
     "Member",
     "MemberReach",
     "MemberRole",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlmodel import Session
 
-from app.models.meeting import DEFAULT_PLAYLIST, MeetingSetting
+from app.models.meeting import DEFAULT_PLAYLIST, PLAYLIST_KINDS, MeetingSetting
 
 
 def settings_for(session: Session, org_id: int) -> MeetingSetting:
@@ -19,6 +19,4 @@ def settings_for(session: Session, org_id: int) -> MeetingSetting:
 
 def playlist_of(setting: MeetingSetting) -> list[str]:
     """The playlist's page kinds in order (unknown names, left by an older release, are skipped)."""
-    from app.models.meeting import PLAYLIST_KINDS
-
     return [k for k in (part.strip() for part in setting.playlist.split(",")) if k in PLAYLIST_KINDS]

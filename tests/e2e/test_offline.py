@@ -79,6 +79,19 @@ def _queued(page) -> list[dict]:
     return page.evaluate("sztOutbox.items(document.body.dataset.user)")
 
 
+def _submit_offline(context, page, server: Server, description: str, photos: list[Path], value: str = "2") -> str:
+    """Sign in, open the form, go offline, fill it and press 提交: the activity waits on the phone.
+    Returns the value field's name."""
+    _log_in(page, server)
+    page.goto(server.base + "/activities/new")
+    page.wait_for_selector("#activity-form[data-draft-ready]", state="attached")
+    context.set_offline(True)
+    value_field = _fill(page, server, description, photos, value=value)
+    page.click("#activity-form .submit")
+    page.locator("[data-queued]").wait_for()
+    return value_field
+
+
 def test_offline_submit_reload_and_back_online_make_one_activity(server, browser, artifacts, photos):
     # The real Content-Security-Policy: the worker is registered and runs under it.
     context = browser.new_context(viewport=PHONE, service_workers="allow", bypass_csp=False)
@@ -167,14 +180,8 @@ def test_a_refused_submission_comes_back_as_a_draft_with_the_reason(server, brow
     context = browser.new_context(viewport=PHONE)
     page = context.new_page()
     try:
-        _log_in(page, server)
-        page.goto(server.base + "/activities/new")
-        page.wait_for_selector("#activity-form[data-draft-ready]", state="attached")
-        context.set_offline(True)
         description = f"被拒 {uuid.uuid4().hex[:8]}"
-        value_field = _fill(page, server, description, photos[:1], value="1.5")  # counts are whole numbers
-        page.click("#activity-form .submit")
-        page.locator("[data-queued]").wait_for()
+        value_field = _submit_offline(context, page, server, description, photos[:1], value="1.5")  # not whole
         context.set_offline(False)
         state = page.locator("[data-queued-state]")
         page.wait_for_function("document.querySelector('[data-queued-state]').textContent.includes('没有提交成功')",
@@ -203,14 +210,8 @@ def test_a_queued_submission_waits_for_its_member_to_sign_in_again(server, brows
     context = browser.new_context(viewport=PHONE)
     page = context.new_page()
     try:
-        _log_in(page, server)
-        page.goto(server.base + "/activities/new")
-        page.wait_for_selector("#activity-form[data-draft-ready]", state="attached")
-        context.set_offline(True)
         description = f"登录后提交 {uuid.uuid4().hex[:8]}"
-        _fill(page, server, description, photos[:1])
-        page.click("#activity-form .submit")
-        page.locator("[data-queued]").wait_for()
+        _submit_offline(context, page, server, description, photos[:1])
         context.clear_cookies()  # the session ended while the phone was offline
         context.set_offline(False)
         # It tried, found nobody signed in, and says so; the item waits.

@@ -127,3 +127,40 @@ class Coverage(BaseModel):
     attention: int
     covered: int
     rows: list[CoverageRow] = Field(description="无挂联领导的县在前，其次待调整，再按区划代码")
+
+
+class LinkEffect(BaseModel):
+    """挂联实效 of one leader in one county: their own verified activities there, and whether they have been
+    away from it for the idle months."""
+
+    leader_member_id: int
+    leader_name: str
+    leader_post: str
+    county_id: int
+    county_code: str
+    county_name: str
+    role: LinkRole = Field(description="lead 挂联领导 / liaison 联络员（同一县两者兼有时为 lead）")
+    since: date = Field(description="在任挂联的开始日期（同一县多条时取最早）")
+    activities: int = Field(description="本期内本人在该县参与的已审核活动数（记录或参与）")
+    last_activity_on: date | None = Field(description="本人在该县最近一次已审核活动的日期（不限期间）；从未有过为 null")
+    idle_months: int = Field(description="N：挂联满 N 个月而近 N 个月本人未到县开展活动即标记（「双助推」办公室设置，默认 3）")
+    idle: bool = Field(description="挂联后 N 个月未到县开展活动")
+
+
+class LinkEffectReport(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{
+        "org_code": "530000", "period": "2026-ytd11", "period_label": "2026年1月至11月", "on": "2026-11-24",
+        "idle_months": 3, "idle_since": "2026-08-24", "total": 1, "idle": 1,
+        "rows": [{"leader_member_id": 9, "leader_name": "张三", "leader_post": "云南省政协副主席", "county_id": 130,
+                  "county_code": "532927", "county_name": "巍山县", "role": "lead", "since": "2026-01-01",
+                  "activities": 0, "last_activity_on": "2026-05-12", "idle_months": 3, "idle": True}]}]}}
+
+    org_code: str
+    period: str
+    period_label: str
+    on: date = Field(description="统计截止日：期间最后一天，期间未结束时为今天")
+    idle_months: int
+    idle_since: date = Field(description="此日（含）以来本人在县无已审核活动、且挂联开始不晚于此日，即标记")
+    total: int
+    idle: int = Field(description="被标记的领导人次")
+    rows: list[LinkEffect] = Field(description="被标记的在前，再按县的区划代码、领导姓名")

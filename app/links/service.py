@@ -23,6 +23,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, and_, case, exists, false, func, not_, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -39,10 +40,13 @@ from app.links.schemas import (
     CoverageRow,
     LinkChange,
     LinkCreate,
+    LinkEffect,
     LinkRead,
 )
+from app.meeting.settings import settings_for
 from app.models import (
     Activity,
+    ActivityParticipant,
     ActivityStatus,
     LinkAssignment,
     LinkRole,
@@ -51,12 +55,16 @@ from app.models import (
     Membership,
     Organisation,
     OrgLevel,
+    ParticipantStatus,
     Site,
     UserAccount,
 )
 from app.models.people import serving_on
 from app.orgs.service import ancestor_ids, subtree_ids
 from app.rollup import service as rollup
+
+if TYPE_CHECKING:
+    from app.boards.periods import Period
 
 ROLE_LABELS = {LinkRole.lead: "挂联领导", LinkRole.liaison: "联络员"}
 STATE_LABELS = {"scheduled": "未开始", "active": "挂联中", "ended": "已结束"}
@@ -714,3 +722,123 @@ def county_options(session: Session, by: Principal, *, roles: Sequence = LINK_RO
     return list(session.scalars(
         select(Organisation).where(Organisation.id.in_(by.scope(*roles)), Organisation.level == OrgLevel.county)
         .order_by(Organisation.is_key_county.desc(), Organisation.code)))
+
+
+# --- 挂联实效: did the linked leaders go to their counties? ----------------------------------------------
+# A leader's own activities in a county: verified activities done there (by place, whoever is credited)
+# in which the leader is a confirmed participant — the recorder who took part is always one (代录 staff
+# are not), so this is 参与率's rule of "took part", asked per county. Only verified ones count, as on
+# the boards and in the reports: a pending activity may still be returned, and a returned or withdrawn
+# one did not happen as recorded.
+
+def months_before(day: date, months: int) -> date:
+    """The same day ``months`` calendar months earlier; a day past that month's end is its last day."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    following = date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1)
+    return date(year, month + 1, min(day.day, (following - timedelta(days=1)).day))
+
+
+def idle_since(on: date, idle_months: int) -> date:
+    """The first day of the idle window: a leader linked since this day or earlier, with no own activity in
+    the county on it or after, has been linked but not active there for ``idle_months`` months."""
+    return months_before(on, idle_months)
+
+
+def _effects(session: Session, in_scope: Sequence[ColumnElement[bool]], *, period: Period, on: date,
+             idle_months: int) -> list[LinkEffect]:
+    """One row per (leader, county) with a link in force on ``on`` among ``in_scope``; one statement for
+    the figures (whatever the number of leaders), one for the posts."""
+    pairs = (select(LinkAssignment.leader_member_id.label("member_id"), LinkAssignment.county_id.label("county_id"),
+                    func.min(LinkAssignment.start_date).label("since"),
+                    func.min(LinkAssignment.role).label("role"))  # 'lead' < 'liaison': a lead link wins
+             .where(active_on(on), *in_scope)
+             .group_by(LinkAssignment.leader_member_id, LinkAssignment.county_id).cte("pairs"))
+    own = (select(ActivityParticipant.member_id, Activity.county_id,
+                  func.sum(case((Activity.occurred_on >= period.start, 1), else_=0)).label("n"),
+                  func.max(Activity.occurred_on).label("last_on"))
+           .join(Activity, Activity.id == ActivityParticipant.activity_id)
+           .where(ActivityParticipant.status == ParticipantStatus.confirmed.value,
+                  Activity.status == ActivityStatus.verified.value, Activity.occurred_on <= on,
+                  ActivityParticipant.member_id.in_(select(pairs.c.member_id)),
+                  Activity.county_id.in_(select(pairs.c.county_id)))
+           .group_by(ActivityParticipant.member_id, Activity.county_id).subquery("own"))
+    rows = session.execute(
+        select(pairs.c.member_id, pairs.c.county_id, pairs.c.since, pairs.c.role, Member.name,
+               Organisation.code, Organisation.name.label("county_name"), own.c.n, own.c.last_on)
+        .join(Member, Member.id == pairs.c.member_id)
+        .join(Organisation, Organisation.id == pairs.c.county_id)
+        .outerjoin(own, and_(own.c.member_id == pairs.c.member_id, own.c.county_id == pairs.c.county_id))
+    ).all()
+    posts = leader_posts(session, [r.member_id for r in rows], today=on)
+    window = idle_since(on, idle_months)
+    out = [LinkEffect(
+        leader_member_id=r.member_id, leader_name=r.name, leader_post=posts.get(r.member_id, ""),
+        county_id=r.county_id, county_code=r.code, county_name=r.county_name.removesuffix("政协"),
+        role=LinkRole(r.role), since=r.since, activities=int(r.n or 0), last_activity_on=r.last_on,
+        idle_months=idle_months,
+        # Linked for the whole window, and not once in the county within it: the last day counted is
+        # exactly N months ago (today 12-06, N 3: an activity on 09-06 keeps the flag off, 09-05 does not).
+        idle=r.since <= window and (r.last_on is None or r.last_on < window),
+    ) for r in rows]
+    out.sort(key=lambda e: (not e.idle, e.county_code, e.leader_name, e.leader_member_id))
+    return out
+
+
+def _as_of(period: Period, today: date | None) -> date:
+    """The day the figures are as of: the period's last day, or today while it runs (as the county board)."""
+    return min(period.end, today or today_cn())
+
+
+def link_effect(session: Session, by: Principal, org: Organisation, period: Period, *,
+                today: date | None = None) -> list[LinkEffect]:
+    """挂联实效 of the links in force to counties in ``org``'s subtree that the caller reads; N is ``org``'s
+    meeting setting (the office asking). ``org`` comes from a loader (``OrgForRead`` or ``org_for_read``)."""
+    on = _as_of(period, today)
+    scope = [LinkAssignment.county_id.in_(subtree_ids(org.id)), visible_to(by)]
+    return _effects(session, scope, period=period, on=on, idle_months=idle_months_of(session, org.id))
+
+
+def idle_months_of(session: Session, org_id: int) -> int:
+    """N of 挂联实效 for the organisation (its office's meeting setting, else the default)."""
+    return settings_for(session, org_id).link_idle_months
+
+
+def coverage_effect(session: Session, by: Principal, period: Period, *, prefecture_id: int | None = None,
+                    today: date | None = None) -> tuple[int, list[LinkEffect]]:
+    """挂联实效 for the coverage page: the links in force to key counties the caller reads (one prefecture's,
+    if named), with N of the caller's highest organisation; (N, rows)."""
+    _require_reader(by)
+    top = by.grant_orgs(session, *READ_ROLES)[0]
+    idle_months = idle_months_of(session, top.id)
+    keyed = select(Organisation.id).where(Organisation.id.in_(by.scope(*READ_ROLES)),
+                                          Organisation.is_key_county.is_(True))
+    scope = [LinkAssignment.county_id.in_(keyed)]
+    if prefecture_id:
+        scope.append(LinkAssignment.county_id.in_(subtree_ids(prefecture_id)))
+    return idle_months, _effects(session, scope, period=period, on=_as_of(period, today), idle_months=idle_months)
+
+
+def my_link_effect(session: Session, by: Principal, period: Period, *, today: date | None = None) -> list[LinkEffect]:
+    """我的挂联's 挂联实效: the caller's own links in force; N of the organisation where they hold their highest
+    post (the leader's own office), else of a county they are linked to."""
+    if by.member_id is None:
+        return []
+    on = _as_of(period, today)
+    current_first = case((serving_on(on), 0), else_=1)
+    post_first = case((_holds_post(), 0), else_=1)
+    home = session.scalar(select(Membership.org_id).join(Organisation, Organisation.id == Membership.org_id)
+                          .where(Membership.member_id == by.member_id)
+                          .order_by(current_first, post_first, Organisation.code).limit(1))
+    mine = LinkAssignment.leader_member_id == by.member_id
+    home = home or session.scalar(select(LinkAssignment.county_id).where(mine).order_by(LinkAssignment.id).limit(1))
+    if home is None:
+        return []
+    return _effects(session, [mine], period=period, on=on, idle_months=idle_months_of(session, home))
+
+
+def county_link_effect(session: Session, county: Organisation, period: Period, *,
+                       today: date | None = None) -> list[LinkEffect]:
+    """挂联实效 on a county's own board (whoever reads the board reads the county): N of the county's office."""
+    return _effects(session, [LinkAssignment.county_id == county.id], period=period, on=_as_of(period, today),
+                    idle_months=idle_months_of(session, county.id))

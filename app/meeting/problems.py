@@ -9,7 +9,7 @@ Every figure is read from the module that owns it — never recounted here a sec
   ranking, ``RankRow.behind``), with the rank change against the month before;
 - ``uncovered_county``: key counties with no 挂联 leader in force (``links.service.coverage``);
 - ``idle_leader``: linked leaders with no verified activity of their own in their county for N months
-  (N = the office's ``link_idle_months``, ``app/meeting/settings.py``);
+  (挂联实效, ``links.service.link_effect``; N = the office's ``link_idle_months``);
 - ``backlog``: queues with pending activities older than their service level (``quality.backlog``);
 - ``participation_drop`` / ``mobilisation_drop``: 参与率 / 动员面 of the period's last month at least
   5 percentage points under the month before (``boards.service.participation``).
@@ -23,28 +23,20 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import Session
 
 from app.auth.principal import Principal
 from app.boards import service as boards
 from app.boards.periods import Period, span
 from app.clock import today_cn
-from app.links.service import active_on, coverage
-from app.meeting.settings import settings_for
+from app.links.service import coverage, link_effect
 from app.models import (
-    Activity,
-    ActivityParticipant,
-    ActivityStatus,
     GrantRole,
-    LinkAssignment,
-    Member,
     Organisation,
-    ParticipantStatus,
 )
-from app.orgs.service import subtree_ids
 from app.quality import backlog
 from app.reports.tables import link as activities_link
 from app.web import format_money
@@ -192,49 +184,19 @@ def _uncovered(session: Session, org: Organisation, period: Period, on: date) ->
     return out
 
 
-def months_before(day: date, n: int) -> date:
-    """The same day ``n`` months earlier (the month's last day when it has fewer days)."""
-    index = day.year * 12 + day.month - 1 - n
-    year, month = divmod(index, 12)
-    first = date(year, month + 1, 1)
-    following = date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1)
-    return first.replace(day=min(day.day, (following - timedelta(days=1)).day))
-
-
-def _idle_leaders(session: Session, org: Organisation, on: date, months: int) -> list[Problem]:
-    """Leaders linked to a county of the subtree (in force on ``on``, since before the cutoff) whose
-    own last verified activity there is older than ``months`` months, or who have none. Their own: a
-    confirmed participant of it (the recorder is one too); verified only, as the boards count."""
-    cutoff = months_before(on, months)
-    links = session.execute(
-        select(LinkAssignment.leader_member_id, LinkAssignment.county_id, func.min(LinkAssignment.start_date))
-        .where(LinkAssignment.county_id.in_(subtree_ids(org.id)), active_on(on))
-        .group_by(LinkAssignment.leader_member_id, LinkAssignment.county_id)).all()
-    links = [(m, c, since) for m, c, since in links if since <= cutoff]
-    if not links:
-        return []
-    leaders, counties = {m for m, _, _ in links}, {c for _, c, _ in links}
-    last = {(m, c): day for m, c, day in session.execute(
-        select(ActivityParticipant.member_id, Activity.county_id, func.max(Activity.occurred_on))
-        .join(Activity, Activity.id == ActivityParticipant.activity_id)
-        .where(ActivityParticipant.member_id.in_(leaders), ActivityParticipant.status == ParticipantStatus.confirmed,
-               Activity.county_id.in_(counties), Activity.status == ActivityStatus.verified,
-               Activity.occurred_on <= on)
-        .group_by(ActivityParticipant.member_id, Activity.county_id))}
-    names = dict(session.execute(select(Member.id, Member.name).where(Member.id.in_(leaders))).all())
-    places = {o.id: o for o in session.scalars(select(Organisation).where(Organisation.id.in_(counties)))}
+def _idle_leaders(session: Session, org: Organisation, period: Period) -> list[Problem]:
+    """挂联实效's flag (app/links/service.py ``link_effect``: linked N months without an own verified
+    activity in the county, N the office's setting) as items."""
     out = []
-    for member_id, county_id, since in sorted(links, key=lambda x: (places[x[1]].code, names[x[0]])):
-        last_on = last.get((member_id, county_id))
-        if last_on is not None and last_on >= cutoff:
+    for e in link_effect(session, _reader(org), org, period):
+        if not e.idle:
             continue
-        place = places[county_id].name.removesuffix("政协")
-        when = f"最近一次在 {last_on.isoformat()}" if last_on else "挂联以来没有记录"
-        why = f"{names[member_id]}挂联{place}，{months} 个月以上没有本人参加的已审核活动在该县（{when}）。"
-        out.append(Problem("idle_leader", f"leader:{member_id}:{places[county_id].code}",
-                           f"{names[member_id]} · {place}", why, "/links/coverage",
-                           {"months": months, "last": last_on.isoformat() if last_on else None,
-                            "since": since.isoformat()}))
+        when = f"最近一次在 {e.last_activity_on.isoformat()}" if e.last_activity_on else "挂联以来没有记录"
+        why = f"{e.leader_name}挂联{e.county_name}，{e.idle_months} 个月以上没有本人参加的已审核活动在该县（{when}）。"
+        out.append(Problem("idle_leader", f"leader:{e.leader_member_id}:{e.county_code}",
+                           f"{e.leader_name} · {e.county_name}", why, "/links/coverage",
+                           {"months": e.idle_months, "last": e.last_activity_on.isoformat() if e.last_activity_on
+                            else None, "since": e.since.isoformat()}))
     return out
 
 
@@ -289,9 +251,8 @@ def problems(session: Session, org: Organisation, period: Period) -> list[Proble
     on = min(period.end, today_cn())  # who is linked: the period's last day, or today while it runs
     ov = boards.overview(session, org, period)
     kids = [r.org for r in ov.ranking]
-    months = settings_for(session, org.id).link_idle_months
     return [*_behind_pace(ov, period), *_imbalance(ov, period), *_uncovered(session, org, period, on),
-            *_idle_leaders(session, org, on, months), *_backlog(session, org), *_drops(session, org, period, kids)]
+            *_idle_leaders(session, org, period), *_backlog(session, org), *_drops(session, org, period, kids)]
 
 
 def by_key(items: list[Problem]) -> dict[tuple[str, str], Problem]:

@@ -19,6 +19,7 @@ from tests.links.conftest import make_leader
 from tests.meeting.conftest import TODAY, YEAR
 
 pytestmark = pytest.mark.dates
+SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # lean: the rules, once
 
 
 def kinds(items, kind):
@@ -33,6 +34,7 @@ def test_drop_threshold_is_five_points_inclusive():
     assert pl.drop_points(0.55, 0.50) == 5.0
 
 
+@SQLITE
 def test_behind_pace_appears_under_ninety_percent_with_the_boards_figures(world):
     world.verify(world.log("a", count=30))
     world.log("pending", count=500)  # pending never counts
@@ -56,6 +58,7 @@ def test_behind_pace_appears_under_ninety_percent_with_the_boards_figures(world)
     assert not kinds(pl.problems(world.s, world.kunming, world.period()), "behind_pace")
 
 
+@SQLITE
 def test_imbalance_names_the_unit_behind_with_its_rank_and_change(world):
     world.target(world.wuhua, 12)
     world.target(world.panlong, 12)
@@ -75,12 +78,14 @@ def _leader(world):
     return leader
 
 
+@SQLITE
 def test_uncovered_key_county_until_a_leader_is_linked(world):
     assert "county:530102" in kinds(pl.problems(world.s, world.kunming, world.period()), "uncovered_county")
     _leader(world)
     assert "county:530102" not in kinds(pl.problems(world.s, world.kunming, world.period()), "uncovered_county")
 
 
+@SQLITE
 def test_idle_leader_three_months_to_the_day(world):
     leader = _leader(world)
     ref = f"leader:{leader.id}:530102"
@@ -98,12 +103,14 @@ def test_idle_leader_three_months_to_the_day(world):
     assert ref in kinds(pl.problems(world.s, world.kunming, world.period()), "idle_leader")
 
 
+@SQLITE
 def test_a_colleagues_activity_is_not_the_leaders(world):
     leader = _leader(world)
     world.verify(world.log("colleague", on=date(YEAR, 11, 1)))
     assert f"leader:{leader.id}:530102" in kinds(pl.problems(world.s, world.kunming, world.period()), "idle_leader")
 
 
+@SQLITE
 def test_backlog_past_the_service_level(world):
     a = world.log("waiting")
     assert not kinds(pl.problems(world.s, world.kunming, world.period()), "backlog")
@@ -114,6 +121,7 @@ def test_backlog_past_the_service_level(world):
     assert item.link == "/boards/530100/backlog"
 
 
+@SQLITE
 def test_participation_drop_of_five_points_against_last_month(world):
     for _ in range(19):  # 20 members in 五华区 with the recorder
         f.make_member(world.s, world.wuhua)
@@ -126,5 +134,6 @@ def test_participation_drop_of_five_points_against_last_month(world):
     assert not kinds(pl.problems(world.s, world.wuhua, world.period()), "participation_drop")
 
 
+@SQLITE
 def test_nothing_to_report_is_an_empty_list(world):
     assert pl.problems(world.s, world.qujing, world.period()) == []  # no targets, key county, link or queue

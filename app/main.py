@@ -35,6 +35,8 @@ from app.limits import BodyLimitMiddleware, refused_as_anonymous, too_large_mess
 from app.links.api import router as links_api
 from app.links.pages import router as links_router
 from app.manage.pages import router as manage_router
+from app.meeting.api import router as meeting_api
+from app.meeting.pages import router as meeting_router
 from app.notify.api import router as messages_api
 from app.notify.campaign_api import router as campaigns_api
 from app.notify.campaign_pages import router as campaigns_router
@@ -229,6 +231,8 @@ def create_app() -> FastAPI:
     app.include_router(messages_api)
     app.include_router(orgs_api)
     app.include_router(boards_api)
+    app.include_router(meeting_router)
+    app.include_router(meeting_api)
     app.include_router(offline_router)  # /sw.js, /offline, /session/token
 
     app.openapi = lambda: _openapi(app)

@@ -111,6 +111,12 @@ def test_outsiders_are_refused_everywhere(client, session, outsider):
                                 created_by_user_id=owner.id, submission_key="sweep")
     session.add(campaign)
     session.flush()
+    from app.models.meeting import FollowUp  # 督办事项 of 五华区's meeting (app/meeting/)
+    followup = FollowUp(org_id=wuhua.id, period=str(year), title="补齐进度", owner_org_id=wuhua.id,
+                        due_on=f.months_ago(-1), done_criteria="达到时间进度", created_by_user_id=owner.id,
+                        submission_key="sweep")
+    session.add(followup)
+    session.flush()
     ids = {"activity_id": activity.id, "photo_id": photo, "member_id": owner.member_id, "user_id": owner.id,
            "grant_id": grant, "decision": "confirm", "link_id": link.id, "display_id": display.id,
            # A display link's token is its own credential (a screen holding it is answered by design).
@@ -119,7 +125,7 @@ def test_outsiders_are_refused_everywhere(client, session, outsider):
            "report_id": frozen.id, "job_id": job.id, "token_id": api_token.id, "kind": "members",
            "org_id": wuhua.id, "site_id": site, "task_id": task.id, "indicator_id": f.indicators(session, task)[0].id,
            "rule_id": rule.id, "session_id": owner_session.id,
-           "campaign_id": campaign.id, **_notify_ids(session, owner, wuhua)}
+           "campaign_id": campaign.id, "followup_id": followup.id, **_notify_ids(session, owner, wuhua)}
     version, audit_before = activity.version, session.scalar(select(func.count()).select_from(AuditLog))
     # Control: the same substituted URLs answer the owner, so the refusals below mean something.
     f.login_as(client, session, owner)

@@ -85,6 +85,13 @@ def list_followups(session: Session, org: Organisation, *, status: str = "open",
     return list(rows), int(total)
 
 
+def open_sources(session: Session, org: Organisation) -> set[tuple[str, str]]:
+    """(kind, ref) of the 问题清单 items ``org``'s meetings have an open follow-up for (the page says
+    「已列为督办」 instead of offering the form again)."""
+    return {(k, r) for k, r in session.execute(select(FollowUp.source_kind, FollowUp.source_ref).where(
+        FollowUp.org_id == org.id, FollowUp.status == "open", FollowUp.source_kind != MANUAL))}
+
+
 def previous_followups(session: Session, org: Organisation, period: Period) -> list[FollowUp]:
     """What the meeting opens with: the follow-ups of ``org``'s last meeting before this period's (the
     latest other period it decided anything in), and every one still open from earlier meetings."""
@@ -123,9 +130,11 @@ class FollowUpView:
         return (self.now is not None) if self.from_list else None
 
 
-def views(session: Session, rows: list[FollowUp], *, current: list[problem_list.Problem] | None) -> list[FollowUpView]:
-    """``rows`` with their organisations and status; ``current``: the 问题清单 now, to set beside each
-    item's figures then (the meeting's org's list — a follow-up of another org's meeting shows no "now")."""
+def views(session: Session, rows: list[FollowUp], *, current: list[problem_list.Problem] | None,
+          of_org: int | None = None) -> list[FollowUpView]:
+    """``rows`` with their organisations and status; ``current``: the 问题清单 now of the organisation
+    ``of_org`` (default: each row's own meeting organisation), to set beside each item's figures then —
+    a follow-up of another organisation's meeting has no "now" in this list."""
     ids = {r.org_id for r in rows} | {r.owner_org_id for r in rows}
     orgs = {o.id: o for o in session.scalars(select(Organisation).where(Organisation.id.in_(ids)))} if ids else {}
     found = problem_list.by_key(current or [])
@@ -133,7 +142,8 @@ def views(session: Session, rows: list[FollowUp], *, current: list[problem_list.
     out = []
     for r in rows:
         then = json.loads(r.figure_then) if r.figure_then else None
-        item = found.get((r.source_kind, r.source_ref)) if r.source_kind != MANUAL and current is not None else None
+        ours = of_org is None or r.org_id == of_org
+        item = found.get((r.source_kind, r.source_ref)) if r.source_kind != MANUAL and ours else None
         now = {"why": item.why, "figures": item.figures} if item else None
         out.append(FollowUpView(r, orgs[r.org_id], orgs[r.owner_org_id], status_of(r, today), then, now))
     return out

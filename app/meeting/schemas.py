@@ -29,7 +29,7 @@ class FollowUpCreate(BaseModel):
         "owner_org": "530103", "due_on": "2026-12-31", "done_criteria": "12 月进度得分达到 90%"}]}}
 
 
-class OrgRef(BaseModel):
+class MeetingOrg(BaseModel):
     code: str
     name: str
 
@@ -46,31 +46,31 @@ class ProblemRead(BaseModel):
 
 
 class ProblemList(BaseModel):
-    org: OrgRef
+    org: MeetingOrg
     period: str
     period_label: str
     items: list[ProblemRead]
 
 
-class Snapshot(BaseModel):
+class ProblemSnapshot(BaseModel):
     why: str
     figures: dict[str, Figure]
 
 
 class FollowUpRead(BaseModel):
     id: int
-    org: OrgRef = Field(description="研判会的组织")
+    org: MeetingOrg = Field(description="研判会的组织")
     period: str
     source_kind: str
     source_ref: str
     title: str
-    owner: OrgRef = Field(description="责任组织")
+    owner: MeetingOrg = Field(description="责任组织")
     due_on: date
     done_criteria: str
     status: str = Field(description="open 未办结 / overdue 已超期 / done 已办结")
     status_label: str
-    then: Snapshot | None = Field(description="列入督办时问题清单中的说明和数字（手工录入为 null）")
-    now: Snapshot | None = Field(description="现在问题清单中的说明和数字；该问题已不在清单中时为 null")
+    then: ProblemSnapshot | None = Field(description="列入督办时问题清单中的说明和数字（手工录入为 null）")
+    now: ProblemSnapshot | None = Field(description="现在问题清单中的说明和数字；该问题已不在清单中时为 null")
     still_listed: bool | None = Field(description="该问题现在是否仍在问题清单中（手工录入为 null）")
     closed_note: str | None
     closed_at: datetime | None

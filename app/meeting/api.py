@@ -109,9 +109,9 @@ def read_problems(session: SessionDep, org: OrgForRead, period: PeriodKey = None
 )
 def list_followups(session: SessionDep, org: OrgForRead, period: PeriodKey = None,
                    status: Annotated[str, Query(pattern="^(open|overdue|done|all)$",
-                                                description="open（含超期）/ overdue / done / all")] = "open",
-                   page: Annotated[int, Query(ge=1, le=10_000)] = 1,
-                   per_page: Annotated[int, Query(ge=1, le=200)] = 50) -> Response:
+                                                description="状态：open 未办结（含超期）、overdue 已超期、done 已办结、all 全部")] = "open",
+                   page: Annotated[int, Query(ge=1, le=10_000, description="页码")] = 1,
+                   per_page: Annotated[int, Query(ge=1, le=200, description="每页条数")] = 50) -> Response:
     rows, total = fus.list_followups(session, org, status=status, page=page, per_page=per_page)
     current = pl.problems(session, org, periods.parse(period)) \
         if any(r.source_kind != fus.MANUAL and r.org_id == org.id for r in rows) else None

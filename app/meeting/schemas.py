@@ -46,6 +46,14 @@ class ProblemRead(BaseModel):
 
 
 class ProblemList(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{
+        "org": {"code": "530100", "name": "昆明市政协"}, "period": "2026-ytd11", "period_label": "2026年1月至11月",
+        "items": [{"kind": "imbalance", "kind_label": "工作推进不平衡", "ref": "org:530103", "title": "盘龙区政协",
+                 "why": "盘龙区政协进度得分 62.0%，低于 90%，同级平均 95.4%；在 14 个下级组织中排第 14 名（上月第 12 名），比上月下降 2 名。",
+                 "link": "/boards/530103?period=2026-ytd11",
+                 "figures": {"score": 0.62, "siblings_mean": 0.954, "rank": 14, "previous_rank": 12, "rank_change": -2,
+                             "ranked": 14}}]}]}}
+
     org: MeetingOrg
     period: str
     period_label: str
@@ -58,6 +66,15 @@ class ProblemSnapshot(BaseModel):
 
 
 class FollowUpRead(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"id": 7, "org": {"code": "530100", "name": "昆明市政协"}, "period": "2026-ytd11",
+              "source_kind": "imbalance", "source_ref": "org:530103", "title": "盘龙区政协进度得分 62.0%，低于 90%……",
+              "owner": {"code": "530103", "name": "盘龙区政协"}, "due_on": "2026-12-31",
+              "done_criteria": "12 月进度得分达到 90%", "status": "open", "status_label": "未办结",
+              "then": {"why": "盘龙区政协进度得分 62.0%，低于 90%……", "figures": {"score": 0.62, "rank": 14}},
+              "now": {"why": "盘龙区政协进度得分 81.5%，低于 90%……", "figures": {"score": 0.815, "rank": 13}},
+              "still_listed": True, "closed_note": None, "closed_at": None,
+              "created_at": "2026-11-25T02:00:00Z", "version": 1}]}}
+
     id: int
     org: MeetingOrg = Field(description="研判会的组织")
     period: str
@@ -79,6 +96,16 @@ class FollowUpRead(BaseModel):
 
 
 class FollowUpPage(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"items": [{"id": 7, "org": {"code": "530100", "name": "昆明市政协"}, "period": "2026-ytd11",
+              "source_kind": "imbalance", "source_ref": "org:530103", "title": "盘龙区政协进度得分 62.0%，低于 90%……",
+              "owner": {"code": "530103", "name": "盘龙区政协"}, "due_on": "2026-12-31",
+              "done_criteria": "12 月进度得分达到 90%", "status": "open", "status_label": "未办结",
+              "then": {"why": "盘龙区政协进度得分 62.0%，低于 90%……", "figures": {"score": 0.62, "rank": 14}},
+              "now": {"why": "盘龙区政协进度得分 81.5%，低于 90%……", "figures": {"score": 0.815, "rank": 13}},
+              "still_listed": True, "closed_note": None, "closed_at": None,
+              "created_at": "2026-11-25T02:00:00Z", "version": 1}], "total": 1, "page": 1,
+                                                        "per_page": 50}]}}
+
     items: list[FollowUpRead]
     total: int
     page: int
@@ -86,5 +113,7 @@ class FollowUpPage(BaseModel):
 
 
 class FollowUpClose(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"note": "12 月盘龙区进度得分 93%，已达到要求", "version": 1}]}}
+
     note: str = Field(max_length=1000, description="办结说明（必填）")
     version: int = Field(ge=1, description="读到的 version；已被他人修改时答 409")

@@ -29,6 +29,7 @@ from app.clock import CN
 from app.deps import CurrentUser, OrgForRead, OrgForStaff, SessionDep
 from app.errors import NotFound
 from app.links.schemas import IdOrBlank
+from app.links.service import county_link_effect
 from app.models import Committee, Organisation
 from app.orgs.service import ancestors, key_counties
 from app.quality import backlog
@@ -160,7 +161,8 @@ def _county_context(session, county: Organisation, period: periods.Period, *, ba
     cb = boards.county_board(session, county, period)
     option = charts.trend_option(cb.trend_months, cb.trend, unit="次", title="各助推方向每月活动数（已审核）")
     return {"cb": cb, "period": period, "choices": periods.choices(), "base": base, "trend_option": option,
-            "version": version, "poll": POLL_SECONDS}
+            "version": version, "poll": POLL_SECONDS,
+            "link_effect": county_link_effect(session, county, period)}  # 挂联实效 of the county's leaders
 
 
 @router.get("/c/{code}")

@@ -1,5 +1,5 @@
-"""JSON API for 挂联 under /api/v1/links: list (scoped, filtered), read, create, change, end, and the
-coverage of the key counties.
+"""JSON API for 挂联 under /api/v1/links: list (scoped, filtered), read, create, change, end, the
+coverage of the key counties, and 挂联实效 (whether linked leaders went to their counties).
 
 The same service functions as the pages do the work; these handlers only translate HTTP. Callers are
 authenticated by the session cookie plus the ``X-CSRF-Token`` header on writes. Errors come back as
@@ -16,16 +16,31 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from app.activities.api import AUTH_ERRORS, INVALID, ErrorBody
-from app.api_docs import ORG_NOT_FOUND
+from app.api_docs import ORG_NOT_FOUND, PERIOD_DESCRIPTION, PERIOD_PATTERN
 from app.api_types import IsoDate
+from app.boards import periods
 from app.db import run_write
-from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
+from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep, org_for_read
 from app.links import service
-from app.links.schemas import MAX_ID, Coverage, LinkChange, LinkCreate, LinkEnd, LinkPage, LinkRead
+from app.links.schemas import (
+    MAX_ID,
+    Coverage,
+    LinkChange,
+    LinkCreate,
+    LinkEffectReport,
+    LinkEnd,
+    LinkPage,
+    LinkRead,
+)
 from app.models import LinkAssignment
 from app.tokens.service import token_access
 
 router = APIRouter(prefix="/api/v1/links", tags=["links"])
+
+# The same query parameters as the boards' API (/api/v1/progress?org=…&period=…).
+PeriodKey = Annotated[str | None, Query(pattern=PERIOD_PATTERN, max_length=16, description=PERIOD_DESCRIPTION,
+                                        examples=["2026-ytd09"])]
+OrgCode = Annotated[str, Query(pattern=r"^\d{6}$", description="组织的 6 位行政区划代码", examples=["530000"])]
 
 
 def _err(description: str) -> dict[str, Any]:
@@ -98,6 +113,25 @@ def list_links(session: SessionDep, by: CurrentUser, q: Annotated[LinkQuery, Que
 def coverage(session: SessionDep, by: CurrentUser,
              prefecture_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="州（市）组织编号")] = None):
     return service.coverage(session, by, prefecture_id=prefecture_id)
+
+
+@router.get(
+    "/effect", response_model=LinkEffectReport,
+    summary="挂联实效 / Whether linked leaders went to their counties",
+    openapi_extra=token_access("records"),
+    description=(
+        "`org` 范围内（且调用者可见）在任挂联的每位领导、每个县：本期内本人在该县参与的已审核活动数（记录或参与；"
+        "同事的活动不计）、本人在该县最近一次已审核活动的日期，以及「挂联后 N 个月未到县开展活动」标记"
+        "（N 为该组织「双助推」办公室的研判会设置，默认 3）。期间已结束时统计到其最后一天。被标记的在前。\n\n"
+        "For each leader and county with a link in force inside `org`'s subtree (as far as the caller reads): the "
+        "leader's own verified activities there this period (recorded or taken part in; a colleague's do not "
+        "count), the date of the last one, and the flag \"linked but not active there for N months\" (N: the "
+        "organisation's meeting setting, default 3). A past period is counted up to its last day. Flagged first."
+    ),
+    responses={**AUTH_ERRORS, **ORG_NOT_FOUND, **INVALID},
+)
+def effect(session: SessionDep, by: CurrentUser, org: OrgCode, period: PeriodKey = None) -> LinkEffectReport:
+    return service.effect_report(session, by, org_for_read(session, by, org), periods.parse(period))
 
 
 @router.get(

@@ -331,7 +331,20 @@ async def end_link(request: Request, read: SessionDep, write: WriteSessionDep, b
 
 class CoverageQuery(BaseModel):
     prefecture_id: IdOrBlank = None
+    period: str = Field(default="", max_length=16)
     done: str = Field(default="", max_length=16)
+
+
+def _running(key: str) -> periods.Period:
+    """挂联实效's period on pages that show today's links: one still running (a past one, typed into the
+    address, is this year to date instead — its figures would be of other links than those shown)."""
+    period = periods.parse(key or None)
+    return period if period.end >= today_cn() else periods.parse(None)
+
+
+def _running_choices() -> list[tuple[str, str]]:
+    today = today_cn()
+    return [(k, label) for k, label in periods.choices(today) if periods.parse(k, today).end >= today]
 
 
 def _scope_name(session: Session, by: Principal, prefecture_id: int | None) -> str:
@@ -349,11 +362,18 @@ def coverage_page(request: Request, session: SessionDep, by: CurrentUser, q: Ann
     prefectures = service.coverage_prefectures(session, by)
     prefecture_id = q.prefecture_id if q.prefecture_id in {p.id for p in prefectures} else None
     cov = service.coverage(session, by, prefecture_id=prefecture_id)
+    period = _running(q.period)
+    idle_months, effects = service.coverage_effect(session, by, period, prefecture_id=prefecture_id)
     query = f"?prefecture_id={prefecture_id}" if prefecture_id else ""
+    params = {k: v for k, v in (("prefecture_id", prefecture_id), ("period", period.key if q.period else "")) if v}
+    here = "/links/coverage" + (f"?{urlencode(params)}" if params else "")
     return render(request, "links/coverage.html", {
-        "cov": cov, "prefectures": prefectures, "self_url": "/links/coverage" + query,
+        "cov": cov, "prefectures": prefectures, "self_url": here,
         "export_url": "/links/coverage.xlsx" + query, "may_assign": service.may_assign(by),
-        "done": DONE_MESSAGES.get(q.done), "back": quote("/links/coverage" + query, safe="/?=&"),
+        "done": DONE_MESSAGES.get(q.done), "back": quote(here, safe="/?="),
+        "period": period, "choices": _running_choices(), "idle_months": idle_months,
+        "effects": {(e.county_id, e.leader_member_id): e for e in effects},
+        "idle_count": sum(1 for e in effects if e.idle),
     }, block="table")
 
 
@@ -382,6 +402,6 @@ def my_links(request: Request, session: SessionDep, by: CurrentUser):
         "open_links": open_links, "ended_links": [k for k in reads if k.state == "ended"],
         "recent": activities.to_read(session, recent), "may_assign": service.may_assign(by),
         "figures": boards.county_summaries(session, sorted({k.county_id for k in open_links}), period),
-        "period": period,
+        "period": period, "effects": {e.county_id: e for e in service.my_link_effect(session, by, period)},
     })
 

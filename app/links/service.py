@@ -41,6 +41,7 @@ from app.links.schemas import (
     LinkChange,
     LinkCreate,
     LinkEffect,
+    LinkEffectReport,
     LinkRead,
 )
 from app.meeting.settings import settings_for
@@ -792,11 +793,21 @@ def _as_of(period: Period, today: date | None) -> date:
 
 def link_effect(session: Session, by: Principal, org: Organisation, period: Period, *,
                 today: date | None = None) -> list[LinkEffect]:
-    """挂联实效 of the links in force to counties in ``org``'s subtree that the caller reads; N is ``org``'s
-    meeting setting (the office asking). ``org`` comes from a loader (``OrgForRead`` or ``org_for_read``)."""
-    on = _as_of(period, today)
-    scope = [LinkAssignment.county_id.in_(subtree_ids(org.id)), visible_to(by)]
-    return _effects(session, scope, period=period, on=on, idle_months=idle_months_of(session, org.id))
+    """挂联实效 of the links in force to counties in ``org``'s subtree that the caller reads, the flagged
+    first; N is ``org``'s meeting setting (the office asking). ``org`` comes from a loader (``OrgForRead``
+    or ``org_for_read``)."""
+    return effect_report(session, by, org, period, today=today).rows
+
+
+def effect_report(session: Session, by: Principal, org: Organisation, period: Period, *,
+                  today: date | None = None) -> LinkEffectReport:
+    """``link_effect`` with what it is as of and how many are flagged (the API's answer)."""
+    on, idle_months = _as_of(period, today), idle_months_of(session, org.id)
+    rows = _effects(session, [LinkAssignment.county_id.in_(subtree_ids(org.id)), visible_to(by)], period=period,
+                    on=on, idle_months=idle_months)
+    return LinkEffectReport(org_code=org.code, period=period.key, period_label=period.label, on=on,
+                            idle_months=idle_months, idle_since=idle_since(on, idle_months), total=len(rows),
+                            idle=sum(1 for e in rows if e.idle), rows=rows)
 
 
 def idle_months_of(session: Session, org_id: int) -> int:

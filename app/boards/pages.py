@@ -25,13 +25,15 @@ from app.auth.principal import STAFF_ROLES, Principal
 from app.boards import charts, periods
 from app.boards import service as boards
 from app.boards.cache import BoardCache, BoardCacheDep, BoardKey, ViewerKind, database_identity
-from app.clock import CN
+from app.clock import CN, now_cn
 from app.deps import CurrentUser, OrgForRead, OrgForStaff, SessionDep
 from app.errors import NotFound
 from app.links.schemas import IdOrBlank
 from app.links.service import county_link_effect
+from app.meeting import slides
+from app.meeting.settings import settings_for
 from app.models import Committee, Organisation
-from app.orgs.service import ancestors, key_counties
+from app.orgs.service import ancestors
 from app.quality import backlog
 from app.screens.deps import SCREEN_HEADERS, ScreenScope
 from app.web import render, render_block_html, wants_fragment
@@ -271,30 +273,100 @@ def inactive_export(session: SessionDep, org: OrgForStaff, q: Annotated[Inactive
 
 
 # --- the meeting room ----------------------------------------------------------------------------
+# The big screen (app/meeting/slides.py decides the slides): /d/{token} for the room's display link,
+# /boards/{code}/meeting for a signed-in reader (the 大屏 button). Both play the organisation's
+# playlist (its office's meeting settings); each slide is fetched on its own and fits one screen.
 
-def _slides(session, link) -> list[str]:  # noqa: ANN001
-    top = session.get(Organisation, link.org_id)
-    return [top.code] + [c.code for c in key_counties(session, top.id)]
+SLIDE_POLL_SECONDS = 10  # a paused slide asks for new figures (204 while its version is unchanged)
+
+
+def _theme(session: Session, org: Organisation, asked: str | None) -> str:
+    return asked if asked in ("light", "dark") else settings_for(session, org.id).theme
+
+
+def _slide_href(base: str, code: str, query: dict) -> str:
+    """A slide's address: /d/{token}/slide/{code}?… on a display link, /boards/{top}/meeting/slide?org={code}&…
+    for a signed-in reader (``base`` ends with ``?`` there)."""
+    if base.endswith("?"):
+        return base + urlencode({"org": code, **query})
+    return f"{base}/{code}?" + urlencode(query)
+
+
+def _screen(request: Request, session: Session, top: Organisation, *, title: str, slide_base: str,
+            every: int, period: periods.Period, theme: str | None, headers: dict[str, str]) -> Response:
+    theme = _theme(session, top, theme)
+    playing = [(_slide_href(slide_base, s.code, {"part": s.part, "period": period.key, "theme": theme}), s.title)
+               for s in slides.playlist(session, top, period)]
+    return render(request, "meeting/screen.html", {
+        "title": title, "top": top, "slides": playing, "every": every, "period": period, "theme": theme,
+        "now": now_cn()}, headers=headers)
+
+
+def _slide(request: Request, session: Session, top: Organisation, code: str, *, slide_base: str,
+           part: str | None, period: periods.Period, since: int | None, scale: float, theme: str | None,
+           headers: dict[str, str]) -> Response:
+    org = boards.org_on_display(session, code, within=top.id)
+    try:
+        name, page = slides.parse_part(part, org, top)
+    except ValueError:
+        raise NotFound("大屏没有这一页") from None
+    county = name in slides.COUNTY_PARTS
+    version = boards.version(session, [("place", org.id), ("org", org.id)] if county else [("org", org.id)])
+    if since is not None and since == version:
+        return Response(status_code=204, headers=headers)
+    theme = _theme(session, top, theme)
+    ctx = slides.slide_context(session, org, name, page, period, scale, dark=theme == "dark")
+    url = _slide_href(slide_base, org.code, {"part": f"{name}-{page}" if page else name, "period": period.key,
+                                             "theme": theme, "s": scale})
+    page_html = render(request, "meeting/slide.html", ctx | {
+        "org": org, "top": top, "part": name, "page": ctx.get("page", 0), "period": period, "url": url,
+        "version": version, "poll": SLIDE_POLL_SECONDS, "as_of": now_cn(), "scale": scale,
+        "theme": theme}, block="slide", headers=headers)
+    # Revalidation as the boards do it: the same slide (the figures and the minute it was read) → 304.
+    page_html.headers["ETag"] = etag_of(bytes(page_html.body))
+    if etag_matches(request.headers.get("if-none-match", ""), page_html.headers["ETag"]):
+        return Response(status_code=304, headers={**headers, "ETag": page_html.headers["ETag"]})
+    return page_html
+
+
+Scale = Annotated[float, Query(ge=0.25, le=8)]
+Theme = Annotated[str | None, Query(pattern="^(light|dark)$")]
 
 
 @router.get("/d/{token}")
 def meeting(request: Request, session: SessionDep, link: ScreenScope,
-            every: Annotated[int, Query(ge=5, le=600)] = 20, period: Annotated[str | None, Query()] = None):
-    p = _period(period)
-    codes = _slides(session, link)
-    names = dict(session.execute(select(Organisation.code, Organisation.name)
-                                 .where(Organisation.code.in_(codes))).all())
-    return render(request, "boards/meeting.html", {
-        "link": link, "token": request.path_params["token"], "slides": [(c, names[c]) for c in codes],
-        "every": every, "period": p}, headers=dict(SCREEN_HEADERS))
+            every: Annotated[int, Query(ge=5, le=600)] = 20, period: Annotated[str | None, Query()] = None,
+            theme: Theme = None):
+    top = session.get(Organisation, link.org_id)
+    return _screen(request, session, top, title=link.name, slide_base=f"/d/{request.path_params['token']}/slide",
+                   every=every, period=_period(period), theme=theme, headers=dict(SCREEN_HEADERS))
 
 
 @router.get("/d/{token}/slide/{code}")
-def meeting_slide(request: Request, session: SessionDep, cache: BoardCacheDep, link: ScreenScope, code: str,
-                  period: Annotated[str | None, Query()] = None,
-                  since: Annotated[int | None, Query()] = None) -> Response:
-    org = boards.org_on_display(session, code, within=link.org_id)
-    base = f"/d/{request.path_params['token']}/slide"
-    return _serve_board(request, session, cache, org, _period(period), since, base=base,
-                        county=org.is_key_county and org.id != link.org_id, viewer="display",
-                        headers=dict(SCREEN_HEADERS))
+def meeting_slide(request: Request, session: SessionDep, link: ScreenScope, code: str,
+                  part: Annotated[str | None, Query(max_length=20)] = None,
+                  period: Annotated[str | None, Query()] = None, since: Annotated[int | None, Query()] = None,
+                  s: Scale = 1.0, theme: Theme = None) -> Response:
+    top = session.get(Organisation, link.org_id)
+    return _slide(request, session, top, code, slide_base=f"/d/{request.path_params['token']}/slide", part=part,
+                  period=_period(period), since=since, scale=s, theme=theme, headers=dict(SCREEN_HEADERS))
+
+
+@router.get("/boards/{code}/meeting")
+def board_meeting(request: Request, session: SessionDep, by: CurrentUser, org: OrgForRead,
+                  every: Annotated[int, Query(ge=5, le=600)] = 20, period: Annotated[str | None, Query()] = None,
+                  theme: Theme = None):
+    """The 大屏 button: the same meeting mode for a signed-in reader, without a display link."""
+    return _screen(request, session, org, title=f"{org.name} · 大屏", slide_base=f"/boards/{org.code}/meeting/slide?",
+                   every=every, period=_period(period), theme=theme, headers=dict(PRIVATE))
+
+
+@router.get("/boards/{code}/meeting/slide")
+def board_meeting_slide(request: Request, session: SessionDep, by: CurrentUser, org: OrgForRead,
+                        shown: Annotated[str | None, Query(alias="org", max_length=12)] = None,
+                        part: Annotated[str | None, Query(max_length=20)] = None,
+                        period: Annotated[str | None, Query()] = None, since: Annotated[int | None, Query()] = None,
+                        s: Scale = 1.0, theme: Theme = None) -> Response:
+    return _slide(request, session, org, shown or org.code, slide_base=f"/boards/{org.code}/meeting/slide?",
+                  part=part,
+                  period=_period(period), since=since, scale=s, theme=theme, headers=dict(PRIVATE))

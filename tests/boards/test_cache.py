@@ -217,7 +217,7 @@ def test_a_meeting_slide_revalidates_and_keeps_the_display_headers(session):
     _, token = create_screen(session, build_principal(session, staff, ip="test", today=today_cn()),
                            name="会议室", org_id=f.org(session, "530100").id)
     with TestClient(_app(session), base_url="http://testserver") as screen:
-        url = f"/d/{token}/slide/{COUNTY}?period={_period()}"
+        url = f"/d/{token}/slide/{COUNTY}?part=place-2&period={_period()}"  # task 7: the figures' 2nd slide
         slide = screen.get(url, headers={"HX-Request": "true"})
         assert slide.status_code == 200 and "4,321" in slide.text
         assert slide.headers["cache-control"] == "no-store" and slide.headers["referrer-policy"] == "no-referrer"

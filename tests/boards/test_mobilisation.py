@@ -115,6 +115,6 @@ def test_the_big_screen_shows_mobilisation(client, session, clock):
     session.flush()
     _, raw = screens.create_screen(session, who(session, "prefecture_staff"), name="昆明大屏", org_id=kunming.id)
     reach.mark(session, [make_member(session, wuhua).id], clock.now(), via="notified")
-    for code in ("530100", "530102"):  # the prefecture's overview, then the key county's board
-        slide = client.get(f"/d/{raw}/slide/{code}")
+    for code, part in (("530100", "summary"), ("530102", "own-1")):  # the overview, the county 政协's own
+        slide = client.get(f"/d/{raw}/slide/{code}?part={part}")
         assert slide.status_code == 200 and "委员动员面 · 1 / " in slide.text

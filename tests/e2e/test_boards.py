@@ -105,7 +105,7 @@ def test_meeting_mode_rotates_and_pauses_without_a_login(live_server, browser, a
         assert "云南省政协" in page.locator("#slide h1").inner_text()
         assert "/login" not in page.url
         page.wait_for_function("document.getElementById('meeting').dataset.slide === '1'", timeout=12_000)
-        page.locator("#slide h1", has_text="重点帮扶县看板").wait_for()
+        page.locator("#slide [data-part='figures']").wait_for()  # the playlist: tests/e2e/test_meeting_screen.py
         page.screenshot(path=str(artifacts / "meeting-1920x1080.png"))
         _no_sideways_scroll(page)
         page.click("#meeting-pause")

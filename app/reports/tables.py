@@ -40,11 +40,41 @@ def cell_text(kind: str, value) -> str:  # noqa: ANN001 - a cell: str, int, floa
         return "—"
     if isinstance(value, str):
         return value
-    if kind == "money":
-        return amount("money", value)
     if kind == "rate":
         return f"{value * 100:.1f}%"
-    return str(value)
+    # Thousands separators in tables (the page, Word, the text output): 1,234 and 152,306.5 — grouped
+    # here once, whether or not ``amount`` groups already.
+    whole, dot, fraction = amount(kind, value).partition(".")
+    return f"{int(whole.replace(',', '')):,}{dot}{fraction}"
+
+
+PHRASE_ENDS = "。；！？，、：;!?\n "  # where a phrase ends: a Chinese text is cut only there
+ABRIDGE_AT = 40  # 近期活动: about this many characters of each activity's description
+
+
+def phrase_ends_at(text: str, n: int) -> bool:
+    """Whether a phrase ends before ``text[n]``: a Chinese stop or pause, a space, or a Latin comma
+    or colon that is not inside a number (1,000 and 10:30 are one word)."""
+    ch = text[n]
+    if ch in PHRASE_ENDS:
+        return True
+    inside_number = 0 < n < len(text) - 1 and text[n - 1].isdigit() and text[n + 1].isdigit()
+    return ch in ",:" and not inside_number
+
+
+def abridge(text: str, limit: int = ABRIDGE_AT) -> str:
+    """``text``, or its beginning up to the last phrase end within ``limit`` characters (the first
+    one after it when there is none) followed by 「…」 — never cut inside a word or a number. A text
+    without any phrase end is kept whole (Word and the page wrap it)."""
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    ends = [n for n in range(1, len(text)) if phrase_ends_at(text, n)]
+    cut = max((n for n in ends if n <= limit), default=None) or next(iter(ends), None)
+    head = text[:cut].rstrip(PHRASE_ENDS + ",:") if cut else ""
+    if not head or len(head) == len(text.rstrip(PHRASE_ENDS + ",:")):
+        return text
+    return head + "…"
 
 
 def link(org_code: str, period: Period, *, task: int | None = None, scope: str = "org") -> str:
@@ -200,7 +230,7 @@ def members_table(session: Session, org: Organisation, period: Period) -> dict:
             .order_by(ActivityParticipant.member_id, Activity.occurred_on.desc(), Activity.id.desc())):
         if len(done[r.member_id]) < ACTIVITIES_PER_MEMBER:
             text = f"{r.occurred_on.month}月{r.occurred_on.day}日 {r.short_name}·{r.place}"
-            done[r.member_id].append(text + (f"：{r.description[:40]}" if r.description else ""))
+            done[r.member_id].append(text + (f"：{abridge(r.description)}" if r.description.strip() else ""))
     rows = []
     for n, r in enumerate(top, start=1):
         name, sector, where = people.get(r.member_id, ("", "", ""))

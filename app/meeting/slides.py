@@ -33,8 +33,6 @@ RANKING_ROWS = 12  # rows of a ranking or of the lagging key counties
 LATEST_ON_SLIDE = 4
 LAGGING_DETAIL = 5  # the lowest lagging key counties shown page by page after the list of them all
 
-KIND_LABELS = {"overview": "工作进度总览", "problems": "问题清单", "followups": "督办事项",
-               "lagging": "进度落后的重点县", "counties": "各县"}
 _PART = re.compile(r"^(summary|map|county|trend|(figures|ranking|lagging|place|own)-([1-9][0-9]?))$")
 COUNTY_PARTS = ("county", "place", "trend", "own")
 
@@ -110,8 +108,8 @@ def slides_of_kind(session: Session, top: Organisation, kind: str, period: perio
 
     ``problems`` (问题清单) and ``followups`` (督办事项) are not built yet: they show nothing, so a
     playlist naming them still plays the rest."""
-    if kind == "overview":
-        return overview_slides(session, top)
+    if kind == "overview":  # a key county's overview is its county board (its own progress included)
+        return county_slides(session, top) if top.is_key_county else overview_slides(session, top)
     if kind == "lagging":
         return lagging_slides(session, top, period)
     if kind == "counties":

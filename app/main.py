@@ -37,6 +37,7 @@ from app.links.pages import router as links_router
 from app.manage.pages import router as manage_router
 from app.meeting.api import router as meeting_api
 from app.meeting.pages import router as meeting_router
+from app.meeting.settings_pages import router as meeting_settings_router
 from app.notify.api import router as messages_api
 from app.notify.campaign_api import router as campaigns_api
 from app.notify.campaign_pages import router as campaigns_router
@@ -232,6 +233,7 @@ def create_app() -> FastAPI:
     app.include_router(orgs_api)
     app.include_router(boards_api)
     app.include_router(meeting_router)
+    app.include_router(meeting_settings_router)  # /meeting/CODE/settings: 大屏设置
     app.include_router(meeting_api)
     app.include_router(offline_router)  # /sw.js, /offline, /session/token
 

@@ -116,6 +116,7 @@ class FollowUpView:
     status: str
     then: dict | None  # {"why", "figures"} when it came from the 问题清单
     now: dict | None  # the same item in today's list, None when it has left it (or was manual)
+    compared: bool = True  # False: another organisation's meeting decided it, its list was not read
 
     @property
     def status_label(self) -> str:
@@ -127,7 +128,7 @@ class FollowUpView:
 
     @property
     def still_listed(self) -> bool | None:
-        return (self.now is not None) if self.from_list else None
+        return (self.now is not None) if self.from_list and self.compared else None
 
 
 def views(session: Session, rows: list[FollowUp], *, current: list[problem_list.Problem] | None,
@@ -145,7 +146,8 @@ def views(session: Session, rows: list[FollowUp], *, current: list[problem_list.
         ours = of_org is None or r.org_id == of_org
         item = found.get((r.source_kind, r.source_ref)) if r.source_kind != MANUAL and ours else None
         now = {"why": item.why, "figures": item.figures} if item else None
-        out.append(FollowUpView(r, orgs[r.org_id], orgs[r.owner_org_id], status_of(r, today), then, now))
+        out.append(FollowUpView(r, orgs[r.org_id], orgs[r.owner_org_id], status_of(r, today), then, now,
+                                compared=current is not None and ours))
     return out
 
 

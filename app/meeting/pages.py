@@ -28,7 +28,7 @@ from app.models import Organisation
 from app.web import redirect, render
 
 router = APIRouter(include_in_schema=False)
-PER_PAGE = 30
+PER_PAGE = 30  # follow-ups, and 问题清单 items (a province's list can run to a hundred)
 DONE = {"created": "已列入督办。", "closed": "已办结。"}
 
 
@@ -52,14 +52,18 @@ def _form_ctx(session: Session, by: Principal, org: Organisation) -> dict:
 
 
 def _meeting_page(request: Request, session: Session, by: Principal, org: Organisation, period_key: str | None, *,
-                  done: str = "", message: str | None = None, errors: dict | None = None,
+                  page: int = 1, done: str = "", message: str | None = None, errors: dict | None = None,
                   failed: tuple[str, str] | None = None, status_code: int = 200) -> Response:
     period = periods.parse(period_key)
     items = pl.problems(session, org, period)
     previous = fus.views(session, fus.previous_followups(session, org, period), current=items, of_org=org.id)
     taken = fus.open_sources(session, org)
+    pages = max(1, (len(items) + PER_PAGE - 1) // PER_PAGE)
+    page = min(page, pages)
     return render(request, "meeting/meeting.html", {
-        "org": org, "period": period, "choices": periods.choices(), "items": items, "previous": previous,
+        "org": org, "period": period, "choices": periods.choices(), "total": len(items), "page": page,
+        "pages": pages, "first": (page - 1) * PER_PAGE + 1, "items": items[(page - 1) * PER_PAGE:page * PER_PAGE],
+        "previous": previous,
         "taken": taken, "kinds": pl.KINDS, "done": DONE.get(done), "message": message, "errors": errors or {},
         "failed": failed, **_form_ctx(session, by, org)}, block="problems", status_code=status_code)
 
@@ -67,8 +71,9 @@ def _meeting_page(request: Request, session: Session, by: Principal, org: Organi
 @router.get("/meeting/{code}")
 def meeting_page(request: Request, session: SessionDep, by: CurrentUser, org: OrgForRead,
                  period: Annotated[str | None, Query(max_length=16)] = None,
+                 page: Annotated[int, Query(ge=1, le=10_000)] = 1,
                  done: Annotated[str, Query(max_length=16)] = "") -> Response:
-    return _meeting_page(request, session, by, org, period, done=done)
+    return _meeting_page(request, session, by, org, period, page=page, done=done)
 
 
 class CreateForm(BaseModel):

@@ -37,6 +37,7 @@ from app.models import (
     GrantRole,
     Organisation,
 )
+from app.orgs.service import ancestor_pairs
 from app.quality import backlog
 from app.reports.tables import link as activities_link
 from app.web import format_money
@@ -184,19 +185,48 @@ def _uncovered(session: Session, org: Organisation, period: Period, on: date) ->
     return out
 
 
+SHOWN_NAMES = 5  # leaders named in a unit's sentence; the rest are counted
+
+
 def _idle_leaders(session: Session, org: Organisation, period: Period) -> list[Problem]:
     """挂联实效's flag (app/links/service.py ``link_effect``: linked N months without an own verified
-    activity in the county, N the office's setting) as items."""
+    activity in the county, N the office's setting). A county's meeting gets one item per leader; above
+    it, one per unit one level down (the demo province has over a thousand flagged links: a meeting
+    decides per unit, and the unit's board and coverage list the names)."""
+    flagged = [e for e in link_effect(session, _reader(org), org, period) if e.idle]
+    if not flagged:
+        return []
+    months = flagged[0].idle_months
+    if org.level == "county":
+        out = []
+        for e in flagged:
+            when = f"最近一次在 {e.last_activity_on.isoformat()}" if e.last_activity_on else "挂联以来没有记录"
+            why = f"{e.leader_name}挂联{e.county_name}，{months} 个月以上没有本人参加的已审核活动在该县（{when}）。"
+            out.append(Problem("idle_leader", f"leader:{e.leader_member_id}:{e.county_code}",
+                               f"{e.leader_name} · {e.county_name}", why, "/links/coverage",
+                               {"months": months, "last": e.last_activity_on.isoformat() if e.last_activity_on
+                                else None, "since": e.since.isoformat()}))
+        return out
+    pairs = ancestor_pairs({e.county_id for e in flagged}).subquery()
+    unit_of: dict[int, Organisation] = dict(session.execute(  # each county -> its unit one level down
+        select(pairs.c.org_id, Organisation).join(Organisation, Organisation.id == pairs.c.ancestor_id)
+        .where(Organisation.parent_id == org.id)).all())
+    grouped: dict[int, list] = {}
+    for e in flagged:
+        grouped.setdefault(unit_of[e.county_id].id, []).append(e)
     out = []
-    for e in link_effect(session, _reader(org), org, period):
-        if not e.idle:
+    units = {u.id: u for u in unit_of.values()}
+    for unit in sorted(units.values(), key=lambda u: u.code):
+        rows = grouped.get(unit.id, [])
+        if not rows:
             continue
-        when = f"最近一次在 {e.last_activity_on.isoformat()}" if e.last_activity_on else "挂联以来没有记录"
-        why = f"{e.leader_name}挂联{e.county_name}，{e.idle_months} 个月以上没有本人参加的已审核活动在该县（{when}）。"
-        out.append(Problem("idle_leader", f"leader:{e.leader_member_id}:{e.county_code}",
-                           f"{e.leader_name} · {e.county_name}", why, "/links/coverage",
-                           {"months": e.idle_months, "last": e.last_activity_on.isoformat() if e.last_activity_on
-                            else None, "since": e.since.isoformat()}))
+        leaders = sorted({e.leader_name for e in rows})
+        names = "、".join(leaders[:SHOWN_NAMES]) + (f"等 {len(leaders)} 人" if len(leaders) > SHOWN_NAMES else "")
+        why = (f"{unit.name}范围内有 {len(rows):,} 条挂联（{names}）{months} 个月以上没有领导本人参加的已审核活动"
+               f"在所挂联的县。")
+        link = f"/links/coverage?prefecture_id={unit.id}" if unit.level == "prefecture" else "/links/coverage"
+        out.append(Problem("idle_leader", f"unit:{unit.code}", unit.name, why, link,
+                           {"months": months, "links": len(rows), "leaders": len(leaders)}))
     return out
 
 

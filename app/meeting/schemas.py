@@ -88,7 +88,8 @@ class FollowUpRead(BaseModel):
     status_label: str
     then: ProblemSnapshot | None = Field(description="列入督办时问题清单中的说明和数字（手工录入为 null）")
     now: ProblemSnapshot | None = Field(description="现在问题清单中的说明和数字；该问题已不在清单中时为 null")
-    still_listed: bool | None = Field(description="该问题现在是否仍在问题清单中（手工录入为 null）")
+    still_listed: bool | None = Field(description="该问题现在是否仍在问题清单中；手工录入、上级研判会交办的事项"
+                                                  "（未比对本组织的清单）和写入后的应答为 null")
     closed_note: str | None
     closed_at: datetime | None
     created_at: datetime

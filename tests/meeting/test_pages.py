@@ -88,3 +88,18 @@ def test_readers_see_without_forms_and_outsiders_get_404(client, session, world)
     f.login_as(client, session, world.outsider)
     assert client.get("/meeting/530100").status_code == 404
     assert client.get("/meeting/530100/followups").status_code == 404
+
+
+@SQLITE
+def test_a_long_list_is_paged(client, session, world):
+    from sqlalchemy import update
+
+    from app.models import Organisation
+
+    session.execute(update(Organisation).where(Organisation.level == "county").values(is_key_county=True))
+    session.flush()
+    f.login_as(client, session, world.province_staff)
+    first = client.get(f"/meeting/530000?period={YEAR}-ytd11")
+    assert first.status_code == 200 and "第 1 / " in first.text and 'start="1"' in first.text
+    second = client.get(f"/meeting/530000?period={YEAR}-ytd11&page=2", headers={"HX-Request": "true"})
+    assert 'start="31"' in second.text and "第 2 / " in second.text and "<html" not in second.text

@@ -89,25 +89,30 @@ def test_uncovered_key_county_until_a_leader_is_linked(world):
 def test_idle_leader_three_months_to_the_day(world):
     leader = _leader(world)
     ref = f"leader:{leader.id}:530102"
-    item = kinds(pl.problems(world.s, world.kunming, world.period()), "idle_leader")[ref]
+    item = kinds(pl.problems(world.s, world.wuhua, world.period()), "idle_leader")[ref]
     assert item.figures == {"months": 3, "last": None, "since": f"{YEAR}-03-01"} and "挂联以来没有记录" in item.why
     user = f.make_user(world.s, member=leader)
     # 23 August is three months before the 23 November: still active; the day before is not.
     world.verify(world.log("old", on=date(YEAR, 8, 22), user=user))
-    assert ref in kinds(pl.problems(world.s, world.kunming, world.period()), "idle_leader")
+    assert ref in kinds(pl.problems(world.s, world.wuhua, world.period()), "idle_leader")
     world.verify(world.log("edge", on=date(YEAR, 8, 23), user=user))
-    assert ref not in kinds(pl.problems(world.s, world.kunming, world.period()), "idle_leader")
+    assert ref not in kinds(pl.problems(world.s, world.wuhua, world.period()), "idle_leader")
     # N is the office's: at 2 months the same leader is idle again.
-    world.s.add(MeetingSetting(org_id=world.kunming.id, link_idle_months=2))
+    world.s.add(MeetingSetting(org_id=world.wuhua.id, link_idle_months=2))
     world.s.flush()
-    assert ref in kinds(pl.problems(world.s, world.kunming, world.period()), "idle_leader")
+    assert ref in kinds(pl.problems(world.s, world.wuhua, world.period()), "idle_leader")
 
 
 @SQLITE
-def test_a_colleagues_activity_is_not_the_leaders(world):
+def test_above_a_county_idle_leaders_are_counted_per_unit(world):
     leader = _leader(world)
-    world.verify(world.log("colleague", on=date(YEAR, 11, 1)))
-    assert f"leader:{leader.id}:530102" in kinds(pl.problems(world.s, world.kunming, world.period()), "idle_leader")
+    world.verify(world.log("colleague", on=date(YEAR, 11, 1)))  # a colleague's activity is not the leader's
+    items = kinds(pl.problems(world.s, world.kunming, world.period()), "idle_leader")
+    assert set(items) == {"unit:530102"}
+    assert items["unit:530102"].figures == {"months": 3, "links": 1, "leaders": 1}
+    assert leader.name in items["unit:530102"].why
+    province = kinds(pl.problems(world.s, world.province, world.period()), "idle_leader")
+    assert set(province) == {"unit:530100"} and province["unit:530100"].link == f"/links/coverage?prefecture_id={world.kunming.id}"
 
 
 @SQLITE

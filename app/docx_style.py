@@ -221,32 +221,78 @@ def turn_page(doc: DocumentObject, *, landscape: bool) -> None:
         _page(doc.add_section(WD_SECTION.NEW_PAGE), landscape=landscape)
 
 
+def text_width(*, landscape: bool) -> int:
+    """The type area's width on an A4 page of that orientation (EMU)."""
+    margins = LANDSCAPE_MARGINS if landscape else MARGINS
+    return (A4_HEIGHT if landscape else A4_WIDTH) - margins["left_margin"] - margins["right_margin"]
+
+
+HALF_EM = TABLE_SIZE // 2  # a digit or Latin letter at 五号; a CJK character takes two
+CELL_PADDING = Cm(0.4)  # the cell's left and right margins (0.19 cm each) and its borders
+NARROWEST = 6  # half-ems: a column is at least three CJK characters wide (its header wraps there)
+TEXT_ON_ONE_LINE = 16  # half-ems of a text cell kept on one line before it wraps (Chinese wraps anywhere)
+TEXT_AT_MOST = 40  # half-ems a long text column asks for when there is room
+
+
 def _display_width(text: str) -> int:
-    # A CJK character takes about two Latin ones' width.
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
 
 
-def _column_widths(header: list[str], rows: list[list[str]], room: int) -> list[int]:
-    """Share the type area's width by what each column holds, so a number or a short name fits on
-    one line and long texts take the rest (Word wraps them between characters as Chinese wraps)."""
-    weights = []
-    for n, name in enumerate(header):
+@dataclass(frozen=True)
+class _Need:
+    least: int  # EMU: a number on one line, a text wrapped at TEXT_ON_ONE_LINE
+    wish: int  # EMU: a text on fewer lines when there is room
+
+
+def _needs(rows: list[list[str]], numeric: list[bool]) -> list[_Need]:
+    """What each column needs: a number never wraps (it would break inside the number), a text may."""
+    needs = []
+    for n, is_number in enumerate(numeric):
         longest = max((_display_width(r[n]) for r in rows), default=0)
-        head_word = max((_display_width(w) for w in name.replace("·", " ").replace("（", " （").split()), default=0)
-        weights.append(max(5, min(40, longest + 1), min(10, head_word)))
-    total = sum(weights)
-    return [room * w // total for w in weights]
+        least = max(NARROWEST, longest if is_number else min(longest, TEXT_ON_ONE_LINE))
+        wish = least if is_number else max(least, min(longest, TEXT_AT_MOST))
+        needs.append(_Need(least * HALF_EM + CELL_PADDING, wish * HALF_EM + CELL_PADDING))
+    return needs
 
 
-def add_table(doc: DocumentObject, header: list[str], rows: list[list[str]], numeric: list[bool]) -> Table:
-    """A table in the 公文 table style: the header row repeated on every page, rows never split
-    across pages, numbers right-aligned (given already formatted), widths by content."""
-    section = doc.sections[-1]
-    room = (section.page_width or A4_WIDTH) - (section.left_margin or 0) - (section.right_margin or 0)
+def fits(rows: list[list[str]], numeric: list[bool], *, landscape: bool) -> bool:
+    """Whether a table of these cells fits the type area's width in one piece."""
+    return sum(n.least for n in _needs(rows, numeric)) <= text_width(landscape=landscape)
+
+
+def _parts(needs: list[_Need], room: int, repeat: int) -> list[list[int]]:
+    """The columns split into tables that each fit ``room``, each starting with the first ``repeat``
+    columns (the row's name), in order."""
+    fixed = list(range(repeat))
+    base = sum(needs[i].least for i in fixed)
+    parts, current, used = [], list(fixed), base
+    for i in range(repeat, len(needs)):
+        if used + needs[i].least > room and len(current) > repeat:
+            parts.append(current)
+            current, used = list(fixed), base
+        current.append(i)
+        used += needs[i].least
+    parts.append(current)
+    return parts
+
+
+def _widths(needs: list[_Need], room: int) -> list[int]:
+    """Fill ``room``: every column its least, what is left to the texts that wish for more, then to all."""
+    least = sum(n.least for n in needs)
+    if least >= room:
+        return [n.least for n in needs]
+    wish = sum(n.wish for n in needs)
+    if wish <= room:
+        return [n.wish * room // wish for n in needs]
+    more = wish - least
+    return [n.least + (n.wish - n.least) * (room - least) // more for n in needs]
+
+
+def _one_table(doc: DocumentObject, header: list[str], rows: list[list[str]], numeric: list[bool],
+               widths: list[int]) -> Table:
     table = doc.add_table(rows=1, cols=len(header))
     table.style = TABLE_STYLE
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
-    widths = _column_widths(header, rows, room)
     head = table.rows[0]
     for cell, name in zip(head.cells, header, strict=True):
         cell.paragraphs[0].style = TABLE_HEADER
@@ -265,3 +311,19 @@ def add_table(doc: DocumentObject, header: list[str], rows: list[list[str]], num
         for cell in column.cells:
             cell.width = width  # Word reads the cells' widths, LibreOffice the grid's
     return table
+
+
+def add_table(doc: DocumentObject, caption: str, header: list[str], rows: list[list[str]], numeric: list[bool],
+              *, repeat: int = 1) -> list[Table]:
+    """A captioned table in the 公文 table style: the header row repeated on every page, rows never
+    split across pages, numbers (given already formatted) right-aligned and never wrapped, widths
+    by content. A table wider than the page is split by columns into tables captioned 「（续）」,
+    each starting with the first ``repeat`` columns."""
+    room = text_width(landscape=is_landscape(doc))
+    needs = _needs(rows, numeric)
+    tables = []
+    for n, cols in enumerate(_parts(needs, room, repeat)):
+        doc.add_paragraph(caption if n == 0 else f"{caption}（续）", style=TABLE_CAPTION)
+        tables.append(_one_table(doc, [header[i] for i in cols], [[r[i] for i in cols] for r in rows],
+                                 [numeric[i] for i in cols], _widths([needs[i] for i in cols], room)))
+    return tables

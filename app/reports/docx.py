@@ -10,9 +10,6 @@ from io import BytesIO
 from app import docx_style as style
 from app.reports.tables import cell_text
 
-# More columns than this do not fit the portrait type area (15.6 cm) at 五号: the table goes landscape.
-PORTRAIT_COLUMNS = 8
-
 
 def to_docx(report: dict) -> bytes:
     doc = style.official_document(report["title"])
@@ -22,14 +19,17 @@ def to_docx(report: dict) -> bytes:
 
     for table in report["tables"]:
         columns = table["columns"]
-        style.turn_page(doc, landscape=bool(table["rows"]) and len(columns) > PORTRAIT_COLUMNS)
-        doc.add_paragraph(table["title"], style=style.TABLE_CAPTION)
         if not table["rows"]:
+            doc.add_paragraph(table["title"], style=style.TABLE_CAPTION)
             doc.add_paragraph(table["empty"], style=style.BODY)
             continue
-        style.add_table(doc, [c["name"] for c in columns],
-                        [[cell_text(c["kind"], v) for c, v in zip(columns, row, strict=True)] for row in table["rows"]],
-                        [c["kind"] != "text" for c in columns])
+        cells = [[cell_text(c["kind"], v) for c, v in zip(columns, row, strict=True)] for row in table["rows"]]
+        numeric = [c["kind"] != "text" for c in columns]
+        # A table too wide for the portrait page gets a landscape section (split further if need be).
+        style.turn_page(doc, landscape=not style.fits(cells, numeric, landscape=False))
+        # A part of a split table starts with the row's name (and its rank or number before it).
+        repeat = next((n for n, c in enumerate(columns) if c["kind"] == "text"), 0) + 1
+        style.add_table(doc, table["title"], [c["name"] for c in columns], cells, numeric, repeat=repeat)
 
     style.turn_page(doc, landscape=False)
     doc.add_paragraph(f"{report['scope_note']}生成时间：{report['generated_at']}（北京时间）。", style=style.BODY)

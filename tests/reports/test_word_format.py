@@ -14,13 +14,14 @@ from docx.enum.section import WD_ORIENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
 from docx.oxml.ns import qn
 from docx.shared import Cm, Mm, Pt
+from docx.table import Table
 from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
 from app import docx_style as style
 from app.models import Member
-from app.reports.docx import PORTRAIT_COLUMNS, to_docx
+from app.reports.docx import to_docx
 from app.reports.service import build_report
 from app.reports.tables import ABRIDGE_AT, abridge, cell_text
 from tests import factories as f
@@ -43,15 +44,38 @@ def _word(world, q3) -> Document:
     return Document(BytesIO(to_docx(build_report(world.s, world.kunming, q3))))
 
 
-def _section_of_each_table(doc: Document) -> list[int]:
-    """Which section each table sits in: a paragraph carrying a w:sectPr ends a section."""
-    sections, n = [], 0
+def _tables_by_caption(doc: Document) -> list[tuple[str, int, Table]]:
+    """Each table with the caption above it and the section it sits in (a paragraph carrying a
+    w:sectPr ends a section)."""
+    found, section, caption = [], 0, ""
+    tables = iter(doc.tables)
     for block in doc.element.body.iterchildren():
         if block.tag == qn("w:tbl"):
-            sections.append(n)
-        elif block.tag == qn("w:p") and block.find(f"{qn('w:pPr')}/{qn('w:sectPr')}") is not None:
-            n += 1
-    return sections
+            found.append((caption, section, next(tables)))
+        elif block.tag == qn("w:p"):
+            if block.find(f"{qn('w:pPr')}/{qn('w:sectPr')}") is not None:
+                section += 1
+            elif block.find(f"{qn('w:pPr')}/{qn('w:pStyle')}") is not None and block.find(
+                    f"{qn('w:pPr')}/{qn('w:pStyle')}").get(qn("w:val")) == doc.styles[style.TABLE_CAPTION].style_id:
+                caption = "".join(t.text or "" for t in block.iter(qn("w:t")))
+    return found
+
+
+def _joined(doc: Document) -> dict[str, list[list[str]]]:
+    """The report's tables as Word shows them, a table split by columns put back together: each
+    part after the first repeats the leading columns (the row's name), which are dropped here."""
+    whole: dict[str, list[list[str]]] = {}
+    for caption, _, table in _tables_by_caption(doc):
+        rows = [[c.text for c in r.cells] for r in table.rows]
+        title = caption.removesuffix("（续）")
+        if title not in whole:
+            whole[title] = rows
+            continue
+        first = whole[title]
+        repeat = next(n for n in range(len(rows[0])) if rows[0][n] != first[0][n])
+        assert [r[:repeat] for r in rows] == [r[:repeat] for r in first]
+        whole[title] = [a + b[repeat:] for a, b in zip(first, rows, strict=True)]
+    return whole
 
 
 @SQLITE
@@ -69,15 +93,25 @@ def test_every_section_is_a4_portrait_but_the_wide_tables(world, q3):
                                                               strict=True))
     assert not orientations[0] and not orientations[-1] and any(orientations)
 
-    where = _section_of_each_table(doc)
-    assert len(where) == len(doc.tables) == 4  # 下级组织, 重点县, 排名, 典型
-    for table, n in zip(doc.tables, where, strict=True):
-        assert orientations[n] == (len(table.columns) > PORTRAIT_COLUMNS), [c.text for c in table.rows[0].cells]
+    placed = _tables_by_caption(doc)
+    landscape = {caption for caption, n, _ in placed if orientations[n]}
+    # 下级组织 and 重点县 have a column per indicator (21 and 20 here): landscape, in two parts each.
+    assert landscape == {"下级组织分项统计（按组织，已审核）", "下级组织分项统计（按组织，已审核）（续）",
+                         "重点帮扶县分项统计（按活动地点，已审核）", "重点帮扶县分项统计（按活动地点，已审核）（续）"}
+    for caption, n, table in placed:
+        section = doc.sections[n]
+        room = section.page_width - section.left_margin - section.right_margin
+        assert sum(c.width for c in table.columns) <= room + Mm(1), caption  # no table runs off the page
+        for column in table.columns:  # a number stays on one line: half an em a digit at 五号, 0.38 cm margins
+            numbers = [c.text for c in column.cells[1:] if c.paragraphs[0].style.name == style.TABLE_NUMBER]
+            assert all(column.width >= Pt(10.5 / 2) * len(text) + Cm(0.38) for text in numbers), (caption, numbers)
         assert table.style.name == style.TABLE_STYLE
         header = table.rows[0]._tr.trPr
         assert header is not None and header.find(qn("w:tblHeader")) is not None  # repeated on every page
         assert all(r._tr.trPr is None or r._tr.trPr.find(qn("w:tblHeader")) is None for r in table.rows[1:])
-    assert orientations[where[0]] and orientations[where[1]]  # units and counties: one column per indicator
+    report = build_report(world.s, world.kunming, q3)
+    for table in report["tables"]:
+        assert _joined(doc)[table["title"]][0] == [c["name"] for c in table["columns"]]  # no column lost
 
     footer = doc.sections[0].footer.paragraphs[0]
     assert footer.text == "— 1 —" and " PAGE " in footer._p.xml
@@ -147,9 +181,11 @@ def test_word_cells_equal_the_report_page_with_thousands_separators(client, sess
     page = client.get(f"/reports?org=530100&period={YEAR}-ytdq3")
     assert page.status_code == 200
     on_page = _page_tables(page.text)
-    doc = Document(BytesIO(to_docx(build_report(session, world.kunming, q3))))
-    in_word = [[[c.text for c in r.cells] for r in t.rows] for t in doc.tables]
-    assert in_word == [on_page[k] for k in ("units", "counties", "ranking", "members")]
+    report = build_report(session, world.kunming, q3)
+    doc = Document(BytesIO(to_docx(report)))
+    joined = _joined(doc)
+    in_word = [joined[t["title"]] for t in report["tables"]]
+    assert in_word == [on_page[t["key"]] for t in report["tables"]]
 
     header = in_word[0][0]
     wuhua = next(r for r in in_word[0] if r[0] == "五华区政协")

@@ -35,6 +35,7 @@ from app.meeting.settings import settings_for
 from app.models import Committee, Organisation
 from app.orgs.service import ancestors
 from app.quality import backlog
+from app.reports.tables import cell_text
 from app.screens.deps import SCREEN_HEADERS, ScreenScope
 from app.web import render, render_block_html, wants_fragment
 from app.xlsx import text_row, workbook_bytes
@@ -321,7 +322,7 @@ def _slide(request: Request, session: Session, top: Organisation, code: str, *, 
     page_html = render(request, "meeting/slide.html", ctx | {
         "org": org, "top": top, "part": name, "page": ctx.get("page", 0), "period": period, "url": url,
         "version": version, "poll": SLIDE_POLL_SECONDS, "as_of": now_cn(), "scale": scale,
-        "theme": theme}, block="slide", headers=headers)
+        "theme": theme, "figure_text": cell_text}, block="slide", headers=headers)
     # Revalidation as the boards do it: the same slide (the figures and the minute it was read) → 304.
     page_html.headers["ETag"] = etag_of(bytes(page_html.body))
     if etag_matches(request.headers.get("if-none-match", ""), page_html.headers["ETag"]):

@@ -174,3 +174,19 @@ def test_the_big_screen_button_opens_the_meeting_mode_for_a_reader(world, sessio
     client.cookies.clear()
     f.login_as(client, session, world.outsider)
     assert client.get("/boards/530100/meeting").status_code == 404
+
+
+@SQLITE
+def test_every_figure_on_a_slide_has_thousands_separators(world, session, client):
+    from app.activities import service as activities
+    from app.activities.schemas import ActivityInput
+
+    money = next(i for i in f.indicators(session, world.task) if i.kind == "money")
+    data = ActivityInput(task_id=world.task.id, county_id=world.wuhua.id, occurred_on=world.period().start,
+                         description="设备", values={world.count.id: "1234", money.id: "12345.67"})
+    world.verify(activities.record_activity(session, by=world.p(world.member), data=data, idempotency_key="m",
+                                            today=world.period().end).activity)
+    _, token = create_screen(session, world.p(world.staff), name="昆明会议室", org_id=world.kunming.id)
+    period = f"{YEAR}-ytd11"
+    shown = "".join(client.get(f"/d/{token}/slide/530102?part=place-{n}&period={period}").text for n in (1, 2))
+    assert "12,345.67" in shown and "1,234" in shown and "12345" not in shown

@@ -21,7 +21,7 @@ from sqlmodel import Session
 
 from app.audit.service import record as audit
 from app.auth.principal import READ_ROLES, STAFF_ROLES, Principal, org_for_read, org_for_staff
-from app.boards.periods import Period
+from app.boards.periods import Period, parse
 from app.clock import now_utc, today_cn
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.meeting import problems as problem_list
@@ -123,6 +123,14 @@ class FollowUpView:
         return STATUS_LABELS[self.status]
 
     @property
+    def period_label(self) -> str:
+        """The meeting's period as people say it (its key, for a year the picker no longer offers)."""
+        try:
+            return parse(self.row.period).label
+        except Invalid:
+            return self.row.period
+
+    @property
     def from_list(self) -> bool:
         return self.row.source_kind != MANUAL
 
@@ -191,7 +199,7 @@ def create_followup(session: Session, *, by: Principal, org: Organisation, perio
         item = problem_list.by_key(problem_list.problems(session, org, period)).get((kind, data.source_ref))
         if item is None:
             raise Invalid("这个问题已不在本期问题清单中，请刷新后重试", code="problem_gone")
-        title, then = title or item.why, item.snapshot()
+        title, then = title or f"{item.kind_label}：{item.title}", item.snapshot()
     if not title:
         errors["title"] = "请填写督办事项"
     if errors:

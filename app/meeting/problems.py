@@ -39,8 +39,8 @@ from app.models import (
 )
 from app.orgs.service import ancestor_pairs
 from app.quality import backlog
+from app.reports.tables import cell_text
 from app.reports.tables import link as activities_link
-from app.web import format_money
 
 DROP_POINTS = 5.0  # a fall of this many percentage points or more in a month is a problem
 
@@ -85,16 +85,12 @@ class Problem:
 # --- numbers as people read them ---------------------------------------------------------------------
 
 def number(kind: str, value: int) -> str:
-    """A count or an amount (hundredths of 万元) with thousands separators: 12,345 · 1,250.5."""
-    if kind != "money":
-        return f"{value:,}"
-    text = format_money(value)
-    whole, dot, frac = text.partition(".")
-    return f"{int(whole):,}{dot}{frac}"
+    """A count or an amount (hundredths of 万元) with thousands separators: the reports' one rule."""
+    return cell_text(kind, value)
 
 
 def pct(ratio: float | None) -> str:
-    return "—" if ratio is None else f"{ratio * 100:.1f}%"
+    return cell_text("rate", ratio)
 
 
 def _points(ratio: float | None) -> float | None:

@@ -45,6 +45,14 @@ def test_problem_and_followup_slides_render_with_big_type_classes(world):
     assert len(slides) == 1 and slides[0]["counts"] == {"open": 1, "overdue": 0, "done": 0}
     html = templates().env.get_template("meeting/_slide_followups.html").render(**slides[0])
     assert "mt-status-open" in html and "当时：" in html and "现在：" in html
+    hostile, _ = fus.create_followup(world.s, by=world.p(world.staff), org=world.kunming, period=world.period(),
+                                     data=FollowUpCreate(title="<script>alert(1)</script>", owner_org="530103",
+                                                         due_on=TODAY, done_criteria="x"), submission_key="h")
+    hostile.period = f"{YEAR}-10"
+    world.s.flush()
+    slides = screen.followup_slides(world.s, world.kunming, world.period(f"{YEAR}-11"), 6)
+    html = templates().env.get_template("meeting/_slide_followups.html").render(**slides[0])
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>" not in html
     empty = screen.followup_slides(world.s, world.qujing, world.period(), 6)
     assert empty[0]["items"] == [] and "没有督办事项" in templates().env.get_template(
         "meeting/_slide_followups.html").render(**empty[0])

@@ -288,15 +288,26 @@ def _widths(needs: list[_Need], room: int) -> list[int]:
     return [n.least + (n.wish - n.least) * (room - least) // more for n in needs]
 
 
+def _styled(cell, style_id: str, text: str) -> None:  # noqa: ANN001 - a table cell
+    para = cell.paragraphs[0]
+    para._p.get_or_add_pPr().style = style_id
+    para.add_run(text)
+
+
 def _one_table(doc: DocumentObject, header: list[str], rows: list[list[str]], numeric: list[bool],
                widths: list[int]) -> Table:
     table = doc.add_table(rows=1, cols=len(header))
     table.style = TABLE_STYLE
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    # Styles by id on the elements: python-docx's lookup by name reads every style, per paragraph.
+    ids = {s.name: s.style_id for s in STYLES}
+    # Word reads the cells' widths, LibreOffice the grid's; rows added later take the grid's.
+    for column, width in zip(table.columns, widths, strict=True):
+        column.width = width
     head = table.rows[0]
-    for cell, name in zip(head.cells, header, strict=True):
-        cell.paragraphs[0].style = TABLE_HEADER
-        cell.paragraphs[0].add_run(name)
+    for cell, name, width in zip(head.cells, header, widths, strict=True):
+        cell.width = width
+        _styled(cell, ids[TABLE_HEADER], name)
     trpr = head._tr.get_or_add_trPr()
     for tag in ("w:cantSplit", "w:tblHeader"):
         trpr.append(OxmlElement(tag))
@@ -304,12 +315,7 @@ def _one_table(doc: DocumentObject, header: list[str], rows: list[list[str]], nu
         row = table.add_row()
         row._tr.get_or_add_trPr().append(OxmlElement("w:cantSplit"))
         for cell, value, is_number in zip(row.cells, values, numeric, strict=True):
-            cell.paragraphs[0].style = TABLE_NUMBER if is_number else TABLE_TEXT
-            cell.paragraphs[0].add_run(value)
-    for column, width in zip(table.columns, widths, strict=True):
-        column.width = width
-        for cell in column.cells:
-            cell.width = width  # Word reads the cells' widths, LibreOffice the grid's
+            _styled(cell, ids[TABLE_NUMBER] if is_number else ids[TABLE_TEXT], value)
     return table
 
 

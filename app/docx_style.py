@@ -1,6 +1,7 @@
 """Word files as offices expect them (党政机关公文格式, GB/T 9704): A4 portrait, the standard margins,
 named styles instead of fonts set run by run, page numbers 「— 1 —」 in the footer, wide tables in
-A4 landscape sections of their own with the header row repeated on every page.
+A4 landscape sections of their own (split by columns when even that is too narrow) with the header
+row repeated on every page.
 
 Every .docx we hand out starts from ``official_document()`` and writes paragraphs in the styles
 below. The fonts are the ones offices have (方正小标宋简体, 仿宋_GB2312, 黑体, 楷体_GB2312); each is
@@ -38,8 +39,9 @@ LANDSCAPE_MARGINS = {"top_margin": Cm(2.8), "bottom_margin": Cm(2.6), "left_marg
 TITLE_FONT, BODY_FONT, HEI_FONT, KAI_FONT, PAGE_NUMBER_FONT = "方正小标宋简体", "仿宋_GB2312", "黑体", "楷体_GB2312", "宋体"
 LATIN_FONT = "Times New Roman"  # digits and Latin letters in 公文
 
-# Per font: the system font that stands in for it, that font's English name, and its PANOSE
-# (Word picks the closest installed font by charset and PANOSE when neither name is there).
+# Per font: the font that stands in for it (w:altName — a chain ending in the Windows font's English
+# name) and the PANOSE of that family (Word picks the closest installed font by charset and PANOSE
+# when no name in the chain is there).
 FALLBACKS = {
     TITLE_FONT: ("宋体", "02010600030101010101"),
     BODY_FONT: ("仿宋", "02010609060101010101"),

@@ -199,11 +199,15 @@ def screen_chart(option: dict, scale: float, *, dark: bool = False) -> dict:
     if "visualMap" in option:
         option["visualMap"] |= {"textStyle": dict(text), "itemWidth": round(36 * scale),
                                 "itemHeight": round(24 * scale), "itemGap": round(10 * scale)}
+    # A series' labels (the map's names) stay dark on their white halo: the regions' colours are the
+    # same in either theme.
+    label = {"fontSize": px, "lineHeight": round(34 * scale), "textBorderWidth": round(3 * scale)}
     for series in option.get("series", []):
-        series["label"] = {**series.get("label", {}), "fontSize": px}
+        series["label"] = {**series.get("label", {}), **label}
         for item in series.get("data", []):
             if isinstance(item, dict) and isinstance(item.get("label"), dict):
-                item["label"]["fontSize"] = px
+                item["label"] |= label | {k: v for k, v in series["label"].items() if k in ("color", "textBorderColor")}
+    option.pop("media", None)  # the phone's layout: a screen is never that narrow
     return option
 
 

@@ -190,3 +190,17 @@ def test_every_figure_on_a_slide_has_thousands_separators(world, session, client
     period = f"{YEAR}-ytd11"
     shown = "".join(client.get(f"/d/{token}/slide/530102?part=place-{n}&period={period}").text for n in (1, 2))
     assert "12,345.67" in shown and "1,234" in shown and "12345" not in shown
+
+
+def test_charts_on_the_screen_carry_room_sized_type_at_any_scale():
+    from app.boards import charts
+
+    trend = slides.screen_chart(charts.trend_option([1, 2], {"产业": [1, 2]}, unit="次"), 2.0, dark=True)
+    assert trend["xAxis"]["axisLabel"] == {"fontSize": 56, "color": "#f0f3f6"}
+    assert trend["legend"]["textStyle"]["fontSize"] == 56 and trend["yAxis"]["nameTextStyle"]["fontSize"] == 56
+    board = charts.progress_map_option({"530100": 0.8}, {"530100": "昆明市"})
+    shown = slides.screen_chart(board, 1.0, dark=True)
+    assert "media" not in shown and shown["visualMap"]["textStyle"]["fontSize"] == 28
+    label = shown["series"][0]["data"][0]["label"]
+    assert label["fontSize"] == 28 and label["color"] == "#1f2328"  # dark on its halo, whatever the theme
+    assert board["series"][0]["label"]["fontSize"] == 11  # the boards' own option is left as it was

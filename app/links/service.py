@@ -755,15 +755,18 @@ def _effects(session: Session, in_scope: Sequence[ColumnElement[bool]], *, perio
                     func.min(LinkAssignment.role).label("role"))  # 'lead' < 'liaison': a lead link wins
              .where(active_on(on), *in_scope)
              .group_by(LinkAssignment.leader_member_id, LinkAssignment.county_id).cte("pairs"))
-    own = (select(ActivityParticipant.member_id, Activity.county_id,
+    # Joined to the pairs, and the counties named once more as a list: SQLite then reads the activities by
+    # county and date. With both as IN lists alone it walked every verified activity once per candidate
+    # (24 s on the 60,000-activity demo; now 0.2 s for the province's 1,289 pairs, 43 ms for one county).
+    own = (select(pairs.c.member_id, pairs.c.county_id,
                   func.sum(case((Activity.occurred_on >= period.start, 1), else_=0)).label("n"),
                   func.max(Activity.occurred_on).label("last_on"))
-           .join(Activity, Activity.id == ActivityParticipant.activity_id)
+           .join(ActivityParticipant, ActivityParticipant.member_id == pairs.c.member_id)
+           .join(Activity, and_(Activity.id == ActivityParticipant.activity_id, Activity.county_id == pairs.c.county_id))
            .where(ActivityParticipant.status == ParticipantStatus.confirmed.value,
-                  Activity.status == ActivityStatus.verified.value, Activity.occurred_on <= on,
-                  ActivityParticipant.member_id.in_(select(pairs.c.member_id)),
-                  Activity.county_id.in_(select(pairs.c.county_id)))
-           .group_by(ActivityParticipant.member_id, Activity.county_id).subquery("own"))
+                  Activity.county_id.in_(select(pairs.c.county_id)),
+                  Activity.status == ActivityStatus.verified.value, Activity.occurred_on <= on)
+           .group_by(pairs.c.member_id, pairs.c.county_id).subquery("own"))
     rows = session.execute(
         select(pairs.c.member_id, pairs.c.county_id, pairs.c.since, pairs.c.role, Member.name,
                Organisation.code, Organisation.name.label("county_name"), own.c.n, own.c.last_on)

@@ -1,6 +1,7 @@
 """The big screen fits the room (issue 19): every slide of the demo province's default playlist at
 1920×1080, and the first slides at 3840×2160, with no scrolling and type readable from 6 m —
-body text ≥ 28 px and headline figures ≥ 64 px at 1080p, both × height ÷ 1080 on a larger screen.
+body text ≥ 28 px and headline figures ≥ 64 px at 1080p, both × height ÷ 1080 on a larger screen
+(and on a phone, ordinary phone type without sideways scrolling).
 Slides are stepped with the arrow key (no waiting for the rotation); 1080p screenshots are kept."""
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ def _screen_url(browser, base: str) -> str:
         context.close()
 
 
-def _walk(page, url: str, *, slides: int | None, scale: float, shots=None) -> int:
-    """Open the screen (rotation slowed right down), step through its slides, check each; the count walked."""
+def _walk(page, url: str, *, slides: int | None, scale: float, shots=None, room: bool = True) -> int:
+    """Open the screen (rotation slowed right down), step through its slides, check each; the count walked.
+    ``room``: a meeting room's screen (fits, room-sized type); else a phone (readable, may scroll down)."""
     page.goto(url + ("&" if "?" in url else "?") + "every=600")
     total = page.locator(".meeting-slides li").count()
     assert total > 0
@@ -62,6 +64,9 @@ def _walk(page, url: str, *, slides: int | None, scale: float, shots=None) -> in
             page.wait_for_timeout(300)  # ECharts lays its labels out after the first frame
         got = page.evaluate(MEASURE)
         where = f"slide {n + 1}/{total} ({got['part']}) at scale {scale}"
+        if not room:
+            assert got["sideways"] <= 0 and got["smallest"][0] >= 14, f"{where} on a phone: {got}"
+            continue
         assert got["docOver"] <= 0 and got["slideOver"] <= 0, f"{where} overflows: {got}"
         assert got["sideways"] <= 0, f"{where} scrolls sideways: {got}"
         assert got["smallest"][0] >= 28 * scale - 0.5, f"{where}: text under {28 * scale}px: {got['smallest']}"
@@ -83,6 +88,11 @@ def test_every_slide_fits_1080p_and_the_first_fit_4k(live_server, browser, artif
     page = browser.new_page(viewport={"width": 3840, "height": 2160})
     try:
         _walk(page, url + "?theme=dark" if "?" not in url else url + "&theme=dark", slides=3, scale=2.0)
+    finally:
+        page.close()
+    page = browser.new_page(viewport={"width": 360, "height": 740})  # the 大屏 button pressed on a phone
+    try:
+        _walk(page, url, slides=3, scale=0.5, room=False)
     finally:
         page.close()
     assert time.monotonic() - started < 90, "the walk should stay quick"

@@ -330,6 +330,14 @@ def _slide(request: Request, session: Session, top: Organisation, code: str, *, 
     return page_html
 
 
+def _link_org(session: Session, link) -> Organisation:  # noqa: ANN001 - a ScreenLink
+    """The display link's organisation (a foreign key: missing only if deleted under a live screen)."""
+    top = session.get(Organisation, link.org_id)
+    if top is None:
+        raise NotFound("没有这个组织")
+    return top
+
+
 Scale = Annotated[float, Query(ge=0.25, le=8)]
 Theme = Annotated[str | None, Query(pattern="^(light|dark)$")]
 
@@ -338,7 +346,7 @@ Theme = Annotated[str | None, Query(pattern="^(light|dark)$")]
 def meeting(request: Request, session: SessionDep, link: ScreenScope,
             every: Annotated[int, Query(ge=5, le=600)] = 20, period: Annotated[str | None, Query()] = None,
             theme: Theme = None):
-    top = session.get(Organisation, link.org_id)
+    top = _link_org(session, link)
     return _screen(request, session, top, title=link.name, slide_base=f"/d/{request.path_params['token']}/slide",
                    every=every, period=_period(period), theme=theme, headers=dict(SCREEN_HEADERS))
 
@@ -348,7 +356,7 @@ def meeting_slide(request: Request, session: SessionDep, link: ScreenScope, code
                   part: Annotated[str | None, Query(max_length=20)] = None,
                   period: Annotated[str | None, Query()] = None, since: Annotated[int | None, Query()] = None,
                   s: Scale = 1.0, theme: Theme = None) -> Response:
-    top = session.get(Organisation, link.org_id)
+    top = _link_org(session, link)
     return _slide(request, session, top, code, slide_base=f"/d/{request.path_params['token']}/slide", part=part,
                   period=_period(period), since=since, scale=s, theme=theme, headers=dict(SCREEN_HEADERS))
 

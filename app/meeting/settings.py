@@ -60,13 +60,14 @@ def save_settings(session: Session, by: Principal, org: Organisation, *, playlis
 
     row = session.get(MeetingSetting, org.id)
     before = _shown(row) if row is not None else None
-    after = {"playlist": ",".join(kinds), "theme": theme, "link_idle_months": months}
-    if before == after:
-        return row  # type: ignore[return-value]  # row exists when before does
+    playing = ",".join(kinds)
+    after = {"playlist": playing, "theme": theme, "link_idle_months": months}
+    if row is not None and before == after:
+        return row
     if row is None:
         row = MeetingSetting(org_id=org.id)
         session.add(row)
-    row.playlist, row.theme, row.link_idle_months = after["playlist"], theme, months
+    row.playlist, row.theme, row.link_idle_months = playing, theme, months
     row.updated_by_user_id, row.updated_at = by.user_id or None, now_utc()
     audit(session, actor=by.actor, action="meeting.settings", target_type="meeting_setting", target_id=org.id,
           org_id=org.id, before=before, after=after)

@@ -238,11 +238,11 @@ def slide_context(session: Session, org: Organisation, part: str, page: int, per
         return ctx
     if part == "lagging":
         rows = lagging_rows(session, org, period)
-        pages = row_pages(len(rows))
-        if page > len(pages):
+        spans = row_pages(len(rows))
+        if page > len(spans):
             raise missing
-        at = pages[page - 1]
-        ctx = {"lagging": rows[at.start:at.stop], "page": page, "pages": len(pages), "first_row": at.start,
+        at = spans[page - 1]
+        ctx = {"lagging": rows[at.start:at.stop], "page": page, "pages": len(spans), "first_row": at.start,
                "lagging_total": len(rows)}
         return ctx
     ov = boards.overview(session, org, period)
@@ -254,10 +254,10 @@ def slide_context(session: Session, org: Organisation, part: str, page: int, per
         ctx |= {"tasks": pages[page - 1], "page": page, "pages": len(pages),
                 "first_task": sum(len(p) for p in pages[:page - 1])}
     elif part == "ranking":
-        pages = row_pages(len(ov.ranking))
-        if page > len(pages):
+        spans = row_pages(len(ov.ranking))
+        if page > len(spans):
             raise missing
-        ctx |= {"rows": ov.ranking[pages[page - 1].start:pages[page - 1].stop], "page": page, "pages": len(pages)}
+        ctx |= {"rows": ov.ranking[spans[page - 1].start:spans[page - 1].stop], "page": page, "pages": len(spans)}
     elif part == "map":
         if org.parent_id is not None or not ov.ranking:
             raise missing

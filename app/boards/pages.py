@@ -294,13 +294,14 @@ def _slide_href(base: str, code: str, query: dict) -> str:
 
 
 def _screen(request: Request, session: Session, top: Organisation, *, title: str, slide_base: str,
-            every: int, period: periods.Period, theme: str | None, headers: dict[str, str]) -> Response:
+            every: int, period: periods.Period, theme: str | None, headers: dict[str, str],
+            settings_url: str | None = None) -> Response:
     theme = _theme(session, top, theme)
     playing = [(_slide_href(slide_base, s.code, {"part": s.part, "period": period.key, "theme": theme}), s.title)
                for s in slides.playlist(session, top, period)]
     return render(request, "meeting/screen.html", {
         "title": title, "top": top, "slides": playing, "every": every, "period": period, "theme": theme,
-        "now": now_cn()}, headers=headers)
+        "now": now_cn(), "settings_url": settings_url}, headers=headers)
 
 
 def _slide(request: Request, session: Session, top: Organisation, code: str, *, slide_base: str,
@@ -366,8 +367,10 @@ def board_meeting(request: Request, session: SessionDep, by: CurrentUser, org: O
                   every: Annotated[int, Query(ge=5, le=600)] = 20, period: Annotated[str | None, Query()] = None,
                   theme: Theme = None):
     """The 大屏 button: the same meeting mode for a signed-in reader, without a display link."""
+    staff = by.can(session, org.id, *STAFF_ROLES)  # the office may change what its screen plays
     return _screen(request, session, org, title=f"{org.name} · 大屏", slide_base=f"/boards/{org.code}/meeting/slide?",
-                   every=every, period=_period(period), theme=theme, headers=dict(PRIVATE))
+                   every=every, period=_period(period), theme=theme, headers=dict(PRIVATE),
+                   settings_url=f"/meeting/{org.code}/settings" if staff else None)
 
 
 @router.get("/boards/{code}/meeting/slide")

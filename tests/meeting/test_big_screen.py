@@ -168,9 +168,13 @@ def test_the_big_screen_button_opens_the_meeting_mode_for_a_reader(world, sessio
     assert 'href="/boards/530100/meeting' in board.text
     screen = client.get("/boards/530100/meeting")
     assert screen.status_code == 200 and "/boards/530100/meeting/slide?org=530100&amp;part=summary" in screen.text
+    assert "/meeting/530100/settings" not in screen.text  # a reader: no 设置 link (staff: below)
     slide = client.get(f"/boards/530100/meeting/slide?org=530102&part=own-1&period={YEAR}-ytd11")
     assert slide.status_code == 200 and "县政协自身工作进度" in slide.text
     assert client.get("/boards/530100/meeting/slide?org=530300").status_code == 404  # outside 昆明
+    client.cookies.clear()
+    f.login_as(client, session, world.staff)
+    assert 'href="/meeting/530100/settings"' in client.get("/boards/530100/meeting").text
     client.cookies.clear()
     f.login_as(client, session, world.outsider)
     assert client.get("/boards/530100/meeting").status_code == 404

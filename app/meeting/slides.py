@@ -21,6 +21,7 @@ from sqlmodel import Session
 
 from app.boards import charts, periods
 from app.boards import service as boards
+from app.meeting import screen
 from app.meeting.settings import playlist_of, settings_for
 from app.models import Organisation
 from app.orgs.service import counties_of, key_counties
@@ -33,7 +34,10 @@ RANKING_ROWS = 12  # rows of a ranking or of the lagging key counties
 LATEST_ON_SLIDE = 4
 LAGGING_DETAIL = 5  # the lowest lagging key counties shown page by page after the list of them all
 
-_PART = re.compile(r"^(summary|map|county|trend|(figures|ranking|lagging|place|own)-([1-9][0-9]?))$")
+_PART = re.compile(r"^(summary|map|county|trend|(figures|ranking|lagging|place|own|problems|followups)-([1-9][0-9]?))$")
+# 问题清单 / 督办事项 items on one slide: each is a few lines of 28-px type (app/meeting/screen.py).
+PROBLEMS_PER_SLIDE = 6
+FOLLOWUPS_PER_SLIDE = 3
 COUNTY_PARTS = ("county", "place", "trend", "own")
 
 T = TypeVar("T")
@@ -104,18 +108,26 @@ def playlist(session: Session, top: Organisation, period: periods.Period,
 
 
 def slides_of_kind(session: Session, top: Organisation, kind: str, period: periods.Period) -> list[Slide]:
-    """The slides one playlist kind stands for: the one place a new kind of page is added.
-
-    ``problems`` (问题清单) and ``followups`` (督办事项) are not built yet: they show nothing, so a
-    playlist naming them still plays the rest."""
+    """The slides one playlist kind stands for: the one place a new kind of page is added."""
     if kind == "overview":  # a key county's overview is its county board (its own progress included)
         return county_slides(session, top) if top.is_key_county else overview_slides(session, top)
     if kind == "lagging":
         return lagging_slides(session, top, period)
+    if kind in ("problems", "followups"):
+        pages = meeting_slides(session, top, kind, period)
+        title = "问题清单" if kind == "problems" else "上次研判会督办事项"
+        return [Slide(top.code, f"{kind}-{n}", f"{title} {n}/{len(pages)}") for n in range(1, len(pages) + 1)]
     if kind == "counties":
         return [s for c in counties_of(session, top.id)
                 for s in (county_slides(session, c) if c.is_key_county else overview_slides(session, c))]
     return []
+
+
+def meeting_slides(session: Session, org: Organisation, kind: str, period: periods.Period) -> list[dict[str, Any]]:
+    """The 问题清单 (``problems``) or last meeting's 督办事项 (``followups``) of ``org`` as slide contexts."""
+    if kind == "problems":
+        return screen.problem_slides(session, org, period, PROBLEMS_PER_SLIDE)
+    return screen.followup_slides(session, org, period, FOLLOWUPS_PER_SLIDE)
 
 
 def overview_slides(session: Session, org: Organisation) -> list[Slide]:
@@ -236,6 +248,11 @@ def slide_context(session: Session, org: Organisation, part: str, page: int, per
         elif part == "county":
             ctx["latest"] = cb.latest[:LATEST_ON_SLIDE]
         return ctx
+    if part in ("problems", "followups"):
+        pages = meeting_slides(session, org, part, period)
+        if page > len(pages):
+            raise missing
+        return {"mt": pages[page - 1], "page": page, "pages": len(pages)}
     if part == "lagging":
         rows = lagging_rows(session, org, period)
         spans = row_pages(len(rows))

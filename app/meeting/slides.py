@@ -249,10 +249,10 @@ def slide_context(session: Session, org: Organisation, part: str, page: int, per
             ctx["latest"] = cb.latest[:LATEST_ON_SLIDE]
         return ctx
     if part in ("problems", "followups"):
-        pages = meeting_slides(session, org, part, period)
-        if page > len(pages):
+        listed = meeting_slides(session, org, part, period)
+        if page > len(listed):
             raise missing
-        return {"mt": pages[page - 1], "page": page, "pages": len(pages)}
+        return {"mt": listed[page - 1], "page": page, "pages": len(listed)}
     if part == "lagging":
         rows = lagging_rows(session, org, period)
         spans = row_pages(len(rows))

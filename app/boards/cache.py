@@ -28,10 +28,10 @@ from fastapi import Depends, Request
 from markupsafe import Markup
 from sqlmodel import Session
 
-# Who is looking decides what the block may show: a meeting-room screen (anonymous, through a display
-# link: no photos, no staff links), staff of the organisation (the 未参与委员名单 link), anyone else
-# signed in with a reading role (members, leaders, viewers).
-ViewerKind = Literal["display", "staff", "reader"]
+# Who is looking decides what the block may show: staff of the organisation (the 未参与委员名单 link),
+# anyone else signed in with a reading role (members, leaders, viewers). The meeting room's screen has
+# slides of its own (app/meeting/slides.py).
+ViewerKind = Literal["staff", "reader"]
 
 DEFAULT_SIZE = 256  # boards × periods × viewer kinds people actually open; a block is ~5–20 KB gzipped
 
@@ -51,7 +51,7 @@ class BoardKey:
     viewer: ViewerKind
     board: str  # the template: overview or county
     org_id: int
-    base: str  # the prefix of the block's own links: /boards, /c, or a display link's /d/TOKEN/slide
+    base: str  # the prefix of the block's own links: /boards or /c
 
 
 @dataclass(frozen=True)

@@ -110,7 +110,7 @@ def _serve_board(request: Request, session: Session, cache: BoardCache, org: Org
     def render_block() -> str:
         ctx = make(session, org, period, base=base, version=version)
         return render_block_html(request, template, "board",
-                                 ctx | {"staff": viewer == "staff", "display": viewer == "display"})
+                                 ctx | {"staff": viewer == "staff"})
 
     block = cache.block(key, render_block)
     headers = {**PRIVATE, **(headers or {})}

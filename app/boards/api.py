@@ -16,7 +16,7 @@ from sqlalchemy import select
 from app.activities.service import display_value
 from app.api_docs import AUTH_ERRORS, INVALID, ORG_NOT_FOUND, PERIOD_DESCRIPTION, PERIOD_PATTERN
 from app.auth.principal import READ_ROLES
-from app.boards import periods, service
+from app.boards import breakdown, periods, service
 from app.deps import CurrentUser, OrgForRead, SessionDep, org_for_read
 from app.models import Organisation
 from app.orgs.service import subtree_ids
@@ -316,3 +316,48 @@ def read_rankings(
             for c in inside if (s := summaries.get(c.id))]
     rows.sort(key=lambda r: (r.rank is None, r.rank or 0, r.code))
     return Ranking(of=of, org=_ref(target), period=_period(p), rows=rows)
+
+
+# --- by 界别 and by 专委会 (app/boards/breakdown.py) -------------------------------------------------
+
+class GroupRead(BaseModel):
+    name: str = Field(description="界别或专委会名称")
+    committee_id: int | None = Field(default=None, description="专委会的编号（by=committee 时）")
+    participation: ParticipationRead = Field(description="参与率：期内在任的该组委员，及其中在任月份参加过已审核活动的委员")
+    activities: int = Field(description="该组委员在任月份参加的已审核活动数（一次活动有几个组的委员参加，各组都计）")
+
+
+class BreakdownRead(BaseModel):
+    by: str = Field(description="sector：按界别（组织及下级的全部委员）；committee：按本组织的专委会（本级委员）")
+    org: OrgRef
+    period: PeriodRead
+    groups: list[GroupRead]
+
+    model_config = {"json_schema_extra": {"examples": [{
+        "by": "sector", "org": {"code": "530100", "name": "昆明市政协", "level": "prefecture"},
+        "period": {"key": "2026-ytd09", "label": "2026年1月至9月", "first_month": "2026-01", "last_month": "2026-09"},
+        "groups": [{"name": "经济界", "committee_id": None,
+                    "participation": {"active": 120, "took_part": 95, "rate": 0.7917}, "activities": 310}]}]}}
+
+
+@router.get(
+    "/orgs/{code}/breakdown", response_model=BreakdownRead,
+    summary="按界别、专委会统计 / Figures by sector or committee",
+    openapi_extra=token_access("aggregate"),
+    description=(
+        "一个组织在某期间按界别（`by=sector`，组织及下级的全部在任委员）或按本组织专委会（`by=committee`，"
+        "本级委员）分组的参与率与该组委员参加的已审核活动数——与看板和报告的「分界别统计」「分专委会统计」一致"
+        "（不含人员姓名）。\n\n"
+        "An organisation's 参与率 and verified activities taken part in, per 界别 of its subtree's members or "
+        "per committee of its own: the board's and the report's tables, without names."
+    ),
+    responses={**AUTH_ERRORS, **ORG_NOT_FOUND, **INVALID},
+)
+def read_breakdown(
+    session: SessionDep, org: OrgForRead, period: PeriodKey = None,
+    by: Annotated[str, Query(pattern="^(sector|committee)$", description="sector 或 committee")] = "sector",
+) -> BreakdownRead:
+    got = breakdown.breakdown(session, org, periods.parse(period), by)
+    return BreakdownRead(by=by, org=_ref(org), period=_period(got.period), groups=[GroupRead(
+        name=g.name, committee_id=g.committee_id, participation=_participation(g.participation),
+        activities=g.activities) for g in got.groups])

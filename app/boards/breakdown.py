@@ -1,0 +1,147 @@
+"""Figures by 界别 and by 专委会: for an organisation and a period, each group's 参与率 and the verified
+activities its members took part in — the overview board's section, the report's tables and
+``GET /api/v1/orgs/{code}/breakdown``.
+
+The groups: by 界别 (``Member.sector``), every member serving in the organisation's subtree; by
+专委会, the members whose membership in the organisation itself sits on one of its own committees
+(``Membership.committee_id``; a committee belongs to its membership's organisation).
+
+The counting rule is 参与率's, not a second one: a member is active in a group in the months a
+membership of that group was in force, and took part when they took part in a verified activity
+(``participation_month``) in one of those months of the period — app/rollup/service.py's month masks
+(``_masks_from``), with the group in place of the organisation. The activities a group counts are
+the distinct verified activities one of its members took part in (a confirmed participant) in a month
+they were active in the group, wherever the activity was credited: an activity with members of two
+界别 counts once in each, so the rows do not add up to the board's activity count. The 界别 rows'
+active members and members who took part do add up to the subtree's 参与率 (each member has one 界别).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, extract, func, or_, select
+from sqlmodel import Session
+
+from app.boards.periods import Period
+from app.boards.service import Participation
+from app.models import (
+    Activity,
+    ActivityParticipant,
+    ActivityStatus,
+    Committee,
+    Member,
+    Membership,
+    Organisation,
+    ParticipantStatus,
+    ParticipationMonth,
+)
+from app.models.people import serving_during
+from app.orgs.service import subtree_ids
+from app.rollup.service import SPAN_MASK, _masks_from, kept_years
+
+BY_LABELS: dict[str, str] = {"sector": "界别", "committee": "专委会"}
+NO_SECTOR = "未填界别"
+
+
+@dataclass
+class GroupFigures:
+    """One 界别 or 专委会: its 参与率 (active members, those who took part) and its activities."""
+
+    name: str
+    participation: Participation
+    activities: int
+    committee_id: int | None = None
+
+
+@dataclass
+class Breakdown:
+    by: str
+    org: Organisation
+    period: Period
+    groups: list[GroupFigures]
+
+    @property
+    def label(self) -> str:
+        return BY_LABELS[self.by]
+
+
+def _month(column: Any) -> ColumnElement[int]:
+    """yyyymm of a date column (SQLite and PostgreSQL alike)."""
+    return extract("year", column) * 100 + extract("month", column)
+
+
+def _seats(org: Organisation, by: str) -> tuple[Any, list]:
+    """The group column and the conditions on ``membership`` of one breakdown."""
+    if by == "sector":
+        return Member.sector, [Membership.org_id.in_(subtree_ids(org.id))]
+    return Membership.committee_id, [Membership.org_id == org.id, Membership.committee_id.is_not(None)]
+
+
+def _counters(session: Session, org: Organisation, period: Period, by: str) -> dict[Any, tuple[int, int]]:
+    """group -> (active, took part) by the counters' month masks."""
+    group, where = _seats(org, by)
+    seats = session.execute(
+        select(Membership.member_id, group, Membership.start_date, Membership.end_date)
+        .join(Member, Member.id == Membership.member_id)
+        .where(*where, serving_during(period.start, period.end))).all()
+    if not seats:
+        return {}
+    # The masks are keyed by integers: the groups are numbered here and named again below.
+    names = sorted({s[1] for s in seats}, key=str)
+    number = {name: n for n, name in enumerate(names)}
+    members = sorted({s[0] for s in seats})
+    # A year whose counters are not kept has no verified participation yet (rollup.ensure_year).
+    months = session.execute(
+        select(ParticipationMonth.member_id, ParticipationMonth.month)
+        .where(ParticipationMonth.member_id.in_(members), ParticipationMonth.activities > 0,
+               ParticipationMonth.month.between(period.month_from, period.month_to))
+    ).all() if period.year in kept_years(session) else []
+    masks = _masks_from([(m, number[g], start, end) for m, g, start, end in seats], months, [], [period.year])
+    span = SPAN_MASK[(period.first, period.last)]
+    counts: dict[Any, list[int]] = defaultdict(lambda: [0, 0])
+    for (_, n, _), (active, taken, _) in masks.items():
+        if active & span:
+            counts[names[n]][0] += 1
+            if active & taken & span:
+                counts[names[n]][1] += 1
+    return {g: (a, t) for g, (a, t) in counts.items()}
+
+
+def _activities(session: Session, org: Organisation, period: Period, by: str) -> dict[Any, int]:
+    """group -> distinct verified activities a member took part in while active in the group (by month)."""
+    group, where = _seats(org, by)
+    month = _month(Activity.occurred_on)
+    rows = session.execute(
+        select(group, func.count(func.distinct(Activity.id)))
+        .select_from(ActivityParticipant)
+        .join(Activity, Activity.id == ActivityParticipant.activity_id)
+        .join(Membership, Membership.member_id == ActivityParticipant.member_id)
+        .join(Member, Member.id == ActivityParticipant.member_id)
+        .where(*where, Activity.status == ActivityStatus.verified.value,
+               ActivityParticipant.status == ParticipantStatus.confirmed.value,
+               Activity.occurred_on >= period.start, Activity.occurred_on <= period.end,
+               _month(Membership.start_date) <= month,
+               or_(Membership.end_date.is_(None), _month(Membership.end_date) >= month))
+        .group_by(group))
+    return {g: int(n) for g, n in rows}
+
+
+def breakdown(session: Session, org: Organisation, period: Period, by: str) -> Breakdown:
+    """The groups of ``org`` for ``period`` by 界别 (``by="sector"``: every 界别 with a member serving
+    in the subtree, most members first) or by 专委会 (``by="committee"``: every committee of the
+    organisation itself, in its own order, empty ones included)."""
+    counters = _counters(session, org, period, by)
+    done = _activities(session, org, period, by)
+    if by == "sector":
+        groups = [GroupFigures(name=sector or NO_SECTOR, participation=Participation(*counters[sector]),
+                               activities=done.get(sector, 0)) for sector in counters]
+        groups.sort(key=lambda g: (-g.participation.active, g.name))
+        return Breakdown(by, org, period, groups)
+    committees = session.execute(select(Committee.id, Committee.name).where(Committee.org_id == org.id)
+                                 .order_by(Committee.id)).all()
+    return Breakdown(by, org, period, [
+        GroupFigures(name=name, participation=Participation(*counters.get(cid, (0, 0))),
+                     activities=done.get(cid, 0), committee_id=cid) for cid, name in committees])

@@ -12,7 +12,9 @@ from app.activities.api import AUTH_ERRORS, INVALID, ErrorBody
 from app.boards import periods
 from app.boards.api import MOBILISATION_DOC, MobilisationRead, ParticipationRead
 from app.deps import CurrentUser, SessionDep
+from app.models.base import MAX_BIGINT
 from app.reports import service
+from app.reports.compare import compare_to_frozen
 from app.reports.pages import report_org
 from app.tokens.service import token_access
 
@@ -154,3 +156,91 @@ def report_summary(
     target = report_org(session, by, org)
     period = periods.from_months(from_, to)
     return to_summary(service.build_report(session, target, period, compare=compare))
+
+
+# --- 推进会对比稿 -------------------------------------------------------------------------------------
+
+class IndicatorMove(BaseModel):
+    task: str = Field(description="实事简称")
+    name: str = Field(description="指标名称")
+    unit: str
+    kind: str = Field(description="count（计数）或 money（金额）")
+    then: int = Field(description="冻结报告中的已审核合计（金额以 0.01 万元为单位）")
+    now: int = Field(description="今天的已审核合计（同上）")
+    delta: int
+    then_text: str
+    now_text: str
+    delta_text: str = Field(description="带符号的变化，如 +1,216；没有变化时为空")
+
+
+class RankMove(BaseModel):
+    code: str | None = Field(description="组织的行政区划代码")
+    name: str
+    then: int = Field(description="冻结报告中的名次")
+    now: int = Field(description="今天的名次")
+    change: int = Field(description="上升的位数（下降为负）")
+    direction: Literal["rose", "fell"]
+
+
+class FollowUpClosed(BaseModel):
+    id: int
+    title: str
+    owner: str = Field(description="责任组织")
+    due_on: str
+    closed_on: str = Field(description="办结日期（北京时间）")
+    note: str = Field(description="办结说明")
+
+
+class FollowUpOpen(BaseModel):
+    id: int
+    title: str
+    owner: str = Field(description="责任组织")
+    due_on: str
+    status: Literal["open", "overdue"]
+
+
+class FrozenComparison(BaseModel):
+    title: str
+    org_code: str
+    org_name: str
+    frozen_id: int
+    frozen_title: str
+    frozen_at: str = Field(description="冻结时间（北京时间）：推进会的版本")
+    period_key: str = Field(description="今天对比所用的统计期间（本年截至本月）")
+    paragraph: str = Field(description="「从X月X日推进会到今天，……」一段")
+    activities_then: int
+    activities_now: int
+    indicators: list[IndicatorMove]
+    participation_then: float | None
+    participation_now: float | None
+    movers: list[RankMove] = Field(description="排名上升或下降的下级组织")
+    closed: list[FollowUpClosed] = Field(description="冻结以来办结的督办事项")
+    open: list[FollowUpOpen] = Field(description="尚未办结的督办事项（含已超期）")
+
+
+@router.get(
+    "/reports/compare", response_model=FrozenComparison,
+    summary="推进会对比稿 / A frozen report against today",
+    description=(
+        "一份已冻结的报告（推进会的版本）与今天（本年截至本月）对比：当时的数字取自冻结的内容，不重新计算；"
+        "排名升降的下级组织；冻结以来办结和尚未办结的督办事项。与 /reports/compare 页面和 Word 下载一致。\n\n"
+        "A frozen report (as presented to the last meeting) against today's year-to-date figures: "
+        "the figures then come from the stored report, never recomputed."
+    ),
+    responses={**AUTH_ERRORS, 404: {"model": ErrorBody, "description": "找不到该报告，或无权查看（code: not_found）"},
+               **INVALID},
+)
+def report_compare(session: SessionDep, by: CurrentUser,
+                   frozen: Annotated[int, Query(ge=1, le=MAX_BIGINT, description="已冻结报告的编号")]
+                   ) -> FrozenComparison:
+    c = compare_to_frozen(session, by, frozen, periods.parse(None))
+    return FrozenComparison(
+        title=c["title"], org_code=c["org"]["code"], org_name=c["org"]["name"], frozen_id=c["frozen"]["id"],
+        frozen_title=c["frozen"]["title"], frozen_at=c["frozen"]["frozen_at"], period_key=c["today"]["period_key"],
+        paragraph=c["paragraph"], activities_then=c["activities"]["then"], activities_now=c["activities"]["now"],
+        indicators=[IndicatorMove(**i) for i in c["indicators"]],
+        participation_then=c["participation"]["then"], participation_now=c["participation"]["now"],
+        movers=[RankMove(**{k: m[k] for k in ("code", "name", "then", "now", "change", "direction")})
+                for m in c["movers"]],
+        closed=[FollowUpClosed(**f) for f in c["closed"]],
+        open=[FollowUpOpen(**{k: f[k] for k in ("id", "title", "owner", "due_on", "status")}) for f in c["open"]])

@@ -19,6 +19,7 @@ from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep, org_for_read
 from app.errors import Invalid, NotFound
 from app.models import Organisation
 from app.models.base import MAX_BIGINT
+from app.reports import compare as comparing
 from app.reports import service
 from app.reports.docx import to_docx
 from app.reports.tables import cell_text
@@ -121,3 +122,23 @@ def frozen_docx(session: SessionDep, by: CurrentUser, report_id: Id):
 @router.get("/reports/frozen/{report_id}.xlsx")
 def frozen_xlsx(session: SessionDep, by: CurrentUser, report_id: Id):
     return _frozen_file(session, by, report_id, "xlsx")
+
+
+# --- 推进会对比稿 -------------------------------------------------------------------------------------
+
+FrozenId = Annotated[int | None, Query(ge=1, le=MAX_BIGINT, description="已冻结报告的编号")]
+
+
+@router.get("/reports/compare")
+def compare_page(request: Request, session: SessionDep, by: CurrentUser, frozen: FrozenId = None):
+    rows = service.list_frozen(session, by)
+    chosen = frozen or (rows[0][0].id if rows else None)  # none picked: the latest 推进会's
+    comparison = comparing.compare_to_frozen(session, by, chosen, periods.parse(None)) if chosen else None
+    return render(request, "reports/compare.html", {"rows": rows, "chosen": chosen, "c": comparison},
+                  block="result")
+
+
+@router.get("/reports/compare.docx")
+def compare_docx(session: SessionDep, by: CurrentUser, frozen: Annotated[int, Query(ge=1, le=MAX_BIGINT)]):
+    comparison = comparing.compare_to_frozen(session, by, frozen, periods.parse(None))
+    return _attachment(comparing.to_docx(comparison), "docx", f"{comparison['title']}.docx")

@@ -208,6 +208,7 @@ class FrozenComparison(BaseModel):
     frozen_at: str = Field(description="冻结时间（北京时间）：推进会的版本")
     period_key: str = Field(description="今天对比所用的统计期间（本年截至本月）")
     paragraph: str = Field(description="「从X月X日推进会到今天，……」一段")
+    caveat: str | None = Field(description="冻结报告的统计期间不是今年从1月起算时的提示（两者口径不同）；否则为 null")
     activities_then: int
     activities_now: int
     indicators: list[IndicatorMove]
@@ -237,7 +238,7 @@ def report_compare(session: SessionDep, by: CurrentUser,
     return FrozenComparison(
         title=c["title"], org_code=c["org"]["code"], org_name=c["org"]["name"], frozen_id=c["frozen"]["id"],
         frozen_title=c["frozen"]["title"], frozen_at=c["frozen"]["frozen_at"], period_key=c["today"]["period_key"],
-        paragraph=c["paragraph"], activities_then=c["activities"]["then"], activities_now=c["activities"]["now"],
+        paragraph=c["paragraph"], caveat=c["caveat"], activities_then=c["activities"]["then"], activities_now=c["activities"]["now"],
         indicators=[IndicatorMove(**i) for i in c["indicators"]],
         participation_then=c["participation"]["then"], participation_now=c["participation"]["now"],
         movers=[RankMove(**{k: m[k] for k in ("code", "name", "then", "now", "change", "direction")})

@@ -138,6 +138,15 @@ def _paragraph(*, day: str, org_name: str, then: dict, now: dict, indicators: li
     return "；".join(sentences) + "。"
 
 
+def _caveat(then: dict, today: Period) -> str | None:
+    """A warning when the frozen report did not count from the start of today's year: its figures and
+    today's year to date then differ by more than what happened since the meeting."""
+    if then["first"] == 1 and then["year"] == today.year and today.first == 1:
+        return None
+    return (f"注意：冻结的报告统计期间为{then['label']}，今天按{today.label}统计，两者口径不同，"
+            "下列变化中含统计期间不同带来的差别。")
+
+
 def compare_to_frozen(session: Session, by: Principal, frozen_id: int, today_period: Period) -> dict:
     """The 对比稿 of a frozen report the caller reads (else 404) against today's report of the same
     organisation for ``today_period`` (the pages pass this year to date): a JSON-ready dict."""
@@ -158,6 +167,7 @@ def compare_to_frozen(session: Session, by: Principal, frozen_id: int, today_per
                            participation=participation, closed=len(closed), still_open=len(still_open),
                            overdue=sum(1 for f in still_open if f["status"] == "overdue"))
     return {
+        "caveat": _caveat(then["period"], today_period),
         "title": f"{org.name}推进会对比稿（{day}推进会—{_day(today, today)}）",
         "org": {"code": org.code, "name": org.name},
         "frozen": {"id": frozen.id, "title": frozen.title, "period_label": then["period"]["label"],
@@ -182,6 +192,8 @@ def to_docx(comparison: dict) -> bytes:
     doc = style.official_document(comparison["title"])
     doc.add_paragraph(comparison["title"], style=style.TITLE)
     doc.add_paragraph(comparison["paragraph"], style=style.BODY)
+    if comparison["caveat"]:
+        doc.add_paragraph(comparison["caveat"], style=style.BODY)
     doc.add_paragraph(f"对比：{comparison['frozen']['title']}（{comparison['frozen']['frozen_at']}冻结）与今天的"
                       f"{comparison['today']['period_label']}数字。", style=style.BODY)
     tables = [

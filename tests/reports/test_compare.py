@@ -89,6 +89,15 @@ def test_figures_then_come_from_the_frozen_report(world, meeting):
     assert (clinics["then"], clinics["now"], clinics["delta_text"]) == (4, 12, "+8")  # … what it was told did not
     assert (c["activities"]["then"], c["activities"]["now"]) == (2, 3)
     assert c["today"]["period_key"] == f"{YEAR}-ytd11" and c["frozen"]["day"] == "10月15日"
+    assert c["caveat"] is None  # both count from January
+
+
+def test_a_frozen_quarter_is_compared_with_a_caveat(world, clock):
+    clock.freeze_on(TODAY)
+    frozen = freeze_report(world.s, by=world.p(world.staff), org=world.kunming, period=periods.parse(f"{YEAR}-q3", TODAY))
+    c = compare_to_frozen(world.s, world.p(world.staff), frozen.id, periods.parse(None))
+    assert c["caveat"] and f"{YEAR}年第三季度" in c["caveat"] and f"{YEAR}年1月至11月" in c["caveat"]
+    assert c["paragraph"].startswith(f"从{TODAY.month}月{TODAY.day}日推进会到今天") and c["movers"] == []
 
 
 def test_paragraph_names_the_deltas(world, meeting):

@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from app.api_http import etag_matches, etag_of
 from app.auth.principal import STAFF_ROLES, Principal
-from app.boards import charts, periods
+from app.boards import breakdown, charts, periods
 from app.boards import service as boards
 from app.boards.cache import BoardCache, BoardCacheDep, BoardKey, ViewerKind, database_identity
 from app.clock import CN, now_cn
@@ -82,7 +82,8 @@ def _overview_context(session, org: Organisation, period: periods.Period, *, bas
                       version: int) -> dict:
     ov = boards.overview(session, org, period)
     ctx = {"ov": ov, "period": period, "choices": periods.choices(), "base": base,
-           "version": version, "poll": POLL_SECONDS, "charts": charts}
+           "version": version, "poll": POLL_SECONDS, "charts": charts,
+           "breakdowns": [breakdown.breakdown(session, org, period, by) for by in ("sector", "committee")]}
     if org.parent_id is None and ov.ranking:  # the province: the 州市 on the map
         ctx["map_option"] = charts.progress_map_option(
             {r.org.code: r.score for r in ov.ranking}, {r.org.code: r.org.name for r in ov.ranking},

@@ -196,3 +196,19 @@ def test_api_by_sector_and_committee_and_outsiders_get_404(client, session, cloc
     assert client.get("/api/v1/orgs/530100/breakdown", headers=bearer(outsider)).status_code == 404
     assert client.get("/api/v1/orgs/530100/breakdown?by=place", headers=bearer(raw)).status_code == 422
     assert client.get(f"/api/v1/orgs/530100/breakdown?period={w.year}-13", headers=bearer(raw)).status_code == 422
+
+
+def test_the_board_shows_both_tables_with_names_escaped(client, session, clock):
+    w = World(session, clock)
+    w.committee("<b>测试</b>委")
+    f.login_as(client, session, f.persona(session, "prefecture_staff"))  # 昆明
+    page = client.get(f"/boards/530100?period={w.period.key}")
+    assert page.status_code == 200
+    text = page.text
+    assert 'id="breakdown-sector"' in text and 'id="breakdown-committee"' in text
+    assert "分界别统计" in text and "分专委会统计" in text
+    assert "&lt;b&gt;测试&lt;/b&gt;委" in text and "<b>测试</b>" not in text
+    row = text[text.index("测试经济委"):]
+    assert [cell.split(">")[-1] for cell in row.split("</td>")[1:5]] == ["2", "1", "50%", "1"]
+    # A county without committees of its own: no committee table.
+    assert 'id="breakdown-committee"' not in client.get(f"/boards/530102?period={w.period.key}").text

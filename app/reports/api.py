@@ -218,10 +218,28 @@ class FrozenComparison(BaseModel):
     closed: list[FollowUpClosed] = Field(description="冻结以来办结的督办事项")
     open: list[FollowUpOpen] = Field(description="尚未办结的督办事项（含已超期）")
 
+    model_config = {"json_schema_extra": {"examples": [{
+        "title": "昆明市政协推进会对比稿（10月15日推进会—11月23日）", "org_code": "530100", "org_name": "昆明市政协",
+        "frozen_id": 12, "frozen_title": "昆明市政协「双助推」行动工作情况（2026年1月至10月）",
+        "frozen_at": "2026-10-15 12:00", "period_key": "2026-ytd11",
+        "paragraph": "从10月15日推进会到今天，全市已审核活动由2,310次增至2,684次（+374），其中义医义诊由412次增至530次（+118）；"
+                     "参与率由61.2%升至64.8%（+3.6个百分点）；推进会以来办结督办事项1项，尚未办结2项（其中已超期1项）。",
+        "caveat": None, "activities_then": 2310, "activities_now": 2684,
+        "indicators": [{"task": "义医义诊", "name": "义医义诊", "unit": "次", "kind": "count", "then": 412, "now": 530,
+                        "delta": 118, "then_text": "412", "now_text": "530", "delta_text": "+118"}],
+        "participation_then": 0.612, "participation_now": 0.648,
+        "movers": [{"code": "530102", "name": "五华区政协", "then": 5, "now": 2, "change": 3, "direction": "rose"}],
+        "closed": [{"id": 7, "title": "盘龙区销售活动落后于进度", "owner": "盘龙区政协", "due_on": "2026-11-10",
+                    "closed_on": "2026-11-02", "note": "已组织两场产销对接"}],
+        "open": [{"id": 9, "title": "东川区没有挂联领导", "owner": "昆明市政协", "due_on": "2026-11-20", "status": "overdue"}],
+    }]}}
+
 
 @router.get(
     "/reports/compare", response_model=FrozenComparison,
     summary="推进会对比稿 / A frozen report against today",
+    # Records level, as the 督办事项 list is: the answer names follow-ups and their closing notes.
+    openapi_extra=token_access("records"),
     description=(
         "一份已冻结的报告（推进会的版本）与今天（本年截至本月）对比：当时的数字取自冻结的内容，不重新计算；"
         "排名升降的下级组织；冻结以来办结和尚未办结的督办事项。与 /reports/compare 页面和 Word 下载一致。\n\n"

@@ -90,7 +90,10 @@ def build_report(session: Session, org: Organisation, period: Period, *, compare
         "paragraphs": paras,
         "text": "\n".join("".join(p) for p in paras),
         "tables": [tables.units_table(session, org, period, tasks), tables.counties_table(session, org, period, tasks),
-                   tables.ranking_table(session, org, period), tables.members_table(session, org, period)],
+                   tables.ranking_table(session, org, period), tables.members_table(session, org, period),
+                   tables.breakdown_table(session, org, period, "sector"),
+                   # 分专委会统计 only for an organisation with committees of its own.
+                   *[t for t in [tables.breakdown_table(session, org, period, "committee")] if t["rows"]]],
     }
 
 

@@ -1,6 +1,6 @@
 """The report's tables, from the boards' rollup: per organisation one level down × indicator, per key
-county × indicator (by place), the ranking with the indicators behind pace, and 典型 (the most
-active members with their activities). Each table is a plain dict: title, columns (name, kind),
+county × indicator (by place), the ranking with the indicators behind pace, 典型 (the most
+active members with their activities), and 参与率 by 界别 and by 专委会 (app/boards/breakdown.py). Each table is a plain dict: title, columns (name, kind),
 rows of plain values, and per cell the link to the activities behind it (or None).
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+from app.boards import breakdown
 from app.boards import service as boards
 from app.boards.periods import Period
 from app.models import (
@@ -242,3 +243,20 @@ def members_table(session: Session, org: Organisation, period: Period) -> dict:
             "rows": rows, "links": [[None] * 6 for _ in rows], "empty": "本期还没有委员参加已审核的活动。"}
 
 
+
+
+def breakdown_table(session: Session, org: Organisation, period: Period, by: str) -> dict:
+    """分界别统计 (``by="sector"``: the subtree's members by 界别) or 分专委会统计 (``by="committee"``:
+    the organisation's own members by its committees): 参与率 and the verified activities the group's
+    members took part in (app/boards/breakdown.py, as on the board and in the API)."""
+    got = breakdown.breakdown(session, org, period, by)
+    rows = [[g.name, g.participation.active, g.participation.took_part, g.participation.rate, g.activities]
+            for g in got.groups]
+    scope = "本组织及下级的全部在任委员" if by == "sector" else "本级委员"
+    return {"key": "sectors" if by == "sector" else "committees",
+            "title": f"分{got.label}统计（{scope}，已审核）",
+            "columns": [{"name": got.label, "kind": "text"}, {"name": "在任委员（名）", "kind": "count"},
+                        {"name": "参与委员（名）", "kind": "count"}, {"name": "参与率", "kind": "rate"},
+                        {"name": "委员参加的已审核活动（次）", "kind": "count"}],
+            "rows": rows, "links": [[None] * 5 for _ in rows],
+            "empty": "本期没有在任委员。" if by == "sector" else "本组织没有专委会。"}

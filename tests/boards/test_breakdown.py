@@ -212,3 +212,34 @@ def test_the_board_shows_both_tables_with_names_escaped(client, session, clock):
     assert [cell.split(">")[-1] for cell in row.split("</td>")[1:5]] == ["2", "1", "50%", "1"]
     # A county without committees of its own: no committee table.
     assert 'id="breakdown-committee"' not in client.get(f"/boards/530102?period={w.period.key}").text
+
+
+def test_the_report_tables_in_word_and_excel(session, clock):
+    from io import BytesIO
+
+    from docx import Document
+    from openpyxl import load_workbook
+
+    from app.reports.docx import to_docx
+    from app.reports.service import build_report
+    from app.reports.xlsx import to_xlsx
+
+    w = World(session, clock)
+    report = build_report(session, w.kunming, w.period)
+    keys = [t["key"] for t in report["tables"]]
+    assert keys[-2:] == ["sectors", "committees"]
+    doc = Document(BytesIO(to_docx(report)))
+    sectors = next(t for t in doc.tables if t.rows[0].cells[0].text == "界别")
+    assert [c.text for c in sectors.rows[0].cells] == ["界别", "在任委员（名）", "参与委员（名）", "参与率",
+                                                        "委员参加的已审核活动（次）"]
+    rows = {r.cells[0].text: [c.text for c in r.cells[1:]] for r in sectors.rows[1:]}
+    assert rows["测试甲界"] == ["2", "2", "100.0%", "2"] and rows["测试乙界"] == ["2", "0", "0.0%", "0"]
+    committees = next(t for t in doc.tables if t.rows[0].cells[0].text == "专委会")
+    assert [c.text for c in next(r for r in committees.rows if r.cells[0].text == "测试经济委").cells[1:]] == [
+        "2", "1", "50.0%", "1"]
+    wb = load_workbook(BytesIO(to_xlsx(report)))
+    assert wb["分界别"]["A1"].value == "分界别统计（本组织及下级的全部在任委员，已审核）"
+    got = {r[0]: r[1:] for r in wb["分界别"].iter_rows(min_row=3, values_only=True)}
+    assert got["测试甲界"] == (2, 2, 1.0, 2) and got["测试丙界"] == (1, 1, 1.0, 1)
+    sheet = {r[0]: r[1:] for r in wb["分专委会"].iter_rows(min_row=3, values_only=True)}
+    assert sheet["测试经济委"] == (2, 1, 0.5, 1) and sheet["测试农业委"] == (1, 0, 0.0, 0)

@@ -236,7 +236,7 @@ def test_hostile_names_and_descriptions_show_literally(world, q3):
     markup = "<w:p><w:r><w:t>注入</w:t></w:r></w:p>&amp;"
     world.verify(world.log("h", world.t1, {world.projects.id: 1}, on=date(YEAR, 9, 30), description=markup))
     doc = _word(world, q3)
-    members = doc.tables[-1]
+    members = next(t for t in doc.tables if [c.text for c in t.rows[0].cells[:2]] == ["序号", "姓名"])
     row = next(r for r in members.rows if r.cells[1].text == '=HYPERLINK("http://x","点")')
     assert markup in row.cells[-1].text
     assert "注入" not in [p.text for p in doc.paragraphs]  # no paragraph of its own: it stayed text

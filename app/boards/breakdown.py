@@ -22,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, extract, func, or_, select
+from sqlalchemy import select
 from sqlmodel import Session
 
 from app.boards.periods import Period
@@ -68,11 +68,6 @@ class Breakdown:
         return BY_LABELS[self.by]
 
 
-def _month(column: Any) -> ColumnElement[int]:
-    """yyyymm of a date column (SQLite and PostgreSQL alike)."""
-    return extract("year", column) * 100 + extract("month", column)
-
-
 def _seats(org: Organisation, by: str) -> tuple[Any, list]:
     """The group column and the conditions on ``membership`` of one breakdown."""
     if by == "sector":
@@ -80,68 +75,64 @@ def _seats(org: Organisation, by: str) -> tuple[Any, list]:
     return Membership.committee_id, [Membership.org_id == org.id, Membership.committee_id.is_not(None)]
 
 
-def _counters(session: Session, org: Organisation, period: Period, by: str) -> dict[Any, tuple[int, int]]:
-    """group -> (active, took part) by the counters' month masks."""
+def _figures(session: Session, org: Organisation, period: Period, by: str) -> dict[Any, tuple[int, int, int]]:
+    """group -> (active, took part, activities), all three by the counters' month masks: the seats of
+    the period, the members' months in ``participation_month``, and their verified activities
+    (confirmed participants) of the period, each kept for the groups the member was active in that month."""
     group, where = _seats(org, by)
+    in_period = serving_during(period.start, period.end)
     seats = session.execute(
         select(Membership.member_id, group, Membership.start_date, Membership.end_date)
-        .join(Member, Member.id == Membership.member_id)
-        .where(*where, serving_during(period.start, period.end))).all()
+        .join(Member, Member.id == Membership.member_id).where(*where, in_period)).all()
     if not seats:
         return {}
+    seated = select(Membership.member_id).where(*where, in_period)
+    # A year whose counters are not kept has no verified participation yet (rollup.ensure_year).
+    kept = period.year in kept_years(session)
+    months = session.execute(
+        select(ParticipationMonth.member_id, ParticipationMonth.month)
+        .where(ParticipationMonth.member_id.in_(seated), ParticipationMonth.activities > 0,
+               ParticipationMonth.month.between(period.month_from, period.month_to))).all() if kept else []
+    done = session.execute(
+        select(ActivityParticipant.member_id, ActivityParticipant.activity_id, Activity.occurred_on)
+        .join(Activity, Activity.id == ActivityParticipant.activity_id)
+        # The period's verified participation, kept below for the seated members: walked from the
+        # period's activities (filtering on the seats in SQL makes SQLite probe every activity per seat).
+        .where(Activity.status == ActivityStatus.verified.value,
+               ActivityParticipant.status == ParticipantStatus.confirmed.value,
+               Activity.occurred_on >= period.start, Activity.occurred_on <= period.end)).all() if kept else []
     # The masks are keyed by integers: the groups are numbered here and named again below.
     names = sorted({s[1] for s in seats}, key=str)
     number = {name: n for n, name in enumerate(names)}
-    members = sorted({s[0] for s in seats})
-    # A year whose counters are not kept has no verified participation yet (rollup.ensure_year).
-    months = session.execute(
-        select(ParticipationMonth.member_id, ParticipationMonth.month)
-        .where(ParticipationMonth.member_id.in_(members), ParticipationMonth.activities > 0,
-               ParticipationMonth.month.between(period.month_from, period.month_to))
-    ).all() if period.year in kept_years(session) else []
     masks = _masks_from([(m, number[g], start, end) for m, g, start, end in seats], months, [], [period.year])
     span = SPAN_MASK[(period.first, period.last)]
-    counts: dict[Any, list[int]] = defaultdict(lambda: [0, 0])
-    for (_, n, _), (active, taken, _) in masks.items():
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    active_in: dict[int, list[tuple[int, int]]] = defaultdict(list)  # member -> [(group, active months)]
+    for (member, n, _), (active, taken, _) in masks.items():
         if active & span:
-            counts[names[n]][0] += 1
-            if active & taken & span:
-                counts[names[n]][1] += 1
-    return {g: (a, t) for g, (a, t) in counts.items()}
-
-
-def _activities(session: Session, org: Organisation, period: Period, by: str) -> dict[Any, int]:
-    """group -> distinct verified activities a member took part in while active in the group (by month)."""
-    group, where = _seats(org, by)
-    month = _month(Activity.occurred_on)
-    rows = session.execute(
-        select(group, func.count(func.distinct(Activity.id)))
-        .select_from(ActivityParticipant)
-        .join(Activity, Activity.id == ActivityParticipant.activity_id)
-        .join(Membership, Membership.member_id == ActivityParticipant.member_id)
-        .join(Member, Member.id == ActivityParticipant.member_id)
-        .where(*where, Activity.status == ActivityStatus.verified.value,
-               ActivityParticipant.status == ParticipantStatus.confirmed.value,
-               Activity.occurred_on >= period.start, Activity.occurred_on <= period.end,
-               _month(Membership.start_date) <= month,
-               or_(Membership.end_date.is_(None), _month(Membership.end_date) >= month))
-        .group_by(group))
-    return {g: int(n) for g, n in rows}
+            counts[n][0] += 1
+            counts[n][1] += bool(active & taken & span)
+            active_in[member].append((n, active & span))
+    activities: dict[int, set[int]] = defaultdict(set)
+    for member, activity, day in done:
+        for n, active in active_in.get(member, ()):
+            if active >> (day.month - 1) & 1:
+                activities[n].add(activity)
+    return {names[n]: (a, t, len(activities[n])) for n, (a, t) in counts.items()}
 
 
 def breakdown(session: Session, org: Organisation, period: Period, by: str) -> Breakdown:
     """The groups of ``org`` for ``period`` by 界别 (``by="sector"``: every 界别 with a member serving
     in the subtree, most members first) or by 专委会 (``by="committee"``: every committee of the
     organisation itself, in its own order, empty ones included)."""
-    counters = _counters(session, org, period, by)
-    done = _activities(session, org, period, by)
+    figures = _figures(session, org, period, by)
     if by == "sector":
-        groups = [GroupFigures(name=sector or NO_SECTOR, participation=Participation(*counters[sector]),
-                               activities=done.get(sector, 0)) for sector in counters]
+        groups = [GroupFigures(name=sector or NO_SECTOR, participation=Participation(a, t), activities=n)
+                  for sector, (a, t, n) in figures.items()]
         groups.sort(key=lambda g: (-g.participation.active, g.name))
         return Breakdown(by, org, period, groups)
     committees = session.execute(select(Committee.id, Committee.name).where(Committee.org_id == org.id)
                                  .order_by(Committee.id)).all()
     return Breakdown(by, org, period, [
-        GroupFigures(name=name, participation=Participation(*counters.get(cid, (0, 0))),
-                     activities=done.get(cid, 0), committee_id=cid) for cid, name in committees])
+        GroupFigures(name=name, participation=Participation(*figures.get(cid, (0, 0, 0))[:2]),
+                     activities=figures.get(cid, (0, 0, 0))[2], committee_id=cid) for cid, name in committees])

@@ -80,8 +80,9 @@ def _figures(session: Session, org: Organisation, period: Period, by: str) -> di
     the period, the members' months in ``participation_month``, and their verified activities
     (confirmed participants) of the period, each kept for the groups the member was active in that month."""
     group, where = _seats(org, by)
+    conn = session.connection()  # plain rows: no ORM loading of some 100 000 tuples
     in_period = serving_during(period.start, period.end)
-    seats = session.execute(
+    seats = conn.execute(
         select(Membership.member_id, group, Membership.start_date, Membership.end_date)
         .join(Member, Member.id == Membership.member_id).where(*where, in_period)).all()
     if not seats:
@@ -89,11 +90,11 @@ def _figures(session: Session, org: Organisation, period: Period, by: str) -> di
     seated = select(Membership.member_id).where(*where, in_period)
     # A year whose counters are not kept has no verified participation yet (rollup.ensure_year).
     kept = period.year in kept_years(session)
-    months = session.execute(
+    months = conn.execute(
         select(ParticipationMonth.member_id, ParticipationMonth.month)
         .where(ParticipationMonth.member_id.in_(seated), ParticipationMonth.activities > 0,
                ParticipationMonth.month.between(period.month_from, period.month_to))).all() if kept else []
-    done = session.execute(
+    done = conn.execute(
         select(ActivityParticipant.member_id, ActivityParticipant.activity_id, Activity.occurred_on)
         .join(Activity, Activity.id == ActivityParticipant.activity_id)
         # The period's verified participation, kept below for the seated members: walked from the

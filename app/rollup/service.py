@@ -322,7 +322,7 @@ def members_reached(session: Session, members: list[int], month: int) -> None:
         _bump(conn, {("org", o) for o in conn.scalars(select(Organisation.id))})
     year = month // 100
     if year not in kept_years(session):
-        ensure_year(session, year)  # built from the raw rows, the new ones included
+        ensure_year(session, year)  # built with the member_reach rows just inserted
         return
     # Hold the members' rows (PostgreSQL; SQLite's writer holds the lock anyway), as membership
     # changes do: two transactions reaching one member in different months then queue, and the
@@ -400,7 +400,13 @@ def ensure_year(session: Session, year: int) -> None:
     if year in kept:
         return
     conn = session.connection()
-    counts = _recount_counters(conn, {year})
+    # From the kept months (participation_month), not the raw participation: a change being applied
+    # (_participation_changed) may or may not be in the raw rows yet — its caller may have flushed it
+    # or not — while the kept months never hold it before its masks are added, so the year is built
+    # as it was before the change and the change is counted once.
+    pm = ParticipationMonth.__table__.c
+    months = conn.execute(select(pm.member_id, pm.month).where(pm.activities > 0)).all()
+    counts = _recount_counters(conn, {year}, months=months)
     conn.execute(delete(ParticipationCounter).where(ParticipationCounter.year == year))
     _insert_counters(conn, counts)
     _set_years(conn, kept | {year})
@@ -469,12 +475,13 @@ def _recount_months(conn: Connection) -> dict[tuple[int, int], int]:
     return {(m, mo): n for m, mo, n in conn.execute(stmt)}
 
 
-def _recount_counters(conn: Connection, years: set[int]) -> dict[tuple[int, int, int, int], list[int]]:
-    """Counters of ``years`` from memberships, the raw participation (not the kept months) and
-    member_reach (动员面's raw rows themselves)."""
+def _recount_counters(conn: Connection, years: set[int],
+                      months: Iterable[tuple[int, int]] | None = None) -> dict[tuple[int, int, int, int], list[int]]:
+    """Counters of ``years`` from memberships, the participation ``months`` (member, yyyymm) — by default
+    the raw participation, not the kept months — and member_reach (动员面's raw rows themselves)."""
     memberships = conn.execute(_ALL_MEMBERSHIPS).all()
     reached = conn.execute(select(MemberReach.member_id, MemberReach.month)).all()
-    masks = _masks_from(memberships, _recount_months(conn).keys(), reached, years)
+    masks = _masks_from(memberships, _recount_months(conn).keys() if months is None else months, reached, years)
     groups = Counter((org, year, *m) for (_, org, year), m in masks.items())
     return {k: v for k, v in _span_counts(groups).items() if any(v)}
 

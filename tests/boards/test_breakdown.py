@@ -38,9 +38,6 @@ class World:
         self.s = session
         self.year = f.this_year()
         clock.freeze_on(date(self.year, 9, 15))
-        # The year's counters kept from the start, as on a running site (the first verified participation
-        # of a year not kept yet is counted twice by rollup._participation_changed: see the report).
-        rollup.ensure_year(session, self.year)
         self.kunming, self.wuhua = f.org(session, "530100"), f.org(session, "530102")
         self.panlong, self.qujing = f.org(session, "530103"), f.org(session, "530300")
         self.task = f.task(session, 1)

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import case, func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from app import submissions
 from app.audit.service import record as audit
 from app.auth.principal import READ_ROLES, STAFF_ROLES, Principal, org_for_read, org_for_staff
 from app.boards.periods import Period, parse
@@ -161,11 +161,6 @@ def views(session: Session, rows: list[FollowUp], *, current: list[problem_list.
 
 # --- writing ----------------------------------------------------------------------------------------
 
-def _made_by(session: Session, by: Principal, key: str) -> FollowUp | None:
-    return session.scalar(select(FollowUp).where(FollowUp.created_by_user_id == by.user_id,
-                                                 FollowUp.submission_key == key))
-
-
 def _snapshot(fu: FollowUp) -> dict:
     return {"period": fu.period, "source_kind": fu.source_kind, "source_ref": fu.source_ref, "title": fu.title,
             "owner_org_id": fu.owner_org_id, "due_on": fu.due_on, "done_criteria": fu.done_criteria,
@@ -178,10 +173,8 @@ def create_followup(session: Session, *, by: Principal, org: Organisation, perio
 
     From a 问题清单 item, its sentence and figures are read again here (never taken from the form)."""
     org = org_for_staff(session, by, org.id, refused="只有研判会所在组织（或上级）的「双助推」办公室可以列入督办")
-    key = (submission_key or "").strip()
-    if not key or len(key) > 64 or not by.user_id:
-        raise Invalid("提交编号缺失或过长，请刷新页面后重试", code="bad_submission_key")
-    found = _made_by(session, by, key)
+    key = submissions.submission_key(by, submission_key)
+    found = submissions.made_by(session, FollowUp, by, key)
     if found is not None:
         return found, False
     errors: dict[str, str] = {}
@@ -207,15 +200,9 @@ def create_followup(session: Session, *, by: Principal, org: Organisation, perio
     fu = FollowUp(org_id=org.id, period=period.key, source_kind=kind, source_ref=data.source_ref if kind != MANUAL
                   else "", title=title[:200], figure_then=then, owner_org_id=owner.id, due_on=data.due_on,
                   done_criteria=criteria, created_by_user_id=by.user_id, created_at=now_utc(), submission_key=key)
-    session.add(fu)
-    try:
-        session.flush()
-    except IntegrityError:  # the same submission, made at the same moment by a second request
-        session.rollback()
-        found = _made_by(session, by, key)
-        if found is None:
-            raise
-        return found, False
+    fu, created = submissions.add_once(session, fu, by, key)
+    if not created:  # the same submission, made at the same moment by a second request
+        return fu, False
     audit(session, actor=by.actor, action="followup.create", target_type="follow_up", target_id=fu.id,
           org_id=org.id, after=_snapshot(fu))
     session.commit()

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, func, literal, select, union_all
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from app import submissions
 from app.audit.service import record as audit
 from app.auth.principal import Principal
 from app.boards import service as boards
@@ -208,19 +208,12 @@ class Sent:
     created: bool  # False: a retried submission, answered with the campaign it already made
 
 
-def _made_by(session: Session, by: Principal, key: str) -> ReminderCampaign | None:
-    return session.scalar(select(ReminderCampaign).where(
-        ReminderCampaign.created_by_user_id == by.user_id, ReminderCampaign.submission_key == key))
-
-
 def send(session: Session, *, by: Principal, draft: Draft, submission_key: str) -> Sent:
     """Write the campaign and its outbox rows in one transaction, audited. Commits.
 
     ``draft.org`` comes from the staff loader (``OrgForStaff``, app.deps)."""
-    key = submission_key.strip()
-    if not key or len(key) > 64 or not by.user_id:
-        raise Invalid("提交编号缺失或过长，请刷新页面后重试", code="bad_submission_key")
-    found = _made_by(session, by, key)
+    key = submissions.submission_key(by, submission_key)
+    found = submissions.made_by(session, ReminderCampaign, by, key)
     if found is not None:
         return Sent(found, created=False)
     draft = checked(session, draft)
@@ -232,15 +225,9 @@ def send(session: Session, *, by: Principal, draft: Draft, submission_key: str) 
         org_id=draft.org.id, segment=draft.segment, period=draft.period.key, committee_id=draft.committee_id,
         body=draft.message, with_sms=draft.with_sms, recipients=got.recipients, skipped=got.skipped_total,
         sms_parts=got.sms_parts, created_by_user_id=by.user_id, created_at=now, submission_key=key)
-    session.add(campaign)
-    try:
-        session.flush()
-    except IntegrityError:  # the same submission, sent at the same moment by a second request
-        session.rollback()
-        found = _made_by(session, by, key)
-        if found is None:
-            raise
-        return Sent(found, created=False)
+    campaign, created = submissions.add_once(session, campaign, by, key)
+    if not created:  # the same submission, sent at the same moment by a second request
+        return Sent(campaign, created=False)
     event, link = EVENT.format(id=campaign.id), "/activities/new"
     rows: list[dict] = []
     for a in got.addressees:

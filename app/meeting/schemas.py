@@ -65,15 +65,19 @@ class ProblemSnapshot(BaseModel):
     figures: dict[str, Figure]
 
 
+# One follow-up as the API answers it: the example of a follow-up and of a page of them.
+FOLLOW_UP_EXAMPLE = {"id": 7, "org": {"code": "530100", "name": "昆明市政协"}, "period": "2026-ytd11",
+    "source_kind": "imbalance", "source_ref": "org:530103", "title": "盘龙区政协进度得分 62.0%，低于 90%……",
+    "owner": {"code": "530103", "name": "盘龙区政协"}, "due_on": "2026-12-31",
+    "done_criteria": "12 月进度得分达到 90%", "status": "open", "status_label": "未办结",
+    "then": {"why": "盘龙区政协进度得分 62.0%，低于 90%……", "figures": {"score": 0.62, "rank": 14}},
+    "now": {"why": "盘龙区政协进度得分 81.5%，低于 90%……", "figures": {"score": 0.815, "rank": 13}},
+    "still_listed": True, "closed_note": None, "closed_at": None,
+    "created_at": "2026-11-25T02:00:00Z", "version": 1}
+
+
 class FollowUpRead(BaseModel):
-    model_config = {"json_schema_extra": {"examples": [{"id": 7, "org": {"code": "530100", "name": "昆明市政协"}, "period": "2026-ytd11",
-              "source_kind": "imbalance", "source_ref": "org:530103", "title": "盘龙区政协进度得分 62.0%，低于 90%……",
-              "owner": {"code": "530103", "name": "盘龙区政协"}, "due_on": "2026-12-31",
-              "done_criteria": "12 月进度得分达到 90%", "status": "open", "status_label": "未办结",
-              "then": {"why": "盘龙区政协进度得分 62.0%，低于 90%……", "figures": {"score": 0.62, "rank": 14}},
-              "now": {"why": "盘龙区政协进度得分 81.5%，低于 90%……", "figures": {"score": 0.815, "rank": 13}},
-              "still_listed": True, "closed_note": None, "closed_at": None,
-              "created_at": "2026-11-25T02:00:00Z", "version": 1}]}}
+    model_config = {"json_schema_extra": {"examples": [FOLLOW_UP_EXAMPLE]}}
 
     id: int
     org: MeetingOrg = Field(description="研判会的组织")
@@ -97,14 +101,7 @@ class FollowUpRead(BaseModel):
 
 
 class FollowUpPage(BaseModel):
-    model_config = {"json_schema_extra": {"examples": [{"items": [{"id": 7, "org": {"code": "530100", "name": "昆明市政协"}, "period": "2026-ytd11",
-              "source_kind": "imbalance", "source_ref": "org:530103", "title": "盘龙区政协进度得分 62.0%，低于 90%……",
-              "owner": {"code": "530103", "name": "盘龙区政协"}, "due_on": "2026-12-31",
-              "done_criteria": "12 月进度得分达到 90%", "status": "open", "status_label": "未办结",
-              "then": {"why": "盘龙区政协进度得分 62.0%，低于 90%……", "figures": {"score": 0.62, "rank": 14}},
-              "now": {"why": "盘龙区政协进度得分 81.5%，低于 90%……", "figures": {"score": 0.815, "rank": 13}},
-              "still_listed": True, "closed_note": None, "closed_at": None,
-              "created_at": "2026-11-25T02:00:00Z", "version": 1}], "total": 1, "page": 1,
+    model_config = {"json_schema_extra": {"examples": [{"items": [FOLLOW_UP_EXAMPLE], "total": 1, "page": 1,
                                                         "per_page": 50}]}}
 
     items: list[FollowUpRead]

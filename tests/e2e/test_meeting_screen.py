@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from app import clock
 from tests.e2e.conftest import log_in_http
-from tests.e2e.test_boards import PROVINCE_STAFF, _log_in
+from tests.e2e.test_boards import PROVINCE_STAFF, _display_link
 
 # For each slide: overflow (document and slide box), and the smallest type of text and of headline figures.
 MEASURE = """() => {
@@ -35,19 +35,6 @@ MEASURE = """() => {
     part: (slide.querySelector('[data-part]') || {}).dataset?.part,
   };
 }"""
-
-
-def _screen_url(browser, base: str) -> str:
-    context = browser.new_context()
-    try:
-        page = context.new_page()
-        _log_in(page, base, PROVINCE_STAFF, "/display")
-        page.fill("input[name=name]", "研判会议大屏")
-        page.select_option("select[name=org_id]", label="云南省政协")
-        page.click("button:has-text('生成链接')")
-        return page.locator("#display-url").inner_text().strip()
-    finally:
-        context.close()
 
 
 def _walk(page, url: str, *, slides: int | None, scale: float, shots=None, room: bool = True) -> int:
@@ -104,7 +91,7 @@ def _last_meetings_followups(base: str) -> None:
 
 def test_every_slide_fits_1080p_and_the_first_fit_4k(live_server, browser, artifacts):
     _last_meetings_followups(live_server)
-    url = _screen_url(browser, live_server)
+    url = _display_link(browser, live_server)
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
     try:
         walked = _walk(page, url, slides=None, scale=1.0, shots=artifacts)

@@ -9,7 +9,7 @@ The groups: by 界别 (``Member.sector``), every member serving in the organisat
 The counting rule is 参与率's, not a second one: a member is active in a group in the months a
 membership of that group was in force, and took part when they took part in a verified activity
 (``participation_month``) in one of those months of the period — app/rollup/service.py's month masks
-(``_masks_from``), with the group in place of the organisation. The activities a group counts are
+(``masks_from``), with the group in place of the organisation. The activities a group counts are
 the distinct verified activities one of its members took part in (a confirmed participant) in a month
 they were active in the group, wherever the activity was credited: an activity with members of two
 界别 counts once in each, so the rows do not add up to the board's activity count. The 界别 rows'
@@ -40,7 +40,7 @@ from app.models import (
 )
 from app.models.people import serving_during
 from app.orgs.service import subtree_ids
-from app.rollup.service import SPAN_MASK, _masks_from, kept_years
+from app.rollup.service import SPAN_MASK, kept_years, masks_from
 
 BY_LABELS: dict[str, str] = {"sector": "界别", "committee": "专委会"}
 NO_SECTOR = "未填界别"
@@ -105,7 +105,7 @@ def _figures(session: Session, org: Organisation, period: Period, by: str) -> di
     # The masks are keyed by integers: the groups are numbered here and named again below.
     names = sorted({s[1] for s in seats}, key=str)
     number = {name: n for n, name in enumerate(names)}
-    masks = _masks_from([(m, number[g], start, end) for m, g, start, end in seats], months, [], [period.year])
+    masks = masks_from([(m, number[g], start, end) for m, g, start, end in seats], months, [], [period.year])
     span = SPAN_MASK[(period.first, period.last)]
     counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     active_in: dict[int, list[tuple[int, int]]] = defaultdict(list)  # member -> [(group, active months)]

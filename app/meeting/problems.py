@@ -244,7 +244,8 @@ def _backlog(session: Session, org: Organisation) -> list[Problem]:
 def _last_two_months(period: Period) -> tuple[Period, Period]:
     """The period's last month and the month before it (December of the year before for January)."""
     now = span(period.year, period.last, period.last)
-    before = span(period.year, period.last - 1, period.last - 1) if period.last > 1 else span(period.year - 1, 12, 12)
+    before = now.previous_across_years()  # the reports' 环比 rule: one month back, across the year end
+    assert before is not None  # a single month always has one before it
     return now, before
 
 

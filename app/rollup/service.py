@@ -224,7 +224,7 @@ def _month_bits(months: Iterable[tuple[int, int]], years: set[int]) -> dict[tupl
     return bits
 
 
-def _masks_from(memberships: Iterable[tuple[int, int, date, date | None]],
+def masks_from(memberships: Iterable[tuple[int, int, date, date | None]],
                 months: Iterable[tuple[int, int]], reached: Iterable[tuple[int, int]], years: Iterable[int]) -> Masks:
     """(member, org, year) -> (A, P, R): the months of ``year`` the member belonged to org's subtree,
     the months they took part in a verified activity and the months they were reached (member_reach).
@@ -263,7 +263,7 @@ def member_masks(session: Session, members: Iterable[int], years: Iterable[int] 
     if not members or not years:
         return {}
     conn = session.connection()
-    return _masks_from(conn.execute(_MEMBERSHIPS_OF, {"members": members}).all(),
+    return masks_from(conn.execute(_MEMBERSHIPS_OF, {"members": members}).all(),
                        conn.execute(_MONTHS_OF, {"members": members}).all(),
                        conn.execute(_REACHED_OF, {"members": members}).all(), years)
 
@@ -362,7 +362,7 @@ def own_counters(session: Session, org_ids: Iterable[int], year: int, first: int
     reached = conn.execute(_REACHED_OF, members).all() if kept else []
     span = SPAN_MASK[(first, last)]
     counts: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for (_, org, _), (a_mask, p_mask, r_mask) in _masks_from(memberships, months, reached, [year]).items():
+    for (_, org, _), (a_mask, p_mask, r_mask) in masks_from(memberships, months, reached, [year]).items():
         if a_mask & span:
             counts[org][0] += 1
             if a_mask & p_mask & span:
@@ -481,7 +481,7 @@ def _recount_counters(conn: Connection, years: set[int],
     the raw participation, not the kept months — and member_reach (动员面's raw rows themselves)."""
     memberships = conn.execute(_ALL_MEMBERSHIPS).all()
     reached = conn.execute(select(MemberReach.member_id, MemberReach.month)).all()
-    masks = _masks_from(memberships, _recount_months(conn).keys() if months is None else months, reached, years)
+    masks = masks_from(memberships, _recount_months(conn).keys() if months is None else months, reached, years)
     groups = Counter((org, year, *m) for (_, org, year), m in masks.items())
     return {k: v for k, v in _span_counts(groups).items() if any(v)}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -66,7 +67,7 @@ class ProblemSnapshot(BaseModel):
 
 
 # One follow-up as the API answers it: the example of a follow-up and of a page of them.
-FOLLOW_UP_EXAMPLE = {"id": 7, "org": {"code": "530100", "name": "昆明市政协"}, "period": "2026-ytd11",
+FOLLOW_UP_EXAMPLE: dict[str, Any] = {"id": 7, "org": {"code": "530100", "name": "昆明市政协"}, "period": "2026-ytd11",
     "source_kind": "imbalance", "source_ref": "org:530103", "title": "盘龙区政协进度得分 62.0%，低于 90%……",
     "owner": {"code": "530103", "name": "盘龙区政协"}, "due_on": "2026-12-31",
     "done_criteria": "12 月进度得分达到 90%", "status": "open", "status_label": "未办结",

@@ -22,7 +22,7 @@ TABLES = {
     "frozen_report", "background_job", "api_token", "api_token_usage", "api_token_rate", "history_entry",
     "plausibility_rule", "activity_flag", "indicator_baseline", "report_confirmation",
     "notification", "reminder_campaign", "wecom_robot", "sms_code", "member_reach", "sms_log",
-    "meeting_setting", "follow_up",
+    "meeting_setting", "follow_up", "activity_group", "activity_group_member", "task_lead",
 }
 
 

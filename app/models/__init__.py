@@ -18,6 +18,7 @@ from app.models.base import SQLModel  # noqa: F401  (naming convention first)
 from app.models.catalogue import AnnualTarget, BoostArea, Campaign, Indicator, IndicatorKind, Task
 from app.models.history import HistoryEntry
 from app.models.jobs import BackgroundJob
+from app.models.leads import ActivityGroup, ActivityGroupMember, TaskLead
 from app.models.meeting import FollowUp, MeetingSetting
 from app.models.meta import AppMeta
 from app.models.notify import (
@@ -46,6 +47,8 @@ __all__ = [
     "ActivationCode",
     "Activity",
     "ActivityFlag",
+    "ActivityGroup",
+    "ActivityGroupMember",
     "ActivityParticipant",
     "ActivityPhoto",
     "ActivityStatus",
@@ -97,6 +100,7 @@ __all__ = [
     "SmsCode",
     "SmsLog",
     "Task",
+    "TaskLead",
     "Term",
     "TokenLevel",
     "UserAccount",

@@ -42,6 +42,7 @@ from app.models.quality import (
 from app.models.reports import FrozenReport
 from app.models.rollup import ParticipationCounter, ParticipationMonth, Rollup, RollupStamp
 from app.models.screens import ScreenLink
+from app.models.suggestions import SuggestionFollowUp, SuggestionState
 
 __all__ = [
     "ActivationCode",
@@ -99,6 +100,8 @@ __all__ = [
     "SiteKind",
     "SmsCode",
     "SmsLog",
+    "SuggestionFollowUp",
+    "SuggestionState",
     "Task",
     "TaskLead",
     "Term",

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     String,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlmodel import Field, SQLModel
@@ -99,6 +100,9 @@ class Indicator(SQLModel, table=True):
     owner_org_id: int = Field(foreign_key="organisation.id", index=True)
     narrative: str = Field(max_length=128)
     sort_order: int = 0
+    # A suggestion (意见建议, 建言献策): its activities carry a follow-up state and count toward 采纳率
+    # (app/suggestions/service.py). Catalogue data: "suggestion": true in app/data/catalogue.json.
+    is_suggestion: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
 
 
 class AnnualTarget(SQLModel, table=True):

@@ -52,6 +52,8 @@ from app.reports.pages import router as reports_router
 from app.screens.pages import router as screens_router
 from app.security import HardenedFastAPI, content_security_policy, inline_script_hashes
 from app.static_files import CompressionMiddleware, FingerprintedStatic
+from app.suggestions.api import router as suggestions_api
+from app.suggestions.pages import router as suggestions_router
 from app.targets.api import router as targets_api
 from app.targets.pages import router as targets_router
 from app.terms.pages import router as terms_router
@@ -220,6 +222,8 @@ def create_app() -> FastAPI:
     app.include_router(targets_api)
     app.include_router(reports_router)
     app.include_router(reports_api)
+    app.include_router(suggestions_router)  # 意见建议的跟踪: /suggestions/CODE
+    app.include_router(suggestions_api)
     app.include_router(exports_router)
     app.include_router(imports_router)
     app.include_router(tokens_router)

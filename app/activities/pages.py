@@ -35,6 +35,7 @@ from app.models import Activity, ActivityPhoto, Site, SiteKind, UserAccount
 from app.quality import entry
 from app.quality.duplicates import LikelyDuplicate
 from app.storage import Missing, file_response
+from app.suggestions import service as suggestions
 from app.web import is_htmx, message_header, redirect, render
 
 FORM = "activities/form.html"
@@ -513,6 +514,9 @@ def _detail(request: Request, session: Session, by: Principal, activity_id: Id, 
         # Which buttons to offer follows the service's own table of transitions.
         "can_edit": mine and a.status in service.TRANSITIONS["resubmit"][0],
         "can_withdraw": mine and a.status in service.TRANSITIONS["withdraw"][0],
+        # 意见建议的跟踪 (its state; the office's form) when the task is a suggestion's.
+        "suggestion": suggestions.state_for_page(session, by, activity_id), "today": today_cn().isoformat(),
+        "suggestion_labels": suggestions.STATE_LABELS,
     })
 
 

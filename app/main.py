@@ -47,6 +47,8 @@ from app.ops import storage_full
 from app.ops.metrics import route_of
 from app.ops.routes import router as ops_router
 from app.orgs.api import router as orgs_api
+from app.profiles.api import router as profiles_api
+from app.profiles.pages import router as profiles_router
 from app.reports.api import router as reports_api
 from app.reports.pages import router as reports_router
 from app.screens.pages import router as screens_router
@@ -240,6 +242,8 @@ def create_app() -> FastAPI:
     app.include_router(meeting_settings_router)  # /meeting/CODE/settings: 大屏设置
     app.include_router(meeting_api)
     app.include_router(offline_router)  # /sw.js, /offline, /session/token
+    app.include_router(profiles_router)  # 履职档案: /members/{id}/profile, /me/profile
+    app.include_router(profiles_api)
 
     app.openapi = lambda: _openapi(app)
 

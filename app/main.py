@@ -32,6 +32,8 @@ from app.history.pages import router as history_router
 from app.home.pages import router as home_router
 from app.imports.pages import router as imports_router
 from app.limits import BodyLimitMiddleware, refused_as_anonymous, too_large_message
+from app.leads.api import router as leads_api
+from app.leads.pages import router as leads_router
 from app.links.api import router as links_api
 from app.links.pages import router as links_router
 from app.manage.pages import router as manage_router
@@ -239,6 +241,8 @@ def create_app() -> FastAPI:
     app.include_router(orgs_api)
     app.include_router(boards_api)
     app.include_router(meeting_router)
+    app.include_router(leads_router)
+    app.include_router(leads_api)
     app.include_router(meeting_settings_router)  # /meeting/CODE/settings: 大屏设置
     app.include_router(meeting_api)
     app.include_router(offline_router)  # /sw.js, /offline, /session/token

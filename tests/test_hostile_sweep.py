@@ -37,6 +37,8 @@ from app.clock import now_utc, today_cn
 from app.exports import service as exports
 from app.imports.jobs import PREVIEW
 from app.models import (
+    ActivityGroup,
+    ActivityGroupMember,
     ActivityStatus,
     ApiToken,
     AppMeta,
@@ -50,6 +52,7 @@ from app.models import (
     Membership,
     ScreenLink,
     Site,
+    TaskLead,
     UserAccount,
 )
 from app.quality import flags as quality
@@ -147,13 +150,21 @@ def world(session) -> World:
         result=json.dumps({"counts": {"errors": 1, "error_rows": 1},
                            "errors": [[2, "手机号", f"手机号「{h('cell', 64)}」有误，请填写 11 位手机号"]]}))
     session.add_all([link, token, screen, history, upload])
+    # 牵头统筹 (app/leads/): a 委员活动小组 of 五华区 with the member in it, leading the task.
+    group = ActivityGroup(org_id=wuhua.id, name=h("group", 64), leader_member_id=member.id, note=h("groupnote", 500))
+    session.add(group)
+    session.flush()
+    session.add(ActivityGroupMember(group_id=group.id, member_id=member.id))
+    lead = TaskLead(org_id=wuhua.id, task_id=task.id, group_id=group.id, start_date=today_cn() - timedelta(days=30),
+                    note=h("leadnote", 500), created_by_user_id=admin.id, submission_key="hostile")
+    session.add(lead)
     session.add(AppMeta(key=narrative.override_key("shuang-zhutui", "opening"), value=h("wording", 400) + "{scope}："))
     session.flush()
     return World(texts, {"activity": activity.id, "returned": returned.id, "member": member.id, "site": site.id,
                          "task": task.id, "indicator": indicator.id, "link": link.id, "admin": admin.id,
                          "member_user": member_user.id, "year": year,
                          "key": key.code, "prefecture": kunming.code, "idle": idle.id, "screen": SCREEN_TOKEN,
-                         "upload": upload.id}, admin, member_user)
+                         "upload": upload.id, "group": group.id, "lead": lead.id}, admin, member_user)
 
 
 # (URL, who asks, what comes back, the fields it must show). "admin" is the province's administrator
@@ -189,6 +200,9 @@ PAGES: list[tuple[str, str, str, set[str]]] = [
     ("/boards/530000/meeting", "admin", "html", set()),
     ("/boards/530000/meeting/slide?org={key}&part=own-1", "admin", "html", {"keycounty", "indicator"}),
     ("/exports", "admin", "html", COMMON | {"short"}),
+    ("/leads/530102", "admin", "html", {"county", "committee", "group", "task"}),
+    ("/task-leads/{lead}", "admin", "html", {"county", "group", "leadnote", "member", "task", "indicator", "u"}),
+    ("/activity-groups/{group}", "admin", "html", {"county", "group", "groupnote", "member"}),
     ("/history", "admin", "html", {"county", "historynote", "indicator", "short", "u"}),
     ("/history/530102", "admin", "html", {"county", "historynote", "indicator", "u"}),
     ("/links", "admin", "html", COMMON | {"linknote", "member", "post"}),
@@ -217,6 +231,9 @@ PAGES: list[tuple[str, str, str, set[str]]] = [
     ("/api/v1/links", "admin", "json", COMMON | {"linknote", "member", "post"}),
     ("/api/v1/links/coverage", "admin", "json", COMMON | {"member", "post"}),
     ("/api/v1/orgs", "admin", "json", COMMON),
+    ("/api/v1/orgs/530102/activity-groups", "admin", "json", {"county", "group", "groupnote", "member"}),
+    ("/api/v1/task-leads/{lead}/progress", "admin", "json", {"county", "group", "leadnote", "member", "task",
+                                                             "indicator", "u"}),
     ("/api/v1/targets", "admin", "json", {"indicator", "prefecture", "short", "u"}),
     ("/api/v1/key-counties", "admin", "json", {"keycounty"}),
     ("/api/v1/counties/{key}/progress", "admin", "json", {"area", "indicator", "keycounty", "task", "u"}),

@@ -116,6 +116,13 @@ def test_outsiders_are_refused_everywhere(client, session, outsider):
                         due_on=f.months_ago(-1), done_criteria="达到时间进度", created_by_user_id=owner.id,
                         submission_key="sweep")
     session.add(followup)
+    from app.models import ActivityGroup, TaskLead  # 牵头统筹 of 五华区 (app/leads/)
+    group = ActivityGroup(org_id=wuhua.id, name="五华区产业小组")
+    session.add(group)
+    session.flush()
+    lead = TaskLead(org_id=wuhua.id, task_id=task.id, group_id=group.id, start_date=f.months_ago(2),
+                    created_by_user_id=owner.id, submission_key="sweep")
+    session.add(lead)
     session.flush()
     ids = {"activity_id": activity.id, "photo_id": photo, "member_id": owner.member_id, "user_id": owner.id,
            "grant_id": grant, "decision": "confirm", "link_id": link.id, "display_id": display.id,
@@ -125,7 +132,8 @@ def test_outsiders_are_refused_everywhere(client, session, outsider):
            "report_id": frozen.id, "job_id": job.id, "token_id": api_token.id, "kind": "members",
            "org_id": wuhua.id, "site_id": site, "task_id": task.id, "indicator_id": f.indicators(session, task)[0].id,
            "rule_id": rule.id, "session_id": owner_session.id,
-           "campaign_id": campaign.id, "followup_id": followup.id, **_notify_ids(session, owner, wuhua)}
+           "campaign_id": campaign.id, "followup_id": followup.id, "group_id": group.id, "lead_id": lead.id,
+           **_notify_ids(session, owner, wuhua)}
     version, audit_before = activity.version, session.scalar(select(func.count()).select_from(AuditLog))
     # Control: the same substituted URLs answer the owner, so the refusals below mean something.
     f.login_as(client, session, owner)

@@ -348,8 +348,8 @@ class TaskFigures:
     indicators: list[IndicatorFigure]
 
 
-def _task_figures(tasks: list[TaskInfo], got: dict[tuple[int, int], tuple[int, int]],
-                  goal: dict[int, int] | None, period: Period) -> list[TaskFigures]:
+def task_figures(tasks: list[TaskInfo], got: dict[tuple[int, int], tuple[int, int]],
+                 goal: dict[int, int] | None, period: Period) -> list[TaskFigures]:
     out = []
     for t in tasks:
         rows = []
@@ -414,17 +414,17 @@ def overview(session: Session, org: Organisation, period: Period, *,
     got, got_before = figures_and_other(session, "org", units, period, before)
     goals = targets(session, units, period.year)
     part = participation(session, units, period)
-    mine = _task_figures(tasks, got.get(org.id, {}), goals.get(org.id, {}), period)
+    mine = task_figures(tasks, got.get(org.id, {}), goals.get(org.id, {}), period)
 
     rows = []
     for kid in kids:
-        kid_tasks = _task_figures(tasks, got.get(kid.id, {}), goals.get(kid.id, {}), period)
+        kid_tasks = task_figures(tasks, got.get(kid.id, {}), goals.get(kid.id, {}), period)
         s = score(kid_tasks)
         rows.append(RankRow(kid, s, part[kid.id], sum(t.activities[0] for t in kid_tasks), kid_tasks,
                             behind=s is not None and s < BEHIND))
     ranks = _ranks({r.org.id: r.score for r in rows})
     if before is not None and kids:
-        previous = _ranks({k.id: score(_task_figures(tasks, got_before.get(k.id, {}), goals.get(k.id, {}), before))
+        previous = _ranks({k.id: score(task_figures(tasks, got_before.get(k.id, {}), goals.get(k.id, {}), before))
                            for k in kids})
     else:
         previous = {}
@@ -476,7 +476,7 @@ def county_board(session: Session, county: Organisation, period: Period, *, with
     tasks, areas = catalogue(session, county.id)
     key_ids = list(session.scalars(select(Organisation.id).where(Organisation.is_key_county.is_(True))))
     ranks = _ranks({k: float(v) for k, (v, _) in activity_counts(session, "place", key_ids, period).items()})
-    mine = _task_figures(tasks, figures(session, "place", [county.id], period).get(county.id, {}), None, period)
+    mine = task_figures(tasks, figures(session, "place", [county.id], period).get(county.id, {}), None, period)
 
     year = Period(period.year, 1, period.last, "", "")
     months = list(range(1, period.last + 1))

@@ -1,0 +1,106 @@
+"""Shapes of 牵头统筹: the service's input and the JSON API's answers."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from app.meeting.schemas import MeetingOrg
+
+
+class GroupInput(BaseModel):
+    """A 委员活动小组: its name, members (member ids serving in the organisation's subtree) and leader."""
+
+    name: str = Field(max_length=64, description="小组名称（本组织内唯一）")
+    member_ids: list[int] = Field(max_length=200, description="组员的委员 id（本组织及下级的在任委员）")
+    leader_member_id: int | None = Field(default=None, description="组长的委员 id（须为组员）")
+    note: str = Field(default="", max_length=500, description="说明")
+
+    model_config = {"json_schema_extra": {"examples": [{
+        "name": "产业帮扶小组", "member_ids": [101, 102, 103], "leader_member_id": 101, "note": ""}]}}
+
+
+class GroupChange(GroupInput):
+    version: int = Field(ge=0, le=2**31 - 1, description="读到的版本号（他人先改则 409）")
+
+
+class LeadCreate(BaseModel):
+    """牵头统筹: one of the organisation's 专委会 (``committee``) or 活动小组 (``group``) leads a 实事."""
+
+    task_id: int = Field(ge=1, le=2**31 - 1, description="实事（任务）id：本组织可用的当前行动任务")
+    body_kind: Literal["committee", "group"] = Field(description="committee（专委会）或 group（委员活动小组）")
+    body_id: int = Field(ge=1, le=2**31 - 1, description="专委会或活动小组的 id（本组织的）")
+    start_date: date = Field(description="开始日期 YYYY-MM-DD")
+    end_date: date | None = Field(default=None, description="结束日期（当天起不再牵头）；空：未定")
+    note: str = Field(default="", max_length=500, description="说明")
+
+    model_config = {"json_schema_extra": {"examples": [{
+        "task_id": 3, "body_kind": "committee", "body_id": 12, "start_date": "2026-03-01", "end_date": None,
+        "note": "经济委员会牵头统筹"}]}}
+
+
+class LeadEnd(BaseModel):
+    end_date: date | None = Field(default=None, description="结束日期（当天起不再牵头）；空：今天")
+
+
+class MemberRead(BaseModel):
+    id: int
+    name: str
+
+
+class GroupRead(BaseModel):
+    id: int
+    org: MeetingOrg
+    name: str
+    leader: MemberRead | None
+    members: list[MemberRead]
+    note: str
+    version: int
+
+
+class IndicatorProgress(BaseModel):
+    indicator_id: int
+    name: str
+    unit: str
+    verified: str = Field(description="本组织（含下级）该实事已审核的数值")
+    target: str | None = Field(description="年度目标；无目标为 null")
+    of_target: float | None = Field(description="完成目标的比例")
+    by_body: str | None = Field(description="牵头专委会（小组）委员参与的活动的数值（每项活动计一次）")
+
+
+class MemberPartRead(BaseModel):
+    member: MemberRead
+    activities: int
+    last_on: date
+
+
+class LeadRead(BaseModel):
+    id: int
+    org: MeetingOrg
+    task_id: int
+    task: str
+    body_kind: Literal["committee", "group"]
+    body_id: int
+    body: str
+    start_date: date
+    end_date: date | None
+    state: Literal["active", "future", "ended"]
+    note: str
+
+
+class LeadProgressRead(BaseModel):
+    lead: LeadRead
+    period: str
+    period_label: str
+    counted_from: date | None = Field(description="计入的第一天（统计期间与牵头时段的交集）；不相交为 null")
+    counted_to: date | None
+    activities: int = Field(description="牵头专委会（小组）委员参与的已审核活动数（该实事）")
+    task_activities: int | None = Field(description="本组织（含下级）该实事的已审核活动数")
+    members: int = Field(description="牵头专委会（小组）的委员数")
+    took_part: int = Field(description="其中参与过该实事活动的人数")
+    participation: float | None
+    last_activity_on: date | None
+    indicators: list[IndicatorProgress]
+    parts: list[MemberPartRead]

@@ -31,9 +31,9 @@ from app.exports.pages import router as exports_router
 from app.history.pages import router as history_router
 from app.home.pages import router as home_router
 from app.imports.pages import router as imports_router
-from app.limits import BodyLimitMiddleware, refused_as_anonymous, too_large_message
 from app.leads.api import router as leads_api
 from app.leads.pages import router as leads_router
+from app.limits import BodyLimitMiddleware, refused_as_anonymous, too_large_message
 from app.links.api import router as links_api
 from app.links.pages import router as links_router
 from app.manage.pages import router as manage_router

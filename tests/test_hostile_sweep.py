@@ -172,6 +172,9 @@ def world(session) -> World:
 # "anonymous" nobody (the meeting-room screen).
 COMMON = {"county", "prefecture", "keycounty"}
 ACTIVITY_ROW = {"account", "area", "county", "description", "indicator", "site", "task", "u"}  # the exports
+# A member's record: identity, seats (organisation, post, 专委会), 挂联 (the key county), activities and figures.
+PROFILE = {"committee", "county", "enterprise", "indicator", "keycounty", "member", "post", "sector", "site", "task",
+           "u"}
 PAGES: list[tuple[str, str, str, set[str]]] = [
     ("/", "admin", "html", {"admin"}),
     ("/activities/{activity}", "admin", "html", {"county", "description", "indicator", "member", "account", "site",
@@ -219,6 +222,8 @@ PAGES: list[tuple[str, str, str, set[str]]] = [
     ("/manage/orgs", "admin", "html", COMMON),
     ("/manage/sites/{site}", "admin", "html", {"site"}),
     ("/manage/wording", "admin", "html", {"wording"}),
+    ("/members/{member}/profile", "admin", "html", PROFILE),  # 履职档案 (app/profiles/)
+    ("/me/profile", "member", "html", PROFILE),
     ("/reports?org=530102", "admin", "html", {"county", "indicator", "member", "phrase", "prefix",
                                               "sector", "task", "u", "wording"}),
     ("/targets", "admin", "html", COMMON | {"indicator", "short", "u"}),
@@ -236,6 +241,7 @@ PAGES: list[tuple[str, str, str, set[str]]] = [
                                                              "indicator", "u"}),
     ("/api/v1/targets", "admin", "json", {"indicator", "prefecture", "short", "u"}),
     ("/api/v1/key-counties", "admin", "json", {"keycounty"}),
+    ("/api/v1/members/{member}/profile", "admin", "json", PROFILE),
     ("/api/v1/counties/{key}/progress", "admin", "json", {"area", "indicator", "keycounty", "task", "u"}),
     ("/reports/report.xlsx?org=530102", "admin", "xlsx", {"county", "member", "phrase", "prefix", "sector", "wording"}),
     ("/links/coverage.xlsx", "admin", "xlsx", COMMON | {"member", "post"}),
@@ -245,6 +251,7 @@ PAGES: list[tuple[str, str, str, set[str]]] = [
     ("/imports/templates/assignments.xlsx", "admin", "xlsx", set()),
     ("/imports/templates/history.xlsx", "admin", "xlsx", {"indicator"}),
     ("/reports/report.docx?org=530102", "admin", "docx", {"county", "member", "phrase", "prefix", "wording"}),
+    ("/members/{member}/profile.docx", "admin", "docx", PROFILE),
     ("/exports/activities.csv?org=530102", "admin", "csv", ACTIVITY_ROW),
 ]
 

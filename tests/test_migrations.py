@@ -23,6 +23,7 @@ TABLES = {
     "plausibility_rule", "activity_flag", "indicator_baseline", "report_confirmation",
     "notification", "reminder_campaign", "wecom_robot", "sms_code", "member_reach", "sms_log",
     "meeting_setting", "follow_up", "activity_group", "activity_group_member", "task_lead",
+    "exemplar_nomination", "match_invitation",
     "suggestion_follow_up",
 }
 

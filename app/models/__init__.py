@@ -16,6 +16,7 @@ from app.models.audit import AuditLog
 from app.models.auth import ActivationCode, LoginAttempt, UserSession
 from app.models.base import SQLModel  # noqa: F401  (naming convention first)
 from app.models.catalogue import AnnualTarget, BoostArea, Campaign, Indicator, IndicatorKind, Task
+from app.models.exemplars import ExemplarNomination, MatchInvitation, NominationStatus
 from app.models.history import HistoryEntry
 from app.models.jobs import BackgroundJob
 from app.models.leads import ActivityGroup, ActivityGroupMember, TaskLead
@@ -65,6 +66,7 @@ __all__ = [
     "Campaign",
     "ClosedMonth",
     "Committee",
+    "ExemplarNomination",
     "FlagCode",
     "FollowUp",
     "FrozenReport",
@@ -76,11 +78,13 @@ __all__ = [
     "LinkAssignment",
     "LinkRole",
     "LoginAttempt",
+    "MatchInvitation",
     "MeetingSetting",
     "Member",
     "MemberReach",
     "MemberRole",
     "Membership",
+    "NominationStatus",
     "Notification",
     "OrgClosure",
     "OrgLevel",

@@ -103,6 +103,9 @@ class Indicator(SQLModel, table=True):
     # A suggestion (意见建议, 建言献策): its activities carry a follow-up state and count toward 采纳率
     # (app/suggestions/service.py). Catalogue data: "suggestion": true in app/data/catalogue.json.
     is_suggestion: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
+    # An outcome (成效: 受益群众, 带动就业, 带动增收) rather than an effort figure: optional on the form, added
+    # by the recorder until verified, stated apart on boards and reports. Catalogue data: "outcome": true.
+    is_outcome: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
 
 
 class AnnualTarget(SQLModel, table=True):

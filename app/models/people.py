@@ -38,6 +38,7 @@ class Member(SQLModel, table=True):
     phone: str = Field(sa_column=Column(String(20), nullable=False, unique=True))
     sector: str = Field(max_length=32)  # 界别
     enterprise: str | None = Field(default=None, max_length=128)  # 委员企业
+    industry: str | None = Field(default=None, max_length=32)  # 行业 (补位匹配), optional
     created_at: datetime = Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 

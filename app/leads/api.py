@@ -65,9 +65,9 @@ def _group(session: Session, group: ActivityGroup) -> GroupRead:
 
 def _lead(org: Organisation, v: service.LeadView) -> LeadRead:
     lead = v.lead
-    return LeadRead(id=lead.id, org=_ref(org), task_id=lead.task_id, task=v.task_name, body_kind=v.body_kind,  # type: ignore[arg-type]
+    return LeadRead(id=lead.id, org=_ref(org), task_id=lead.task_id, task=v.task_name, body_kind=v.body_kind,
                     body_id=lead.committee_id or lead.group_id or 0, body=v.body_name, start_date=lead.start_date,
-                    end_date=lead.end_date, state=v.state, note=lead.note)  # type: ignore[arg-type]
+                    end_date=lead.end_date, state=v.state, note=lead.note)
 
 
 def progress_read(p: service.LeadProgress) -> LeadProgressRead:

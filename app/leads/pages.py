@@ -41,15 +41,16 @@ class LeadForm(BaseModel):
     def data(self) -> LeadCreate:
         kind, _, body_id = self.body.partition(":")
         try:
-            return LeadCreate(task_id=self.task_id, body_kind=kind, body_id=body_id, start_date=self.start_date,  # type: ignore[arg-type]
+            return LeadCreate(task_id=self.task_id, body_kind=kind, body_id=body_id, start_date=self.start_date,
                               end_date=self.end_date or None, note=self.note)
         except ValidationError as exc:
             fields = {str(e["loc"][0]) for e in exc.errors()}
             errors = {k: v for k, v in (("task_id", "请选择实事"), ("body_kind", "请选择牵头的专委会或活动小组"),
                                         ("body_id", "请选择牵头的专委会或活动小组"), ("start_date", "请选择开始日期"),
                                         ("end_date", "结束日期格式不正确")) if k in fields}
-            if "body_kind" in errors or "body_id" in errors:
-                errors["body"] = errors.pop("body_kind", None) or errors.pop("body_id")
+            for part in ("body_kind", "body_id"):
+                if part in errors:
+                    errors["body"] = errors.pop(part)
             raise Invalid("牵头统筹填写不完整", code="lead_invalid", errors=errors) from exc
 
 

@@ -2,7 +2,8 @@
 
 ``load_demo`` runs ``init`` (real organisations, sites and catalogue), then invents ~30,000 members,
 their accounts, 挂联, annual targets and a year of activities with a plausible skew: busy and
-lagging counties, inactive members, joint activities, pending and returned items.
+lagging counties, inactive members, joint activities, pending and returned items, and linked leaders
+who mostly went to their linked county lately (挂联实效), some only earlier, a few never.
 
 Everything is drawn from one ``random.Random(seed)``, so the same seed and ``today`` give the same
 rows. Rows go in through ``bulk_insert`` with ids assigned here: the ORM would take minutes for the
@@ -28,6 +29,8 @@ from sqlmodel import Session
 from app.accounts.passwords import hash_password
 from app.catalogue.service import current_campaign, sees
 from app.clock import CN, now_utc, today_cn, yyyymm
+from app.links.service import idle_since
+from app.meeting.settings import settings_for
 from app.models import (
     ActivityStatus,
     AppMeta,
@@ -61,6 +64,13 @@ COLLECTION_DAYS = 10  # days after a quarter ends before the province closes it
 # signed in to do it; of the others, active members sign in now and then, inactive ones rarely.
 REACH_MONTHS = 3
 SIGN_IN_ACTIVE, SIGN_IN_INACTIVE = 0.35, 0.06
+# 挂联实效: of the (leader, county) pairs in force, most leaders went to their county within the offices' N
+# months, some only earlier in the year, a few never; shares for a leader who is an active member and for
+# an inactive one, who lags more often. Leaders' visits are at most this share of the activities (a
+# small demo has fewer of them, so more leaders look idle).
+LINK_OLDER_ONLY = (0.12, 0.25)
+LINK_NEVER = (0.04, 0.14)
+LINK_VISIT_SHARE = 0.2
 # Meetings speak in Beijing time; timestamps are stored in UTC.
 
 
@@ -298,6 +308,28 @@ class _Member:
     phone: str = ""
     user_id: int = 0
     weight: float = 0.0  # 0: inactive, never records nor takes part
+
+
+@dataclass(frozen=True)
+class _Link:
+    """A 挂联 as written: the leader (member index), the county, the site of a site link, its span."""
+
+    leader: int
+    county: _Org
+    site: int | None
+    start: date
+    end: date | None
+
+
+@dataclass(frozen=True)
+class _Visit:
+    """A linked leader's own activity in the linked county (day: index into the activities' days)."""
+
+    day: int
+    leader: int
+    county: _Org
+    site: int | None
+    verified: bool  # the visit that shows the link's 挂联实效: decided, and verified
 
 
 class _DemoBuilder:
@@ -679,6 +711,7 @@ class _DemoBuilder:
         """挂联: provincial leaders to key counties (all but four), local leaders to sites."""
         rng, conn = self.rng, self.conn
         rows = []
+        self.links: list[_Link] = []
         link_id = next_id(conn, "link_assignment")
 
         def link(
@@ -686,6 +719,7 @@ class _DemoBuilder:
             end: date | None = None, note: str = "",
         ) -> None:
             nonlocal link_id
+            self.links.append(_Link(leader, county, site, start, end))
             rows.append((
                 link_id, self.members[leader].id, county.id, site, role.value, db_date(conn, start),
                 db_date(conn, end) if end else None, note, self.admin_user_id, self.created,
@@ -773,17 +807,23 @@ class _DemoBuilder:
         active = self._recorder_weights()
         place_pick = self._place_pickers()
         days = [self.today - timedelta(days=364 - d) for d in range(365)]
+        visits = self._link_visits(count, days)
+        regular = count - len(visits)
         # Fewer activities at weekends; ids then follow the dates, as if logged day by day.
         day_cum = list(accumulate(0.55 if d.weekday() >= 5 else 1.0 for d in days))
-        day_of = sorted(bisect_right(day_cum, rng.random() * day_cum[-1]) for _ in range(count))
+        day_of = sorted(bisect_right(day_cum, rng.random() * day_cum[-1]) for _ in range(regular))
         active_cum = list(accumulate(self.members[i].weight for i in active))
-        recorders = rng.choices(active, cum_weights=active_cum, k=count)
+        recorders = rng.choices(active, cum_weights=active_cum, k=regular)
+        # The leaders' visits take their place among the others by date: (day, is a visit, index).
+        plan = sorted([(d, 0, n) for n, d in enumerate(day_of)] + [(v.day, 1, n) for n, v in enumerate(visits)])
         ctx = _ActivityContext(self, days)
         activity_id = next_id(conn, "activity")
         for chunk in range(0, count, ACTIVITY_CHUNK):
             a_rows, v_rows, p_rows = [], [], []
-            for n in range(chunk, min(count, chunk + ACTIVITY_CHUNK)):
-                ctx.one(activity_id, day_of[n], recorders[n], place_pick, a_rows, v_rows, p_rows, totals)
+            for day, is_visit, n in plan[chunk:chunk + ACTIVITY_CHUNK]:
+                visit = visits[n] if is_visit else None
+                recorder = visit.leader if visit else recorders[n]
+                ctx.one(activity_id, day, recorder, place_pick, a_rows, v_rows, p_rows, totals, visit)
                 activity_id += 1
             self.result.activities += bulk_insert(conn, "activity", ACTIVITY_COLUMNS, a_rows)
             self.result.activity_values += bulk_insert(
@@ -794,6 +834,55 @@ class _DemoBuilder:
             )
             self.progress(f"活动 {self.result.activities:,} / {count:,} 条 …")
         return totals
+
+    def _link_visits(self, count: int, days: list[date]) -> list[_Visit]:
+        """Linked leaders' own activities in their linked county, spread over each link's span in the window.
+
+        Per (leader, county) in force today: most went within the offices' N months (挂联实效's window),
+        some only before it, a few never; the demo logins' leader and committee head went lately. The ones
+        that stopped going or never went are kept out of that county from then on (``self.away``: member
+        index → county id → first day), so their other activities don't happen to land there. Ended links
+        get a visit or two in their span. At most ``LINK_VISIT_SHARE`` of ``count``: every link's deciding
+        visit first (the demo logins', then the others in random order), then the rest.
+        """
+        rng, first, last = self.rng, days[0], len(days) - 1
+        months = settings_for(self.session, self.province.id).link_idle_months
+        window = min(last, max(0, (idle_since(self.today, months) - first).days))
+        self.away: dict[int, dict[int, int]] = defaultdict(dict)
+        pairs: dict[tuple[int, int], _Link] = {}
+        for link in self.links:
+            if link.start <= self.today and (link.end is None or link.end >= self.today):
+                pairs.setdefault((link.leader, link.county.id), link)
+        deciding: list[_Visit] = []
+        more: list[_Visit] = []
+
+        def visits(link: _Link, lo: int, hi: int, n: int) -> None:
+            more.extend(_Visit(rng.randint(lo, hi), link.leader, link.county, link.site, False) for _ in range(n))
+
+        keep = {self.demo_leader, self.demo_committee_head}
+        for (leader, county_id), link in pairs.items():
+            start = max(0, (link.start - first).days)
+            inactive = self.members[leader].weight == 0
+            r = 1.0 if leader in keep else rng.random()
+            if r < LINK_NEVER[inactive] or (r < LINK_NEVER[inactive] + LINK_OLDER_ONLY[inactive] and start >= window):
+                self.away[leader][county_id] = 0
+            elif r < LINK_NEVER[inactive] + LINK_OLDER_ONLY[inactive]:
+                self.away[leader][county_id] = window
+                deciding.append(_Visit(rng.randint(start, window - 1), leader, link.county, link.site, True))
+                visits(link, start, window - 1, rng.randint(0, 1))
+            else:  # lately (a few days before today at the latest, so it could be verified), now and then before
+                deciding.append(_Visit(rng.randint(max(start, window), max(start, window, last - 5)), leader,
+                                       link.county, link.site, True))
+                visits(link, start, last, rng.randint(0, 2))
+        for link in self.links:
+            if link.end is not None and link.end < self.today and (link.leader, link.county.id) not in pairs:
+                lo, hi = max(0, (link.start - first).days), (link.end - first).days
+                if hi >= lo:
+                    visits(link, lo, hi, rng.randint(1, 2))
+        rng.shuffle(deciding)
+        deciding.sort(key=lambda v: v.leader not in keep)  # the demo logins' first, whatever the size
+        rng.shuffle(more)
+        return [*deciding, *more][: int(count * LINK_VISIT_SHARE)]
 
     def _reach(self) -> None:
         """member_reach since tracking began: the recorders' sign-ins, and others' now and then.
@@ -919,30 +1008,64 @@ class _ActivityContext:
             return value
         return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
 
-    def one(
-        self, activity_id: int, day: int, recorder: int, place_pick: dict, a_rows: list, v_rows: list,
-        p_rows: list, totals: dict,
-    ) -> None:
-        """Append the rows of one activity."""
-        rng, b = self.rng, self.b
-        member = b.members[recorder]
-        org = b.orgs[member.org_id]
-        # Where: county members mostly at home; others in their prefecture or anywhere.
+    def away(self, member: int, county_id: int, day: int) -> bool:
+        """Whether a linked leader keeps out of the county on that day (see ``_link_visits``)."""
+        first = self.b.away.get(member)
+        return first is not None and county_id in first and day >= first[county_id]
+
+    def place(self, org: _Org, recorder: int, day: int, place_pick: dict) -> _Org:
+        """Where: county members mostly at home; others in their prefecture or anywhere."""
+        rng = self.rng
         if org.level is OrgLevel.county and rng.random() < 0.85:
             county = org
         else:
             counties, cum = place_pick[org.id if org.level is not OrgLevel.county else org.parent_id]
             county = rng.choices(counties, cum_weights=cum)[0]
-        site = rng.choice(county.sites) if county.sites and rng.random() < 0.5 else None
-        # Who: about one in seven is a joint activity organised by the recorder's organisation or its parent.
+        if self.away(recorder, county.id, day):
+            counties, cum = place_pick[org.id if org.level is not OrgLevel.county else org.parent_id]
+            for _ in range(20):
+                county = rng.choices(counties, cum_weights=cum)[0]
+                if not self.away(recorder, county.id, day):
+                    break
+            else:
+                county = next((c for c in counties if not self.away(recorder, c.id, day)), county)
+        return county
+
+    def one(
+        self, activity_id: int, day: int, recorder: int, place_pick: dict, a_rows: list, v_rows: list,
+        p_rows: list, totals: dict, visit: _Visit | None = None,
+    ) -> None:
+        """Append the rows of one activity (of a linked leader in the linked county, for a ``visit``)."""
+        rng, b = self.rng, self.b
+        member = b.members[recorder]
+        org = b.orgs[member.org_id]
         others: list[int] = []
         organiser = None
         credited = org.id
-        if rng.random() < 0.15 and len(org.active) > 3:
-            picked = rng.sample(org.active, min(rng.randint(2, 12) + 1, len(org.active)))
-            others = [i for i in picked if i != recorder][: len(picked) - 1]
-            organiser = org.parent_id if org.parent_id and rng.random() < 0.3 else org.id
-            credited = organiser
+        if visit is None:
+            county = self.place(org, recorder, day, place_pick)
+            site = rng.choice(county.sites) if county.sites and rng.random() < 0.5 else None
+            # Who: about one in seven is a joint activity organised by the recorder's organisation or its parent.
+            if rng.random() < 0.15 and len(org.active) > 3:
+                picked = rng.sample(org.active, min(rng.randint(2, 12) + 1, len(org.active)))
+                others = [i for i in picked if i != recorder][: len(picked) - 1]
+                organiser = org.parent_id if org.parent_id and rng.random() < 0.3 else org.id
+                credited = organiser
+        else:
+            # Mostly at the linked site; a county link anywhere in the county.
+            county = visit.county
+            if visit.site and rng.random() < 0.8:
+                site = visit.site
+            else:
+                site = rng.choice(county.sites) if county.sites and rng.random() < 0.5 else None
+            # Half the time the leader takes members of the county along, organised by the leader's own
+            # organisation: the county lies in its subtree, so they may take part (as recording allows).
+            if rng.random() < 0.5 and county.active:
+                others = [i for i in rng.sample(county.active, min(rng.randint(1, 6), len(county.active)))
+                          if i != recorder]
+                organiser = credited = org.id
+        if b.away:
+            others = [i for i in others if not self.away(i, county.id, day)]
         # What: each member has a favourite task; the rest of the time any task, by popularity.
         pick = b.task_pick[credited]
         task = self.favourite.get(recorder)
@@ -954,7 +1077,8 @@ class _ActivityContext:
         # Logged the same day or up to three days later, in office hours or the evening.
         submitted_day = min(day + rng.randint(0, 3), self.now_day)
         submitted = self.stamp(submitted_day, rng.randrange(9 * 3600, 21 * 3600))
-        status, reason, reviewer, reviewed = self._review(day, submitted_day, submitted, credited)
+        status, reason, reviewer, reviewed = self._review(
+            day, submitted_day, submitted, credited, verified=visit is not None and visit.verified)
         # Usually every figure of the task; sometimes only some of them.
         if len(indicators) > 1 and rng.random() < 0.15:
             indicators = sorted(rng.sample(indicators, rng.randint(1, len(indicators) - 1)))
@@ -975,8 +1099,9 @@ class _ActivityContext:
         updated = self.db(reviewed) if reviewed else submitted_at
         place = b.site_names[site] if site else ""
         who = f"{b.orgs[organiser].name}组织{len(others) + 1}名委员" if organiser else ""
+        where = f"到挂联{'点' if visit.site else '县'}" if visit else "在"
         description = (
-            f"{who}在{county.division}{place}开展{b.task_short[task]}活动，"
+            f"{who}{where}{county.division}{place}开展{b.task_short[task]}活动，"
             f"{DESCRIPTION_ENDINGS[rng.randrange(len(DESCRIPTION_ENDINGS))]}。"
         )
         a_rows.append((
@@ -985,11 +1110,15 @@ class _ActivityContext:
             submitted_at, submitted_at, updated,
         ))
 
-    def _review(self, day: int, submitted_day: int, submitted: datetime, credited: int):  # noqa: ANN202
+    def _review(  # noqa: ANN202
+        self, day: int, submitted_day: int, submitted: datetime, credited: int, *, verified: bool = False,
+    ):
         """Status by age: old or closed-month items are decided; recent ones are often pending."""
         rng, b = self.rng, self.b
         r = rng.random()
-        if self.now_day - day > 45 or self.closed[day]:
+        if verified:
+            status = VERIFIED
+        elif self.now_day - day > 45 or self.closed[day]:
             status = VERIFIED if r < 0.94 else RETURNED if r < 0.97 else WITHDRAWN
         else:
             status = PENDING if r < 0.55 else VERIFIED if r < 0.93 else RETURNED if r < 0.98 else WITHDRAWN

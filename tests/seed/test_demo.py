@@ -139,6 +139,85 @@ def test_four_key_counties_have_no_linked_leader(demo):
         assert ended and ended < 20
 
 
+# A participant the recording rules allow (app/activities/recording.py ``_check_participants``): serving on the
+# day in the subtree of the recorder's organisation (the member's, or the office's for 代录) or of the organiser.
+PARTICIPANTS_OUTSIDE_THE_RULES = """
+WITH rec AS (
+  SELECT a.id, a.organiser_org_id, a.occurred_on,
+    COALESCE((SELECT ms.org_id FROM membership ms WHERE ms.member_id = u.member_id AND ms.end_date IS NULL),
+             (SELECT g.org_id FROM role_grant g WHERE g.user_id = u.id AND g.role = 'staff')) AS recorder_org
+  FROM activity a JOIN user_account u ON u.id = a.recorder_user_id)
+SELECT count(*) FROM activity_participant p JOIN rec ON rec.id = p.activity_id
+WHERE NOT EXISTS (
+  SELECT 1 FROM membership ms JOIN org_closure c ON c.descendant_id = ms.org_id
+  WHERE ms.member_id = p.member_id AND ms.start_date <= rec.occurred_on
+    AND (ms.end_date IS NULL OR ms.end_date >= rec.occurred_on)
+    AND (c.ancestor_id = rec.recorder_org OR c.ancestor_id = rec.organiser_org_id))
+"""
+
+
+def test_participants_are_those_recording_allows(demo):
+    engine, _ = demo
+    assert _scalar(engine, PARTICIPANTS_OUTSIDE_THE_RULES) == 0
+    # The check can fail: leaders' visits take members of the county below along, who are in the subtree of
+    # the leader's organisation but not of its own members.
+    own_organisation_only = PARTICIPANTS_OUTSIDE_THE_RULES.replace(
+        "c.descendant_id = ms.org_id", "c.descendant_id = ms.org_id AND c.depth = 0")
+    assert _scalar(engine, own_organisation_only) > 0
+
+
+def test_linked_leaders_visit_their_linked_county(demo):
+    """Leaders' visits (「到挂联县/点」): a leader linked to the county that day takes part, and whoever else
+    came was allowed to (above); the demo leader's one is verified lately."""
+    engine, _ = demo
+    visits = _scalar(engine, "SELECT count(*) FROM activity WHERE description LIKE '%到挂联%'")
+    assert visits > 0
+    without_leader = _scalar(engine, (
+        "SELECT count(*) FROM activity a WHERE a.description LIKE '%到挂联%' AND NOT EXISTS ("
+        "SELECT 1 FROM activity_participant p JOIN link_assignment l ON l.leader_member_id = p.member_id "
+        "AND l.county_id = a.county_id AND l.start_date <= a.occurred_on "
+        "AND (l.end_date IS NULL OR l.end_date >= a.occurred_on) WHERE p.activity_id = a.id)"
+    ))
+    assert without_leader == 0
+    demo_leader_lately = _scalar(engine, (
+        "SELECT count(*) FROM activity a JOIN activity_participant p ON p.activity_id = a.id "
+        "JOIN member m ON m.id = p.member_id JOIN link_assignment l ON l.leader_member_id = m.id "
+        "AND l.county_id = a.county_id "
+        f"WHERE m.phone = '13900000005' AND a.status = 'verified' AND a.occurred_on >= '{TODAY - timedelta(days=90)}'"
+    ))
+    assert demo_leader_lately >= 1
+
+
+def test_most_linked_leaders_went_to_their_county_lately(tmp_path):
+    """挂联实效 on a demo of serve's default size (SQLite only, as the determinism test): most links in force
+    have the leader's own verified activity in the county within N months, some only earlier, a few none;
+    the flag counts exactly the last two."""
+    from app.auth.service import build_principal
+    from app.boards import periods
+    from app.links import service as links
+
+    with temporary_database("sqlite", tmp_path) as url:
+        migrate(url)
+        engine = make_engine(url)
+        with write_session(engine) as s:
+            load_demo(s, activities=20_000, seed=2026, today=TODAY, progress=_quiet)
+            s.commit()
+        with write_session(engine) as s:
+            staff = s.scalar(select(UserAccount).where(UserAccount.login == "13900000002"))
+            province = s.scalar(select(Organisation).where(Organisation.level == OrgLevel.province))
+            report = links.effect_report(s, build_principal(s, staff, today=TODAY), province,
+                                         periods.parse(str(TODAY.year), TODAY), today=TODAY)
+        engine.dispose()
+    window = links.idle_since(TODAY, report.idle_months)
+    lately = sum(1 for e in report.rows if e.last_activity_on and e.last_activity_on >= window)
+    earlier = sum(1 for e in report.rows if e.last_activity_on and e.last_activity_on < window)
+    never = sum(1 for e in report.rows if e.last_activity_on is None)
+    assert report.total > 1_000
+    assert 0.70 <= lately / report.total <= 0.85, (lately, earlier, never, report.total)
+    assert earlier / report.total >= 0.05 and 0.03 <= never / report.total <= 0.10, (lately, earlier, never)
+    assert report.idle == earlier + never
+
+
 def test_targets_cover_every_organisation_and_some_lag(demo):
     engine, _ = demo
     with write_session(engine) as s:
@@ -232,6 +311,7 @@ DETERMINISM_QUERIES = (
     ("SELECT leader_member_id, county_id, site_id, role, start_date, end_date FROM link_assignment "
      "ORDER BY id"),
     "SELECT * FROM member_reach ORDER BY 1, 2",
+    "SELECT * FROM activity_participant ORDER BY 1, 2",
 )
 
 

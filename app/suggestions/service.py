@@ -229,10 +229,10 @@ def list_suggestions(session: Session, by: Principal, org: Organisation, *, stat
     follow = {r.activity_id: r for r in session.scalars(
         select(SuggestionFollowUp).where(SuggestionFollowUp.activity_id.in_(ids)))} if ids else {}
     org_ids = {a.credited_org_id for a in acts} | {a.county_id for a in acts}
-    names = dict(session.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(org_ids)))) \
-        if org_ids else {}
-    tasks = dict(session.execute(select(Task.id, Task.short_name).where(Task.id.in_({a.task_id for a in acts})))) \
-        if acts else {}
+    names = dict(session.execute(
+        select(Organisation.id, Organisation.name).where(Organisation.id.in_(org_ids))).all()) if org_ids else {}
+    tasks = dict(session.execute(
+        select(Task.id, Task.short_name).where(Task.id.in_({a.task_id for a in acts}))).all()) if acts else {}
     changeable = set(session.scalars(select(Organisation.id).where(
         Organisation.id.in_({a.credited_org_id for a in acts}), Organisation.id.in_(by.scope(*STAFF_ROLES))))) \
         if acts and by.org_ids(*STAFF_ROLES) else set()

@@ -127,7 +127,7 @@ class Handler:
 
 
 HANDLERS: dict[str, Handler] = {}
-FEATURES = ("app.exports.jobs", "app.imports.jobs", "app.quality.jobs")  # the modules that register handlers
+FEATURES = ("app.exports.jobs", "app.imports.jobs", "app.quality.jobs", "app.profiles.jobs")  # the modules that register handlers
 
 
 def register(kind: str, run: Callable[[JobContext], None], *, restartable: bool, **options: Any) -> Handler:

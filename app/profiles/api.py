@@ -6,7 +6,7 @@ subtree; the phone is never in a token's answer."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
@@ -18,7 +18,7 @@ from app.tokens.service import token_access
 
 router = APIRouter(prefix="/api/v1/members", tags=["profiles"])
 
-NOT_FOUND = {404: err("找不到该委员，或不在您的范围内（code: member_not_found） / member not found or outside your scope")}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: err("找不到该委员，或不在您的范围内（code: member_not_found） / member not found or outside your scope")}
 Page = Annotated[int, Query(ge=1, le=100_000, description="活动的页码")]
 PerPage = Annotated[int, Query(ge=1, le=200, description="每页活动条数")]
 

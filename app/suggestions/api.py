@@ -48,7 +48,7 @@ def _read(s: service.FollowUpState) -> SuggestionRead:
 
 
 @router.get(
-    "/activities/{activity_id}/suggestion", response_model=SuggestionRead,
+    "/suggestions/{activity_id}", response_model=SuggestionRead,
     summary="意见建议的跟踪情况 / A suggestion's follow-up",
     openapi_extra=token_access("records"),
     description=(
@@ -62,7 +62,7 @@ def read_suggestion(session: SessionDep, by: CurrentUser, activity_id: Id) -> Re
 
 
 @router.post(
-    "/activities/{activity_id}/suggestion", response_model=SuggestionRead,
+    "/suggestions/{activity_id}", response_model=SuggestionRead,
     summary="更新意见建议的跟踪情况 / Update a suggestion's follow-up",
     description=(
         "设置一条已审核通过的意见建议的跟踪情况，回传读到的 version（还没有时为 0；他人先改过则 409）。"

@@ -120,6 +120,8 @@ class DemoResult:
     users: int = 0
     grants: int = 0
     link_assignments: int = 0
+    activity_groups: int = 0
+    task_leads: int = 0
     targets: int = 0
     activities: int = 0
     activity_values: int = 0
@@ -141,6 +143,8 @@ class DemoResult:
             ("账号", "user accounts", self.users),
             ("授权", "role grants", self.grants),
             ("挂联", "link assignments", self.link_assignments),
+            ("委员活动小组", "activity groups", self.activity_groups),
+            ("牵头统筹", "task leads", self.task_leads),
             ("年度目标", "annual targets", self.targets),
             ("活动", "activities", self.activities),
             ("活动指标值", "activity values", self.activity_values),
@@ -332,6 +336,9 @@ class _Visit:
     verified: bool  # the visit that shows the link's 挂联实效: decided, and verified
 
 
+GROUP_NOTE = "演示数据：委员自愿组成的活动小组"
+
+
 class _DemoBuilder:
     """Invents the demo into one open transaction; each step writes one group of tables."""
 
@@ -372,11 +379,12 @@ class _DemoBuilder:
         self._link_assignments()
         self._closed_months()
         totals = self._activities(activities)
+        self._task_leads()  # groups of members who are active (chosen with the activities)
         self._targets(totals)
         self._reach()
         for table in (
             "committee", "term", "member", "membership", "user_account", "role_grant",
-            "link_assignment", "annual_target", "activity",
+            "link_assignment", "activity_group", "task_lead", "annual_target", "activity",
         ):
             sync_sequence(self.conn, table)
         self.progress("看板汇总（rollup）…")
@@ -772,6 +780,45 @@ class _DemoBuilder:
         )
         self.progress(f"挂联 {self.result.link_assignments:,} 条（{len(gaps)} 个重点县暂无挂联领导）")
 
+    def _task_leads(self) -> None:
+        """牵头统筹: the province and each prefecture have two or three 委员活动小组 of their own members and
+        members of their subtree; two of their 专委会 and each group lead a 实事 since early this year."""
+        rng, conn = self.rng, self.conn
+        group_rows, member_rows, lead_rows = [], [], []
+        group_id, lead_id = next_id(conn, "activity_group"), next_id(conn, "task_lead")
+        start_of_year = date(self.today.year, 1, 1)
+        for org in [self.province, *self.prefectures]:
+            pool = [i for o in self.orgs.values() if org.id in o.ancestors for i in o.active
+                    if self.members[i].role is not MemberRole.chair_council]
+            tasks = self.task_pick[org.id].ids
+            if len(pool) < 12 or len(tasks) < 3:
+                continue
+            picked_tasks = rng.sample(tasks, min(len(tasks), 5))
+            bodies: list[tuple[int | None, int | None]] = [(c, None) for c in org.committee_ids[:2]]
+            for task in picked_tasks[2:2 + rng.randint(2, 3)]:
+                # A group forms around a 实事 its members keep doing; a few others join them.
+                keen = [i for i in pool if self.favourites.get(i) == task]
+                people = rng.sample(keen, min(len(keen), rng.randint(4, 9)))
+                people += rng.sample([i for i in pool if i not in people], rng.randint(2, 3))
+                group_rows.append((group_id, org.id, f"{org.division}{self.task_short[task]}小组", self.members[people[0]].id,
+                                   GROUP_NOTE, org.staff_user_id, self.created, 1))
+                member_rows += [(group_id, self.members[i].id) for i in people]
+                bodies.append((None, group_id))
+                group_id += 1
+            for (committee, group), task in zip(bodies, picked_tasks, strict=False):  # groups: their own 实事
+                start = min(self.today, start_of_year + timedelta(days=rng.randint(0, 45)))
+                lead_rows.append((lead_id, org.id, task, committee, group, db_date(conn, start), None, "",
+                                  org.staff_user_id, self.created, f"demo-{lead_id}"))
+                lead_id += 1
+        self.result.activity_groups = bulk_insert(
+            conn, "activity_group", ("id", "org_id", "name", "leader_member_id", "note", "created_by_user_id",
+                                     "created_at", "version"), group_rows)
+        bulk_insert(conn, "activity_group_member", ("group_id", "member_id"), member_rows)
+        self.result.task_leads = bulk_insert(
+            conn, "task_lead", ("id", "org_id", "task_id", "committee_id", "group_id", "start_date", "end_date",
+                                "note", "created_by_user_id", "created_at", "submission_key"), lead_rows)
+        self.progress(f"委员活动小组 {self.result.activity_groups:,} 个，牵头统筹 {self.result.task_leads:,} 项")
+
     def _closed_months(self) -> None:
         """The province has closed every month up to the last quarter collected before today."""
         conn = self.conn
@@ -817,6 +864,7 @@ class _DemoBuilder:
         # The leaders' visits take their place among the others by date: (day, is a visit, index).
         plan = sorted([(d, 0, n) for n, d in enumerate(day_of)] + [(v.day, 1, n) for n, v in enumerate(visits)])
         ctx = _ActivityContext(self, days)
+        self.favourites = ctx.favourite  # member index -> their favourite task (the 活动小组 form around one)
         activity_id = next_id(conn, "activity")
         for chunk in range(0, count, ACTIVITY_CHUNK):
             a_rows, v_rows, p_rows = [], [], []

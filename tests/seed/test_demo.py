@@ -8,7 +8,9 @@ import pytest
 from sqlalchemy import func, select, text
 
 from app.accounts.passwords import verify_password
+from app.boards import periods
 from app.db import make_engine, migrate, write_session
+from app.leads import service as leads
 from app.models import (
     Activity,
     AnnualTarget,
@@ -18,6 +20,7 @@ from app.models import (
     Organisation,
     OrgLevel,
     RoleGrant,
+    TaskLead,
     UserAccount,
 )
 from app.models.meta import DEMO_KEY
@@ -216,6 +219,24 @@ def test_most_linked_leaders_went_to_their_county_lately(tmp_path):
     assert 0.70 <= lately / report.total <= 0.85, (lately, earlier, never, report.total)
     assert earlier / report.total >= 0.05 and 0.03 <= never / report.total <= 0.10, (lately, earlier, never)
     assert report.idle == earlier + never
+
+
+def test_groups_and_leads_hang_together(demo):
+    """牵头统筹: each 委员活动小组's leader is one of its members, every member serves in the group's subtree
+    today, and most leads show activity of their body (groups form around the 实事 they lead)."""
+    engine, result = demo
+    assert result.activity_groups >= 2 * 17 and result.task_leads > result.activity_groups
+    assert _scalar(engine, "SELECT count(*) FROM activity_group g WHERE NOT EXISTS (SELECT 1 FROM "
+                           "activity_group_member m WHERE m.group_id = g.id AND m.member_id = g.leader_member_id)") == 0
+    outside = ("SELECT count(*) FROM activity_group_member gm JOIN activity_group g ON g.id = gm.group_id "
+               "WHERE NOT EXISTS (SELECT 1 FROM membership ms JOIN org_closure c ON c.descendant_id = ms.org_id "
+               "WHERE ms.member_id = gm.member_id AND c.ancestor_id = g.org_id AND ms.end_date IS NULL)")
+    assert _scalar(engine, outside) == 0
+    assert _scalar(engine, outside.replace("c.descendant_id = ms.org_id", "c.descendant_id = ms.org_id AND c.depth = 0")) > 0
+    with write_session(engine) as s:
+        period = periods.parse(None, TODAY)
+        shown = [leads.progress(s, lead, period) for lead in s.scalars(select(TaskLead).where(TaskLead.group_id.is_not(None)))]
+    assert sum(p.activities > 0 for p in shown) >= 0.6 * len(shown)  # 3,000 activities here; 96% at 20,000
 
 
 def test_targets_cover_every_organisation_and_some_lag(demo):

@@ -37,6 +37,7 @@ from app.orgs.service import ancestors
 from app.quality import backlog
 from app.reports.tables import cell_text
 from app.screens.deps import SCREEN_HEADERS, ScreenScope
+from app.suggestions import service as suggestions
 from app.web import render, render_block_html, wants_fragment
 from app.xlsx import text_row, workbook_bytes
 
@@ -83,7 +84,9 @@ def _overview_context(session, org: Organisation, period: periods.Period, *, bas
     ov = boards.overview(session, org, period)
     ctx = {"ov": ov, "period": period, "choices": periods.choices(), "base": base,
            "version": version, "poll": POLL_SECONDS, "charts": charts,
-           "breakdowns": [breakdown.breakdown(session, org, period, by) for by in ("sector", "committee")]}
+           "breakdowns": [breakdown.breakdown(session, org, period, by) for by in ("sector", "committee")],
+           # 采纳率 (app/suggestions): a direct query; a state change bumps the stamps this block is keyed by.
+           "adoption": suggestions.adoption(session, org, period)}
     if org.parent_id is None and ov.ranking:  # the province: the 州市 on the map
         ctx["map_option"] = charts.progress_map_option(
             {r.org.code: r.score for r in ov.ranking}, {r.org.code: r.org.name for r in ov.ranking},

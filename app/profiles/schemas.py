@@ -68,7 +68,17 @@ class ProfileHonour(BaseModel):
     year: int
 
 
+_ACTIVITY_EXAMPLE = {
+    "id": 1024, "occurred_on": "2026-10-12", "task_name": "帮助脱贫地区发展特色产业、提供技术服务",
+    "county_name": "洱源县", "site_name": "茈碧湖镇", "status": "verified", "status_label": "已审核",
+    "role": "recorder", "role_label": "记录人", "openable": True,
+    "values": [{"indicator_id": 2, "name": "提供技术服务", "unit": "次", "kind": "count", "value": 3, "display": "3"}]}
+
+
 class ActivityLogPage(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [
+        {"items": [_ACTIVITY_EXAMPLE], "total": 1, "page": 1, "per_page": 50}]}}
+
     items: list[ProfileActivity]
     total: int
     page: int
@@ -76,6 +86,22 @@ class ActivityLogPage(BaseModel):
 
 
 class Profile(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{
+        "member": {"id": 501, "name": "李明", "sector": "经济界", "enterprise": "洱源梅子合作社", "phone": None,
+                   "serving": True},
+        "memberships": [
+            {"org_id": 120, "org_name": "洱源县政协", "term_number": 10, "role": "standing", "role_label": "常委",
+             "title": "农业农村委主任", "committee_name": "农业农村委", "start_date": "2026-01-10", "end_date": None,
+             "current": True},
+            {"org_id": 120, "org_name": "洱源县政协", "term_number": 9, "role": "member", "role_label": "委员",
+             "title": None, "committee_name": None, "start_date": "2021-01-12", "end_date": "2026-01-09",
+             "current": False}],
+        "committee_name": "农业农村委",
+        "links": [],
+        "years": [{"year": 2026, "total": 12, "verified": 10, "recorded": 7, "joined": 5, "counties": 3}],
+        "honours": [],
+        "activities": {"items": [_ACTIVITY_EXAMPLE], "total": 12, "page": 1, "per_page": 50}}]}}
+
     member: ProfileIdentity
     memberships: list[ProfileMembership] = Field(description="历届任职，最近的在前")
     committee_name: str | None = Field(description="现任专委会（不在任时为最近一次任职的）")

@@ -28,6 +28,7 @@ from app.history.service import history_in
 from app.models import FrozenReport, Organisation
 from app.models.rollup import COUNT
 from app.reports import narrative, tables
+from app.suggestions import service as suggestions
 
 
 def _compare(session: Session, org: Organisation, period: Period, activities: int) -> dict:
@@ -70,6 +71,11 @@ def build_report(session: Session, org: Organisation, period: Period, *, compare
     paras = narrative.paragraphs(words=words, campaign_name=wording.campaign_name, org_name=org.name,
                                  period=period, tasks=figures, participation=participation, compare=comparison,
                                  mobilisation=mobilisation)
+    # 采纳率 and 落实 beside the number made: a direct query of the subtree's suggestions and their
+    # follow-up states (app/suggestions), not the rollup; said only when some were made.
+    adoption = suggestions.adoption(session, org, period)
+    if adoption.made:
+        paras = [*paras, [suggestions.adoption_text(adoption)]]
     generated = (now or now_cn()).astimezone(CN)
     return {
         "title": narrative.fill(words["title"], org=org.name, period=period.label, campaign=wording.campaign_name),
@@ -87,6 +93,7 @@ def build_report(session: Session, org: Organisation, period: Period, *, compare
         "participation": participation,
         "mobilisation": mobilisation,
         "compare": comparison,
+        "suggestions": adoption.as_dict(),  # rate None when none was made
         "paragraphs": paras,
         "text": "\n".join("".join(p) for p in paras),
         "tables": [tables.units_table(session, org, period, tasks), tables.counties_table(session, org, period, tasks),

@@ -187,7 +187,7 @@ SHOWN_NAMES = 5  # leaders named in a unit's sentence; the rest are counted
 def _idle_leaders(session: Session, org: Organisation, period: Period) -> list[Problem]:
     """挂联实效's flag (app/links/service.py ``link_effect``: linked N months without an own verified
     activity in the county, N the office's setting). A county's meeting gets one item per leader; above
-    it, one per unit one level down (the demo province has over a thousand flagged links: a meeting
+    it, one per unit one level down (the demo province has some 300 flagged links of 1,289: a meeting
     decides per unit, and the unit's board and coverage list the names)."""
     flagged = [e for e in link_effect(session, _reader(org), org, period) if e.idle]
     if not flagged:

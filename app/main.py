@@ -27,6 +27,8 @@ from app.boards.pages import router as boards_router
 from app.config import PROJECT_ROOT, get_settings
 from app.deps import csrf_protect
 from app.errors import DomainError, Unauthorized
+from app.exemplars.api import router as exemplars_api
+from app.exemplars.pages import router as exemplars_router
 from app.exports.pages import router as exports_router
 from app.history.pages import router as history_router
 from app.home.pages import router as home_router
@@ -37,6 +39,8 @@ from app.limits import BodyLimitMiddleware, refused_as_anonymous, too_large_mess
 from app.links.api import router as links_api
 from app.links.pages import router as links_router
 from app.manage.pages import router as manage_router
+from app.matching.api import router as matching_api
+from app.matching.pages import router as matching_router
 from app.meeting.api import router as meeting_api
 from app.meeting.pages import router as meeting_router
 from app.meeting.settings_pages import router as meeting_settings_router
@@ -228,6 +232,8 @@ def create_app() -> FastAPI:
     app.include_router(reports_api)
     app.include_router(suggestions_router)  # 意见建议的跟踪: /suggestions/CODE
     app.include_router(suggestions_api)
+    app.include_router(exemplars_router)  # 典型: /exemplars/CODE, /exemplars/nominations/ID
+    app.include_router(exemplars_api)
     app.include_router(exports_router)
     app.include_router(imports_router)
     app.include_router(tokens_router)
@@ -248,6 +254,8 @@ def create_app() -> FastAPI:
     app.include_router(offline_router)  # /sw.js, /offline, /session/token
     app.include_router(profiles_router)  # 履职档案: /members/{id}/profile, /me/profile
     app.include_router(profiles_api)
+    app.include_router(matching_router)  # 补位匹配 and 带动: /matching/CODE/TASK, /bringing/CODE
+    app.include_router(matching_api)
 
     app.openapi = lambda: _openapi(app)
 

@@ -62,7 +62,7 @@ class ProfileYear(BaseModel):
 
 
 class ProfileHonour(BaseModel):
-    """A 典型 honour (issue 20, part 3). None exist yet: the list is always empty until that part lands."""
+    """A 典型 honour: a nomination the province selected (app/exemplars)."""
 
     title: str
     year: int
@@ -107,5 +107,5 @@ class Profile(BaseModel):
     committee_name: str | None = Field(description="现任专委会（不在任时为最近一次任职的）")
     links: list[LinkRead] = Field(description="作为挂联领导或联络员的挂联，含已结束的")
     years: list[ProfileYear] = Field(description="每年的活动数，最近的年份在前")
-    honours: list[ProfileHonour] = Field(description="典型荣誉：尚未开放，恒为空列表")
+    honours: list[ProfileHonour] = Field(description="典型荣誉：省级选树的推荐，最近的年份在前")
     activities: ActivityLogPage = Field(description="活动（每页 50 条，最新在前）")

@@ -26,6 +26,7 @@ from app.activities.scope import visible_to as activity_visible_to
 from app.auth.principal import READ_ROLES, STAFF_ROLES, Principal
 from app.clock import today_cn
 from app.errors import NotFound
+from app.exemplars import service as exemplars
 from app.links import service as links
 from app.links.schemas import MAX_ID, LinkRead
 from app.models import (
@@ -191,8 +192,8 @@ def member_links(session: Session, access: ProfileAccess, *, today: date) -> lis
 
 
 def honours(session: Session, access: ProfileAccess) -> list[ProfileHonour]:
-    """典型 honours — a hook for issue 20, part 3 (典型 chosen on evidence), which adds them: none exist yet."""
-    return []
+    """典型 honours: the member's nominations the province selected (app/exemplars), newest year first."""
+    return [ProfileHonour(title=title, year=year) for year, title in exemplars.honours_of(session, access.member.id)]
 
 
 def build_profile(session: Session, by: Principal, member_id: int, *, page: int = 1, per_page: int = PER_PAGE,

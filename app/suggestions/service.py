@@ -291,8 +291,6 @@ def adoption(session: Session, org: Organisation, period: Period) -> Adoption:
 
 
 def adoption_text(a: Adoption) -> str:
-    """The report's sentence: 「提出意见建议X条，已采纳X条（其中已落实X条），采纳率X%。」 or that none was made."""
-    if not a.made:
-        return "本期没有已审核的意见建议，采纳率「—」。"
-    return (f"提出意见建议{a.made:,}条，已采纳{a.adopted:,}条（其中已落实{a.implemented:,}条），"
+    """The report's sentence, said only when suggestions were made (采纳率 is 「—」 otherwise)."""
+    return (f"所提意见建议（含建言献策）{a.made:,}条中，已采纳{a.adopted:,}条（其中已落实{a.implemented:,}条），"
             f"采纳率{a.adopted / a.made * 100:.1f}%。")

@@ -113,7 +113,7 @@ def test_adoption_counts_items_by_the_activitys_date_and_state(world):
     assert got.rate == pytest.approx(7 / 12)
     wuhua = service.adoption(world.s, world.wuhua, p)
     assert (wuhua.made, wuhua.adopted) == (7, 7)
-    assert "采纳率58.3%" in service.adoption_text(got) and "已落实3条" in service.adoption_text(got)
+    assert service.adoption_text(got) == "所提意见建议（含建言献策）12条中，已采纳7条（其中已落实3条），采纳率58.3%。"
 
 
 @SQLITE

@@ -6,17 +6,30 @@
   ``Vary: Authorization, Cookie`` keep shared caches from serving one caller's answer to another;
 - answers to an API token carry ``X-RateLimit-Limit`` / ``X-RateLimit-Remaining`` (the dependency
   that authenticates the token leaves them in the request state).
+
+``json_answer`` writes a route's answer from a model already validated (or a list of them), once,
+instead of FastAPI validating and serialising it again.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+from pydantic import BaseModel
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 API_PREFIX = "/api/"
+
+
+def json_answer(body: BaseModel | Sequence[BaseModel], *, status_code: int = 200,
+                headers: dict[str, str] | None = None) -> Response:
+    """The JSON answer of ``body`` (a model, or a list of models)."""
+    text = body.model_dump_json() if isinstance(body, BaseModel) \
+        else "[" + ",".join(b.model_dump_json() for b in body) + "]"
+    return Response(text, status_code=status_code, media_type="application/json", headers=headers)
 
 
 def etag_of(body: bytes | memoryview) -> str:

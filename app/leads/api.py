@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import BaseModel
 from sqlmodel import Session
 
 from app.api_docs import AUTH_ERRORS, INVALID, ORG_NOT_FOUND, PERIOD_DESCRIPTION, PERIOD_PATTERN, err
+from app.api_http import json_answer
 from app.boards import periods
 from app.db import run_write
 from app.deps import CurrentUser, Id, OrgForRead, OrgForStaff, SessionDep, WriteSessionDep
@@ -40,13 +40,6 @@ LEAD_404: dict[int | str, dict[str, Any]] = {404: err(f"{service.LEAD_NOT_FOUND}
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: err("同名小组已存在（group_exists）、已被他人修改（stale_version）或牵头时间重叠（lead_overlaps）")}
 
-
-def _json(body: BaseModel | list, *, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    if isinstance(body, list):
-        text = "[" + ",".join(b.model_dump_json() for b in body) + "]"
-    else:
-        text = body.model_dump_json()
-    return Response(text, status_code=status_code, media_type="application/json", headers=headers)
 
 
 def _ref(org: Organisation) -> MeetingOrg:
@@ -96,7 +89,7 @@ def progress_read(p: service.LeadProgress) -> LeadProgressRead:
     responses={**AUTH_ERRORS, **ORG_NOT_FOUND},
 )
 def list_groups(session: SessionDep, org: OrgForRead) -> Response:
-    return _json([_group(session, v.group) for v in service.groups_of(session, org)])
+    return json_answer([_group(session, v.group) for v in service.groups_of(session, org)])
 
 
 @router.post(
@@ -116,7 +109,7 @@ async def create_group(request: Request, data: GroupInput, by: CurrentUser, org:
         request, read, session,
         lambda s: (lambda made: (made[0].id, made[1]))(service.create_group(s, by=by, org=org, data=data)),
         lambda r, made: (_group(r, service.group_for_read(r, by, made[0])[0]), made[1]))
-    return _json(body, status_code=201 if created else 200)
+    return json_answer(body, status_code=201 if created else 200)
 
 
 @router.put(
@@ -134,7 +127,7 @@ async def change_group(request: Request, group_id: Id, data: GroupChange, by: Cu
         request, read, session,
         lambda s: service.change_group(s, by=by, group_id=group_id, data=data, version=data.version).id,
         lambda r, gid: _group(r, service.group_for_read(r, by, gid)[0]))
-    return _json(body)
+    return json_answer(body)
 
 
 @router.get(
@@ -146,7 +139,7 @@ async def change_group(request: Request, group_id: Id, data: GroupChange, by: Cu
 )
 def list_leads(session: SessionDep, org: OrgForRead,
                ended: Annotated[bool, Query(description="是否包括已结束的")] = True) -> Response:
-    return _json([_lead(org, v) for v in service.leads_of(session, org, include_ended=ended)])
+    return json_answer([_lead(org, v) for v in service.leads_of(session, org, include_ended=ended)])
 
 
 @router.post(
@@ -171,8 +164,8 @@ async def create_lead(request: Request, data: LeadCreate, by: CurrentUser, org: 
             s, by=by, org=org, data=data, submission_key=idempotency_key or "")),
         lambda r, made: (_one(r, by, made[0]), made[1]))
     if created:
-        return _json(body, status_code=201)
-    return _json(body, headers={"Idempotent-Replayed": "true"})
+        return json_answer(body, status_code=201)
+    return json_answer(body, headers={"Idempotent-Replayed": "true"})
 
 
 def _one(session: Session, by: Any, lead_id: int) -> LeadRead:
@@ -196,7 +189,7 @@ async def end_lead(request: Request, lead_id: Id, data: LeadEnd, by: CurrentUser
         request, read, session,
         lambda s: service.end_lead(s, by=by, lead_id=lead_id, end_date=data.end_date).id,
         lambda r, lid: _one(r, by, lid))
-    return _json(body)
+    return json_answer(body)
 
 
 @router.get(
@@ -212,4 +205,4 @@ async def end_lead(request: Request, lead_id: Id, data: LeadEnd, by: CurrentUser
 )
 def read_progress(session: SessionDep, by: CurrentUser, lead_id: Id, period: PeriodKey = None) -> Response:
     lead: TaskLead = service.lead_for_read(session, by, lead_id)
-    return _json(progress_read(service.progress(session, lead, periods.parse(period))))
+    return json_answer(progress_read(service.progress(session, lead, periods.parse(period))))

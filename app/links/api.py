@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from app.activities.api import AUTH_ERRORS, INVALID, ErrorBody
 from app.api_docs import ORG_NOT_FOUND, PERIOD_DESCRIPTION, PERIOD_PATTERN
+from app.api_http import json_answer
 from app.api_types import IsoDate
 from app.boards import periods
 from app.db import run_write
@@ -58,9 +59,6 @@ OVERLAP = {409: _err("同一领导与同一地点的挂联时间重叠（code: l
 def _read(session: Session, link: LinkAssignment) -> LinkRead:
     return service.to_read(session, [link])[0]
 
-
-def _json(body: LinkRead, *, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(body.model_dump_json(), status_code=status_code, media_type="application/json", headers=headers)
 
 
 class LinkQuery(BaseModel):
@@ -142,7 +140,7 @@ def effect(session: SessionDep, by: CurrentUser, org: OrgCode, period: PeriodKey
     responses={**AUTH_ERRORS, **NOT_FOUND},
 )
 def get_link(session: SessionDep, by: CurrentUser, link_id: Id):
-    return _json(_read(session, service.link_for_read(session, by, link_id)))
+    return json_answer(_read(session, service.link_for_read(session, by, link_id)))
 
 
 @router.post(
@@ -167,8 +165,8 @@ async def create_link(request: Request, data: LinkCreate, by: CurrentUser, read:
     body, created = await run_write(request, read, session, lambda s: service.assign_leader(s, by=by, data=data),
                                     lambda r, result: (_read(r, result.link), result.created))
     if created:
-        return _json(body, status_code=201, headers={"Location": f"/api/v1/links/{body.id}"})
-    return _json(body, headers={"Idempotent-Replayed": "true"})
+        return json_answer(body, status_code=201, headers={"Location": f"/api/v1/links/{body.id}"})
+    return json_answer(body, headers={"Idempotent-Replayed": "true"})
 
 
 @router.patch(
@@ -184,7 +182,7 @@ async def create_link(request: Request, data: LinkCreate, by: CurrentUser, read:
 )
 async def change_link(request: Request, link_id: Id, data: LinkChange, by: CurrentUser, read: SessionDep,
                       session: WriteSessionDep):
-    return _json(await run_write(request, read, session,
+    return json_answer(await run_write(request, read, session,
                                  lambda s: service.change_link(s, by=by, link_id=link_id, data=data), _read))
 
 
@@ -200,5 +198,5 @@ async def change_link(request: Request, link_id: Id, data: LinkChange, by: Curre
 async def end_link(request: Request, link_id: Id, by: CurrentUser, read: SessionDep, session: WriteSessionDep,
                    body: LinkEnd | None = None):
     body = body or LinkEnd()
-    return _json(await run_write(request, read, session, lambda s: service.end_link(
+    return json_answer(await run_write(request, read, session, lambda s: service.end_link(
         s, by=by, link_id=link_id, end_date=body.end_date, reason=body.reason), _read))

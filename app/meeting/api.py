@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import BaseModel
 from sqlmodel import Session
 
 from app.api_docs import AUTH_ERRORS, INVALID, ORG_NOT_FOUND, PERIOD_DESCRIPTION, PERIOD_PATTERN, err
+from app.api_http import json_answer
 from app.boards import periods
 from app.db import run_write
 from app.deps import CurrentUser, Id, OrgForRead, OrgForStaff, SessionDep, WriteSessionDep
@@ -40,9 +40,6 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: err("已被他人修改或办结（code: stale_version），请重新读取后再办 / changed since it was read")}
 
-
-def _json(body: BaseModel, *, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(body.model_dump_json(), status_code=status_code, media_type="application/json", headers=headers)
 
 
 def _ref(org: Organisation) -> MeetingOrg:
@@ -92,7 +89,7 @@ def _one(session: Session, fu: FollowUp | None) -> FollowUpRead:
 def read_problems(session: SessionDep, org: OrgForRead, period: PeriodKey = None) -> Response:
     p = periods.parse(period)
     items = [_problem(x) for x in pl.problems(session, org, p)]
-    return _json(ProblemList(org=_ref(org), period=p.key, period_label=p.label, items=items))
+    return json_answer(ProblemList(org=_ref(org), period=p.key, period_label=p.label, items=items))
 
 
 @router.get(
@@ -116,7 +113,7 @@ def list_followups(session: SessionDep, org: OrgForRead, period: PeriodKey = Non
     current = pl.problems(session, org, periods.parse(period)) \
         if any(r.source_kind != fus.MANUAL and r.org_id == org.id for r in rows) else None
     items = [_read(v) for v in fus.views(session, rows, current=current, of_org=org.id)]
-    return _json(FollowUpPage(items=items, total=total, page=page, per_page=per_page))
+    return json_answer(FollowUpPage(items=items, total=total, page=page, per_page=per_page))
 
 
 @router.post(
@@ -144,8 +141,8 @@ async def create_followup(request: Request, data: FollowUpCreate, by: CurrentUse
                                                       submission_key=idempotency_key or "")),
         lambda r, made: (_one(r, r.get(FollowUp, made[0])), made[1]))
     if created:
-        return _json(body, status_code=201)
-    return _json(body, headers={"Idempotent-Replayed": "true"})
+        return json_answer(body, status_code=201)
+    return json_answer(body, headers={"Idempotent-Replayed": "true"})
 
 
 @router.post(
@@ -164,5 +161,5 @@ async def close_followup(request: Request, followup_id: Id, data: FollowUpClose,
         request, read, session,
         lambda s: fus.close_followup(s, by=by, followup_id=followup_id, note=data.note, version=data.version).id,
         lambda r, fid: _one(r, fus.followup_for_read(r, by, fid)))
-    return _json(body)
+    return json_answer(body)
 

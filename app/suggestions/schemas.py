@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -22,7 +23,7 @@ class SuggestionUpdate(BaseModel):
         "state": "adopted", "department": "县农业农村局", "state_on": "2026-11-20", "version": 1}]}}
 
 
-SUGGESTION_EXAMPLE = {
+SUGGESTION_EXAMPLE: dict[str, Any] = {
     "activity_id": 1024, "occurred_on": "2026-10-12", "task": "集体经济建言", "org": {"code": "532930", "name": "某县政协"},
     "county": {"code": "532930", "name": "某县"}, "items": 3, "state": "adopted", "state_label": "已采纳",
     "department": "县农业农村局", "state_on": "2026-11-20", "updated_at": "2026-11-20T03:00:00Z", "version": 2,

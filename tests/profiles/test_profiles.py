@@ -256,3 +256,19 @@ def test_the_api_answers_the_record_and_pages_the_activities(client, session, w)
     assert page["total"] == 3 and [a["id"] for a in page["items"]] == [w.joined.id]
     assert page["items"][0]["role"] == "participant" and page["items"][0]["values"][0]["display"] == "3"
     assert client.get(f"/api/v1/members/{w.member.id}/activities?per_page=500").status_code == 422
+
+
+def test_api_tokens_read_a_record_as_a_viewer_of_their_subtree_never_with_the_phone(client, session, w):
+    from tests.api.conftest import bearer, make_token
+
+    url = f"/api/v1/members/{w.member.id}/profile"
+    _, records = make_token(session, code="530100", level="records")
+    body = client.get(url, headers=bearer(records)).json()
+    assert body["member"]["name"] == "张委员" and body["member"]["phone"] is None
+    _, aggregate = make_token(session, code="530100")
+    assert client.get(url, headers=bearer(aggregate)).status_code == 403  # details need a records token
+    _, elsewhere = make_token(session, code="530300", level="records")
+    assert client.get(url, headers=bearer(elsewhere)).status_code == 404
+    # A write token bound to the member acts for them, but is not them signed in: still no phone.
+    _, bound = make_token(session, code="530102", level="records", phone=w.member.phone)
+    assert client.get(url, headers=bearer(bound)).json()["member"]["phone"] is None

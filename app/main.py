@@ -39,6 +39,8 @@ from app.limits import BodyLimitMiddleware, refused_as_anonymous, too_large_mess
 from app.links.api import router as links_api
 from app.links.pages import router as links_router
 from app.manage.pages import router as manage_router
+from app.matching.api import router as matching_api
+from app.matching.pages import router as matching_router
 from app.meeting.api import router as meeting_api
 from app.meeting.pages import router as meeting_router
 from app.meeting.settings_pages import router as meeting_settings_router
@@ -252,6 +254,8 @@ def create_app() -> FastAPI:
     app.include_router(offline_router)  # /sw.js, /offline, /session/token
     app.include_router(profiles_router)  # 履职档案: /members/{id}/profile, /me/profile
     app.include_router(profiles_api)
+    app.include_router(matching_router)  # 补位匹配 and 带动: /matching/CODE/TASK, /bringing/CODE
+    app.include_router(matching_api)
 
     app.openapi = lambda: _openapi(app)
 

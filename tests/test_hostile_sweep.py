@@ -48,6 +48,7 @@ from app.models import (
     GrantRole,
     HistoryEntry,
     LinkAssignment,
+    MatchInvitation,
     Member,
     Membership,
     ScreenLink,
@@ -111,7 +112,7 @@ def world(session) -> World:
     area.name = h("area", 64)
 
     member = f.make_member(session, wuhua, name=h("member", 32))
-    member.sector, member.enterprise = h("sector", 32), h("enterprise", 128)
+    member.sector, member.enterprise, member.industry = h("sector", 32), h("enterprise", 128), h("industry", 32)
     seat = session.scalar(select(Membership).where(Membership.member_id == member.id))
     seat.title, seat.committee_id = h("post", 32), committee.id
     member_user = f.make_user(session, member=member, grants=((GrantRole.member, wuhua),))
@@ -119,8 +120,9 @@ def world(session) -> World:
     admin = f.make_user(session, grants=((GrantRole.admin, province),))
     admin.display_name = h("admin", 64)
 
+    newcomer = f.make_member(session, wuhua, name=h("newcomer", 32))  # 带动: brought by the member's activity
     activity = f.make_activity(session, recorder=member_user, credited=wuhua, county=wuhua, task_=task,
-                               values={indicator.id: 7}, occurred_on=today_cn(), participants=(member,))
+                               values={indicator.id: 7}, occurred_on=today_cn(), participants=(member, newcomer))
     activity.description = h("description", 2000)
     activity.site_id = site.id
     # 「这是另一次活动」: the member's note, kept on the row and quoted in the stored flag's sentence.
@@ -158,13 +160,18 @@ def world(session) -> World:
     lead = TaskLead(org_id=wuhua.id, task_id=task.id, group_id=group.id, start_date=today_cn() - timedelta(days=30),
                     note=h("leadnote", 500), created_by_user_id=admin.id, submission_key="hostile")
     session.add(lead)
+    # 补位匹配 (app/matching/): the province invited the member to help the key county on the task.
+    invitation = MatchInvitation(org_id=province.id, county_id=key.id, task_id=task.id, member_id=member.id,
+                                 channel="list", note=h("matchnote", 200), created_by_user_id=admin.id,
+                                 submission_key="hostile")
+    session.add(invitation)
     session.add(AppMeta(key=narrative.override_key("shuang-zhutui", "opening"), value=h("wording", 400) + "{scope}："))
     session.flush()
     return World(texts, {"activity": activity.id, "returned": returned.id, "member": member.id, "site": site.id,
                          "task": task.id, "indicator": indicator.id, "link": link.id, "admin": admin.id,
                          "member_user": member_user.id, "year": year,
                          "key": key.code, "prefecture": kunming.code, "idle": idle.id, "screen": SCREEN_TOKEN,
-                         "upload": upload.id, "group": group.id, "lead": lead.id}, admin, member_user)
+                         "upload": upload.id, "group": group.id, "lead": lead.id, "invitation": invitation.id}, admin, member_user)
 
 
 # (URL, who asks, what comes back, the fields it must show). "admin" is the province's administrator
@@ -218,12 +225,16 @@ PAGES: list[tuple[str, str, str, set[str]]] = [
     ("/manage/catalogue", "admin", "html", {"area", "indicator", "phrase", "prefix", "task", "short", "u"}),
     ("/manage/catalogue/tasks/{task}", "admin", "html", {"area", "prefix", "task", "short"}),
     ("/manage/catalogue/indicators/{indicator}", "admin", "html", {"indicator", "phrase", "task", "u"}),
-    ("/manage/members/{member}", "admin", "html", COMMON | {"committee", "enterprise", "member", "post", "sector"}),
+    ("/manage/members/{member}", "admin", "html", COMMON | {"committee", "enterprise", "industry", "member", "post",
+                                                            "sector"}),
     ("/manage/orgs", "admin", "html", COMMON),
     ("/manage/sites/{site}", "admin", "html", {"site"}),
     ("/manage/wording", "admin", "html", {"wording"}),
     ("/members/{member}/profile", "admin", "html", PROFILE),  # 履职档案 (app/profiles/)
     ("/me/profile", "member", "html", PROFILE),
+    ("/matching/{key}/{task}", "admin", "html", {"committee", "industry", "keycounty", "matchnote", "member",
+                                                 "prefecture", "sector", "short", "indicator", "u"}),
+    ("/bringing/530102", "admin", "html", {"county", "member", "newcomer"}),
     ("/reports?org=530102", "admin", "html", {"county", "indicator", "member", "phrase", "prefix",
                                               "sector", "task", "u", "wording"}),
     ("/targets", "admin", "html", COMMON | {"indicator", "short", "u"}),
@@ -241,7 +252,13 @@ PAGES: list[tuple[str, str, str, set[str]]] = [
                                                              "indicator", "u"}),
     ("/api/v1/targets", "admin", "json", {"indicator", "prefecture", "short", "u"}),
     ("/api/v1/key-counties", "admin", "json", {"keycounty"}),
-    ("/api/v1/members/{member}/profile", "admin", "json", PROFILE),
+    ("/api/v1/members/{member}/profile", "admin", "json", PROFILE | {"industry"}),
+    ("/api/v1/counties/{key}/matching/{task}/candidates", "admin", "json", {"committee", "industry", "keycounty",
+                                                                           "member", "sector", "short", "indicator",
+                                                                           "u"}),
+    ("/api/v1/counties/{key}/matching/{task}/invitations", "admin", "json", {"keycounty", "matchnote", "member",
+                                                                            "short"}),
+    ("/api/v1/orgs/530102/bringing", "admin", "json", {"county", "member", "newcomer"}),
     ("/api/v1/counties/{key}/progress", "admin", "json", {"area", "indicator", "keycounty", "task", "u"}),
     ("/reports/report.xlsx?org=530102", "admin", "xlsx", {"county", "member", "phrase", "prefix", "sector", "wording"}),
     ("/links/coverage.xlsx", "admin", "xlsx", COMMON | {"member", "post"}),
@@ -252,6 +269,7 @@ PAGES: list[tuple[str, str, str, set[str]]] = [
     ("/imports/templates/history.xlsx", "admin", "xlsx", {"indicator"}),
     ("/reports/report.docx?org=530102", "admin", "docx", {"county", "member", "phrase", "prefix", "wording"}),
     ("/members/{member}/profile.docx", "admin", "docx", PROFILE),
+    ("/matching/batches/{invitation}.xlsx", "admin", "xlsx", {"keycounty", "member", "short"}),
     ("/exports/activities.csv?org=530102", "admin", "csv", ACTIVITY_ROW),
 ]
 

@@ -123,6 +123,10 @@ def test_outsiders_are_refused_everywhere(client, session, outsider):
     lead = TaskLead(org_id=wuhua.id, task_id=task.id, group_id=group.id, start_date=f.months_ago(2),
                     created_by_user_id=owner.id, submission_key="sweep")
     session.add(lead)
+    from app.models import MatchInvitation  # 补位匹配: 五华区 invited its member (app/matching/)
+    invitation = MatchInvitation(org_id=wuhua.id, county_id=wuhua.id, task_id=task.id, member_id=owner.member_id,
+                                 channel="list", created_by_user_id=owner.id, submission_key="sweep")
+    session.add(invitation)
     session.flush()
     ids = {"activity_id": activity.id, "photo_id": photo, "member_id": owner.member_id, "user_id": owner.id,
            "grant_id": grant, "decision": "confirm", "link_id": link.id, "display_id": display.id,
@@ -133,6 +137,7 @@ def test_outsiders_are_refused_everywhere(client, session, outsider):
            "org_id": wuhua.id, "site_id": site, "task_id": task.id, "indicator_id": f.indicators(session, task)[0].id,
            "rule_id": rule.id, "session_id": owner_session.id,
            "campaign_id": campaign.id, "followup_id": followup.id, "group_id": group.id, "lead_id": lead.id,
+           "batch_id": invitation.id,
            **_notify_ids(session, owner, wuhua)}
     version, audit_before = activity.version, session.scalar(select(func.count()).select_from(AuditLog))
     # Control: the same substituted URLs answer the owner, so the refusals below mean something.

@@ -86,6 +86,7 @@ class _NewMember:
     phone: str
     sector: str
     enterprise: str | None
+    industry: str | None
     org_id: int
     role: MemberRole
     title: str | None
@@ -97,7 +98,7 @@ class _NewMember:
 @dataclass
 class _Payload:
     new_members: list[_NewMember] = field(default_factory=list)
-    member_updates: list[dict] = field(default_factory=list)  # id, name, sector, enterprise
+    member_updates: list[dict] = field(default_factory=list)  # id, name, sector, enterprise, industry
     membership_updates: list[dict] = field(default_factory=list)  # id, role, title, committee, start
     new_memberships: list[tuple[int, int, MemberRole, str | None, str | None, date | None]] = field(
         default_factory=list)  # (member id, org, role, title, committee, start)
@@ -124,6 +125,9 @@ class MembersKind(BaseKind):
         ColumnSpec("enterprise", "委员企业", example="", aliases=("企业", "所在企业"), width=24),
         ColumnSpec("start", "任职开始日期", example="2026-01-01", aliases=("开始日期", "任职日期"),
                    note="空白为本届开始日期（新建第 1 届时为今天）"),
+        # Last, so files made from the template before 行业 existed keep their columns' order.
+        ColumnSpec("industry", "行业", example="", aliases=("所属行业", "从事行业", "行业类别"), width=14,
+                   note="委员从事的行业，如 农业、医疗卫生、教育、电子商务；可空，用于补位匹配"),
     ]
 
     def choices(self, session: Session, by: Principal) -> dict[str, list[str]]:
@@ -173,8 +177,9 @@ class MembersKind(BaseKind):
                 continue
             changed = False
             fields = {"name": item.name, "sector": item.sector,
-                      "enterprise": item.enterprise if row.has("enterprise") else member.enterprise}
-            if (member.name, member.sector, member.enterprise) != tuple(fields.values()):
+                      "enterprise": item.enterprise if row.has("enterprise") else member.enterprise,
+                      "industry": item.industry if row.has("industry") else member.industry}
+            if (member.name, member.sector, member.enterprise, member.industry) != tuple(fields.values()):
                 payload.member_updates.append({"b_id": member.id, **fields})
                 changed = True
             seat = current.get(member.id)
@@ -270,6 +275,9 @@ class MembersKind(BaseKind):
         enterprise = normalise(row.get("enterprise")) or None
         if enterprise and len(enterprise) > 128:
             plan.error(row, col["enterprise"], "委员企业名称不能超过 128 个字")
+        industry = normalise(row.get("industry")) or None
+        if industry and len(industry) > 32:
+            plan.error(row, col["industry"], "行业不能超过 32 个字")
         start = None
         if normalise(row.get("start")):
             try:
@@ -281,7 +289,7 @@ class MembersKind(BaseKind):
         if len(plan.errors) > errors_before:
             return None
         return _NewMember(row=row.number, name=name, phone=phone, sector=sector, enterprise=enterprise,
-                          org_id=org.id, role=role, title=title, committee=committee, start=start)
+                          industry=industry, org_id=org.id, role=role, title=title, committee=committee, start=start)
 
     @staticmethod
     def _term_and_committee(payload: _Payload, terms: dict, committees: dict, item: _NewMember) -> None:
@@ -320,7 +328,8 @@ class MembersKind(BaseKind):
         before = _masks(session, touched)
         if p.member_updates:
             conn.execute(update(Member).where(Member.id == bindparam("b_id")).values(
-                name=bindparam("name"), sector=bindparam("sector"), enterprise=bindparam("enterprise")),
+                name=bindparam("name"), sector=bindparam("sector"), enterprise=bindparam("enterprise"),
+                industry=bindparam("industry")),
                 p.member_updates)
         if p.membership_updates:
             rows = [{"b_id": u["b_id"], "role": u["role"], "title": u["title"], "start_date": u["start_date"],
@@ -338,8 +347,9 @@ class MembersKind(BaseKind):
         if new:
             member_ids = _allocate(conn, "member", len(new))
             user_ids = _allocate(conn, "user_account", len(new))
-            bulk_insert(conn, "member", ("id", "name", "phone", "sector", "enterprise", "created_at"),
-                        [(i, m.name, m.phone, m.sector, m.enterprise, now) for i, m in zip(member_ids, new, strict=True)])
+            bulk_insert(conn, "member", ("id", "name", "phone", "sector", "enterprise", "industry", "created_at"),
+                        [(i, m.name, m.phone, m.sector, m.enterprise, m.industry, now)
+                         for i, m in zip(member_ids, new, strict=True)])
             memberships += [
                 (i, m.org_id, terms[m.org_id][0], m.role.value, m.title, committee_id(m.org_id, m.committee),
                  db_date(conn, m.start or terms[m.org_id][1])) for i, m in zip(member_ids, new, strict=True)]
@@ -430,7 +440,7 @@ def _chunks(items: list, size: int = CHUNK) -> Iterable[list]:
 
 
 # Plain rows, not ORM objects: 30,000 of them are read twice per import (preview, then commit).
-_MEMBER_COLUMNS = (Member.id, Member.phone, Member.name, Member.sector, Member.enterprise)
+_MEMBER_COLUMNS = (Member.id, Member.phone, Member.name, Member.sector, Member.enterprise, Member.industry)
 _SEAT_COLUMNS = (Membership.id, Membership.member_id, Membership.org_id, Membership.role, Membership.title,
                  Membership.committee_id, Membership.start_date)
 
@@ -499,7 +509,8 @@ def _committees(session: Session, org_ids: Iterable[int]) -> dict:
 
 def _fingerprint(p: _Payload) -> str:
     h = hashlib.sha256()
-    for part in (sorted((m.phone, m.name, m.org_id, m.role.value, m.title or "", m.committee or "") for m in p.new_members),
+    for part in (sorted((m.phone, m.name, m.org_id, m.role.value, m.title or "", m.committee or "", m.industry or "")
+                        for m in p.new_members),
                  sorted(repr(sorted(u.items())) for u in p.member_updates),
                  sorted(repr(sorted((k, str(v)) for k, v in u.items())) for u in p.membership_updates),
                  sorted(repr(m) for m in p.new_memberships), sorted(p.new_terms), sorted(p.new_committees)):

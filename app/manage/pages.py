@@ -101,6 +101,7 @@ class MemberForm(BaseModel):
     phone: str = Field(default="", max_length=40)
     sector: str = Field(default="", max_length=200)
     enterprise: str = Field(default="", max_length=500)
+    industry: str = Field(default="", max_length=200)
     role: str = ""
     title: str = Field(default="", max_length=200)
     committee_id: str = ""
@@ -120,6 +121,7 @@ def _member_page(request: Request, session: Session, by: Principal, member_id: i
     row = service.member_for_staff(session, by, member_id)
     m, ms = row.member, row.membership
     form = form or MemberForm(name=m.name, phone=m.phone, sector=m.sector, enterprise=m.enterprise or "",
+                              industry=m.industry or "",
                               role=ms.role, title=ms.title or "", committee_id=str(ms.committee_id or ""))
     transfer = transfer or TransferForm(on=today_cn().isoformat())
     return render(request, "manage/member.html", {
@@ -140,7 +142,7 @@ def member_page(request: Request, session: SessionDep, by: CurrentUser, member_i
 def member_save(request: Request, session: WriteSessionDep, by: CurrentUser, member_id: Id,
                 form: Annotated[MemberForm, Form()]):
     data = service.MemberEdit(name=form.name, phone=form.phone, sector=form.sector, enterprise=form.enterprise,
-                              role=form.role, title=form.title, committee_id=_ident(form.committee_id))
+                              industry=form.industry, role=form.role, title=form.title, committee_id=_ident(form.committee_id))
     try:
         service.update_member(session, by, member_id, data)
     except (Invalid, Conflict) as exc:

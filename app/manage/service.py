@@ -208,6 +208,7 @@ class MemberEdit:
     phone: str
     sector: str
     enterprise: str = ""
+    industry: str = ""  # 行业 (补位匹配); optional
     role: str = MemberRole.member.value
     title: str = ""
     committee_id: int | None = None
@@ -228,6 +229,7 @@ def update_member(session: Session, by: Principal, member_id: int, data: MemberE
     errors: dict[str, str] = {}
     name, sector = data.name.strip(), data.sector.strip()
     enterprise, title = data.enterprise.strip() or None, data.title.strip() or None
+    industry = data.industry.strip() or None
     if not name:
         errors["name"] = "请填写姓名"
     elif len(name) > 32:
@@ -238,6 +240,8 @@ def update_member(session: Session, by: Principal, member_id: int, data: MemberE
         errors["sector"] = "界别不能超过 32 个字"
     if enterprise and len(enterprise) > 128:
         errors["enterprise"] = "委员企业不能超过 128 个字"
+    if industry and len(industry) > 32:
+        errors["industry"] = "行业不能超过 32 个字"
     if title and len(title) > 32:
         errors["title"] = "职务不能超过 32 个字"
     try:
@@ -264,9 +268,11 @@ def update_member(session: Session, by: Principal, member_id: int, data: MemberE
                            errors={"phone": "该手机号已被其他委员或账号使用"})
         if account is not None and _account_beyond(session, by, account.id):
             raise Forbidden("该委员的账号有高于您权限的授权，不能修改其手机号（登录名）", code="phone_beyond_rank")
-    before = {"name": member.name, "phone": member.phone, "sector": member.sector, "enterprise": member.enterprise}
-    after = {"name": name, "phone": phone, "sector": sector, "enterprise": enterprise}
+    before = {"name": member.name, "phone": member.phone, "sector": member.sector, "enterprise": member.enterprise,
+              "industry": member.industry}
+    after = {"name": name, "phone": phone, "sector": sector, "enterprise": enterprise, "industry": industry}
     member.name, member.phone, member.sector, member.enterprise = name, phone, sector, enterprise
+    member.industry = industry
     if account is not None:
         account.display_name = name
         account.login = phone

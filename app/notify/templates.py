@@ -33,6 +33,8 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in (
     Template("join_requested", "有新的参与申请", "{name}申请加入{date}「{task}」活动的参与名单，请审核。",
              ("name", "date", "task")),
     Template("reminder", "双助推提醒", "{name}委员您好：{message}", ("name", "message")),
+    Template("match_invitation", "补位邀请", "{name}委员您好：{org}邀请您到{county}参与「{task}」，欢迎报名参加。",
+             ("name", "org", "county", "task")),
     Template("campaign_done", "提醒已发出", "{org}向{count}名委员发出「双助推」提醒：{message}",
              ("org", "count", "message")),
 )}

@@ -15,6 +15,7 @@ class ProfileIdentity(BaseModel):
     name: str
     sector: str = Field(description="界别")
     enterprise: str | None = Field(description="委员企业")
+    industry: str | None = Field(default=None, description="行业（补位匹配用，可空）")
     phone: str | None = Field(description="手机号：只给委员本人和「双助推」办公室人员，其他人（含 API 令牌）为 null")
     serving: bool = Field(description="今天在任")
 

@@ -212,6 +212,7 @@ def profile_of(session: Session, by: Principal, access: ProfileAccess, *, page: 
     shown = current or (seats[0] if seats else None)  # the 专委会 of today's seat, else of the last one
     return Profile(
         member=ProfileIdentity(id=member.id, name=member.name, sector=member.sector, enterprise=member.enterprise,
+                               industry=member.industry,
                                phone=member.phone if access.sees_phone else None, serving=current is not None),
         memberships=seats,
         committee_name=shown.committee_name if shown else None,

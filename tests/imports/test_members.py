@@ -81,6 +81,24 @@ def test_existing_phone_updates_member_and_current_membership(session, world):
     assert rollup.check(session) == []
 
 
+def test_industry_column_by_its_aliases_kept_when_absent_and_bounded(session, world):
+    rows = [["姓名", "手机号", "组织代码", "界别", "所属行业"], ["李四", "13912340001", "530102", "经济界", "电子商务"]]
+    world.commit(world.prefecture_staff, "members", to_csv(rows), "名单.csv")
+    assert _member(session, "13912340001").industry == "电子商务"
+    # A file without the column leaves 行业 as it was; the template's own column changes it.
+    world.commit(world.prefecture_staff, "members", to_csv([rows[0][:4], ["李四", "13912340001", "530102", "工商联"]]),
+                 "名单.csv")
+    li = _member(session, "13912340001")
+    assert (li.sector, li.industry) == ("工商联", "电子商务")
+    assert "行业" in headers("members")
+    template_row = ["李四", "13912340001", "530102", "工商联", "", "", "", "", "", "农业"]
+    world.commit(world.prefecture_staff, "members", fill(session, world.prefecture_staff, "members", [template_row]))
+    assert _member(session, "13912340001").industry == "农业"
+    plan = world.preview(world.prefecture_staff, "members",
+                         to_csv([rows[0], ["王五", "13912340002", "530102", "经济界", "行" * 33]]), "名单.csv")
+    assert [(e.column, e.message) for e in plan.errors] == [("行业", "行业不能超过 32 个字")]
+
+
 def test_every_error_has_row_column_and_message(session, world):
     bad = [
         ["", "13912340001", "530102", "经济界"],  # row 3: no name

@@ -115,6 +115,18 @@ def test_editing_a_member_and_their_current_membership_is_audited(world):
     assert len(_audit(world, "member.update")) == 1
 
 
+def test_industry_is_edited_audited_and_bounded(world):
+    by = world.p(world.county_staff)
+    service.update_member(world.s, by, world.alice.id, _edit(world.alice, industry=" 医疗卫生 "))
+    world.s.refresh(world.alice)
+    assert world.alice.industry == "医疗卫生"
+    [entry] = _audit(world, "member.update")
+    assert "医疗卫生" in entry.after and "industry" in entry.after
+    with pytest.raises(Invalid) as got:
+        service.update_member(world.s, by, world.alice.id, _edit(world.alice, industry="行" * 33))
+    assert got.value.errors == {"industry": "行业不能超过 32 个字"}
+
+
 def test_a_phone_in_use_is_refused_with_a_clear_message(world):
     by = world.p(world.county_staff)
     with pytest.raises(Conflict) as exc:

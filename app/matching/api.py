@@ -1,0 +1,139 @@
+"""JSON API of 补位匹配 and 带动 under /api/v1. The rules are app/matching/service.py's; these handlers only
+translate HTTP. Candidates and invitations are for signed-in staff over the county (no API token: they
+name members and send messages); 带动 is read like the boards, by a records-level token too (it names members)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from pydantic import BaseModel
+
+from app.activities.values import display_value
+from app.api_docs import AUTH_ERRORS, INVALID, ORG_NOT_FOUND, PERIOD_DESCRIPTION, PERIOD_PATTERN, err
+from app.boards import periods
+from app.db import run_write
+from app.deps import CurrentUser, Id, OrgForRead, OrgForStaff, SessionDep, WriteSessionDep
+from app.matching import service
+from app.matching.schemas import (
+    BatchRead,
+    BringerRead,
+    BringingRead,
+    CandidateRead,
+    CandidatesRead,
+    ComponentRead,
+    FigureRead,
+    InvitationCreate,
+    InvitedRead,
+)
+from app.models import Organisation
+from app.tokens.service import token_access
+
+router = APIRouter(prefix="/api/v1", tags=["matching"])
+
+PeriodKey = Annotated[str | None, Query(pattern=PERIOD_PATTERN, max_length=16, description=PERIOD_DESCRIPTION)]
+TASK_404: dict[int | str, dict[str, Any]] = {
+    404: err("找不到该组织或不在您的管辖范围内（not_found）、不是重点帮扶县，或该县没有这项实事（task_not_found）")}
+
+
+def _json(body: BaseModel | list, *, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    text = "[" + ",".join(b.model_dump_json() for b in body) + "]" if isinstance(body, list) else body.model_dump_json()
+    return Response(text, status_code=status_code, media_type="application/json", headers=headers)
+
+
+def _batch(b: service.Batch) -> BatchRead:
+    return BatchRead(id=b.id, org=b.org_name, county_name=b.county_name, task=b.task_name, channel=b.channel,
+                     note=b.note, created_at=b.created_at, day=b.day, created_by=b.created_by, invited=b.invited,
+                     joined=b.joined, rate=b.rate,
+                     members=[InvitedRead(member_id=m, name=n, joined=j) for m, n, j in b.members])
+
+
+@router.get(
+    "/counties/{code}/matching/{task_id}/candidates", response_model=CandidatesRead,
+    summary="补位匹配候选委员 / Members who could help a key county on a task",
+    description=("重点帮扶县的一项实事（县政协自身进度，指标低于时间进度 90% 为落后）可以补位的委员，按得分从高到低：做过该实事、"
+                 "到过该县或本州市、界别、专委会和行业与该实事相关，每项得分和依据都列出。范围：该县所在州市（含所属县）和省政协的在任"
+                 "委员中在调用者管辖范围内的；本期已在该县参与这项实事的不列出。只有该县或上级的「双助推」办公室（API 令牌不行）。\n\n"
+                 "The members who could help a key county on a task, best first, each score's parts explained. Staff only."),
+    responses={**AUTH_ERRORS, **TASK_404, **INVALID},
+)
+def list_candidates(session: SessionDep, by: CurrentUser, county: OrgForStaff, task_id: Id, period: PeriodKey = None,
+                    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+                    per_page: Annotated[int, Query(ge=1, le=200)] = 50) -> Response:
+    g = service.gap(session, by, county, task_id, periods.parse(period))
+    ranked = service.candidates(session, g)
+    shown = ranked[(page - 1) * per_page:page * per_page]
+    return _json(CandidatesRead(
+        county=county.code, county_name=county.name, task_id=g.task.id, task=g.task.short_name, office=g.office.name,
+        period=g.period.key, period_label=g.period.label, behind=bool(g.behind),
+        figures=[FigureRead(indicator_id=f.indicator.id, name=f.indicator.name, unit=f.indicator.unit,
+                            verified=display_value(f.indicator.kind, f.verified),
+                            target=display_value(f.indicator.kind, f.target) if f.target is not None else None,
+                            of_target=f.of_target, behind=f.behind) for f in g.figures],
+        total=len(ranked), page=page, per_page=per_page,
+        candidates=[CandidateRead(member_id=c.member_id, name=c.name, org=c.org_name, sector=c.sector,
+                                  committee=c.committee, industry=c.industry, score=c.score, invited_on=c.invited_on,
+                                  components=[ComponentRead(key=x.key, label=x.label, points=x.points, why=x.why)
+                                              for x in c.components]) for c in shown]))
+
+
+@router.post(
+    "/counties/{code}/matching/{task_id}/invitations", status_code=201, response_model=BatchRead,
+    summary="发出补位邀请 / Invite members to help",
+    description=("邀请所选委员（须在候选范围内）到该县参与这项实事：inapp 发站内消息，sms 发站内消息和短信（遵守免打扰时段、每日上限，"
+                 "不接收提醒的委员跳过），list 只登记、导出名单。每人一条邀请记录；记入审计日志（match.invite）。必须带 "
+                 "`Idempotency-Key` 请求头：重复提交返回第一次的这批邀请（200），不再发送。\n\n"
+                 "Invites members of the pool; one row per member; audited; `Idempotency-Key` required (a retry answers the "
+                 "first batch and sends nothing)."),
+    responses={200: {"model": BatchRead, "description": "重复提交 / idempotent replay"},
+               **AUTH_ERRORS, **TASK_404, **INVALID},
+)
+async def create_invitations(request: Request, data: InvitationCreate, by: CurrentUser, county: OrgForStaff,
+                             task_id: Id, read: SessionDep, session: WriteSessionDep,
+                             idempotency_key: Annotated[str | None, Header(
+                                 alias="Idempotency-Key", description="客户端生成的唯一提交编号，最长 64 个字符")] = None,
+                             ) -> Response:
+    period, county_id = periods.parse(data.period), county.id
+
+    def use_case(s: Any) -> tuple[int, bool]:
+        here = s.get(Organisation, county_id)
+        g = service.gap(s, by, here, task_id, period)
+        return service.invite(s, by=by, g=g, member_ids=data.member_ids, channel=data.channel, note=data.note,
+                              submission_key=idempotency_key or "")
+
+    body, created = await run_write(request, read, session, use_case,
+                                    lambda r, made: (_batch(service.batch_for(r, by, made[0])), made[1]))
+    if created:
+        return _json(body, status_code=201)
+    return _json(body, headers={"Idempotent-Replayed": "true"})
+
+
+@router.get(
+    "/counties/{code}/matching/{task_id}/invitations", response_model=list[BatchRead],
+    summary="补位邀请和参与情况 / Invitations and joins",
+    description=("调用者管辖范围内的组织向该县这项实事发出的邀请，按批（一次提交）列出，最新在前：邀请人数、已参与人数（受邀委员在"
+                 "邀请当天及以后参加了该县这项实事的已审核活动）和参与率。只有该县或上级的「双助推」办公室。\n\n"
+                 "The invitation batches to this county and task, newest first, with how many joined since."),
+    responses={**AUTH_ERRORS, **TASK_404, **INVALID},
+)
+def list_invitations(session: SessionDep, by: CurrentUser, county: OrgForStaff, task_id: Id,
+                     period: PeriodKey = None) -> Response:
+    g = service.gap(session, by, county, task_id, periods.parse(period))
+    return _json([_batch(b) for b in service.batches_for(session, by, g)])
+
+
+@router.get(
+    "/orgs/{code}/bringing", response_model=BringingRead, openapi_extra=token_access("records"),
+    summary="带动新人 / Members who brought others to their first activity",
+    description=("某期间计入该组织（含下级）的已审核联合活动中，记录人本人参与、其他确认参与的委员以此为其第一次已审核活动的，"
+                 "计为记录人带动一人：每位委员带动的人数和合计。含委员姓名：API 令牌需为明细级。\n\n"
+                 "Per member, the people their joint activities (recorded and taken part in by them) brought to their first "
+                 "verified activity, in the period and the organisation's subtree; and the total."),
+    responses={**AUTH_ERRORS, **ORG_NOT_FOUND, **INVALID},
+)
+def read_bringing(session: SessionDep, org: OrgForRead, period: PeriodKey = None) -> Response:
+    report = service.bringing(session, org, periods.parse(period))
+    return _json(BringingRead(org=org.code, org_name=org.name, period=report.period.key,
+                              period_label=report.period.label, total=report.total,
+                              members=[BringerRead(member_id=b.member_id, name=b.name, brought=b.brought,
+                                                   newcomers=b.newcomers) for b in report.members]))

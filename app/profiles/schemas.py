@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -69,7 +70,7 @@ class ProfileHonour(BaseModel):
     year: int
 
 
-_ACTIVITY_EXAMPLE = {
+_ACTIVITY_EXAMPLE: dict[str, Any] = {
     "id": 1024, "occurred_on": "2026-10-12", "task_name": "帮助脱贫地区发展特色产业、提供技术服务",
     "county_name": "洱源县", "site_name": "茈碧湖镇", "status": "verified", "status_label": "已审核",
     "role": "recorder", "role_label": "记录人", "openable": True,

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import Select, distinct, func, select
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from app import submissions
@@ -155,7 +156,8 @@ def _took_part(period: Period) -> Select:
 
 def newcomers_brought(session: Session, period: Period, serving: Select | None = None) -> dict[int, int]:
     """带动: per recording member, the members (not themselves) whose first verified activity ever —
-    earliest date, then lowest id — is one they recorded, dated in ``period``."""
+    earliest date, then lowest id — is one they recorded and took part in, dated in ``period``. (The
+    same rule as 补位匹配's 带动, app/matching, which also requires the activity credited in the subtree.)"""
     ranked = (select(ActivityParticipant.member_id.label("member_id"), Activity.id.label("activity_id"),
                      func.row_number().over(partition_by=ActivityParticipant.member_id,
                                             order_by=(Activity.occurred_on, Activity.id)).label("n"))
@@ -163,12 +165,15 @@ def newcomers_brought(session: Session, period: Period, serving: Select | None =
               .where(ActivityParticipant.status == ParticipantStatus.confirmed.value,
                      Activity.status == ActivityStatus.verified.value,
                      Activity.occurred_on <= period.end)).subquery()
+    recorder_took_part = aliased(ActivityParticipant)  # 代录 by an account without a member brings no one
     stmt = (select(UserAccount.member_id, func.count(distinct(ranked.c.member_id)))
             .select_from(ranked)
             .join(Activity, Activity.id == ranked.c.activity_id)
             .join(UserAccount, UserAccount.id == Activity.recorder_user_id)
-            .where(ranked.c.n == 1, Activity.occurred_on >= period.start,
-                   UserAccount.member_id.is_not(None), UserAccount.member_id != ranked.c.member_id)
+            .join(recorder_took_part, (recorder_took_part.activity_id == Activity.id)
+                  & (recorder_took_part.member_id == UserAccount.member_id)
+                  & (recorder_took_part.status == ParticipantStatus.confirmed.value))
+            .where(ranked.c.n == 1, Activity.occurred_on >= period.start, UserAccount.member_id != ranked.c.member_id)
             .group_by(UserAccount.member_id))
     if serving is not None:
         stmt = stmt.where(UserAccount.member_id.in_(serving))
@@ -193,10 +198,12 @@ def _outcome_activity_ids() -> Select:
             .where(Indicator.is_outcome.is_(True), ActivityValue.value > 0))
 
 
-def _rank(session: Session, org: Organisation, period: Period, *, only: int | None = None) -> list[Candidate]:
+def ranked(session: Session, org: Organisation, period: Period, *, only: list[int] | None = None) -> list[Candidate]:
+    """Every member of ``org``'s subtree with evidence in ``period``, best first (not described);
+    ``only``: just these members' figures (a 典型's page, the report's 典型) from the same queries."""
     serving = _serving(org, period)
-    if only is not None:  # one member's figures (a 典型's page): the same queries, one member
-        serving = serving.where(Membership.member_id == only)
+    if only is not None:
+        serving = serving.where(Membership.member_id.in_(only))
     took = _took_part(period).where(ActivityParticipant.member_id.in_(serving)).subquery()
     found: dict[int, Candidate] = {}
     for m, n, counties, tasks in session.execute(
@@ -213,24 +220,28 @@ def _rank(session: Session, org: Organisation, period: Period, *, only: int | No
     return sorted(found.values(), key=lambda c: (-c.score, -c.activities, c.member_id))
 
 
-def _describe(session: Session, org: Organisation, period: Period, shown: list[Candidate]) -> None:
+def describe(session: Session, org: Organisation, period: Period, shown: list[Candidate]) -> None:
     """Names, 界别, the seat's organisation (in the subtree) and outcome totals of the candidates shown."""
     ids = [c.member_id for c in shown]
     if not ids:
         return
     by_id = {c.member_id: c for c in shown}
+    _describe_seats(session, org, by_id)
+    totals = outcome_totals(session, ids, period)
+    for m, items in totals.items():
+        by_id[m].outcomes = items
+
+
+def _describe_seats(session: Session, org: Organisation, by_id: dict[int, Candidate]) -> None:
     for r in session.execute(
             select(Member.id, Member.name, Member.sector, Organisation.name.label("org"))
             .join(Membership, Membership.member_id == Member.id)
             .join(Organisation, Organisation.id == Membership.org_id)
-            .where(Member.id.in_(ids), Membership.org_id.in_(subtree_ids(org.id)))
+            .where(Member.id.in_(list(by_id)), Membership.org_id.in_(subtree_ids(org.id)))
             .order_by(Member.id, Membership.start_date.desc())):
         c = by_id[r.id]
         if not c.name:
             c.name, c.sector, c.org_name = r.name, r.sector, r.org
-    totals = outcome_totals(session, ids, period)
-    for m, items in totals.items():
-        by_id[m].outcomes = items
 
 
 def outcome_totals(session: Session, member_ids: list[int], period: Period,
@@ -260,14 +271,22 @@ def _grouped(text: str) -> str:
     return f"{int(whole.replace(',', '')):,}{dot}{fraction}"
 
 
+def evidence_text(c: Candidate) -> str:
+    """The components in a phrase for the report: 「成效活动1次，到过的县3个，…」 and the outcomes."""
+    parts = [f"{label}{n:,}{unit}" for label, n, _w, unit, _p in c.parts if n]
+    if c.outcomes:
+        parts.append("成效：" + "、".join(f"{name}{total}" for name, total in c.outcomes))
+    return "，".join(parts)
+
+
 def candidates(session: Session, org: Organisation, period: Period, *, page: int = 1,
                per_page: int = CANDIDATES_PER_PAGE) -> tuple[list[Candidate], int]:
     """The ranked candidates of ``org``'s subtree (``org`` from the caller's read loader) for
     ``period``: one page of them, described, and how many there are."""
-    ranked = _rank(session, org, period)
-    shown = ranked[(page - 1) * per_page: page * per_page]
-    _describe(session, org, period, shown)
-    return shown, len(ranked)
+    found = ranked(session, org, period)
+    shown = found[(page - 1) * per_page: page * per_page]
+    describe(session, org, period, shown)
+    return shown, len(found)
 
 
 # --- a member's verified activities (the citation, the 典型's page, the .docx, the zip) ------------
@@ -588,8 +607,8 @@ def exemplar(session: Session, by: Principal, nomination_id: int, *, selected_on
     member = session.get(Member, n.member_id)
     assert org is not None and member is not None
     period = year_period(n.year)
-    found = _rank(session, org, period, only=member.id)
+    found = ranked(session, org, period, only=[member.id])
     cand = found[0] if found else Candidate(member.id)
-    _describe(session, org, period, [cand])
+    describe(session, org, period, [cand])
     cand.name, cand.sector = member.name, member.sector
     return Exemplar(rows_of(session, [n])[0], member, cand, evidence(session, by, member.id, period))

@@ -1,35 +1,26 @@
 """The report's tables, from the boards' rollup: per organisation one level down × indicator, per key
-county × indicator (by place), the ranking with the indicators behind pace, 典型 (the most
-active members with their activities), and 参与率 by 界别 and by 专委会 (app/boards/breakdown.py). Each table is a plain dict: title, columns (name, kind),
+county × indicator (by place), the ranking with the indicators behind pace, 典型 (selected, or the
+candidates ranked on evidence), and 参与率 by 界别 and by 专委会 (app/boards/breakdown.py). Each table is a plain dict: title, columns (name, kind),
 rows of plain values, and per cell the link to the activities behind it (or None).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import Session, col
 
 from app.boards import breakdown
 from app.boards import service as boards
 from app.boards.periods import Period
+from app.exemplars import service as exemplars
 from app.models import (
-    Activity,
-    ActivityParticipant,
-    ActivityStatus,
-    Member,
-    Membership,
     Organisation,
-    ParticipantStatus,
-    ParticipationMonth,
-    Task,
 )
-from app.models.people import serving_during
 from app.models.rollup import COUNT
-from app.orgs.service import key_counties, subtree_ids
+from app.orgs.service import key_counties
 from app.reports.narrative import amount
 
-TOP_MEMBERS = 20  # 典型: the most active members listed for the office to pick from
-ACTIVITIES_PER_MEMBER = 3
+TOP_MEMBERS = 20  # 典型候选: listed when the province has selected no 典型 for the year
 
 
 UNTRACKED = "未统计"  # a 动员面 cell of a period before tracking began (never 0%)
@@ -198,50 +189,31 @@ def ranking_table(session: Session, org: Organisation, period: Period) -> dict:
 
 
 def members_table(session: Session, org: Organisation, period: Period) -> dict:
-    """典型: members of the subtree (serving in the period) ranked by verified activities they took part in."""
-    serving = select(Membership.member_id).where(Membership.org_id.in_(subtree_ids(org.id)),
-                                                 serving_during(period.start, period.end))
-    total = func.sum(ParticipationMonth.activities).label("n")
-    top = session.execute(
-        select(ParticipationMonth.member_id, total)
-        .where(ParticipationMonth.month.between(period.month_from, period.month_to),
-               ParticipationMonth.member_id.in_(serving))
-        .group_by(ParticipationMonth.member_id).having(total > 0)
-        .order_by(total.desc(), ParticipationMonth.member_id).limit(TOP_MEMBERS)).all()
-    ids = [r.member_id for r in top]
-    people: dict[int, tuple[str, str, str]] = {}
-    for r in session.execute(
-            select(Member.id, Member.name, Member.sector, Organisation.name.label("org"))
-            .join(Membership, Membership.member_id == Member.id)
-            .join(Organisation, Organisation.id == Membership.org_id)
-            .where(Member.id.in_(ids), Membership.org_id.in_(subtree_ids(org.id)))
-            .order_by(Member.id, Membership.start_date.desc())):
-        people.setdefault(r.id, (r.name, r.sector, r.org))
-    county = Organisation.__table__.alias("county")
-    done: dict[int, list[str]] = {m: [] for m in ids}
-    for r in session.execute(
-            select(ActivityParticipant.member_id, Activity.occurred_on, Task.short_name, county.c.name.label("place"),
-                   Activity.description)
-            .join(Activity, Activity.id == ActivityParticipant.activity_id)
-            .join(Task, Task.id == Activity.task_id).join(county, county.c.id == Activity.county_id)
-            .where(ActivityParticipant.member_id.in_(ids),
-                   ActivityParticipant.status == ParticipantStatus.confirmed.value,
-                   Activity.status == ActivityStatus.verified.value,
-                   Activity.occurred_on >= period.start, Activity.occurred_on <= period.end)
-            .order_by(ActivityParticipant.member_id, Activity.occurred_on.desc(), Activity.id.desc())):
-        if len(done[r.member_id]) < ACTIVITIES_PER_MEMBER:
-            text = f"{r.occurred_on.month}月{r.occurred_on.day}日 {r.short_name}·{r.place}"
-            done[r.member_id].append(text + (f"：{abridge(r.description)}" if r.description.strip() else ""))
-    rows = []
-    for n, r in enumerate(top, start=1):
-        name, sector, where = people.get(r.member_id, ("", "", ""))
-        rows.append([n, name, where, sector, int(r.n), "；".join(done[r.member_id])])
-    return {"key": "members", "title": f"典型：参与已审核活动最多的委员（前 {TOP_MEMBERS} 名）",
-            "columns": [{"name": "序号", "kind": "rank"}, {"name": "姓名", "kind": "text"},
-                        {"name": "所在组织", "kind": "text"}, {"name": "界别", "kind": "text"},
-                        {"name": "已审核活动（次）", "kind": "count"}, {"name": "近期活动", "kind": "text"}],
-            "rows": rows, "links": [[None] * 6 for _ in rows], "empty": "本期还没有委员参加已审核的活动。"}
-
+    """典型: the 典型 the province selected for the period's year among the subtree's members (app/exemplars),
+    with their evidence in the period; when none is selected, the candidates ranked on verified evidence
+    (成效, breadth, joint activities, newcomers brought — the raw count capped), labelled as candidates."""
+    chosen = exemplars.selected_for(session, org, period)
+    columns = [{"name": "序号", "kind": "rank"}, {"name": "姓名", "kind": "text"},
+               {"name": "所在组织", "kind": "text"}, {"name": "界别", "kind": "text"},
+               {"name": "证据得分", "kind": "count"}, {"name": "已审核活动（次）", "kind": "count"}]
+    if chosen:
+        found = exemplars.ranked(session, org, period, only=[r.n.member_id for r in chosen])
+        exemplars.describe(session, org, period, found)
+        figures = {c.member_id: c for c in found}
+        rows = []
+        for n, r in enumerate(chosen, start=1):
+            c = figures.get(r.n.member_id) or exemplars.Candidate(r.n.member_id)
+            rows.append([n, r.member_name, c.org_name or r.org_name, r.sector, c.score, c.activities,
+                         f"{r.org_name}推荐：{abridge(r.n.citation)}"])
+        return {"key": "members", "title": f"典型：{period.year}年选树的典型（{len(rows)} 名）",
+                "columns": [*columns, {"name": "推荐事迹", "kind": "text"}],
+                "rows": rows, "links": [[None] * 7 for _ in rows], "empty": ""}
+    shown, _ = exemplars.candidates(session, org, period, per_page=TOP_MEMBERS)
+    rows = [[n, c.name, c.org_name, c.sector, c.score, c.activities, exemplars.evidence_text(c)]
+            for n, c in enumerate(shown, start=1)]
+    return {"key": "members", "title": f"典型候选：按已审核证据排名（前 {TOP_MEMBERS} 名，{period.year}年尚未选树典型）",
+            "columns": [*columns, {"name": "证据", "kind": "text"}],
+            "rows": rows, "links": [[None] * 7 for _ in rows], "empty": "本期还没有委员参加已审核的活动。"}
 
 
 

@@ -45,6 +45,10 @@ def test_docx_holds_the_narrative_tables_and_caption(world, q3):
     assert rows["五华区政协"][1] == "4" and rows["五华区政协"][money] == "112.5" and rows["合计"][1] == "4"
 
 
+def report_score(report) -> int:
+    return next(t for t in report["tables"] if t["key"] == "members")["rows"][0][4]
+
+
 def test_xlsx_has_a_sheet_per_table_with_numbers_as_numbers(world, q3):
     world.standard()
     report = build_report(world.s, world.kunming, q3)
@@ -63,7 +67,8 @@ def test_xlsx_has_a_sheet_per_table_with_numbers_as_numbers(world, q3):
     assert ws.cell(3 + list(rows).index("五华区政协"), header.index("参与率") + 1).number_format == "0.0%"
     assert ws.column_dimensions["A"].width >= 10
     members = wb["典型委员"]
-    assert next(members.iter_rows(min_row=3, values_only=True))[4] == 4
+    first = next(members.iter_rows(min_row=3, values_only=True))
+    assert first[4] == report_score(report) and first[5] == 4 and isinstance(first[5], int)  # 证据得分, 已审核活动
     assert wb["重点帮扶县"]["A3"].value == "五华区政协"
 
 

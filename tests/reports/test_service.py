@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from app.boards import periods
-from app.models import AppMeta, Indicator
+from app.exemplars import service as ex
+from app.models import AppMeta, ExemplarNomination, Indicator, NominationStatus
 from app.reports import narrative
 from app.reports.service import as_text, build_report
 from tests.reports.conftest import TODAY, YEAR
@@ -134,12 +135,22 @@ def test_tables_cell_by_cell(world, q3):
     assert [r[:3] for r in counties["rows"]] == [["五华区政协", 1, 3]]
     assert counties["links"][0][2] == f"/boards/530102/activities?period={YEAR}-ytdq3&scope=place"
 
-    members = _table(report, "members")
-    assert len(members["rows"]) == 1
-    n, name, org, sector, count, recent = members["rows"][0]
-    assert (n, name, org, sector, count) == (1, world.s.get(type(world.idle), world.member.member_id).name,
-                                             "五华区政协", "经济界", 4)
-    assert recent.startswith("9月30日 农产品销售·五华区政协") and recent.count("；") == 2
+    members = _table(report, "members")  # no 典型 selected: the candidates ranked on evidence, so labelled
+    assert len(members["rows"]) == 1 and members["title"].startswith("典型候选")
+    n, name, org, sector, score, count, evidence = members["rows"][0]
+    name_of_member = world.s.get(type(world.idle), world.member.member_id).name
+    assert (n, name, org, sector, count) == (1, name_of_member, "五华区政协", "经济界", 4)
+    # Two places (五华区, 盘龙区), three tasks, four activities; alone, and no outcome indicator filled.
+    assert score == 2 * ex.COUNTY_WEIGHT + 3 * ex.TASK_WEIGHT + 4 * ex.ACTIVITY_WEIGHT
+    assert evidence == "到过的县2个，参与的实事3项，已审核活动4次"
+    # Once the province selects them, the section lists the 典型 of the year instead.
+    world.s.add(ExemplarNomination(member_id=world.member.member_id, org_id=world.kunming.id, year=YEAR,
+                                   citation="扎根五华区果园。", status=NominationStatus.selected,
+                                   created_by_user_id=world.staff.id, submission_key="r1"))
+    world.s.flush()
+    members = _table(build_report(world.s, world.kunming, q3), "members")
+    assert members["title"] == f"典型：{YEAR}年选树的典型（1 名）"
+    assert members["rows"] == [[1, name_of_member, "五华区政协", "经济界", score, 4, "昆明市政协推荐：扎根五华区果园。"]]
 
 
 def test_ranking_lists_units_behind_pace(world, q3):

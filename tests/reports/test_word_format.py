@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from app import docx_style as style
-from app.models import Member
+from app.models import ExemplarNomination, Member, NominationStatus
 from app.reports.docx import to_docx
 from app.reports.service import build_report
 from app.reports.tables import ABRIDGE_AT, abridge, cell_text
@@ -37,6 +37,14 @@ LONG = ("在五华区果园开展技术指导，培训农户1,200人次，发放
 @pytest.fixture(autouse=True)
 def _today(clock):
     clock.freeze_on(TODAY)
+
+
+def _selected(world, citation: str) -> None:
+    """The member selected as the year's 典型 with ``citation`` (the report's 典型 section shows it)."""
+    world.s.add(ExemplarNomination(member_id=world.member.member_id, org_id=world.kunming.id, year=YEAR,
+                                   citation=citation, status=NominationStatus.selected,
+                                   created_by_user_id=world.staff.id, submission_key="w1"))
+    world.s.flush()
 
 
 def _word(world, q3) -> Document:
@@ -177,6 +185,7 @@ def test_word_cells_equal_the_report_page_with_thousands_separators(client, sess
                            description=LONG))
     world.verify(world.log("money", world.t2, {world.sales.id: 1, world.sales_money.id: "1234.56"},
                            on=date(YEAR, 6, 6)))
+    _selected(world, LONG)  # the 典型 section shows the citation, abridged
     f.login_as(client, session, world.staff)
     page = client.get(f"/reports?org=530100&period={YEAR}-ytdq3")
     assert page.status_code == 200
@@ -192,8 +201,9 @@ def test_word_cells_equal_the_report_page_with_thousands_separators(client, sess
     assert wuhua[header.index("特色产业与技术服务·提供技术服务（次）")] == "1,205"
     assert wuhua[header.index("农产品销售·销售金额（万元）")] == "1,347.06"
     name = session.get(Member, world.member.member_id).name
-    recent = next(r for r in in_word[3] if r[1] == name)[-1]
-    shown = recent.split("：", 1)[1].split("；")[0]
+    members = in_word[[t["key"] for t in report["tables"]].index("members")]
+    citation = next(r for r in members if r[1] == name)[-1]
+    shown = citation.split("：", 1)[1]
     assert shown == "在五华区果园开展技术指导，培训农户1,200人次，发放资料3000份…"  # the last pause within 40
 
 
@@ -235,6 +245,7 @@ def test_hostile_names_and_descriptions_show_literally(world, q3):
     world.s.get(Member, world.member.member_id).name = '=HYPERLINK("http://x","点")'
     markup = "<w:p><w:r><w:t>注入</w:t></w:r></w:p>&amp;"
     world.verify(world.log("h", world.t1, {world.projects.id: 1}, on=date(YEAR, 9, 30), description=markup))
+    _selected(world, markup)
     doc = _word(world, q3)
     members = next(t for t in doc.tables if [c.text for c in t.rows[0].cells[:2]] == ["序号", "姓名"])
     row = next(r for r in members.rows if r.cells[1].text == '=HYPERLINK("http://x","点")')

@@ -27,7 +27,7 @@ PerPage = Annotated[int, Query(ge=1, le=200, description="每页活动条数")]
             openapi_extra=token_access("records"),
             summary="委员的履职档案 / a member's record",
             description="身份（手机号只给本人和「双助推」办公室人员）、历届任职、专委会、挂联、每年的活动数，"
-                        "以及活动的第一页（page、per_page 翻页）。典型荣誉（honours）尚未开放，恒为空列表。")
+                        "典型荣誉（省政协选定的典型），以及活动的第一页（page、per_page 翻页）。")
 def read_profile(session: SessionDep, by: CurrentUser, member_id: Id, page: Page = 1,
                  per_page: PerPage = service.PER_PAGE) -> Profile:
     return service.build_profile(session, by, member_id, page=page, per_page=per_page)

@@ -127,6 +127,10 @@ def test_outsiders_are_refused_everywhere(client, session, outsider):
     invitation = MatchInvitation(org_id=wuhua.id, county_id=wuhua.id, task_id=task.id, member_id=owner.member_id,
                                  channel="list", created_by_user_id=owner.id, submission_key="sweep")
     session.add(invitation)
+    from app.models import ExemplarNomination  # 典型: 五华区's office nominated its member, the province selected
+    nomination = ExemplarNomination(member_id=owner.member_id, org_id=wuhua.id, year=year, citation="事迹",
+                                    status="selected", created_by_user_id=owner.id, submission_key="sweep")
+    session.add(nomination)
     session.flush()
     ids = {"activity_id": activity.id, "photo_id": photo, "member_id": owner.member_id, "user_id": owner.id,
            "grant_id": grant, "decision": "confirm", "link_id": link.id, "display_id": display.id,
@@ -137,7 +141,7 @@ def test_outsiders_are_refused_everywhere(client, session, outsider):
            "org_id": wuhua.id, "site_id": site, "task_id": task.id, "indicator_id": f.indicators(session, task)[0].id,
            "rule_id": rule.id, "session_id": owner_session.id,
            "campaign_id": campaign.id, "followup_id": followup.id, "group_id": group.id, "lead_id": lead.id,
-           "batch_id": invitation.id,
+           "batch_id": invitation.id, "nomination_id": nomination.id,
            **_notify_ids(session, owner, wuhua)}
     version, audit_before = activity.version, session.scalar(select(func.count()).select_from(AuditLog))
     # Control: the same substituted URLs answer the owner, so the refusals below mean something.

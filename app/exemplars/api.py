@@ -14,7 +14,7 @@ from sqlmodel import Session
 from app.api_docs import AUTH_ERRORS, INVALID, ORG_NOT_FOUND, err
 from app.clock import today_cn
 from app.db import run_write
-from app.deps import CurrentUser, Id, OrgForRead, SessionDep, WriteSessionDep
+from app.deps import CurrentUser, Id, OrgForRead, OrgForStaff, SessionDep, WriteSessionDep
 from app.exemplars import service
 from app.exemplars.schemas import (
     CandidatePage,
@@ -101,7 +101,7 @@ def list_nominations(session: SessionDep, org: OrgForRead, year: YearQ = None,
             summary="起草推荐事迹 / Draft a citation",
             description="按委员当年已审核的活动起草推荐事迹（本级或上级「双助推」办公室；委员须在本组织及下级任职）。",
             responses={**AUTH_ERRORS, **ORG_NOT_FOUND, **INVALID})
-def draft(session: SessionDep, by: CurrentUser, org: OrgForRead,
+def draft(session: SessionDep, by: CurrentUser, org: OrgForStaff,
           member_id: Annotated[int, Query(ge=1, le=2**31 - 1)], year: YearQ = None) -> Response:
     y = year or today_cn().year
     _, member, text = service.draft_for(session, by, org.id, member_id, y)
@@ -113,7 +113,7 @@ def draft(session: SessionDep, by: CurrentUser, org: OrgForRead,
              description="本级或上级「双助推」办公室推荐本组织及下级的在任委员为某年度典型；同一 submission_key 只推荐一次；"
                          "记入审计日志（exemplar.nominate）。",
              responses={**AUTH_ERRORS, **ORG_NOT_FOUND, **CONFLICT, **INVALID})
-async def create_nomination(request: Request, data: NominationCreate, by: CurrentUser, org: OrgForRead,
+async def create_nomination(request: Request, data: NominationCreate, by: CurrentUser, org: OrgForStaff,
                             read: SessionDep, session: WriteSessionDep) -> Response:
     body = await run_write(request, read, session, lambda s: service.nominate(
         s, by=by, org_ref=org.id, member_id=data.member_id, year=data.year, citation=data.citation,

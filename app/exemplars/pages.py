@@ -19,7 +19,7 @@ from sqlmodel import Session
 from app.auth.principal import STAFF_ROLES, Principal
 from app.clock import today_cn
 from app.db import run_write
-from app.deps import CurrentUser, Id, OrgForRead, SessionDep, WriteSessionDep
+from app.deps import CurrentUser, Id, OrgForRead, OrgForStaff, SessionDep, WriteSessionDep
 from app.errors import Conflict, Invalid
 from app.exemplars import files, service
 from app.models import Organisation
@@ -82,13 +82,13 @@ def _form_page(request: Request, session: Session, by: Principal, org: Organisat
 
 
 @router.get("/exemplars/{code}/nominate")
-def nominate_form(request: Request, session: SessionDep, by: CurrentUser, org: OrgForRead,
+def nominate_form(request: Request, session: SessionDep, by: CurrentUser, org: OrgForStaff,
                   member: Annotated[int, Query(ge=1, le=2**31 - 1)], year: Year = None) -> Response:
     return _form_page(request, session, by, org, member, _year(year))
 
 
 @router.post("/exemplars/{code}/nominate")
-async def nominate(request: Request, read: SessionDep, write: WriteSessionDep, by: CurrentUser, org: OrgForRead,
+async def nominate(request: Request, read: SessionDep, write: WriteSessionDep, by: CurrentUser, org: OrgForStaff,
                    form: Annotated[NominateForm, Form()]) -> Response:
     try:
         nid = await run_write(request, read, write, lambda s: service.nominate(

@@ -17,8 +17,8 @@ from app.db import run_write
 from app.deps import CurrentUser, Id, OrgForRead, SessionDep, WriteSessionDep
 from app.suggestions import service
 from app.suggestions.schemas import (
+    AdoptionOrg,
     AdoptionRead,
-    OrgRef,
     SuggestionListItem,
     SuggestionPage,
     SuggestionRead,
@@ -121,5 +121,5 @@ def read_adoption(session: SessionDep, org: OrgForRead,
                                                       description=PERIOD_DESCRIPTION)] = None) -> Response:
     p = periods.parse(period)
     a = service.adoption(session, org, p)
-    return _json(AdoptionRead(org=OrgRef(code=org.code, name=org.name), period=p.key, period_label=p.label,
+    return _json(AdoptionRead(org=AdoptionOrg(code=org.code, name=org.name), period=p.key, period_label=p.label,
                               **a.as_dict()))

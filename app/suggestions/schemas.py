@@ -30,7 +30,7 @@ SUGGESTION_EXAMPLE: dict[str, Any] = {
     "may_change": True}
 
 
-class OrgRef(BaseModel):
+class AdoptionOrg(BaseModel):
     code: str
     name: str
 
@@ -66,11 +66,15 @@ class SuggestionPage(BaseModel):
     page: int
     per_page: int
 
+    model_config = {"json_schema_extra": {"examples": [{
+        "items": [{**SUGGESTION_EXAMPLE, "status": "verified", "task": "集体经济建言", "org": "某县政协", "county": "某县"}],
+        "total": 1, "page": 1, "per_page": 50}]}}
+
 
 class AdoptionRead(BaseModel):
     """采纳率 of a subtree for a period: 条 of verified suggestions dated in it, by state."""
 
-    org: OrgRef
+    org: AdoptionOrg
     period: str
     period_label: str
     made: int = Field(description="提出意见建议（条，已审核）")

@@ -45,6 +45,7 @@ from app.models import (
     BackgroundJob,
     BoostArea,
     Committee,
+    ExemplarNomination,
     GrantRole,
     HistoryEntry,
     LinkAssignment,
@@ -165,13 +166,19 @@ def world(session) -> World:
                                  channel="list", note=h("matchnote", 200), created_by_user_id=admin.id,
                                  submission_key="hostile")
     session.add(invitation)
+    # 典型 (app/exemplars/): 五华区's office nominated the member; the province selected them (with a note).
+    nomination = ExemplarNomination(member_id=member.id, org_id=wuhua.id, year=today_cn().year,
+                                    citation=h("citation", 2000), status="selected", decision_note=h("decisionnote", 500),
+                                    created_by_user_id=admin.id, submission_key="hostile")
+    session.add(nomination)
     session.add(AppMeta(key=narrative.override_key("shuang-zhutui", "opening"), value=h("wording", 400) + "{scope}："))
     session.flush()
     return World(texts, {"activity": activity.id, "returned": returned.id, "member": member.id, "site": site.id,
                          "task": task.id, "indicator": indicator.id, "link": link.id, "admin": admin.id,
                          "member_user": member_user.id, "year": year,
                          "key": key.code, "prefecture": kunming.code, "idle": idle.id, "screen": SCREEN_TOKEN,
-                         "upload": upload.id, "group": group.id, "lead": lead.id, "invitation": invitation.id}, admin, member_user)
+                         "upload": upload.id, "group": group.id, "lead": lead.id, "invitation": invitation.id,
+                         "nomination": nomination.id}, admin, member_user)
 
 
 # (URL, who asks, what comes back, the fields it must show). "admin" is the province's administrator
@@ -182,6 +189,8 @@ ACTIVITY_ROW = {"account", "area", "county", "description", "indicator", "site",
 # A member's record: identity, seats (organisation, post, 专委会), 挂联 (the key county), activities and figures.
 PROFILE = {"committee", "county", "enterprise", "indicator", "keycounty", "member", "post", "sector", "site", "task",
            "u"}
+# A 典型: who, the nominating office, the citation, and their verified activities with the figures.
+EXEMPLAR = {"citation", "county", "indicator", "member", "sector", "short", "u"}
 PAGES: list[tuple[str, str, str, set[str]]] = [
     ("/", "admin", "html", {"admin"}),
     ("/activities/{activity}", "admin", "html", {"county", "description", "indicator", "member", "account", "site",
@@ -235,6 +244,11 @@ PAGES: list[tuple[str, str, str, set[str]]] = [
     ("/matching/{key}/{task}", "admin", "html", {"committee", "industry", "keycounty", "matchnote", "member",
                                                  "prefecture", "sector", "short", "indicator", "u"}),
     ("/bringing/530102", "admin", "html", {"county", "member", "newcomer"}),
+    ("/exemplars/530102", "admin", "html", {"county", "member", "newcomer", "sector"}),  # 典型 (app/exemplars/)
+    ("/exemplars/530102/nominations", "admin", "html", {"county", "member", "sector"}),
+    ("/exemplars/530102/nominate?member={member}", "admin", "html", {"county", "indicator", "member", "sector", "short",
+                                                                     "u"}),
+    ("/exemplars/nominations/{nomination}", "admin", "html", EXEMPLAR | {"decisionnote", "description"}),
     ("/reports?org=530102", "admin", "html", {"county", "indicator", "member", "phrase", "prefix",
                                               "sector", "task", "u", "wording"}),
     ("/targets", "admin", "html", COMMON | {"indicator", "short", "u"}),
@@ -259,6 +273,9 @@ PAGES: list[tuple[str, str, str, set[str]]] = [
     ("/api/v1/counties/{key}/matching/{task}/invitations", "admin", "json", {"keycounty", "matchnote", "member",
                                                                             "short"}),
     ("/api/v1/orgs/530102/bringing", "admin", "json", {"county", "member", "newcomer"}),
+    ("/api/v1/orgs/530102/exemplar-candidates", "admin", "json", {"county", "member", "newcomer", "sector"}),
+    ("/api/v1/orgs/530102/nominations", "admin", "json", {"citation", "county", "decisionnote", "member", "sector"}),
+    ("/api/v1/exemplars/{nomination}", "admin", "json", EXEMPLAR | {"decisionnote"}),
     ("/api/v1/counties/{key}/progress", "admin", "json", {"area", "indicator", "keycounty", "task", "u"}),
     ("/reports/report.xlsx?org=530102", "admin", "xlsx", {"county", "member", "phrase", "prefix", "sector", "wording"}),
     ("/links/coverage.xlsx", "admin", "xlsx", COMMON | {"member", "post"}),
@@ -269,6 +286,7 @@ PAGES: list[tuple[str, str, str, set[str]]] = [
     ("/imports/templates/history.xlsx", "admin", "xlsx", {"indicator"}),
     ("/reports/report.docx?org=530102", "admin", "docx", {"county", "member", "phrase", "prefix", "wording"}),
     ("/members/{member}/profile.docx", "admin", "docx", PROFILE),
+    ("/exemplars/nominations/{nomination}/material.docx", "admin", "docx", EXEMPLAR),
     ("/matching/batches/{invitation}.xlsx", "admin", "xlsx", {"keycounty", "member", "short"}),
     ("/exports/activities.csv?org=530102", "admin", "csv", ACTIVITY_ROW),
 ]

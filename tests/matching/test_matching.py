@@ -27,7 +27,7 @@ from tests import factories as f
 from tests.meeting.conftest import TODAY, YEAR
 
 pytestmark = pytest.mark.dates
-SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # lean: the ranking and 带动 on both
 
 
 class Small:
@@ -82,7 +82,6 @@ def _ranked(cands):
     return [(c.name, c.score, {x.key: x.points for x in c.components}) for c in cands]
 
 
-@SQLITE
 def test_components_rank_the_pool_and_leave_out_the_busy_and_the_far(world, small):
     g = small.gap()
     assert [f_.indicator.id for f_ in g.behind] == [world.count.id]  # the board's own notion of behind
@@ -164,7 +163,6 @@ def _recount(s, org, period):
     return pairs
 
 
-@SQLITE
 def test_bringing_equals_a_recount(world, small):
     s = world.s
     lead = small.member(world.kunming, "测带", "经济界")

@@ -7,10 +7,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import BaseModel
 
 from app.activities.values import display_value
 from app.api_docs import AUTH_ERRORS, INVALID, ORG_NOT_FOUND, PERIOD_DESCRIPTION, PERIOD_PATTERN, err
+from app.api_http import json_answer
 from app.boards import periods
 from app.db import run_write
 from app.deps import CurrentUser, Id, OrgForRead, OrgForStaff, SessionDep, WriteSessionDep
@@ -36,11 +36,6 @@ TASK_404: dict[int | str, dict[str, Any]] = {
     404: err("找不到该组织或不在您的管辖范围内（not_found）、不是重点帮扶县，或该县没有这项实事（task_not_found）")}
 
 
-def _json(body: BaseModel | list, *, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    text = "[" + ",".join(b.model_dump_json() for b in body) + "]" if isinstance(body, list) else body.model_dump_json()
-    return Response(text, status_code=status_code, media_type="application/json", headers=headers)
-
-
 def _batch(b: service.Batch) -> BatchRead:
     return BatchRead(id=b.id, org=b.org_name, county_name=b.county_name, task=b.task_name, channel=b.channel,
                      note=b.note, created_at=b.created_at, day=b.day, created_by=b.created_by, invited=b.invited,
@@ -63,7 +58,7 @@ def list_candidates(session: SessionDep, by: CurrentUser, county: OrgForStaff, t
     g = service.gap(session, by, county, task_id, periods.parse(period))
     ranked = service.candidates(session, g)
     shown = ranked[(page - 1) * per_page:page * per_page]
-    return _json(CandidatesRead(
+    return json_answer(CandidatesRead(
         county=county.code, county_name=county.name, task_id=g.task.id, task=g.task.short_name, office=g.office.name,
         period=g.period.key, period_label=g.period.label, behind=bool(g.behind),
         figures=[FigureRead(indicator_id=f.indicator.id, name=f.indicator.name, unit=f.indicator.unit,
@@ -104,8 +99,8 @@ async def create_invitations(request: Request, data: InvitationCreate, by: Curre
     body, created = await run_write(request, read, session, use_case,
                                     lambda r, made: (_batch(service.batch_for(r, by, made[0])), made[1]))
     if created:
-        return _json(body, status_code=201)
-    return _json(body, headers={"Idempotent-Replayed": "true"})
+        return json_answer(body, status_code=201)
+    return json_answer(body, headers={"Idempotent-Replayed": "true"})
 
 
 @router.get(
@@ -119,7 +114,7 @@ async def create_invitations(request: Request, data: InvitationCreate, by: Curre
 def list_invitations(session: SessionDep, by: CurrentUser, county: OrgForStaff, task_id: Id,
                      period: PeriodKey = None) -> Response:
     g = service.gap(session, by, county, task_id, periods.parse(period))
-    return _json([_batch(b) for b in service.batches_for(session, by, g)])
+    return json_answer([_batch(b) for b in service.batches_for(session, by, g)])
 
 
 @router.get(
@@ -133,7 +128,7 @@ def list_invitations(session: SessionDep, by: CurrentUser, county: OrgForStaff, 
 )
 def read_bringing(session: SessionDep, org: OrgForRead, period: PeriodKey = None) -> Response:
     report = service.bringing(session, org, periods.parse(period))
-    return _json(BringingRead(org=org.code, org_name=org.name, period=report.period.key,
+    return json_answer(BringingRead(org=org.code, org_name=org.name, period=report.period.key,
                               period_label=report.period.label, total=report.total,
                               members=[BringerRead(member_id=b.member_id, name=b.name, brought=b.brought,
                                                    newcomers=b.newcomers) for b in report.members]))

@@ -79,7 +79,7 @@ def batch_workbook(session: SessionDep, by: CurrentUser, batch_id: Id) -> Respon
 
 
 @router.get("/matching/{code}/{task_id}")
-def matching_page(request: Request, session: SessionDep, by: CurrentUser, county: OrgForStaff, task_id: Id,
+def matching_page(request: Request, session: SessionDep, by: CurrentUser, county: OrgForRead, task_id: Id,
                   period: PeriodKey = None, page: Annotated[int, Query(ge=1, le=10_000)] = 1,
                   batch: Annotated[int | None, Query(ge=1, le=2**31)] = None) -> Response:
     return _page(request, session, by, county, task_id, period, page=page, batch=batch)
@@ -95,7 +95,7 @@ async def invite(request: Request, read: SessionDep, write: WriteSessionDep, by:
         def use_case(s: Session) -> int:
             here = s.get(Organisation, county_id)
             assert here is not None
-            g = service.gap(s, by, here, task_id, period)
+            g = service.gap(s, by, here, task_id, period, act=True)
             return service.invite(s, by=by, g=g, member_ids=form.ids(), channel=form.channel, note=form.note,
                                   submission_key=form.submission_key)[0]
 

@@ -7,8 +7,9 @@ board's own figures (``boards.county_board(...).own`` — the county 政协's pr
 **Who may be asked (the pool).** Members serving today in the county's 州市 (the prefecture and every county
 in it) or in the province's own organisation, and of those only the ones inside the subtree of the office
 that asks (``office_for``: the highest organisation the caller holds a staff grant on that contains the
-county). So the province's office sees its own members and the whole prefecture; a 州市 office its
-prefecture; a county office its own members. Members of other prefectures are left out: they are far away,
+county — or, for a reader such as a 领导 or a records-level API token, a read grant; readers see the list
+but only staff invite). So the province's office sees its own members and the whole prefecture; a 州市
+office its prefecture; a county office its own members. Members of other prefectures are left out: they are far away,
 and their own 州市 office, not this one, organises and follows them up.
 
 **The score** — explained components, each shown on the page (weights in ``WEIGHTS``):
@@ -61,7 +62,7 @@ from sqlmodel import Session
 
 from app import submissions
 from app.audit.service import record as audit
-from app.auth.principal import STAFF_ROLES, Principal, org_for_staff
+from app.auth.principal import READ_ROLES, STAFF_ROLES, Principal, org_for_read, org_for_staff
 from app.boards import service as boards
 from app.boards.periods import Period
 from app.clock import now_utc, to_cn, today_cn
@@ -123,10 +124,12 @@ def _hit(text: str | None, words: tuple[str, ...]) -> str | None:
 
 # --- the gap and who may fill it ----------------------------------------------------------------
 
-def office_for(session: Session, by: Principal, county: Organisation) -> Organisation:
-    """The highest organisation over ``county`` the caller holds a staff grant on (404 / 403 as the loaders)."""
-    org_for_staff(session, by, county.id)
-    mine = [o for o in by.grant_orgs(session, *STAFF_ROLES) if is_within(session, county.id, o.id)]
+def office_for(session: Session, by: Principal, county: Organisation, *, act: bool) -> Organisation:
+    """The highest organisation over ``county`` the caller holds a staff grant on (``act``) or reads
+    (404 outside what they read; 403 when acting on what they only read)."""
+    (org_for_staff if act else org_for_read)(session, by, county.id)
+    mine = [o for o in by.grant_orgs(session, *(STAFF_ROLES if act else READ_ROLES))
+            if is_within(session, county.id, o.id)]
     return min(mine, key=lambda o: (len(o.code.rstrip("0")), o.code))
 
 
@@ -152,12 +155,17 @@ class Gap:
     figures: list[boards.IndicatorFigure]
     keywords: Keywords
     prefecture: Organisation | None
+    may_invite: bool  # the caller is staff over the county (the pool is then their staff subtree's)
 
 
-def gap(session: Session, by: Principal, county: Organisation, task_id: int, period: Period) -> Gap:
-    """The key county's task as its board shows it (404 outside the caller's staff scope, not a key county,
-    or a task the county does not work with)."""
-    office = office_for(session, by, county)
+def gap(session: Session, by: Principal, county: Organisation, task_id: int, period: Period, *,
+        act: bool | None = None) -> Gap:
+    """The key county's task as its board shows it (404 outside what the caller reads, not a key county, or
+    a task the county does not work with). ``act``: as staff (403 for a reader); None: staff when they are."""
+    if act is None:
+        org_for_read(session, by, county.id)
+        act = by.can(session, county.id, *STAFF_ROLES)
+    office = office_for(session, by, county, act=act)
     board = boards.county_board(session, county, period)
     own = board.own.tasks if board.own else []
     figures = next((t for t in own if t.task.id == task_id), None)
@@ -166,7 +174,7 @@ def gap(session: Session, by: Principal, county: Organisation, task_id: int, per
         raise NotFound("该县没有这项实事", code="task_not_found")
     chain = ancestors(session, county.id)
     return Gap(county, office, task, period, [f for f in figures.indicators if f.behind], figures.indicators,
-               keywords_for(task), next((o for o in chain if o.level == OrgLevel.prefecture), None))
+               keywords_for(task), next((o for o in chain if o.level == OrgLevel.prefecture), None), act)
 
 
 # --- ranking --------------------------------------------------------------------------------------
@@ -299,6 +307,8 @@ def invite(session: Session, *, by: Principal, g: Gap, member_ids: list[int], ch
            submission_key: str, today: date | None = None) -> tuple[int, bool]:
     """Invite members of the gap's pool: (batch id, created?). Once per (author, submission key); audited;
     notices in this transaction; commits."""
+    if not g.may_invite:
+        org_for_staff(session, by, g.county.id)  # 403: a reader's gap
     key = submissions.submission_key(by, submission_key)
     found = submissions.made_by(session, MatchInvitation, by, key)
     if found is not None:
@@ -410,11 +420,11 @@ def _last_joined(session: Session, rows: list[MatchInvitation]) -> dict[tuple[in
 
 
 def batches_for(session: Session, by: Principal, g: Gap, *, limit: int = 50) -> list[Batch]:
-    """The invitations to this county and task made by offices inside the caller's staff subtrees, newest
+    """The invitations to this county and task made by offices inside the subtrees the caller reads, newest
     batch first (a county and task gather a few batches a year: read whole)."""
     rows = list(session.scalars(select(MatchInvitation).where(
         MatchInvitation.county_id == g.county.id, MatchInvitation.task_id == g.task.id,
-        MatchInvitation.org_id.in_(by.scope(*STAFF_ROLES)))))
+        MatchInvitation.org_id.in_(by.scope(*READ_ROLES)))))
     return _batches(session, rows)[:limit]
 
 

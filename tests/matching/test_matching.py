@@ -97,11 +97,16 @@ def test_components_rank_the_pool_and_leave_out_the_busy_and_the_far(world, smal
 
 
 @SQLITE
-def test_scope_outsider_404_reader_403_county_office_only_its_members(world, small):
+def test_scope_outsider_404_reader_reads_but_403_to_act_county_office_only_its_members(world, small):
     with pytest.raises(NotFound):
         small.gap(world.outsider)
+    read = small.gap(world.kunming_viewer)
+    assert not read.may_invite and [c.name for c in service.candidates(world.s, read, today=TODAY)] == ["测医", "测老"]
     with pytest.raises(Forbidden):
-        small.gap(world.kunming_viewer)
+        service.invite(world.s, by=world.p(world.kunming_viewer), g=read, member_ids=[small.doc.id], channel="inapp",
+                       note="", submission_key="r1", today=TODAY)
+    with pytest.raises(Forbidden):
+        service.gap(world.s, world.p(world.kunming_viewer), world.wuhua, world.task.id, world.period(), act=True)
     county = service.candidates(world.s, small.gap(world.county_staff), today=TODAY)
     assert [c.name for c in county] == ["测老"]
     with pytest.raises(NotFound):  # a county that is no key county

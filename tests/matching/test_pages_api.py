@@ -84,13 +84,21 @@ def test_api_candidates_invitations_and_bringing(client, world, small):
 
 
 @SQLITE
-def test_outsiders_404_readers_403(client, world, small):
+def test_outsiders_404_readers_read_but_may_not_invite(client, world, small):
     base = f"/api/v1/counties/{world.wuhua.code}/matching/{world.task.id}"
     f.login_as(client, world.s, world.outsider)
     assert client.get(f"{base}/candidates").status_code == 404
     assert client.get(f"/matching/{world.wuhua.code}/{world.task.id}").status_code == 404
     assert client.get(f"/api/v1/orgs/{world.kunming.code}/bringing").status_code == 404
-    f.login_as(client, world.s, world.kunming_viewer)
-    assert client.get(f"{base}/candidates").status_code == 403
-    board = client.get(f"/c/{world.wuhua.code}?period={PERIOD}")
-    assert "/matching/" not in board.text  # readers get no link
+    csrf = f.login_as(client, world.s, world.kunming_viewer)
+    got = client.get(f"{base}/candidates?period={PERIOD}")
+    assert got.status_code == 200, got.text
+    assert got.json()["total"] == 2
+    assert client.post(f"{base}/invitations", json={"member_ids": [small.doc.id], "channel": "inapp"},
+                       headers={"Idempotency-Key": "v-1"}).status_code == 403
+    page = client.get(f"/matching/{world.wuhua.code}/{world.task.id}?period={PERIOD}")
+    assert "测医" in page.text and 'name="member_ids"' not in page.text and "只有该县及上级" in page.text
+    form = {"csrf_token": csrf, "submission_key": "v-2", "period": PERIOD, "channel": "inapp",
+            "member_ids": [str(small.doc.id)]}
+    assert client.post(f"/matching/{world.wuhua.code}/{world.task.id}", data=form).status_code == 403
+    assert world.s.scalar(select(func.count()).select_from(MatchInvitation)) == 0

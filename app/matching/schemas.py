@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -77,7 +77,8 @@ class MatchInvitationCreate(BaseModel):
     model_config = {"json_schema_extra": {"examples": [{"member_ids": [1201, 1388], "channel": "sms", "note": "请支援医疗帮扶", "period": "2026-ytd09"}]}}
 
 
-BATCH_EXAMPLE = {
+# One batch as the API answers it: the example of a batch and of the list of them.
+BATCH_EXAMPLE: dict[str, Any] = {
     "id": 41, "org": "红河州政协", "county_name": "石屏县政协", "task": "医疗帮扶", "channel": "sms", "note": "请支援医疗帮扶",
     "created_at": "2026-09-03T02:15:00Z", "day": "2026-09-03", "created_by": "州助推办", "invited": 2, "joined": 1,
     "rate": 0.5, "members": [{"member_id": 1201, "name": "张医生", "joined": True},

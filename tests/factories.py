@@ -75,9 +75,18 @@ def task(session: Session, sort_order: int = 1) -> Task:
 
 
 def indicators(session: Session, task_: Task) -> list[Indicator]:
+    """The task's effort indicators in order (its outcome indicators: ``outcomes``)."""
     return list(session.scalars(
-        select(Indicator).where(Indicator.task_id == task_.id).order_by(Indicator.sort_order)
+        select(Indicator).where(Indicator.task_id == task_.id, Indicator.is_outcome.is_(False))
+        .order_by(Indicator.sort_order)
     ))
+
+
+def outcomes(session: Session, task_: Task) -> dict[str, Indicator]:
+    """The task's outcome indicators (成效) by name: 受益群众, 带动就业, 带动增收 where it has them."""
+    return {i.name: i for i in session.scalars(
+        select(Indicator).where(Indicator.task_id == task_.id, Indicator.is_outcome.is_(True))
+        .order_by(Indicator.sort_order))}
 
 
 def term_for(session: Session, organisation: Organisation) -> Term:

@@ -109,6 +109,9 @@ def world(session) -> World:
     indicator = f.indicators(session, task)[0]
     indicator.name, indicator.unit = h("indicator", 64), h("u", 8)
     indicator.narrative = "开展{value}{unit}" + h("phrase", 100)
+    outcome = f.outcomes(session, task)["受益群众"]  # 成效: its own sections on boards, reports, activities
+    outcome.name, outcome.unit = h("outcome", 64), h("o", 8)
+    outcome.narrative = "惠及{value}{unit}" + h("outcomephrase", 100)
     area = session.get(BoostArea, task.area_id)
     area.name = h("area", 64)
 
@@ -123,7 +126,8 @@ def world(session) -> World:
 
     newcomer = f.make_member(session, wuhua, name=h("newcomer", 32))  # 带动: brought by the member's activity
     activity = f.make_activity(session, recorder=member_user, credited=wuhua, county=wuhua, task_=task,
-                               values={indicator.id: 7}, occurred_on=today_cn(), participants=(member, newcomer))
+                               values={indicator.id: 7, outcome.id: 30}, occurred_on=today_cn(),
+                               participants=(member, newcomer))
     activity.description = h("description", 2000)
     activity.site_id = site.id
     # 「这是另一次活动」: the member's note, kept on the row and quoted in the stored flag's sentence.
@@ -194,7 +198,7 @@ EXEMPLAR = {"citation", "county", "indicator", "member", "sector", "short", "u"}
 PAGES: list[tuple[str, str, str, set[str]]] = [
     ("/", "admin", "html", {"admin"}),
     ("/activities/{activity}", "admin", "html", {"county", "description", "indicator", "member", "account", "site",
-                                                 "task", "u"}),
+                                                 "task", "u", "outcome", "o"}),
     ("/activities/{returned}", "admin", "html", {"reason", "account"}),
     ("/activities/new", "admin", "html", {"county", "task"}),
     ("/activities/mine", "member", "html", {"account", "task", "reason"}),
@@ -205,7 +209,7 @@ PAGES: list[tuple[str, str, str, set[str]]] = [
     ("/admin/audit", "admin", "html", {"admin"}),
     ("/boards/530000", "admin", "html", {"prefecture", "task", "indicator", "u"}),
     ("/boards/{prefecture}", "admin", "html", {"prefecture", "county", "keycounty", "task", "indicator", "u"}),
-    ("/boards/530102", "admin", "html", {"county", "task", "indicator", "u"}),
+    ("/boards/530102", "admin", "html", {"county", "task", "indicator", "u", "outcome", "o", "outcomephrase"}),
     ("/boards/530102/activities", "admin", "html", {"county", "short"}),  # descriptions cut short in lists
     ("/boards/530102/inactive", "admin", "html", {"county", "idle"}),
     ("/c/{key}", "admin", "html", {"keycounty", "area", "task", "indicator", "member", "u"}),
@@ -231,7 +235,8 @@ PAGES: list[tuple[str, str, str, set[str]]] = [
     ("/links/leaders", "admin", "html", {"county", "member", "post"}),
     ("/imports/jobs/{upload}", "admin", "html", {"filename", "cell"}),
     ("/manage", "admin", "html", COMMON | {"committee", "member", "post", "sector"}),
-    ("/manage/catalogue", "admin", "html", {"area", "indicator", "phrase", "prefix", "task", "short", "u"}),
+    ("/manage/catalogue", "admin", "html", {"area", "indicator", "phrase", "prefix", "task", "short", "u", "outcome",
+                                            "outcomephrase"}),
     ("/manage/catalogue/tasks/{task}", "admin", "html", {"area", "prefix", "task", "short"}),
     ("/manage/catalogue/indicators/{indicator}", "admin", "html", {"indicator", "phrase", "task", "u"}),
     ("/manage/members/{member}", "admin", "html", COMMON | {"committee", "enterprise", "industry", "member", "post",
@@ -249,15 +254,16 @@ PAGES: list[tuple[str, str, str, set[str]]] = [
     ("/exemplars/530102/nominate?member={member}", "admin", "html", {"county", "indicator", "member", "sector", "short",
                                                                      "u"}),
     ("/exemplars/nominations/{nomination}", "admin", "html", EXEMPLAR | {"decisionnote", "description"}),
-    ("/reports?org=530102", "admin", "html", {"county", "indicator", "member", "phrase", "prefix",
+    ("/reports?org=530102", "admin", "html", {"county", "indicator", "member", "phrase", "prefix", "outcome",
+                                              "outcomephrase",
                                               "sector", "task", "u", "wording"}),
     ("/targets", "admin", "html", COMMON | {"indicator", "short", "u"}),
     ("/terms/530102", "admin", "html", {"committee", "county", "member", "post"}),
     ("/tokens", "admin", "html", COMMON | {"token"}),
     ("/api/v1/activities", "admin", "json", {"county", "description", "indicator", "member", "reason", "site", "task"}),
-    ("/api/v1/activities/{activity}", "admin", "json", {"county", "description", "member", "account", "site",
+    ("/api/v1/activities/{activity}", "admin", "json", {"county", "description", "member", "account", "site", "outcome",
                                                         "distinct"}),
-    ("/api/v1/catalogue", "admin", "json", {"area", "indicator", "task", "short", "u"}),
+    ("/api/v1/catalogue", "admin", "json", {"area", "indicator", "task", "short", "u", "outcome", "o"}),
     ("/api/v1/links", "admin", "json", COMMON | {"linknote", "member", "post"}),
     ("/api/v1/links/coverage", "admin", "json", COMMON | {"member", "post"}),
     ("/api/v1/orgs", "admin", "json", COMMON),
@@ -277,14 +283,16 @@ PAGES: list[tuple[str, str, str, set[str]]] = [
     ("/api/v1/orgs/530102/nominations", "admin", "json", {"citation", "county", "decisionnote", "member", "sector"}),
     ("/api/v1/exemplars/{nomination}", "admin", "json", EXEMPLAR | {"decisionnote"}),
     ("/api/v1/counties/{key}/progress", "admin", "json", {"area", "indicator", "keycounty", "task", "u"}),
-    ("/reports/report.xlsx?org=530102", "admin", "xlsx", {"county", "member", "phrase", "prefix", "sector", "wording"}),
+    ("/reports/report.xlsx?org=530102", "admin", "xlsx", {"county", "member", "phrase", "prefix", "sector", "wording",
+                                                          "outcome", "outcomephrase"}),
     ("/links/coverage.xlsx", "admin", "xlsx", COMMON | {"member", "post"}),
     ("/boards/530102/inactive.xlsx", "admin", "xlsx", {"county", "idle"}),
     ("/targets/export.xlsx", "admin", "xlsx", {"prefecture", "indicator", "short"}),
     ("/imports/templates/members.xlsx", "admin", "xlsx", set()),
     ("/imports/templates/assignments.xlsx", "admin", "xlsx", set()),
     ("/imports/templates/history.xlsx", "admin", "xlsx", {"indicator"}),
-    ("/reports/report.docx?org=530102", "admin", "docx", {"county", "member", "phrase", "prefix", "wording"}),
+    ("/reports/report.docx?org=530102", "admin", "docx", {"county", "member", "phrase", "prefix", "wording",
+                                                          "outcome", "outcomephrase"}),
     ("/members/{member}/profile.docx", "admin", "docx", PROFILE),
     ("/exemplars/nominations/{nomination}/material.docx", "admin", "docx", EXEMPLAR),
     ("/matching/batches/{invitation}.xlsx", "admin", "xlsx", {"keycounty", "member", "short"}),

@@ -1,4 +1,5 @@
-"""JSON API for activities under /api/v1: record (idempotent), list, read, verify, return, reopen.
+"""JSON API for activities under /api/v1: record (idempotent), list, read, verify, return, reopen,
+add outcomes (the recorder, until verified).
 
 The same service functions as the pages do the work; these handlers only translate HTTP. Callers
 are authenticated by the session cookie plus the ``X-CSRF-Token`` header (program tokens come
@@ -35,6 +36,7 @@ from app.activities.schemas import (
     ActivityPage,
     ActivityRead,
     MergeInput,
+    OutcomesInput,
     ReopenInput,
     ReturnInput,
     VerifyInput,
@@ -124,6 +126,7 @@ def _since(value: datetime | None) -> datetime | None:
 
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
 
 
 def _json(read: ActivityRead, *, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -274,6 +277,25 @@ async def reopen_activity(request: Request, read: SessionDep, session: WriteSess
                           activity_id: Id, body: ReopenInput):
     return await _transition(request, read, session, lambda s: service.reopen(
         s, by=by, activity_id=activity_id, reason=body.reason))
+
+
+@router.post(
+    "/activities/{activity_id}/outcomes", response_model=ActivityRead,
+    summary="补填成效 / Add outcome values",
+    openapi_extra=token_access("write"),
+    description="记录人在活动审核通过之前补填或修改成效（受益群众、带动就业、带动增收等成效指标，"
+                "见 /api/v1/catalogue 中 is_outcome 的指标）；空字符串清除该项。其余内容保持不变，活动按"
+                "「修改后重新提交」回到待审核。已通过或已撤回的活动答 409 `bad_transition`；"
+                "不是该实事成效指标的编号答 422 `not_an_outcome`；不是记录人答 403；带 `version` 而活动其间已变化答 409 `stale_version`。\n\n"
+                "The recorder adds or changes outcome values (indicators with is_outcome) while the activity is "
+                "pending or returned; an empty string clears one. Everything else stays; the activity is "
+                "resubmitted (pending). Verified or withdrawn: 409 `bad_transition`.",
+    responses={**AUTH_ERRORS, 404: NOT_FOUND[404], 409: BAD_TRANSITION[409], **INVALID},
+)
+async def add_outcomes(request: Request, read: SessionDep, session: WriteSessionDep, by: CurrentUser,
+                       activity_id: Id, body: OutcomesInput):
+    return await _transition(request, read, session, lambda s: service.add_outcomes(
+        s, by=by, activity_id=activity_id, values=body.values, expected_version=body.version))
 
 
 @router.post(

@@ -34,9 +34,9 @@ from app.quality.flags import Flag, flags_of
 
 _READ_VALUES = (
     select(ActivityValue.activity_id, ActivityValue.value, Indicator.id, Indicator.name, Indicator.unit,
-           Indicator.kind)
+           Indicator.kind, Indicator.is_outcome)
     .join(Indicator, Indicator.id == ActivityValue.indicator_id)
-    .where(ActivityValue.activity_id.in_(_ids("ids"))).order_by(Indicator.sort_order)
+    .where(ActivityValue.activity_id.in_(_ids("ids"))).order_by(Indicator.is_outcome, Indicator.sort_order)
 )
 _READ_PEOPLE = (
     select(ActivityParticipant.activity_id, Member.id, Member.name)
@@ -69,9 +69,10 @@ def to_read(session: Session, activities: Sequence[Activity], *,
     conn = _core(session)
     ids = {"ids": [a.id for a in activities]}
     values: dict[int, list[ActivityValueRead]] = defaultdict(list)
-    for activity_id, value, ind_id, name, unit, kind in conn.execute(_READ_VALUES, ids):
+    for activity_id, value, ind_id, name, unit, kind, outcome in conn.execute(_READ_VALUES, ids):
         values[activity_id].append(ActivityValueRead(
-            indicator_id=ind_id, name=name, unit=unit, kind=kind, value=value, display=display_value(kind, value)))
+            indicator_id=ind_id, name=name, unit=unit, kind=kind, value=value, display=display_value(kind, value),
+            is_outcome=bool(outcome)))
     people: dict[int, list[tuple[int, str]]] = defaultdict(list)
     for activity_id, member_id, name in conn.execute(_READ_PEOPLE, ids):
         people[activity_id].append((member_id, name))

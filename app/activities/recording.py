@@ -27,10 +27,10 @@ from sqlmodel import Session
 from app.activities import photos as photo_store
 from app.activities.common import _core
 from app.activities.months import _check_month_open, month_closed
-from app.activities.review import _move
+from app.activities.review import TRANSITIONS, _move
 from app.activities.schemas import ActivityInput
 from app.activities.scope import activity_for_recorder
-from app.activities.values import _parse_values_of
+from app.activities.values import _parse_values_of, display_value
 from app.audit.service import record as audit
 from app.auth.principal import STAFF_ROLES, Principal
 from app.catalogue.service import owners_seen_by
@@ -44,6 +44,7 @@ from app.models import (
     ActivityStatus,
     ActivityValue,
     Campaign,
+    Indicator,
     Membership,
     Organisation,
     OrgLevel,
@@ -456,6 +457,33 @@ def correct_activity(session: Session, *, by: Principal, activity_id: int, data:
           after=_snapshot(activity, checked.values, checked.participants))
     session.commit()
     return activity
+
+
+def add_outcomes(session: Session, *, by: Principal, activity_id: int, values: dict[int, str],
+                 expected_version: int | None = None, today: date | None = None) -> Activity:
+    """The recorder adds or changes the outcome values (成效) of their activity while it is not yet
+    verified: a correction (``correct_activity``, so the same rules, flags, figures and audit) that
+    keeps everything else as stored. ``values``: outcome indicator → text; empty text clears one. Commits."""
+    activity = activity_for_recorder(session, by, activity_id, lock=False)
+    if activity.status not in TRANSITIONS["resubmit"][0]:
+        raise Conflict("这条活动已审核通过（或已撤回），不能再补填成效；如需更正，请联系审核的「双助推」办公室",
+                       code="bad_transition")
+    kinds = {i: (kind, outcome) for i, kind, outcome in session.execute(
+        select(Indicator.id, Indicator.kind, Indicator.is_outcome).where(Indicator.task_id == activity.task_id))}
+    if any(i not in kinds or not kinds[i][1] for i in values):
+        raise Invalid("只能补填这项实事的成效指标", code="not_an_outcome", errors={"values": "不是本实事的成效指标"})
+    stored, people = _current_details(session, activity)
+    merged = {i: display_value(kinds[i][0], v) for i, v in stored.items() if i in kinds}
+    merged.update({i: str(v) for i, v in values.items()})
+    # 代录 (the recorder took no part) stays 代录: the form's rule (app/activities/pages.py _form_of).
+    on_behalf = by.member_id is None or by.member_id not in people
+    data = ActivityInput(
+        task_id=activity.task_id, county_id=activity.county_id, site_id=activity.site_id,
+        occurred_on=activity.occurred_on, description=activity.description, values=merged,
+        organiser_org_id=activity.organiser_org_id, on_behalf=on_behalf,
+        participant_member_ids=[m for m in people if m != by.member_id or on_behalf])
+    return correct_activity(session, by=by, activity_id=activity_id, data=data, today=today,
+                            expected_version=expected_version)
 
 
 def withdraw(session: Session, *, by: Principal, activity_id: int) -> Activity:

@@ -39,6 +39,19 @@ class ActivityValueRead(BaseModel):
     kind: str
     value: int = Field(description="整数：计数原样；金额以 0.01 万元为单位")
     display: str = Field(description="按单位显示的数值，如 12.5")
+    is_outcome: bool = Field(default=False, description="成效指标（受益群众、带动就业、带动增收 …）的数值：选填，"
+                                                         "审核通过前记录人可补填；看板与报告中与工作指标分开统计")
+
+
+class OutcomesInput(BaseModel):
+    """成效 added (or changed) by the recorder after recording, while the activity is not yet verified."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"values": {"41": "120", "43": "8.5"},
+                                                                             "version": 1}]})
+
+    values: dict[int, str] = Field(description="成效指标编号 → 数值（金额单位：万元，最多两位小数）；空字符串清除该项",
+                                   max_length=50)
+    version: int | None = Field(default=None, description="读取时的 version：活动其间已变化则答 409 stale_version")
 
 
 class FlagRead(BaseModel):

@@ -42,6 +42,7 @@ from app.activities.read import (
 )
 from app.activities.recording import (
     RecordResult,
+    add_outcomes,
     check_new_activity,
     correct_activity,
     fingerprint,
@@ -96,6 +97,7 @@ __all__ = [
     "activity_for_read",
     "activity_for_recorder",
     "activity_for_review",
+    "add_outcomes",
     "bulk_verify",
     "check_new_activity",
     "close_month",

@@ -31,7 +31,7 @@ _THEIRS = select(Activity.id).where(Activity.recorder_user_id == bindparam("user
                                     Activity.status == ActivityStatus.verified.value,
                                     Activity.id != bindparam("exclude_id"))
 _TASK_INDICATORS = select(
-    Indicator.id, Indicator.name, Indicator.unit, Indicator.kind,
+    Indicator.id, Indicator.name, Indicator.unit, Indicator.kind, Indicator.is_outcome,
     select(func.count()).where(ActivityValue.indicator_id == Indicator.id, ActivityValue.activity_id.in_(_THEIRS))
     .scalar_subquery().label("seen"),
     select(func.max(ActivityValue.value)).where(ActivityValue.indicator_id == Indicator.id,
@@ -86,8 +86,11 @@ def _parse_values(session: Session, task_id: int, raw: dict[int, str], *, org_id
 def _parse_values_of(session: Session, task_id: int, raw: dict[int, str], *, org_id: int,
                      recorder_user_id: int | None = None,
                      exclude_id: int | None = None) -> tuple[dict[int, int], dict[int, Row]]:
-    """The stored values, and the task's indicators as rows (id, name, unit, kind, and ``seen`` /
-    ``top``: the recorder's verified values of it other than ``exclude_id``'s) for what follows."""
+    """The stored values, and the task's indicators as rows (id, name, unit, kind, is_outcome, and
+    ``seen`` / ``top``: the recorder's verified values of it other than ``exclude_id``'s) for what follows.
+
+    At least one effort figure must be above zero; outcomes (成效) are optional and never make up for
+    one (a task with outcome indicators only needs any value)."""
     # Plain rows, not entities: parse_value reads only name, unit and kind.
     indicators = {i.id: i for i in _core(session).execute(_TASK_INDICATORS, {
         "task_id": task_id, "org_id": org_id, "user_id": recorder_user_id or 0, "exclude_id": exclude_id or 0})}
@@ -105,6 +108,8 @@ def _parse_values_of(session: Session, task_id: int, raw: dict[int, str], *, org
             values[ind_id] = parsed
     if errors:
         raise Invalid(next(iter(errors.values())), errors=errors)
-    if not any(v > 0 for v in values.values()):
-        raise Invalid("请至少填写一项指标数值", errors={"values": "请至少填写一项指标数值"})
+    effort = {i for i, row in indicators.items() if not row.is_outcome} or set(indicators)
+    if not any(v > 0 for i, v in values.items() if i in effort):
+        raise Invalid("请至少填写一项指标数值（成效为选填，不能代替工作指标）",
+                      errors={"values": "请至少填写一项工作指标数值"})
     return values, indicators

@@ -36,6 +36,8 @@ class IndicatorInfo(BaseModel):
     name: str = Field(description="指标名称")
     unit: str = Field(description="单位：个、次、人、万元 …")
     kind: str = Field(description="count（计数）或 money（金额：数值以 0.01 万元为单位的整数）")
+    is_outcome: bool = Field(default=False, description="成效指标（受益群众、带动就业、带动增收 …）：选填，"
+                                                         "无年度目标，不计入进度得分，看板与报告中单独列出")
 
 
 class TaskInfo(BaseModel):
@@ -43,7 +45,7 @@ class TaskInfo(BaseModel):
     name: str = Field(description="实事名称")
     short_name: str
     area: str = Field(description="所属助推方向")
-    indicators: list[IndicatorInfo]
+    indicators: list[IndicatorInfo] = Field(description="工作指标在前，成效指标（is_outcome）在后")
 
 
 class Catalogue(BaseModel):
@@ -79,13 +81,26 @@ class IndicatorProgress(BaseModel):
     behind: bool = Field(description="落后：低于时间进度的 90%")
 
 
+class OutcomeProgress(BaseModel):
+    """An outcome figure (成效): verified and pending, no target, never in the score."""
+
+    id: int | None = Field(default=None, description="指标编号（合计行为 null：同名成效指标跨实事相加）")
+    name: str = Field(description="成效指标名称，如 受益群众")
+    unit: str
+    kind: str
+    verified: int = Field(description="已审核合计（金额以 0.01 万元为单位）")
+    pending: int = Field(description="待审核合计")
+    text: str = Field(description="已审核合计按单位显示，如 1200、12.5")
+
+
 class TaskProgress(BaseModel):
     task_id: int
     name: str
     short_name: str
     activities_verified: int = Field(description="已审核活动数")
     activities_pending: int = Field(description="待审核活动数")
-    indicators: list[IndicatorProgress]
+    indicators: list[IndicatorProgress] = Field(description="工作指标（对照年度目标）")
+    outcomes: list[OutcomeProgress] = Field(default_factory=list, description="成效指标（无目标，不计入进度得分）")
 
 
 class ParticipationRead(BaseModel):
@@ -112,6 +127,9 @@ MOBILISATION_DOC = ("动员面（委员登录或收到通知的比例，按月�
                     "本期全部在开始统计之前时为 null（未统计）")
 
 
+OUTCOMES_DOC = "成效合计（同名成效指标跨实事相加；与工作指标分开，不计入进度得分）"
+
+
 class OrgRef(BaseModel):
     code: str
     name: str
@@ -125,6 +143,8 @@ class Progress(BaseModel):
     participation: ParticipationRead
     mobilisation: MobilisationRead | None = Field(description=MOBILISATION_DOC)
     tasks: list[TaskProgress]
+    outcomes: list[OutcomeProgress] = Field(default_factory=list, description=OUTCOMES_DOC)
+    outcome_text: str = Field(default="", description="成效的一句话：惠及群众X人，带动就业X人，带动增收X万元（无则为空）")
     history_note: str | None = Field(default=None, description="数字含汇总录入（历史台账）时的说明")
 
     model_config = {"json_schema_extra": {"examples": [{
@@ -135,8 +155,12 @@ class Progress(BaseModel):
         "tasks": [{"task_id": 1, "name": "帮助脱贫地区发展特色产业、提供技术服务", "short_name": "特色产业与技术服务",
                    "activities_verified": 512, "activities_pending": 37, "indicators": [
                        {"id": 1, "name": "发展产业项目", "unit": "个", "kind": "count", "verified": 121, "pending": 9,
-                        "text": "121", "target": 160, "pace": 120.0, "progress": 1.008, "behind": False}]}],
-        "history_note": None}]}}
+                        "text": "121", "target": 160, "pace": 120.0, "progress": 1.008, "behind": False}],
+                   "outcomes": [{"id": 41, "name": "受益群众", "unit": "人", "kind": "count", "verified": 860,
+                                 "pending": 40, "text": "860"}]}],
+        "outcomes": [{"id": None, "name": "受益群众", "unit": "人", "kind": "count", "verified": 3120, "pending": 95,
+                      "text": "3120"}],
+        "outcome_text": "惠及群众3120人", "history_note": None}]}}
 
 
 class CountyProgress(BaseModel):
@@ -148,6 +172,8 @@ class CountyProgress(BaseModel):
     trend_months: list[str] = Field(description="趋势的月份 YYYY-MM（本年 1 月至期末）")
     trend: dict[str, list[int]] = Field(description="助推方向 → 每月已审核活动数（按地点）")
     own: Progress | None = Field(description="该县政协本级（按组织）的进度")
+    outcomes: list[OutcomeProgress] = Field(default_factory=list, description=OUTCOMES_DOC)
+    outcome_text: str = Field(default="", description="成效的一句话（按地点）；无则为空")
     history_note: str | None = Field(default=None, description="数字含汇总录入（历史台账）时的说明")
 
     model_config = {"json_schema_extra": {"examples": [{
@@ -201,8 +227,16 @@ def _tasks(tasks: list[service.TaskFigures]) -> list[TaskProgress]:
         activities_pending=t.activities[1], indicators=[IndicatorProgress(
             id=f.indicator.id, name=f.indicator.name, unit=f.indicator.unit, kind=f.indicator.kind,
             verified=f.verified, pending=f.pending, text=display_value(f.indicator.kind, f.verified),
-            target=f.target, pace=f.pace, progress=f.progress, behind=f.behind) for f in t.indicators])
+            target=f.target, pace=f.pace, progress=f.progress, behind=f.behind) for f in t.indicators],
+        outcomes=[OutcomeProgress(id=f.indicator.id, name=f.indicator.name, unit=f.indicator.unit,
+                                  kind=f.indicator.kind, verified=f.verified, pending=f.pending,
+                                  text=display_value(f.indicator.kind, f.verified)) for f in t.outcomes])
         for t in tasks]
+
+
+def _outcomes(totals: list[service.OutcomeTotal]) -> list[OutcomeProgress]:
+    return [OutcomeProgress(name=o.name, unit=o.unit, kind=o.kind, verified=o.verified, pending=o.pending,
+                            text=o.value_text) for o in totals]
 
 
 def _participation(p: service.Participation) -> ParticipationRead:
@@ -217,7 +251,8 @@ def _note(found: object) -> str | None:
 def _progress(o: service.Overview) -> Progress:
     return Progress(org=_ref(o.org), period=_period(o.period), score=o.score,
                     participation=_participation(o.participation), mobilisation=mobilisation_of(o.participation),
-                    tasks=_tasks(o.tasks), history_note=_note(o))
+                    tasks=_tasks(o.tasks), outcomes=_outcomes(o.outcomes), outcome_text=o.outcome_text,
+                    history_note=_note(o))
 
 
 # --- routes --------------------------------------------------------------------------------------------
@@ -237,7 +272,8 @@ def read_catalogue(session: SessionDep, by: CurrentUser) -> Catalogue:
     tasks, areas = service.catalogue(session, home.id if home else None)
     return Catalogue(areas=list(areas.values()), tasks=[TaskInfo(
         id=t.id, name=t.name, short_name=t.short_name, area=areas.get(t.area_id, ""),
-        indicators=[IndicatorInfo(id=i.id, name=i.name, unit=i.unit, kind=i.kind) for i in t.indicators])
+        indicators=[IndicatorInfo(id=i.id, name=i.name, unit=i.unit, kind=i.kind, is_outcome=i.is_outcome)
+                    for i in (*t.indicators, *t.outcomes)])
         for t in tasks])
 
 
@@ -279,7 +315,8 @@ def read_county_progress(
     return CountyProgress(
         county=_ref(county), period=_period(board.period), rank=board.rank, ranked=board.ranked,
         tasks=_tasks(board.tasks), trend_months=[f"{m // 100}-{m % 100:02d}" for m in board.trend_months],
-        trend=board.trend, own=_progress(board.own) if board.own else None, history_note=_note(board))
+        trend=board.trend, own=_progress(board.own) if board.own else None, outcomes=_outcomes(board.outcomes),
+        outcome_text=board.outcome_text, history_note=_note(board))
 
 
 @router.get(

@@ -46,8 +46,10 @@ from app.models import (
 from app.models.people import serving_during
 from app.models.rollup import COUNT
 from app.orgs.service import ancestors, get_by_code, is_within, subtree_ids, subtree_pairs
+from app.reports.narrative import fill
 from app.rollup import reach
 from app.rollup.service import kept_years, own_counters
+from app.web import format_money
 
 BEHIND = 0.9  # under 90 % of the pace is behind it
 CAP = 1.5  # each indicator's progress counts at most 150 % in the score
@@ -85,15 +87,21 @@ class IndicatorInfo:
     name: str
     unit: str
     kind: str
+    is_outcome: bool = False
+    narrative: str = ""  # the report's phrase, e.g. 惠及群众{value}{unit}
 
 
 @dataclass(frozen=True)
 class TaskInfo:
+    """A task as the boards show it: ``indicators`` are its effort figures (targets, pace, the score),
+    ``outcomes`` its outcome indicators (成效: no target, stated apart)."""
+
     id: int
     name: str
     short_name: str
     area_id: int
     indicators: tuple[IndicatorInfo, ...]
+    outcomes: tuple[IndicatorInfo, ...] = ()
 
 
 def catalogue(session: Session, org_id: int | None = None) -> tuple[list[TaskInfo], dict[int, str]]:
@@ -105,7 +113,8 @@ def catalogue(session: Session, org_id: int | None = None) -> tuple[list[TaskInf
     joined = Indicator.task_id == Task.id
     stmt = (select(Task.id, Task.name, Task.short_name, Task.area_id, BoostArea.name.label("area"),
                    BoostArea.sort_order.label("area_order"), Indicator.id.label("ind"),
-                   Indicator.name.label("ind_name"), Indicator.unit, Indicator.kind)
+                   Indicator.name.label("ind_name"), Indicator.unit, Indicator.kind, Indicator.is_outcome,
+                   Indicator.narrative)
             .join(BoostArea, BoostArea.id == Task.area_id))
     if org_id is not None:
         owners = owners_seen_by(org_id)
@@ -117,14 +126,16 @@ def catalogue(session: Session, org_id: int | None = None) -> tuple[list[TaskInf
                            .order_by(Task.sort_order, Task.id, Indicator.sort_order, Indicator.id)).all()
     tasks: dict[int, tuple] = {}
     inds: dict[int, list[IndicatorInfo]] = defaultdict(list)
+    outs: dict[int, list[IndicatorInfo]] = defaultdict(list)
     areas: dict[int, tuple[int, str]] = {}
     for r in rows:
         tasks.setdefault(r.id, (r.name, r.short_name, r.area_id))
         areas.setdefault(r.area_id, (r.area_order, r.area))
         if r.ind is not None:
-            inds[r.id].append(IndicatorInfo(r.ind, r.id, r.ind_name, r.unit, str(r.kind)))
+            (outs if r.is_outcome else inds)[r.id].append(
+                IndicatorInfo(r.ind, r.id, r.ind_name, r.unit, str(r.kind), bool(r.is_outcome), r.narrative))
     named = {a: name for a, (_, name) in sorted(areas.items(), key=lambda kv: kv[1][0])}
-    return [TaskInfo(t, *tasks[t], tuple(inds[t])) for t in tasks], named
+    return [TaskInfo(t, *tasks[t], tuple(inds[t]), tuple(outs[t])) for t in tasks], named
 
 
 # --- figures -----------------------------------------------------------------------------------
@@ -346,6 +357,7 @@ class TaskFigures:
     task: TaskInfo
     activities: tuple[int, int]  # (verified, pending)
     indicators: list[IndicatorFigure]
+    outcomes: list[IndicatorFigure] = field(default_factory=list)  # 成效: no target, never in the score
 
 
 def task_figures(tasks: list[TaskInfo], got: dict[tuple[int, int], tuple[int, int]],
@@ -357,14 +369,60 @@ def task_figures(tasks: list[TaskInfo], got: dict[tuple[int, int], tuple[int, in
             v, p = got.get((t.id, i.id), (0, 0))
             target = goal.get(i.id) if goal is not None else None
             rows.append(IndicatorFigure(i, v, p, target, target * period.months / 12 if target is not None else None))
-        out.append(TaskFigures(t, got.get((t.id, COUNT), (0, 0)), rows))
+        # Outcomes carry no target (nor pace) even if one was stored for them: they stay out of the score.
+        outcomes = [IndicatorFigure(i, *got.get((t.id, i.id), (0, 0))) for i in t.outcomes]
+        out.append(TaskFigures(t, got.get((t.id, COUNT), (0, 0)), rows, outcomes))
     return out
 
 
 def score(tasks: list[TaskFigures]) -> float | None:
-    """Progress score: mean over indicators with a target of total ÷ pace, each capped at 150 %."""
+    """Progress score: mean over indicators with a target of total ÷ pace, each capped at 150 %
+    (effort indicators only: outcomes have no pace)."""
     ratios = [min(f.progress, CAP) for t in tasks for f in t.indicators if f.pace]
     return sum(ratios) / len(ratios) if ratios else None
+
+
+@dataclass(frozen=True)
+class OutcomeTotal:
+    """One outcome summed over the tasks that carry it (受益群众 of every task together), by name and
+    unit; ``phrase`` is its catalogue narrative (惠及群众{value}{unit})."""
+
+    name: str
+    unit: str
+    kind: str
+    verified: int
+    pending: int
+    phrase: str = ""
+
+    @property
+    def value_text(self) -> str:
+        return format_money(self.verified) if self.kind == "money" else str(self.verified)
+
+    @property
+    def text(self) -> str:
+        return f"{self.value_text}{self.unit}"
+
+
+def outcome_totals(tasks: list[TaskFigures]) -> list[OutcomeTotal]:
+    """The outcomes of ``tasks`` summed by (name, unit, kind) in catalogue order, phrased as the first
+    task carrying it words it. Every outcome the tasks carry is listed, zero or not."""
+    sums: dict[tuple[str, str, str], list[int]] = {}
+    phrases: dict[tuple[str, str, str], str] = {}
+    for t in tasks:
+        for f in t.outcomes:
+            key = (f.indicator.name, f.indicator.unit, f.indicator.kind)
+            got = sums.setdefault(key, [0, 0])
+            got[0] += f.verified
+            got[1] += f.pending
+            phrases.setdefault(key, f.indicator.narrative)
+    return [OutcomeTotal(n, u, k, v, p, phrases[(n, u, k)]) for (n, u, k), (v, p) in sums.items()]
+
+
+def outcome_sentence(totals: list[OutcomeTotal]) -> str:
+    """「惠及群众1200人，带动就业35人，带动增收12.5万元」: the verified outcomes that are not zero, by
+    their catalogue phrase (name + value + unit without one); "" when there are none."""
+    return "，".join(fill(o.phrase or o.name + "{value}{unit}", value=o.value_text, unit=o.unit)
+                    for o in totals if o.verified > 0)
 
 
 @dataclass
@@ -396,6 +454,16 @@ class Overview:
     ranking: list[RankRow] = field(default_factory=list)
     ancestors: list[Organisation] = field(default_factory=list)
     history: str | None = None  # 含汇总录入数据：… when the figures include 汇总录入 (app/history)
+
+    @property
+    def outcomes(self) -> list[OutcomeTotal]:
+        """成效 of the subtree in the period, apart from the task figures."""
+        return outcome_totals(self.tasks)
+
+    @property
+    def outcome_text(self) -> str:
+        """「惠及群众X人，带动就业X人，带动增收X万元」 (verified, non-zero only)."""
+        return outcome_sentence(self.outcomes)
 
 
 def _ranks(scores: dict[int, float | None]) -> dict[int, int]:
@@ -468,6 +536,16 @@ class CountyBoard:
     latest: list[LatestActivity]
     own: Overview | None  # the county 政协's own progress (by organisation)
     history: str | None = None  # 含汇总录入数据：… (by place)
+
+    @property
+    def outcomes(self) -> list[OutcomeTotal]:
+        """成效 of what was done in the county in the period, apart from the task figures."""
+        return outcome_totals(self.tasks)
+
+    @property
+    def outcome_text(self) -> str:
+        """「惠及群众X人，带动就业X人，带动增收X万元」 (verified, non-zero only)."""
+        return outcome_sentence(self.outcomes)
 
 
 def county_board(session: Session, county: Organisation, period: Period, *, with_own: bool = True) -> CountyBoard:

@@ -51,7 +51,7 @@ def load_catalogue(session: Session, *, owner: Organisation, path: Path = CATALO
             session.add(Indicator(
                 task_id=task.id, name=ind["name"], unit=ind["unit"], kind=IndicatorKind(ind["kind"]),
                 owner_org_id=owner.id, narrative=ind["narrative"], sort_order=i_order,
-                is_suggestion=bool(ind.get("suggestion", False)),
+                is_suggestion=bool(ind.get("suggestion", False)), is_outcome=bool(ind.get("outcome", False)),
             ))
     session.flush()
     # The default plausibility rules come with the catalogue (app/data/plausibility.json).

@@ -60,7 +60,8 @@ class TargetsKind(BaseKind):
         campaign = current_campaign(session)
         if not orgs or campaign is None:
             return {}
-        return {"indicator": list(_labels(session, indicators_for(session, orgs[0].id, campaign.id)))}
+        found = [i for i in indicators_for(session, orgs[0].id, campaign.id) if not i.is_outcome]  # 成效: no targets
+        return {"indicator": list(_labels(session, found))}
 
     def plan(self, session: Session, by: Principal, rows: list[Row], progress: Progress) -> Plan:
         plan = Plan(kind=self.code, rows=len(rows))
@@ -102,7 +103,7 @@ class TargetsKind(BaseKind):
             elif org is not None and not problem:
                 if org.id not in visible:
                     found = indicators_for(session, org.id, campaign.id) if campaign else []
-                    visible[org.id] = _lookup(session, found)
+                    visible[org.id] = _lookup(session, [i for i in found if not i.is_outcome])
                 indicator = visible[org.id].get(label)
                 if indicator is None:
                     plan.error(row, col["indicator"], f"指标「{label}」不在当前活动目录中，或不适用于{org.name}")

@@ -53,6 +53,7 @@ WORDING_LABELS = {
     "against_year": "“上年同期”的说法", "up": "增加时", "down": "减少时", "same": "持平时",
     "from_zero": "对比期没有活动时", "mobilisation": "动员面（已统计）",
     "mobilisation_since": "动员面（期中开始统计）", "mobilisation_untracked": "动员面未统计时",
+    "outcomes": "成效句（有已审核成效时）",
 }
 PHRASE_FIELDS = {"value", "unit"}
 
@@ -264,6 +265,7 @@ class IndicatorForm:
     unit: str = ""
     kind: str = IndicatorKind.count.value
     narrative: str = ""
+    outcome: bool = False  # 成效: optional on the form, no target, stated apart on boards and reports
 
 
 def _indicator_fields(data: IndicatorForm, kind: IndicatorKind | None) -> dict:
@@ -272,7 +274,7 @@ def _indicator_fields(data: IndicatorForm, kind: IndicatorKind | None) -> dict:
     unit = "万元" if kind == IndicatorKind.money else _text(data.unit, "unit", "单位", 8, errors)
     phrase = _phrase(data.narrative, name, errors)
     _raise(errors)
-    return {"name": name, "unit": unit, "narrative": phrase}
+    return {"name": name, "unit": unit, "narrative": phrase, "is_outcome": bool(data.outcome)}
 
 
 def create_indicator(session: Session, by: Principal, *, task_id: int, owner_org_id: int,

@@ -394,12 +394,14 @@ class IndicatorFormIn(BaseModel):
     unit: str = Field(default="", max_length=40)
     kind: str = IndicatorKind.count.value
     narrative: str = Field(default="", max_length=400)
+    outcome: str = ""  # the checkbox: "1" when ticked
     task_id: str = ""
     owner_org_id: str = ""
     csrf_token: str = ""
 
     def data(self) -> cat.IndicatorForm:
-        return cat.IndicatorForm(name=self.name, unit=self.unit, kind=self.kind, narrative=self.narrative)
+        return cat.IndicatorForm(name=self.name, unit=self.unit, kind=self.kind, narrative=self.narrative,
+                                 outcome=self.outcome == "1")
 
 
 def _indicator_form(request: Request, session: Session, by: Principal, *, indicator: Indicator | None = None,
@@ -436,7 +438,8 @@ def indicator_create(request: Request, session: WriteSessionDep, by: CurrentUser
 @router.get("/catalogue/indicators/{indicator_id}")
 def indicator_edit(request: Request, session: SessionDep, by: CurrentUser, indicator_id: Id):
     ind = cat.indicator_for_edit(session, by, indicator_id)
-    form = IndicatorFormIn(name=ind.name, unit=ind.unit, kind=ind.kind, narrative=ind.narrative)
+    form = IndicatorFormIn(name=ind.name, unit=ind.unit, kind=ind.kind, narrative=ind.narrative,
+                           outcome="1" if ind.is_outcome else "")
     return _indicator_form(request, session, by, indicator=ind, form=form)
 
 

@@ -36,7 +36,16 @@ class TaskFigure(BaseModel):
     short_name: str
     activities: int = Field(description="已审核活动数（次）")
     link: str = Field(description="组成这些数字的已审核活动列表（网页）")
-    indicators: list[IndicatorFigure]
+    indicators: list[IndicatorFigure] = Field(description="工作指标")
+    outcomes: list[IndicatorFigure] = Field(default_factory=list, description="成效指标（选填数据，不计入进度）")
+
+
+class OutcomeTotal(BaseModel):
+    name: str = Field(description="成效指标名称，如 受益群众（同名成效指标跨实事相加）")
+    unit: str
+    kind: str
+    verified: int = Field(description="已审核合计：计数原样；金额以 0.01 万元为单位（整数）")
+    text: str = Field(description="按单位显示的数值")
 
 
 class UnitValue(BaseModel):
@@ -69,6 +78,8 @@ class ReportSummary(BaseModel):
     paragraphs: list[list[str]] = Field(description="报告正文，按段落和句子")
     activities: int = Field(description="本期已审核活动总数")
     figures: list[TaskFigure]
+    outcomes: list[OutcomeTotal] = Field(default_factory=list, description="成效合计，与工作指标分开")
+    outcome_text: str = Field(default="", description="成效的一句话：惠及群众X人，带动就业X人，带动增收X万元（无则为空）")
     participation: ParticipationRead
     mobilisation: MobilisationRead | None = Field(description=MOBILISATION_DOC)
     units: list[UnitRow] = Field(description="下级组织分项统计：下一级各组织、本级、合计（各数字列之和等于合计）；"
@@ -126,7 +137,10 @@ def to_summary(report: dict) -> ReportSummary:
         paragraphs=report["paragraphs"], activities=report["activities"],
         figures=[TaskFigure(**{k: t[k] for k in ("task_id", "name", "short_name", "activities", "link")},
                             indicators=[IndicatorFigure(**{k: i[k] for k in ("id", "name", "unit", "kind", "verified", "text")})
-                                        for i in t["indicators"]]) for t in report["figures"]],
+                                        for i in t["indicators"]],
+                            outcomes=[IndicatorFigure(**{k: i[k] for k in ("id", "name", "unit", "kind", "verified", "text")})
+                                      for i in t.get("outcomes", [])]) for t in report["figures"]],
+        outcomes=[OutcomeTotal(**o) for o in report.get("outcomes", [])], outcome_text=report.get("outcome_text", ""),
         participation=ParticipationRead(**report["participation"]),
         mobilisation=MobilisationRead(**report["mobilisation"]) if report.get("mobilisation") else None,
         units=_unit_rows(report),

@@ -193,13 +193,15 @@ def mobilisation_phrase(words: dict[str, str], mobilisation: dict | None) -> str
 
 def paragraphs(*, words: dict[str, str], campaign_name: str, org_name: str, period: Period,
                tasks: list[dict], participation: dict, compare: dict | None,
-               mobilisation: dict | None = None) -> list[list[str]]:
+               mobilisation: dict | None = None, outcomes: str = "") -> list[list[str]]:
     """The report's paragraphs, each a list of sentences.
 
     ``tasks``: [{"name", "prefix", "indicators": [{"phrase", "unit", "kind", "verified"}]}] in
     catalogue order; ``participation``: {"active", "took_part"}; ``mobilisation``: {"rate", "since"
     (YYYY-MM or None)}, None when untracked; ``compare``: {"activities", "previous": {"label",
-    "activities"} | None, "year_earlier": {...}} or None.
+    "activities"} | None, "year_earlier": {...}} or None; ``outcomes``: the verified outcomes as one
+    phrase (惠及群众1200人，带动就业35人 — boards.service.outcome_sentence), said in a paragraph of
+    their own after the tasks', apart from the effort figures; "" says nothing.
     """
     scope = scope_word(org_name)
     common = {"when": when(period), "scope": scope, "campaign": campaign_name}
@@ -217,6 +219,8 @@ def paragraphs(*, words: dict[str, str], campaign_name: str, org_name: str, peri
     else:
         first = [fill(words["nothing"], **common)]
     out = [first]
+    if outcomes:
+        out.append([fill(words["outcomes"], **common, outcomes=outcomes)])
 
     active, took_part = participation["active"], participation["took_part"]
     reach = mobilisation_phrase(words, mobilisation)

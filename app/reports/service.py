@@ -61,7 +61,15 @@ def build_report(session: Session, org: Organisation, period: Period, *, compare
                             "verified": got.get((t.id, i.id), (0, 0))[0],
                             "text": narrative.amount(i.kind, got.get((t.id, i.id), (0, 0))[0])}
                            for i in t.indicators],
+            # 成效: the task's outcome indicators, apart from its effort figures (no target, no score).
+            "outcomes": [{"id": i.id, "name": i.name, "unit": i.unit, "kind": i.kind,
+                          "verified": got.get((t.id, i.id), (0, 0))[0],
+                          "text": narrative.amount(i.kind, got.get((t.id, i.id), (0, 0))[0])}
+                         for i in t.outcomes],
         })
+    task_figs = boards.task_figures(tasks, got, None, period)
+    outcome_totals = boards.outcome_totals(task_figs)
+    outcome_text = boards.outcome_sentence(outcome_totals)
     activities = tables.activities(got)
     history = history_in(session, org.id, period)
     comparison = _compare(session, org, period, activities) if compare else None
@@ -70,7 +78,7 @@ def build_report(session: Session, org: Organisation, period: Period, *, compare
                      "since": part.since_month} if part.tracked else None)
     paras = narrative.paragraphs(words=words, campaign_name=wording.campaign_name, org_name=org.name,
                                  period=period, tasks=figures, participation=participation, compare=comparison,
-                                 mobilisation=mobilisation)
+                                 mobilisation=mobilisation, outcomes=outcome_text)
     # 采纳率 and 落实 beside the number made: a direct query of the subtree's suggestions and their
     # follow-up states (app/suggestions), not the rollup; said only when some were made.
     adoption = suggestions.adoption(session, org, period)
@@ -90,13 +98,17 @@ def build_report(session: Session, org: Organisation, period: Period, *, compare
         "history": history.text if history else None,
         "activities": activities,
         "figures": figures,
+        "outcomes": [{"name": o.name, "unit": o.unit, "kind": o.kind, "verified": o.verified, "text": o.value_text}
+                     for o in outcome_totals],
+        "outcome_text": outcome_text,
         "participation": participation,
         "mobilisation": mobilisation,
         "compare": comparison,
         "suggestions": adoption.as_dict(),  # rate None when none was made
         "paragraphs": paras,
         "text": "\n".join("".join(p) for p in paras),
-        "tables": [tables.units_table(session, org, period, tasks), tables.counties_table(session, org, period, tasks),
+        "tables": [tables.units_table(session, org, period, tasks), tables.outcomes_table(org, period, task_figs),
+                   tables.counties_table(session, org, period, tasks),
                    tables.ranking_table(session, org, period), tables.members_table(session, org, period),
                    tables.breakdown_table(session, org, period, "sector"),
                    # 分专委会统计 only for an organisation with committees of its own.

@@ -168,6 +168,29 @@ def counties_table(session: Session, org: Organisation, period: Period, tasks: l
             "rows": rows, "links": links, "empty": "辖区内没有重点帮扶县。"}
 
 
+def outcomes_table(org: Organisation, period: Period, figures: list[boards.TaskFigures]) -> dict:
+    """成效 (outcome indicators) per task of the subtree, by organisation, verified: a column per outcome
+    (受益群众 of every task in one column), a row per task that carries outcomes, and 合计 — the totals
+    the board's 成效 line states (boards.service.outcome_totals). Apart from the effort figures."""
+    totals = boards.outcome_totals(figures)
+    keys = [(o.name, o.unit, o.kind) for o in totals]
+    rows: list[list] = []
+    links: list[list] = []
+    for t in figures:
+        if not t.outcomes:
+            continue
+        mine = {(f.indicator.name, f.indicator.unit, f.indicator.kind): f.verified for f in t.outcomes}
+        rows.append([t.task.short_name, *[mine.get(k) for k in keys]])
+        links.append([None, *[link(org.code, period, task=t.task.id) if k in mine else None for k in keys]])
+    if rows:
+        rows.append(["合计", *[o.verified for o in totals]])
+        links.append([None, *[link(org.code, period)] * len(totals)])
+    return {"key": "outcomes", "title": "成效统计（按组织，已审核；成效为选填，不计入进度得分）",
+            "columns": [{"name": "实事", "kind": "text"},
+                        *[{"name": f"{name}（{unit}）", "kind": kind} for name, unit, kind in keys]],
+            "rows": rows, "links": links, "empty": "本届活动的实事没有成效指标。"}
+
+
 def ranking_table(session: Session, org: Organisation, period: Period) -> dict:
     """The organisations one level down by progress score, and the indicators each is behind pace on."""
     ov = boards.overview(session, org, period)

@@ -12,7 +12,7 @@ from openpyxl.utils import get_column_letter
 from app.xlsx import workbook_bytes
 
 SHEET_NAMES = {"units": "下级组织", "counties": "重点帮扶县", "ranking": "排名与落后", "members": "典型委员",
-               "sectors": "分界别", "committees": "分专委会"}
+               "sectors": "分界别", "committees": "分专委会", "outcomes": "成效"}
 
 
 def cell_value(kind: str, value):  # noqa: ANN001, ANN201 - a table cell as Excel should hold it

@@ -200,7 +200,8 @@ def columns_for(session: Session, org_id: int) -> list[TaskGroup]:
     campaign = current_campaign(session)
     if campaign is None:
         return []
-    indicators = indicators_for(session, org_id, campaign.id)
+    # Outcome indicators (成效) carry no target: the boards never weigh them against one.
+    indicators = [i for i in indicators_for(session, org_id, campaign.id) if not i.is_outcome]
     tasks = {t.id: t for t in session.scalars(select(Task).where(Task.id.in_({i.task_id for i in indicators})))}
     groups: list[TaskGroup] = []
     for ind in indicators:
@@ -346,7 +347,7 @@ class _Visible:
     def __call__(self, org_id: int) -> dict[int, Indicator]:
         if org_id not in self._by_org:
             found = indicators_for(self.session, org_id, self.campaign.id) if self.campaign else []
-            self._by_org[org_id] = {i.id: i for i in found}
+            self._by_org[org_id] = {i.id: i for i in found if not i.is_outcome}  # 成效: no targets
         return self._by_org[org_id]
 
 

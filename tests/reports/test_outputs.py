@@ -53,7 +53,7 @@ def test_xlsx_has_a_sheet_per_table_with_numbers_as_numbers(world, q3):
     world.standard()
     report = build_report(world.s, world.kunming, q3)
     wb = load_workbook(BytesIO(to_xlsx(report)))
-    assert wb.sheetnames == ["报告正文", "下级组织", "重点帮扶县", "排名与落后", "典型委员", "分界别"]  # 分专委会: 昆明 has no committees here
+    assert wb.sheetnames == ["报告正文", "下级组织", "成效", "重点帮扶县", "排名与落后", "典型委员", "分界别"]  # 分专委会: 昆明 has no committees here
     assert wb["报告正文"]["A2"].value == "".join(report["paragraphs"][0])
     ws = wb["下级组织"]
     assert ws.freeze_panes == "B3"

@@ -102,3 +102,21 @@ def test_outsiders_404_readers_read_but_may_not_invite(client, world, small):
             "member_ids": [str(small.doc.id)]}
     assert client.post(f"/matching/{world.wuhua.code}/{world.task.id}", data=form).status_code == 403
     assert world.s.scalar(select(func.count()).select_from(MatchInvitation)) == 0
+
+
+@SQLITE
+def test_tokens_records_level_reads_candidates_never_phones_aggregate_403_outside_404(client, world, small):
+    from tests.api.conftest import bearer, make_token
+
+    base = f"/api/v1/counties/{world.wuhua.code}/matching/{world.task.id}"
+    _, records = make_token(world.s, code="530100", level="records")
+    got = client.get(f"{base}/candidates?period={PERIOD}", headers=bearer(records))
+    assert got.status_code == 200 and [c["name"] for c in got.json()["candidates"]] == ["测医", "测老"]
+    assert small.doc.phone not in got.text
+    assert client.post(f"{base}/invitations", json={"member_ids": [small.doc.id], "channel": "inapp"},
+                       headers=bearer(records) | {"Idempotency-Key": "t-1"}).status_code in (401, 403)
+    _, aggregate = make_token(world.s, code="530100")
+    assert client.get(f"{base}/candidates", headers=bearer(aggregate)).status_code == 403
+    assert client.get(f"/api/v1/orgs/{world.kunming.code}/bringing", headers=bearer(aggregate)).status_code == 403
+    _, elsewhere = make_token(world.s, code="530300", level="records")
+    assert client.get(f"{base}/candidates", headers=bearer(elsewhere)).status_code == 404

@@ -266,6 +266,7 @@ class IndicatorForm:
     kind: str = IndicatorKind.count.value
     narrative: str = ""
     outcome: bool = False  # 成效: optional on the form, no target, stated apart on boards and reports
+    suggestion: bool = False  # 意见建议: its activities carry a follow-up state, counted in 采纳率 (app/suggestions)
 
 
 def _indicator_fields(data: IndicatorForm, kind: IndicatorKind | None) -> dict:
@@ -273,8 +274,11 @@ def _indicator_fields(data: IndicatorForm, kind: IndicatorKind | None) -> dict:
     name = _text(data.name, "name", "指标名称", 64, errors)
     unit = "万元" if kind == IndicatorKind.money else _text(data.unit, "unit", "单位", 8, errors)
     phrase = _phrase(data.narrative, name, errors)
+    if data.suggestion and (kind == IndicatorKind.money or data.outcome):
+        errors["suggestion"] = "意见建议指标应为计数（如“条”），且不是成效指标"
     _raise(errors)
-    return {"name": name, "unit": unit, "narrative": phrase, "is_outcome": bool(data.outcome)}
+    return {"name": name, "unit": unit, "narrative": phrase, "is_outcome": bool(data.outcome),
+            "is_suggestion": bool(data.suggestion)}
 
 
 def create_indicator(session: Session, by: Principal, *, task_id: int, owner_org_id: int,

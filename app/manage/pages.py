@@ -395,13 +395,14 @@ class IndicatorFormIn(BaseModel):
     kind: str = IndicatorKind.count.value
     narrative: str = Field(default="", max_length=400)
     outcome: str = ""  # the checkbox: "1" when ticked
+    suggestion: str = ""  # the checkbox: "1" when ticked
     task_id: str = ""
     owner_org_id: str = ""
     csrf_token: str = ""
 
     def data(self) -> cat.IndicatorForm:
         return cat.IndicatorForm(name=self.name, unit=self.unit, kind=self.kind, narrative=self.narrative,
-                                 outcome=self.outcome == "1")
+                                 outcome=self.outcome == "1", suggestion=self.suggestion == "1")
 
 
 def _indicator_form(request: Request, session: Session, by: Principal, *, indicator: Indicator | None = None,
@@ -439,7 +440,7 @@ def indicator_create(request: Request, session: WriteSessionDep, by: CurrentUser
 def indicator_edit(request: Request, session: SessionDep, by: CurrentUser, indicator_id: Id):
     ind = cat.indicator_for_edit(session, by, indicator_id)
     form = IndicatorFormIn(name=ind.name, unit=ind.unit, kind=ind.kind, narrative=ind.narrative,
-                           outcome="1" if ind.is_outcome else "")
+                           outcome="1" if ind.is_outcome else "", suggestion="1" if ind.is_suggestion else "")
     return _indicator_form(request, session, by, indicator=ind, form=form)
 
 

@@ -54,6 +54,7 @@ from app.models import (
     Membership,
     ScreenLink,
     Site,
+    SuggestionFollowUp,
     TaskLead,
     UserAccount,
 )
@@ -175,6 +176,13 @@ def world(session) -> World:
                                     citation=h("citation", 2000), status="selected", decision_note=h("decisionnote", 500),
                                     created_by_user_id=admin.id, submission_key="hostile")
     session.add(nomination)
+    # 意见建议的跟踪 (app/suggestions/): a verified 意见建议 of 五华区, reported to a department.
+    ideas = f.task(session, 5)
+    suggestion = f.make_activity(session, recorder=member_user, credited=wuhua, county=wuhua, task_=ideas,
+                                 values={f.indicators(session, ideas)[0].id: 2}, occurred_on=today_cn(),
+                                 status=ActivityStatus.verified)
+    session.add(SuggestionFollowUp(activity_id=suggestion.id, state="reported", department=h("department", 100),
+                                   state_on=today_cn()))
     session.add(AppMeta(key=narrative.override_key("shuang-zhutui", "opening"), value=h("wording", 400) + "{scope}："))
     session.flush()
     return World(texts, {"activity": activity.id, "returned": returned.id, "member": member.id, "site": site.id,
@@ -182,7 +190,7 @@ def world(session) -> World:
                          "member_user": member_user.id, "year": year,
                          "key": key.code, "prefecture": kunming.code, "idle": idle.id, "screen": SCREEN_TOKEN,
                          "upload": upload.id, "group": group.id, "lead": lead.id, "invitation": invitation.id,
-                         "nomination": nomination.id}, admin, member_user)
+                         "nomination": nomination.id, "suggestion": suggestion.id}, admin, member_user)
 
 
 # (URL, who asks, what comes back, the fields it must show). "admin" is the province's administrator
@@ -254,6 +262,9 @@ PAGES: list[tuple[str, str, str, set[str]]] = [
     ("/exemplars/530102/nominate?member={member}", "admin", "html", {"county", "indicator", "member", "sector", "short",
                                                                      "u"}),
     ("/exemplars/nominations/{nomination}", "admin", "html", EXEMPLAR | {"decisionnote", "description"}),
+    ("/suggestions/530102", "admin", "html", {"county", "department"}),  # 意见建议的跟踪 (app/suggestions/)
+    ("/suggestions/activities/{suggestion}", "admin", "html", {"department"}),
+    ("/activities/{suggestion}", "admin", "html", {"county", "department"}),
     ("/reports?org=530102", "admin", "html", {"county", "indicator", "member", "phrase", "prefix", "outcome",
                                               "outcomephrase",
                                               "sector", "task", "u", "wording"}),
@@ -282,6 +293,8 @@ PAGES: list[tuple[str, str, str, set[str]]] = [
     ("/api/v1/orgs/530102/exemplar-candidates", "admin", "json", {"county", "member", "newcomer", "sector"}),
     ("/api/v1/orgs/530102/nominations", "admin", "json", {"citation", "county", "decisionnote", "member", "sector"}),
     ("/api/v1/exemplars/{nomination}", "admin", "json", EXEMPLAR | {"decisionnote"}),
+    ("/api/v1/suggestions/{suggestion}", "admin", "json", {"department"}),
+    ("/api/v1/orgs/530102/suggestions", "admin", "json", {"county", "department"}),
     ("/api/v1/counties/{key}/progress", "admin", "json", {"area", "indicator", "keycounty", "task", "u"}),
     ("/reports/report.xlsx?org=530102", "admin", "xlsx", {"county", "member", "phrase", "prefix", "sector", "wording",
                                                           "outcome", "outcomephrase"}),

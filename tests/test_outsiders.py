@@ -127,7 +127,8 @@ def test_outsiders_are_refused_everywhere(client, session, outsider):
     invitation = MatchInvitation(org_id=wuhua.id, county_id=wuhua.id, task_id=task.id, member_id=owner.member_id,
                                  channel="list", created_by_user_id=owner.id, submission_key="sweep")
     session.add(invitation)
-    from app.models import ExemplarNomination  # 典型: 五华区's office nominated its member, the province selected
+    # 典型: 五华区's office nominated its member, the province selected
+    from app.models import ExemplarNomination
     nomination = ExemplarNomination(member_id=owner.member_id, org_id=wuhua.id, year=year, citation="事迹",
                                     status="selected", created_by_user_id=owner.id, submission_key="sweep")
     session.add(nomination)
@@ -243,7 +244,9 @@ def test_organisations_are_404_outside_and_403_to_a_reader_who_may_not_act(clien
     wuhua = f.org(session, "530102")
     wuhua.is_key_county = True  # so the county board and its API answer a reader at all
     session.flush()
-    cases = [(m, re.sub(r"\{(\w+)\}", lambda x: wuhua.code if x.group(1) == "code" else str(wuhua.id), p), r)
+    # {code} is 五华区's code, {task_id} a task it works with (补位匹配), any other id 五华区's own.
+    values = {"code": wuhua.code, "task_id": str(f.task(session, 1).id)}
+    cases = [(m, re.sub(r"\{(\w+)\}", lambda x: values.get(x.group(1), str(wuhua.id)), p), r)
              for m, p, r in _org_routes()]
     cases += [(m, p.format(code=wuhua.code), r) for m, p, r in ORG_IN_QUERY]
     audit_before = session.scalar(select(func.count()).select_from(AuditLog))

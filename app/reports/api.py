@@ -16,6 +16,7 @@ from app.models.base import MAX_BIGINT
 from app.reports import service
 from app.reports.compare import compare_to_frozen
 from app.reports.pages import report_org
+from app.suggestions.schemas import AdoptionFigures
 from app.tokens.service import token_access
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
@@ -80,6 +81,9 @@ class ReportSummary(BaseModel):
     figures: list[TaskFigure]
     outcomes: list[OutcomeTotal] = Field(default_factory=list, description="成效合计，与工作指标分开")
     outcome_text: str = Field(default="", description="成效的一句话：惠及群众X人，带动就业X人，带动增收X万元（无则为空）")
+    suggestions: AdoptionFigures | None = Field(
+        default=None, description="意见建议的跟踪：本期（按活动日期）已审核的意见建议条数、各跟踪情况的条数和采纳率"
+                                  "（没有意见建议时 rate 为 null）；此功能之前冻结的报告为 null")
     participation: ParticipationRead
     mobilisation: MobilisationRead | None = Field(description=MOBILISATION_DOC)
     units: list[UnitRow] = Field(description="下级组织分项统计：下一级各组织、本级、合计（各数字列之和等于合计）；"
@@ -141,6 +145,7 @@ def to_summary(report: dict) -> ReportSummary:
                             outcomes=[IndicatorFigure(**{k: i[k] for k in ("id", "name", "unit", "kind", "verified", "text")})
                                       for i in t.get("outcomes", [])]) for t in report["figures"]],
         outcomes=[OutcomeTotal(**o) for o in report.get("outcomes", [])], outcome_text=report.get("outcome_text", ""),
+        suggestions=AdoptionFigures(**report["suggestions"]) if report.get("suggestions") else None,
         participation=ParticipationRead(**report["participation"]),
         mobilisation=MobilisationRead(**report["mobilisation"]) if report.get("mobilisation") else None,
         units=_unit_rows(report),

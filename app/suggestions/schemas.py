@@ -71,12 +71,9 @@ class SuggestionPage(BaseModel):
         "total": 1, "page": 1, "per_page": 50}]}}
 
 
-class AdoptionRead(BaseModel):
-    """采纳率 of a subtree for a period: 条 of verified suggestions dated in it, by state."""
+class AdoptionFigures(BaseModel):
+    """条 of verified suggestions dated in a period, by follow-up state, and 采纳率."""
 
-    org: AdoptionOrg
-    period: str
-    period_label: str
     made: int = Field(description="提出意见建议（条，已审核）")
     reported: int = Field(description="已报送（条）")
     adopted: int = Field(description="已采纳或已落实（条）：采纳率的分子")
@@ -84,6 +81,14 @@ class AdoptionRead(BaseModel):
     declined: int = Field(description="未采纳（条）")
     untracked: int = Field(description="待跟踪（条）")
     rate: float | None = Field(description="采纳率 = adopted ÷ made；没有提出意见建议时为 null")
+
+
+class AdoptionRead(AdoptionFigures):
+    """采纳率 of a subtree for a period: 条 of verified suggestions dated in it, by state."""
+
+    org: AdoptionOrg
+    period: str
+    period_label: str
 
     model_config = {"json_schema_extra": {"examples": [{
         "org": {"code": "530000", "name": "云南省政协"}, "period": "2026-ytd11", "period_label": "2026年1月至11月",

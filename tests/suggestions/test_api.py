@@ -40,6 +40,9 @@ def test_the_office_updates_and_reads_a_state(client, session, world):
     listed = client.get("/api/v1/orgs/530100/suggestions?state=adopted").json()
     assert listed["total"] == 1 and listed["items"][0]["department"] == "县农业农村局"
     assert listed["items"][0]["org"] == world.wuhua.name
+    summary = client.get(f"/api/v1/reports/summary?org=530100&from={YEAR}-01&to={YEAR}-11").json()
+    assert summary["suggestions"] == {"made": 3, "reported": 0, "adopted": 3, "implemented": 0, "declined": 0,
+                                      "untracked": 0, "rate": 1.0}
 
 
 @SQLITE

@@ -17,12 +17,14 @@ from app.db import run_write
 from app.deps import CurrentUser, Id, OrgForRead, OrgForStaff, SessionDep, WriteSessionDep
 from app.leads import service
 from app.leads.schemas import (
+    GROUP_EXAMPLE,
+    LEAD_EXAMPLE,
+    ActivityGroupRead,
     GroupChange,
     GroupInput,
-    GroupRead,
-    IndicatorProgress,
     LeadCreate,
     LeadEnd,
+    LeadIndicatorProgress,
     LeadProgressRead,
     LeadRead,
     MemberPartRead,
@@ -46,12 +48,12 @@ def _ref(org: Organisation) -> MeetingOrg:
     return MeetingOrg(code=org.code, name=org.name)
 
 
-def _group(session: Session, group: ActivityGroup) -> GroupRead:
+def _group(session: Session, group: ActivityGroup) -> ActivityGroupRead:
     org = session.get(Organisation, group.org_id)
     assert org is not None
     members = service.group_members(session, group.id)
     leader = next((m for m in members if m.id == group.leader_member_id), None)
-    return GroupRead(id=group.id, org=_ref(org), name=group.name, note=group.note, version=group.version,
+    return ActivityGroupRead(id=group.id, org=_ref(org), name=group.name, note=group.note, version=group.version,
                      leader=MemberRead(id=leader.id, name=leader.name) if leader else None,
                      members=[MemberRead(id=m.id, name=m.name) for m in members])
 
@@ -66,7 +68,7 @@ def _lead(org: Organisation, v: service.LeadView) -> LeadRead:
 def progress_read(p: service.LeadProgress) -> LeadProgressRead:
     """The progress as the API answers it (numbers as the pages show them: money in 万元 to 2 decimals)."""
     by_body = p.values
-    indicators = [IndicatorProgress(
+    indicators = [LeadIndicatorProgress(
         indicator_id=f.indicator.id, name=f.indicator.name, unit=f.indicator.unit,
         verified=p.value_text(f.indicator, f.verified),
         target=p.value_text(f.indicator, f.target) if f.target is not None else None, of_target=f.of_target,
@@ -82,25 +84,25 @@ def progress_read(p: service.LeadProgress) -> LeadProgressRead:
 
 
 @router.get(
-    "/orgs/{code}/activity-groups", response_model=list[GroupRead],
+    "/orgs/{code}/activity-groups", response_model=list[ActivityGroupRead],
     summary="委员活动小组 / Activity groups", openapi_extra=token_access("records"),
     description=("该组织的委员活动小组：名称、组长、组员。含委员姓名：API 令牌需为明细级。\n\n"
                  "The organisation's activity groups with their leader and members. Names members: records level."),
-    responses={**AUTH_ERRORS, **ORG_NOT_FOUND},
+    responses={200: {"content": {"application/json": {"example": [GROUP_EXAMPLE]}}}, **AUTH_ERRORS, **ORG_NOT_FOUND},
 )
 def list_groups(session: SessionDep, org: OrgForRead) -> Response:
     return json_answer([_group(session, v.group) for v in service.groups_of(session, org)])
 
 
 @router.post(
-    "/orgs/{code}/activity-groups", status_code=201, response_model=GroupRead,
+    "/orgs/{code}/activity-groups", status_code=201, response_model=ActivityGroupRead,
     summary="新建委员活动小组 / Create an activity group",
     description=("新建一个委员活动小组：组员须为本组织（含下级）的在任委员，组长须为组员。只有本组织或上级的「双助推」办公室"
                  "可以新建（API 令牌不行）；记入审计日志（group.create）。同一小组（同名、同组员、同组长）重复提交返回"
                  "第一次的小组（200）；同名的另一个小组为 409。\n\n"
                  "Creates an activity group of serving members of the organisation's subtree; staff only; audited. "
                  "The same group sent again answers the first (200); another group of that name is a 409."),
-    responses={200: {"model": GroupRead, "description": "重复提交 / idempotent replay"},
+    responses={200: {"model": ActivityGroupRead, "description": "重复提交 / idempotent replay"},
                **AUTH_ERRORS, **ORG_NOT_FOUND, **INVALID, **CONFLICT},
 )
 async def create_group(request: Request, data: GroupInput, by: CurrentUser, org: OrgForStaff,
@@ -113,7 +115,7 @@ async def create_group(request: Request, data: GroupInput, by: CurrentUser, org:
 
 
 @router.put(
-    "/activity-groups/{group_id}", response_model=GroupRead,
+    "/activity-groups/{group_id}", response_model=ActivityGroupRead,
     summary="修改委员活动小组 / Change an activity group",
     description=("改名、设组长、改组员（整组替换）；回传读到的 version（他人先改则 409）。只有该组织或上级的「双助推」办公室；"
                  "记入审计日志（group.change）。\n\n"
@@ -135,7 +137,8 @@ async def change_group(request: Request, group_id: Id, data: GroupChange, by: Cu
     summary="牵头统筹 / Tasks led by committees and groups", openapi_extra=token_access("aggregate"),
     description=("该组织的专委会、委员活动小组牵头统筹的实事：进行中和未开始的在前。\n\n"
                  "The tasks (实事) the organisation's committees and activity groups lead, current ones first."),
-    responses={**AUTH_ERRORS, **ORG_NOT_FOUND},
+    responses={200: {"content": {"application/json": {"example": [LEAD_EXAMPLE]}}}, **AUTH_ERRORS, **ORG_NOT_FOUND,
+               **INVALID},
 )
 def list_leads(session: SessionDep, org: OrgForRead,
                ended: Annotated[bool, Query(description="是否包括已结束的")] = True) -> Response:
@@ -203,6 +206,6 @@ async def end_lead(request: Request, lead_id: Id, data: LeadEnd, by: CurrentUser
                  "verified activities, those activities (each once) and their figures, the last one, per member."),
     responses={**AUTH_ERRORS, **LEAD_404, **INVALID},
 )
-def read_progress(session: SessionDep, by: CurrentUser, lead_id: Id, period: PeriodKey = None) -> Response:
+def read_lead_progress(session: SessionDep, by: CurrentUser, lead_id: Id, period: PeriodKey = None) -> Response:
     lead: TaskLead = service.lead_for_read(session, by, lead_id)
     return json_answer(progress_read(service.progress(session, lead, periods.parse(period))))

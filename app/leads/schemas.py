@@ -42,6 +42,8 @@ class LeadCreate(BaseModel):
 
 
 class LeadEnd(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"end_date": "2026-12-31"}]}}
+
     end_date: date | None = Field(default=None, description="结束日期（当天起不再牵头）；空：今天")
 
 
@@ -50,7 +52,18 @@ class MemberRead(BaseModel):
     name: str
 
 
-class GroupRead(BaseModel):
+GROUP_EXAMPLE = {"id": 7, "org": {"code": "530100", "name": "昆明市政协"}, "name": "昆明市农产品销售小组",
+                 "leader": {"id": 101, "name": "张明"}, "members": [{"id": 101, "name": "张明"}, {"id": 102, "name": "李华"}],
+                 "note": "", "version": 1}
+LEAD_EXAMPLE = {"id": 3, "org": {"code": "530100", "name": "昆明市政协"}, "task_id": 5,
+                "task": "帮助脱贫地区开展农产品线上线下销售活动", "body_kind": "group", "body_id": 7,
+                "body": "昆明市农产品销售小组", "start_date": "2026-02-01", "end_date": None, "state": "active",
+                "note": "小组牵头统筹"}
+
+
+class ActivityGroupRead(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [GROUP_EXAMPLE]}}
+
     id: int
     org: MeetingOrg
     name: str
@@ -60,7 +73,7 @@ class GroupRead(BaseModel):
     version: int
 
 
-class IndicatorProgress(BaseModel):
+class LeadIndicatorProgress(BaseModel):
     indicator_id: int
     name: str
     unit: str
@@ -77,6 +90,8 @@ class MemberPartRead(BaseModel):
 
 
 class LeadRead(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [LEAD_EXAMPLE]}}
+
     id: int
     org: MeetingOrg
     task_id: int
@@ -91,6 +106,14 @@ class LeadRead(BaseModel):
 
 
 class LeadProgressRead(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{
+        "lead": LEAD_EXAMPLE, "period": "2026-ytd11", "period_label": "2026年1月至11月", "counted_from": "2026-02-01",
+        "counted_to": "2026-11-30", "activities": 9, "task_activities": 214, "members": 11, "took_part": 8,
+        "participation": 0.727, "last_activity_on": "2026-11-28",
+        "indicators": [{"indicator_id": 12, "name": "销售额", "unit": "万元", "verified": "1,520.5", "target": "3,000",
+                        "of_target": 0.507, "by_body": "86.2"}],
+        "parts": [{"member": {"id": 101, "name": "张明"}, "activities": 3, "last_on": "2026-11-28"}]}]}}
+
     lead: LeadRead
     period: str
     period_label: str
@@ -102,5 +125,5 @@ class LeadProgressRead(BaseModel):
     took_part: int = Field(description="其中参与过该实事活动的人数")
     participation: float | None
     last_activity_on: date | None
-    indicators: list[IndicatorProgress]
+    indicators: list[LeadIndicatorProgress]
     parts: list[MemberPartRead]

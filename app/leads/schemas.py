@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -52,10 +52,10 @@ class MemberRead(BaseModel):
     name: str
 
 
-GROUP_EXAMPLE = {"id": 7, "org": {"code": "530100", "name": "昆明市政协"}, "name": "昆明市农产品销售小组",
+GROUP_EXAMPLE: dict[str, Any] = {"id": 7, "org": {"code": "530100", "name": "昆明市政协"}, "name": "昆明市农产品销售小组",
                  "leader": {"id": 101, "name": "张明"}, "members": [{"id": 101, "name": "张明"}, {"id": 102, "name": "李华"}],
                  "note": "", "version": 1}
-LEAD_EXAMPLE = {"id": 3, "org": {"code": "530100", "name": "昆明市政协"}, "task_id": 5,
+LEAD_EXAMPLE: dict[str, Any] = {"id": 3, "org": {"code": "530100", "name": "昆明市政协"}, "task_id": 5,
                 "task": "帮助脱贫地区开展农产品线上线下销售活动", "body_kind": "group", "body_id": 7,
                 "body": "昆明市农产品销售小组", "start_date": "2026-02-01", "end_date": None, "state": "active",
                 "note": "小组牵头统筹"}

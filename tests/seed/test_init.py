@@ -25,7 +25,9 @@ def test_init_loads_divisions_and_catalogue(fresh_url):
             assert levels == {"province": 1, "prefecture": 16, "county": 129}
             assert _count(s, Site, Site.kind == "town") == 1461
             assert _count(s, Site, Site.kind == "village") == 14888
-            assert (_count(s, BoostArea), _count(s, Task), _count(s, Indicator)) == (5, 10, 17)
+            assert (_count(s, BoostArea), _count(s, Task), _count(s, Indicator)) == (5, 10, 35)
+            # 18 of them outcomes (成效): 受益群众 on every task, 带动就业 on 4, 带动增收 on 4.
+            assert _count(s, Indicator, Indicator.is_outcome.is_(True)) == 18
             # Codes padded to six digits; names from the divisions.
             assert s.scalar(select(Organisation.name).where(Organisation.code == "530000")) == "云南省政协"
             assert s.scalar(select(Organisation.name).where(Organisation.code == "530100")) == "昆明市政协"
@@ -42,6 +44,6 @@ def test_init_loads_divisions_and_catalogue(fresh_url):
             again = init_province(s, "53")
             s.commit()
             assert again.already_loaded
-            assert _count(s, Organisation) == 146 and _count(s, Indicator) == 17
+            assert _count(s, Organisation) == 146 and _count(s, Indicator) == 35
     finally:
         engine.dispose()

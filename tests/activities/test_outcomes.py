@@ -73,6 +73,10 @@ def test_outcomes_through_the_api_and_the_pages(client, world, people):
     outcome = next(v for v in added.json()["values"] if v["indicator_id"] == people.id)
     assert outcome["is_outcome"] is True and outcome["display"] == "66"
     assert all(not v["is_outcome"] for v in added.json()["values"] if v["indicator_id"] != people.id)
+    assert "成效：受益群众 66人" in client.get("/activities/mine").text
+    as_user(client, world, world.county_staff)
+    assert "成效：受益群众 <b class=\"num\">66</b>" in client.get("/review").text
+    as_user(client, world, world.member_user)
     stale = client.post(f"/api/v1/activities/{activity.id}/outcomes",
                         json={"values": {str(people.id): "67"}, "version": first})
     assert stale.status_code == 409 and stale.json()["code"] == "stale_version"

@@ -32,6 +32,7 @@ from app.clock import CN, now_utc, today_cn, yyyymm
 from app.links.service import idle_since
 from app.meeting.settings import settings_for
 from app.models import (
+    Activity,
     ActivityStatus,
     AppMeta,
     GrantRole,
@@ -122,6 +123,7 @@ class DemoResult:
     link_assignments: int = 0
     activity_groups: int = 0
     task_leads: int = 0
+    suggestion_states: int = 0
     targets: int = 0
     activities: int = 0
     activity_values: int = 0
@@ -145,6 +147,7 @@ class DemoResult:
             ("挂联", "link assignments", self.link_assignments),
             ("委员活动小组", "activity groups", self.activity_groups),
             ("牵头统筹", "task leads", self.task_leads),
+            ("意见建议跟踪", "suggestion states", self.suggestion_states),
             ("年度目标", "annual targets", self.targets),
             ("活动", "activities", self.activities),
             ("活动指标值", "activity values", self.activity_values),
@@ -337,6 +340,8 @@ class _Visit:
 
 
 GROUP_NOTE = "演示数据：委员自愿组成的活动小组"
+SUGGESTION_DEPARTMENTS = ("县乡村振兴局", "县农业农村局", "县人力资源和社会保障局", "县发展和改革局", "县教育体育局",
+                          "县卫生健康局", "县商务局", "乡镇人民政府")
 
 
 class _DemoBuilder:
@@ -380,6 +385,7 @@ class _DemoBuilder:
         self._closed_months()
         totals = self._activities(activities)
         self._task_leads()  # groups of members who are active (chosen with the activities)
+        self._suggestion_states()
         self._targets(totals)
         self._reach()
         for table in (
@@ -818,6 +824,27 @@ class _DemoBuilder:
             conn, "task_lead", ("id", "org_id", "task_id", "committee_id", "group_id", "start_date", "end_date",
                                 "note", "created_by_user_id", "created_at", "submission_key"), lead_rows)
         self.progress(f"委员活动小组 {self.result.activity_groups:,} 个，牵头统筹 {self.result.task_leads:,} 项")
+
+    def _suggestion_states(self) -> None:
+        """意见建议的跟踪: most verified suggestions older than a month have gone to a department; of those,
+        some were adopted and some of these put into effect, a few declined (the 采纳率 has figures)."""
+        rng, conn = self.rng, self.conn
+        suggestion_tasks = select(Indicator.task_id).where(Indicator.is_suggestion.is_(True))
+        rows = conn.execute(select(Activity.id, Activity.occurred_on).where(
+            Activity.status == ActivityStatus.verified.value, Activity.task_id.in_(suggestion_tasks),
+            Activity.occurred_on <= self.today - timedelta(days=30)).order_by(Activity.id)).all()
+        out = []
+        for activity_id, occurred_on in rows:
+            if rng.random() < 0.3:
+                continue  # not followed yet
+            state = rng.choices(("reported", "adopted", "implemented", "declined"), (35, 30, 20, 15))[0]
+            on = min(self.today, occurred_on + timedelta(days=rng.randint(10, 90)))
+            out.append((activity_id, state, rng.choice(SUGGESTION_DEPARTMENTS), db_date(conn, on),
+                        self.admin_user_id, self.created, 1))
+        self.result.suggestion_states = bulk_insert(
+            conn, "suggestion_follow_up",
+            ("activity_id", "state", "department", "state_on", "updated_by_user_id", "updated_at", "version"), out)
+        self.progress(f"意见建议跟踪 {self.result.suggestion_states:,} 条")
 
     def _closed_months(self) -> None:
         """The province has closed every month up to the last quarter collected before today."""

@@ -23,6 +23,7 @@ def test_a_prefecture_nominates_the_province_selects_the_exemplar_page_shows(liv
             year -= 1
             office.goto(re.sub(r"\?.*$", "", office.url) + f"?year={year}")
         assert "得分怎么算" in office.content()
+        assert office.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0  # 360 px
         first = office.locator("article.candidate").first
         name = first.locator("strong").inner_text()
         first.get_by_role("link", name="推荐为典型").click()

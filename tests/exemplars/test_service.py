@@ -23,7 +23,8 @@ def test_the_ranking_weighs_evidence_not_the_raw_count(world):
     assert (busy.activities, busy.counties, busy.tasks, busy.joint_led, busy.newcomers) == (12, 1, 1, 0, 0)
     assert busy.score == service.ACTIVITY_CAP + 3 + 3
     assert rows[0].name == "明星委员" and star.score > busy.score
-    assert star.outcomes == [(world.outcome.name, f"120{world.outcome.unit}")] or world.outcome.kind == "money"
+    shown = "1.2" if world.outcome.kind == "money" else "120"  # money: hundredths of 万元
+    assert star.outcomes == [(world.outcome.name, f"{shown}{world.outcome.unit}")]
     assert "曲靖委员" not in by_name and total == len(rows)
     # 老委员 joined before: not brought along; the newcomers score for 明星 only.
     assert by_name["老委员"].newcomers == 0 and by_name["新委员甲"].activities == 1

@@ -89,6 +89,7 @@ def test_office_nominates_province_selects_and_the_files_show_the_page(client, w
         names = z.namelist()
         assert len([n for n in names if n.endswith(".jpg")]) == 2 and "说明.txt" in names
         assert any("五华区" in n for n in names) and Image.open(z.open(names[0])).size == (64, 48)
+        assert all(info.flag_bits & 0x800 for info in z.infolist())  # the UTF-8 name flag: Chinese names survive
     # The report's 典型 section lists the selected 典型, and the 履职档案 carries the honour.
     assert client.get(f"/api/v1/members/{world.star.id}/profile").json()["honours"][0]["year"] == YEAR
 

@@ -30,7 +30,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import Select, distinct, func, literal_column, select
+from sqlalchemy import Select, case, distinct, func, literal_column, select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -217,13 +217,13 @@ def ranked(session: Session, org: Organisation, period: Period, *, only: list[in
     took = (_took_part(period, few=only) if only is not None else _took_part(period)).where(
         literal_column("+activity_participant.member_id").in_(serving)).subquery()
     found: dict[int, Candidate] = {}
-    for m, n, counties, tasks in session.execute(
-            select(took.c.member_id, func.count(distinct(took.c.id)), func.count(distinct(took.c.county_id)),
-                   func.count(distinct(took.c.task_id))).group_by(took.c.member_id)):
-        found[m] = Candidate(int(m), activities=int(n), counties=int(counties), tasks=int(tasks))
-    for m, n in session.execute(select(took.c.member_id, func.count(distinct(took.c.id)))
-                                .where(took.c.id.in_(_outcome_activity_ids())).group_by(took.c.member_id)):
-        found[m].outcome_activities = int(n)
+    with_outcome = case((took.c.id.in_(_outcome_activity_ids()), took.c.id))  # NULL otherwise: not counted
+    for m, n, outcome, counties, tasks in session.execute(
+            select(took.c.member_id, func.count(distinct(took.c.id)), func.count(distinct(with_outcome)),
+                   func.count(distinct(took.c.county_id)), func.count(distinct(took.c.task_id)))
+            .group_by(took.c.member_id)):
+        found[m] = Candidate(int(m), activities=int(n), outcome_activities=int(outcome), counties=int(counties),
+                             tasks=int(tasks))
     for m, n in _joint_led(session, period, serving).items():
         found.setdefault(m, Candidate(m)).joint_led = n
     for m, n in newcomers_brought(session, period, serving).items():

@@ -9,8 +9,9 @@ activities (``status = verified``) dated in the period that the member took part
 - 到过的县: distinct places (``county_id``) — × :data:`COUNTY_WEIGHT`;
 - 参与的实事: distinct tasks — × :data:`TASK_WEIGHT`;
 - 牵头联合活动: activities they recorded with at least one other confirmed participant — × :data:`JOINT_WEIGHT`;
-- 带动新人: members whose first verified activity ever was one the member recorded in the period
-  — × :data:`NEWCOMER_WEIGHT`;
+- 带动新人: 补位匹配's 带动 (app/matching/service.py ``brought_pairs``): members whose first verified
+  activity ever was a joint one the member recorded and took part in, credited in the subtree and dated in
+  the period — × :data:`NEWCOMER_WEIGHT`;
 - 已审核活动: the raw count, × :data:`ACTIVITY_WEIGHT` but at most :data:`ACTIVITY_CAP` of them, so it
   cannot dominate.
 
@@ -26,12 +27,11 @@ nominating organisation (404 otherwise); acting without the right is 403.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import Select, case, distinct, func, literal_column, select
-from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from app import submissions
@@ -41,6 +41,7 @@ from app.auth.principal import READ_ROLES, STAFF_ROLES, Principal, org_for_staff
 from app.boards.periods import Period, span
 from app.clock import now_utc, today_cn
 from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.matching.service import brought_pairs
 from app.models import (
     Activity,
     ActivityParticipant,
@@ -161,32 +162,6 @@ def _took_part(period: Period, *, few: list[int] | None = None) -> Select:
     return stmt if few is None else stmt.where(ActivityParticipant.member_id.in_(few))
 
 
-def newcomers_brought(session: Session, period: Period, serving: Select | None = None) -> dict[int, int]:
-    """带动: per recording member, the members (not themselves) whose first verified activity ever —
-    earliest date, then lowest id — is one they recorded and took part in, dated in ``period``. (The
-    same rule as 补位匹配's 带动, app/matching, which also requires the activity credited in the subtree.)"""
-    ranked = (select(ActivityParticipant.member_id.label("member_id"), Activity.id.label("activity_id"),
-                     func.row_number().over(partition_by=ActivityParticipant.member_id,
-                                            order_by=(Activity.occurred_on, Activity.id)).label("n"))
-              .join(Activity, Activity.id == ActivityParticipant.activity_id)
-              .where(ActivityParticipant.status == ParticipantStatus.confirmed.value,
-                     Activity.status == ActivityStatus.verified.value,
-                     Activity.occurred_on <= period.end)).subquery()
-    recorder_took_part = aliased(ActivityParticipant)  # 代录 by an account without a member brings no one
-    stmt = (select(UserAccount.member_id, func.count(distinct(ranked.c.member_id)))
-            .select_from(ranked)
-            .join(Activity, Activity.id == ranked.c.activity_id)
-            .join(UserAccount, UserAccount.id == Activity.recorder_user_id)
-            .join(recorder_took_part, (recorder_took_part.activity_id == Activity.id)
-                  & (recorder_took_part.member_id == UserAccount.member_id)
-                  & (recorder_took_part.status == ParticipantStatus.confirmed.value))
-            .where(ranked.c.n == 1, Activity.occurred_on >= period.start, UserAccount.member_id != ranked.c.member_id)
-            .group_by(UserAccount.member_id))
-    if serving is not None:
-        stmt = stmt.where(UserAccount.member_id.in_(serving))
-    return {int(m): int(n) for m, n in session.execute(stmt)}
-
-
 def _joint_led(session: Session, period: Period, serving: Select) -> dict[int, int]:
     joint = (select(ActivityParticipant.activity_id)
              .where(ActivityParticipant.status == ParticipantStatus.confirmed.value)
@@ -226,8 +201,12 @@ def ranked(session: Session, org: Organisation, period: Period, *, only: list[in
                              tasks=int(tasks))
     for m, n in _joint_led(session, period, serving).items():
         found.setdefault(m, Candidate(m)).joint_led = n
-    for m, n in newcomers_brought(session, period, serving).items():
-        found.setdefault(m, Candidate(m)).newcomers = n
+    # 带动 is 补位匹配's rule (app/matching/service.py ``brought_pairs``), so the two pages agree.
+    brought = Counter(b for b, _ in brought_pairs(session, org, period))
+    if brought:
+        for m in session.scalars(select(Membership.member_id).where(Membership.member_id.in_(list(brought)),
+                                                                    Membership.member_id.in_(serving))):
+            found.setdefault(m, Candidate(m)).newcomers = brought[m]
     return sorted(found.values(), key=lambda c: (-c.score, -c.activities, c.member_id))
 
 

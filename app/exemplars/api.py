@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel
 from sqlmodel import Session
 
 from app.api_docs import AUTH_ERRORS, INVALID, ORG_NOT_FOUND, err
+from app.api_http import json_answer
 from app.clock import today_cn
 from app.db import run_write
 from app.deps import CurrentUser, Id, OrgForRead, OrgForStaff, SessionDep, WriteSessionDep
@@ -40,10 +40,6 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: err("已被他人处理（stale_version）、已推荐过（already_nominated）或状态不允许（not_waiting） / conflict")}
 YearQ = Annotated[int | None, Query(ge=2000, le=2100, description="年度，默认今年")]
-
-
-def _json(body: BaseModel) -> Response:
-    return Response(body.model_dump_json(), media_type="application/json")
 
 
 def _components(c: service.Candidate) -> list[Component]:
@@ -81,7 +77,7 @@ def list_candidates(session: SessionDep, org: OrgForRead, year: YearQ = None,
                            outcome_activities=c.outcome_activities, counties=c.counties, tasks=c.tasks,
                            joint_led=c.joint_led, newcomers=c.newcomers, components=_components(c),
                            outcomes=_outcomes(c)) for i, c in enumerate(rows, start=1)]
-    return _json(CandidatePage(year=y, explained=service.SCORE_EXPLAINED, items=items, total=total, page=page,
+    return json_answer(CandidatePage(year=y, explained=service.SCORE_EXPLAINED, items=items, total=total, page=page,
                                per_page=per_page))
 
 
@@ -94,7 +90,7 @@ def list_nominations(session: SessionDep, org: OrgForRead, year: YearQ = None,
                      page: Annotated[int, Query(ge=1, le=10_000)] = 1,
                      per_page: Annotated[int, Query(ge=1, le=200)] = 50) -> Response:
     rows, total = service.list_nominations(session, org, year=year, status=status, page=page, per_page=per_page)
-    return _json(NominationPage(items=[_nomination(r) for r in rows], total=total, page=page, per_page=per_page))
+    return json_answer(NominationPage(items=[_nomination(r) for r in rows], total=total, page=page, per_page=per_page))
 
 
 @router.get("/orgs/{code}/nominations/draft", response_model=Draft,
@@ -105,7 +101,7 @@ def draft(session: SessionDep, by: CurrentUser, org: OrgForStaff,
           member_id: Annotated[int, Query(ge=1, le=2**31 - 1)], year: YearQ = None) -> Response:
     y = year or today_cn().year
     _, member, text = service.draft_for(session, by, org.id, member_id, y)
-    return _json(Draft(member_id=member.id, year=y, citation=text))
+    return json_answer(Draft(member_id=member.id, year=y, citation=text))
 
 
 @router.post("/orgs/{code}/nominations", response_model=NominationRead, status_code=201,
@@ -118,13 +114,13 @@ async def create_nomination(request: Request, data: NominationCreate, by: Curren
     body = await run_write(request, read, session, lambda s: service.nominate(
         s, by=by, org_ref=org.id, member_id=data.member_id, year=data.year, citation=data.citation,
         submission_key=data.submission_key)[0].id, lambda r, i: _read_one(r, by, i))
-    return Response(body.model_dump_json(), media_type="application/json", status_code=201)
+    return json_answer(body, status_code=201)
 
 
 @router.get("/nominations/{nomination_id}", response_model=NominationRead, summary="一条推荐 / A nomination",
             openapi_extra=token_access("records"), responses={**AUTH_ERRORS, **NOT_FOUND})
 def read_nomination(session: SessionDep, by: CurrentUser, nomination_id: Id) -> Response:
-    return _json(_read_one(session, by, nomination_id))
+    return json_answer(_read_one(session, by, nomination_id))
 
 
 @router.post("/nominations/{nomination_id}/decision", response_model=NominationRead,
@@ -133,7 +129,7 @@ def read_nomination(session: SessionDep, by: CurrentUser, nomination_id: Id) -> 
              responses={**AUTH_ERRORS, **NOT_FOUND, **CONFLICT, **INVALID})
 async def decide(request: Request, nomination_id: Id, data: NominationDecision, by: CurrentUser, read: SessionDep,
                  session: WriteSessionDep) -> Response:
-    return _json(await run_write(request, read, session, lambda s: service.decide(
+    return json_answer(await run_write(request, read, session, lambda s: service.decide(
         s, by=by, nomination_id=nomination_id, decision=data.decision, note=data.note, version=data.version)[0].id,
         lambda r, i: _read_one(r, by, i)))
 
@@ -143,7 +139,7 @@ async def decide(request: Request, nomination_id: Id, data: NominationDecision, 
              responses={**AUTH_ERRORS, **NOT_FOUND, **CONFLICT, **INVALID})
 async def withdraw(request: Request, nomination_id: Id, data: NominationVersion, by: CurrentUser, read: SessionDep,
                    session: WriteSessionDep) -> Response:
-    return _json(await run_write(request, read, session, lambda s: service.withdraw(
+    return json_answer(await run_write(request, read, session, lambda s: service.withdraw(
         s, by=by, nomination_id=nomination_id, version=data.version)[0].id, lambda r, i: _read_one(r, by, i)))
 
 
@@ -153,7 +149,7 @@ async def withdraw(request: Request, nomination_id: Id, data: NominationVersion,
              responses={**AUTH_ERRORS, **NOT_FOUND, **CONFLICT, **INVALID})
 async def resubmit(request: Request, nomination_id: Id, data: NominationResubmit, by: CurrentUser,
                    read: SessionDep, session: WriteSessionDep) -> Response:
-    return _json(await run_write(request, read, session, lambda s: service.resubmit(
+    return json_answer(await run_write(request, read, session, lambda s: service.resubmit(
         s, by=by, nomination_id=nomination_id, citation=data.citation, version=data.version)[0].id,
         lambda r, i: _read_one(r, by, i)))
 
@@ -167,7 +163,7 @@ def read_exemplar(session: SessionDep, by: CurrentUser, nomination_id: Id) -> Re
     acts = [EvidenceActivityRead(id=a.id, occurred_on=a.occurred_on, task=a.task, county=a.county, figures=a.figures,
                                  photo_urls=[f"/activities/{a.id}/photos/{p}" for p in a.photo_ids]) for a in ex.acts]
     base = f"/exemplars/nominations/{nomination_id}"
-    return _json(ExemplarRead(nomination=_nomination(ex.row), score=ex.candidate.score,
+    return json_answer(ExemplarRead(nomination=_nomination(ex.row), score=ex.candidate.score,
                               components=_components(ex.candidate), outcomes=_outcomes(ex.candidate),
                               activities=acts, material_url=f"{base}/material.docx",
                               photo_pack_url=f"{base}/photos.zip"))

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel
 
 from app.api_docs import AUTH_ERRORS, INVALID, ORG_NOT_FOUND, PERIOD_DESCRIPTION, PERIOD_PATTERN, err
+from app.api_http import json_answer
 from app.boards import periods
 from app.db import run_write
 from app.deps import CurrentUser, Id, OrgForRead, SessionDep, WriteSessionDep
@@ -35,10 +35,6 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
     409: err("跟踪情况已被他人更新（code: stale_version），请重新读取后再改 / changed since it was read")}
 
 
-def _json(body: BaseModel) -> Response:
-    return Response(body.model_dump_json(), media_type="application/json")
-
-
 def _read(s: service.FollowUpState) -> SuggestionRead:
     r = s.row
     return SuggestionRead(activity_id=s.activity.id, occurred_on=s.activity.occurred_on, status=s.activity.status,
@@ -58,7 +54,7 @@ def _read(s: service.FollowUpState) -> SuggestionRead:
     responses={**AUTH_ERRORS, **NOT_FOUND},
 )
 def read_suggestion(session: SessionDep, by: CurrentUser, activity_id: Id) -> Response:
-    return _json(_read(service.state_of(session, by, activity_id)))
+    return json_answer(_read(service.state_of(session, by, activity_id)))
 
 
 @router.post(
@@ -79,7 +75,7 @@ async def update_suggestion(request: Request, activity_id: Id, data: SuggestionU
         lambda s: service.set_state(s, by=by, activity_id=activity_id, state=data.state, department=data.department,
                                     state_on=data.state_on, version=data.version)[0].activity_id,
         lambda r, aid: _read(service.state_of(r, by, aid)))
-    return _json(body)
+    return json_answer(body)
 
 
 @router.get(
@@ -102,7 +98,7 @@ def list_suggestions(session: SessionDep, by: CurrentUser, org: OrgForRead,
         state=r.row.state if r.row else None, state_label=r.label, department=r.row.department if r.row else None,
         state_on=r.row.state_on if r.row else None, updated_at=r.row.updated_at if r.row else None,
         version=r.version, may_change=r.may_change, task=r.task, org=r.org, county=r.county) for r in rows]
-    return _json(SuggestionPage(items=items, total=total, page=page, per_page=per_page))
+    return json_answer(SuggestionPage(items=items, total=total, page=page, per_page=per_page))
 
 
 @router.get(
@@ -121,5 +117,5 @@ def read_adoption(session: SessionDep, org: OrgForRead,
                                                       description=PERIOD_DESCRIPTION)] = None) -> Response:
     p = periods.parse(period)
     a = service.adoption(session, org, p)
-    return _json(AdoptionRead(org=AdoptionOrg(code=org.code, name=org.name), period=p.key, period_label=p.label,
+    return json_answer(AdoptionRead(org=AdoptionOrg(code=org.code, name=org.name), period=p.key, period_label=p.label,
                               **a.as_dict()))

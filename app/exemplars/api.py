@@ -68,8 +68,8 @@ def _read_one(session: Session, by, nomination_id: int) -> NominationRead:  # no
             description="本组织及下级在任委员按已审核证据排名（成效、到过的县、实事、牵头联合活动、带动新人；活动次数最多计 10 次）。",
             responses={**AUTH_ERRORS, **ORG_NOT_FOUND, **INVALID})
 def list_candidates(session: SessionDep, org: OrgForRead, year: YearQ = None,
-                    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
-                    per_page: Annotated[int, Query(ge=1, le=200)] = 50) -> Response:
+                    page: Annotated[int, Query(ge=1, le=10_000, description="页码")] = 1,
+                    per_page: Annotated[int, Query(ge=1, le=200, description="每页条数")] = 50) -> Response:
     y = service.check_year(year or today_cn().year)
     rows, total = service.candidates(session, org, service.year_period(y), page=page, per_page=per_page)
     items = [CandidateRead(rank=(page - 1) * per_page + i, member_id=c.member_id, name=c.name, sector=c.sector,
@@ -86,19 +86,23 @@ def list_candidates(session: SessionDep, org: OrgForRead, year: YearQ = None,
             description="本组织及下级推荐的典型，最新在前，可按年度、状态筛选。",
             responses={**AUTH_ERRORS, **ORG_NOT_FOUND, **INVALID})
 def list_nominations(session: SessionDep, org: OrgForRead, year: YearQ = None,
-                     status: Annotated[str, Query(pattern="^(all|nominated|selected|returned|withdrawn)$")] = "all",
-                     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
-                     per_page: Annotated[int, Query(ge=1, le=200)] = 50) -> Response:
+                     status: Annotated[str, Query(pattern="^(all|nominated|selected|returned|withdrawn)$",
+                                                  description="状态：all 全部、nominated 待审定、selected 已选树、"
+                                                              "returned 已退回、withdrawn 已撤回")] = "all",
+                     page: Annotated[int, Query(ge=1, le=10_000, description="页码")] = 1,
+                     per_page: Annotated[int, Query(ge=1, le=200, description="每页条数")] = 50) -> Response:
     rows, total = service.list_nominations(session, org, year=year, status=status, page=page, per_page=per_page)
     return json_answer(NominationPage(items=[_nomination(r) for r in rows], total=total, page=page, per_page=per_page))
 
 
 @router.get("/orgs/{code}/nominations/draft", response_model=Draft,
-            summary="起草推荐事迹 / Draft a citation",
-            description="按委员当年已审核的活动起草推荐事迹（本级或上级「双助推」办公室；委员须在本组织及下级任职）。",
+            summary="起草推荐事迹 / Draft a citation", openapi_extra=token_access("records"),
+            description="按委员当年已审核的活动起草推荐事迹（本级或上级「双助推」办公室；委员须在本组织及下级任职；"
+                        "只读的 API 令牌得到 403）。\n\nDrafts a citation from the member's verified activities of the "
+                        "year; staff only (a token is refused with 403).",
             responses={**AUTH_ERRORS, **ORG_NOT_FOUND, **INVALID})
 def draft(session: SessionDep, by: CurrentUser, org: OrgForStaff,
-          member_id: Annotated[int, Query(ge=1, le=2**31 - 1)], year: YearQ = None) -> Response:
+          member_id: Annotated[int, Query(ge=1, le=2**31 - 1, description="委员 id")], year: YearQ = None) -> Response:
     y = year or today_cn().year
     _, member, text = service.draft_for(session, by, org.id, member_id, y)
     return json_answer(Draft(member_id=member.id, year=y, citation=text))
@@ -106,8 +110,9 @@ def draft(session: SessionDep, by: CurrentUser, org: OrgForStaff,
 
 @router.post("/orgs/{code}/nominations", response_model=NominationRead, status_code=201,
              summary="推荐典型 / Nominate a member",
-             description="本级或上级「双助推」办公室推荐本组织及下级的在任委员为某年度典型；同一 submission_key 只推荐一次；"
-                         "记入审计日志（exemplar.nominate）。",
+             description="本级或上级「双助推」办公室推荐本组织及下级的在任委员为某年度典型；同一 submission_key 只推荐一次"
+                         "（重复提交返回第一次的推荐）；记入审计日志（exemplar.nominate）。\n\n"
+                         "Nominates a serving member of the subtree for a year; staff only; once per submission_key.",
              responses={**AUTH_ERRORS, **ORG_NOT_FOUND, **CONFLICT, **INVALID})
 async def create_nomination(request: Request, data: NominationCreate, by: CurrentUser, org: OrgForStaff,
                             read: SessionDep, session: WriteSessionDep) -> Response:
@@ -118,7 +123,10 @@ async def create_nomination(request: Request, data: NominationCreate, by: Curren
 
 
 @router.get("/nominations/{nomination_id}", response_model=NominationRead, summary="一条推荐 / A nomination",
-            openapi_extra=token_access("records"), responses={**AUTH_ERRORS, **NOT_FOUND})
+            openapi_extra=token_access("records"),
+            description="一条推荐：推荐单位、年度、推荐事迹、状态和审定意见（推荐单位及其上级、委员本人可查看）。\n\n"
+                        "One nomination, for readers of the nominating organisation and the member.",
+            responses={**AUTH_ERRORS, **NOT_FOUND, **INVALID})
 def read_nomination(session: SessionDep, by: CurrentUser, nomination_id: Id) -> Response:
     return json_answer(_read_one(session, by, nomination_id))
 
@@ -157,7 +165,7 @@ async def resubmit(request: Request, nomination_id: Id, data: NominationResubmit
 @router.get("/exemplars/{nomination_id}", response_model=ExemplarRead, summary="典型 / A selected exemplar",
             openapi_extra=token_access("records"),
             description="已选树的典型：推荐事迹、当年的履职证据与得分、您可查看的已审核活动及照片地址。",
-            responses={**AUTH_ERRORS, **NOT_FOUND})
+            responses={**AUTH_ERRORS, **NOT_FOUND, **INVALID})
 def read_exemplar(session: SessionDep, by: CurrentUser, nomination_id: Id) -> Response:
     ex = service.exemplar(session, by, nomination_id)
     acts = [EvidenceActivityRead(id=a.id, occurred_on=a.occurred_on, task=a.task, county=a.county, figures=a.figures,

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from app.exemplars.service import CITATION_MAX
+
+COMPONENTS_EXAMPLE: list[dict[str, Any]] = [
+    {"label": "成效活动", "count": 3, "weight": 5, "points": 15}, {"label": "到过的县", "count": 2, "weight": 3, "points": 6},
+    {"label": "参与的实事", "count": 2, "weight": 3, "points": 6}, {"label": "牵头联合活动", "count": 2, "weight": 4, "points": 8},
+    {"label": "带动新人", "count": 1, "weight": 5, "points": 5}, {"label": "已审核活动", "count": 6, "weight": 1, "points": 6}]
+NOMINATION_EXAMPLE: dict[str, Any] = {
+    "id": 12, "member_id": 42, "member_name": "张明", "sector": "经济界", "org_code": "532900", "org_name": "大理白族自治州政协",
+    "year": 2026, "citation": "张明同志2026年3月至11月到洱源县、鹤庆县开展产业帮扶活动6次……", "status": "nominated",
+    "status_label": "待审定", "decision_note": None, "decided_at": None, "created_at": "2026-11-20T02:15:00Z", "version": 1}
 
 
 class Component(BaseModel):
@@ -39,6 +49,13 @@ class CandidateRead(BaseModel):
 
 
 class CandidatePage(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{
+        "year": 2026, "explained": "得分按已审核的证据计算……", "total": 1, "page": 1, "per_page": 50,
+        "items": [{"rank": 1, "member_id": 42, "name": "张明", "sector": "经济界", "org_name": "大理白族自治州政协",
+                   "score": 46, "activities": 6, "outcome_activities": 3, "counties": 2, "tasks": 2, "joint_led": 2,
+                   "newcomers": 1, "components": COMPONENTS_EXAMPLE,
+                   "outcomes": [{"name": "受益群众", "total": "1,200 人"}]}]}]}}
+
     year: int
     explained: str = Field(description="得分的中文说明")
     items: list[CandidateRead]
@@ -58,21 +75,29 @@ class NominationCreate(BaseModel):
 
 
 class NominationDecision(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"decision": "return", "note": "请补充成效数据", "version": 1}]}}
+
     decision: str = Field(pattern="^(select|return)$", description="select 选树、return 退回")
     note: str = Field(default="", max_length=1000, description="退回理由（退回时必填）")
-    version: int = Field(ge=0, le=2**31)
+    version: int = Field(ge=0, le=2**31, description="读到的版本号（他人先处理则 409）")
 
 
 class NominationVersion(BaseModel):
-    version: int = Field(ge=0, le=2**31)
+    model_config = {"json_schema_extra": {"examples": [{"version": 1}]}}
+
+    version: int = Field(ge=0, le=2**31, description="读到的版本号（他人先处理则 409）")
 
 
 class NominationResubmit(BaseModel):
-    citation: str = Field(max_length=CITATION_MAX * 2)
-    version: int = Field(ge=0, le=2**31)
+    model_config = {"json_schema_extra": {"examples": [{"citation": "张明同志……（补充了成效）", "version": 2}]}}
+
+    citation: str = Field(max_length=CITATION_MAX * 2, description=f"推荐事迹（不超过 {CITATION_MAX} 字）")
+    version: int = Field(ge=0, le=2**31, description="读到的版本号（他人先处理则 409）")
 
 
 class NominationRead(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [NOMINATION_EXAMPLE]}}
+
     id: int
     member_id: int
     member_name: str
@@ -90,6 +115,9 @@ class NominationRead(BaseModel):
 
 
 class NominationPage(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"items": [NOMINATION_EXAMPLE], "total": 1, "page": 1,
+                                                        "per_page": 50}]}}
+
     items: list[NominationRead]
     total: int
     page: int
@@ -97,6 +125,9 @@ class NominationPage(BaseModel):
 
 
 class Draft(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"member_id": 42, "year": 2026,
+                                                        "citation": "张明同志2026年3月至11月……"}]}}
+
     member_id: int
     year: int
     citation: str = Field(description="按已审核活动起草的推荐事迹")
@@ -112,6 +143,14 @@ class EvidenceActivityRead(BaseModel):
 
 
 class ExemplarRead(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{
+        "nomination": {**NOMINATION_EXAMPLE, "status": "selected", "status_label": "已选树", "version": 2},
+        "score": 46, "components": COMPONENTS_EXAMPLE, "outcomes": [{"name": "受益群众", "total": "1,200 人"}],
+        "activities": [{"id": 9001, "occurred_on": "2026-10-12", "task": "帮助脱贫地区开展农产品线上线下销售活动",
+                        "county": "洱源县", "figures": ["销售额 12.5 万元"], "photo_urls": ["/activities/9001/photos/77"]}],
+        "material_url": "/exemplars/nominations/12/material.docx",
+        "photo_pack_url": "/exemplars/nominations/12/photos.zip"}]}}
+
     nomination: NominationRead
     score: int
     components: list[Component]

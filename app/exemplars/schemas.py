@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from app.exemplars.service import CITATION_MAX
 
-COMPONENTS_EXAMPLE: list[dict[str, Any]] = [
+COMPONENTS_EXAMPLE: Any = [
     {"label": "成效活动", "count": 3, "weight": 5, "points": 15}, {"label": "到过的县", "count": 2, "weight": 3, "points": 6},
     {"label": "参与的实事", "count": 2, "weight": 3, "points": 6}, {"label": "牵头联合活动", "count": 2, "weight": 4, "points": 8},
     {"label": "带动新人", "count": 1, "weight": 5, "points": 5}, {"label": "已审核活动", "count": 6, "weight": 1, "points": 6}]

@@ -304,6 +304,8 @@ class _TaskPick:
     cum: list[float]
     # task id → (indicator id, is money) of the indicators visible to the organisation
     indicators: dict[int, list[tuple[int, bool]]]
+    # task id → (indicator id, name, is money) of its outcome indicators (成效) visible to the organisation
+    outcomes: dict[int, list[tuple[int, str, bool]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -443,16 +445,21 @@ class _DemoBuilder:
         ).all()
         task_ids = [t.id for t in tasks]
         indicators = self.conn.execute(
-            select(Indicator.id, Indicator.task_id, Indicator.kind, Indicator.owner_org_id)
+            select(Indicator.id, Indicator.task_id, Indicator.kind, Indicator.owner_org_id, Indicator.name,
+                   Indicator.is_outcome)
             .where(Indicator.task_id.in_(task_ids)).order_by(Indicator.sort_order, Indicator.id)
         ).all()
         self.task_short = {t.id: t.short_name for t in tasks}
         # Some tasks simply happen more often than others.
         task_weight = {t.id: self.rng.uniform(0.4, 2.0) for t in tasks}
+        # Effort figures only: outcomes (成效) have no targets and are filled in on a share of the
+        # activities (``_outcome_values``), not with every one.
         self.all_indicators = [
             (ind.id, ind.task_id, IndicatorKind(ind.kind) is IndicatorKind.money, ind.owner_org_id)
-            for ind in indicators
+            for ind in indicators if not ind.is_outcome
         ]
+        outcome_indicators = [(ind.id, ind.task_id, ind.name, IndicatorKind(ind.kind) is IndicatorKind.money,
+                               ind.owner_org_id) for ind in indicators if ind.is_outcome]
         self.task_pick: dict[int, _TaskPick] = {}
         cache: dict[tuple[int, ...], _TaskPick] = {}
         for org in self.orgs.values():
@@ -460,7 +467,9 @@ class _DemoBuilder:
             lineage = set(org.ancestors)
             task_visible = {t.id for t in tasks if sees(lineage, t.owner_org_id)}
             seen = tuple(i[0] for i in self.all_indicators if sees(lineage, i[3]) and i[1] in task_visible)
-            if seen not in cache:
+            seen_outcomes = tuple(i[0] for i in outcome_indicators if sees(lineage, i[4]) and i[1] in task_visible)
+            key = (*seen, 0, *seen_outcomes)
+            if key not in cache:
                 by_task: dict[int, list[tuple[int, bool]]] = defaultdict(list)
                 for ind_id, task_id, is_money, _owner in self.all_indicators:
                     if ind_id in seen:
@@ -468,8 +477,13 @@ class _DemoBuilder:
                 ids = [t.id for t in tasks if t.id in by_task]
                 if not ids:
                     raise ValueError(f"{org.name} 没有可用的实事指标，无法生成演示数据")
-                cache[seen] = _TaskPick(ids, list(accumulate(task_weight[t] for t in ids)), dict(by_task))
-            self.task_pick[org.id] = cache[seen]
+                outcomes: dict[int, list[tuple[int, str, bool]]] = defaultdict(list)
+                for ind_id, task_id, name, is_money, _owner in outcome_indicators:
+                    if ind_id in seen_outcomes:
+                        outcomes[task_id].append((ind_id, name, is_money))
+                cache[key] = _TaskPick(ids, list(accumulate(task_weight[t] for t in ids)), dict(by_task),
+                                       dict(outcomes))
+            self.task_pick[org.id] = cache[key]
 
     def _flag_key_counties(self) -> None:
         """Flag 57 counties as key-support: rural 县 first, spread over the prefectures."""
@@ -1075,6 +1089,9 @@ class _ActivityContext:
         self.sqlite = conn.dialect.name == "sqlite"
         self.closed = [d.year * 100 + d.month in builder.closed for d in days]
         self.favourite: dict[int, int] = {}
+        # 成效 are drawn from a stream of their own, seeded from the main one's state without drawing
+        # from it: the rest of the demo stays what the seed made it.
+        self.outcome_rng = random.Random(hash(builder.rng.getstate()))
 
     def stamp(self, day: int, seconds: int) -> datetime:
         """A timestamp ``seconds`` after Beijing midnight of ``day``, never after now."""
@@ -1166,6 +1183,9 @@ class _ActivityContext:
             v_rows.append((activity_id, indicator_id, task, value))
             if status == VERIFIED:
                 totals[(credited, indicator_id)] += value
+        # 成效 (optional): filled in on a share of the activities, never counted toward the targets.
+        v_rows.extend((activity_id, ind, task, value)
+                      for ind, value in _outcome_values(self.outcome_rng, pick.outcomes.get(task, ())))
         # The recorder's account, or the 助推办's when it logged the activity for its members (代录).
         user = org.staff_user_id if rng.random() < 0.03 else member.user_id
         if user == member.user_id and submitted >= b.reach_from:  # signed in to record it: reached
@@ -1240,6 +1260,28 @@ def _count_value(rng: random.Random) -> int:
     if r < 0.9:
         return rng.randint(2, 5)
     return rng.randint(6, 30)
+
+
+# How often a member fills in each outcome (成效): about half say how many people benefited; fewer
+# how many found work or how much income it brought.
+OUTCOME_SHARE = {"受益群众": 0.5, "带动就业": 0.3, "带动增收": 0.25}
+
+
+def _outcome_values(rng: random.Random, outcomes: Sequence[tuple[int, str, bool]]) -> list[tuple[int, int]]:
+    """(indicator, value) of the outcomes one activity states: people mostly in tens (up to 3,000),
+    jobs mostly 1–5, income lognormal around 2 万元 (hundredths of 万元); the rest left empty."""
+    out = []
+    for ind_id, name, is_money in outcomes:
+        if rng.random() >= OUTCOME_SHARE.get(name, 0.2):
+            continue
+        if is_money:
+            value = min(200_000, max(10, int(rng.lognormvariate(math.log(200), 1.0))))
+        elif name == "带动就业":
+            value = rng.randint(1, 5) if rng.random() < 0.8 else rng.randint(6, 40)
+        else:
+            value = min(3000, max(3, int(rng.lognormvariate(math.log(40), 0.9))))
+        out.append((ind_id, value))
+    return out
 
 
 def _money_value(rng: random.Random) -> int:

@@ -9,6 +9,7 @@ from sqlalchemy import func, select, text
 
 from app.accounts.passwords import verify_password
 from app.boards import periods
+from app.boards import service as boards
 from app.db import make_engine, migrate, write_session
 from app.leads import service as leads
 from app.models import (
@@ -246,6 +247,27 @@ def test_some_suggestions_were_followed(demo):
     assert _scalar(engine, "SELECT count(*) FROM suggestion_follow_up f JOIN activity a ON a.id = f.activity_id "
                            "WHERE a.status <> 'verified' OR f.state_on < a.occurred_on") == 0
     assert _scalar(engine, "SELECT count(DISTINCT state) FROM suggestion_follow_up") == 4
+
+
+def test_a_share_of_activities_state_their_outcomes(demo):
+    """成效: filled in on part of the activities (never alone: each keeps an effort figure), no targets;
+    the province's board states them."""
+    engine, _ = demo
+    total = _scalar(engine, "SELECT count(*) FROM activity")
+    stating = _scalar(engine, "SELECT count(DISTINCT v.activity_id) FROM activity_value v "
+                              "JOIN indicator i ON i.id = v.indicator_id WHERE i.is_outcome = true")
+    assert 0.3 * total < stating < 0.8 * total
+    assert _scalar(engine, "SELECT count(*) FROM activity a WHERE NOT EXISTS (SELECT 1 FROM activity_value v "
+                           "JOIN indicator i ON i.id = v.indicator_id WHERE v.activity_id = a.id "
+                           "AND i.is_outcome = false)") == 0
+    assert _scalar(engine, "SELECT count(*) FROM annual_target t JOIN indicator i ON i.id = t.indicator_id "
+                           "WHERE i.is_outcome = true") == 0
+    with write_session(engine) as s:
+        province = s.scalar(select(Organisation).where(Organisation.code == "530000"))
+        ov = boards.overview(s, province, periods.parse(str(TODAY.year), TODAY))
+        said = {o.name: o.verified for o in ov.outcomes}
+    assert said["受益群众"] > 0 and said["带动就业"] > 0 and said["带动增收"] > 0
+    assert ov.outcome_text.startswith("惠及群众")
 
 
 def test_targets_cover_every_organisation_and_some_lag(demo):

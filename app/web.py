@@ -32,6 +32,12 @@ def format_money(hundredths: int | None) -> str:
     return f"{whole}" if frac == 0 else f"{whole}.{frac:02d}".rstrip("0")
 
 
+def grouped(number_text: str) -> str:
+    """A number as written (``152306.5``, ``1234``) with thousands separators: ``152,306.5``, ``1,234``."""
+    whole, dot, fraction = number_text.partition(".")
+    return f"{int(whole.replace(',', '')):,}{dot}{fraction}"
+
+
 def is_htmx(request: Request) -> bool:
     return request.headers.get("HX-Request") == "true"
 

@@ -49,7 +49,7 @@ from app.orgs.service import ancestors, get_by_code, is_within, subtree_ids, sub
 from app.reports.narrative import fill
 from app.rollup import reach
 from app.rollup.service import kept_years, own_counters
-from app.web import format_money
+from app.web import format_money, grouped
 
 BEHIND = 0.9  # under 90 % of the pace is behind it
 CAP = 1.5  # each indicator's progress counts at most 150 % in the score
@@ -396,7 +396,8 @@ class OutcomeTotal:
 
     @property
     def value_text(self) -> str:
-        return format_money(self.verified) if self.kind == "money" else str(self.verified)
+        """With thousands separators, as the boards' tables write figures: 231,807 人, 3,460.7 万元."""
+        return grouped(format_money(self.verified) if self.kind == "money" else str(self.verified))
 
     @property
     def text(self) -> str:

@@ -19,6 +19,7 @@ from app.models import (
 from app.models.rollup import COUNT
 from app.orgs.service import key_counties
 from app.reports.narrative import amount
+from app.web import grouped
 
 TOP_MEMBERS = 20  # 典型候选: listed when the province has selected no 典型 for the year
 
@@ -36,8 +37,7 @@ def cell_text(kind: str, value) -> str:  # noqa: ANN001 - a cell: str, int, floa
         return f"{value * 100:.1f}%"
     # Thousands separators in tables (the page, Word, the text output): 1,234 and 152,306.5 — grouped
     # here once, whether or not ``amount`` groups already.
-    whole, dot, fraction = amount(kind, value).partition(".")
-    return f"{int(whole.replace(',', '')):,}{dot}{fraction}"
+    return grouped(amount(kind, value))
 
 
 PHRASE_ENDS = "。；！？，、：;!?\n "  # where a phrase ends: a Chinese text is cut only there

@@ -342,7 +342,7 @@ class _Visit:
 
 
 GROUP_NOTE = "演示数据：委员自愿组成的活动小组"
-INDUSTRIES = ("农业种植", "畜牧养殖", "农产品加工", "食品制造", "电子商务", "商贸零售", "物流运输", "建筑工程", "医疗卫生",
+LINES_OF_WORK = ("农业种植", "畜牧养殖", "农产品加工", "食品制造", "电子商务", "商贸零售", "物流运输", "建筑工程", "医疗卫生",
               "医药", "教育培训", "金融", "文化旅游", "餐饮酒店", "人力资源服务", "环保", "规划设计", "信息技术")
 SUGGESTION_DEPARTMENTS = ("县乡村振兴局", "县农业农村局", "县人力资源和社会保障局", "县发展和改革局", "县教育体育局",
                           "县卫生健康局", "县商务局", "乡镇人民政府")
@@ -612,8 +612,9 @@ class _DemoBuilder:
                 org.members.append(index)
                 if role is MemberRole.chair_council:
                     org.chairs.append(index)
-                # 行业 (补位匹配): most members with an enterprise, some others, from the common lines of work.
-                industry = rng.choice(INDUSTRIES) if enterprise or rng.random() < 0.3 else None
+                # 行业 (补位匹配): the line of work in their enterprise's name; some others, from the common lines.
+                industry = next((w for w in INDUSTRIES if w in enterprise), None) if enterprise else \
+                    rng.choice(LINES_OF_WORK) if rng.random() < 0.3 else None
                 member_rows.append([member_id, name, m.phone, sector, enterprise, self.created, industry])
                 membership_rows.append(
                     (membership_id, member_id, org_id, org.term_id, role.value, title, committee, start, None)

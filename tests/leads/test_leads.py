@@ -224,6 +224,7 @@ def test_pages_set_up_a_group_and_a_lead_and_show_its_progress(client, world, le
     assert re.search(r'id="took-part">2 / 2<', view.text) and re.search(r'id="body-activities">1<', view.text)
     index = client.get(f"/leads/530100?period={YEAR}-ytd11")
     assert "&lt;b&gt;小组&lt;/b&gt;" in index.text and "2 / 2 人" in index.text
+    assert f'<option value="{YEAR}-ytd11" selected>{YEAR}年1月至11月</option>' in index.text  # the picker shows it
     lead = s.scalar(select(TaskLead))
     unconfirmed = client.post(f"/task-leads/{lead.id}/end", data={"end_date": TODAY.isoformat()})
     assert unconfirmed.status_code == 422 and "确认结束" in unconfirmed.text

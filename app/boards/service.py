@@ -445,8 +445,23 @@ class RankRow:
         return self.previous_rank - self.rank
 
 
+class _Outcomes:
+    """成效 of a board's tasks (the subtree's, or what was done in the county), apart from the task figures."""
+
+    tasks: list[TaskFigures]
+
+    @property
+    def outcomes(self) -> list[OutcomeTotal]:
+        return outcome_totals(self.tasks)
+
+    @property
+    def outcome_text(self) -> str:
+        """「惠及群众X人，带动就业X人，带动增收X万元」 (verified, non-zero only)."""
+        return outcome_sentence(self.outcomes)
+
+
 @dataclass
-class Overview:
+class Overview(_Outcomes):
     org: Organisation
     period: Period
     tasks: list[TaskFigures]
@@ -455,16 +470,6 @@ class Overview:
     ranking: list[RankRow] = field(default_factory=list)
     ancestors: list[Organisation] = field(default_factory=list)
     history: str | None = None  # 含汇总录入数据：… when the figures include 汇总录入 (app/history)
-
-    @property
-    def outcomes(self) -> list[OutcomeTotal]:
-        """成效 of the subtree in the period, apart from the task figures."""
-        return outcome_totals(self.tasks)
-
-    @property
-    def outcome_text(self) -> str:
-        """「惠及群众X人，带动就业X人，带动增收X万元」 (verified, non-zero only)."""
-        return outcome_sentence(self.outcomes)
 
 
 def _ranks(scores: dict[int, float | None]) -> dict[int, int]:
@@ -525,7 +530,7 @@ class LatestActivity:
 
 
 @dataclass
-class CountyBoard:
+class CountyBoard(_Outcomes):
     county: Organisation
     period: Period
     tasks: list[TaskFigures]
@@ -537,16 +542,6 @@ class CountyBoard:
     latest: list[LatestActivity]
     own: Overview | None  # the county 政协's own progress (by organisation)
     history: str | None = None  # 含汇总录入数据：… (by place)
-
-    @property
-    def outcomes(self) -> list[OutcomeTotal]:
-        """成效 of what was done in the county in the period, apart from the task figures."""
-        return outcome_totals(self.tasks)
-
-    @property
-    def outcome_text(self) -> str:
-        """「惠及群众X人，带动就业X人，带动增收X万元」 (verified, non-zero only)."""
-        return outcome_sentence(self.outcomes)
 
 
 def county_board(session: Session, county: Organisation, period: Period, *, with_own: bool = True) -> CountyBoard:

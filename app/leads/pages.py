@@ -95,12 +95,17 @@ async def create_lead(request: Request, read: SessionDep, write: WriteSessionDep
 def lead_page(request: Request, session: SessionDep, by: CurrentUser, lead_id: Id,
               period: Annotated[str | None, Query(max_length=16)] = None,
               done: Annotated[str, Query(max_length=16)] = "") -> Response:
+    return _lead_page(request, session, by, lead_id, period, done=done)
+
+
+def _lead_page(request: Request, session: Session, by: Principal, lead_id: int, period_key: str | None, *,
+               done: str = "", message: str | None = None, status_code: int = 200) -> Response:
     lead = service.lead_for_read(session, by, lead_id)
-    p = service.progress(session, lead, periods.parse(period))
+    p = service.progress(session, lead, periods.parse(period_key))
     return render(request, "leads/lead.html", {
         "p": p, "org": p.org, "period": p.period, "choices": periods.choices(),
         "staff": by.can(session, lead.org_id, *STAFF_ROLES), "today": today_cn().isoformat(),
-        "done": DONE.get(done)})
+        "done": DONE.get(done), "message": message}, status_code=status_code)
 
 
 class EndForm(BaseModel):
@@ -125,12 +130,8 @@ async def end_lead(request: Request, read: SessionDep, write: WriteSessionDep, b
     except DomainError as exc:
         if exc.status_code not in (409, 422):
             raise
-        lead = service.lead_for_read(read, by, lead_id)
-        p = await run_in_threadpool(service.progress, read, lead, periods.parse(None))
-        return render(request, "leads/lead.html", {
-            "p": p, "org": p.org, "period": p.period, "choices": periods.choices(),
-            "staff": by.can(read, lead.org_id, *STAFF_ROLES), "today": today_cn().isoformat(),
-            "message": exc.message}, status_code=exc.status_code)
+        return await run_in_threadpool(_lead_page, request, read, by, lead_id, None, message=exc.message,
+                                       status_code=exc.status_code)
     return redirect(request, f"/task-leads/{lead_id}?done=ended")
 
 

@@ -11,7 +11,7 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, Field
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?$", re.IGNORECASE)
@@ -36,3 +36,7 @@ def _iso_datetime(value: Any) -> Any:
 # Input: only ISO text (or a date/datetime object from Python callers).
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_datetime)]
+
+# An id in a body (a list of members, a leader): a positive 32-bit integer, so a value the database
+# cannot hold is a 422, never an overflow inside a query.
+RowId = Annotated[int, Field(ge=1, le=2**31 - 1)]

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from app.api_types import RowId
 from app.meeting.schemas import MeetingOrg
-
-MemberId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
 class GroupInput(BaseModel):
     """A 委员活动小组: its name, members (member ids serving in the organisation's subtree) and leader."""
 
     name: str = Field(max_length=64, description="小组名称（本组织内唯一）")
-    member_ids: list[MemberId] = Field(max_length=200, description="组员的委员 id（本组织及下级的在任委员）")
-    leader_member_id: MemberId | None = Field(default=None, description="组长的委员 id（须为组员）")
+    member_ids: list[RowId] = Field(max_length=200, description="组员的委员 id（本组织及下级的在任委员）")
+    leader_member_id: RowId | None = Field(default=None, description="组长的委员 id（须为组员）")
     note: str = Field(default="", max_length=500, description="说明")
 
     model_config = {"json_schema_extra": {"examples": [{

@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from app.api_types import RowId
+
 
 class MatchFigureRead(BaseModel):
     indicator_id: int
@@ -68,7 +70,7 @@ class MatchCandidatesRead(BaseModel):
 
 
 class MatchInvitationCreate(BaseModel):
-    member_ids: list[int] = Field(min_length=1, max_length=200, description="所邀请的委员（须在候选范围内）")
+    member_ids: list[RowId] = Field(min_length=1, max_length=200, description="所邀请的委员（须在候选范围内）")
     channel: Literal["inapp", "sms", "list"] = Field(
         description="inapp 站内消息；sms 站内消息和短信（遵守免打扰、每日上限和不接收提醒的设置）；list 只登记、导出名单")
     note: str = Field(default="", max_length=200, description="附言")

@@ -22,6 +22,7 @@ from sqlmodel import Session
 from app.boards import charts, periods
 from app.boards import service as boards
 from app.meeting import screen
+from app.meeting.screen import chunk_rows
 from app.meeting.settings import playlist_of, settings_for
 from app.models import Organisation
 from app.orgs.service import counties_of, key_counties
@@ -35,8 +36,10 @@ LATEST_ON_SLIDE = 4
 LAGGING_DETAIL = 5  # the lowest lagging key counties shown page by page after the list of them all
 
 _PART = re.compile(r"^(summary|map|county|trend|(figures|ranking|lagging|place|own|problems|followups)-([1-9][0-9]?))$")
-# 问题清单 / 督办事项 items on one slide: each is a few lines of 28-px type (app/meeting/screen.py).
-PROBLEMS_PER_SLIDE = 6
+# 问题清单 lines / 督办事项 items on one slide, in 28-px type (app/meeting/screen.py).
+# Lines of 问题清单 on one 1080p slide (an item: title, reason, one line of padding): six items of a one-line
+# reason, five of a two-line one (tests/e2e/test_meeting_screen.py measures it).
+PROBLEMS_ROWS = 20
 FOLLOWUPS_PER_SLIDE = 3
 COUNTY_PARTS = ("county", "place", "trend", "own")
 
@@ -51,30 +54,6 @@ class Slide:
 
 
 # --- splitting ---------------------------------------------------------------------------------
-
-def chunk_rows(items: list[T], sizes: list[int], limit: int) -> list[list[T]]:
-    """``items`` (each ``sizes[i]`` rows tall) in order, on as few slides of at most ``limit`` rows as
-    possible, evened out (rows 14 and 3 make slides of 9 and 8, not 14 and 3). An item taller than
-    ``limit`` gets a slide of its own."""
-    def greedy(cap: int) -> list[list[T]]:
-        out: list[list[T]] = []
-        used = cap + 1
-        for item, size in zip(items, sizes, strict=True):
-            if used + size > cap:
-                out.append([])
-                used = 0
-            out[-1].append(item)
-            used += size
-        return out
-
-    if not items:
-        return []
-    fewest = len(greedy(limit))
-    cap = min(limit, max(sizes))
-    while len(greedy(cap)) > fewest:  # the smallest slide height that needs no more slides
-        cap += 1
-    return greedy(cap)
-
 
 def _task_rows(task: boards.TaskFigures | boards.TaskInfo) -> int:
     indicators = task.indicators if isinstance(task, boards.TaskInfo) else task.task.indicators
@@ -126,7 +105,7 @@ def slides_of_kind(session: Session, top: Organisation, kind: str, period: perio
 def meeting_slides(session: Session, org: Organisation, kind: str, period: periods.Period) -> list[dict[str, Any]]:
     """The 问题清单 (``problems``) or last meeting's 督办事项 (``followups``) of ``org`` as slide contexts."""
     if kind == "problems":
-        return screen.problem_slides(session, org, period, PROBLEMS_PER_SLIDE)
+        return screen.problem_slides(session, org, period, PROBLEMS_ROWS)
     return screen.followup_slides(session, org, period, FOLLOWUPS_PER_SLIDE)
 
 

@@ -51,6 +51,7 @@ def _walk(page, url: str, *, slides: int | None, scale: float, shots=None, room:
         if page.locator("#slide [data-chart]").count():
             page.locator("#slide [data-chart] svg").first.wait_for(timeout=20_000)
             page.wait_for_timeout(300)  # ECharts lays its labels out after the first frame
+        page.evaluate("document.fonts.ready.then(() => true)")  # measured as shown, in its own fonts
         got = page.evaluate(MEASURE)
         where = f"slide {n + 1}/{total} ({got['part']}) at scale {scale}"
         if not room:

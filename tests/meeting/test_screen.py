@@ -24,6 +24,16 @@ def test_split_into_pages_of_per_slide():
         screen.split([1], 0)
 
 
+def test_a_reason_takes_lines_by_its_width_and_long_ones_make_more_slides():
+    assert screen.text_lines("") == 1 and screen.text_lines("汉" * screen.CHARS_PER_LINE) == 1
+    assert screen.text_lines("汉" * (screen.CHARS_PER_LINE + 1)) == 2
+    assert screen.text_lines("9" * screen.CHARS_PER_LINE) == 1  # digits count about half
+    # Six items of a one-line reason (3 lines each) fit 20 lines; six of a two-line one (4 each) need two slides.
+    short, long_ = [3] * 6, [4] * 6
+    assert len(screen.chunk_rows(list(range(6)), short, 20)) == 1
+    assert [len(p) for p in screen.chunk_rows(list(range(6)), long_, 20)] == [3, 3]
+
+
 @SQLITE
 def test_problem_and_followup_slides_render_with_big_type_classes(world):
     world.target(world.wuhua, 12)

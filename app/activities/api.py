@@ -43,6 +43,7 @@ from app.activities.schemas import (
 )
 from app.api_docs import AUTH_ERRORS, INVALID, ErrorBody  # noqa: F401 - re-exported
 from app.api_docs import err as _err
+from app.api_http import json_answer
 from app.api_types import IsoDate, IsoDateTime
 from app.clock import CN
 from app.db import run_write
@@ -129,12 +130,6 @@ def _utc(value: datetime) -> datetime:
 
 
 
-def _json(read: ActivityRead, *, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
-    # The model is already validated: serialise it once instead of FastAPI validating it again.
-    return Response(read.model_dump_json(), status_code=status_code, media_type="application/json",
-                    headers=headers)
-
-
 # --- routes ------------------------------------------------------------------------------------------
 
 @router.post(
@@ -176,8 +171,8 @@ async def create_activity(
         lambda s: service.record_activity(s, by=by, data=data, idempotency_key=idempotency_key or ""),
         lambda r, result: (read_model(r, result.activity, result.flags), result.created))
     if created:
-        return _json(body, status_code=201, headers={"Location": f"/api/v1/activities/{body.id}"})
-    return _json(body, status_code=200, headers={"Idempotent-Replayed": "true"})
+        return json_answer(body, status_code=201, headers={"Location": f"/api/v1/activities/{body.id}"})
+    return json_answer(body, status_code=200, headers={"Idempotent-Replayed": "true"})
 
 
 @router.get(
@@ -225,12 +220,12 @@ def list_activities(session: SessionDep, by: CurrentUser, q: Annotated[ActivityQ
     responses={**AUTH_ERRORS, **NOT_FOUND},
 )
 def get_activity(session: SessionDep, by: CurrentUser, activity_id: Id):
-    return _json(read_model(session, service.activity_for_read(session, by, activity_id)))
+    return json_answer(read_model(session, service.activity_for_read(session, by, activity_id)))
 
 
 async def _transition(request: Request, read: Session, session: Session,
                       use_case: Callable[[Session], Activity]) -> Response:
-    return _json(await run_write(request, read, session, use_case, read_model))
+    return json_answer(await run_write(request, read, session, use_case, read_model))
 
 
 @router.post(
@@ -311,7 +306,7 @@ async def add_outcomes(request: Request, read: SessionDep, session: WriteSession
 )
 async def merge_activity(request: Request, read: SessionDep, session: WriteSessionDep, by: CurrentUser,
                          activity_id: Id, body: MergeInput):
-    return _json(await run_write(
+    return json_answer(await run_write(
         request, read, session,
         lambda s: service.merge(s, by=by, duplicate_id=activity_id, into_id=body.into_id, note=body.note),
         lambda r, result: read_model(r, result.original)))

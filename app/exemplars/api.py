@@ -111,15 +111,19 @@ def draft(session: SessionDep, by: CurrentUser, org: OrgForStaff,
 @router.post("/orgs/{code}/nominations", response_model=NominationRead, status_code=201,
              summary="推荐典型 / Nominate a member",
              description="本级或上级「双助推」办公室推荐本组织及下级的在任委员为某年度典型；同一 submission_key 只推荐一次"
-                         "（重复提交返回第一次的推荐）；记入审计日志（exemplar.nominate）。\n\n"
+                         "（重复提交返回第一次的推荐：200，`Idempotent-Replayed: true`）；记入审计日志（exemplar.nominate）。\n\n"
                          "Nominates a serving member of the subtree for a year; staff only; once per submission_key.",
-             responses={**AUTH_ERRORS, **ORG_NOT_FOUND, **CONFLICT, **INVALID})
+             responses={200: {"model": NominationRead, "description": "重复提交 / idempotent replay"},
+                        **AUTH_ERRORS, **ORG_NOT_FOUND, **CONFLICT, **INVALID})
 async def create_nomination(request: Request, data: NominationCreate, by: CurrentUser, org: OrgForStaff,
                             read: SessionDep, session: WriteSessionDep) -> Response:
-    body = await run_write(request, read, session, lambda s: service.nominate(
-        s, by=by, org_ref=org.id, member_id=data.member_id, year=data.year, citation=data.citation,
-        submission_key=data.submission_key)[0].id, lambda r, i: _read_one(r, by, i))
-    return json_answer(body, status_code=201)
+    body, created = await run_write(request, read, session, lambda s: (lambda made: (made[0].id, made[1]))(
+        service.nominate(s, by=by, org_ref=org.id, member_id=data.member_id, year=data.year,
+                         citation=data.citation, submission_key=data.submission_key)),
+        lambda r, made: (_read_one(r, by, made[0]), made[1]))
+    if created:
+        return json_answer(body, status_code=201)
+    return json_answer(body, headers={"Idempotent-Replayed": "true"})
 
 
 @router.get("/nominations/{nomination_id}", response_model=NominationRead, summary="一条推荐 / A nomination",

@@ -54,7 +54,8 @@ def test_office_nominates_province_selects_and_the_files_show_the_page(client, w
     body = {"member_id": world.star.id, "year": YEAR, "citation": "扎根基层<script>x</script>。", "submission_key": "a1"}
     made = client.post("/api/v1/orgs/530100/nominations", json=body)
     assert made.status_code == 201, made.text
-    again = client.post("/api/v1/orgs/530100/nominations", json=body)
+    again = client.post("/api/v1/orgs/530100/nominations", json=body)  # a retried POST: the first row, 200
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
     nid = made.json()["id"]
     assert again.json()["id"] == nid and made.json()["status"] == "nominated"
     # The nominating office cannot select its own nomination.

@@ -33,7 +33,7 @@ from app.audit.service import record as audit
 from app.auth.principal import READ_ROLES, Principal, org_for_staff
 from app.boards import service as boards
 from app.boards.periods import Period
-from app.catalogue.service import owners_seen_by
+from app.catalogue.service import current_campaign, tasks_for
 from app.clock import now_utc, today_cn
 from app.errors import Conflict, Invalid, NotFound
 from app.leads.schemas import GroupInput, LeadCreate
@@ -44,7 +44,6 @@ from app.models import (
     ActivityParticipant,
     ActivityStatus,
     ActivityValue,
-    Campaign,
     Committee,
     Member,
     Membership,
@@ -237,11 +236,10 @@ STATE_LABELS = {"active": "进行中", "future": "未开始", "ended": "已结�
 
 
 def tasks_for_leads(session: Session, org: Organisation) -> list[Task]:
-    """The 实事 an organisation may have led: the current campaign's tasks it works with."""
-    current = select(Campaign.id).where(Campaign.is_current.is_(True)).scalar_subquery()
-    return list(session.scalars(select(Task).where(Task.campaign_id == current,
-                                                   Task.owner_org_id.in_(owners_seen_by(org.id)))
-                                .order_by(Task.sort_order, Task.id)))
+    """The 实事 an organisation may have led: the current campaign's tasks it works with (the catalogue's
+    ``tasks_for``, as the recording form offers them)."""
+    campaign = current_campaign(session)
+    return tasks_for(session, org.id, campaign.id) if campaign is not None else []
 
 
 def bodies_of(session: Session, org: Organisation) -> list[tuple[str, int, str]]:

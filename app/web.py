@@ -62,6 +62,14 @@ def render(request: Request, template: str, context: dict[str, Any], *, block: s
     return response
 
 
+def render_page_html(request: Request, template: str, context: dict[str, Any]) -> str:
+    """The whole page as :func:`render` would send it, as text (for a page assembled from cached parts:
+    app/boards/pages.py)."""
+    principal = getattr(request.state, "principal", None)
+    ctx = {"request": request, "principal": principal, "csrf_token": page_token(request, principal), **context}
+    return templates().get_template(template).render(ctx)
+
+
 def render_block_html(request: Request, template: str, block: str, context: dict[str, Any]) -> Markup:
     """One block of a template as HTML (for a page that caches its expensive block)."""
     from jinja2_fragments import render_block

@@ -1,10 +1,17 @@
 """The boards' cache: a board's block (the HTML fragment every viewer of one kind sees alike),
-rendered once and kept gzip-compressed, held by the application — ``create_app()`` makes one
+rendered once and kept compressed, held by the application — ``create_app()`` makes one
 ``BoardCache`` and keeps it on ``app.state.board_cache``; handlers reach it through ``BoardCacheDep``.
 
 Nothing lives at module level, so two applications (two tests, two databases in one process) never
 serve each other's boards. What is cached is only the block: the page around it — the CSRF token,
 the user's name and menu, anything per user — is rendered for each request (app/boards/pages.py).
+
+Served like a static page: the block is kept as a raw deflate segment ended by a sync flush (whole
+bytes, no final-block bit), so a page is one gzip stream made of the head compressed now, the kept
+segment, and the tail compressed now with the stream's end (:func:`gzip_around`) — the block is
+never decompressed nor compressed again per request. The gzip trailer's CRC-32 runs over the whole
+page: zlib.crc32 chained over head, the block's kept bytes and tail (Python's zlib has no
+crc32_combine; 40 KB of C crc32 is a few microseconds).
 
 The key names everything the block depends on: the database (its URL without password), the
 figures' ``version`` (boards.service.version of the units shown), the period, the viewer kind, the
@@ -15,10 +22,11 @@ rollup's stamps (a renamed organisation) are bounded by the time-to-live
 
 from __future__ import annotations
 
-import gzip
 import hashlib
+import struct
 import threading
 import time
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import astuple, dataclass
@@ -33,7 +41,14 @@ from sqlmodel import Session
 # slides of its own (app/meeting/slides.py).
 ViewerKind = Literal["staff", "reader"]
 
-DEFAULT_SIZE = 256  # boards × periods × viewer kinds people actually open; a block is ~5–20 KB gzipped
+# Boards × periods × viewer kinds people actually open; a block is kept twice, ~20–60 KB as HTML and
+# ~5–20 KB compressed (as a deflate segment and as a whole gzip answer for htmx): ≤ ~25 MB in all.
+DEFAULT_SIZE = 256
+LEVEL = 6  # zlib's default: the per-request head and tail are a few KB, the block is compressed once
+# gzip's header (RFC 1952) as gzip.compress(mtime=0) writes it, OS "unknown": every process sends the
+# same bytes for the same page.
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+FINAL_EMPTY_BLOCK = b"\x03\x00"  # a final, empty fixed-Huffman deflate block: ends a stream of segments
 
 
 def database_identity(session: Session) -> str:
@@ -54,21 +69,65 @@ class BoardKey:
     base: str  # the prefix of the block's own links: /boards or /c
 
 
+def deflate_segment(data: bytes, *, last: bool = False) -> bytes:
+    """``data`` as raw deflate (no header), ended by a sync flush — whole bytes, so another segment may
+    follow — or, ``last``, by the stream's final block."""
+    c = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
+    return c.compress(data) + c.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+
+
+def _gzip_trailer(crc: int, size: int) -> bytes:
+    return struct.pack("<II", crc & 0xFFFFFFFF, size & 0xFFFFFFFF)
+
+
 @dataclass(frozen=True)
 class Block:
-    """One rendered block: its gzip bytes and its strong ETag (of the uncompressed representation)."""
+    """One rendered block: its HTML bytes, the same as a deflate segment (:func:`gzip_around`) and as a
+    whole gzip answer (htmx's swap), and its strong ETag (of the uncompressed representation)."""
 
+    raw: bytes
+    deflate: bytes
     gz: bytes
     etag: str
     made_at: float
 
+    @classmethod
+    def of(cls, html: str, *, etag: str, made_at: float) -> Block:
+        raw = html.encode("utf-8")
+        deflate = deflate_segment(raw)
+        gz = GZIP_HEADER + deflate + FINAL_EMPTY_BLOCK + _gzip_trailer(zlib.crc32(raw), len(raw))
+        return cls(raw=raw, deflate=deflate, gz=gz, etag=etag, made_at=made_at)
+
     def html(self) -> Markup:
-        return Markup(gzip.decompress(self.gz).decode("utf-8"))
+        return Markup(self.raw.decode("utf-8"))
 
     @property
     def gzip_etag(self) -> str:
-        # A strong validator names one representation: the gzip-coded bytes get a tag of their own.
-        return self.etag[:-1] + '-gz"'
+        return gzip_tag(self.etag)
+
+
+def gzip_tag(etag: str) -> str:
+    """A strong validator names one representation: the gzip-coded bytes get a tag of their own."""
+    return etag[:-1] + '-gz"'
+
+
+def gzip_around(head: bytes, block: Block, tail: bytes) -> bytes:
+    """The gzip stream of ``head + block + tail``: one header, the head and tail compressed now, the
+    block's kept segment between them, the CRC-32 and length of the whole."""
+    crc = zlib.crc32(tail, zlib.crc32(block.raw, zlib.crc32(head)))
+    return b"".join((GZIP_HEADER, deflate_segment(head), block.deflate, deflate_segment(tail, last=True),
+                     _gzip_trailer(crc, len(head) + len(block.raw) + len(tail))))
+
+
+def page_etag(block: Block, frame: bytes) -> str:
+    """Strong, quoted: a whole page's tag from its block's tag and the page around the block (``frame``,
+    the per-user part: head and tail as the page reads with the session's CSRF token itself, see
+    app/boards/pages.py). Equal pages get equal tags in every process, and the block is not read."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(block.etag.encode("ascii"))
+    h.update(b"\0")
+    h.update(frame)
+    return '"p-' + h.hexdigest() + '"'
 
 
 def block_etag(key: BoardKey, html: str) -> str:
@@ -114,8 +173,7 @@ class BoardCache:
                 return hit
             self.misses += 1
         html = render()
-        block = Block(gz=gzip.compress(html.encode("utf-8"), compresslevel=6, mtime=0),
-                      etag=block_etag(key, html), made_at=now)
+        block = Block.of(html, etag=block_etag(key, html), made_at=now)
         if self.ttl <= 0:
             return block
         with self._lock:

@@ -9,12 +9,14 @@ version lives in the database, so a change made through any server process shows
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Annotated, Literal
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
+from markupsafe import Markup
 from openpyxl import Workbook
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -24,7 +26,16 @@ from app.api_http import etag_matches, etag_of
 from app.auth.principal import STAFF_ROLES, Principal
 from app.boards import breakdown, charts, periods
 from app.boards import service as boards
-from app.boards.cache import BoardCache, BoardCacheDep, BoardKey, ViewerKind, database_identity
+from app.boards.cache import (
+    BoardCache,
+    BoardCacheDep,
+    BoardKey,
+    ViewerKind,
+    database_identity,
+    gzip_around,
+    gzip_tag,
+    page_etag,
+)
 from app.clock import CN, now_cn
 from app.deps import CurrentUser, OrgForRead, OrgForStaff, SessionDep
 from app.errors import NotFound
@@ -38,7 +49,7 @@ from app.quality import backlog
 from app.reports.tables import cell_text
 from app.screens.deps import SCREEN_HEADERS, ScreenScope
 from app.suggestions import service as suggestions
-from app.web import render, render_block_html, wants_fragment
+from app.web import render, render_block_html, render_page_html, wants_fragment
 from app.xlsx import text_row, workbook_bytes
 
 router = APIRouter(include_in_schema=False)
@@ -48,17 +59,24 @@ POLL_SECONDS = 1  # an unchanged board answers 204 from one indexed read: cheap 
 
 
 # --- serving a board: the cached block inside a per-request page ----------------------------------
-# The application's BoardCache (app/boards/cache.py) keeps each board's block compressed; the page
-# around it (CSRF token, the user's name and menu) is rendered for each request.
+# The application's BoardCache (app/boards/cache.py) keeps each board's block, as HTML and compressed;
+# the page around it (CSRF token, the user's name and menu) is rendered for each request, split where
+# the block goes, and sent around the block as kept: a gzip stream whose middle is the block's kept
+# deflate segment (cache.gzip_around), or the plain bytes for a client that takes no gzip.
 #
 # Validators: an HTMX answer's body is the block alone, the same for every viewer of one kind, so its
-# ETag is the block's (key and content). A whole page wraps per-user content, so its ETag is the digest
-# of the page as sent: it holds the session's CSRF token, so it never matches another user's (or
-# another session's) page, and changes with the name, the menu or anything later added around the block.
+# ETag is the block's (key and content). A whole page wraps per-user content, so its ETag is the block's
+# tag mixed with the digest of the page around it as it reads with the session's CSRF token itself
+# (cache.page_etag): it never matches another user's (or another session's) page, changes with the
+# name, the menu or anything later added around the block, is the same in every server process for
+# the same page, and is had without the block's bytes. Each coding has its own strong tag (``-gz``).
 # Signed-in answers are ``private, no-cache`` (a browser may keep them but asks again; no shared cache
 # stores them); the meeting view keeps its display headers (no-store: the token stays out of caches).
 
 PRIVATE = {"Cache-Control": "private, no-cache"}
+# Where the block goes in the page's frame: a comment no escaped text can make (org names are escaped).
+BOARD_SLOT = Markup("<!--board-slot-" + secrets.token_hex(8) + "-->")
+HTML = "text/html; charset=utf-8"
 
 
 def _accepts_gzip(request: Request) -> bool:
@@ -117,30 +135,37 @@ def _serve_board(request: Request, session: Session, cache: BoardCache, org: Org
                                  ctx | {"staff": viewer == "staff"})
 
     block = cache.block(key, render_block)
-    headers = {**PRIVATE, **(headers or {})}
+    headers = {**PRIVATE, **(headers or {}), "Vary": "HX-Request, Accept-Encoding"}
     if_none_match = request.headers.get("if-none-match", "")
+    gz = _accepts_gzip(request)
     if wants_fragment(request):
-        gz = _accepts_gzip(request)
-        headers |= {"ETag": block.gzip_etag if gz else block.etag, "Vary": "HX-Request, Accept-Encoding"}
+        headers["ETag"] = block.gzip_etag if gz else block.etag
         if etag_matches(if_none_match, headers["ETag"]):
             return Response(status_code=304, headers=headers)
         if gz:
-            return Response(block.gz, media_type="text/html; charset=utf-8",
-                            headers=headers | {"Content-Encoding": "gzip"})
-        return HTMLResponse(block.html(), headers=headers)
+            return Response(block.gz, media_type=HTML, headers=headers | {"Content-Encoding": "gzip"})
+        return Response(block.raw, media_type=HTML, headers=headers)
     # The page's frame needs only the organisation and its ancestors (one indexed read), not the figures.
-    page = render(request, template, {
+    frame = render_page_html(request, template, {
         "org": org, "ancestors": ancestors(session, org.id), "period": period, "choices": periods.choices(),
-        "base": base, "board_html": block.html()}, headers=headers | {"Vary": "HX-Request"})
+        "base": base, "board_html": BOARD_SLOT})
+    before, slot, after = frame.partition(BOARD_SLOT)
+    if not slot:
+        raise RuntimeError(f"{template} has no place for the board's block")
+    head, tail = before.encode("utf-8"), after.encode("utf-8")
     # The page's CSRF token is masked afresh each time (app/auth/csrf.py): the tag is of the page as it
     # reads with the token itself — still this user's own, and the same while the board is unchanged.
     masked, token = getattr(request.state, "csrf_masked", ("", ""))
-    body = bytes(page.body)
-    page.headers["ETag"] = etag_of(body.replace(masked.encode(), token.encode()) if masked else body)
-    if etag_matches(if_none_match, page.headers["ETag"]):
-        return Response(status_code=304, headers={k: v for k, v in page.headers.items()
-                                                  if k.lower() not in ("content-length", "content-type")})
-    return page
+    unmasked = head + b"\0" + tail
+    if masked:
+        unmasked = unmasked.replace(masked.encode(), token.encode())
+    tag = page_etag(block, unmasked)
+    headers["ETag"] = gzip_tag(tag) if gz else tag
+    if etag_matches(if_none_match, headers["ETag"]):
+        return Response(status_code=304, headers=headers)
+    if gz:
+        return Response(gzip_around(head, block, tail), media_type=HTML, headers=headers | {"Content-Encoding": "gzip"})
+    return Response(b"".join((head, block.raw, tail)), media_type=HTML, headers=headers)
 
 
 def _viewer(session: Session, by: Principal, org: Organisation) -> ViewerKind:

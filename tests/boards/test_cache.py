@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
@@ -19,6 +19,7 @@ from app.boards import service as boards
 from app.boards.cache import BoardCache, BoardKey
 from app.clock import today_cn
 from app.db import get_session, get_write_session
+from app.deps import CurrentUser, OrgForRead
 from app.models import ActivityStatus
 from tests import factories as f
 
@@ -26,6 +27,8 @@ pytestmark = pytest.mark.dates
 
 COUNTY = "530102"  # 五华区, a key county here
 CSRF = re.compile(r'"X-CSRF-Token": "([^"]+)"')
+# Lean: how a page is put together does not depend on the database (the other tests here run on both).
+SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
 def _app(session: Session) -> FastAPI:
@@ -281,3 +284,95 @@ def test_the_etag_follows_the_key():
     b = cache.block(_key(1, version=2), lambda: "<p>same</p>")
     assert a.etag != b.etag and a.gzip_etag != a.etag
     assert a.etag == BoardCache(ttl_seconds=60).block(_key(1, version=1), lambda: "<p>same</p>").etag
+
+
+# --- a page served from its parts: the block's kept deflate segment between a head and a tail -----
+
+def _raw(client: TestClient, url: str, **headers: str) -> tuple[httpx.Headers, bytes]:
+    """The answer's headers and its bytes as sent (``.content`` would be decoded from gzip)."""
+    with client.stream("GET", url, headers=headers) as r:
+        return r.headers, b"".join(r.iter_raw())
+
+
+def _unmasked(html: str) -> str:
+    """The page with its masked CSRF tokens (fresh each time, app/auth/csrf.py) taken back off."""
+    from app.auth.csrf import unmask
+
+    def plain(m: re.Match) -> str:
+        return m.group(1) + unmask(m.group(2)).decode() + m.group(3)
+
+    html = re.sub(r'("X-CSRF-Token": ")([^"]+)(")', plain, html)
+    return re.sub(r'(name="csrf_token" value=")([^"]+)(")', plain, html)
+
+
+@SQLITE
+def test_the_spliced_page_is_the_page_rendered_the_ordinary_way(session):
+    from app.boards import pages, periods
+    from app.orgs.service import ancestors
+    from app.web import render
+
+    _record(session, 4321)
+    app = _app(session)
+
+    # Annotations of this module's names: FastAPI reads them as strings (``from __future__ import annotations``).
+    @app.get("/ordinary/{code}")
+    def ordinary(request: Request, by: CurrentUser, org: OrgForRead, period: str):
+        # The whole template, the block rendered in place from the figures: no cache, no splice.
+        p = periods.parse(period)
+        version = boards.version(session, [("org", org.id)])
+        ctx = pages._overview_context(session, org, p, base="/boards", version=version)
+        return render(request, "boards/overview.html", ctx | {
+            "org": org, "ancestors": ancestors(session, org.id), "choices": periods.choices(), "staff": False})
+
+    with _signed_in(app, session) as (client, _):
+        url = f"/boards/{COUNTY}?period={_period()}"
+        spliced = _raw(client, url, **{"Accept-Encoding": "gzip"})
+        plain = _raw(client, url, **{"Accept-Encoding": "identity"})
+        expected = client.get(f"/ordinary/{COUNTY}?period={_period()}", headers={"Accept-Encoding": "identity"})
+    assert spliced[0]["content-encoding"] == "gzip" and "content-encoding" not in plain[0]
+    page = gzip.decompress(spliced[1]).decode()
+    assert "4,321" in page and page.startswith("<!doctype html>") and "board-slot" not in page
+    assert _unmasked(page) == _unmasked(plain[1].decode()) == _unmasked(expected.text)
+    # The block is not compressed again for the page: its kept segment is in the answer as it is.
+    (block,) = app.state.board_cache._blocks.values()
+    assert block.deflate in spliced[1] and block.raw in plain[1]
+
+
+@SQLITE
+def test_the_page_tag_is_the_same_in_every_process_and_answers_304_without_the_block(session):
+    from app.deps import SESSION_COOKIE
+
+    _record(session, 4321)
+    workers = [_app(session), _app(session)]  # two processes: two caches
+    with _signed_in(workers[0], session) as (first, _), TestClient(workers[1]) as second:
+        second.cookies.set(SESSION_COOKIE, first.cookies.get(SESSION_COOKIE))
+        gz = _board(first, **{"Accept-Encoding": "gzip"})
+        plain = _board(second, **{"Accept-Encoding": "identity"})
+        tag, plain_tag = gz.headers["etag"], plain.headers["etag"]
+        assert re.fullmatch(r'"p-[0-9a-f]+-gz"', tag) and plain_tag == tag.replace("-gz", "")
+        assert "accept-encoding" in gz.headers["vary"].lower()
+        # The other process knows the gzip page's tag, and the first the plain one's.
+        assert _board(second, **{"Accept-Encoding": "gzip", "If-None-Match": tag}).status_code == 304
+        again = _board(first, **{"Accept-Encoding": "identity", "If-None-Match": plain_tag})
+        assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == plain_tag
+        # A tag of the other coding is not this representation's.
+        assert _board(first, **{"Accept-Encoding": "identity", "If-None-Match": tag}).status_code == 200
+        # The block's kept bytes answer a 304 in a process that has them, without rendering them again.
+        cache: BoardCache = workers[1].state.board_cache
+        misses = cache.misses
+        assert _board(second, **{"Accept-Encoding": "gzip", "If-None-Match": tag}).status_code == 304
+        assert cache.misses == misses
+        _record(session, 1)  # the figures move: the tag does
+        moved = _board(second, **{"Accept-Encoding": "gzip", "If-None-Match": tag})
+        assert moved.status_code == 200 and moved.headers["etag"] != tag and "4,322" in moved.text
+
+
+def test_gzip_around_makes_one_stream_of_head_kept_block_and_tail():
+    import os
+
+    from app.boards.cache import Block, gzip_around
+
+    block = Block.of("<section>" + "板块" * 3000 + os.urandom(500).hex() + "</section>", etag='"b"', made_at=0)
+    assert gzip.decompress(block.gz) == block.raw
+    for head, tail in ((b"", b""), (b"<html><body>", b"</body></html>"), (os.urandom(4000), b"x" * 70_000)):
+        assert gzip.decompress(gzip_around(head, block, tail)) == head + block.raw + tail

@@ -30,6 +30,11 @@ def test_drill_down_province_prefecture_key_county(live_server, browser, artifac
         _log_in(page, live_server, VIEWER, "/boards")
         page.wait_for_url(re.compile(r".*/boards/530000$"))
         assert "云南省政协 · 工作进度" in page.locator("h1").inner_text()
+        # Served from its parts (app/boards/pages.py): one gzip stream, the board's kept block inside.
+        answer = page.goto(f"{live_server}/boards/530000")
+        assert answer.headers["content-encoding"] == "gzip" and answer.headers["etag"].startswith('"p-')
+        assert "云南省政协 · 工作进度" in page.locator("h1").inner_text()
+        assert page.locator("table.ranking tbody tr").count() == 16
         prefectures = page.locator("table.ranking tbody tr td:nth-child(2) > a:first-child")
         count = prefectures.count()
         assert count == 16

@@ -116,3 +116,17 @@ def app_with_static_page():
     static.__annotations__ = {"request": Request, "by": CurrentUser, "return": HTMLResponse}
     app.get("/bench/static-page", include_in_schema=False)(static)
     return app
+
+
+def app_with_board_file():
+    """This application, whose own ``/static`` mount also looks in ``FLOOR_STATIC`` (a folder holding
+    ``board-page.html``, a board's page as a file): ``/static/board-page.html`` is a static file of the
+    board's size served through the same middleware as the board, by the same server (bench/boards.py)."""
+    from starlette.routing import Mount
+
+    from app.main import create_app
+
+    app = create_app()
+    (mount,) = [r for r in app.routes if isinstance(r, Mount) and r.name == "static"]
+    mount.app.all_directories.append(os.environ["FLOOR_STATIC"])  # looked in after static/ itself
+    return app

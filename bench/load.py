@@ -3,7 +3,8 @@
     python bench/load.py SPEC.json
 
 SPEC holds ``host``, ``port``, ``connections``, ``seconds``, ``prefix`` and ``sessions`` (each with
-``cookie``, ``csrf`` and ``body``; or ``get``: a path to GET instead). Each connection sends one `POST /api/v1/activities` after
+``cookie``, ``csrf`` and ``body``; or ``get``: a path to GET instead, with any ``headers``, a dict).
+Each connection sends one `POST /api/v1/activities` after
 another (a fresh Idempotency-Key each time, the accounts in turn) until ``seconds`` have passed,
 then waits for its last answer: every request sent is answered and counted, so the rows in the
 database can be compared with the answers exactly (wrk drops the answers in flight at its
@@ -38,7 +39,8 @@ async def _one_connection(n: int, spec: dict, deadline: float, latencies: list[f
             s = sessions[(n + sent * spec["connections"]) % len(sessions)]
             if spec.get("get"):  # a page read (bench/boards.py): no body
                 body = b""
-                head = f"GET {spec['get']} HTTP/1.1\r\nHost: {host}\r\nCookie: {s['cookie']}\r\n\r\n".encode()
+                extra = "".join(f"{k}: {v}\r\n" for k, v in spec.get("headers", {}).items())
+                head = f"GET {spec['get']} HTTP/1.1\r\nHost: {host}\r\nCookie: {s['cookie']}\r\n{extra}\r\n".encode()
             else:
                 body = s["body_bytes"]
                 head = (

@@ -17,7 +17,9 @@ The key names everything the block depends on: the database (its URL without pas
 figures' ``version`` (boards.service.version of the units shown), the period, the viewer kind, the
 board (template) and organisation, and the URL prefix its links use. Slow-moving things outside the
 rollup's stamps (a renamed organisation) are bounded by the time-to-live
-(``settings.board_cache_seconds``); the number of blocks by an LRU bound.
+(``settings.board_cache_seconds``); the number of blocks by an LRU bound. Small values the page
+around a block needs and that change as rarely (an organisation's crumbs) are kept the same way
+(:meth:`BoardCache.kept`), so a board whose figures did not change reads one row: its version.
 """
 
 from __future__ import annotations
@@ -28,9 +30,9 @@ import threading
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import astuple, dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, Request
 from markupsafe import Markup
@@ -40,6 +42,7 @@ from sqlmodel import Session
 # anyone else signed in with a reading role (members, leaders, viewers). The meeting room's screen has
 # slides of its own (app/meeting/slides.py).
 ViewerKind = Literal["staff", "reader"]
+T = TypeVar("T")
 
 # Boards × periods × viewer kinds people actually open; a block is kept twice, ~20–60 KB as HTML and
 # ~5–20 KB compressed (as a deflate segment and as a whole gzip answer for htmx): ≤ ~25 MB in all.
@@ -151,6 +154,7 @@ class BoardCache:
         self.size = size
         self._clock = clock  # monotonic, not the wall clock: only durations matter here
         self._blocks: OrderedDict[BoardKey, Block] = OrderedDict()
+        self._values: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -183,13 +187,33 @@ class BoardCache:
                 self._blocks.popitem(last=False)
         return block
 
+    def kept(self, key: Hashable, make: Callable[[], T]) -> T:
+        """A small value the page around a block needs (the crumbs of an organisation), kept like a
+        block: ``make()``-d again after the time-to-live, least recently used out beyond ``size``."""
+        now = self._clock()
+        with self._lock:
+            hit = self._values.get(key)
+            if hit is not None and now - hit[0] < self.ttl:
+                self._values.move_to_end(key)
+                return hit[1]
+        value = make()
+        if self.ttl > 0:
+            with self._lock:
+                self._values[key] = (now, value)
+                self._values.move_to_end(key)
+                while len(self._values) > self.size:
+                    self._values.popitem(last=False)
+        return value
+
     def clear(self) -> None:
         with self._lock:
             self._blocks.clear()
+            self._values.clear()
 
 
-def board_cache(request: Request) -> BoardCache:
-    """The application's board cache (made by ``create_app()``)."""
+async def board_cache(request: Request) -> BoardCache:
+    """The application's board cache (made by ``create_app()``). ``async``: FastAPI runs a plain
+    function dependency in a worker thread, a hop this attribute read does not need."""
     return request.app.state.board_cache
 
 

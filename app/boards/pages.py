@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NamedTuple
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request, Response
@@ -74,6 +74,15 @@ POLL_SECONDS = 1  # an unchanged board answers 204 from one indexed read: cheap 
 # stores them); the meeting view keeps its display headers (no-store: the token stays out of caches).
 
 PRIVATE = {"Cache-Control": "private, no-cache"}
+
+
+class Crumb(NamedTuple):
+    """An organisation above a board's, as its page's crumbs name it."""
+
+    code: str
+    name: str
+
+
 # Where the block goes in the page's frame: a comment no escaped text can make (org names are escaped).
 BOARD_SLOT = Markup("<!--board-slot-" + secrets.token_hex(8) + "-->")
 HTML = "text/html; charset=utf-8"
@@ -146,8 +155,11 @@ def _serve_board(request: Request, session: Session, cache: BoardCache, org: Org
             return Response(block.gz, media_type=HTML, headers=headers | {"Content-Encoding": "gzip"})
         return Response(block.raw, media_type=HTML, headers=headers)
     # The page's frame needs only the organisation and its ancestors (one indexed read), not the figures.
+    # The crumbs are kept with the blocks (renames within the same time-to-live as the blocks' own names).
+    crumbs = cache.kept(("crumbs", key.database, org.id),
+                        lambda: tuple(Crumb(a.code, a.name) for a in ancestors(session, org.id)))
     frame = render_page_html(request, template, {
-        "org": org, "ancestors": ancestors(session, org.id), "period": period, "choices": periods.choices(),
+        "org": org, "ancestors": crumbs, "period": period, "choices": periods.choices(),
         "base": base, "board_html": BOARD_SLOT})
     before, slot, after = frame.partition(BOARD_SLOT)
     if not slot:

@@ -277,6 +277,15 @@ def test_blocks_live_for_the_time_to_live_and_a_ttl_of_zero_keeps_none():
     off.block(_key(1), lambda: "<p>x</p>")
     assert len(off) == 0
 
+    # The crumbs around a block are kept the same way.
+    crumbs = [cache.kept(("crumbs", 1), lambda: calls.append("d") or ("省",))]
+    clock.t += 59
+    crumbs.append(cache.kept(("crumbs", 1), lambda: calls.append("e") or ("改名",)))
+    clock.t += 2
+    crumbs.append(cache.kept(("crumbs", 1), lambda: calls.append("f") or ("改名",)))
+    assert crumbs == [("省",), ("省",), ("改名",)] and calls[2:] == ["d", "f"]
+    assert off.kept(("crumbs", 1), lambda: 1) == 1 and off.kept(("crumbs", 1), lambda: 2) == 2
+
 
 def test_the_etag_follows_the_key():
     cache = BoardCache(ttl_seconds=60, clock=FakeClock())

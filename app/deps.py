@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from app.auth import csrf
 from app.auth.principal import Principal, org_for_links, org_for_read, org_for_staff
+from app.auth.principals import PrincipalCache
 from app.auth.service import principal_for
 from app.db import get_session, get_write_session
 from app.errors import Unauthorized
@@ -58,9 +59,19 @@ def get_principal(request: Request, session: SessionDep,
     if header is not None and header.strip().lower().startswith("bearer"):
         principal = _token_principal(request, session, header)
     else:
-        principal = principal_for(session, request.cookies.get(SESSION_COOKIE), ip=client_ip(request))
+        principal = principal_for(session, request.cookies.get(SESSION_COOKIE), ip=client_ip(request),
+                                  cache=_principal_cache(request))
     request.state.principal = principal
     return principal
+
+
+def _principal_cache(request: Request) -> PrincipalCache:
+    # One per application, made on first use (app/auth/principals.py); a second made by a racing
+    # first request is only a cache lost.
+    cache = getattr(request.app.state, "szt_principals", None)
+    if cache is None:
+        cache = request.app.state.szt_principals = PrincipalCache()
+    return cache
 
 
 def _token_principal(request: Request, session: Session, header: str) -> Principal:

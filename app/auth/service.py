@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, bindparam, case, func, literal, or_, select, union_all, update
@@ -14,7 +14,8 @@ from sqlmodel import Session
 from app.accounts.passwords import hash_password, verify_password
 from app.audit.service import Actor, record
 from app.auth.principal import Principal
-from app.clock import now_utc, today_cn
+from app.auth.principals import Entry, PrincipalCache
+from app.clock import CN, now_utc, today_cn
 from app.config import get_settings
 from app.errors import Invalid, NotFound, TooManyRequests, Unauthorized
 from app.models import (
@@ -262,25 +263,52 @@ _SESSION_AND_USER = (
 )
 
 
-def principal_for(session: Session, raw_token: str | None, *, ip: str = "", now: datetime | None = None) -> Principal | None:
-    """The principal behind a session cookie, or None when it is unknown, revoked or timed out."""
+def principal_for(session: Session, raw_token: str | None, *, ip: str = "", now: datetime | None = None,
+                  cache: PrincipalCache | None = None) -> Principal | None:
+    """The principal behind a session cookie, or None when it is unknown, revoked or timed out.
+
+    With ``cache`` (the application's, app/auth/principals.py) an unchanged principal is served without
+    a statement; the timeouts, the last-seen touch and 动员面's mark still apply on every request."""
     if not raw_token:
         return None
     now = now or now_utc()
-    row = session.connection().execute(_SESSION_AND_USER, {"sid": token_hash(raw_token)}).first()
+    sid = token_hash(raw_token)
+    version = today = None
+    if cache is not None:
+        # The version before the rows: a change landing in between leaves an entry that the next
+        # version read drops, never one that outlives its change.
+        version, today = cache.version(session.connection(), now), now.astimezone(CN).date()
+        entry = cache.get(sid, version, now, today)
+        if entry is not None and entry.open_at(now):
+            entry.last_seen_at = _signed_in(session, entry.principal, now, entry.last_seen_at)
+            return entry.principal if entry.principal.ip == ip else replace(entry.principal, ip=ip)
+    row = session.connection().execute(_SESSION_AND_USER, {"sid": sid}).first()
     if row is None:
         return None
     user = UserAccount(id=row.user_id, login=row.login, display_name=row.display_name, member_id=row.member_id)
     idle, _ = session_timeouts(bool(row.remember))
     if row.expires_at <= now or row.last_seen_at + idle <= now:
         return None
-    if now - row.last_seen_at >= TOUCH_EVERY:
-        _touch(session, row.id, now)
-    if row.member_id is not None:  # 动员面: any request made while signed in, marked once a month
+    principal = build_principal(session, user, session_id=row.id, csrf_token=row.csrf_token, ip=ip, today=today)
+    seen = _signed_in(session, principal, now, row.last_seen_at)
+    if cache is not None and today is not None:
+        cache.put(sid, Entry(principal=principal, version=version, loaded_at=now, day=today, last_seen_at=seen,
+                             expires_at=row.expires_at, idle=idle))
+    return principal
+
+
+def _signed_in(session: Session, principal: Principal, now: datetime, last_seen_at: datetime) -> datetime:
+    """A request made in this session: last seen moved (at most every ``TOUCH_EVERY``), the member
+    marked reached this month (once per process). Returns the session's last-seen time now."""
+    seen = last_seen_at
+    if now - last_seen_at >= TOUCH_EVERY and principal.session_id:
+        _touch(session, principal.session_id, now)
+        seen = now
+    if principal.member_id is not None:  # 动员面: any request made while signed in, marked once a month
         from app.rollup import reach
 
-        reach.mark_signed_in(session, row.member_id, now)
-    return build_principal(session, user, session_id=row.id, csrf_token=row.csrf_token, ip=ip)
+        reach.mark_signed_in(session, principal.member_id, now)
+    return seen
 
 
 def _touch(session: Session, session_id: str, now: datetime) -> None:

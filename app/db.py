@@ -11,11 +11,13 @@ Reads use a deferred ``BEGIN`` so that they never take the write lock.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 from fastapi import Request
@@ -170,9 +172,8 @@ def _release(session: Session) -> None:
 
 
 def _writer_turn(request: Request) -> anyio.CapacityLimiter:
-    # One per application (made on its event loop): SQLite lets one transaction write at a time,
-    # and writers queuing on its busy handler sleep in growing steps (1, 2, 5 … 100 ms) and wake
-    # late; waiting here costs nothing and hands over at once.
+    # One per application (made on its event loop), for sessions bound to one connection (the tests):
+    # their use cases run one at a time, as SQLite lets one transaction write at a time.
     limiter = getattr(request.app.state, "szt_writer_turn", None)
     if limiter is None:
         limiter = request.app.state.szt_writer_turn = anyio.CapacityLimiter(1)
@@ -181,13 +182,24 @@ def _writer_turn(request: Request) -> anyio.CapacityLimiter:
 
 async def run_write(request: Request, read: Session, session: Session, use_case: Callable[[Session], T],
                     answer: Callable[[Session, T], R]) -> R:
-    """Run one write use case in this process's writer turn, then ``answer(read, result)``.
+    """Run one write use case, then ``answer(read, result)`` once it is durable.
 
-    ``answer`` reads what the response shows through the read session, with a fresh snapshot, in
-    the same worker-thread call (each hop to the thread pool costs more than those few reads);
-    both sessions give their connections back before this returns. The review pages use it too.
+    - SQLite: through the application's group commit (``GroupCommit``): use cases that arrive together
+      run one after another in one transaction, each in a savepoint of its own, and commit together —
+      one fsync for the batch; each request is answered only after its batch is durable.
+    - PostgreSQL: at once, in the thread pool, with no per-process turn (the server runs writers side
+      by side; a turn would only queue them).
+    - A session bound to one connection (the tests): in place, one at a time.
+
+    ``answer`` reads what the response shows through the read session, with a fresh snapshot, in the
+    same worker-thread call (each hop to the thread pool costs more than those few reads); both
+    sessions give their connections back before this returns. ``session`` names the database
+    (its engine); in a batch the use case gets a session of the batch's connection instead.
     """
     end_read(read)
+    bind = session.get_bind()
+    if isinstance(bind, Engine) and is_sqlite(bind):
+        return await group_commit(request, bind).submit(use_case, answer, read)
 
     def work() -> R:
         try:
@@ -200,4 +212,114 @@ async def run_write(request: Request, read: Session, session: Session, use_case:
         finally:
             end_read(read)
 
+    if isinstance(bind, Engine):
+        return await anyio.to_thread.run_sync(work)
     return await anyio.to_thread.run_sync(work, limiter=_writer_turn(request))
+
+
+# --- group commit (SQLite) -------------------------------------------------------------------------
+
+MAX_BATCH = 64  # use cases in one transaction: a bound on how long one batch holds SQLite's lock
+
+
+@dataclass
+class _Pending:
+    use_case: Callable[[Session], Any]
+    answer: Callable[[Session, Any], Any]
+    read: Session
+    done: asyncio.Future
+    ok: bool = False
+    value: Any = None
+
+
+class GroupCommit:
+    """Writers that arrive together commit together (SQLite, ``synchronous=FULL`` kept).
+
+    One per application and database. A request queues its use case and waits; whenever no batch is
+    running, the queue so far becomes one: a worker thread begins one IMMEDIATE transaction, runs each
+    use case in a savepoint of its own (``Session(join_transaction_mode="create_savepoint")``: the
+    service's ``commit()`` releases its savepoint, a failure rolls back only its own rows and fails only
+    its own request), then COMMITs once — one fsync for the batch — and only then builds the answers.
+    If the COMMIT fails, every request of the batch gets that error (none of them is durable); a retry
+    with the same submission key is then safe.
+
+    Requests that arrive while a batch runs form the next one. One thread hop per batch, not per
+    request; the waiting holds no thread and no pooled connection.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.queue: list[_Pending] = []
+        self.running = False
+        self._task: asyncio.Task | None = None
+        self.batches = 0  # for tests and the benchmark: how many transactions carried the writes
+        self.written = 0
+
+    async def submit(self, use_case: Callable[[Session], T], answer: Callable[[Session, T], R], read: Session) -> R:
+        loop = asyncio.get_running_loop()
+        item = _Pending(use_case, answer, read, loop.create_future())
+        self.queue.append(item)
+        if not self.running:
+            self.running = True
+            self._task = loop.create_task(self._drain())  # a reference, so the loop keeps it
+        return await item.done
+
+    async def _drain(self) -> None:
+        try:
+            while self.queue:
+                batch = [p for p in self.queue[:MAX_BATCH] if not p.done.cancelled()]
+                del self.queue[:MAX_BATCH]
+                if not batch:
+                    continue
+                try:
+                    await anyio.to_thread.run_sync(self._run, batch)
+                except BaseException as exc:  # noqa: BLE001 - handed to every waiting request
+                    for p in batch:
+                        p.ok, p.value = False, exc
+                for p in batch:
+                    if not p.done.done():
+                        (p.done.set_result if p.ok else p.done.set_exception)(p.value)
+        finally:
+            self.running = False
+
+    def _run(self, batch: list[_Pending]) -> None:
+        with write_engine(self.engine).connect() as conn:
+            outer = conn.begin()
+            try:
+                for p in batch:
+                    s = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+                    try:
+                        p.ok, p.value = True, p.use_case(s)
+                    except BaseException as exc:  # noqa: BLE001 - this request's own failure
+                        s.rollback()
+                        p.ok, p.value = False, exc
+                    finally:
+                        s.close()
+                outer.commit()
+            except BaseException:
+                if outer.is_active:
+                    outer.rollback()
+                raise
+        self.batches += 1
+        self.written += len(batch)
+        for p in batch:
+            if p.ok:
+                try:
+                    p.value = p.answer(p.read, p.value)
+                except BaseException as exc:  # noqa: BLE001 - the write is durable; the answer failed
+                    p.ok, p.value = False, exc
+                finally:
+                    end_read(p.read)
+            else:
+                end_read(p.read)
+
+
+def group_commit(request: Request, engine: Engine) -> GroupCommit:
+    """The application's group commit for ``engine``'s database (made on first use, on its event loop)."""
+    found = getattr(request.app.state, "szt_group_commit", None)
+    if found is None:
+        found = request.app.state.szt_group_commit = {}
+    key = engine.url.render_as_string(hide_password=True)
+    if key not in found:
+        found[key] = GroupCommit(engine)
+    return found[key]

@@ -169,7 +169,7 @@ async def create_activity(
     body, created = await run_write(
         request, read, session,
         lambda s: service.record_activity(s, by=by, data=data, idempotency_key=idempotency_key or ""),
-        lambda r, result: (read_model(r, result.activity, result.flags), result.created))
+        lambda r, result: (result.answer or read_model(r, result.activity, result.flags), result.created))
     if created:
         return json_answer(body, status_code=201, headers={"Location": f"/api/v1/activities/{body.id}"})
     return json_answer(body, status_code=200, headers={"Idempotent-Replayed": "true"})

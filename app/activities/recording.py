@@ -6,15 +6,13 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import (
     Insert,
-    Select,
     bindparam,
     delete,
-    exists,
     func,
     insert,
     select,
@@ -26,14 +24,16 @@ from sqlmodel import Session
 
 from app.activities import photos as photo_store
 from app.activities.common import _core
-from app.activities.months import _check_month_open, month_closed
+from app.activities.facts import Probe, probe
+from app.activities.months import _check_month_open
+from app.activities.read import new_read
 from app.activities.review import TRANSITIONS, _move
-from app.activities.schemas import ActivityInput
+from app.activities.schemas import ActivityInput, ActivityRead
 from app.activities.scope import activity_for_recorder
-from app.activities.values import _parse_values_of, display_value
+from app.activities.values import display_value, parse_values
+from app.audit.service import append as audit_append
 from app.audit.service import record as audit
 from app.auth.principal import STAFF_ROLES, Principal
-from app.catalogue.service import owners_seen_by
 from app.clock import now_utc, today_cn, yyyymm
 from app.config import get_settings
 from app.errors import Conflict, Forbidden, Invalid
@@ -43,43 +43,19 @@ from app.models import (
     ActivityPhoto,
     ActivityStatus,
     ActivityValue,
-    Campaign,
     Indicator,
+    Member,
     Membership,
-    Organisation,
     OrgLevel,
     ParticipantStatus,
-    Site,
-    Task,
 )
+from app.models.base import MAX_BIGINT
 from app.models.people import serving_on
-from app.orgs.service import is_within, subtrees_ids
+from app.orgs.service import subtrees_ids
 from app.quality import duplicates as dup
 from app.quality import flags as quality
 from app.rollup import service as rollup
 
-
-def _facts_statement(*, with_site: bool) -> Select:
-    current = select(Campaign.id).where(Campaign.is_current.is_(True)).limit(1).scalar_subquery()
-    columns = [
-        select(Campaign.start_year).where(Campaign.is_current.is_(True)).limit(1).scalar_subquery().label("start_year"),
-        exists().where(Task.id == bindparam("task_id"), Task.campaign_id == current,
-                       Task.owner_org_id.in_(owners_seen_by(bindparam("credited")))).label("task_ok"),
-        select(Organisation.level).where(Organisation.id == bindparam("county_id")).scalar_subquery()
-        .label("county_level"),
-        month_closed(bindparam("credited"), bindparam("month")).label("closed"),
-        # Anything of this county and task within a day (app/quality/duplicates.py asks the rest).
-        exists().where(Activity.county_id == bindparam("county_id"), Activity.task_id == bindparam("task_id"),
-                       Activity.occurred_on.between(bindparam("day_before"), bindparam("day_after")),
-                       Activity.status.in_([s.value for s in dup.LIVE])).label("nearby"),
-    ]
-    if with_site:
-        columns.append(select(Site.county_id).where(Site.id == bindparam("site_id")).scalar_subquery()
-                       .label("site_county"))
-    return select(*columns)
-
-
-_FACTS = {False: _facts_statement(with_site=False), True: _facts_statement(with_site=True)}
 _EXISTING_ID = select(Activity.id).where(Activity.recorder_user_id == bindparam("user_id"),
                                          Activity.idempotency_key == bindparam("key"))
 # The task's indicators the credited organisation works with (a prefecture's own: its subtree only).
@@ -93,6 +69,7 @@ class RecordResult:
     activity: Activity
     created: bool  # False: a retry of an earlier request, answered with its original result
     flags: list[quality.Flag] | None = None  # as stored with a new activity (None: read them)
+    answer: ActivityRead | None = None  # a new activity's read model, built from what the write held
 
 
 # --- recording ---------------------------------------------------------------------------------
@@ -149,53 +126,49 @@ class _Checked:
     closed: bool
     nearby: bool
     history: dict[int, tuple[int, int]]  # the recorder's verified values per indicator: (how many, largest)
+    probe: Probe  # what the checks read (the facts the answer names things from)
+    participant_names: dict[int, str]
 
 
-def _facts(session: Session, data: ActivityInput, *, credited: int) -> Row[*tuple[Any, ...]]:
-    """What the content rules need from the database, in one round trip.
-
-    (start_year of the current campaign; whether the task is the current campaign's and owned by the
-    credited organisation or an ancestor; the county's level; the site's county; whether the month
-    is closed for the credited organisation.) Every submission runs these, so one statement instead
-    of six.
-    """
-    params = {"credited": credited, "task_id": data.task_id, "county_id": data.county_id,
-              "month": yyyymm(data.occurred_on), "site_id": data.site_id,
-              "day_before": data.occurred_on - timedelta(days=dup.NEAR_DAYS),
-              "day_after": data.occurred_on + timedelta(days=dup.NEAR_DAYS)}
-    return _core(session).execute(_FACTS[data.site_id is not None], params).one()
+def _probe(session: Session, by: Principal, data: ActivityInput, *, key: str | None, recorder_user_id: int,
+           exclude_id: int | None = None) -> Probe:
+    """The submission's facts in one statement (app/activities/facts.py)."""
+    return probe(session, user_id=recorder_user_id, key=key, county_id=data.county_id, task_id=data.task_id,
+                 occurred_on=data.occurred_on, site_id=data.site_id, member_id=by.member_id,
+                 indicator_ids=sorted(i for i in data.values if 0 < i <= MAX_BIGINT), exclude_id=exclude_id)
 
 
-def _check(session: Session, by: Principal, data: ActivityInput, *, recorder_org: int, credited: int,
-           organiser: int | None, today: date, activity_id: int | None = None,
-           recorder_user_id: int | None = None) -> _Checked:
+def _check(session: Session, by: Principal, data: ActivityInput, p: Probe, *, recorder_org: int, credited: int,
+           organiser: int | None, today: date) -> _Checked:
     """Every rule an activity's content must satisfy; raises Invalid with per-field messages."""
-    facts = _facts(session, data, credited=credited)
-    if not facts.task_ok:
+    facts = p.facts
+    if not facts.task_ok(data.task_id, credited):
         raise Invalid("请选择本次行动的实事", errors={"task_id": "请选择实事"})
-    if facts.county_level != OrgLevel.county:
+    if facts.org_level.get(data.county_id) != OrgLevel.county:
         raise Invalid("请选择活动所在的县（市、区）", errors={"county_id": "请选择活动地点"})
-    if data.site_id is not None and facts.site_county != data.county_id:
+    if data.site_id is not None and p.site_county != data.county_id:
         raise Invalid("所选乡镇/村不在该县，请重新选择", errors={"site_id": "乡镇/村不在所选的县"})
     if data.occurred_on > today:
         raise Invalid("活动日期不能晚于今天", errors={"occurred_on": "活动日期不能晚于今天"})
     if facts.start_year is not None and data.occurred_on.year < facts.start_year:
         raise Invalid(f"活动日期早于本次行动开始（{facts.start_year}年）", errors={"occurred_on": "日期太早"})
-    _check_month_open(session, by, credited, data.occurred_on, closed=bool(facts.closed))
+    closed = facts.month_closed(credited, yyyymm(data.occurred_on))
+    _check_month_open(session, by, credited, data.occurred_on, closed=closed)
     description = data.description.strip()
     if len(description) < 2:
         raise Invalid("请简要描述活动内容", errors={"description": "请简要描述活动内容"})
-    values, indicators = _parse_values_of(session, data.task_id, data.values, org_id=credited,
-                                          recorder_user_id=recorder_user_id or by.user_id, exclude_id=activity_id)
-    participants = _check_participants(session, by, data, recorder_org=recorder_org, organiser=organiser)
+    indicators = facts.indicators_for(data.task_id, credited)
+    values = parse_values(indicators, data.values)
+    participants, names = _check_participants(session, by, data, p, recorder_org=recorder_org, organiser=organiser)
     facts_of = {i: quality.IndicatorFacts(row.name, row.unit, row.kind) for i, row in indicators.items()}
-    history = {i: (row.seen, row.top) for i, row in indicators.items() if row.seen}
+    history = {i: seen for i, seen in p.history.items() if i in indicators}
     return _Checked(data.task_id, data.county_id, data.site_id, values, participants, description, facts_of,
-                    bool(facts.closed), bool(facts.nearby), history)
+                    closed, p.nearby, history, p, names)
 
 
-def _check_participants(session: Session, by: Principal, data: ActivityInput, *, recorder_org: int,
-                        organiser: int | None) -> list[int]:
+def _check_participants(session: Session, by: Principal, data: ActivityInput, p: Probe, *, recorder_org: int,
+                        organiser: int | None) -> tuple[list[int], dict[int, str]]:
+    """The participants (sorted ids) and their names."""
     wanted = set(data.participant_member_ids)
     recorder_took_part = by.member_id is not None and not data.on_behalf
     if recorder_took_part:
@@ -203,24 +176,24 @@ def _check_participants(session: Session, by: Principal, data: ActivityInput, *,
     if data.on_behalf and not data.participant_member_ids:
         raise Invalid("代录时请至少选择一名参与委员", errors={"participants": "请选择参与委员"})
     if not wanted:
-        return []
+        return [], {}
     if recorder_took_part and wanted == {by.member_id}:
-        return [by.member_id]  # a member alone: the recorder always counts, nothing to look up
+        return [by.member_id], {by.member_id: p.member_name or ""}  # a member alone: nothing to look up
     orgs = [recorder_org] + ([organiser] if organiser else [])
-    allowed = set(_core(session).execute(
-        select(Membership.member_id).where(
+    names = dict(_core(session).execute(
+        select(Membership.member_id, Member.name).join(Member, Member.id == Membership.member_id).where(
             Membership.member_id.in_(wanted), Membership.org_id.in_(subtrees_ids(orgs)),
             serving_on(data.occurred_on),
         )
-    ).scalars())
+    ).all())
     if recorder_took_part:
-        allowed.add(by.member_id)
-    missing = wanted - allowed
+        names.setdefault(by.member_id, p.member_name or "")
+    missing = wanted - set(names)
     if missing:
         # A count, not names: ids from outside the caller's reach must not reveal who they are.
         raise Invalid(f"有 {len(missing)} 名参与委员不在本组织或组织单位范围内，或活动当天不在任，请重新选择",
                       errors={"participants": "有参与委员不在范围内"})
-    return sorted(wanted)
+    return sorted(wanted), names
 
 
 def _insert_unless_retried(session: Session, row: dict) -> int | None:
@@ -241,18 +214,18 @@ def _insert_unless_retried(session: Session, row: dict) -> int | None:
     return conn.execute(stmt, row).scalar()
 
 
-def _check_new(session: Session, by: Principal, data: ActivityInput, *,
+def _check_new(session: Session, by: Principal, data: ActivityInput, p: Probe, *,
                today: date) -> tuple[int | None, int, _Checked]:
     """(organiser, credited organisation, checked content) of a new activity, or Invalid / Forbidden."""
     recorder_org = recording_org(by, data.on_behalf)
     organiser = data.organiser_org_id
     if organiser is not None and not (
-        is_within(session, recorder_org, organiser)
+        p.facts.is_within(recorder_org, organiser)
         or (data.on_behalf and by.can(session, organiser, *STAFF_ROLES))
     ):
         raise Invalid("组织单位只能是本级或上级政协", errors={"organiser_org_id": "组织单位不在范围内"})
     credited = organiser or recorder_org
-    return organiser, credited, _check(session, by, data, recorder_org=recorder_org, credited=credited,
+    return organiser, credited, _check(session, by, data, p, recorder_org=recorder_org, credited=credited,
                                        organiser=organiser, today=today)
 
 
@@ -286,9 +259,10 @@ def check_new_activity(session: Session, *, by: Principal, data: ActivityInput, 
     """The rules ``record_activity`` holds a new activity's content to, without writing: the form asks
     them before it decodes any photo, so an invalid submission costs no image work. A retry of a
     submission already recorded passes (``record_activity`` answers it with the first result)."""
-    if recorded_id(session, by.user_id, idempotency_key) is not None:
+    p = _probe(session, by, data, key=(idempotency_key or "").strip() or None, recorder_user_id=by.user_id)
+    if p.existing_id is not None:
         return
-    _organiser, _credited, checked = _check_new(session, by, data, today=today or today_cn())
+    _organiser, _credited, checked = _check_new(session, by, data, p, today=today or today_cn())
     if get_settings().quality_checks:
         try:
             _distinct_from(session, by, data, checked)
@@ -299,19 +273,26 @@ def check_new_activity(session: Session, *, by: Principal, data: ActivityInput, 
 
 def record_activity(session: Session, *, by: Principal, data: ActivityInput, idempotency_key: str,
                     photos: Sequence[photo_store.PreparedPhoto] = (), today: date | None = None) -> RecordResult:
-    """Record an activity once per idempotency key (a retry returns the original). Commits."""
+    """Record an activity once per idempotency key (a retry returns the original). Commits.
+
+    A new submission makes seven statements in its transaction (bench/submit.py counts them): the
+    probe (the key's earlier use, the duplicate check, the recorder's history and the cached facts'
+    version, app/activities/facts.py), the activity (``INSERT … ON CONFLICT DO NOTHING RETURNING``),
+    its values, its participants, the rollup's figures and stamps, and the audit row; one more for its
+    flags when it has any, and the duplicate look-ups only when something of its county and 实事 lies
+    within a day. Its answer is built from what the write holds (``RecordResult.answer``)."""
     key = (idempotency_key or "").strip()
     if not key or len(key) > 64:
         raise Invalid("缺少提交编号（Idempotency-Key），请刷新页面后重试", code="idempotency_key_missing")
     if len(photos) > photo_store.MAX_PHOTOS:
         raise Invalid(f"最多上传 {photo_store.MAX_PHOTOS} 张照片", errors={"photos": "照片太多"})
     request_hash = fingerprint(data, [p.digest for p in photos])
-    existing = _existing(session, by.user_id, key)
-    if existing is not None:
-        return _replayed(existing, request_hash)
+    p = _probe(session, by, data, key=key, recorder_user_id=by.user_id)
+    if p.existing_id is not None:
+        return _replayed(session.get(Activity, p.existing_id), request_hash)
 
     today = today or today_cn()
-    organiser, credited, checked = _check_new(session, by, data, today=today)
+    organiser, credited, checked = _check_new(session, by, data, p, today=today)
     checks = get_settings().quality_checks
     try:
         distinct, near = _distinct_from(session, by, data, checked) if checks else ([], [])
@@ -357,11 +338,14 @@ def record_activity(session: Session, *, by: Principal, data: ActivityInput, ide
     rollup.apply(session, [(None, rollup.Contribution(
         status=ActivityStatus.pending.value, credited_org_id=credited, county_id=checked.county_id,
         task_id=checked.task_id, month=yyyymm(data.occurred_on), values=checked.values,
-        members=frozenset(checked.participants)))])
-    audit(session, actor=by.actor, action="activity.create", target_type="activity", target_id=activity.id,
-          org_id=credited, after=_snapshot(activity, checked.values, checked.participants))
+        members=frozenset(checked.participants)))], lineage=p.facts.lineage)
+    audit_append(session, actor=by.actor, action="activity.create", target_type="activity", target_id=activity.id,
+                 org_id=credited, after=_snapshot(activity, checked.values, checked.participants))
     session.commit()
-    return RecordResult(activity, created=True, flags=flags)
+    answer = None if photos else new_read(activity, facts=p.facts, values=checked.values,
+                                          participants=checked.participant_names, site_name=p.site_name,
+                                          recorder_name=by.display_name, flags=flags)
+    return RecordResult(activity, created=True, flags=flags, answer=answer)
 
 
 def _write_details(session: Session, activity: Activity, values: dict[int, int], participants: list[int],
@@ -421,9 +405,9 @@ def correct_activity(session: Session, *, by: Principal, activity_id: int, data:
     recorder_org = by.member_org_id if not data.on_behalf else recording_org(by, True)
     if recorder_org is None:
         recorder_org = activity.credited_org_id
-    checked = _check(session, by, data, recorder_org=recorder_org, credited=activity.credited_org_id,
-                     organiser=activity.organiser_org_id, today=today, activity_id=activity.id,
-                     recorder_user_id=activity.recorder_user_id)
+    p = _probe(session, by, data, key=None, recorder_user_id=activity.recorder_user_id, exclude_id=activity.id)
+    checked = _check(session, by, data, p, recorder_org=recorder_org, credited=activity.credited_org_id,
+                     organiser=activity.organiser_org_id, today=today)
     existing_photos = session.scalar(select(func.count()).select_from(ActivityPhoto)
                                      .where(ActivityPhoto.activity_id == activity.id)) or 0
     if existing_photos + len(photos) > photo_store.MAX_PHOTOS:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from sqlalchemy import (
     bindparam,
@@ -87,13 +89,19 @@ def _parse_values_of(session: Session, task_id: int, raw: dict[int, str], *, org
                      recorder_user_id: int | None = None,
                      exclude_id: int | None = None) -> tuple[dict[int, int], dict[int, Row]]:
     """The stored values, and the task's indicators as rows (id, name, unit, kind, is_outcome, and
-    ``seen`` / ``top``: the recorder's verified values of it other than ``exclude_id``'s) for what follows.
-
-    At least one effort figure must be above zero; outcomes (成效) are optional and never make up for
-    one (a task with outcome indicators only needs any value)."""
+    ``seen`` / ``top``: the recorder's verified values of it other than ``exclude_id``'s) for what follows."""
     # Plain rows, not entities: parse_value reads only name, unit and kind.
     indicators = {i.id: i for i in _core(session).execute(_TASK_INDICATORS, {
         "task_id": task_id, "org_id": org_id, "user_id": recorder_user_id or 0, "exclude_id": exclude_id or 0})}
+    return parse_values(indicators, raw), indicators
+
+
+def parse_values(indicators: Mapping[int, Any], raw: dict[int, str]) -> dict[int, int]:
+    """The stored values of ``raw`` (indicator → typed text) for a 实事 whose indicators the
+    organisation works with are ``indicators`` (anything with id, name, unit, kind, is_outcome).
+
+    At least one effort figure must be above zero; outcomes (成效) are optional and never make up for
+    one (a task with outcome indicators only needs any value)."""
     unknown = set(raw) - set(indicators)
     if unknown:
         raise Invalid("有指标不属于所选实事，请刷新页面后重新填写", code="indicator_not_in_task")
@@ -112,4 +120,4 @@ def _parse_values_of(session: Session, task_id: int, raw: dict[int, str], *, org
     if not any(v > 0 for i, v in values.items() if i in effort):
         raise Invalid("请至少填写一项指标数值（成效为选填，不能代替工作指标）",
                       errors={"values": "请至少填写一项工作指标数值"})
-    return values, indicators
+    return values

@@ -15,7 +15,7 @@ figures with the recount (bulk loads end with it). ``python -m app rollup --chec
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
@@ -137,16 +137,23 @@ def touch(session: Session, units: Iterable[tuple[str, int]]) -> None:
     _bump(session.connection(), units)
 
 
-def apply(session: Session, changes: Iterable[tuple[Contribution | None, Contribution | None]]) -> None:
-    """Add ``after - before`` of each change to the rollup, in the session's transaction."""
+def apply(session: Session, changes: Iterable[tuple[Contribution | None, Contribution | None]], *,
+          lineage: Mapping[int, Sequence[int]] | None = None) -> None:
+    """Add ``after - before`` of each change to the rollup, in the session's transaction.
+
+    ``lineage``: each credited organisation with the ids above it, when the caller holds them already
+    (a submission checked its rules against the cached tree, app/activities/facts.py)."""
     changes = [(b, a) for b, a in changes if b != a]
     if not changes:
         return
     conn = session.connection()
     credited = {c.credited_org_id for pair in changes for c in pair if c is not None}
     ancestors: dict[int, list[int]] = defaultdict(list)
-    for descendant, ancestor in conn.execute(_ANCESTORS, {"ids": sorted(credited)}):
-        ancestors[descendant].append(ancestor)
+    if lineage is not None and credited <= set(lineage):
+        ancestors.update({org: list(lineage[org]) for org in credited})
+    else:
+        for descendant, ancestor in conn.execute(_ANCESTORS, {"ids": sorted(credited)}):
+            ancestors[descendant].append(ancestor)
 
     figures: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
     took_part: Counter[tuple[int, int]] = Counter()

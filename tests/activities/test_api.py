@@ -244,3 +244,20 @@ def test_openapi_documents_the_operations_and_their_errors(client):
     assert any(p["name"] == "Idempotency-Key" and p["in"] == "header" for p in post["parameters"])
     assert post["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].endswith("/ActivityRead")
     assert "/review" not in paths  # the office's pages are not part of the API
+
+
+def test_the_201_built_from_the_write_is_what_a_read_gives(client, world):
+    """The answer to a new submission is built from what the write held (no read); it must be the
+    very body a later GET of the activity gives: participants, names, values with an outcome, flags."""
+    outcome = f.outcomes(world.session, world.task)
+    _as(client, world, world.member_user)
+    body = _body(world, participant_member_ids=[world.colleague.id],
+                 values={str(world.count_ind.id): "3", str(world.money_ind.id): "12.5",
+                         **{str(i.id): "40" for i in outcome.values()}})
+    made = client.post(URL, json=body, headers={"Idempotency-Key": "same-as-read"})
+    assert made.status_code == 201, made.text
+    read = client.get(f"{URL}/{made.json()['id']}")
+    assert read.status_code == 200
+    assert made.json() == read.json()
+    assert made.json()["participants"] == sorted(made.json()["participants"]) and len(made.json()["participants"]) == 2
+    assert any(v["is_outcome"] for v in made.json()["values"])

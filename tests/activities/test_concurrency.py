@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import date
 
@@ -80,15 +81,16 @@ def test_a_copy_that_commits_between_the_probe_and_the_duplicate_check_is_the_an
                                  description="就业技能培训", values={f.indicators(s, task)[0].id: "2"})
             principal = build_principal(s, user, today=TODAY)
             first = record_activity(s, by=principal, data=data, idempotency_key="k-1", today=TODAY)
-        probe, missed = recording.recorded_id, []
+        probe, missed = recording.probe, []
 
-        def late_probe(session, user_id, key):  # the first probe runs before the copy committed
+        def late_probe(session, **asked):  # the first probe runs before the copy committed
+            found = probe(session, **asked)
             if not missed:
-                missed.append(key)
-                return None
-            return probe(session, user_id, key)
+                missed.append(asked["key"])
+                return dataclasses.replace(found, existing_id=None)
+            return found
 
-        monkeypatch.setattr(recording, "recorded_id", late_probe)
+        monkeypatch.setattr(recording, "probe", late_probe)
         with write_session(engine) as s:
             again = record_activity(s, by=principal, data=data, idempotency_key="k-1", today=TODAY)
         assert missed == ["k-1"] and (again.activity.id, again.created) == (first.activity.id, False)

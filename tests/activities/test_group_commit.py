@@ -1,0 +1,131 @@
+"""Group commit (SQLite) and no writer turn (PostgreSQL): ``app.db.run_write`` on real databases.
+
+Submissions that arrive together commit together, each in a savepoint of its own: a refused one and
+one that fails half-way through its writes fail alone, leave nothing behind, and the others land.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import date
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlmodel import Session
+
+from app.activities import recording
+from app.activities.schemas import ActivityInput
+from app.activities.service import record_activity
+from app.auth.service import build_principal
+from app.db import make_engine, migrate, run_write, write_engine, write_session
+from app.errors import Invalid
+from app.models import Activity, ActivityValue, AuditLog, GrantRole
+from app.rollup import service as rollup
+from app.seed.province import init_province
+from tests import factories as f
+from tests.activities.conftest import TODAY, YEAR
+from tests.conftest import temporary_database
+
+
+def _request() -> SimpleNamespace:
+    return SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace()))
+
+
+def test_submissions_arriving_together_commit_together_and_fail_alone(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'group.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        with write_session(engine) as s:
+            init_province(s, "53")
+            wuhua = f.org(s, "530102")
+            user = f.make_user(s, member=f.make_member(s, wuhua), grants=((GrantRole.member, wuhua),))
+            task = f.task(s, 3)
+            indicator = f.indicators(s, task)[0]
+            s.commit()
+            principal = build_principal(s, user, today=TODAY)
+            county, task_id, indicator_id = wuhua.id, task.id, indicator.id
+
+        def data(n: int, description: str = "就业技能培训") -> ActivityInput:
+            # Days apart: no submission is another's likely duplicate.
+            return ActivityInput(task_id=task_id, county_id=county, occurred_on=date(YEAR, 1 + n // 28, 1 + n % 28),
+                                 description=description, values={indicator_id: str(n + 1)})
+
+        real_append = recording.audit_append
+
+        def failing_append(session, **kw):  # fails after the activity, values and rollup rows are written
+            if "中途失败" in kw["after"]["description"]:
+                raise RuntimeError("disk trouble half-way")
+            return real_append(session, **kw)
+
+        monkeypatch.setattr(recording, "audit_append", failing_append)
+        request, write = _request(), Session(write_engine(engine))
+        inputs = [data(n) for n in range(20)] + [data(20, "x"), data(21, "中途失败的一次")]
+
+        async def submit_all() -> list:
+            async def one(n: int, body: ActivityInput):
+                read = Session(engine)
+                return await run_write(request, read, write, lambda s: record_activity(
+                    s, by=principal, data=body, idempotency_key=f"k-{n}", today=TODAY),
+                    lambda _r, result: result)
+            return await asyncio.gather(*(one(n, body) for n, body in enumerate(inputs)), return_exceptions=True)
+
+        results = asyncio.run(submit_all())
+        ok = [r for r in results if not isinstance(r, BaseException)]
+        assert len(ok) == 20 and all(r.created and r.answer is not None for r in ok)
+        assert isinstance(results[20], Invalid) and isinstance(results[21], RuntimeError)
+        batches = request.app.state.szt_group_commit
+        (commit,) = batches.values()
+        assert commit.written == 22 and commit.batches < 22  # they did not each take a transaction
+        with write_session(engine) as s:
+            assert s.scalar(select(func.count()).select_from(Activity)) == 20
+            assert s.scalar(select(func.count()).select_from(ActivityValue)) == 20
+            assert s.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "activity.create")) == 20
+            assert not s.scalar(select(func.count()).select_from(Activity).where(Activity.description.like("%中途%")))
+            assert rollup.check(s) == []  # the failed one's figures were rolled back with it
+    finally:
+        engine.dispose()
+
+
+def test_postgresql_runs_writers_side_by_side(tmp_path):
+    """No per-process writer turn on PostgreSQL: two use cases that each wait for the other both finish."""
+    with temporary_database("postgresql", tmp_path) as url:
+        engine = make_engine(url)
+        try:
+            barrier = threading.Barrier(2, timeout=10)
+
+            def use_case(s: Session) -> int:
+                s.execute(text("SELECT 1"))
+                barrier.wait()  # a turn of one would leave this waiting until the timeout
+                return 1
+
+            async def both() -> list:
+                request = _request()
+                return await asyncio.gather(*(run_write(request, Session(engine), Session(engine), use_case,
+                                                        lambda _r, n: n)
+                                              for _ in range(2)))
+
+            assert asyncio.run(both()) == [1, 1]
+        finally:
+            engine.dispose()
+
+
+@pytest.mark.parametrize("count", [1])
+def test_a_lone_submission_is_its_own_batch(tmp_path, count):
+    url = f"sqlite:///{tmp_path / 'alone.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    try:
+        request = _request()
+
+        async def go() -> int:
+            return await run_write(request, Session(engine), Session(write_engine(engine)),
+                                   lambda s: s.execute(text("SELECT 41")).scalar() + count, lambda _r, n: n)
+
+        assert asyncio.run(go()) == 42
+        (commit,) = request.app.state.szt_group_commit.values()
+        assert (commit.batches, commit.written) == (1, 1)
+    finally:
+        engine.dispose()

@@ -158,12 +158,19 @@ def is_watched(stmt: object, multiparams: Any = None, params: Any = None) -> boo
     return stmt.is_delete
 
 
+def note_write() -> None:
+    """This thread writes what principals are built from: every cache of the process reads the version
+    again now and after the session's commit. The listener below calls it for every SQLAlchemy statement;
+    a writer through raw driver calls (app/seed/bulk.py's COPY and executemany) calls it itself."""
+    _pending.dirty = True
+    changed_here()
+
+
 @event.listens_for(Engine, "before_execute")
 def _note_write(conn: Connection, clauseelement: object, multiparams: Any, params: Any,
                 execution_options: Any) -> None:
     if isinstance(clauseelement, UpdateBase) and is_watched(clauseelement, multiparams, params):
-        _pending.dirty = True
-        changed_here()
+        note_write()
 
 
 @event.listens_for(OrmSession, "after_commit")
@@ -173,4 +180,4 @@ def _note_commit(_session: OrmSession) -> None:
         changed_here()
 
 
-__all__ = ["CHECK_EVERY", "TTL", "WATCHED", "Entry", "PrincipalCache", "changed_here", "is_watched"]
+__all__ = ["CHECK_EVERY", "TTL", "WATCHED", "Entry", "PrincipalCache", "changed_here", "is_watched", "note_write"]

@@ -35,6 +35,7 @@ from typing import ClassVar
 from sqlalchemy import Connection, bindparam, select, text, update
 from sqlmodel import Session
 
+from app.auth import principals
 from app.auth.principal import Principal
 from app.clock import now_utc, today_cn
 from app.imports.base import (
@@ -306,6 +307,8 @@ class MembersKind(BaseKind):
     def commit(self, session: Session, by: Principal, plan: Plan) -> None:
         p: _Payload = plan.payload
         conn = session.connection()
+        # Grants and memberships go in through raw driver calls: signed-in callers' caches must hear of it.
+        principals.note_write()
         now = db_datetime(conn, now_utc())
         today = today_cn()
         # Terms and committees first: memberships refer to them.

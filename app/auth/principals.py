@@ -76,9 +76,10 @@ class PrincipalCache:
         self._seen_local = -1
         self._lock = threading.Lock()
 
-    def version(self, conn: Connection, now: datetime) -> str | None:
+    def version(self, session: OrmSession, now: datetime) -> str | None:
         """The database's principal version, read again when a second has passed (or the clock went
-        back) or when this process wrote what principals are built from; a new one drops every entry."""
+        back) or when this process wrote what principals are built from; a new one drops every entry.
+        Between reads nothing touches the session: a cached caller does not even begin its transaction."""
         checked = self._checked_at
         if (checked is not None and self._seen_local == _local_changes[0]
                 and timedelta(0) <= now - checked < CHECK_EVERY):
@@ -89,7 +90,7 @@ class PrincipalCache:
             if (checked is not None and self._seen_local == local
                     and timedelta(0) <= now - checked < CHECK_EVERY):
                 return self._version  # another request of this second read it meanwhile
-            version = conn.execute(_VERSION).scalar()
+            version = session.connection().execute(_VERSION).scalar()
             if version != self._version or local != self._seen_local:
                 self._entries.clear()
             self._version, self._checked_at, self._seen_local = version, now, local

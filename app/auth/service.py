@@ -277,7 +277,7 @@ def principal_for(session: Session, raw_token: str | None, *, ip: str = "", now:
     if cache is not None:
         # The version before the rows: a change landing in between leaves an entry that the next
         # version read drops, never one that outlives its change.
-        version, today = cache.version(session.connection(), now), now.astimezone(CN).date()
+        version, today = cache.version(session, now), now.astimezone(CN).date()
         entry = cache.get(sid, version, now, today)
         if entry is not None and entry.open_at(now):
             entry.last_seen_at = _signed_in(session, entry.principal, now, entry.last_seen_at)

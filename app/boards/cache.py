@@ -47,6 +47,8 @@ T = TypeVar("T")
 # Boards × periods × viewer kinds people actually open; a block is kept twice, ~20–60 KB as HTML and
 # ~5–20 KB compressed (as a deflate segment and as a whole gzip answer for htmx): ≤ ~25 MB in all.
 DEFAULT_SIZE = 256
+# A thread waiting for another's render of the same block looks again after this long at most.
+RENDER_WAIT_SECONDS = 60
 LEVEL = 6  # zlib's default: the per-request head and tail are a few KB, the block is compressed once
 # gzip's header (RFC 1952) as gzip.compress(mtime=0) writes it, OS "unknown": every process sends the
 # same bytes for the same page.
@@ -155,6 +157,7 @@ class BoardCache:
         self._clock = clock  # monotonic, not the wall clock: only durations matter here
         self._blocks: OrderedDict[BoardKey, Block] = OrderedDict()
         self._values: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+        self._rendering: dict[BoardKey, threading.Event] = {}  # set when the key's render ends
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -167,25 +170,46 @@ class BoardCache:
 
     def block(self, key: BoardKey, render: Callable[[], str]) -> Block:
         """The block of ``key``: kept, or ``render()``-ed now (outside the lock: a slow board must not
-        hold up the others), compressed and kept."""
-        now = self._clock()
-        with self._lock:
-            hit = self._blocks.get(key)
-            if hit is not None and now - hit.made_at < self.ttl:
+        hold up the others), compressed and kept.
+
+        One render per key at a time: a board of a big province takes seconds to compute, and the
+        viewers polling it all ask at once when its version moves. While one thread renders, the others
+        wait for its block — or, when the time-to-live has only run out (the figures are the same),
+        get the block kept so far at once."""
+        if self.ttl <= 0:  # nothing kept: every request renders (bench/boards.py's computed figures)
+            with self._lock:
+                self.misses += 1
+            html = render()
+            return Block.of(html, etag=block_etag(key, html), made_at=self._clock())
+        while True:
+            now = self._clock()
+            with self._lock:
+                hit = self._blocks.get(key)
+                if hit is not None and now - hit.made_at < self.ttl:
+                    self._blocks.move_to_end(key)
+                    self.hits += 1
+                    return hit
+                rendering = self._rendering.get(key)
+                if rendering is None:
+                    self._rendering[key] = threading.Event()
+                    self.misses += 1
+                    break
+                if hit is not None:  # out of its time, being renewed: the figures are this key's still
+                    self.hits += 1
+                    return hit
+            rendering.wait(RENDER_WAIT_SECONDS)  # then look again (a failed render leaves no block)
+        try:
+            html = render()
+            block = Block.of(html, etag=block_etag(key, html), made_at=now)
+            with self._lock:
+                self._blocks[key] = block
                 self._blocks.move_to_end(key)
-                self.hits += 1
-                return hit
-            self.misses += 1
-        html = render()
-        block = Block.of(html, etag=block_etag(key, html), made_at=now)
-        if self.ttl <= 0:
+                while len(self._blocks) > self.size:
+                    self._blocks.popitem(last=False)
             return block
-        with self._lock:
-            self._blocks[key] = block
-            self._blocks.move_to_end(key)
-            while len(self._blocks) > self.size:
-                self._blocks.popitem(last=False)
-        return block
+        finally:
+            with self._lock:
+                self._rendering.pop(key).set()
 
     def kept(self, key: Hashable, make: Callable[[], T]) -> T:
         """A small value the page around a block needs (the crumbs of an organisation), kept like a

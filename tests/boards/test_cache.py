@@ -385,3 +385,53 @@ def test_gzip_around_makes_one_stream_of_head_kept_block_and_tail():
     assert gzip.decompress(block.gz) == block.raw
     for head, tail in ((b"", b""), (b"<html><body>", b"</body></html>"), (os.urandom(4000), b"x" * 70_000)):
         assert gzip.decompress(gzip_around(head, block, tail)) == head + block.raw + tail
+
+
+def test_one_render_per_block_at_a_time_and_the_others_wait_or_get_the_one_kept_so_far():
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    clock = FakeClock()
+    cache = BoardCache(ttl_seconds=60, clock=clock)
+    started, release = threading.Event(), threading.Event()
+    renders: list[str] = []
+
+    def slow(text: str) -> Callable[[], str]:
+        def make() -> str:
+            renders.append(text)
+            started.set()
+            assert release.wait(10)
+            return text
+        return make
+
+    with ThreadPoolExecutor(6) as pool:
+        # A new version: the first asker renders, the others wait for its block.
+        first = pool.submit(cache.block, _key(1), slow("<p>v1</p>"))
+        assert started.wait(10)
+        waiting = [pool.submit(cache.block, _key(1), slow("<p>again</p>")) for _ in range(4)]
+        release.set()
+        blocks = {id(f.result(10)) for f in (first, *waiting)}
+        assert renders == ["<p>v1</p>"] and len(blocks) == 1
+
+        # The time-to-live ran out: one thread renews the block, the others get the kept one at once.
+        clock.t += 61
+        started.clear()
+        release.clear()
+        renewing = pool.submit(cache.block, _key(1), slow("<p>v1 renamed</p>"))
+        assert started.wait(10)
+        assert cache.block(_key(1), slow("<p>never</p>")).html() == "<p>v1</p>"
+        release.set()
+        assert renewing.result(10).html() == "<p>v1 renamed</p>"
+    assert renders == ["<p>v1</p>", "<p>v1 renamed</p>"]
+    assert cache.block(_key(1), slow("<p>never</p>")).html() == "<p>v1 renamed</p>"
+
+
+def test_a_failed_render_leaves_the_next_asker_to_render():
+    cache = BoardCache(ttl_seconds=60, clock=FakeClock())
+
+    def broken() -> str:
+        raise RuntimeError("database gone")
+
+    with pytest.raises(RuntimeError):
+        cache.block(_key(1), broken)
+    assert cache.block(_key(1), lambda: "<p>ok</p>").html() == "<p>ok</p>"

@@ -123,15 +123,15 @@ def _probe_statement() -> Any:
     member_name = select(Member.name).where(Member.id == bindparam("member_id")).scalar_subquery()
     head = select(literal(0).label("kind"), existing.label("a"), cast(nearby, Integer).label("b"),
                   site_county.label("c"), version.label("t1"), member_name.label("t2"), site_name.label("t3"))
-    # The recorder's own verified values of these indicators (app/quality/flags.py: the member's history),
-    # driven from ix_activity_recorder_user_id_status, never from all of an indicator's values.
+    # The recorder's own verified values of this 实事 (app/quality/flags.py: the member's history), driven
+    # from ix_activity_recorder_user_id_status: filtered by indicator ids instead, SQLite would walk every
+    # value of those indicators (ix_activity_value_indicator_id) — 1.7 ms against 0.17 ms on the bench.
     theirs = select(Activity.id).where(Activity.recorder_user_id == bindparam("user_id"),
                                        Activity.status == ActivityStatus.verified.value,
                                        Activity.id != bindparam("exclude_id"))
     history = (select(literal(1), ActivityValue.indicator_id, func.count(), func.max(ActivityValue.value),
                       null(), null(), null())
-               .where(ActivityValue.activity_id.in_(theirs),
-                      ActivityValue.indicator_id.in_(bindparam("indicator_ids", expanding=True)))
+               .where(ActivityValue.activity_id.in_(theirs), ActivityValue.task_id == bindparam("task_id"))
                .group_by(ActivityValue.indicator_id))
     return union_all(head, history)
 
@@ -140,8 +140,7 @@ _PROBE = _probe_statement()
 
 
 def probe(session: Session, *, user_id: int, key: str | None, county_id: int, task_id: int, occurred_on: date,
-          site_id: int | None, member_id: int | None, indicator_ids: list[int],
-          exclude_id: int | None = None) -> Probe:
+          site_id: int | None, member_id: int | None, exclude_id: int | None = None) -> Probe:
     """The submission's fast facts and the slow ones, in one round trip (the slow ones reloaded only
     when their version moved). Runs in the caller's transaction."""
     conn = _core(session)
@@ -150,7 +149,6 @@ def probe(session: Session, *, user_id: int, key: str | None, county_id: int, ta
         "day_before": occurred_on - timedelta(days=dup.NEAR_DAYS),
         "day_after": occurred_on + timedelta(days=dup.NEAR_DAYS),
         "site_id": site_id or 0, "member_id": member_id or 0, "exclude_id": exclude_id or 0,
-        "indicator_ids": indicator_ids,
     }).all()
     head = next(r for r in rows if r[0] == 0)
     history = {int(r[1]): (int(r[2]), int(r[3])) for r in rows if r[0] == 1 and r[2]}

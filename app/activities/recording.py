@@ -49,7 +49,6 @@ from app.models import (
     OrgLevel,
     ParticipantStatus,
 )
-from app.models.base import MAX_BIGINT
 from app.models.people import serving_on
 from app.orgs.service import subtrees_ids
 from app.quality import duplicates as dup
@@ -134,8 +133,7 @@ def _probe(session: Session, by: Principal, data: ActivityInput, *, key: str | N
            exclude_id: int | None = None) -> Probe:
     """The submission's facts in one statement (app/activities/facts.py)."""
     return probe(session, user_id=recorder_user_id, key=key, county_id=data.county_id, task_id=data.task_id,
-                 occurred_on=data.occurred_on, site_id=data.site_id, member_id=by.member_id,
-                 indicator_ids=sorted(i for i in data.values if 0 < i <= MAX_BIGINT), exclude_id=exclude_id)
+                 occurred_on=data.occurred_on, site_id=data.site_id, member_id=by.member_id, exclude_id=exclude_id)
 
 
 def _check(session: Session, by: Principal, data: ActivityInput, p: Probe, *, recorder_org: int, credited: int,

@@ -96,6 +96,15 @@ class PrincipalCache:
             self._version, self._checked_at, self._seen_local = version, now, local
             return version
 
+    def fresh_version(self, now: datetime) -> tuple[bool, str | None]:
+        """(True, the version) when it was read less than a second ago and nothing here wrote since —
+        what ``version`` would answer without a statement; (False, None) when a read is due."""
+        checked = self._checked_at
+        if (checked is not None and self._seen_local == _local_changes[0]
+                and timedelta(0) <= now - checked < CHECK_EVERY):
+            return True, self._version
+        return False, None
+
     def get(self, sid: str, version: str | None, now: datetime, today: date) -> Entry | None:
         entry = self._entries.get(sid)
         if entry is None:

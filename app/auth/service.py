@@ -297,6 +297,30 @@ def principal_for(session: Session, raw_token: str | None, *, ip: str = "", now:
     return principal
 
 
+def cached_principal(cache: PrincipalCache, raw_token: str | None, *, ip: str = "",
+                     now: datetime | None = None) -> Principal | None:
+    """``principal_for``'s answer when the cache gives it with no statement at all — the version read
+    less than a second ago, the session's entry open, no last-seen touch due, the member already
+    marked reached this month — else None (then ``principal_for`` decides, in a worker thread). Safe
+    on the event loop: it touches no database (app/deps.py ``get_principal``)."""
+    if not raw_token:
+        return None
+    now = now or now_utc()
+    fresh, version = cache.fresh_version(now)
+    if not fresh:
+        return None
+    entry = cache.get(token_hash(raw_token), version, now, now.astimezone(CN).date())
+    if entry is None or not entry.open_at(now) or now - entry.last_seen_at >= TOUCH_EVERY:
+        return None
+    principal = entry.principal
+    if principal.member_id is not None:
+        from app.rollup import reach
+
+        if not reach.remembered(principal.member_id, now):
+            return None
+    return principal if principal.ip == ip else replace(principal, ip=ip)
+
+
 def _signed_in(session: Session, principal: Principal, now: datetime, last_seen_at: datetime) -> datetime:
     """A request made in this session: last seen moved (at most every ``TOUCH_EVERY``), the member
     marked reached this month (once per process). Returns the session's last-seen time now."""

@@ -115,6 +115,11 @@ def forget() -> None:
         _memory_month = 0
 
 
+def remembered(member_id: int, now: datetime) -> bool:
+    """This process already marked the member reached in ``now``'s month (nothing to write)."""
+    return _remembered(member_id, month_of(now))
+
+
 def mark_signed_in(session: Session, member_id: int, now: datetime) -> None:
     """A request made while signed in: mark the member reached this month, once.
 
@@ -145,4 +150,4 @@ def mark_login(session: Session, member_id: int | None, now: datetime) -> None:
         _remember(member_id, month_of(now))
 
 
-__all__ = ["forget", "mark", "mark_login", "mark_signed_in", "month_of", "since"]
+__all__ = ["forget", "mark", "mark_login", "mark_signed_in", "month_of", "remembered", "since"]

@@ -136,3 +136,22 @@ def test_timeouts_apply_to_a_cached_session(session, clock):
     session.refresh(row)
     assert row.last_seen_at == later
     assert service.principal_for(session, raw, cache=cache, now=later + idle - timedelta(seconds=1)) is not None
+
+
+def test_a_cached_caller_is_answered_without_the_database_until_a_read_is_due(session, clock):
+    """``cached_principal`` is what runs on the event loop (app/deps.py): it answers from the cache or
+    says it cannot (None) — then, when the version's second is up, the worker thread reads again."""
+    clock.freeze(clock.now())
+    user = f.persona(session, "member")
+    row, raw = service.start_session(session, user=user, ip="testclient", user_agent="pytest")
+    session.flush()
+    with _client(session) as a:
+        _sign_in(a, raw, row.csrf_token)
+        assert service.cached_principal(PrincipalCache(), raw, ip="testclient") is None  # nothing loaded yet
+        assert a.get("/account").status_code == 200
+        cache = a.app.state.szt_principals
+        hit = service.cached_principal(cache, raw, ip="testclient")
+        assert hit is not None and hit.user_id == user.id and hit.csrf_token == row.csrf_token
+        assert service.cached_principal(cache, "another-token", ip="testclient") is None
+        clock.freeze(clock.now() + timedelta(seconds=1))
+        assert service.cached_principal(cache, raw, ip="testclient") is None  # the version read is due

@@ -44,9 +44,13 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def _load_demo(activities: int, seed: int) -> None:
+    from sqlmodel import Session
+
+    from app.seed.bulk import loading_connection
     from app.seed.demo import load_demo
 
-    with write_session() as s:
+    # Only ever an empty database (checked by the callers): loaded in the bulk modes of app/seed/bulk.py.
+    with loading_connection(get_engine()) as conn, Session(bind=conn, expire_on_commit=False) as s:
         result = load_demo(s, activities=activities, seed=seed)
         s.commit()
     for line in result.summary_lines():

@@ -432,28 +432,36 @@ def _recount_figures(conn: Connection) -> dict[tuple, tuple[int, int]]:
     # The one place outside app/orgs/service.py that reads the closure table itself (documented in
     # docs/ARCHITECTURE.md): the recount is a handful of set-based GROUP BYs over every activity, written
     # against the tables' columns so that it stays independent of the incremental path it checks.
+    # First per (credited organisation, county, month, task, indicator) — one pass over the activities
+    # and their values —, then those sums per ancestor of the credited organisation and per county:
+    # the closure multiplies the few grouped rows, not the millions of raw ones.
     a, v, c = Activity.__table__.c, ActivityValue.__table__.c, OrgClosure.__table__.c
     month = _month_of(conn, a.occurred_on)
     is_verified = a.status == ActivityStatus.verified.value
     is_pending = a.status == ActivityStatus.pending.value
 
     def both(amount):  # noqa: ANN001, ANN202 - the verified and the pending sum of ``amount``
-        return (func.sum(case((is_verified, amount), else_=0)),
-                func.sum(case((is_pending, amount), else_=0)))
+        return (func.sum(case((is_verified, amount), else_=0)).label("verified"),
+                func.sum(case((is_pending, amount), else_=0)).label("pending"))
 
-    parts = []
-    for scope, unit, joins in (("org", c.ancestor_id, True), ("place", a.county_id, False)):
-        base = select(literal(scope).label("scope"), unit.label("unit_id"), month.label("month"),
-                      a.task_id, v.indicator_id, *both(v.value)).select_from(Activity.__table__)
-        count = select(literal(scope).label("scope"), unit.label("unit_id"), month.label("month"),
-                       a.task_id, literal(COUNT).label("indicator_id"), *both(literal(1))).select_from(
-            Activity.__table__)
-        base = base.join(ActivityValue.__table__, v.activity_id == a.id)
-        if joins:
-            base = base.join(OrgClosure.__table__, c.descendant_id == a.credited_org_id)
-            count = count.join(OrgClosure.__table__, c.descendant_id == a.credited_org_id)
-        parts.append(base.where(a.status.in_(COUNTED)).group_by(unit, month, a.task_id, v.indicator_id))
-        parts.append(count.where(a.status.in_(COUNTED)).group_by(unit, month, a.task_id))
+    keys = (a.credited_org_id.label("org_id"), a.county_id.label("county_id"), month.label("month"),
+            a.task_id.label("task_id"))
+    by_credit = union_all(
+        select(*keys, v.indicator_id.label("indicator_id"), *both(v.value)).select_from(Activity.__table__)
+        .join(ActivityValue.__table__, v.activity_id == a.id).where(a.status.in_(COUNTED))
+        .group_by(a.credited_org_id, a.county_id, month, a.task_id, v.indicator_id),
+        select(*keys, literal(COUNT).label("indicator_id"), *both(literal(1))).select_from(Activity.__table__)
+        .where(a.status.in_(COUNTED)).group_by(a.credited_org_id, a.county_id, month, a.task_id),
+    ).cte("by_credit")
+    b = by_credit.c
+    sums = (func.sum(b.verified), func.sum(b.pending))
+    parts = [
+        select(literal("org").label("scope"), c.ancestor_id.label("unit_id"), b.month, b.task_id, b.indicator_id,
+               *sums).select_from(by_credit.join(OrgClosure.__table__, c.descendant_id == b.org_id))
+        .group_by(c.ancestor_id, b.month, b.task_id, b.indicator_id),
+        select(literal("place").label("scope"), b.county_id.label("unit_id"), b.month, b.task_id, b.indicator_id,
+               *sums).group_by(b.county_id, b.month, b.task_id, b.indicator_id),
+    ]
     # 汇总录入 (history_entry): verified amounts of the organisation and its ancestors, and of a
     # county by place; no activity count.
     h, o = HistoryEntry.__table__.c, Organisation.__table__.c
@@ -525,7 +533,8 @@ class Recount:
 
 def recount(conn: Connection, years: set[int] | None = None) -> Recount:
     years = wanted_years(conn) if years is None else years
-    return Recount(_recount_figures(conn), _recount_months(conn), _recount_counters(conn, years), years)
+    months = _recount_months(conn)  # once: the counters are made from the same raw participation
+    return Recount(_recount_figures(conn), months, _recount_counters(conn, years, months=months.keys()), years)
 
 
 def stored(conn: Connection, years: set[int]) -> Recount:

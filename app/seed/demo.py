@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from itertools import accumulate
+from typing import TypeVar
 
 from sqlalchemy import Connection, func, select, text, update
 from sqlmodel import Session
@@ -51,14 +52,16 @@ from app.models import (
 )
 from app.models.meta import DEMO_KEY
 from app.rollup import service as rollup
-from app.seed.bulk import bulk_insert, db_date, db_datetime, next_id, sync_sequence
+from app.seed.bulk import bulk_insert, db_date, db_datetime, indexes_deferred, next_id, sync_sequence
 from app.seed.province import init_province
+
+_T = TypeVar("_T")
 
 DEMO_PASSWORD = "demo2026"
 DEMO_PROVINCE = "53"
 KEY_COUNTY_COUNT = 57
 MEMBER_TARGET = 30_000
-ACTIVITY_CHUNK = 20_000
+ACTIVITY_CHUNK = 50_000
 COLLECTION_DAYS = 10  # days after a quarter ends before the province closes it
 # 动员面 was tracked from this many months before today's month: the year's periods show
 # 「自X年X月起统计」, the recent months a full 动员面. Each month a member who recorded an activity
@@ -912,6 +915,14 @@ class _DemoBuilder:
         ctx = _ActivityContext(self, days)
         self.favourites = ctx.favourite  # member index -> their favourite task (the 活动小组 form around one)
         activity_id = next_id(conn, "activity")
+        with indexes_deferred(conn, ("activity", "activity_value", "activity_participant")):
+            self._activity_rows(count, plan, visits, recorders, ctx, place_pick, totals, activity_id)
+        return totals
+
+    def _activity_rows(self, count: int, plan: list, visits: list[_Visit], recorders: list[int],
+                       ctx: _ActivityContext, place_pick: dict, totals: dict, activity_id: int) -> None:
+        """The activities' rows, in chunks: one statement per table and chunk."""
+        conn = self.conn
         for chunk in range(0, count, ACTIVITY_CHUNK):
             a_rows, v_rows, p_rows = [], [], []
             for day, is_visit, n in plan[chunk:chunk + ACTIVITY_CHUNK]:
@@ -927,7 +938,6 @@ class _DemoBuilder:
                 conn, "activity_participant", ("activity_id", "member_id"), p_rows
             )
             self.progress(f"活动 {self.result.activities:,} / {count:,} 条 …")
-        return totals
 
     def _link_visits(self, count: int, days: list[date]) -> list[_Visit]:
         """Linked leaders' own activities in their linked county, spread over each link's span in the window.
@@ -1076,12 +1086,19 @@ VERIFIED, RETURNED, WITHDRAWN, PENDING = (s.value for s in (
 
 
 class _ActivityContext:
-    """Per-activity generation with everything precomputed: this loop runs up to a million times."""
+    """Per-activity generation with everything precomputed: this loop runs up to five million times.
+
+    The draws are the ``random.Random`` methods' own, spelled out (the demo's rows are what the seed
+    makes them, draw for draw): ``randint(a, b)`` is ``a + below(b - a + 1)``, ``randrange(a, b)`` is
+    ``a + below(b - a)``, ``choice(s)`` is ``s[below(len(s))]`` and ``choices(p, cum_weights=c)[0]``
+    is :meth:`pick`."""
 
     def __init__(self, builder: _DemoBuilder, days: list[date]) -> None:
         conn = builder.conn
         self.b = builder
         self.rng = builder.rng
+        self.random = builder.rng.random
+        self.below: Callable[[int], int] = builder.rng._randbelow  # type: ignore[attr-defined]
         self.db_days = [db_date(conn, d) for d in days]
         # Midnight in Beijing of each day of the window (and a fortnight after), in UTC.
         base = datetime.combine(days[0], dtime(0, 0), CN).astimezone(UTC)
@@ -1091,8 +1108,13 @@ class _ActivityContext:
         self.closed = [d.year * 100 + d.month in builder.closed for d in days]
         self.favourite: dict[int, int] = {}
         # 成效 are drawn from a stream of their own, seeded from the main one's state without drawing
-        # from it: the rest of the demo stays what the seed made it.
-        self.outcome_rng = random.Random(hash(builder.rng.getstate()))
+        # from it: the rest of the demo stays what the seed made it. The state's integers only: the
+        # whole state holds None, whose hash changes from one process to the next before Python 3.12.
+        self.outcome_rng = random.Random(hash(builder.rng.getstate()[1]))
+
+    def pick(self, population: Sequence[_T], cum: Sequence[float]) -> _T:
+        """``rng.choices(population, cum_weights=cum)[0]``, without building a list."""
+        return population[bisect_right(cum, self.random() * (cum[-1] + 0.0), 0, len(population) - 1)]
 
     def stamp(self, day: int, seconds: int) -> datetime:
         """A timestamp ``seconds`` after Beijing midnight of ``day``, never after now."""
@@ -1100,10 +1122,11 @@ class _ActivityContext:
         return min(self.b.now, value)
 
     def db(self, value: datetime | None) -> datetime | str | None:
-        """``db_datetime`` without its time-zone conversion: every value here is already UTC."""
+        """``db_datetime`` without its time-zone conversion: every value here is already UTC (the
+        aware form's text up to its ``+00:00``)."""
         if value is None or not self.sqlite:
             return value
-        return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+        return value.isoformat(" ", "microseconds")[:26]
 
     def away(self, member: int, county_id: int, day: int) -> bool:
         """Whether a linked leader keeps out of the county on that day (see ``_link_visits``)."""
@@ -1112,16 +1135,15 @@ class _ActivityContext:
 
     def place(self, org: _Org, recorder: int, day: int, place_pick: dict) -> _Org:
         """Where: county members mostly at home; others in their prefecture or anywhere."""
-        rng = self.rng
-        if org.level is OrgLevel.county and rng.random() < 0.85:
+        if org.level is OrgLevel.county and self.random() < 0.85:
             county = org
         else:
             counties, cum = place_pick[org.id if org.level is not OrgLevel.county else org.parent_id]
-            county = rng.choices(counties, cum_weights=cum)[0]
+            county = self.pick(counties, cum)
         if self.away(recorder, county.id, day):
             counties, cum = place_pick[org.id if org.level is not OrgLevel.county else org.parent_id]
             for _ in range(20):
-                county = rng.choices(counties, cum_weights=cum)[0]
+                county = self.pick(counties, cum)
                 if not self.away(recorder, county.id, day):
                     break
             else:
@@ -1133,7 +1155,7 @@ class _ActivityContext:
         p_rows: list, totals: dict, visit: _Visit | None = None,
     ) -> None:
         """Append the rows of one activity (of a linked leader in the linked county, for a ``visit``)."""
-        rng, b = self.rng, self.b
+        rng, b, rand, below = self.rng, self.b, self.random, self.below
         member = b.members[recorder]
         org = b.orgs[member.org_id]
         others: list[int] = []
@@ -1141,24 +1163,26 @@ class _ActivityContext:
         credited = org.id
         if visit is None:
             county = self.place(org, recorder, day, place_pick)
-            site = rng.choice(county.sites) if county.sites and rng.random() < 0.5 else None
+            sites = county.sites
+            site = sites[below(len(sites))] if sites and rand() < 0.5 else None
             # Who: about one in seven is a joint activity organised by the recorder's organisation or its parent.
-            if rng.random() < 0.15 and len(org.active) > 3:
-                picked = rng.sample(org.active, min(rng.randint(2, 12) + 1, len(org.active)))
+            if rand() < 0.15 and len(org.active) > 3:
+                picked = rng.sample(org.active, min(2 + below(11) + 1, len(org.active)))
                 others = [i for i in picked if i != recorder][: len(picked) - 1]
-                organiser = org.parent_id if org.parent_id and rng.random() < 0.3 else org.id
+                organiser = org.parent_id if org.parent_id and rand() < 0.3 else org.id
                 credited = organiser
         else:
             # Mostly at the linked site; a county link anywhere in the county.
             county = visit.county
-            if visit.site and rng.random() < 0.8:
+            if visit.site and rand() < 0.8:
                 site = visit.site
             else:
-                site = rng.choice(county.sites) if county.sites and rng.random() < 0.5 else None
+                sites = county.sites
+                site = sites[below(len(sites))] if sites and rand() < 0.5 else None
             # Half the time the leader takes members of the county along, organised by the leader's own
             # organisation: the county lies in its subtree, so they may take part (as recording allows).
-            if rng.random() < 0.5 and county.active:
-                others = [i for i in rng.sample(county.active, min(rng.randint(1, 6), len(county.active)))
+            if rand() < 0.5 and county.active:
+                others = [i for i in rng.sample(county.active, min(1 + below(6), len(county.active)))
                           if i != recorder]
                 organiser = credited = org.id
         if b.away:
@@ -1167,31 +1191,35 @@ class _ActivityContext:
         pick = b.task_pick[credited]
         task = self.favourite.get(recorder)
         if task is None:
-            task = self.favourite[recorder] = rng.choices(pick.ids, cum_weights=pick.cum)[0]
-        if task not in pick.indicators or rng.random() < 0.4:
-            task = rng.choices(pick.ids, cum_weights=pick.cum)[0]
+            task = self.favourite[recorder] = self.pick(pick.ids, pick.cum)
+        if task not in pick.indicators or rand() < 0.4:
+            task = self.pick(pick.ids, pick.cum)
         indicators = pick.indicators[task]
         # Logged the same day or up to three days later, in office hours or the evening.
-        submitted_day = min(day + rng.randint(0, 3), self.now_day)
-        submitted = self.stamp(submitted_day, rng.randrange(9 * 3600, 21 * 3600))
+        submitted_day = min(day + below(4), self.now_day)
+        submitted = self.stamp(submitted_day, 9 * 3600 + below(12 * 3600))
         status, reason, reviewer, reviewed = self._review(
             day, submitted_day, submitted, credited, verified=visit is not None and visit.verified)
         # Usually every figure of the task; sometimes only some of them.
-        if len(indicators) > 1 and rng.random() < 0.15:
-            indicators = sorted(rng.sample(indicators, rng.randint(1, len(indicators) - 1)))
+        if len(indicators) > 1 and rand() < 0.15:
+            indicators = sorted(rng.sample(indicators, 1 + below(len(indicators) - 1)))
+        counted = status == VERIFIED
         for indicator_id, is_money in indicators:
             value = _money_value(rng) if is_money else _count_value(rng)
             v_rows.append((activity_id, indicator_id, task, value))
-            if status == VERIFIED:
+            if counted:
                 totals[(credited, indicator_id)] += value
         # 成效 (optional): filled in on a share of the activities, never counted toward the targets.
-        v_rows.extend((activity_id, ind, task, value)
-                      for ind, value in _outcome_values(self.outcome_rng, pick.outcomes.get(task, ())))
+        outcomes = pick.outcomes.get(task)
+        if outcomes:
+            v_rows.extend((activity_id, ind, task, value) for ind, value in _outcome_values(self.outcome_rng, outcomes))
         # The recorder's account, or the 助推办's when it logged the activity for its members (代录).
-        user = org.staff_user_id if rng.random() < 0.03 else member.user_id
+        user = org.staff_user_id if rand() < 0.03 else member.user_id
         if user == member.user_id and submitted >= b.reach_from:  # signed in to record it: reached
             key = (member.id, yyyymm(submitted.astimezone(CN).date()))
-            b.signed_in[key] = min(submitted, b.signed_in.get(key, submitted))
+            seen = b.signed_in.get(key)
+            if seen is None or submitted < seen:
+                b.signed_in[key] = submitted
         p_rows.append((activity_id, member.id))
         for i in others:
             p_rows.append((activity_id, b.members[i].id))
@@ -1202,7 +1230,7 @@ class _ActivityContext:
         where = f"到挂联{'点' if visit.site else '县'}" if visit else "在"
         description = (
             f"{who}{where}{county.division}{place}开展{b.task_short[task]}活动，"
-            f"{DESCRIPTION_ENDINGS[rng.randrange(len(DESCRIPTION_ENDINGS))]}。"
+            f"{DESCRIPTION_ENDINGS[below(len(DESCRIPTION_ENDINGS))]}。"
         )
         a_rows.append((
             activity_id, user, credited, organiser, task, county.id, site, self.db_days[day], description,
@@ -1214,8 +1242,8 @@ class _ActivityContext:
         self, day: int, submitted_day: int, submitted: datetime, credited: int, *, verified: bool = False,
     ):
         """Status by age: old or closed-month items are decided; recent ones are often pending."""
-        rng, b = self.rng, self.b
-        r = rng.random()
+        rand, below, b = self.random, self.below, self.b
+        r = rand()
         if verified:
             status = VERIFIED
         elif self.now_day - day > 45 or self.closed[day]:
@@ -1226,11 +1254,11 @@ class _ActivityContext:
             return status, None, None, None
         # The credited organisation's 助推办 verifies, sometimes its parent's.
         org = b.orgs[credited]
-        reviewer_org = org.parent_id if org.parent_id and rng.random() < 0.2 else credited
+        reviewer_org = org.parent_id if org.parent_id and rand() < 0.2 else credited
         reviewer = b.orgs[reviewer_org].staff_user_id
-        reviewed_day = min(submitted_day + rng.randint(1, 10), self.now_day)
-        reviewed = max(submitted, self.stamp(reviewed_day, rng.randrange(9 * 3600, 18 * 3600)))
-        reason = RETURN_REASONS[rng.randrange(len(RETURN_REASONS))] if status == RETURNED else None
+        reviewed_day = min(submitted_day + 1 + below(10), self.now_day)
+        reviewed = max(submitted, self.stamp(reviewed_day, 9 * 3600 + below(9 * 3600)))
+        reason = RETURN_REASONS[below(len(RETURN_REASONS))] if status == RETURNED else None
         return status, reason, reviewer, reviewed
 
 

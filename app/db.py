@@ -180,7 +180,7 @@ def _writer_turn(request: Request) -> anyio.CapacityLimiter:
     return limiter
 
 
-async def run_write(request: Request, read: Session, session: Session, use_case: Callable[[Session], T],
+async def run_write(request: Request, read: Session, session: Session | None, use_case: Callable[[Session], T],
                     answer: Callable[[Session, T], R]) -> R:
     """Run one write use case, then ``answer(read, result)`` once it is durable.
 
@@ -194,12 +194,18 @@ async def run_write(request: Request, read: Session, session: Session, use_case:
     ``answer`` reads what the response shows through the read session, with a fresh snapshot, in the
     same worker-thread call (each hop to the thread pool costs more than those few reads); both
     sessions give their connections back before this returns. ``session`` names the database
-    (its engine); in a batch the use case gets a session of the batch's connection instead.
+    (its engine); in a batch the use case gets a session of the batch's connection instead. None:
+    the read session's database (a hot route then needs no write-session dependency at all).
     """
     end_read(read)
-    bind = session.get_bind()
+    if session is None and not isinstance(read.get_bind(), Engine):
+        session = read  # the tests' one connection
+    bind = session.get_bind() if session is not None else write_engine(read.get_bind())
     if isinstance(bind, Engine) and is_sqlite(bind):
         return await group_commit(request, bind).submit(use_case, answer, read)
+    own = session is None
+    if session is None:
+        session = Session(bind, expire_on_commit=False)
 
     def work() -> R:
         try:
@@ -207,6 +213,9 @@ async def run_write(request: Request, read: Session, session: Session, use_case:
         except BaseException:
             _release(session)
             raise
+        finally:
+            if own:
+                session.close()
         try:
             return answer(read, result)
         finally:

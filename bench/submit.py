@@ -64,7 +64,7 @@ from databases import throwaway  # bench/ is not a package
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "bench-password-2026"
-BOUNDS = {"rps": 600.0, "p99_ms": 100.0, "flags_cost_pct": 10.0}
+BOUNDS = {"rps": 600.0, "p99_ms": 100.0, "flags_cost_pct": 10.0, "rollup_cost_pct": 10.0, "floor_ratio": 0.16}
 CSRF_IN_PAGE = re.compile(r'"X-CSRF-Token": "([^"]+)"')
 
 
@@ -247,16 +247,20 @@ def main() -> int:
     p.add_argument("--switch-interval", type=float, default=0.0, metavar="SECONDS",
                    help="run the server with sys.setswitchinterval(SECONDS) (an experiment; default: Python's 0.005)")
     p.add_argument("--no-rollup", action="store_true",
-                   help="run the server without maintaining the boards' rollup (an experiment: its cost)")
+                   help="add a server that does not maintain the boards' rollup (flags on), measured in turn "
+                        "with the others: what keeping the rollup costs the write path (bound ≤ 10 %%)")
+    p.add_argument("--no-floor", action="store_true",
+                   help="leave out bench/floor_apps.py's FastAPI floor (by default measured in turn with the "
+                        "application, the same client and bodies: the app/floor ratio, bound ≥ 0.16)")
     p.add_argument("--profile", metavar="FILE",
                    help="sample the server with py-spy during the run (raw stacks holding the GIL) into FILE")
     args = p.parse_args()
     if args.workers < 1:
         p.error("--workers must be at least 1")
-    if (args.switch_interval or args.no_rollup) and (args.workers > 1 or args.serve):
-        p.error("--switch-interval and --no-rollup patch one uvicorn process: not with --workers > 1 or --serve")
-    if args.profile and args.flags == "both":
-        p.error("--profile samples one server: use it with --flags on or --flags off")
+    if (args.switch_interval or args.no_rollup) and args.serve:
+        p.error("--switch-interval and --no-rollup patch the uvicorn command: not with --serve")
+    if args.profile and (args.flags == "both" or args.no_rollup or not args.no_floor):
+        p.error("--profile samples one server: use it with --flags on or off and --no-floor")
     if args.rounds < 1:
         p.error("--rounds must be at least 1")
 
@@ -282,9 +286,11 @@ def start_server(args: argparse.Namespace, tmp: Path, url: str, flags: str) -> t
     """A server with the quality checks ``flags`` (on / off); (process, base URL, log) once it answers."""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
+    if flags == "floor":
+        return start_floor(tmp, port)
     log_path = tmp / f"server-flags-{flags}.log"
     env = {**os.environ, "DATABASE_URL": url, "SZT_UPLOAD_DIR": str(tmp / "uploads"), "SZT_LOG_FORMAT": "text",
-           "SZT_QUALITY_CHECKS": "1" if flags == "on" else "0"}
+           "SZT_QUALITY_CHECKS": "0" if flags == "off" else "1"}
     env.pop("SZT_RATE_LIMIT_BACKEND", None)  # the default (database), as deployed
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     if args.workers > 1 and not args.serve:  # what `serve --workers N` does (app/ops/metrics.py)
@@ -294,8 +300,8 @@ def start_server(args: argparse.Namespace, tmp: Path, url: str, flags: str) -> t
         prelude = ""
         if args.switch_interval:
             prelude += f"import sys; sys.setswitchinterval({args.switch_interval}); "
-        if args.no_rollup:  # an experiment: what keeping the boards' rollup costs the write path
-            prelude += "import app.rollup.service as r; r.apply = lambda session, changes: None; "
+        if flags == "no-rollup":  # what keeping the boards' rollup costs the write path
+            prelude += "import app.rollup.service as r; r.apply = lambda *a, **k: None; "
         if args.serve:
             command = ["-m", "app", "serve", "--no-demo", "--host", "127.0.0.1", "--port", str(port),
                        "--workers", str(args.workers)]
@@ -316,6 +322,53 @@ def start_server(args: argparse.Namespace, tmp: Path, url: str, flags: str) -> t
                 server.kill()
                 raise
             time.sleep(0.2)
+
+
+def start_floor(tmp: Path, port: int) -> tuple[subprocess.Popen, str, Path]:
+    """bench/floor_apps.py's FastAPI floor (a pydantic body, one SQLite row per request in a BEGIN
+    IMMEDIATE transaction, WAL, synchronous=FULL) on one uvicorn worker, as bench/floor.py runs it."""
+    base = f"http://127.0.0.1:{port}"
+    log_path = tmp / "server-floor.log"
+    env = {**os.environ, "FLOOR_DB": str(tmp / "floor.db")}
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "floor_apps:fastapi", "--host", "127.0.0.1", "--port", str(port),
+             "--workers", "1", "--no-access-log", "--log-level", "warning"],
+            cwd=ROOT / "bench", env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return server, base, log_path
+        except OSError as exc:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise SystemExit("the floor server did not start:\n" + log_path.read_text()) from exc
+            time.sleep(0.2)
+
+
+def floor_rows(tmp: Path) -> int:
+    import sqlite3
+
+    path = tmp / "floor.db"
+    if not path.exists():
+        return 0
+    with sqlite3.connect(path) as conn:
+        return conn.execute("SELECT count(*) FROM submission").fetchone()[0]
+
+
+STATEMENTS = re.compile(r"^szt_db_statement_duration_seconds_count(?:\{[^}]*\})?\s+([0-9.e+]+)", re.MULTILINE)
+
+
+def statements_so_far(base: str) -> float | None:
+    """The server's own count of SQL statements (every cursor execute: app/ops/metrics.py), summed over
+    its workers; None when /metrics cannot be read."""
+    try:
+        text_ = urllib.request.urlopen(base + "/metrics", timeout=10).read().decode()
+    except OSError:
+        return None
+    found = STATEMENTS.findall(text_)
+    return sum(float(n) for n in found) if found else None
 
 
 def stop_server(server: subprocess.Popen) -> None:
@@ -356,7 +409,8 @@ def measure(args: argparse.Namespace, tmp: Path, url: str) -> int:
     print(f"  ready in {time.perf_counter() - started:.1f} s; {len(people)} member accounts, "
           f"{len(bodies):,} distinct submissions prepared", flush=True)
 
-    modes = ["on", "off"] if args.flags == "both" else [args.flags]
+    modes = (["on", "off"] if args.flags == "both" else [args.flags]) + (["no-rollup"] if args.no_rollup else []) \
+        + ([] if args.no_floor else ["floor"])
     servers: dict[str, tuple[subprocess.Popen, str, Path]] = {}
     runs: list[dict] = []
     try:
@@ -368,7 +422,7 @@ def measure(args: argparse.Namespace, tmp: Path, url: str) -> int:
         supply = Supply(bodies, logins, people)
         print(f"server(s): {workers_label(args)}, quality checks {' and '.join(modes)} "
               f"({', '.join(servers[m][1] for m in modes)}), {len(logins)} accounts logged in", flush=True)
-        rounds = args.rounds if args.flags == "both" else 1
+        rounds = args.rounds if len(modes) > 1 else 1
         for r in range(rounds):
             for mode in (modes if r % 2 == 0 else modes[::-1]):
                 runs.append(one_run(args, tmp, url, servers[mode], supply, mode, r + 1))
@@ -379,27 +433,56 @@ def measure(args: argparse.Namespace, tmp: Path, url: str) -> int:
     print(f"\nPOST /api/v1/activities — {label}, {args.connections} connections, {args.seconds} s runs, "
           f"{workers_label(args)}, {args.activities:,} demo activities"
           + (f", switch interval {args.switch_interval * 1000:g} ms" if args.switch_interval else ""))
-    print("| flags | round | requests/s | p50 | p95 | p99 | errors | rows / accepted | server CPU | "
-          "CPU per submission | load before |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| server | round | requests/s | p50 | p95 | p99 | errors | rows / accepted | server CPU | "
+          "CPU per submission | statements per submission | load before |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for x in runs:
+        stmts = "–" if x["statements"] is None else f"{x['statements']:.2f}"
         print(f"| {x['flags']} | {x['round']} | {x['rps']:.1f} | {x['p50']:.0f} ms | {x['p95']:.0f} ms | "
               f"{x['p99']:.0f} ms | {x['errors']} | {x['rows']:,} / {x['accepted']:,} | {x['server_cpu']:.0f} % | "
-              f"{x['cpu_ms']:.2f} ms | {x['load']:.2f} |")
+              f"{x['cpu_ms']:.2f} ms | {stmts} | {x['load']:.2f} |")
+    print("  server: on / off = the application with the quality checks on / off; no-rollup = on, without the "
+          "boards' rollup; floor = bench/floor_apps.py's FastAPI route. Statements: the server's own count "
+          "(/metrics, every cursor execute: BEGIN, SAVEPOINT and RELEASE included, COMMIT not) per answer")
     for x in runs:
         if x["statuses"].keys() - {201}:
             print(f"  answers of {x['flags']} round {x['round']}: {dict(sorted(x['statuses'].items()))} "
                   f"{x['socket_errors'] or ''}")
-    locked = {m: servers[m][2].read_text(errors="replace").count("database is locked") for m in modes}
-    unhandled = {m: servers[m][2].read_text(errors="replace").count("unhandled error") for m in modes}
+    apps = [m for m in modes if m != "floor"]
+    locked = {m: servers[m][2].read_text(errors="replace").count("database is locked") for m in apps}
+    unhandled = {m: servers[m][2].read_text(errors="replace").count("unhandled error") for m in apps}
     print(f"  'database is locked'    {locked}   (unhandled errors in the server logs: {unhandled})")
     if args.database == "postgresql":
         print("  PostgreSQL CPU per run  " + ", ".join(f"{x['flags']}/{x['round']} {x['pg_cpu']:.0f} %" for x in runs))
     print(f"  machine: {os.cpu_count()} cores shared by server(s), client and database; the load average "
           "before each run is printed: other work on these cores skews the figures")
 
-    ok = all(x["rps"] >= BOUNDS["rps"] and x["p99"] <= BOUNDS["p99_ms"] and x["errors"] == 0
-             and x["rows"] == x["created"] == x["accepted"] for x in runs) and not any(locked.values())
+    ok = all((x["flags"] == "floor" or (x["rps"] >= BOUNDS["rps"] and x["p99"] <= BOUNDS["p99_ms"]))
+             and x["errors"] == 0 and x["rows"] == x["created"] == x["accepted"] for x in runs) \
+        and not any(locked.values())
+
+    def mean_of(mode: str, key: str = "rps") -> float:
+        picked = [x[key] for x in runs if x["flags"] == mode]
+        return sum(picked) / len(picked)
+
+    first = apps[0]
+    if "floor" in modes:
+        pairs = [(x["rps"], y["rps"]) for x in runs for y in runs
+                 if x["flags"] == first and y["flags"] == "floor" and x["round"] == y["round"]]
+        ratios = [a / b for a, b in pairs]
+        ratio = mean_of(first) / mean_of("floor")
+        print(f"\nApplication ({first}) against the FastAPI floor, round by round: "
+              + ", ".join(f"{r:.3f}" for r in ratios)
+              + f"; means {mean_of(first):.1f} / {mean_of('floor'):.1f} requests/s → app/floor {ratio:.3f} "
+              f"(bound ≥ {BOUNDS['floor_ratio']:.2f})")
+        ok = ok and ratio >= BOUNDS["floor_ratio"]
+    if "no-rollup" in modes:
+        with_rollup = mean_of("on")
+        upkeep = (mean_of("no-rollup") - with_rollup) / mean_of("no-rollup") * 100
+        print(f"Rollup upkeep: on {with_rollup:.1f} requests/s, without the rollup {mean_of('no-rollup'):.1f} "
+              f"→ {upkeep:.1f} % of write throughput (bound ≤ {BOUNDS['rollup_cost_pct']:.0f} %); CPU per submission "
+              f"{mean_of('on', 'cpu_ms'):.2f} ms against {mean_of('no-rollup', 'cpu_ms'):.2f} ms")
+        ok = ok and upkeep <= BOUNDS["rollup_cost_pct"]
     if args.flags == "both":
         mean = {m: sum(x["rps"] for x in runs if x["flags"] == m) / sum(x["flags"] == m for x in runs) for m in modes}
         cpu = {m: sum(x["cpu_ms"] for x in runs if x["flags"] == m) / sum(x["flags"] == m for x in runs) for m in modes}
@@ -423,7 +506,12 @@ def one_run(args: argparse.Namespace, tmp: Path, url: str, server_of: tuple[subp
                               "sessions": supply.entries(args.warmup)}, tmp / "warmup.json")
         print(f"flags {mode}, round {round_}: warm-up {result['requests']} requests in {result['wall_s']:.1f} s",
               flush=True)
-    rows_before = count_activities(url)
+    floor = mode == "floor"
+    rows_before = floor_rows(tmp) if floor else count_activities(url)
+    # A scrape reads a few tables itself (app/ops/metrics.py's gauges): two in a row give its own share.
+    first_scrape = None if floor else statements_so_far(base)
+    statements_before = None if floor else statements_so_far(base)
+    per_scrape = (statements_before - first_scrape) if first_scrape is not None and statements_before is not None else 0
     load_before = os.getloadavg()[0]
     profiler = None
     if args.profile:  # py-spy is a developer's tool, not a dependency: pip install py-spy
@@ -440,7 +528,8 @@ def one_run(args: argparse.Namespace, tmp: Path, url: str, server_of: tuple[subp
     server_cpu = sum(cpu_after["server"]) - sum(cpu_before["server"])
     pg_cpu = sum(cpu_after["postgres"]) - sum(cpu_before["postgres"])
     # Every request sent was answered (the client waits for its last answers): nothing in flight.
-    rows = count_activities(url) - rows_before
+    rows = (floor_rows(tmp) if floor else count_activities(url)) - rows_before
+    statements_after = None if floor else statements_so_far(base)
     seconds = result["wall_s"]
     statuses = {int(k): v for k, v in result["statuses"].items()}
     accepted = sum(n for code, n in statuses.items() if 200 <= code < 300)
@@ -450,7 +539,9 @@ def one_run(args: argparse.Namespace, tmp: Path, url: str, server_of: tuple[subp
          "created": statuses.get(201, 0), "errors": result["requests"] - accepted + socket_errors,
          "socket_errors": result["errors"], "rows": rows, "server_cpu": server_cpu / seconds * 100,
          "cpu_ms": server_cpu / max(1, accepted) * 1000, "client_cpu": client_cpu / seconds * 100,
-         "pg_cpu": pg_cpu / seconds * 100, "load": load_before}
+         "pg_cpu": pg_cpu / seconds * 100, "load": load_before,
+         "statements": None if statements_before is None or statements_after is None
+         else (statements_after - statements_before - per_scrape) / max(1, result["requests"])}
     print(f"  measured: {x['rps']:.1f} requests/s, p99 {x['p99']:.0f} ms, errors {x['errors']}, "
           f"server CPU {x['server_cpu']:.0f} %, client CPU {x['client_cpu']:.0f} %", flush=True)
     return x

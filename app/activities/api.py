@@ -161,13 +161,14 @@ def _utc(value: datetime) -> datetime:
     },
 )
 async def create_activity(
-    request: Request, data: ActivityInput, by: CurrentUser, read: SessionDep, session: WriteSessionDep,
+    request: Request, data: ActivityInput, by: CurrentUser, read: SessionDep,
     idempotency_key: Annotated[str | None, Header(
         alias="Idempotency-Key",
         description="客户端生成的唯一提交编号（如 UUID），最长 64 个字符 / a unique key per submission")] = None,
 ):
+    # No write-session dependency: the write runs in the group commit's transaction (app/db.py).
     body, created = await run_write(
-        request, read, session,
+        request, read, None,
         lambda s: service.record_activity(s, by=by, data=data, idempotency_key=idempotency_key or ""),
         lambda r, result: (result.answer or read_model(r, result.activity, result.flags), result.created))
     if created:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 from pathlib import Path
 
 from jinja2 import pass_context
@@ -55,23 +56,31 @@ ALREADY_COMPRESSED = (
     "image/heif",
 )
 
-# path → (mtime_ns, size, hash): computed once per file version per process (a stat per use, so a
-# file edited while the server runs gets its new name at once).
-_hashes: dict[str, tuple[int, int, str]] = {}
+# path → (mtime_ns, size, hash, monotonic time of the last stat): computed once per file version per
+# process, the file looked at again at most once a second, so a file edited while the server runs gets
+# its new name within a second. Not a stat per use: a page names a dozen files, and each stat lets go
+# of the GIL, which a busy threaded server then takes time to hand back (bench/boards.py: +13 % of a
+# board's requests/s).
+_hashes: dict[str, tuple[int, int, str, float]] = {}
+RECHECK_SECONDS = 1.0
 
 
 def fingerprint(path: str) -> str | None:
     """The first hex digits of the SHA-256 of static/``path``, or None when there is no such file."""
+    now = time.monotonic()  # only a duration matters here, not the wall clock
+    known = _hashes.get(path)
+    if known and now - known[3] < RECHECK_SECONDS:
+        return known[2]
     full = STATIC_DIR / path
     try:
         st = os.stat(full)
     except OSError:
         return None
-    known = _hashes.get(path)
     if known and known[0] == st.st_mtime_ns and known[1] == st.st_size:
+        _hashes[path] = (*known[:3], now)
         return known[2]
     digest = hashlib.sha256(full.read_bytes()).hexdigest()[:HASH_LENGTH]
-    _hashes[path] = (st.st_mtime_ns, st.st_size, digest)
+    _hashes[path] = (st.st_mtime_ns, st.st_size, digest, now)
     return digest
 
 

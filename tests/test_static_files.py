@@ -102,3 +102,22 @@ def test_a_streamed_file_still_arrives_whole(client):
     echarts = client.get("/static/vendor/echarts-6.1.0.min.js", headers=GZIP)
     assert echarts.headers["content-encoding"] == "gzip" and "content-length" not in echarts.headers
     assert echarts.content == (STATIC_DIR / "vendor/echarts-6.1.0.min.js").read_bytes()
+
+
+def test_a_static_file_edited_while_serving_gets_its_new_name_within_a_second(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from app import static_files
+
+    now = [100.0]
+    monkeypatch.setattr(static_files, "STATIC_DIR", tmp_path)
+    monkeypatch.setattr(static_files, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    monkeypatch.setattr(static_files, "_hashes", {})
+    (tmp_path / "a.css").write_text("body{}")
+    first = static_files.fingerprint("a.css")
+    (tmp_path / "a.css").write_text("body{color:red}")
+    now[0] += 0.5
+    assert static_files.fingerprint("a.css") == first  # not looked at again within the second
+    now[0] += 0.6
+    assert static_files.fingerprint("a.css") not in (first, None)
+    assert static_files.fingerprint("missing.css") is None

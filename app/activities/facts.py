@@ -26,10 +26,23 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Integer, bindparam, cast, exists, func, literal, null, select, union_all
+from sqlalchemy import (
+    Connection,
+    Integer,
+    bindparam,
+    cast,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlmodel import Session
 
 from app.activities.common import _core
+from app.db import Prepared
 from app.models import (
     Activity,
     ActivityStatus,
@@ -117,7 +130,7 @@ def _probe_statement() -> Any:
     nearby = exists().where(Activity.county_id == bindparam("county_id"), Activity.task_id == bindparam("task_id"),
                             Activity.occurred_on.between(bindparam("day_before", type_=Activity.occurred_on.type),
                                                          bindparam("day_after", type_=Activity.occurred_on.type)),
-                            Activity.status.in_([s.value for s in dup.LIVE]))
+                            or_(*(Activity.status == s.value for s in dup.LIVE)))
     site_county = select(Site.county_id).where(Site.id == bindparam("site_id")).scalar_subquery()
     site_name = select(Site.name).where(Site.id == bindparam("site_id")).scalar_subquery()
     member_name = select(Member.name).where(Member.id == bindparam("member_id")).scalar_subquery()
@@ -136,7 +149,7 @@ def _probe_statement() -> Any:
     return union_all(head, history)
 
 
-_PROBE = _probe_statement()
+_PROBE = Prepared(_probe_statement())
 
 
 def probe(session: Session, *, user_id: int, key: str | None, county_id: int, task_id: int, occurred_on: date,
@@ -144,12 +157,12 @@ def probe(session: Session, *, user_id: int, key: str | None, county_id: int, ta
     """The submission's fast facts and the slow ones, in one round trip (the slow ones reloaded only
     when their version moved). Runs in the caller's transaction."""
     conn = _core(session)
-    rows = conn.execute(_PROBE, {
+    rows = _PROBE.execute(conn, {
         "user_id": user_id, "key": key, "county_id": county_id, "task_id": task_id,
         "day_before": occurred_on - timedelta(days=dup.NEAR_DAYS),
         "day_after": occurred_on + timedelta(days=dup.NEAR_DAYS),
         "site_id": site_id or 0, "member_id": member_id or 0, "exclude_id": exclude_id or 0,
-    }).all()
+    }).fetchall()
     head = next(r for r in rows if r[0] == 0)
     history = {int(r[1]): (int(r[2]), int(r[3])) for r in rows if r[0] == 1 and r[2]}
     return Probe(facts=facts_for(conn, head[4] or ""), existing_id=head[1], nearby=bool(head[2]),

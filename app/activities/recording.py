@@ -10,7 +10,6 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import (
-    Insert,
     bindparam,
     delete,
     func,
@@ -36,6 +35,7 @@ from app.audit.service import record as audit
 from app.auth.principal import STAFF_ROLES, Principal
 from app.clock import now_utc, today_cn, yyyymm
 from app.config import get_settings
+from app.db import Prepared
 from app.errors import Conflict, Forbidden, Invalid
 from app.models import (
     Activity,
@@ -58,9 +58,9 @@ from app.rollup import service as rollup
 _EXISTING_ID = select(Activity.id).where(Activity.recorder_user_id == bindparam("user_id"),
                                          Activity.idempotency_key == bindparam("key"))
 # The task's indicators the credited organisation works with (a prefecture's own: its subtree only).
-_INSERT_VALUES = insert(ActivityValue.__table__)
-_INSERT_PARTICIPANTS = insert(ActivityParticipant.__table__)
-_INSERT_ACTIVITY: dict[str, Insert] = {}  # per dialect, made on first use
+_INSERT_VALUES = Prepared(insert(ActivityValue.__table__))
+_INSERT_PARTICIPANTS = Prepared(insert(ActivityParticipant.__table__))
+_INSERT_ACTIVITY: dict[str, Prepared] = {}  # per dialect, made on first use
 
 
 @dataclass(frozen=True)
@@ -205,11 +205,12 @@ def _insert_unless_retried(session: Session, row: dict) -> int | None:
     stmt = _INSERT_ACTIVITY.get(conn.dialect.name)
     if stmt is None:
         dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        stmt = _INSERT_ACTIVITY[conn.dialect.name] = (
+        stmt = _INSERT_ACTIVITY[conn.dialect.name] = Prepared(
             dialect.insert(Activity.__table__)
             .on_conflict_do_nothing(index_elements=["recorder_user_id", "idempotency_key"])
             .returning(Activity.__table__.c.id))
-    return conn.execute(stmt, row).scalar()
+    found = stmt.execute(conn, row).fetchone()
+    return None if found is None else found[0]
 
 
 def _check_new(session: Session, by: Principal, data: ActivityInput, p: Probe, *,
@@ -306,7 +307,7 @@ def record_activity(session: Session, *, by: Principal, data: ActivityInput, ide
     row: dict[str, Any] = {
         "recorder_user_id": by.user_id, "credited_org_id": credited, "organiser_org_id": organiser,
         "task_id": checked.task_id, "county_id": checked.county_id, "site_id": checked.site_id,
-        "occurred_on": data.occurred_on, "description": checked.description, "status": ActivityStatus.pending,
+        "occurred_on": data.occurred_on, "description": checked.description, "status": ActivityStatus.pending.value,
         "status_reason": None, "reviewer_user_id": None, "reviewed_at": None, "idempotency_key": key,
         "request_hash": request_hash, "version": 1, "submitted_at": now, "created_at": now, "updated_at": now,
         "distinct_note": (data.distinct_note or "").strip()[:200] if distinct else None, "merged_into_id": None,
@@ -350,12 +351,12 @@ def _write_details(session: Session, activity: Activity, values: dict[int, int],
                    photos: Sequence[photo_store.PreparedPhoto], first_photo_order: int = 0) -> None:
     """Values and participants as Core inserts (executemany); photos through the ORM (rare)."""
     if values:
-        _core(session).execute(_INSERT_VALUES, [
+        _INSERT_VALUES.executemany(_core(session), [
             {"activity_id": activity.id, "indicator_id": i, "task_id": activity.task_id, "value": v}
             for i, v in values.items()])
     if participants:
-        _core(session).execute(_INSERT_PARTICIPANTS, [
-            {"activity_id": activity.id, "member_id": m, "status": ParticipantStatus.confirmed}
+        _INSERT_PARTICIPANTS.executemany(_core(session), [
+            {"activity_id": activity.id, "member_id": m, "status": ParticipantStatus.confirmed.value}
             for m in participants])
     for n, photo in enumerate(photos, start=first_photo_order):
         key = photo_store.store(photo)

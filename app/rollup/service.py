@@ -19,11 +19,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 
-from sqlalchemy import Connection, Executable, bindparam, case, delete, func, literal, select, union_all
+from sqlalchemy import Connection, bindparam, case, delete, func, literal, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from app.clock import today_cn, yyyymm
+from app.db import Prepared
 from app.models import (
     Activity,
     ActivityParticipant,
@@ -111,7 +112,7 @@ def _insert(conn: Connection):  # noqa: ANN202 - the dialect's INSERT with ON CO
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)
 
 
-_UPSERTS: dict[tuple, Executable] = {}  # built once per dialect and table: building costs more than running
+_UPSERTS: dict[tuple, Prepared] = {}  # built once per dialect and table: building costs more than running
 
 
 def _upsert_add(conn: Connection, table, keys: list[str], columns: list[str], rows: list[dict]) -> None:  # noqa: ANN001
@@ -122,9 +123,9 @@ def _upsert_add(conn: Connection, table, keys: list[str], columns: list[str], ro
     stmt = _UPSERTS.get(cache_key)
     if stmt is None:
         base = _insert(conn)(table)
-        stmt = _UPSERTS[cache_key] = base.on_conflict_do_update(
-            index_elements=keys, set_={c: table.c[c] + base.excluded[c] for c in columns})
-    conn.execute(stmt, rows)
+        stmt = _UPSERTS[cache_key] = Prepared(base.on_conflict_do_update(
+            index_elements=keys, set_={c: table.c[c] + base.excluded[c] for c in columns}))
+    stmt.executemany(conn, rows)
 
 
 def _bump(conn: Connection, units: Iterable[tuple[str, int]]) -> None:

@@ -59,6 +59,7 @@ async def get_principal(request: Request, session: SessionDep,
     On the event loop when the application's principal cache answers with no statement (nearly every
     request of a signed-in person: ``cached_principal``); otherwise in one worker thread."""
     header = request.headers.get("authorization")
+    principal: Principal | None
     # Only a Bearer credential is ours: an intranet proxy's Basic auth must not lock people out.
     if header is not None and header.strip().lower().startswith("bearer"):
         principal = await run_in_threadpool(_token_principal, request, session, header)

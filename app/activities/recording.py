@@ -16,6 +16,7 @@ from sqlalchemy import (
     insert,
     select,
 )
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import make_transient_to_detached
@@ -168,15 +169,15 @@ def _check_participants(session: Session, by: Principal, data: ActivityInput, p:
                         organiser: int | None) -> tuple[list[int], dict[int, str]]:
     """The participants (sorted ids) and their names."""
     wanted = set(data.participant_member_ids)
-    recorder_took_part = by.member_id is not None and not data.on_behalf
-    if recorder_took_part:
-        wanted.add(by.member_id)  # the recorder took part
+    recorder = None if data.on_behalf else by.member_id  # the recorder took part (unless 代录)
+    if recorder is not None:
+        wanted.add(recorder)
     if data.on_behalf and not data.participant_member_ids:
         raise Invalid("代录时请至少选择一名参与委员", errors={"participants": "请选择参与委员"})
     if not wanted:
         return [], {}
-    if recorder_took_part and wanted == {by.member_id}:
-        return [by.member_id], {by.member_id: p.member_name or ""}  # a member alone: nothing to look up
+    if recorder is not None and wanted == {recorder}:
+        return [recorder], {recorder: p.member_name or ""}  # a member alone: nothing to look up
     orgs = [recorder_org] + ([organiser] if organiser else [])
     names = dict(_core(session).execute(
         select(Membership.member_id, Member.name).join(Member, Member.id == Membership.member_id).where(
@@ -184,8 +185,8 @@ def _check_participants(session: Session, by: Principal, data: ActivityInput, p:
             serving_on(data.occurred_on),
         )
     ).all())
-    if recorder_took_part:
-        names.setdefault(by.member_id, p.member_name or "")
+    if recorder is not None:
+        names.setdefault(recorder, p.member_name or "")
     missing = wanted - set(names)
     if missing:
         # A count, not names: ids from outside the caller's reach must not reveal who they are.
@@ -287,8 +288,9 @@ def record_activity(session: Session, *, by: Principal, data: ActivityInput, ide
         raise Invalid(f"最多上传 {photo_store.MAX_PHOTOS} 张照片", errors={"photos": "照片太多"})
     request_hash = fingerprint(data, [p.digest for p in photos])
     p = _probe(session, by, data, key=key, recorder_user_id=by.user_id)
-    if p.existing_id is not None:
-        return _replayed(session.get(Activity, p.existing_id), request_hash)
+    earlier = None if p.existing_id is None else session.get(Activity, p.existing_id)
+    if earlier is not None:
+        return _replayed(earlier, request_hash)
 
     today = today or today_cn()
     organiser, credited, checked = _check_new(session, by, data, p, today=today)
@@ -319,8 +321,10 @@ def record_activity(session: Session, *, by: Principal, data: ActivityInput, ide
         if existing is None:  # pragma: no cover - the winner committed before our insert returned
             raise Conflict("同一内容正在提交，请稍后刷新查看", code="idempotency_conflict")
         return _replayed(existing, request_hash)
-    # The row is written; hand back an entity for it without reading it again (as if loaded).
-    activity = Activity(id=new_id, **row)
+    # The row is written; hand back an entity for it without reading it again, made as the ORM makes
+    # a loaded row (SQLModel's validating constructor costs a twentieth of a submission).
+    activity = sa_inspect(Activity).class_manager.new_instance()
+    activity.__dict__.update(row, id=new_id)
     make_transient_to_detached(activity)
     session.add(activity)
     _write_details(session, activity, checked.values, checked.participants, photos)

@@ -30,6 +30,7 @@ def bulk_insert(conn: Connection, table: str, columns: Sequence[str], rows: Iter
     if conn.dialect.name == "postgresql":
         n = 0
         raw = conn.connection.driver_connection
+        assert raw is not None
         with raw.cursor() as cur, cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)

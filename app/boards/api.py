@@ -361,7 +361,8 @@ class GroupRead(BaseModel):
     name: str = Field(description="界别或专委会名称")
     committee_id: int | None = Field(default=None, description="专委会的编号（by=committee 时）")
     participation: ParticipationRead = Field(description="参与率：期内在任的该组委员，及其中在任月份参加过已审核活动的委员")
-    activities: int = Field(description="该组委员在任月份参加的已审核活动数（一次活动有几个组的委员参加，各组都计）")
+    participations: int = Field(description="参加活动人次：该组委员在任月份参加已审核活动的次数之和"
+                                           "（一次活动有该组几名委员参加，计几人次）")
 
 
 class BreakdownRead(BaseModel):
@@ -383,9 +384,9 @@ class BreakdownRead(BaseModel):
     openapi_extra=token_access("aggregate"),
     description=(
         "一个组织在某期间按界别（`by=sector`，组织及下级的全部在任委员）或按本组织专委会（`by=committee`，"
-        "本级委员）分组的参与率与该组委员参加的已审核活动数——与看板和报告的「分界别统计」「分专委会统计」一致"
+        "本级委员）分组的参与率与参加活动人次——与看板和报告的「分界别统计」「分专委会统计」一致"
         "（不含人员姓名）。\n\n"
-        "An organisation's 参与率 and verified activities taken part in, per 界别 of its subtree's members or "
+        "An organisation's 参与率 and 人次 (its members' verified activities, summed), per 界别 of its subtree's members or "
         "per committee of its own: the board's and the report's tables, without names."
     ),
     responses={**AUTH_ERRORS, **ORG_NOT_FOUND, **INVALID},
@@ -397,4 +398,4 @@ def read_breakdown(
     got = breakdown.breakdown(session, org, periods.parse(period), by)
     return BreakdownRead(by=by, org=_ref(org), period=_period(got.period), groups=[GroupRead(
         name=g.name, committee_id=g.committee_id, participation=_participation(g.participation),
-        activities=g.activities) for g in got.groups])
+        participations=g.participations) for g in got.groups])

@@ -1,6 +1,5 @@
-"""Figures by 界别 and by 专委会: for an organisation and a period, each group's 参与率 and the verified
-activities its members took part in — the overview board's section, the report's tables and
-``GET /api/v1/orgs/{code}/breakdown``.
+"""Figures by 界别 and by 专委会: for an organisation and a period, each group's 参与率 and its
+参加活动人次 — the overview board's section, the report's tables and ``GET /api/v1/orgs/{code}/breakdown``.
 
 The groups: by 界别 (``Member.sector``), every member serving in the organisation's subtree; by
 专委会, the members whose membership in the organisation itself sits on one of its own committees
@@ -9,11 +8,14 @@ The groups: by 界别 (``Member.sector``), every member serving in the organisat
 The counting rule is 参与率's, not a second one: a member is active in a group in the months a
 membership of that group was in force, and took part when they took part in a verified activity
 (``participation_month``) in one of those months of the period — app/rollup/service.py's month masks
-(``masks_from``), with the group in place of the organisation. The activities a group counts are
-the distinct verified activities one of its members took part in (a confirmed participant) in a month
-they were active in the group, wherever the activity was credited: an activity with members of two
-界别 counts once in each, so the rows do not add up to the board's activity count. The 界别 rows'
-active members and members who took part do add up to the subtree's 参与率 (each member has one 界别).
+(``masks_from``), with the group in place of the organisation. A group's 参加活动人次 (``participations``)
+is the sum, over its members, of the verified activities each took part in (a confirmed participant)
+in the months they were active in the group — ``participation_month.activities``, the rollup's own
+counter: an activity with three members of one 界别 counts three 人次 there. Issue 19 counted distinct
+activities instead, from every participant row of the period: 8.5 s for the province at 1,000,000
+activities and minutes at 5,000,000, paid on each change of the board (bench/README.md, boards.py);
+the counter makes it a read of the members' months. The 界别 rows' active members and members who
+took part add up to the subtree's 参与率 (each member has one 界别).
 """
 
 from __future__ import annotations
@@ -28,14 +30,10 @@ from sqlmodel import Session
 from app.boards.periods import Period
 from app.boards.service import Participation
 from app.models import (
-    Activity,
-    ActivityParticipant,
-    ActivityStatus,
     Committee,
     Member,
     Membership,
     Organisation,
-    ParticipantStatus,
     ParticipationMonth,
 )
 from app.models.people import serving_during
@@ -52,7 +50,7 @@ class GroupFigures:
 
     name: str
     participation: Participation
-    activities: int
+    participations: int  # 参加活动人次: the members' verified activities in their months in the group
     committee_id: int | None = None
 
 
@@ -76,9 +74,9 @@ def _seats(org: Organisation, by: str) -> tuple[Any, list]:
 
 
 def _figures(session: Session, org: Organisation, period: Period, by: str) -> dict[Any, tuple[int, int, int]]:
-    """group -> (active, took part, activities), all three by the counters' month masks: the seats of
-    the period, the members' months in ``participation_month``, and their verified activities
-    (confirmed participants) of the period, each kept for the groups the member was active in that month."""
+    """group -> (active, took part, 人次), all three by the counters' month masks: the seats of the
+    period and the members' months in ``participation_month`` (with how many verified activities),
+    each month kept for the groups the member was active in that month."""
     group, where = _seats(org, by)
     conn = session.connection()  # plain rows: no ORM loading of some 100 000 tuples
     in_period = serving_during(period.start, period.end)
@@ -91,35 +89,27 @@ def _figures(session: Session, org: Organisation, period: Period, by: str) -> di
     # A year whose counters are not kept has no verified participation yet (rollup.ensure_year).
     kept = period.year in kept_years(session)
     months = conn.execute(
-        select(ParticipationMonth.member_id, ParticipationMonth.month)
+        select(ParticipationMonth.member_id, ParticipationMonth.month, ParticipationMonth.activities)
         .where(ParticipationMonth.member_id.in_(seated), ParticipationMonth.activities > 0,
                ParticipationMonth.month.between(period.month_from, period.month_to))).all() if kept else []
-    done = conn.execute(
-        select(ActivityParticipant.member_id, ActivityParticipant.activity_id, Activity.occurred_on)
-        .join(Activity, Activity.id == ActivityParticipant.activity_id)
-        # The period's verified participation, kept below for the seated members: walked from the
-        # period's activities (filtering on the seats in SQL makes SQLite probe every activity per seat).
-        .where(Activity.status == ActivityStatus.verified.value,
-               ActivityParticipant.status == ParticipantStatus.confirmed.value,
-               Activity.occurred_on >= period.start, Activity.occurred_on <= period.end)).all() if kept else []
     # The masks are keyed by integers: the groups are numbered here and named again below.
     names = sorted({s[1] for s in seats}, key=str)
     number = {name: n for n, name in enumerate(names)}
-    masks = masks_from([(m, number[g], start, end) for m, g, start, end in seats], months, [], [period.year])
+    masks = masks_from([(m, number[g], start, end) for m, g, start, end in seats],
+                       [(m, month) for m, month, _ in months], [], [period.year])
     span = SPAN_MASK[(period.first, period.last)]
-    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
     active_in: dict[int, list[tuple[int, int]]] = defaultdict(list)  # member -> [(group, active months)]
     for (member, n, _), (active, taken, _) in masks.items():
         if active & span:
             counts[n][0] += 1
             counts[n][1] += bool(active & taken & span)
             active_in[member].append((n, active & span))
-    activities: dict[int, set[int]] = defaultdict(set)
-    for member, activity, day in done:
+    for member, month, activities in months:
         for n, active in active_in.get(member, ()):
-            if active >> (day.month - 1) & 1:
-                activities[n].add(activity)
-    return {names[n]: (a, t, len(activities[n])) for n, (a, t) in counts.items()}
+            if active >> (month % 100 - 1) & 1:
+                counts[n][2] += activities
+    return {names[n]: (a, t, p) for n, (a, t, p) in counts.items()}
 
 
 def breakdown(session: Session, org: Organisation, period: Period, by: str) -> Breakdown:
@@ -128,7 +118,7 @@ def breakdown(session: Session, org: Organisation, period: Period, by: str) -> B
     organisation itself, in its own order, empty ones included)."""
     figures = _figures(session, org, period, by)
     if by == "sector":
-        groups = [GroupFigures(name=sector or NO_SECTOR, participation=Participation(a, t), activities=n)
+        groups = [GroupFigures(name=sector or NO_SECTOR, participation=Participation(a, t), participations=n)
                   for sector, (a, t, n) in figures.items()]
         groups.sort(key=lambda g: (-g.participation.active, g.name))
         return Breakdown(by, org, period, groups)
@@ -136,4 +126,4 @@ def breakdown(session: Session, org: Organisation, period: Period, by: str) -> B
                                  .order_by(Committee.id)).all()
     return Breakdown(by, org, period, [
         GroupFigures(name=name, participation=Participation(*figures.get(cid, (0, 0, 0))[:2]),
-                     activities=figures.get(cid, (0, 0, 0))[2], committee_id=cid) for cid, name in committees])
+                     participations=figures.get(cid, (0, 0, 0))[2], committee_id=cid) for cid, name in committees])

@@ -242,16 +242,16 @@ def members_table(session: Session, org: Organisation, period: Period) -> dict:
 
 def breakdown_table(session: Session, org: Organisation, period: Period, by: str) -> dict:
     """分界别统计 (``by="sector"``: the subtree's members by 界别) or 分专委会统计 (``by="committee"``:
-    the organisation's own members by its committees): 参与率 and the verified activities the group's
-    members took part in (app/boards/breakdown.py, as on the board and in the API)."""
+    the organisation's own members by its committees): 参与率 and 参加活动人次 (app/boards/breakdown.py,
+    as on the board and in the API)."""
     got = breakdown.breakdown(session, org, period, by)
-    rows = [[g.name, g.participation.active, g.participation.took_part, g.participation.rate, g.activities]
+    rows = [[g.name, g.participation.active, g.participation.took_part, g.participation.rate, g.participations]
             for g in got.groups]
     scope = "本组织及下级的全部在任委员" if by == "sector" else "本级委员"
     return {"key": "sectors" if by == "sector" else "committees",
             "title": f"分{got.label}统计（{scope}，已审核）",
             "columns": [{"name": got.label, "kind": "text"}, {"name": "在任委员（名）", "kind": "count"},
                         {"name": "参与委员（名）", "kind": "count"}, {"name": "参与率", "kind": "rate"},
-                        {"name": "委员参加的已审核活动（次）", "kind": "count"}],
+                        {"name": "参加活动人次", "kind": "count"}],
             "rows": rows, "links": [[None] * 5 for _ in rows],
             "empty": "本期没有在任委员。" if by == "sector" else "本组织没有专委会。"}

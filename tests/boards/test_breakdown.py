@@ -103,7 +103,8 @@ def _months(period):
 
 
 def naive(session, org, period, by):
-    """group -> (active, took part, activities), by walking the raw rows month by month."""
+    """group -> (active, took part, 人次), by walking the raw rows month by month: 人次 counts each
+    (member, activity) of a member active in the group that month."""
     seats = session.execute(select(Membership, Member.sector).join(Member, Member.id == Membership.member_id)).all()
     inside = set(session.scalars(subtree_ids(org.id)))
     done = session.execute(
@@ -127,13 +128,13 @@ def naive(session, org, period, by):
     out = {}
     for group, months in active.items():
         took = {m for m, a, day in done if day.year == period.year and (m, day.month) in months}
-        acts = {a for m, a, day in done if day.year == period.year and (m, day.month) in months}
+        acts = {(m, a) for m, a, day in done if day.year == period.year and (m, day.month) in months}
         out[group] = (len({m for m, _ in months}), len(took), len(acts))
     return out
 
 
 def _by_name(got):
-    return {g.name: (g.participation.active, g.participation.took_part, g.activities) for g in got.groups}
+    return {g.name: (g.participation.active, g.participation.took_part, g.participations) for g in got.groups}
 
 
 def test_by_sector_equals_a_recount_and_adds_up_to_the_subtrees_participation(session, clock):
@@ -141,9 +142,9 @@ def test_by_sector_equals_a_recount_and_adds_up_to_the_subtrees_participation(se
     assert rollup.check(session) == []
     got = breakdown.breakdown(session, w.kunming, w.period, "sector")
     mine = {k: v for k, v in _by_name(got).items() if k.startswith("测试")}
-    # 甲 and 戊 took part (one shared activity, one more of 戊's); 丙 is seated after the period; 庚 is outside.
-    # 乙 took part in April, a month of no seat; 丁 has a pending activity only; 己 took part in July in 五华.
-    assert mine == {"测试甲界": (2, 2, 2), "测试乙界": (2, 0, 0), "测试丙界": (1, 1, 1)}
+    # 甲 and 戊 took part (one shared activity, one more of 戊's: 3 人次); 丙 is seated after the period; 庚 is
+    # outside. 乙 took part in April, a month of no seat; 丁 has a pending activity only; 己 took part in July in 五华.
+    assert mine == {"测试甲界": (2, 2, 3), "测试乙界": (2, 0, 0), "测试丙界": (1, 1, 1)}
     assert _by_name(got) == {k or breakdown.NO_SECTOR: v for k, v in naive(session, w.kunming, w.period, "sector").items()}
     whole = boards.participation(session, [w.kunming.id], w.period)[w.kunming.id]
     assert sum(g.participation.active for g in got.groups) == whole.active
@@ -155,7 +156,7 @@ def test_by_sector_equals_a_recount_and_adds_up_to_the_subtrees_participation(se
 def test_by_committee_counts_only_the_months_on_the_committee(session, clock):
     w = World(session, clock)
     got = breakdown.breakdown(session, w.kunming, w.period, "committee")
-    mine = {g.committee_id: (g.participation.active, g.participation.took_part, g.activities) for g in got.groups}
+    mine = {g.committee_id: (g.participation.active, g.participation.took_part, g.participations) for g in got.groups}
     # 测试经济委: 甲 took part; 乙 left before taking part. 测试农业委: 己 served until May, took part in July.
     assert mine[w.c1.id] == (2, 1, 1)
     assert mine[w.c2.id] == (1, 0, 0)
@@ -169,7 +170,7 @@ def test_by_committee_counts_only_the_months_on_the_committee(session, clock):
 def test_one_month_period_and_a_year_without_counters(session, clock):
     w = World(session, clock)
     march = periods.parse(f"{w.year}-03")
-    assert _by_name(breakdown.breakdown(session, w.kunming, march, "sector"))["测试甲界"] == (2, 2, 2)
+    assert _by_name(breakdown.breakdown(session, w.kunming, march, "sector"))["测试甲界"] == (2, 2, 3)
     last_year = periods.parse(str(w.year - 1))
     got = _by_name(breakdown.breakdown(session, w.kunming, last_year, "sector"))
     assert got.get("测试乙界") == (1, 0, 0)  # 丁 served last year; nobody took part
@@ -185,7 +186,7 @@ def test_api_by_sector_and_committee_and_outsiders_get_404(client, session, cloc
     assert body["by"] == "sector" and body["org"]["code"] == "530100"
     groups = {g["name"]: g for g in body["groups"]}
     assert groups["测试甲界"]["participation"] == {"active": 2, "took_part": 2, "rate": 1.0}
-    assert groups["测试甲界"]["activities"] == 2
+    assert groups["测试甲界"]["participations"] == 3
     got = client.get(f"/api/v1/orgs/530100/breakdown?by=committee&period={w.period.key}", headers=bearer(raw)).json()
     assert {g["name"]: g["participation"]["took_part"] for g in got["groups"]}["测试经济委"] == 1
     # Outside the token's subtree: 404, as every read of another subtree.
@@ -228,15 +229,15 @@ def test_the_report_tables_in_word_and_excel(session, clock):
     doc = Document(BytesIO(to_docx(report)))
     sectors = next(t for t in doc.tables if t.rows[0].cells[0].text == "界别")
     assert [c.text for c in sectors.rows[0].cells] == ["界别", "在任委员（名）", "参与委员（名）", "参与率",
-                                                        "委员参加的已审核活动（次）"]
+                                                        "参加活动人次"]
     rows = {r.cells[0].text: [c.text for c in r.cells[1:]] for r in sectors.rows[1:]}
-    assert rows["测试甲界"] == ["2", "2", "100.0%", "2"] and rows["测试乙界"] == ["2", "0", "0.0%", "0"]
+    assert rows["测试甲界"] == ["2", "2", "100.0%", "3"] and rows["测试乙界"] == ["2", "0", "0.0%", "0"]
     committees = next(t for t in doc.tables if t.rows[0].cells[0].text == "专委会")
     assert [c.text for c in next(r for r in committees.rows if r.cells[0].text == "测试经济委").cells[1:]] == [
         "2", "1", "50.0%", "1"]
     wb = load_workbook(BytesIO(to_xlsx(report)))
     assert wb["分界别"]["A1"].value == "分界别统计（本组织及下级的全部在任委员，已审核）"
     got = {r[0]: r[1:] for r in wb["分界别"].iter_rows(min_row=3, values_only=True)}
-    assert got["测试甲界"] == (2, 2, 1.0, 2) and got["测试丙界"] == (1, 1, 1.0, 1)
+    assert got["测试甲界"] == (2, 2, 1.0, 3) and got["测试丙界"] == (1, 1, 1.0, 1)
     sheet = {r[0]: r[1:] for r in wb["分专委会"].iter_rows(min_row=3, values_only=True)}
     assert sheet["测试经济委"] == (2, 1, 0.5, 1) and sheet["测试农业委"] == (1, 0, 0.0, 0)

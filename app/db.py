@@ -12,6 +12,7 @@ Reads use a deferred ``BEGIN`` so that they never take the write lock.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
@@ -30,6 +31,8 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session
 
 from app.config import get_settings
+
+log = logging.getLogger(__name__)
 
 # Execution option that marks an engine (or connection) whose transactions begin IMMEDIATE.
 WRITE_OPTION = "szt_write"
@@ -330,16 +333,17 @@ class GroupCommit:
                 raise
         self.batches += 1
         self.written += len(batch)
+        # Durable now: from here on one request's trouble is its own, never the batch's.
         for p in batch:
             if p.ok:
                 try:
                     p.value = p.answer(p.read, p.value)
                 except BaseException as exc:  # noqa: BLE001 - the write is durable; the answer failed
                     p.ok, p.value = False, exc
-                finally:
-                    end_read(p.read)
-            else:
+            try:
                 end_read(p.read)
+            except Exception:  # its read session could not end: its answer is built, the write durable
+                log.warning("group commit: a read session did not end cleanly", exc_info=True)
 
 
 def group_commit(request: Request, engine: Engine) -> GroupCommit:

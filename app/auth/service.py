@@ -8,7 +8,19 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, func, literal, or_, select, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlmodel import Session
 
 from app.accounts.passwords import hash_password, verify_password
@@ -324,13 +336,20 @@ def cached_principal(cache: PrincipalCache, raw_token: str | None, *, ip: str = 
 def _signed_in(session: Session, principal: Principal, now: datetime, last_seen_at: datetime) -> datetime:
     """A request made in this session: last seen moved (at most every ``TOUCH_EVERY``), the member
     marked reached this month (once per process). Returns the session's last-seen time now."""
+    from app.rollup import reach
+
     seen = last_seen_at
-    if now - last_seen_at >= TOUCH_EVERY and principal.session_id:
+    touch = bool(now - last_seen_at >= TOUCH_EVERY and principal.session_id)
+    mark = principal.member_id is not None and not reach.remembered(principal.member_id, now)
+    if (touch or mark) and isinstance(session.get_bind(), Engine):
+        # The asides below take a pooled connection of their own: give the read's back first. A thread
+        # holding one connection while it waits for another starves the pool when a cold process meets
+        # many callers at once (bench/submit.py: 32 at a new server's first second hung on QueuePool).
+        session.commit()
+    if touch and principal.session_id:
         _touch(session, principal.session_id, now)
         seen = now
-    if principal.member_id is not None:  # 动员面: any request made while signed in, marked once a month
-        from app.rollup import reach
-
+    if mark and principal.member_id is not None:  # 动员面: any request made while signed in, marked once a month
         reach.mark_signed_in(session, principal.member_id, now)
     return seen
 

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     # Boards: seconds a rendered board may be reused while its figures' version is unchanged (0: never).
     board_cache_seconds: int = 60
     sqlite_busy_timeout_ms: int = 15_000
+    # PostgreSQL: write use cases one process runs side by side (no turn of one; past about eight, 32
+    # callers' threads only fight over the GIL: 82/s at 40 against 110–113/s at 4–8, bench/submit.py).
+    pg_writers: int = Field(default=8, ge=1, le=64)
     # Sessions: idle and absolute timeouts.
     session_idle_minutes: int = 60 * 24 * 3
     session_absolute_minutes: int = 60 * 24 * 14

@@ -192,6 +192,14 @@ def _release(session: Session) -> None:
         session.rollback()
 
 
+def _writers(request: Request) -> anyio.CapacityLimiter:
+    # PostgreSQL: writers side by side, as many as ``SZT_PG_WRITERS`` (8) per application — no turn.
+    limiter = getattr(request.app.state, "szt_writers", None)
+    if limiter is None:
+        limiter = request.app.state.szt_writers = anyio.CapacityLimiter(get_settings().pg_writers)
+    return limiter
+
+
 def _writer_turn(request: Request) -> anyio.CapacityLimiter:
     # One per application (made on its event loop), for sessions bound to one connection (the tests):
     # their use cases run one at a time, as SQLite lets one transaction write at a time.
@@ -209,7 +217,7 @@ async def run_write(request: Request, read: Session, session: Session | None, us
       run one after another in one transaction, each in a savepoint of its own, and commit together —
       one fsync for the batch; each request is answered only after its batch is durable.
     - PostgreSQL: at once, in the thread pool, with no per-process turn (the server runs writers side
-      by side; a turn would only queue them).
+      by side; a turn would only queue them), at most ``SZT_PG_WRITERS`` (8) at a time per process.
     - A session bound to one connection (the tests): in place, one at a time.
 
     ``answer`` reads what the response shows through the read session, with a fresh snapshot, in the
@@ -244,7 +252,7 @@ async def run_write(request: Request, read: Session, session: Session | None, us
             end_read(read)
 
     if isinstance(bind, Engine):
-        return await anyio.to_thread.run_sync(work)
+        return await anyio.to_thread.run_sync(work, limiter=_writers(request))
     return await anyio.to_thread.run_sync(work, limiter=_writer_turn(request))
 
 

@@ -312,9 +312,10 @@ class GroupCommit:
                     continue
                 try:
                     await anyio.to_thread.run_sync(self._run, batch)
-                except BaseException as exc:  # noqa: BLE001 - handed to every waiting request
-                    for p in batch:
-                        p.ok, p.value = False, exc
+                except BaseException as exc:  # noqa: BLE001 - nothing of the batch is durable
+                    for p in batch:  # a use case refused on its own keeps its own answer
+                        if p.ok or p.value is None:
+                            p.ok, p.value = False, exc
                 for p in batch:
                     if not p.done.done():
                         (p.done.set_result if p.ok else p.done.set_exception)(p.value)

@@ -33,26 +33,44 @@ def _request() -> SimpleNamespace:
     return SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace()))
 
 
-def test_submissions_arriving_together_commit_together_and_fail_alone(tmp_path, monkeypatch):
+def _world(tmp_path):
+    """A migrated SQLite file with a member of 五华区 who can record: (engine, principal, data(n))."""
     url = f"sqlite:///{tmp_path / 'group.db'}"
     migrate(url)
     engine = make_engine(url)
+    with write_session(engine) as s:
+        init_province(s, "53")
+        wuhua = f.org(s, "530102")
+        user = f.make_user(s, member=f.make_member(s, wuhua), grants=((GrantRole.member, wuhua),))
+        task = f.task(s, 3)
+        indicator = f.indicators(s, task)[0]
+        s.commit()
+        principal = build_principal(s, user, today=TODAY)
+        county, task_id, indicator_id = wuhua.id, task.id, indicator.id
+
+    def data(n: int, description: str = "就业技能培训") -> ActivityInput:
+        # Days apart: no submission is another's likely duplicate.
+        return ActivityInput(task_id=task_id, county_id=county, occurred_on=date(YEAR, 1 + n // 28, 1 + n % 28),
+                             description=description, values={indicator_id: str(n + 1)})
+
+    return engine, principal, data
+
+
+def _submit_all(engine, principal, inputs: list[ActivityInput]) -> tuple[list, SimpleNamespace]:
+    request, write = _request(), Session(write_engine(engine))
+
+    async def go() -> list:
+        async def one(n: int, body: ActivityInput):
+            return await run_write(request, Session(engine), write, lambda s: record_activity(
+                s, by=principal, data=body, idempotency_key=f"k-{n}", today=TODAY), lambda _r, result: result)
+        return await asyncio.gather(*(one(n, body) for n, body in enumerate(inputs)), return_exceptions=True)
+
+    return asyncio.run(go()), request
+
+
+def test_submissions_arriving_together_commit_together_and_fail_alone(tmp_path, monkeypatch):
+    engine, principal, data = _world(tmp_path)
     try:
-        with write_session(engine) as s:
-            init_province(s, "53")
-            wuhua = f.org(s, "530102")
-            user = f.make_user(s, member=f.make_member(s, wuhua), grants=((GrantRole.member, wuhua),))
-            task = f.task(s, 3)
-            indicator = f.indicators(s, task)[0]
-            s.commit()
-            principal = build_principal(s, user, today=TODAY)
-            county, task_id, indicator_id = wuhua.id, task.id, indicator.id
-
-        def data(n: int, description: str = "就业技能培训") -> ActivityInput:
-            # Days apart: no submission is another's likely duplicate.
-            return ActivityInput(task_id=task_id, county_id=county, occurred_on=date(YEAR, 1 + n // 28, 1 + n % 28),
-                                 description=description, values={indicator_id: str(n + 1)})
-
         real_append = recording.audit_append
 
         def failing_append(session, **kw):  # fails after the activity, values and rollup rows are written
@@ -61,18 +79,8 @@ def test_submissions_arriving_together_commit_together_and_fail_alone(tmp_path, 
             return real_append(session, **kw)
 
         monkeypatch.setattr(recording, "audit_append", failing_append)
-        request, write = _request(), Session(write_engine(engine))
         inputs = [data(n) for n in range(20)] + [data(20, "x"), data(21, "中途失败的一次")]
-
-        async def submit_all() -> list:
-            async def one(n: int, body: ActivityInput):
-                read = Session(engine)
-                return await run_write(request, read, write, lambda s: record_activity(
-                    s, by=principal, data=body, idempotency_key=f"k-{n}", today=TODAY),
-                    lambda _r, result: result)
-            return await asyncio.gather(*(one(n, body) for n, body in enumerate(inputs)), return_exceptions=True)
-
-        results = asyncio.run(submit_all())
+        results, request = _submit_all(engine, principal, inputs)
         ok = [r for r in results if not isinstance(r, BaseException)]
         assert len(ok) == 20 and all(r.created and r.answer is not None for r in ok)
         assert isinstance(results[20], Invalid) and isinstance(results[21], RuntimeError)
@@ -127,5 +135,29 @@ def test_a_lone_submission_is_its_own_batch(tmp_path, count):
         assert asyncio.run(go()) == 42
         (commit,) = request.app.state.szt_group_commit.values()
         assert (commit.batches, commit.written) == (1, 1)
+    finally:
+        engine.dispose()
+
+
+def test_a_batch_whose_commit_fails_answers_each_request_and_keeps_nothing(tmp_path, monkeypatch):
+    """Nothing of the batch is durable: the requests the rules accepted get the commit's error (a retry
+    with the same key is then safe), one the rules refused keeps its own answer."""
+    from sqlalchemy.engine.base import RootTransaction
+    from sqlalchemy.exc import OperationalError
+
+    engine, principal, data = _world(tmp_path)
+    try:
+        def failing_commit(self):
+            raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+        monkeypatch.setattr(RootTransaction, "commit", failing_commit)
+        results, _ = _submit_all(engine, principal, [data(0), data(1, "x"), data(2)])
+        monkeypatch.undo()
+        assert isinstance(results[0], OperationalError) and isinstance(results[2], OperationalError)
+        assert isinstance(results[1], Invalid)
+        with write_session(engine) as s:
+            assert s.scalar(select(func.count()).select_from(Activity)) == 0
+        retried, _ = _submit_all(engine, principal, [data(0), data(2)])
+        assert all(r.created for r in retried)
     finally:
         engine.dispose()

@@ -7,39 +7,12 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import (
-    bindparam,
-    func,
-    select,
-)
-from sqlalchemy.engine import Row
-from sqlmodel import Session
-
-from app.activities.common import _core
-from app.catalogue.service import owners_seen_by
 from app.errors import Invalid
 from app.models import (
-    Activity,
-    ActivityStatus,
-    ActivityValue,
     Indicator,
     IndicatorKind,
 )
 
-# The recorder's own verified values of each indicator (how many, the largest), in the same round
-# trip: the outlier_member flag (app/quality/flags.py) reads them; found from the recorder's own
-# activities (ix_activity_recorder_user_id_status), never from all of an indicator's values.
-_THEIRS = select(Activity.id).where(Activity.recorder_user_id == bindparam("user_id"),
-                                    Activity.status == ActivityStatus.verified.value,
-                                    Activity.id != bindparam("exclude_id"))
-_TASK_INDICATORS = select(
-    Indicator.id, Indicator.name, Indicator.unit, Indicator.kind, Indicator.is_outcome,
-    select(func.count()).where(ActivityValue.indicator_id == Indicator.id, ActivityValue.activity_id.in_(_THEIRS))
-    .scalar_subquery().label("seen"),
-    select(func.max(ActivityValue.value)).where(ActivityValue.indicator_id == Indicator.id,
-                                                ActivityValue.activity_id.in_(_THEIRS))
-    .scalar_subquery().label("top"),
-).where(Indicator.task_id == bindparam("task_id"), Indicator.owner_org_id.in_(owners_seen_by(bindparam("org_id"))))
 MAX_COUNT = 1_000_000_000
 MAX_MONEY_HUNDREDTHS = 1_000_000_000  # 1000 万万元: anything larger is a typo
 _MONEY = re.compile(r"^\d+(\.\d{1,2})?$")
@@ -79,21 +52,6 @@ def display_value(kind: IndicatorKind | str, value: int) -> str:
         whole, frac = divmod(value, 100)
         return f"{whole}" if frac == 0 else f"{whole}.{frac:02d}".rstrip("0")
     return str(value)
-
-
-def _parse_values(session: Session, task_id: int, raw: dict[int, str], *, org_id: int) -> dict[int, int]:
-    return _parse_values_of(session, task_id, raw, org_id=org_id)[0]
-
-
-def _parse_values_of(session: Session, task_id: int, raw: dict[int, str], *, org_id: int,
-                     recorder_user_id: int | None = None,
-                     exclude_id: int | None = None) -> tuple[dict[int, int], dict[int, Row]]:
-    """The stored values, and the task's indicators as rows (id, name, unit, kind, is_outcome, and
-    ``seen`` / ``top``: the recorder's verified values of it other than ``exclude_id``'s) for what follows."""
-    # Plain rows, not entities: parse_value reads only name, unit and kind.
-    indicators = {i.id: i for i in _core(session).execute(_TASK_INDICATORS, {
-        "task_id": task_id, "org_id": org_id, "user_id": recorder_user_id or 0, "exclude_id": exclude_id or 0})}
-    return parse_values(indicators, raw), indicators
 
 
 def parse_values(indicators: Mapping[int, Any], raw: dict[int, str]) -> dict[int, int]:

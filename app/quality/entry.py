@@ -11,10 +11,11 @@ from typing import Literal
 from sqlalchemy import select
 from sqlmodel import Session
 
+from app.activities.facts import current_facts
 from app.activities.read import to_read
 from app.activities.recording import _existing, recording_org
 from app.activities.schemas import ActivityInput, ActivityRead
-from app.activities.values import _parse_values_of, display_value
+from app.activities.values import display_value, parse_values
 from app.auth.principal import Principal
 from app.errors import Conflict, DomainError
 from app.models import Activity, ActivityParticipant, ActivityStatus, ParticipantStatus
@@ -61,7 +62,8 @@ def bound_warnings(session: Session, by: Principal, data: ActivityInput, *, idem
         return []
     credited = data.organiser_org_id or recording_org(by, data.on_behalf)
     try:
-        values, indicators = _parse_values_of(session, data.task_id, data.values, org_id=credited)
+        indicators = current_facts(session).indicators_for(data.task_id, credited)
+        values = parse_values(indicators, data.values)
     except DomainError:
         return []
     facts = {i: quality.IndicatorFacts(row.name, row.unit, row.kind) for i, row in indicators.items()}

@@ -64,11 +64,23 @@ async def get_principal(request: Request, session: SessionDep,
     if header is not None and header.strip().lower().startswith("bearer"):
         principal = await run_in_threadpool(_token_principal, request, session, header)
     else:
-        cache, raw = _principal_cache(request), request.cookies.get(SESSION_COOKIE)
-        principal = cached_principal(cache, raw, ip=client_ip(request))
+        principal = cached_principal_of(request)
+        raw = request.cookies.get(SESSION_COOKIE)
         if principal is None and raw:
-            principal = await run_in_threadpool(principal_for, session, raw, ip=client_ip(request), cache=cache)
+            principal = await run_in_threadpool(principal_for, session, raw, ip=client_ip(request),
+                                                cache=_principal_cache(request))
     request.state.principal = principal
+    return principal
+
+
+def cached_principal_of(request: Request) -> Principal | None:
+    """The session cookie's caller when the application's principal cache answers with no statement
+    (``cached_principal``), else None; sets ``request.state.principal`` when found. Not for a request
+    carrying ``Authorization`` (an API token is never answered from the cookie)."""
+    principal = cached_principal(_principal_cache(request), request.cookies.get(SESSION_COOKIE),
+                                 ip=client_ip(request))
+    if principal is not None:
+        request.state.principal = principal
     return principal
 
 

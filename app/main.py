@@ -13,7 +13,9 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app import hot_routes
 from app.accounts.pages import router as accounts_router
+from app.activities.api import hot_submission
 from app.activities.api import router as activities_api
 from app.activities.pages import router as activities_router
 from app.activities.review_pages import router as review_router
@@ -257,6 +259,9 @@ def create_app() -> FastAPI:
     app.include_router(matching_router)  # 补位匹配 and 带动: /matching/CODE/TASK, /bringing/CODE
     app.include_router(matching_api)
 
+    # The month's-end request, answered without FastAPI's dependency solving when it is the everyday
+    # one (app/hot_routes.py); every other request of that route goes the way above.
+    hot_routes.install(app, hot_submission(), app_dependencies=(csrf_protect,))
     app.openapi = lambda: _openapi(app)
 
     @app.get("/docs", include_in_schema=False)

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import anyio
 from fastapi import Request
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -94,8 +94,25 @@ def make_engine(url: str, *, busy_timeout_ms: int | None = None, echo: bool = Fa
 
 
 def write_engine(engine: Engine) -> Engine:
-    """The same engine (same pool, same events) whose transactions take the write lock at BEGIN."""
-    return engine.execution_options(**{WRITE_OPTION: True})
+    """The same engine (same pool, same events) whose transactions take the write lock at BEGIN
+    (made once per engine: making it costs more than a statement)."""
+    found = engine.__dict__.get("_szt_write_engine")
+    if found is None:
+        found = engine.__dict__["_szt_write_engine"] = engine.execution_options(**{WRITE_OPTION: True})
+    return found
+
+
+def database_key(bind: Engine | Connection | Session) -> str:
+    """Which database ``bind`` talks to, as its URL without password: what a process's caches of one
+    database's facts (the write's facts, the quality rules, the boards' blocks) are keyed by."""
+    if isinstance(bind, Session):
+        bind = bind.get_bind()
+    return _rendered(bind.engine.url)
+
+
+@lru_cache(maxsize=256)
+def _rendered(url: URL) -> str:
+    return url.render_as_string(hide_password=True)
 
 
 @lru_cache
@@ -360,7 +377,7 @@ def group_commit(request: Request, engine: Engine) -> GroupCommit:
     found = getattr(request.app.state, "szt_group_commit", None)
     if found is None:
         found = request.app.state.szt_group_commit = {}
-    key = engine.url.render_as_string(hide_password=True)
+    key = database_key(engine)
     if key not in found:
         found[key] = GroupCommit(engine)
     return found[key]

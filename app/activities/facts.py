@@ -42,7 +42,7 @@ from sqlalchemy import (
 from sqlmodel import Session
 
 from app.activities.common import _core
-from app.db import Prepared
+from app.db import Prepared, database_key
 from app.models import (
     Activity,
     ActivityStatus,
@@ -175,13 +175,9 @@ _lock = threading.Lock()
 _cached: dict[str, WriteFacts] = {}
 
 
-def _database(conn: Connection) -> str:
-    return conn.engine.url.render_as_string(hide_password=True)
-
-
 def facts_for(conn: Connection, version: str) -> WriteFacts:
     """The snapshot for ``version`` of this connection's database: the cached one, or loaded now."""
-    database = _database(conn)
+    database = database_key(conn)
     with _lock:
         found = _cached.get(database)
     if found is not None and found.version == version and version:

@@ -36,7 +36,6 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import Depends, Request
 from markupsafe import Markup
-from sqlmodel import Session
 
 # Who is looking decides what the block may show: staff of the organisation (the 未参与委员名单 link),
 # anyone else signed in with a reading role (members, leaders, viewers). The meeting room's screen has
@@ -54,11 +53,6 @@ LEVEL = 6  # zlib's default: the per-request head and tail are a few KB, the blo
 # same bytes for the same page.
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 FINAL_EMPTY_BLOCK = b"\x03\x00"  # a final, empty fixed-Huffman deflate block: ends a stream of segments
-
-
-def database_identity(session: Session) -> str:
-    """The database a session reads, as its URL without password: blocks of two databases never mix."""
-    return session.get_bind().engine.url.render_as_string(hide_password=True)
 
 
 @dataclass(frozen=True)

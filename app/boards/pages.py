@@ -31,12 +31,12 @@ from app.boards.cache import (
     BoardCacheDep,
     BoardKey,
     ViewerKind,
-    database_identity,
     gzip_around,
     gzip_tag,
     page_etag,
 )
 from app.clock import CN, now_cn
+from app.db import database_key
 from app.deps import CurrentUser, OrgForRead, OrgForStaff, SessionDep
 from app.errors import NotFound
 from app.links.schemas import IdOrBlank
@@ -135,7 +135,7 @@ def _serve_board(request: Request, session: Session, cache: BoardCache, org: Org
     if since is not None and since == version:
         return Response(status_code=204)
     template, make = ("boards/county.html", _county_context) if county else ("boards/overview.html", _overview_context)
-    key = BoardKey(database=database_identity(session), version=version, period=period.key, viewer=viewer,
+    key = BoardKey(database=database_key(session), version=version, period=period.key, viewer=viewer,
                    board=template, org_id=org.id, base=base)
 
     def render_block() -> str:

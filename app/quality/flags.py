@@ -34,6 +34,7 @@ from sqlmodel import Session
 from app.activities.months import is_month_closed
 from app.activities.values import display_value
 from app.clock import now_utc, to_cn, today_cn, yyyymm
+from app.db import database_key
 from app.models import (
     Activity,
     ActivityFlag,
@@ -46,7 +47,7 @@ from app.models import (
     IndicatorKind,
 )
 from app.orgs.service import subtree_ids
-from app.quality.rules import Rules, database_of, effective_rules
+from app.quality.rules import Rules, effective_rules
 
 FLAG_LABELS = {
     FlagCode.duplicate: "疑似重复",
@@ -151,7 +152,7 @@ def _compute_baseline(session: Session, indicator_id: int, today: date) -> Basel
 def baseline(session: Session, indicator_id: int, today: date) -> Baseline:
     """The indicator's baseline as of today: from this process's cache, else the table, else computed
     (and stored for every process) — at most once a day per indicator."""
-    key = (database_of(session), indicator_id)
+    key = (database_key(session), indicator_id)
     with _lock:
         found = _baselines.get(key)
     if found is not None and found.as_of == today:

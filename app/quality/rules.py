@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from app.db import database_key
 from app.models import AppMeta, Indicator, IndicatorKind, OrgClosure, PlausibilityRule, RuleKind, Task
 
 VERSION_KEY = "quality_rules_version"
@@ -69,7 +70,7 @@ def current_version(session: Session, *, fresh: bool = True) -> str:
     several: the tests, a restore): a cache filled from one never answers for another.
     ``fresh=False``: the version this process read less than RECHECK_SECONDS ago, if any (every
     write asks; a change made by another process is seen within that time)."""
-    database = database_of(session)
+    database = database_key(session)
     if not fresh:
         with _lock:
             seen = _seen.get(database)
@@ -79,11 +80,6 @@ def current_version(session: Session, *, fresh: bool = True) -> str:
     with _lock:
         _seen[database] = (time.monotonic(), version)
     return version
-
-
-def database_of(session: Session) -> str:
-    """Which database the session talks to (its URL without password): what process caches key on."""
-    return session.connection().engine.url.render_as_string(hide_password=True)
 
 
 def bump_version(session: Session) -> None:

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -414,13 +415,22 @@ class Prepared:
             processors = {k: p for k, p in compiled._bind_processors.items() if p is not None}
             # The statement's own values (literals, LIMIT 1, a key it compares with), bound by name.
             fixed = {name: bp.effective_value for bp, name in compiled.bind_names.items() if not bp.required}
-            found = self._compiled[keys] = (compiled.string, order, processors, fixed)
+            # The values in the statement's order, taken in C; then the few that need converting.
+            take = itemgetter(*order) if len(order) > 1 else (lambda v: tuple(v[k] for k in order))
+            convert = tuple((i, processors[k]) for i, k in enumerate(order) if k in processors)
+            found = self._compiled[keys] = (compiled.string, take, convert, fixed)
         return found
 
-    def _args(self, compiled: tuple, params: dict) -> tuple:
-        _, order, processors, fixed = compiled
-        values = {**fixed, **params} if fixed else params
-        return tuple(processors[k](values[k]) if k in processors else values[k] for k in order)
+    @staticmethod
+    def _args(compiled: tuple, params: dict) -> tuple | list:
+        _, take, convert, fixed = compiled
+        args = take({**fixed, **params} if fixed else params)
+        if not convert:
+            return args
+        args = list(args)
+        for i, process in convert:
+            args[i] = process(args[i])
+        return args
 
     def execute(self, conn: Connection, params: dict) -> Any:
         """Run with ``params``; the driver's cursor (``fetchone`` / ``fetchall``: raw values)."""

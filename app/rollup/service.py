@@ -150,7 +150,7 @@ def apply(session: Session, changes: Iterable[tuple[Contribution | None, Contrib
     conn = session.connection()
     credited = {c.credited_org_id for pair in changes for c in pair if c is not None}
     ancestors: dict[int, list[int]] = defaultdict(list)
-    if lineage is not None and credited <= set(lineage):
+    if lineage is not None and all(org in lineage for org in credited):  # not set(lineage): every organisation
         ancestors.update({org: list(lineage[org]) for org in credited})
     else:
         for descendant, ancestor in conn.execute(_ANCESTORS, {"ids": sorted(credited)}):

@@ -338,12 +338,14 @@ def record_activity(session: Session, *, by: Principal, data: ActivityInput, ide
             distinct_from=distinct, distinct_note=data.distinct_note,
             near_duplicates=[(a.id, a.occurred_on) for a in near]), today=today)
         quality.store(session, new_id, flags, new=True)
+    audit_append(session, actor=by.actor, action="activity.create", target_type="activity", target_id=activity.id,
+                 org_id=credited, after=_snapshot(activity, checked.values, checked.participants))
+    # Last before the COMMIT: the rollup's rows of the province and its prefectures, and their stamps,
+    # are the rows every submission updates — on PostgreSQL their locks are held from here to the end.
     rollup.apply(session, [(None, rollup.Contribution(
         status=ActivityStatus.pending.value, credited_org_id=credited, county_id=checked.county_id,
         task_id=checked.task_id, month=yyyymm(data.occurred_on), values=checked.values,
         members=frozenset(checked.participants)))], lineage=p.facts.lineage)
-    audit_append(session, actor=by.actor, action="activity.create", target_type="activity", target_id=activity.id,
-                 org_id=credited, after=_snapshot(activity, checked.values, checked.participants))
     session.commit()
     answer = None if photos else new_read(activity, facts=p.facts, values=checked.values,
                                           participants=checked.participant_names, site_name=p.site_name,

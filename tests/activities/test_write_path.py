@@ -1,6 +1,6 @@
 """The write path's statements, counted (issue 21): a new submission makes at most seven in its
-transaction — the probe, the activity, its values, its participants, the rollup's figures and
-stamps, the audit row — plus its flags' row when it has flags; the facts it checks come from the
+transaction — the probe, the activity, its values, its participants, the audit row, the rollup's
+figures and stamps — plus its flags' row when it has flags; the facts it checks come from the
 per-process snapshot, checked against their version inside the probe."""
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ def test_a_new_submission_makes_seven_statements_in_its_transaction(world):
     assert len(made) == 7, made
     assert made[0].startswith("SELECT")  # the probe: key, duplicates, history, the facts' version
     assert [m.split()[2] for m in made[1:]] == [
-        "activity", "activity_value", "activity_participant", "rollup", "rollup_stamp", "audit_log"], made
+        "activity", "activity_value", "activity_participant", "audit_log", "rollup", "rollup_stamp"], made
+    # (the rows every submission updates come last: PostgreSQL holds their locks until the COMMIT)
 
 
 def test_a_retry_is_answered_from_the_probe(world):

@@ -34,6 +34,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from starlette._exception_handler import wrap_app_handling_exceptions
+from starlette._utils import get_route_path
 from starlette.datastructures import URLPath
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Match, NoMatchFound
@@ -61,7 +62,7 @@ class HotRoute(BaseRoute):
         self._child = {"endpoint": route.endpoint, "route": route}
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if (scope["type"] == "http" and scope["method"] == self.method and scope["path"] == self.path
+        if (scope["type"] == "http" and scope["method"] == self.method and get_route_path(scope) == self.path
                 and _DECLINED not in scope):
             return Match.FULL, self._child
         return Match.NONE, {}

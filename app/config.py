@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # PostgreSQL: write use cases one process runs side by side (no turn of one; past about eight, 32
     # callers' threads only fight over the GIL: 82/s at 40 against 110–113/s at 4–8, bench/submit.py).
     pg_writers: int = Field(default=8, ge=1, le=64)
+    # Freeze the application's objects out of the garbage collector's walks once it serves, and collect
+    # the young generation less often (app/ops/collector.py); 0 leaves Python's defaults (the tests).
+    gc_freeze: bool = True
     # Sessions: idle and absolute timeouts.
     session_idle_minutes: int = 60 * 24 * 3
     session_absolute_minutes: int = 60 * 24 * 14

@@ -51,7 +51,7 @@ from app.notify.campaign_api import router as campaigns_api
 from app.notify.campaign_pages import router as campaigns_router
 from app.notify.pages import router as messages_router
 from app.offline import router as offline_router
-from app.ops import storage_full
+from app.ops import collector, storage_full
 from app.ops.metrics import route_of
 from app.ops.routes import router as ops_router
 from app.orgs.api import router as orgs_api
@@ -187,6 +187,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # The notices' sender runs where the job worker runs, and for the same reason not elsewhere.
     sender = Sender().start() if worker is not None else None
     app.state.notify_sender = sender
+    if get_settings().gc_freeze:
+        collector.tune_once()  # the application is built: its objects out of the collector's walks
     try:
         yield
     finally:

@@ -1,0 +1,6 @@
+"""The test suite. Every test builds applications of its own: the serving process's one-time tuning
+of the garbage collector (app/ops/collector.py) stays off here, unless a test asks for it."""
+
+import os
+
+os.environ.setdefault("SZT_GC_FREEZE", "0")

@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio
 from fastapi import Request
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -108,12 +108,11 @@ def database_key(bind: Engine | Connection | Session) -> str:
     database's facts (the write's facts, the quality rules, the boards' blocks) are keyed by."""
     if isinstance(bind, Session):
         bind = bind.get_bind()
-    return _rendered(bind.engine.url)
-
-
-@lru_cache(maxsize=256)
-def _rendered(url: URL) -> str:
-    return url.render_as_string(hide_password=True)
+    engine = bind.engine
+    found = engine.__dict__.get("_szt_database_key")
+    if found is None:  # rendered once per engine (a URL's hash renders it too: no cache keyed by URL)
+        found = engine.__dict__["_szt_database_key"] = engine.url.render_as_string(hide_password=True)
+    return found
 
 
 @lru_cache
@@ -170,6 +169,7 @@ def migrate(url: str | None = None, revision: str = "head") -> None:
 
 T = TypeVar("T")
 R = TypeVar("R")
+W = TypeVar("W")
 
 
 def write_aside(session: Session, stmt) -> None:  # noqa: ANN001 - an UPDATE/INSERT statement
@@ -195,9 +195,11 @@ def end_read(session: Session) -> None:
 
     A transaction that only read has nothing to commit: on SQLite this is instant, which is why the
     async handlers call it on the event loop. It also takes a fresh snapshot for the next read, so
-    the answer sees the write that came in between.
+    the answer sees the write that came in between. A session that has read nothing has nothing to end
+    (committing it would begin a transaction only to end it).
     """
-    session.commit()
+    if session.in_transaction():
+        session.commit()
 
 
 def _release(session: Session) -> None:
@@ -279,6 +281,57 @@ async def run_write(request: Request, read: Session, session: Session | None, us
 MAX_BATCH = 64  # use cases in one transaction: a bound on how long one batch holds SQLite's lock
 
 
+DEFERRED = "szt.batch_work"  # Session.info key: the use case's work staged for its batch's end
+
+
+class BatchWork(Protocol):
+    """Work that the use cases of one batch would each do to the same rows (the rollup's sums): each
+    use case stages its share (``deferred``), the batch merges the shares of those whose savepoint was
+    released and writes the sum once, just before its COMMIT."""
+
+    def absorb(self, other: Any) -> None: ...
+
+    def write(self, conn: Connection) -> None: ...
+
+
+def deferred(session: Session, name: str, make: Callable[[], W]) -> W | None:
+    """The use case's share of ``name`` to be written at its batch's end, made on first use — or None
+    when the session is no batch's (the caller writes at once: PostgreSQL, tests, the CLI)."""
+    staged = session.info.get(DEFERRED)
+    if staged is None:
+        return None
+    if name not in staged:
+        staged[name] = make()
+    return staged[name]
+
+
+class _BatchSession(Session):
+    """A use case's session in a batch: its staged work counts once its ``commit()`` released its
+    savepoint; what it staged and then rolled back, or never committed, is dropped with its rows."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.info[DEFERRED] = {}
+        self.committed_work: dict[str, BatchWork] = {}
+
+    def commit(self) -> None:
+        super().commit()
+        _merge(self.committed_work, self.info[DEFERRED])
+        self.info[DEFERRED] = {}
+
+    def rollback(self) -> None:
+        super().rollback()
+        self.info[DEFERRED] = {}
+
+
+def _merge(into: dict[str, BatchWork], work: dict[str, BatchWork]) -> None:
+    for name, share in work.items():
+        if name in into:
+            into[name].absorb(share)
+        else:
+            into[name] = share
+
+
 @dataclass
 class _Pending:
     use_case: Callable[[Session], Any]
@@ -344,8 +397,9 @@ class GroupCommit:
         with write_engine(self.engine).connect() as conn:
             outer = conn.begin()
             try:
+                work: dict[str, BatchWork] = {}
                 for p in batch:
-                    s = Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+                    s = _BatchSession(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
                     try:
                         p.ok, p.value = True, p.use_case(s)
                     except BaseException as exc:  # noqa: BLE001 - this request's own failure
@@ -353,6 +407,10 @@ class GroupCommit:
                         p.ok, p.value = False, exc
                     finally:
                         s.close()
+                    # Committed is committed: a use case that failed after its commit() keeps its rows.
+                    _merge(work, s.committed_work)
+                for share in work.values():  # the batch's sums, once (a failure here fails the batch)
+                    share.write(conn)
                 outer.commit()
             except BaseException:
                 if outer.is_active:

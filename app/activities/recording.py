@@ -278,7 +278,7 @@ def record_activity(session: Session, *, by: Principal, data: ActivityInput, ide
     A new submission makes seven statements in its transaction (bench/submit.py counts them): the
     probe (the key's earlier use, the duplicate check, the recorder's history and the cached facts'
     version, app/activities/facts.py), the activity (``INSERT … ON CONFLICT DO NOTHING RETURNING``),
-    its values, its participants, the rollup's figures and stamps, and the audit row; one more for its
+    its values, its participants, the audit row, and the rollup's figures and stamps; one more for its
     flags when it has any, and the duplicate look-ups only when something of its county and 实事 lies
     within a day. Its answer is built from what the write holds (``RecordResult.answer``)."""
     key = (idempotency_key or "").strip()

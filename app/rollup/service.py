@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from app.clock import today_cn, yyyymm
-from app.db import Prepared
+from app.db import Prepared, deferred
 from app.models import (
     Activity,
     ActivityParticipant,
@@ -172,14 +172,43 @@ def apply(session: Session, changes: Iterable[tuple[Contribution | None, Contrib
                 for member in c.members:
                     took_part[(member, c.month)] += sign
 
-    rows = [{"scope": k[0], "unit_id": k[1], "year": k[2] // 100, "month": k[2], "task_id": k[3],
-             "indicator_id": k[4], "verified": v[0], "pending": v[1]} for k, v in figures.items() if v != [0, 0]]
-    _upsert_add(conn, Rollup.__table__, ["scope", "unit_id", "year", "task_id", "indicator_id", "month"],
-                ["verified", "pending"], rows)
-    _bump(conn, {(r["scope"], r["unit_id"]) for r in rows})
+    # In a group commit's batch (app/db.py) the sums wait for the batch's end: the province's and the
+    # prefectures' rows, which every submission of the batch adds to, are then written once.
+    sums = deferred(session, "rollup", Sums)
+    if sums is None:
+        Sums(figures).write(conn)
+    else:
+        sums.add(figures)
     took_part = Counter({k: n for k, n in took_part.items() if n})
     if took_part:
         _participation_changed(session, took_part)
+
+
+class Sums:
+    """Figures to add to the rollup — (scope, unit, month, task, indicator) → [verified, pending] — and
+    the stamps of their units to bump: one use case's, or a batch's summed (``db.BatchWork``)."""
+
+    def __init__(self, figures: Mapping[tuple, list[int]] | None = None) -> None:
+        self.figures: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+        if figures:
+            self.add(figures)
+
+    def add(self, figures: Mapping[tuple, list[int]]) -> None:
+        for key, (verified, pending) in figures.items():
+            mine = self.figures[key]
+            mine[0] += verified
+            mine[1] += pending
+
+    def absorb(self, other: Sums) -> None:
+        self.add(other.figures)
+
+    def write(self, conn: Connection) -> None:
+        rows = [{"scope": k[0], "unit_id": k[1], "year": k[2] // 100, "month": k[2], "task_id": k[3],
+                 "indicator_id": k[4], "verified": v[0], "pending": v[1]}
+                for k, v in sorted(self.figures.items()) if v != [0, 0]]
+        _upsert_add(conn, Rollup.__table__, ["scope", "unit_id", "year", "task_id", "indicator_id", "month"],
+                    ["verified", "pending"], rows)
+        _bump(conn, {(r["scope"], r["unit_id"]) for r in rows})
 
 
 def add_figures(session: Session, deltas: Mapping[tuple[str, int, int, int, int], int]) -> None:

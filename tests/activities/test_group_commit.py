@@ -12,10 +12,9 @@ from datetime import date
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlmodel import Session
 
-from app.activities import recording
 from app.activities.schemas import ActivityInput
 from app.activities.service import record_activity
 from app.auth.service import build_principal
@@ -71,15 +70,19 @@ def _submit_all(engine, principal, inputs: list[ActivityInput]) -> tuple[list, S
 def test_submissions_arriving_together_commit_together_and_fail_alone(tmp_path, monkeypatch):
     engine, principal, data = _world(tmp_path)
     try:
-        real_append = recording.audit_append
+        real_apply = rollup.apply
 
-        def failing_append(session, **kw):  # fails after the activity, values and rollup rows are written
-            if "中途失败" in kw["after"]["description"]:
+        def failing_apply(session, changes, **kw):  # fails after every row and its rollup sums are staged
+            changes = list(changes)
+            real_apply(session, changes, **kw)
+            if any(after is not None and after.values == {INDICATOR[0]: 22} for _, after in changes):
                 raise RuntimeError("disk trouble half-way")
-            return real_append(session, **kw)
 
-        monkeypatch.setattr(recording, "audit_append", failing_append)
+        INDICATOR = []
+        monkeypatch.setattr(rollup, "apply", failing_apply)
         inputs = [data(n) for n in range(20)] + [data(20, "x"), data(21, "中途失败的一次")]
+        INDICATOR.append(next(iter(inputs[0].values)))
+        rollup_writes = _counting(engine, "INSERT INTO rollup ")
         results, request = _submit_all(engine, principal, inputs)
         ok = [r for r in results if not isinstance(r, BaseException)]
         assert len(ok) == 20 and all(r.created and r.answer is not None for r in ok)
@@ -87,12 +90,57 @@ def test_submissions_arriving_together_commit_together_and_fail_alone(tmp_path, 
         batches = request.app.state.szt_group_commit
         (commit,) = batches.values()
         assert commit.written == 22 and commit.batches < 22  # they did not each take a transaction
+        # The rollup's sums were written once per batch, not once per submission.
+        assert len(rollup_writes) == commit.batches
         with write_session(engine) as s:
             assert s.scalar(select(func.count()).select_from(Activity)) == 20
             assert s.scalar(select(func.count()).select_from(ActivityValue)) == 20
             assert s.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "activity.create")) == 20
             assert not s.scalar(select(func.count()).select_from(Activity).where(Activity.description.like("%中途%")))
             assert rollup.check(s) == []  # the failed one's figures were rolled back with it
+    finally:
+        engine.dispose()
+
+
+def _counting(engine, prefix: str) -> list[str]:
+    """Every statement run on ``engine`` that starts with ``prefix``, as it runs."""
+    seen: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _seen(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith(prefix):
+            seen.append(statement)
+
+    return seen
+
+
+def test_a_use_case_that_failed_after_its_commit_keeps_its_rows_and_its_figures(tmp_path):
+    """Committed is committed: a batch writes the sums of every use case whose savepoint was released,
+    even one whose answer then failed inside the use case; not those of one that rolled back."""
+    engine, principal, data = _world(tmp_path)
+    try:
+        def after_commit_fails(s: Session):
+            record_activity(s, by=principal, data=data(1), idempotency_key="k-late", today=TODAY)
+            raise RuntimeError("the answer failed after the commit")
+
+        def staged_then_rolled_back(s: Session):
+            record_activity(s, by=principal, data=data(2), idempotency_key="k-undone", today=TODAY)
+            s.rollback()  # the service committed; this undoes nothing of it
+            return "kept"
+
+        async def go() -> list:
+            request = _request()
+            return await asyncio.gather(
+                run_write(request, Session(engine), None, after_commit_fails, lambda _r, v: v),
+                run_write(request, Session(engine), None, staged_then_rolled_back, lambda _r, v: v),
+                return_exceptions=True)
+
+        late, kept = asyncio.run(go())
+        assert isinstance(late, RuntimeError) and kept == "kept"
+        with write_session(engine) as s:
+            assert s.scalar(select(func.count()).select_from(Activity)) == 2
+            assert rollup.check(s) == []  # both activities' figures are in the rollup, once each
+            assert s.scalar(text("SELECT SUM(pending) FROM rollup WHERE indicator_id = 0 AND scope = 'place'")) == 2
     finally:
         engine.dispose()
 

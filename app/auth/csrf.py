@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hmac
 import secrets
-from http.cookies import CookieError, SimpleCookie
 from urllib.parse import urlsplit
 
 from fastapi import Request
+from starlette.requests import cookie_parser
 
 from app.errors import Forbidden
 from app.security import is_https
@@ -43,14 +42,13 @@ class AnonCsrfCookieMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        cookies = SimpleCookie()
+        # Starlette's own parser (what ``request.cookies`` reads): it skips what it cannot read.
+        existing = ""
         for name, value in scope.get("headers", []):
             if name == b"cookie":
-                with contextlib.suppress(CookieError):  # a malformed cookie header is just ignored
-                    cookies.load(value.decode("latin-1"))
-        existing = cookies.get(ANON_COOKIE)
-        if existing is not None and existing.value:
-            scope.setdefault("state", {})["anon_csrf"] = existing.value
+                existing = cookie_parser(value.decode("latin-1")).get(ANON_COOKIE) or existing
+        if existing:
+            scope.setdefault("state", {})["anon_csrf"] = existing
             await self.app(scope, receive, send)
             return
         token = secrets.token_urlsafe(32)

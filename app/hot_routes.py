@@ -35,6 +35,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 from starlette._exception_handler import wrap_app_handling_exceptions
 from starlette._utils import get_route_path
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import URLPath
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Match, NoMatchFound
@@ -47,45 +48,57 @@ from app.errors import DomainError
 _DECLINED = "szt.hot_route_declined"
 
 # request → the endpoint's keyword arguments other than the body and the read session, or None when
-# the request is not an everyday one.
+# the request is not an everyday one. The request's path parameters are in ``request.path_params``.
 Resolver = Callable[[Request], Awaitable[dict[str, Any] | None]]
 
 
 class HotRoute(BaseRoute):
-    """``route``'s ``method`` requests, the everyday ones answered here, the rest by ``route`` itself."""
+    """``route``'s ``method`` requests, the everyday ones answered here, the rest by ``route`` itself.
 
-    def __init__(self, route: APIRoute, method: str, *, body_arg: str, body_model: type[BaseModel],
-                 read_arg: str, resolve: Resolver) -> None:
+    ``body_model``: the JSON body's model, passed as ``body_arg`` (None: a request without a body).
+    ``read_arg``: the endpoint's argument for the read session. An endpoint that is a plain function
+    runs in the thread pool, as FastAPI runs it — its one thread hop."""
+
+    def __init__(self, route: APIRoute, method: str, *, resolve: Resolver, read_arg: str,
+                 body_arg: str = "", body_model: type[BaseModel] | None = None) -> None:
         self.route, self.method = route, method
         self.path = self.path_format = route.path  # what metrics, logs and FastAPI's telemetry read
         self.body_arg, self.body_model, self.read_arg, self.resolve = body_arg, body_model, read_arg, resolve
-        self._child = {"endpoint": route.endpoint, "route": route}
+        self._is_async = inspect.iscoroutinefunction(route.endpoint)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if (scope["type"] == "http" and scope["method"] == self.method and get_route_path(scope) == self.path
-                and _DECLINED not in scope):
-            return Match.FULL, self._child
-        return Match.NONE, {}
+        if scope["type"] != "http" or scope["method"] != self.method or _DECLINED in scope:
+            return Match.NONE, {}
+        found = self.route.path_regex.match(get_route_path(scope))
+        if found is None:
+            return Match.NONE, {}
+        params = {k: self.route.param_convertors[k].convert(v) for k, v in found.groupdict().items()}
+        return Match.FULL, {"endpoint": self.route.endpoint, "route": self.route,
+                            "path_params": {**scope.get("path_params", {}), **params}}
 
     def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
         raise NoMatchFound(name, path_params)  # the route's URL is the APIRoute's, found where it is included
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive, send)
-        body = await request.body()
+        body = await request.body() if self.body_model is not None else b""
         arguments = await self._everyday(request, body)
         if arguments is None:
             # Routed again as if this route were not there: FastAPI's own way to the APIRoute, with
             # the dependencies its inclusion gives it (the app-wide CSRF check among them).
             scope[_DECLINED] = True
-            await scope["app"].router.app(scope, _replaying(body, receive), send)
+            await scope["app"].router.app(scope, _replaying(body, receive) if body else receive, send)
             return
 
         async def answer(scope: Scope, receive: Receive, send: Send) -> None:
             app: FastAPI = scope["app"]
             provider = app.dependency_overrides.get(get_session, get_session)
             async with _provided(provider) as read:
-                response = await self.route.endpoint(request, **arguments, **{self.read_arg: read})
+                arguments[self.read_arg] = read
+                if self._is_async:
+                    response = await self.route.endpoint(**arguments)
+                else:
+                    response = await run_in_threadpool(self.route.endpoint, **arguments)
             await response(scope, receive, send)
 
         # The application's exception handlers, as for any route: a refused use case's DomainError
@@ -93,22 +106,36 @@ class HotRoute(BaseRoute):
         await wrap_app_handling_exceptions(answer, request)(scope, receive, send)
 
     async def _everyday(self, request: Request, body: bytes) -> dict[str, Any] | None:
-        content_type = request.headers.get("content-type", "")
-        if not content_type.startswith("application/json") or not body:
-            return None
+        if self.body_model is not None:
+            content_type = request.headers.get("content-type", "")
+            if not content_type.startswith("application/json") or not body:
+                return None
         arguments = await self.resolve(request)
         if arguments is None:
             return None
         try:
-            await csrf.check(request, arguments.get("by"))
-            # What FastAPI does with a JSON body: json.loads, then the model validates the Python value.
-            value = json.loads(body)
-            if not isinstance(value, dict):
-                return None
-            arguments[self.body_arg] = self.body_model.model_validate(value)
+            await csrf.check(request, arguments.get("by"))  # (a GET passes at once)
+            if self.body_model is not None:
+                # What FastAPI does with a JSON body: json.loads, then the model validates the Python value.
+                value = json.loads(body)
+                if not isinstance(value, dict):
+                    return None
+                arguments[self.body_arg] = self.body_model.model_validate(value)
         except (DomainError, ValueError, ValidationError):  # json's errors are ValueErrors
             return None
         return arguments
+
+
+def query_int(request: Request, name: str, *, maximum: int) -> tuple[bool, int | None]:
+    """An optional integer query parameter as FastAPI would read it, when it plainly is one: (True, value
+    or None when absent); (False, None) for anything else — a sign, spaces, too large — which the
+    APIRoute then answers (its 422)."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return True, None
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18 or int(raw) > maximum:
+        return False, None
+    return True, int(raw)
 
 
 @asynccontextmanager

@@ -25,6 +25,7 @@ from app.auth.csrf import AnonCsrfCookieMiddleware
 from app.auth.pages import router as auth_router
 from app.boards.api import router as boards_api
 from app.boards.cache import BoardCache
+from app.boards.pages import hot_boards
 from app.boards.pages import router as boards_router
 from app.config import PROJECT_ROOT, get_settings
 from app.deps import csrf_protect
@@ -282,7 +283,8 @@ def create_app() -> FastAPI:
 
     # The month's-end request, answered without FastAPI's dependency solving when it is the everyday
     # one (app/hot_routes.py); every other request of that route goes the way above.
-    hot_routes.install(app, hot_submission(), app_dependencies=(csrf_protect,))
+    for hot in (hot_submission(), *hot_boards()):
+        hot_routes.install(app, hot, app_dependencies=(csrf_protect,))
     app.openapi = lambda: _openapi(app)
 
     # Module-level endpoints: FastAPI keeps every endpoint it classifies in a process-wide cache

@@ -186,7 +186,7 @@ async def _everyday_submission(request: Request) -> dict[str, Any] | None:
     by = cached_principal_of(request)
     if by is None:
         return None
-    return {"by": by, "idempotency_key": request.headers.get("idempotency-key")}
+    return {"request": request, "by": by, "idempotency_key": request.headers.get("idempotency-key")}
 
 
 def hot_submission() -> HotRoute:

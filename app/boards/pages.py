@@ -9,13 +9,15 @@ version lives in the database, so a change made through any server process shows
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime
-from typing import Annotated, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
+from fastapi.routing import APIRoute
 from markupsafe import Markup
 from openpyxl import Workbook
 from pydantic import BaseModel, Field
@@ -23,7 +25,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from app.api_http import etag_matches, etag_of
-from app.auth.principal import STAFF_ROLES, Principal
+from app.auth.principal import STAFF_ROLES, Principal, org_for_read
 from app.boards import breakdown, charts, periods
 from app.boards import service as boards
 from app.boards.cache import (
@@ -37,13 +39,15 @@ from app.boards.cache import (
 )
 from app.clock import CN, now_cn
 from app.db import database_key
-from app.deps import CurrentUser, OrgForRead, OrgForStaff, SessionDep
+from app.deps import CodeInPath, CurrentUser, OrgForRead, OrgForStaff, SessionDep, cached_principal_of
 from app.errors import NotFound
+from app.hot_routes import HotRoute, query_int
 from app.links.schemas import IdOrBlank
 from app.links.service import county_link_effect
 from app.meeting import slides
 from app.meeting.settings import settings_for
 from app.models import Committee, Organisation
+from app.models.base import MAX_BIGINT
 from app.orgs.service import ancestors
 from app.quality import backlog
 from app.reports.tables import cell_text
@@ -192,10 +196,15 @@ def boards_home(session: SessionDep, by: CurrentUser):
     return RedirectResponse(f"/boards/{org.code}", status_code=303)
 
 
+# The two boards load their organisation inside the handler, not through the OrgForRead dependency:
+# a plain-function dependency is a thread hop of its own, and a board is what a meeting room and every
+# office's screen poll (their everyday request skips FastAPI's dependency solving: ``hot_boards``).
+
 @router.get("/boards/{code}")
-def overview_page(request: Request, session: SessionDep, cache: BoardCacheDep, by: CurrentUser, org: OrgForRead,
+def overview_page(request: Request, session: SessionDep, cache: BoardCacheDep, by: CurrentUser, code: CodeInPath,
                   period: Annotated[str | None, Query()] = None,
                   since: Annotated[int | None, Query()] = None) -> Response:
+    org = org_for_read(session, by, code)
     return _serve_board(request, session, cache, org, _period(period), since, county=False, base="/boards",
                         viewer=_viewer(session, by, org))
 
@@ -210,11 +219,38 @@ def _county_context(session, county: Organisation, period: periods.Period, *, ba
 
 
 @router.get("/c/{code}")
-def county_page(request: Request, session: SessionDep, cache: BoardCacheDep, by: CurrentUser, county: OrgForRead,
+def county_page(request: Request, session: SessionDep, cache: BoardCacheDep, by: CurrentUser, code: CodeInPath,
                 period: Annotated[str | None, Query()] = None,
                 since: Annotated[int | None, Query()] = None) -> Response:
+    county = org_for_read(session, by, code)
     return _serve_board(request, session, cache, county, _period(period), since, county=True, base="",
                         viewer=_viewer(session, by, county))
+
+
+_CODE = re.compile(r"\d{6}")
+
+
+async def _everyday_board(request: Request) -> dict[str, Any] | None:
+    """A board's arguments for a person signed in with the session cookie whose caller the principal
+    cache holds (app/hot_routes.py); None for anything else, which the route answers itself."""
+    if "authorization" in request.headers:
+        return None
+    code, period = request.path_params.get("code", ""), request.query_params.get("period")
+    plain, since = query_int(request, "since", maximum=MAX_BIGINT)
+    if not plain or not isinstance(code, str) or not _CODE.fullmatch(code):
+        return None
+    by = cached_principal_of(request)
+    if by is None:
+        return None
+    return {"request": request, "cache": request.app.state.board_cache, "by": by, "code": code,
+            "period": period, "since": since}
+
+
+def hot_boards() -> list[HotRoute]:
+    """The overview and county boards without FastAPI's dependency solving for the everyday request."""
+    return [HotRoute(route, "GET", resolve=_everyday_board, read_arg="session")
+            for route in router.routes
+            if isinstance(route, APIRoute) and route.endpoint in (overview_page, county_page)]
 
 
 @router.get("/boards/{code}/activities")

@@ -87,7 +87,8 @@ class HotRoute(BaseRoute):
             # Routed again as if this route were not there: FastAPI's own way to the APIRoute, with
             # the dependencies its inclusion gives it (the app-wide CSRF check among them).
             scope[_DECLINED] = True
-            await scope["app"].router.app(scope, _replaying(body, receive) if body else receive, send)
+            taken = self.body_model is not None  # the body was taken from the client: give it again, empty or not
+            await scope["app"].router.app(scope, _replaying(body, receive) if taken else receive, send)
             return
 
         async def answer(scope: Scope, receive: Receive, send: Send) -> None:

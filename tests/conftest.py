@@ -277,3 +277,20 @@ def chromium_path() -> str:
     if IN_CI:
         pytest.fail("CI=true: " + message, pytrace=False)
     pytest.skip(message)
+
+
+@pytest.fixture
+def fastapi_routed(monkeypatch) -> list[str]:
+    """The paths FastAPI's own routes handled in this test (an app/hot_routes.py route answers its
+    everyday request without handing it to one)."""
+    import fastapi.routing
+
+    seen: list[str] = []
+    original = fastapi.routing.APIRoute.handle
+
+    async def handle(self, scope, receive, send):
+        seen.append(scope["path"])
+        return await original(self, scope, receive, send)
+
+    monkeypatch.setattr(fastapi.routing.APIRoute, "handle", handle)
+    return seen

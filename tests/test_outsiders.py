@@ -186,7 +186,9 @@ def test_outsiders_are_refused_everywhere(client, session, outsider):
 
 # A route with an organisation in its path declares its loader (app.deps: OrgForRead, OrgForStaff,
 # OrgForLinks, OrgIdForStaff); one that hands the id to its service names the service's rule here.
-ORG_RULE_IN_SERVICE = {("POST", "/manage/orgs/{org_id}/key-county"): "staff"}
+ORG_RULE_IN_SERVICE = {("POST", "/manage/orgs/{org_id}/key-county"): "staff",
+                       # The two boards call the plain loader in their handler: one thread hop (app/hot_routes.py).
+                       ("GET", "/boards/{code}"): "read", ("GET", "/c/{code}"): "read"}
 # The meeting-room screen's token is its own principal (ScreenScope), not a user's reach.
 DISPLAY_SCOPED = {"/d/{token}/slide/{code}"}
 # Routes taking the organisation in the query; their handlers call the plain loaders.

@@ -46,9 +46,10 @@ from app.api_docs import AUTH_ERRORS, INVALID, ErrorBody  # noqa: F401 - re-expo
 from app.api_docs import err as _err
 from app.api_http import json_answer
 from app.api_types import IsoDate, IsoDateTime
+from app.auth.principal import Principal
 from app.clock import CN
 from app.db import run_write
-from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep, cached_principal_of
+from app.deps import CurrentUser, Id, SessionDep, WriteSessionDep
 from app.errors import Invalid
 from app.hot_routes import HotRoute
 from app.links.schemas import MAX_ID
@@ -178,14 +179,8 @@ async def create_activity(
     return json_answer(body, status_code=200, headers={"Idempotent-Replayed": "true"})
 
 
-async def _everyday_submission(request: Request) -> dict[str, Any] | None:
-    """``create_activity``'s arguments for a member signed in with the session cookie whose caller the
-    principal cache holds (app/hot_routes.py); None for anything else (an API token, a cache miss)."""
-    if "authorization" in request.headers:
-        return None
-    by = cached_principal_of(request)
-    if by is None:
-        return None
+def _everyday_submission(request: Request, by: Principal) -> dict[str, Any]:
+    """``create_activity``'s arguments for the everyday request (app/hot_routes.py)."""
     return {"request": request, "by": by, "idempotency_key": request.headers.get("idempotency-key")}
 
 

@@ -39,7 +39,7 @@ from app.boards.cache import (
 )
 from app.clock import CN, now_cn
 from app.db import database_key
-from app.deps import CodeInPath, CurrentUser, OrgForRead, OrgForStaff, SessionDep, cached_principal_of
+from app.deps import CodeInPath, CurrentUser, OrgForRead, OrgForStaff, SessionDep
 from app.errors import NotFound
 from app.hot_routes import HotRoute, query_int
 from app.links.schemas import IdOrBlank
@@ -230,17 +230,12 @@ def county_page(request: Request, session: SessionDep, cache: BoardCacheDep, by:
 _CODE = re.compile(r"\d{6}")
 
 
-async def _everyday_board(request: Request) -> dict[str, Any] | None:
-    """A board's arguments for a person signed in with the session cookie whose caller the principal
-    cache holds (app/hot_routes.py); None for anything else, which the route answers itself."""
-    if "authorization" in request.headers:
-        return None
+def _everyday_board(request: Request, by: Principal) -> dict[str, Any] | None:
+    """A board's arguments for the everyday request (app/hot_routes.py): a plain code, period and
+    ``since``; None for anything else, which the route answers itself."""
     code, period = request.path_params.get("code", ""), request.query_params.get("period")
     plain, since = query_int(request, "since", maximum=MAX_BIGINT)
     if not plain or not isinstance(code, str) or not _CODE.fullmatch(code):
-        return None
-    by = cached_principal_of(request)
-    if by is None:
         return None
     return {"request": request, "cache": request.app.state.board_cache, "by": by, "code": code,
             "period": period, "since": since}

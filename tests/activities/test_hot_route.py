@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app.activities import api
+from app import hot_routes
 from app.clock import today_cn
 from app.models import Activity, AuditLog
 from tests.activities.conftest import as_user
@@ -109,7 +109,7 @@ def test_a_request_it_declines_is_answered_by_fastapis_route_exactly_as_before(
     hot = _send(client, world, "declined-1", **request_change)
     assert solved == [URL], what  # handed on, body and all
     # The same request when the hot route is not there to decline it (its resolver finds nobody).
-    monkeypatch.setattr(api, "cached_principal_of", lambda request: None)
+    monkeypatch.setattr(hot_routes, "cached_principal_of", lambda request: None)
     plain = _send(client, world, "declined-2", **request_change)
     assert (hot.status_code, hot.json()) == (plain.status_code, plain.json()), what
     assert hot.status_code in (400, 403, 422), hot.text

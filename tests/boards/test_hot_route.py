@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from app.boards import pages
+from app import hot_routes
 from app.clock import today_cn
 from app.db import get_session, get_write_session
 from app.main import create_app
@@ -43,7 +43,7 @@ def _both(client, monkeypatch, routed, url: str, **headers: str):
     hot = client.get(url, headers=headers)
     hot_routed = list(routed)
     with monkeypatch.context() as m:
-        m.setattr(pages, "cached_principal_of", lambda request: None)
+        m.setattr(hot_routes, "cached_principal_of", lambda request: None)
         plain = client.get(url, headers=headers)
     return hot, hot_routed, plain
 

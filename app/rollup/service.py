@@ -24,7 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from app.clock import today_cn, yyyymm
-from app.db import Prepared, deferred
+from app.db import AddingUpsert, deferred, write_work
 from app.models import (
     Activity,
     ActivityParticipant,
@@ -112,25 +112,33 @@ def _insert(conn: Connection):  # noqa: ANN202 - the dialect's INSERT with ON CO
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)
 
 
-_UPSERTS: dict[tuple, Prepared] = {}  # built once per dialect and table: building costs more than running
+_UPSERTS: dict[tuple, AddingUpsert] = {}  # built once per table: building costs more than running
+
+
+def _upsert(table, keys: list[str], columns: list[str]) -> AddingUpsert:  # noqa: ANN001
+    """INSERT … ON CONFLICT DO UPDATE SET column = column + excluded.column."""
+    cache_key = (table.name, tuple(keys), tuple(columns))
+    stmt = _UPSERTS.get(cache_key)
+    if stmt is None:
+        stmt = _UPSERTS[cache_key] = AddingUpsert(table, keys, columns)
+    return stmt
 
 
 def _upsert_add(conn: Connection, table, keys: list[str], columns: list[str], rows: list[dict]) -> None:  # noqa: ANN001
-    """INSERT … ON CONFLICT DO UPDATE SET column = column + excluded.column, for many rows at once."""
-    if not rows:
-        return
-    cache_key = (conn.dialect.name, table.name, tuple(keys), tuple(columns))
-    stmt = _UPSERTS.get(cache_key)
-    if stmt is None:
-        base = _insert(conn)(table)
-        stmt = _UPSERTS[cache_key] = Prepared(base.on_conflict_do_update(
-            index_elements=keys, set_={c: table.c[c] + base.excluded[c] for c in columns}))
-    stmt.executemany(conn, rows)
+    """The upsert for many rows at once."""
+    if rows:
+        _upsert(table, keys, columns).executemany(conn, rows)
+
+
+_ROLLUP_KEY = ["scope", "unit_id", "year", "task_id", "indicator_id", "month"]
+
+
+def _stamp_rows(units: Iterable[tuple[str, int]]) -> list[dict]:
+    return [{"scope": s, "unit_id": u, "version": 1} for s, u in sorted(set(units))]
 
 
 def _bump(conn: Connection, units: Iterable[tuple[str, int]]) -> None:
-    rows = [{"scope": s, "unit_id": u, "version": 1} for s, u in sorted(set(units))]
-    _upsert_add(conn, RollupStamp.__table__, ["scope", "unit_id"], ["version"], rows)
+    _upsert_add(conn, RollupStamp.__table__, ["scope", "unit_id"], ["version"], _stamp_rows(units))
 
 
 def touch(session: Session, units: Iterable[tuple[str, int]]) -> None:
@@ -173,10 +181,11 @@ def apply(session: Session, changes: Iterable[tuple[Contribution | None, Contrib
                     took_part[(member, c.month)] += sign
 
     # In a group commit's batch (app/db.py) the sums wait for the batch's end: the province's and the
-    # prefectures' rows, which every submission of the batch adds to, are then written once.
+    # prefectures' rows, which every submission of the batch adds to, are then written once. On
+    # PostgreSQL they are written in the COMMIT's round trip: those rows stay locked only that long.
     sums = deferred(session, "rollup", Sums)
     if sums is None:
-        Sums(figures).write(conn)
+        write_work(conn, Sums(figures))
     else:
         sums.add(figures)
     took_part = Counter({k: n for k, n in took_part.items() if n})
@@ -202,13 +211,15 @@ class Sums:
     def absorb(self, other: Sums) -> None:
         self.add(other.figures)
 
-    def write(self, conn: Connection) -> None:
+    def statements(self, conn: Connection) -> list[tuple[AddingUpsert, list[dict]]]:
         rows = [{"scope": k[0], "unit_id": k[1], "year": k[2] // 100, "month": k[2], "task_id": k[3],
                  "indicator_id": k[4], "verified": v[0], "pending": v[1]}
                 for k, v in sorted(self.figures.items()) if v != [0, 0]]
-        _upsert_add(conn, Rollup.__table__, ["scope", "unit_id", "year", "task_id", "indicator_id", "month"],
-                    ["verified", "pending"], rows)
-        _bump(conn, {(r["scope"], r["unit_id"]) for r in rows})
+        if not rows:
+            return []
+        return [(_upsert(Rollup.__table__, _ROLLUP_KEY, ["verified", "pending"]), rows),
+                (_upsert(RollupStamp.__table__, ["scope", "unit_id"], ["version"]),
+                 _stamp_rows((r["scope"], r["unit_id"]) for r in rows))]
 
 
 def add_figures(session: Session, deltas: Mapping[tuple[str, int, int, int, int], int]) -> None:
@@ -217,8 +228,7 @@ def add_figures(session: Session, deltas: Mapping[tuple[str, int, int, int, int]
     conn = session.connection()
     rows = [{"scope": k[0], "unit_id": k[1], "year": k[2] // 100, "month": k[2], "task_id": k[3],
              "indicator_id": k[4], "verified": n, "pending": 0} for k, n in sorted(deltas.items()) if n]
-    _upsert_add(conn, Rollup.__table__, ["scope", "unit_id", "year", "task_id", "indicator_id", "month"],
-                ["verified", "pending"], rows)
+    _upsert_add(conn, Rollup.__table__, _ROLLUP_KEY, ["verified", "pending"], rows)
     _bump(conn, {(k[0], k[1]) for k, n in deltas.items() if n})
 
 

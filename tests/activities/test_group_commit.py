@@ -32,9 +32,10 @@ def _request() -> SimpleNamespace:
     return SimpleNamespace(app=SimpleNamespace(state=SimpleNamespace()))
 
 
-def _world(tmp_path):
-    """A migrated SQLite file with a member of 五华区 who can record: (engine, principal, data(n))."""
-    url = f"sqlite:///{tmp_path / 'group.db'}"
+def _world(tmp_path, url: str | None = None):
+    """A migrated database (an SQLite file unless ``url``) with a member of 五华区 who can record:
+    (engine, principal, data(n))."""
+    url = url or f"sqlite:///{tmp_path / 'group.db'}"
     migrate(url)
     engine = make_engine(url)
     with write_session(engine) as s:
@@ -209,3 +210,60 @@ def test_a_batch_whose_commit_fails_answers_each_request_and_keeps_nothing(tmp_p
         assert all(r.created for r in retried)
     finally:
         engine.dispose()
+
+
+def test_postgresql_writes_the_sums_in_the_commits_round_trip(tmp_path):
+    """PostgreSQL: each use case's rollup sums go to the server with its COMMIT, in one pipeline — the
+    province's rows, which every submission adds to, are locked only for that round trip — and the
+    rollup still equals a recount."""
+    with temporary_database("postgresql", tmp_path) as url:
+        engine, principal, data = _world(tmp_path, url)
+        try:
+            pipelined: list[tuple[str, bool]] = []
+
+            @event.listens_for(engine, "before_cursor_execute")
+            def _seen(conn, cursor, statement, parameters, context, executemany):
+                if statement.startswith("INSERT INTO rollup"):
+                    pipelined.append((statement.split()[2], bool(cursor.connection.pgconn.pipeline_status)))
+
+            results, _ = _submit_all(engine, principal, [data(n) for n in range(6)])
+            assert all(not isinstance(r, BaseException) and r.created for r in results)
+            # One statement per table and submission (all the rows as arrays), each sent in the pipeline.
+            assert sorted(pipelined) == sorted([("rollup", True), ("rollup_stamp", True)] * 6)
+            with write_session(engine) as s:
+                assert s.scalar(select(func.count()).select_from(Activity)) == 6
+                assert rollup.check(s) == []
+                assert s.scalar(text("SELECT SUM(pending) FROM rollup WHERE indicator_id = 0 "
+                                     "AND scope = 'place'")) == 6
+        finally:
+            engine.dispose()
+
+
+def test_postgresql_a_sum_refused_at_the_commit_keeps_nothing_of_its_use_case(tmp_path, monkeypatch):
+    """What the server refuses in the COMMIT's pipeline fails that request as a failed COMMIT would: its
+    activity is not kept, its connection goes back clean, and the next submission lands."""
+    from sqlalchemy.exc import IntegrityError
+
+    with temporary_database("postgresql", tmp_path) as url:
+        engine, principal, data = _world(tmp_path, url)
+        try:
+            real = rollup.Sums.statements
+
+            def refused(self, conn):  # a stamp no organisation has: the foreign key refuses the figures
+                found = real(self, conn)
+                (figures, rows), stamps = found
+                return [(figures, [{**rows[0], "unit_id": 999_999}, *rows[1:]]), stamps]
+
+            monkeypatch.setattr(rollup.Sums, "statements", refused)
+            (failed,), _ = _submit_all(engine, principal, [data(0)])
+            monkeypatch.undo()
+            assert isinstance(failed, IntegrityError)
+            (landed,), _ = _submit_all(engine, principal, [data(1)])
+            assert landed.created
+            with write_session(engine) as s:
+                assert s.scalar(select(func.count()).select_from(Activity)) == 1
+                assert s.scalar(select(func.count()).select_from(AuditLog)
+                                .where(AuditLog.action == "activity.create")) == 1
+                assert rollup.check(s) == []
+        finally:
+            engine.dispose()

@@ -35,9 +35,10 @@ class Settings(BaseSettings):
     # Boards: seconds a rendered board may be reused while its figures' version is unchanged (0: never).
     board_cache_seconds: int = 60
     sqlite_busy_timeout_ms: int = 15_000
-    # PostgreSQL: write use cases one process runs side by side (no turn of one; past about eight, 32
-    # callers' threads only fight over the GIL: 82/s at 40 against 110–113/s at 4–8, bench/submit.py).
-    pg_writers: int = Field(default=8, ge=1, le=64)
+    # PostgreSQL: write use cases one process runs side by side (no turn of one). Since a submission's
+    # hot rows go with its COMMIT, four keep the server busy; more threads only fight over the GIL
+    # (two workers: 224–238/s at 4 against 158–166/s at 8, bench/README.md).
+    pg_writers: int = Field(default=4, ge=1, le=64)
     # Freeze the application's objects out of the garbage collector's walks once it serves, and collect
     # the young generation less often (app/ops/collector.py); 0 leaves Python's defaults (the tests).
     gc_freeze: bool = True

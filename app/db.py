@@ -91,13 +91,14 @@ def make_engine(url: str, *, busy_timeout_ms: int | None = None, echo: bool = Fa
         )
         _install_sqlite_behaviour(engine, busy_timeout_ms or get_settings().sqlite_busy_timeout_ms)
         return engine
-    # The pool keeps a connection for each writer a process runs side by side (``SZT_PG_WRITERS``) and as
-    # many readers again: past ``pool_size`` a connection is opened for one checkout and closed at its
-    # return — at SQLAlchemy's default of five, most of a busy worker's requests each paid a new
-    # PostgreSQL backend (a fork, authentication, psycopg's empty statement cache).
+    # The pool keeps a connection for each writer a process runs side by side (``SZT_PG_WRITERS``) and six
+    # readers: past ``pool_size`` a connection is opened for one checkout and closed at its return — at
+    # SQLAlchemy's default of five, most of a busy worker's requests each paid a new PostgreSQL backend
+    # (a fork, authentication, psycopg's empty statement cache). At most ten more at a burst: four
+    # workers stay under PostgreSQL's default of 100 connections.
     writers = get_settings().pg_writers
     engine = create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True,
-                           pool_size=2 * writers, max_overflow=2 * writers)
+                           pool_size=writers + 6, max_overflow=10)
     if engine.dialect.name == "postgresql":
         _install_postgresql_behaviour(engine)
     return engine
@@ -273,7 +274,7 @@ def _release(session: Session) -> None:
 
 
 def _writers(request: Request) -> anyio.CapacityLimiter:
-    # PostgreSQL: writers side by side, as many as ``SZT_PG_WRITERS`` (8) per application — no turn.
+    # PostgreSQL: writers side by side, as many as ``SZT_PG_WRITERS`` (4) per application — no turn.
     limiter = getattr(request.app.state, "szt_writers", None)
     if limiter is None:
         limiter = request.app.state.szt_writers = anyio.CapacityLimiter(get_settings().pg_writers)
@@ -297,7 +298,7 @@ async def run_write(request: Request, read: Session, session: Session | None, us
       run one after another in one transaction, each in a savepoint of its own, and commit together —
       one fsync for the batch; each request is answered only after its batch is durable.
     - PostgreSQL: at once, in the thread pool, with no per-process turn (the server runs writers side
-      by side; a turn would only queue them), at most ``SZT_PG_WRITERS`` (8) at a time per process.
+      by side; a turn would only queue them), at most ``SZT_PG_WRITERS`` (4) at a time per process.
     - A session bound to one connection (the tests): in place, one at a time.
 
     ``answer`` reads what the response shows through the read session, with a fresh snapshot, in the
@@ -353,7 +354,7 @@ class BatchWork(Protocol):
 
     def absorb(self, other: Any) -> None: ...
 
-    def statements(self, conn: Connection) -> Iterable[tuple[AddingUpsert, list[dict]]]:
+    def statements(self, conn: Connection) -> Iterable[tuple[Prepared | AddingUpsert, list[dict]]]:
         """What to run, in order: each statement with its rows (sorted: one lock order on PostgreSQL)."""
         ...
 
@@ -393,6 +394,37 @@ class _BatchSession(Session):
     def rollback(self) -> None:
         super().rollback()
         self.info[DEFERRED] = {}
+
+
+class _Inserts:
+    """Rows one statement inserts at the transaction's end (``at_commit``)."""
+
+    def __init__(self, statement: Prepared) -> None:
+        self.statement, self.rows = statement, []
+
+    def absorb(self, other: _Inserts) -> None:
+        self.rows.extend(other.rows)
+
+    def statements(self, conn: Connection) -> list[tuple[Prepared, list[dict]]]:
+        return [(self.statement, self.rows)] if self.rows else []
+
+
+def at_commit(session: Session, statement: Prepared, rows: list[dict]) -> None:
+    """Insert ``rows`` with ``statement`` when the use case commits: on PostgreSQL (``_CommitSession``)
+    in its COMMIT's round trip, before the staged sums — no round trip of their own, nothing awaited;
+    anywhere else at once (in a batch, inside the use case's savepoint). Only for rows nothing reads or
+    refers to before the COMMIT: a new activity's values, participants and audit row."""
+    if not rows:
+        return
+    staged = session.info.get(DEFERRED) if isinstance(session, _CommitSession) else None
+    if staged is None:
+        statement.executemany(session.connection(), rows)
+        return
+    name = f"insert:{id(statement)}"
+    found = staged.get(name)
+    if found is None:
+        found = staged[name] = _Inserts(statement)
+    found.rows.extend(rows)
 
 
 class _CommitSession(Session):
@@ -598,6 +630,38 @@ class Prepared:
             return
         compiled = self._sql(conn, tuple(sorted(rows[0])))
         self._run(conn, compiled[0], [self._args(compiled, r) for r in rows], many=True)
+
+    def queue_many(self, conn: Connection, cursor: Any, rows: list[dict]) -> None:
+        """PostgreSQL, in a pipeline on ``cursor``'s connection (``_install_postgresql_behaviour``): the
+        rows sent with the statement compiled for psycopg, their answers not awaited. The engine's cursor
+        events fire (the statement counted, and timed until the pipeline's end is read)."""
+        if not rows:
+            return
+        keys = tuple(sorted(rows[0]))
+        found = self._compiled.get(("psycopg", *keys))
+        if found is None:
+            compiled = self.stmt.compile(dialect=conn.dialect, column_keys=list(keys))
+            if "POSTCOMPILE" in compiled.string or getattr(compiled, "insert_prefetch", None):
+                raise ValueError("Prepared: expanding parameters or Python-side defaults are not supported")
+            processors = tuple((k, p) for k, p in compiled._bind_processors.items() if p is not None)
+            fixed = {name: bp.effective_value for bp, name in compiled.bind_names.items() if not bp.required}
+            found = self._compiled[("psycopg", *keys)] = (compiled.string, processors, fixed)
+        sql, processors, fixed = found
+        args = []
+        for row in rows:
+            values = {**fixed, **row}
+            for key, process in processors:
+                if key in values:
+                    values[key] = process(values[key])
+            args.append(values)
+        dispatch = conn.dispatch
+        for fn in dispatch.before_cursor_execute:
+            fn(conn, cursor, sql, args, None, True)
+        try:
+            cursor.executemany(sql, args)
+        finally:
+            for fn in dispatch.after_cursor_execute:
+                fn(conn, cursor, sql, args, None, True)
 
     @staticmethod
     def _run(conn: Connection, sql: str, args: Any, *, many: bool) -> Any:

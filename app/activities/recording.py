@@ -36,7 +36,7 @@ from app.audit.service import record as audit
 from app.auth.principal import STAFF_ROLES, Principal
 from app.clock import now_utc, today_cn, yyyymm
 from app.config import get_settings
-from app.db import Prepared
+from app.db import Prepared, at_commit
 from app.errors import Conflict, Forbidden, Invalid
 from app.models import (
     Activity,
@@ -327,7 +327,7 @@ def record_activity(session: Session, *, by: Principal, data: ActivityInput, ide
     activity.__dict__.update(row, id=new_id)
     make_transient_to_detached(activity)
     session.add(activity)
-    _write_details(session, activity, checked.values, checked.participants, photos)
+    _write_details(session, activity, checked.values, checked.participants, photos, new=True)
     flags: list[quality.Flag] = []
     if checks:
         flags = quality.compute(session, quality.Submitted(
@@ -354,14 +354,19 @@ def record_activity(session: Session, *, by: Principal, data: ActivityInput, ide
 
 
 def _write_details(session: Session, activity: Activity, values: dict[int, int], participants: list[int],
-                   photos: Sequence[photo_store.PreparedPhoto], first_photo_order: int = 0) -> None:
-    """Values and participants as Core inserts (executemany); photos through the ORM (rare)."""
+                   photos: Sequence[photo_store.PreparedPhoto], first_photo_order: int = 0, *,
+                   new: bool = False) -> None:
+    """Values and participants as Core inserts (executemany); photos through the ORM (rare). ``new``: a
+    new activity's, which nothing reads back before the COMMIT — written when the use case commits
+    (``db.at_commit``: in the COMMIT's round trip on PostgreSQL); a correction's at once (its rollup
+    contribution is read back from them)."""
+    write = at_commit if new else (lambda s, statement, rows: statement.executemany(_core(s), rows))
     if values:
-        _INSERT_VALUES.executemany(_core(session), [
+        write(session, _INSERT_VALUES, [
             {"activity_id": activity.id, "indicator_id": i, "task_id": activity.task_id, "value": v}
             for i, v in values.items()])
     if participants:
-        _INSERT_PARTICIPANTS.executemany(_core(session), [
+        write(session, _INSERT_PARTICIPANTS, [
             {"activity_id": activity.id, "member_id": m, "status": ParticipantStatus.confirmed.value}
             for m in participants])
     for n, photo in enumerate(photos, start=first_photo_order):

@@ -12,7 +12,7 @@ from sqlalchemy import Select, insert, select
 from sqlmodel import Session
 
 from app.clock import now_utc
-from app.db import Prepared
+from app.db import Prepared, at_commit
 from app.models import AuditLog
 from app.orgs.service import subtrees_ids
 
@@ -59,11 +59,12 @@ _INSERT = Prepared(insert(AuditLog.__table__))
 def append(session: Session, *, actor: Actor, action: str, target_type: str = "", target_id: Any = "",
            org_id: int | None = None, before: Any = None, after: Any = None) -> None:
     """``record`` as one Core insert in the caller's transaction, no entity and no unit of work: for
-    the write path every submission takes (bench/submit.py)."""
-    _INSERT.execute(session.connection(), {
+    the write path every submission takes (bench/submit.py). Written when the use case commits
+    (``db.at_commit``: in the COMMIT's round trip on PostgreSQL): nothing reads it back before."""
+    at_commit(session, _INSERT, [{
         "at": now_utc(), "actor_user_id": actor.user_id, "ip": actor.ip[:64], "action": action,
         "target_type": target_type, "target_id": str(target_id), "org_id": org_id,
-        "before": _json(before), "after": _json(after)})
+        "before": _json(before), "after": _json(after)}])
 
 
 def entries_for(org_ids: Iterable[int], *, action: str | None = None, actor_user_id: int | None = None,

@@ -213,25 +213,34 @@ def test_a_batch_whose_commit_fails_answers_each_request_and_keeps_nothing(tmp_p
 
 
 def test_postgresql_writes_the_sums_in_the_commits_round_trip(tmp_path):
-    """PostgreSQL: each use case's rollup sums go to the server with its COMMIT, in one pipeline — the
-    province's rows, which every submission adds to, are locked only for that round trip — and the
-    rollup still equals a recount."""
+    """PostgreSQL: each use case's rollup sums, and the rows of the new activity nothing reads back, go
+    to the server with its COMMIT, in one pipeline — the province's rows, which every submission adds
+    to, are locked only for that round trip — and the rollup still equals a recount."""
     with temporary_database("postgresql", tmp_path) as url:
         engine, principal, data = _world(tmp_path, url)
         try:
-            pipelined: list[tuple[str, bool]] = []
+            inserts: list[tuple[str, bool]] = []
 
             @event.listens_for(engine, "before_cursor_execute")
             def _seen(conn, cursor, statement, parameters, context, executemany):
-                if statement.startswith("INSERT INTO rollup"):
-                    pipelined.append((statement.split()[2], bool(cursor.connection.pgconn.pipeline_status)))
+                table = statement.split()[2] if statement.startswith("INSERT INTO") else None
+                if table in ("activity", "activity_value", "activity_participant", "audit_log", "rollup",
+                             "rollup_stamp"):
+                    inserts.append((table, bool(cursor.connection.pgconn.pipeline_status)))
 
             results, _ = _submit_all(engine, principal, [data(n) for n in range(6)])
             assert all(not isinstance(r, BaseException) and r.created for r in results)
-            # One statement per table and submission (all the rows as arrays), each sent in the pipeline.
-            assert sorted(pipelined) == sorted([("rollup", True), ("rollup_stamp", True)] * 6)
+            # The activity's own insert returns its id; what nothing reads back before the COMMIT — its
+            # values, its participants, its audit row, then the rollup's figures and stamps (one statement
+            # per table, all the rows as arrays) — goes in the COMMIT's pipeline.
+            assert sorted(inserts) == sorted([("activity", False), ("activity_value", True),
+                                              ("activity_participant", True), ("audit_log", True),
+                                              ("rollup", True), ("rollup_stamp", True)] * 6)
             with write_session(engine) as s:
                 assert s.scalar(select(func.count()).select_from(Activity)) == 6
+                assert s.scalar(select(func.count()).select_from(ActivityValue)) == 6
+                assert s.scalar(select(func.count()).select_from(AuditLog)
+                                .where(AuditLog.action == "activity.create")) == 6
                 assert rollup.check(s) == []
                 assert s.scalar(text("SELECT SUM(pending) FROM rollup WHERE indicator_id = 0 "
                                      "AND scope = 'place'")) == 6

@@ -10,7 +10,7 @@ subtree the caller reads, 403 when they read it but may not do this (rule: ``pri
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
@@ -19,9 +19,10 @@ from starlette.concurrency import run_in_threadpool
 
 from app.auth import csrf
 from app.auth.principal import Principal, org_for_links, org_for_read, org_for_staff
-from app.auth.principals import PrincipalCache
+from app.auth.principals import READ_AHEAD, PrincipalCache
 from app.auth.service import cached_principal, principal_for
-from app.db import get_session, get_write_session
+from app.clock import now_utc
+from app.db import get_session, get_write_session, read_session
 from app.errors import Unauthorized
 from app.models import Organisation
 from app.models.base import MAX_BIGINT
@@ -85,12 +86,22 @@ def cached_principal_of(request: Request) -> Principal | None:
 
 
 def _principal_cache(request: Request) -> PrincipalCache:
-    # One per application, made on first use (app/auth/principals.py); a second made by a racing
-    # first request is only a cache lost.
-    cache = getattr(request.app.state, "szt_principals", None)
+    return principal_cache(request.app)
+
+
+def principal_cache(app: Any) -> PrincipalCache:
+    """The application's principal cache (app/auth/principals.py), made on first use; a second made by
+    a racing first request is only a cache lost."""
+    cache = getattr(app.state, "szt_principals", None)
     if cache is None:
-        cache = request.app.state.szt_principals = PrincipalCache()
+        cache = app.state.szt_principals = PrincipalCache()
     return cache
+
+
+def read_principal_version(cache: PrincipalCache) -> None:
+    """``principals.keep_fresh``'s read, in a session of its own on the configured database."""
+    with read_session() as session:
+        cache.version(session, now_utc(), due_after=READ_AHEAD)
 
 
 def _token_principal(request: Request, session: Session, header: str) -> Principal:

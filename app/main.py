@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,12 +25,13 @@ from app.api_http import ApiHttpMiddleware
 from app.audit.pages import router as audit_router
 from app.auth.csrf import AnonCsrfCookieMiddleware
 from app.auth.pages import router as auth_router
+from app.auth.principals import keep_fresh
 from app.boards.api import router as boards_api
 from app.boards.cache import BoardCache
 from app.boards.pages import hot_boards
 from app.boards.pages import router as boards_router
 from app.config import PROJECT_ROOT, get_settings
-from app.deps import csrf_protect
+from app.deps import csrf_protect, principal_cache, read_principal_version
 from app.errors import DomainError, Unauthorized
 from app.exemplars.api import router as exemplars_api
 from app.exemplars.pages import router as exemplars_router
@@ -188,11 +191,20 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # The notices' sender runs where the job worker runs, and for the same reason not elsewhere.
     sender = Sender().start() if worker is not None else None
     app.state.notify_sender = sender
+    # The principal cache's version read ahead of each second (app/auth/principals.py), for the same
+    # reason only where the application owns its database.
+    fresh = None
+    if get_session not in app.dependency_overrides:
+        fresh = asyncio.get_running_loop().create_task(keep_fresh(principal_cache(app), read_principal_version))
     if get_settings().gc_freeze:
         collector.tune_once()  # the application is built: its objects out of the collector's walks
     try:
         yield
     finally:
+        if fresh is not None:
+            fresh.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await fresh
         if sender is not None:
             sender.stop()
         if worker is not None:

@@ -22,7 +22,9 @@ counts them on every request anyway).
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -32,6 +34,8 @@ from sqlalchemy.orm import Session as OrmSession
 
 from app.auth.principal import Principal
 from app.models import AppMeta
+
+log = logging.getLogger(__name__)
 
 VERSION_KEY = "principal_version"
 CHECK_EVERY = timedelta(seconds=1)
@@ -76,19 +80,20 @@ class PrincipalCache:
         self._seen_local = -1
         self._lock = threading.Lock()
 
-    def version(self, session: OrmSession, now: datetime) -> str | None:
+    def version(self, session: OrmSession, now: datetime, *, due_after: timedelta = CHECK_EVERY) -> str | None:
         """The database's principal version, read again when a second has passed (or the clock went
         back) or when this process wrote what principals are built from; a new one drops every entry.
-        Between reads nothing touches the session: a cached caller does not even begin its transaction."""
+        Between reads nothing touches the session: a cached caller does not even begin its transaction.
+        ``due_after``: read it when it is older than that (``keep_fresh`` reads ahead of the second)."""
         checked = self._checked_at
         if (checked is not None and self._seen_local == _local_changes[0]
-                and timedelta(0) <= now - checked < CHECK_EVERY):
+                and timedelta(0) <= now - checked < due_after):
             return self._version
         with self._lock:
             checked = self._checked_at
             local = _local_changes[0]
             if (checked is not None and self._seen_local == local
-                    and timedelta(0) <= now - checked < CHECK_EVERY):
+                    and timedelta(0) <= now - checked < due_after):
                 return self._version  # another request of this second read it meanwhile
             version = session.connection().execute(_VERSION).scalar()
             if version != self._version or local != self._seen_local:
@@ -123,6 +128,34 @@ class PrincipalCache:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+# --- read ahead, while the application serves ---------------------------------------------------------
+
+# How often ``keep_fresh`` looks, and the age at which it reads the version again: well inside
+# CHECK_EVERY, so that the version a request finds is never due.
+REFRESH_EVERY = 0.25  # seconds
+READ_AHEAD = CHECK_EVERY / 2
+
+
+async def keep_fresh(cache: PrincipalCache, read_version: Callable[[PrincipalCache], object]) -> None:
+    """Read the version ahead of the second, for as long as the application serves (its lifespan's task).
+
+    A cached caller is answered only while the version was read less than ``CHECK_EVERY`` ago. Left to
+    the requests, the first one after each second found it due and read it — and every other request of
+    that moment, which cannot read on the event loop, went the slow way (FastAPI's dependencies, a
+    worker thread): one submission in sixteen under load (bench/submit.py). ``read_version(cache)``
+    runs in a worker thread with a session of its own and calls ``cache.version(…, due_after=
+    READ_AHEAD)``. A failed read is logged and tried again at the next look; the requests then read
+    the version themselves, as before."""
+    import anyio
+
+    while True:
+        try:
+            await anyio.to_thread.run_sync(read_version, cache)
+        except Exception:
+            log.warning("principal cache: the version could not be read ahead", exc_info=True)
+        await anyio.sleep(REFRESH_EVERY)
 
 
 # --- this process wrote what principals are built from ----------------------------------------------
@@ -190,4 +223,5 @@ def _note_commit(_session: OrmSession) -> None:
         changed_here()
 
 
-__all__ = ["CHECK_EVERY", "TTL", "WATCHED", "Entry", "PrincipalCache", "changed_here", "is_watched", "note_write"]
+__all__ = ["CHECK_EVERY", "READ_AHEAD", "TTL", "WATCHED", "Entry", "PrincipalCache", "changed_here", "is_watched",
+           "keep_fresh", "note_write"]

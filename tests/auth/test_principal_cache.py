@@ -4,6 +4,7 @@ plain SQL, which the in-process listener does not see, as another process's writ
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -155,3 +156,52 @@ def test_a_cached_caller_is_answered_without_the_database_until_a_read_is_due(se
         assert service.cached_principal(cache, "another-token", ip="testclient") is None
         clock.freeze(clock.now() + timedelta(seconds=1))
         assert service.cached_principal(cache, raw, ip="testclient") is None  # the version read is due
+
+
+def _versions(url: str) -> tuple[Callable[[], str | None], Callable[[str], None]]:
+    """(the version now, set a new one) on ``url``'s database, each in a transaction of its own."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+
+    def now() -> str | None:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT value FROM app_meta WHERE key = 'principal_version'")).scalar()
+
+    def bump(value: str) -> None:
+        with engine.begin() as conn:  # as another process's grant change would: only through the database
+            conn.execute(text("UPDATE app_meta SET value = :v WHERE key = 'principal_version'"), {"v": value})
+
+    return now, bump
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_serving_application_reads_the_version_ahead_so_a_request_never_finds_it_due(
+        fresh_url, use_database, settings_env):
+    """The lifespan's ``keep_fresh`` reads the version before each second is out: a cached caller is
+    answered on the event loop at any moment, and a change made elsewhere is still seen within the
+    second (here: real time, a served application on its own database)."""
+    import time
+
+    from app.clock import now_utc
+
+    use_database(fresh_url)
+    settings_env(SZT_JOB_WORKERS="0")
+    version_now, bump = _versions(fresh_url)
+    with TestClient(create_app()) as client:
+        cache = client.app.state.szt_principals
+        due = []
+        deadline = time.monotonic() + 2.5  # more than twice CHECK_EVERY
+        time.sleep(0.3)  # the first read
+        while time.monotonic() < deadline:
+            due.append(not cache.fresh_version(now_utc())[0])
+            time.sleep(0.02)
+        assert len(due) > 50 and not any(due)
+        assert cache.fresh_version(now_utc()) == (True, version_now())
+        bump("changed-elsewhere")
+        deadline = time.monotonic() + 1.5
+        while cache.fresh_version(now_utc())[1] != "changed-elsewhere" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert cache.fresh_version(now_utc()) == (True, "changed-elsewhere")
+    time.sleep(1.2)  # the application stopped: nothing reads ahead any more
+    assert cache.fresh_version(now_utc()) == (False, None)

@@ -400,7 +400,8 @@ class _Inserts:
     """Rows one statement inserts at the transaction's end (``at_commit``)."""
 
     def __init__(self, statement: Prepared) -> None:
-        self.statement, self.rows = statement, []
+        self.statement: Prepared = statement
+        self.rows: list[dict] = []
 
     def absorb(self, other: _Inserts) -> None:
         self.rows.extend(other.rows)

@@ -655,14 +655,7 @@ class Prepared:
                 if key in values:
                     values[key] = process(values[key])
             args.append(values)
-        dispatch = conn.dispatch
-        for fn in dispatch.before_cursor_execute:
-            fn(conn, cursor, sql, args, None, True)
-        try:
-            cursor.executemany(sql, args)
-        finally:
-            for fn in dispatch.after_cursor_execute:
-                fn(conn, cursor, sql, args, None, True)
+        _send(conn, cursor, sql, args, many=True)
 
     @staticmethod
     def _run(conn: Connection, sql: str, args: Any, *, many: bool) -> Any:
@@ -745,11 +738,17 @@ class AddingUpsert:
         if not rows:
             return
         sql, arrays = self._arrays(conn, rows)
-        dispatch = conn.dispatch
-        for fn in dispatch.before_cursor_execute:
-            fn(conn, cursor, sql, arrays, None, False)
-        try:
-            cursor.execute(sql, arrays)
-        finally:
-            for fn in dispatch.after_cursor_execute:
-                fn(conn, cursor, sql, arrays, None, False)
+        _send(conn, cursor, sql, arrays, many=False)
+
+
+def _send(conn: Connection, cursor: Any, sql: str, args: Any, *, many: bool) -> None:
+    """``sql`` sent on ``cursor`` (a pipeline's: its answer not awaited), the engine's cursor events
+    around it, as SQLAlchemy fires them (app/ops/metrics.py counts and times the statement)."""
+    dispatch = conn.dispatch
+    for fn in dispatch.before_cursor_execute:
+        fn(conn, cursor, sql, args, None, many)
+    try:
+        (cursor.executemany if many else cursor.execute)(sql, args)
+    finally:
+        for fn in dispatch.after_cursor_execute:
+            fn(conn, cursor, sql, args, None, many)

@@ -146,15 +146,19 @@ async def keep_fresh(cache: PrincipalCache, read_version: Callable[[PrincipalCac
     that moment, which cannot read on the event loop, went the slow way (FastAPI's dependencies, a
     worker thread): one submission in sixteen under load (bench/submit.py). ``read_version(cache)``
     runs in a worker thread with a session of its own and calls ``cache.version(…, due_after=
-    READ_AHEAD)``. A failed read is logged and tried again at the next look; the requests then read
-    the version themselves, as before."""
+    READ_AHEAD)``. A failed read is logged (once until a read succeeds again) and tried again at the
+    next look; the requests then read the version themselves, as before."""
     import anyio
 
+    failing = False
     while True:
         try:
             await anyio.to_thread.run_sync(read_version, cache)
+            failing = False
         except Exception:
-            log.warning("principal cache: the version could not be read ahead", exc_info=True)
+            if not failing:  # once per outage, not four times a second
+                log.warning("principal cache: the version could not be read ahead", exc_info=True)
+            failing = True
         await anyio.sleep(REFRESH_EVERY)
 
 

@@ -195,12 +195,18 @@ def apply(session: Session, changes: Iterable[tuple[Contribution | None, Contrib
 
 class Sums:
     """Figures to add to the rollup — (scope, unit, month, task, indicator) → [verified, pending] — and
-    the stamps of their units to bump: one use case's, or a batch's summed (``db.BatchWork``)."""
+    the stamps to bump, theirs and any other's (``stamp``): one use case's, or a batch's summed
+    (``db.BatchWork``). Written figures first, stamps second, each sorted: every transaction that
+    writes them takes those rows' locks in one order (PostgreSQL)."""
 
     def __init__(self, figures: Mapping[tuple, list[int]] | None = None) -> None:
         self.figures: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+        self.units: set[tuple[str, int]] = set()
         if figures:
             self.add(figures)
+
+    def stamp(self, units: Iterable[tuple[str, int]]) -> None:
+        self.units.update(units)
 
     def add(self, figures: Mapping[tuple, list[int]]) -> None:
         for key, (verified, pending) in figures.items():
@@ -210,16 +216,31 @@ class Sums:
 
     def absorb(self, other: Sums) -> None:
         self.add(other.figures)
+        self.units |= other.units
 
     def statements(self, conn: Connection) -> list[tuple[AddingUpsert, list[dict]]]:
         rows = [{"scope": k[0], "unit_id": k[1], "year": k[2] // 100, "month": k[2], "task_id": k[3],
                  "indicator_id": k[4], "verified": v[0], "pending": v[1]}
                 for k, v in sorted(self.figures.items()) if v != [0, 0]]
-        if not rows:
-            return []
-        return [(_upsert(Rollup.__table__, _ROLLUP_KEY, ["verified", "pending"]), rows),
-                (_upsert(RollupStamp.__table__, ["scope", "unit_id"], ["version"]),
-                 _stamp_rows((r["scope"], r["unit_id"]) for r in rows))]
+        stamps = _stamp_rows(self.units | {(r["scope"], r["unit_id"]) for r in rows})
+        found: list[tuple[AddingUpsert, list[dict]]] = []
+        if rows:
+            found.append((_upsert(Rollup.__table__, _ROLLUP_KEY, ["verified", "pending"]), rows))
+        if stamps:
+            found.append((_upsert(RollupStamp.__table__, ["scope", "unit_id"], ["version"]), stamps))
+        return found
+
+
+def _bump_in(session: Session, units: Iterable[tuple[str, int]]) -> None:
+    """Bump the stamps of ``units`` with the use case's staged sums when it has them (a batch, or the
+    COMMIT's round trip on PostgreSQL), else now. A review's participation counters move in the middle
+    of its transaction; bumping their stamps there would take the stamps' locks before the rollup's
+    rows, which its sums take at the COMMIT — the reverse of a submission's order, a deadlock."""
+    sums = deferred(session, "rollup", Sums)
+    if sums is None:
+        _bump(session.connection(), units)
+    else:
+        sums.stamp(units)
 
 
 def add_figures(session: Session, deltas: Mapping[tuple[str, int, int, int, int], int]) -> None:
@@ -350,7 +371,7 @@ def _apply_masks(session: Session, before: Masks, after: Masks) -> None:
     conn = session.connection()
     _upsert_add(conn, ParticipationCounter.__table__, ["org_id", "year", "first_month", "last_month"],
                 _COUNTED, rows)
-    _bump(conn, {("org", r["org_id"]) for r in rows})
+    _bump_in(session, {("org", r["org_id"]) for r in rows})
 
 
 def members_changed(session: Session, before: Masks, members: Iterable[int]) -> None:
@@ -457,7 +478,7 @@ def ensure_year(session: Session, year: int) -> None:
     conn.execute(delete(ParticipationCounter).where(ParticipationCounter.year == year))
     _insert_counters(conn, counts)
     _set_years(conn, kept | {year})
-    _bump(conn, {("org", k[0]) for k in counts})  # open boards of the year read the counters now
+    _bump_in(session, {("org", k[0]) for k in counts})  # open boards of the year read the counters now
 
 
 # --- recount from the raw rows -----------------------------------------------------------------

@@ -276,3 +276,38 @@ def test_postgresql_a_sum_refused_at_the_commit_keeps_nothing_of_its_use_case(tm
                 assert rollup.check(s) == []
         finally:
             engine.dispose()
+
+
+def test_postgresql_a_review_bumps_its_stamps_with_its_sums_in_the_commits_round_trip(tmp_path):
+    """A verification moves the participation counters in the middle of its transaction; their stamps
+    go with the rollup's sums at the COMMIT, after the figures — the order a submission takes those
+    rows in. Bumped where the counters move, they would be locked before the figures: a submission
+    holding the figures and waiting for the stamps, and the review the other way round, deadlock."""
+    from app.activities.review import verify
+
+    with temporary_database("postgresql", tmp_path) as url:
+        engine, principal, data = _world(tmp_path, url)
+        try:
+            (recorded,), _ = _submit_all(engine, principal, [data(0)])
+            with write_session(engine) as s:
+                office = f.make_user(s, grants=((GrantRole.staff, f.org(s, "530102")),))
+                s.commit()
+                reviewer = build_principal(s, office, today=TODAY)
+            stamps: list[bool] = []
+
+            @event.listens_for(engine, "before_cursor_execute")
+            def _seen(conn, cursor, statement, parameters, context, executemany):
+                if statement.startswith("INSERT INTO rollup_stamp"):
+                    stamps.append(bool(cursor.connection.pgconn.pipeline_status))
+
+            async def review() -> object:
+                return await run_write(_request(), Session(engine), None, lambda s: verify(
+                    s, by=reviewer, activity_id=recorded.activity.id, note="已电话核实，情况属实"), lambda _r, a: a)
+
+            asyncio.run(review())
+            assert stamps == [True]  # once, in the COMMIT's pipeline
+            with write_session(engine) as s:
+                assert s.scalar(text("SELECT count(*) FROM participation_counter WHERE took_part > 0")) > 0
+                assert rollup.check(s) == []
+        finally:
+            engine.dispose()

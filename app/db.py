@@ -588,16 +588,21 @@ class Prepared:
         self.stmt = stmt
         self._compiled: dict[tuple, tuple] = {}
 
+    def _compile(self, conn: Connection, keys: tuple[str, ...]) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+        """The statement compiled for ``conn``'s dialect and ``keys``: (compiled, the bind processors that
+        convert, the statement's own values — literals, LIMIT 1, a key it compares with — by name)."""
+        compiled = self.stmt.compile(dialect=conn.dialect, column_keys=list(keys))
+        if "POSTCOMPILE" in compiled.string or getattr(compiled, "insert_prefetch", None):
+            raise ValueError("Prepared: expanding parameters or Python-side defaults are not supported")
+        processors = {k: p for k, p in compiled._bind_processors.items() if p is not None}
+        fixed = {name: bp.effective_value for bp, name in compiled.bind_names.items() if not bp.required}
+        return compiled, processors, fixed
+
     def _sql(self, conn: Connection, keys: tuple[str, ...]) -> tuple:
         found = self._compiled.get(keys)
         if found is None:
-            compiled = self.stmt.compile(dialect=conn.dialect, column_keys=list(keys))
-            if "POSTCOMPILE" in compiled.string or getattr(compiled, "insert_prefetch", None):
-                raise ValueError("Prepared: expanding parameters or Python-side defaults are not supported")
+            compiled, processors, fixed = self._compile(conn, keys)
             order = tuple(compiled.positiontup or ())
-            processors = {k: p for k, p in compiled._bind_processors.items() if p is not None}
-            # The statement's own values (literals, LIMIT 1, a key it compares with), bound by name.
-            fixed = {name: bp.effective_value for bp, name in compiled.bind_names.items() if not bp.required}
             # The values in the statement's order, taken in C; then the few that need converting.
             take = itemgetter(*order) if len(order) > 1 else (lambda v: tuple(v[k] for k in order))
             convert = tuple((i, processors[k]) for i, k in enumerate(order) if k in processors)
@@ -641,12 +646,8 @@ class Prepared:
         keys = tuple(sorted(rows[0]))
         found = self._compiled.get(("psycopg", *keys))
         if found is None:
-            compiled = self.stmt.compile(dialect=conn.dialect, column_keys=list(keys))
-            if "POSTCOMPILE" in compiled.string or getattr(compiled, "insert_prefetch", None):
-                raise ValueError("Prepared: expanding parameters or Python-side defaults are not supported")
-            processors = tuple((k, p) for k, p in compiled._bind_processors.items() if p is not None)
-            fixed = {name: bp.effective_value for bp, name in compiled.bind_names.items() if not bp.required}
-            found = self._compiled[("psycopg", *keys)] = (compiled.string, processors, fixed)
+            compiled, processors, fixed = self._compile(conn, keys)
+            found = self._compiled[("psycopg", *keys)] = (compiled.string, tuple(processors.items()), fixed)
         sql, processors, fixed = found
         args = []
         for row in rows:

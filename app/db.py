@@ -377,23 +377,34 @@ def deferred(session: Session, name: str, make: Callable[[], W]) -> W | None:
     return staged[name]
 
 
-class _BatchSession(Session):
-    """A use case's session in a batch: its staged work counts once its ``commit()`` released its
-    savepoint; what it staged and then rolled back, or never committed, is dropped with its rows."""
+class _StagingSession(Session):
+    """A use case's session that stages work for its transaction's end (``deferred``, ``at_commit``);
+    what it staged and then rolled back is dropped."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.info[DEFERRED] = {}
+
+    def _take_staged(self) -> dict[str, BatchWork]:
+        staged, self.info[DEFERRED] = self.info[DEFERRED], {}
+        return staged
+
+    def rollback(self) -> None:
+        self.info[DEFERRED] = {}
+        super().rollback()
+
+
+class _BatchSession(_StagingSession):
+    """A use case's session in a batch: its staged work counts once its ``commit()`` released its
+    savepoint; what it never committed is dropped with its rows."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.committed_work: dict[str, BatchWork] = {}
 
     def commit(self) -> None:
         super().commit()
-        _merge(self.committed_work, self.info[DEFERRED])
-        self.info[DEFERRED] = {}
-
-    def rollback(self) -> None:
-        super().rollback()
-        self.info[DEFERRED] = {}
+        _merge(self.committed_work, self._take_staged())
 
 
 class _Inserts:
@@ -428,25 +439,16 @@ def at_commit(session: Session, statement: Prepared, rows: list[dict]) -> None:
     found.rows.extend(rows)
 
 
-class _CommitSession(Session):
-    """A use case's session on PostgreSQL: the work it staged (``deferred``) is handed to its connection
-    at ``commit()`` and written in the COMMIT's round trip (``_install_postgresql_behaviour``); what it
-    staged and then rolled back is dropped."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.info[DEFERRED] = {}
+class _CommitSession(_StagingSession):
+    """A use case's session on PostgreSQL: the work it staged is handed to its connection at
+    ``commit()`` and written in the COMMIT's round trip (``_install_postgresql_behaviour``)."""
 
     def commit(self) -> None:
-        staged, self.info[DEFERRED] = self.info[DEFERRED], {}
+        staged = self._take_staged()
         if staged:
             conn = self.connection()
             conn.info[AT_COMMIT] = (conn, list(staged.values()))
         super().commit()
-
-    def rollback(self) -> None:
-        self.info[DEFERRED] = {}
-        super().rollback()
 
 
 def _merge(into: dict[str, BatchWork], work: dict[str, BatchWork]) -> None:

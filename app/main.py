@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DataError, OperationalError
+from starlette.datastructures import State
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import hot_routes
@@ -230,6 +231,15 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def fresh_state(app: FastAPI) -> None:
+    """The application's own state, new: the boards' cache, made here; what requests make on first
+    need (the principal cache, the writers' limiters, the group commit) is made again by them.
+    The boards' rendered blocks belong to this application, not to a module: two apps (tests,
+    databases) never serve each other's boards (app/boards/cache.py)."""
+    app.state = State()
+    app.state.board_cache = BoardCache(ttl_seconds=get_settings().board_cache_seconds)
+
+
 def create_app() -> FastAPI:
     app = HardenedFastAPI(  # security headers on every answer (app/security.py)
         title="双助推行动平台 API", version="1.0.0", description=API_DESCRIPTION, docs_url=None, redoc_url=None,
@@ -238,9 +248,7 @@ def create_app() -> FastAPI:
         # operationId = the handler's name (read_progress, list_activities …): what generated clients call.
         generate_unique_id_function=lambda route: route.name,
     )
-    # The boards' rendered blocks belong to this application, not to a module: two apps (tests,
-    # databases) never serve each other's boards (app/boards/cache.py).
-    app.state.board_cache = BoardCache(ttl_seconds=get_settings().board_cache_seconds)
+    fresh_state(app)
     app.add_middleware(AnonCsrfCookieMiddleware)
     app.add_middleware(ApiHttpMiddleware)  # ETag / 304 and rate-limit headers on /api/
     # Outside the CSRF cookie, the form parser and authentication: an oversized body is refused

@@ -10,7 +10,7 @@ reachable PostgreSQL those runs skip with the reason — unless ``CI=true``, whe
   loaders, of concurrency, of several processes and of the browser.
 
 Dates: every test starts at the run's instant — ``SZT_TODAY`` when set (``make test`` runs the tests
-marked ``dates`` again as of four year-end and leap-day instants), else now — on ``app.clock``,
+marked ``dates`` again as of three year-end and leap-day instants), else now — on ``app.clock``,
 which ticks from there. Test data is built relative to ``today_cn()``, never from year literals;
 the ``clock`` fixture moves or freezes time inside one test. ``--db sqlite|postgresql`` keeps the
 database tests of one backend only.
@@ -253,15 +253,36 @@ def use_database(monkeypatch):
         get_engine.cache_clear()
 
 
+_shared_app = None
+
+
+def shared_app():
+    """The one application the ``client`` fixture serves, as new for each test as ``create_app()``'s.
+
+    FastAPI builds an included route's dependencies, fields and validators at the application's
+    first request that reaches its router, not at ``include_router``: a new application per test paid
+    that for every route each time (about half of the suite's time). Its state, middleware (rate
+    limits, counters) and dependency overrides are made new here; its routes are kept."""
+    global _shared_app
+    from app.main import create_app, fresh_state
+
+    if _shared_app is None:
+        _shared_app = create_app()
+    app = _shared_app
+    app.dependency_overrides.clear()
+    fresh_state(app)
+    app.middleware_stack = None  # built again at the first request, with today's settings
+    return app
+
+
 @pytest.fixture
 def client(session):
     """A TestClient whose requests use the test's rolled-back session."""
     from fastapi.testclient import TestClient
 
     from app.db import get_session, get_write_session
-    from app.main import create_app
 
-    app = create_app()
+    app = shared_app()
     app.dependency_overrides[get_session] = lambda: session
     app.dependency_overrides[get_write_session] = lambda: session
     with TestClient(app, base_url="http://testserver") as c:

@@ -1,23 +1,17 @@
 #!/usr/bin/env bash
-# `make test`: the whole suite as of today (SQLite, plus PostgreSQL and Chromium when present) in the
-# foreground, and the tests marked `dates` as of each instant given (scripts/test_dates.sh, one run at
-# a time) alongside it: one pytest process keeps one core busy, so on two cores the calendar runs
-# take no extra time. Their output follows the suite's; the exit code fails if either failed.
-# Usage: scripts/test_all.sh PYTHON "PYTEST_ARGS" INSTANT...
+# `make test`: the whole suite as of today (SQLite, plus PostgreSQL and Chromium when present) on
+# every core (pytest-xdist, at most four workers), then the tests marked `dates` as of each instant
+# given (scripts/test_dates.sh). Both always run; the exit code fails if either failed.
+# Usage: scripts/test_all.sh PYTHON "PYTEST_ARGS" INSTANT...   (TEST_WORKERS=N sets the workers)
 set -uo pipefail
 python=$1; args=$2; shift 2
-mkdir -p test-artifacts
-dates_log=test-artifacts/dates.log
-JOBS=1 scripts/test_dates.sh "$python" "$@" >"$dates_log" 2>&1 &
-dates=$!
-trap 'kill "$dates" 2>/dev/null' INT TERM
+cores=$(nproc 2>/dev/null || echo 2)
+workers=${TEST_WORKERS:-$((cores < 4 ? cores : 4))}
 
 # shellcheck disable=SC2086  # PYTEST_ARGS is a list of words
-"$python" -m pytest $args
+"$python" -m pytest -n "$workers" --dist worksteal $args
 suite=$?
 
-echo "== waiting for the runs of the tests marked dates (log: $dates_log)"
-wait "$dates"
+TEST_WORKERS=$workers scripts/test_dates.sh "$python" "$@"
 calendar=$?
-cat "$dates_log"
 [ "$suite" = 0 ] && [ "$calendar" = 0 ]

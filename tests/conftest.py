@@ -261,8 +261,9 @@ def shared_app():
 
     FastAPI builds an included route's dependencies, fields and validators at the application's
     first request that reaches its router, not at ``include_router``: a new application per test paid
-    that for every route each time (about half of the suite's time). Its state, middleware (rate
-    limits, counters) and dependency overrides are made new here; its routes are kept."""
+    that for every route each time (47 % of the samples of a run of the tests marked ``dates``, which
+    went from 200 s to 139 s). Its state, middleware (rate limits, counters) and dependency
+    overrides are made new here; its routes are kept."""
     global _shared_app
     from app.main import create_app, fresh_state
 

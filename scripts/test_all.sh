@@ -5,13 +5,11 @@
 # Usage: scripts/test_all.sh PYTHON "PYTEST_ARGS" INSTANT...   (TEST_WORKERS=N sets the workers)
 set -uo pipefail
 python=$1; args=$2; shift 2
-cores=$(nproc 2>/dev/null || echo 2)
-workers=${TEST_WORKERS:-$((cores < 4 ? cores : 4))}
 
 # shellcheck disable=SC2086  # PYTEST_ARGS is a list of words
-"$python" -m pytest -n "$workers" --dist worksteal $args
+"$python" -m pytest -n "${TEST_WORKERS:-auto}" --maxprocesses 4 --dist worksteal $args
 suite=$?
 
-TEST_WORKERS=$workers scripts/test_dates.sh "$python" "$@"
+scripts/test_dates.sh "$python" "$@"
 calendar=$?
 [ "$suite" = 0 ] && [ "$calendar" = 0 ]

@@ -4,13 +4,11 @@
 # Usage: scripts/test_dates.sh PYTHON INSTANT...
 set -uo pipefail
 python=$1; shift
-cores=$(nproc 2>/dev/null || echo 2)
-workers=${TEST_WORKERS:-$((cores < 4 ? cores : 4))}
 
 failed=0
 for instant in "$@"; do
   echo "== tests marked dates, SQLite, as of $instant"
-  SZT_TODAY=$instant "$python" -m pytest -q -m dates --db sqlite -p no:cacheprovider -n "$workers" \
-    --dist worksteal || failed=1
+  SZT_TODAY=$instant "$python" -m pytest -q -m dates --db sqlite -p no:cacheprovider \
+    -n "${TEST_WORKERS:-auto}" --maxprocesses 4 --dist worksteal || failed=1
 done
 exit "$failed"

@@ -18,6 +18,7 @@ database tests of one backend only.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import uuid
@@ -253,7 +254,11 @@ def use_database(monkeypatch):
         get_engine.cache_clear()
 
 
-_shared_app = None
+@functools.cache
+def _one_app():
+    from app.main import create_app
+
+    return create_app()
 
 
 def shared_app():
@@ -264,12 +269,9 @@ def shared_app():
     that for every route each time (47 % of the samples of a run of the tests marked ``dates``, which
     went from 200 s to 139 s). Its state, middleware (rate limits, counters) and dependency
     overrides are made new here; its routes are kept."""
-    global _shared_app
-    from app.main import create_app, fresh_state
+    from app.main import fresh_state
 
-    if _shared_app is None:
-        _shared_app = create_app()
-    app = _shared_app
+    app = _one_app()
     app.dependency_overrides.clear()
     fresh_state(app)
     app.middleware_stack = None  # built again at the first request, with today's settings

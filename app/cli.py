@@ -130,7 +130,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     metrics_dir = prepare_multiprocess(args.workers)  # /metrics sums the workers' figures (app/ops/metrics.py)
     # X-Forwarded-For/-Proto are believed from the trusted proxies only: each user keeps their own
     # address (the login throttle) and https is seen (Secure cookies, HSTS) — app/security.py.
-    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, workers=args.workers,
+    uvicorn.run("app.main:serving_app", factory=True, host=host, port=port, workers=args.workers,
                 proxy_headers=True, forwarded_allow_ips=settings.forwarded_allow_ips,
                 # One line per request is ours (app/ops/logs.py: route, user, request id), JSON or text
                 # (SZT_LOG_FORMAT), in every worker process; uvicorn's access log would repeat it.

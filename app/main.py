@@ -356,3 +356,18 @@ def create_app() -> FastAPI:
         return _error_response(request, 500, "服务器出错了，请稍后重试；已填写的内容没有丢失", "server_error")
 
     return app
+
+
+def serving_app() -> FastAPI:
+    """The application a served process runs (``python -m app serve``: uvicorn calls this in each
+    worker before it accepts a connection), with every route already built.
+
+    FastAPI builds an included router's routes (dependants, fields, validators) at the first request
+    that reaches that router: about 1.2 s for this application on the benchmark machine, which the
+    first requests after each start of each worker would wait for (at the month's end, a queue of
+    them). Building the API document walks every route and builds it; it also readies /openapi.json.
+    Tests' in-process applications (``create_app``) still build on first need: they are many, and
+    most answer a handful of requests."""
+    app = create_app()
+    app.openapi()
+    return app

@@ -72,7 +72,7 @@ def check(db: Path) -> tuple[bool, float]:
 
 
 class Server:
-    def __init__(self, db: Path, tmp: Path, app: str = "app.main:create_app", factory: bool = True,
+    def __init__(self, db: Path, tmp: Path, app: str = "app.main:serving_app", factory: bool = True,
                  cwd: Path = ROOT, env: dict | None = None) -> None:
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"

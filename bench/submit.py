@@ -15,7 +15,7 @@ What it does, from the repository root (after `make install`):
    would). It prepares DISTINCT submissions: each a (site, task) used once, on an open recent day,
    never within a day of a demo activity of the same county and task, ordinary figures — a repeat
    would now be a 409 likely_duplicate.
-2. Starts the server(s), `python -m uvicorn app.main:create_app --factory --workers N` (access log off,
+2. Starts the server(s), `python -m uvicorn app.main:serving_app --factory --workers N` (access log off,
    uvicorn's log level warning; with N > 1 prometheus' multiprocess mode in a fresh folder, as
    `python -m app serve --workers N` sets it up), or with ``--serve`` the deployment's own command
    `python -m app serve --no-demo --workers N`. With ``--flags both`` (the default) two of them on
@@ -329,7 +329,7 @@ def start_server(args: argparse.Namespace, tmp: Path, url: str, flags: str) -> t
                        "--workers", str(args.workers)]
         else:
             command = [*(["-c", prelude + "import uvicorn.main; uvicorn.main.main()"] if prelude else ["-m", "uvicorn"]),
-                       "app.main:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port),
+                       "app.main:serving_app", "--factory", "--host", "127.0.0.1", "--port", str(port),
                        "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
         server = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60

@@ -19,6 +19,7 @@ database tests of one backend only.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import shutil
 import uuid
@@ -255,27 +256,41 @@ def use_database(monkeypatch):
 
 
 @functools.cache
-def _one_app():
+def _pooled_app(slot: int):
+    """This test process's application number ``slot``, made once; ``_as_new`` readies it for a test."""
     from app.main import create_app
 
     return create_app()
 
 
-def shared_app():
-    """The one application the ``client`` fixture serves, as new for each test as ``create_app()``'s.
+def _as_new(app):
+    """``app`` as new for a test as ``create_app()``'s: its state, middleware (rate limits, counters)
+    and dependency overrides are made new; its routes are kept.
 
     FastAPI builds an included route's dependencies, fields and validators at the application's
     first request that reaches its router, not at ``include_router``: a new application per test paid
     that for every route each time (47 % of the samples of a run of the tests marked ``dates``, which
-    went from 200 s to 139 s). Its state, middleware (rate limits, counters) and dependency
-    overrides are made new here; its routes are kept."""
+    went from 200 s to 139 s)."""
     from app.main import fresh_state
 
-    app = _one_app()
     app.dependency_overrides.clear()
     fresh_state(app)
     app.middleware_stack = None  # built again at the first request, with today's settings
     return app
+
+
+def shared_app():
+    """The application the ``client`` fixture serves, as new for each test as ``create_app()``'s."""
+    return _as_new(_pooled_app(0))
+
+
+@pytest.fixture
+def new_app():
+    """Another application at each call within the test: never the ``client`` fixture's nor one
+    handed out before in this test (two of them are two processes: two principal caches, two boards'
+    caches), each as new as ``create_app()``'s, its routes built once per test process."""
+    slots = itertools.count(1)
+    return lambda: _as_new(_pooled_app(next(slots)))
 
 
 @pytest.fixture

@@ -25,8 +25,8 @@ pytestmark = pytest.mark.dates
 
 
 @contextmanager
-def _client(session):
-    app = create_app()
+def _client(new_app, session):
+    app = new_app()
     app.dependency_overrides[get_session] = lambda: session
     app.dependency_overrides[get_write_session] = lambda: session
     with TestClient(app, base_url="http://testserver") as c:
@@ -43,12 +43,12 @@ def _elsewhere(session, sql: str, **params) -> None:
     session.connection().execute(text(sql), params)
 
 
-def test_two_apps_keep_their_own_caches_and_a_sign_out_in_one_is_refused_at_once_in_both(session, clock):
+def test_two_apps_keep_their_own_caches_and_a_sign_out_in_one_is_refused_at_once_in_both(session, clock, new_app):
     clock.freeze(clock.now())
     user = f.persona(session, "member")
     row, raw = service.start_session(session, user=user, ip="testclient", user_agent="pytest")
     session.flush()
-    with _client(session) as a, _client(session) as b:
+    with _client(new_app, session) as a, _client(new_app, session) as b:
         for c in (a, b):
             _sign_in(c, raw, row.csrf_token)
             assert c.get("/account").status_code == 200
@@ -60,12 +60,12 @@ def test_two_apps_keep_their_own_caches_and_a_sign_out_in_one_is_refused_at_once
             assert c.get("/account", follow_redirects=False).status_code == 303
 
 
-def test_a_session_revoked_elsewhere_is_refused_within_two_seconds(session, clock):
+def test_a_session_revoked_elsewhere_is_refused_within_two_seconds(session, clock, new_app):
     clock.freeze(clock.now())
     user = f.persona(session, "member")
     row, raw = service.start_session(session, user=user, ip="testclient", user_agent="pytest")
     session.flush()
-    with _client(session) as a, _client(session) as b:
+    with _client(new_app, session) as a, _client(new_app, session) as b:
         for c in (a, b):
             _sign_in(c, raw, row.csrf_token)
             assert c.get("/account").status_code == 200
@@ -139,14 +139,14 @@ def test_timeouts_apply_to_a_cached_session(session, clock):
     assert service.principal_for(session, raw, cache=cache, now=later + idle - timedelta(seconds=1)) is not None
 
 
-def test_a_cached_caller_is_answered_without_the_database_until_a_read_is_due(session, clock):
+def test_a_cached_caller_is_answered_without_the_database_until_a_read_is_due(session, clock, new_app):
     """``cached_principal`` is what runs on the event loop (app/deps.py): it answers from the cache or
     says it cannot (None) — then, when the version's second is up, the worker thread reads again."""
     clock.freeze(clock.now())
     user = f.persona(session, "member")
     row, raw = service.start_session(session, user=user, ip="testclient", user_agent="pytest")
     session.flush()
-    with _client(session) as a:
+    with _client(new_app, session) as a:
         _sign_in(a, raw, row.csrf_token)
         assert service.cached_principal(PrincipalCache(), raw, ip="testclient") is None  # nothing loaded yet
         assert a.get("/account").status_code == 200

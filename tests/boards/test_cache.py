@@ -31,10 +31,8 @@ CSRF = re.compile(r'"X-CSRF-Token": "([^"]+)"')
 SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
-def _app(session: Session) -> FastAPI:
-    from app.main import create_app
-
-    app = create_app()
+def _app(new_app: Callable[[], FastAPI], session: Session) -> FastAPI:
+    app = new_app()
     app.dependency_overrides[get_session] = lambda: session
     app.dependency_overrides[get_write_session] = lambda: session
     return app
@@ -78,16 +76,16 @@ def _signed_in(app: FastAPI, session: Session, kind: str = "viewer") -> Iterator
 # (organisation, period, figures' version) is the same in both: only an application-held cache
 # keeps them apart.
 
-def test_a_board_shows_this_tests_figures(session):
+def test_a_board_shows_this_tests_figures(session, new_app):
     _record(session, 4321)
-    with _signed_in(_app(session), session) as (client, _):
+    with _signed_in(_app(new_app, session), session) as (client, _):
         page = _board(client)
     assert page.status_code == 200 and "4,321" in page.text and "8,765" not in page.text
 
 
-def test_the_same_board_shows_another_tests_figures(session):
+def test_the_same_board_shows_another_tests_figures(session, new_app):
     _record(session, 8765)
-    with _signed_in(_app(session), session) as (client, _):
+    with _signed_in(_app(new_app, session), session) as (client, _):
         page = _board(client)
     assert page.status_code == 200 and "8,765" in page.text and "4,321" not in page.text
 
@@ -102,7 +100,7 @@ def second_session(backend, tmp_path) -> Iterator[Session]:
         yield s
 
 
-def test_two_databases_keep_their_own_boards_in_either_order(session, second_session):
+def test_two_databases_keep_their_own_boards_in_either_order(session, second_session, new_app):
     _record(session, 4321)
     _record(second_session, 8765)
     first, second = ((session, "4,321", "8,765"), (second_session, "8,765", "4,321"))
@@ -114,11 +112,11 @@ def test_two_databases_keep_their_own_boards_in_either_order(session, second_ses
     for order in ((first, second), (second, first)):
         # Two applications, one per database.
         for s, mine, theirs in order:
-            with _signed_in(_app(s), s) as (client, _):
+            with _signed_in(_app(new_app, s), s) as (client, _):
                 text = _board(client).text
             assert mine in text and theirs not in text
         # One application whose requests reach either database: its cache keeps them apart.
-        shared = _app(session)
+        shared = _app(new_app, session)
         for s, mine, theirs in order:
             shared.dependency_overrides[get_session] = _returning(s)
             with _signed_in(shared, s) as (client, _):
@@ -129,11 +127,11 @@ def test_two_databases_keep_their_own_boards_in_either_order(session, second_ses
 
 # --- the page around the block is per request ---------------------------------------------------
 
-def test_each_user_gets_their_own_csrf_token_around_a_shared_block(session):
+def test_each_user_gets_their_own_csrf_token_around_a_shared_block(session, new_app):
     from app.auth.csrf import unmask
 
     _record(session, 4321)
-    app = _app(session)
+    app = _app(new_app, session)
     cache: BoardCache = app.state.board_cache
     with _signed_in(app, session) as (alice, alice_token), _signed_in(app, session) as (bob, bob_token):
         first = _board(alice)
@@ -150,18 +148,18 @@ def test_each_user_gets_their_own_csrf_token_around_a_shared_block(session):
     assert first.headers["etag"] != second.headers["etag"]  # the pages differ by their per-user part
 
 
-def test_staff_and_readers_get_blocks_of_their_own(session):
+def test_staff_and_readers_get_blocks_of_their_own(session, new_app):
     _record(session, 4321)
-    app = _app(session)
+    app = _app(new_app, session)
     with _signed_in(app, session, "county_staff") as (staff, _), _signed_in(app, session, "viewer") as (reader, _):
         assert "未参与委员名单" in _board(staff).text
         assert "未参与委员名单" not in _board(reader).text
     assert sorted(k.viewer for k in app.state.board_cache._blocks) == ["reader", "staff"]
 
 
-def test_a_change_of_the_figures_makes_a_new_block(session):
+def test_a_change_of_the_figures_makes_a_new_block(session, new_app):
     _record(session, 4321)
-    app = _app(session)
+    app = _app(new_app, session)
     with _signed_in(app, session) as (client, _):
         before = _board(client, htmx=True)
         _record(session, 1000)  # the version moves
@@ -173,9 +171,9 @@ def test_a_change_of_the_figures_makes_a_new_block(session):
 
 # --- validators ---------------------------------------------------------------------------------
 
-def test_a_fragment_answers_304_while_the_block_is_unchanged(session):
+def test_a_fragment_answers_304_while_the_block_is_unchanged(session, new_app):
     _record(session, 4321)
-    app = _app(session)
+    app = _app(new_app, session)
     with _signed_in(app, session) as (client, _):
         plain = _board(client, htmx=True, **{"Accept-Encoding": "identity"})
         assert plain.status_code == 200 and "content-encoding" not in plain.headers
@@ -198,9 +196,9 @@ def test_a_fragment_answers_304_while_the_block_is_unchanged(session):
         assert changed.status_code == 200 and "4,322" in changed.text and changed.headers["etag"] != tag
 
 
-def test_a_whole_page_answers_304_only_to_its_own_user(session):
+def test_a_whole_page_answers_304_only_to_its_own_user(session, new_app):
     _record(session, 4321)
-    app = _app(session)
+    app = _app(new_app, session)
     with _signed_in(app, session) as (alice, _), _signed_in(app, session) as (bob, _):
         page = _board(alice)
         tag = page.headers["etag"]
@@ -211,7 +209,7 @@ def test_a_whole_page_answers_304_only_to_its_own_user(session):
         assert other.status_code == 200 and other.headers["etag"] != tag and "4,321" in other.text
 
 
-def test_a_meeting_slide_revalidates_and_keeps_the_display_headers(session):
+def test_a_meeting_slide_revalidates_and_keeps_the_display_headers(session, new_app):
     from app.auth.service import build_principal
     from app.screens.service import create_screen
 
@@ -219,7 +217,7 @@ def test_a_meeting_slide_revalidates_and_keeps_the_display_headers(session):
     staff = f.persona(session, "prefecture_staff")
     _, token = create_screen(session, build_principal(session, staff, ip="test", today=today_cn()),
                            name="会议室", org_id=f.org(session, "530100").id)
-    with TestClient(_app(session), base_url="http://testserver") as screen:
+    with TestClient(_app(new_app, session), base_url="http://testserver") as screen:
         url = f"/d/{token}/slide/{COUNTY}?part=place-2&period={_period()}"  # task 7: the figures' 2nd slide
         slide = screen.get(url, headers={"HX-Request": "true"})
         assert slide.status_code == 200 and "4,321" in slide.text
@@ -315,13 +313,13 @@ def _unmasked(html: str) -> str:
 
 
 @SQLITE
-def test_the_spliced_page_is_the_page_rendered_the_ordinary_way(session):
+def test_the_spliced_page_is_the_page_rendered_the_ordinary_way(session, new_app):
     from app.boards import pages, periods
     from app.orgs.service import ancestors
     from app.web import render
 
     _record(session, 4321)
-    app = _app(session)
+    app = _app(new_app, session)
 
     # Annotations of this module's names: FastAPI reads them as strings (``from __future__ import annotations``).
     @app.get("/ordinary/{code}")
@@ -348,11 +346,11 @@ def test_the_spliced_page_is_the_page_rendered_the_ordinary_way(session):
 
 
 @SQLITE
-def test_the_page_tag_is_the_same_in_every_process_and_answers_304_without_the_block(session):
+def test_the_page_tag_is_the_same_in_every_process_and_answers_304_without_the_block(session, new_app):
     from app.deps import SESSION_COOKIE
 
     _record(session, 4321)
-    workers = [_app(session), _app(session)]  # two processes: two caches
+    workers = [_app(new_app, session), _app(new_app, session)]  # two processes: two caches
     with _signed_in(workers[0], session) as (first, _), TestClient(workers[1]) as second:
         second.cookies.set(SESSION_COOKIE, first.cookies.get(SESSION_COOKIE))
         gz = _board(first, **{"Accept-Encoding": "gzip"})

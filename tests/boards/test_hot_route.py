@@ -10,7 +10,6 @@ from fastapi.testclient import TestClient
 from app import hot_routes
 from app.clock import today_cn
 from app.db import get_session, get_write_session
-from app.main import create_app
 from tests import factories as f
 
 pytestmark = pytest.mark.dates
@@ -24,9 +23,9 @@ def routed(fastapi_routed) -> list[str]:
 
 
 @pytest.fixture
-def viewer(session):
+def viewer(session, new_app):
     """A TestClient signed in as the province's viewer, the principal cache holding them."""
-    app = create_app()
+    app = new_app()
     app.dependency_overrides[get_session] = lambda: session
     app.dependency_overrides[get_write_session] = lambda: session
     wuhua = f.org(session, COUNTY)
@@ -77,8 +76,8 @@ def test_what_it_declines_or_refuses_is_answered_exactly_as_the_route_does(viewe
         assert hot.text == plain.text
 
 
-def test_a_board_outside_the_callers_subtree_is_a_404_either_way(session, monkeypatch, routed):
-    app = create_app()
+def test_a_board_outside_the_callers_subtree_is_a_404_either_way(session, monkeypatch, routed, new_app):
+    app = new_app()
     app.dependency_overrides[get_session] = lambda: session
     with TestClient(app, base_url="http://testserver") as client:
         f.login_as(client, session, f.persona(session, "outsider_staff"))  # 曲靖
@@ -88,8 +87,8 @@ def test_a_board_outside_the_callers_subtree_is_a_404_either_way(session, monkey
         assert hot.text == plain.text
 
 
-def test_nobody_signed_in_is_answered_by_fastapis_route(session, routed):
-    app = create_app()
+def test_nobody_signed_in_is_answered_by_fastapis_route(session, routed, new_app):
+    app = new_app()
     app.dependency_overrides[get_session] = lambda: session
     with TestClient(app, base_url="http://testserver", follow_redirects=False) as client:
         r = client.get("/boards/530000")

@@ -35,9 +35,9 @@ def test_photos_are_not_compressed_again(client):
 
 
 @pytest.mark.dates
-def test_a_pre_gzipped_board_block_decodes_once(session):
+def test_a_pre_gzipped_board_block_decodes_once(session, new_app):
     _record(session, 4321)
-    with _signed_in(_app(session), session) as (client, _):
+    with _signed_in(_app(new_app, session), session) as (client, _):
         plain = _board(client, htmx=True, **IDENTITY)
         zipped = _board(client, htmx=True, **GZIP)
     assert zipped.headers["content-encoding"] == "gzip"  # one coding, not "gzip, gzip"

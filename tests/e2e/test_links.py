@@ -56,9 +56,14 @@ def test_office_links_a_leader_to_an_uncovered_key_county_in_place(live_server, 
         first_leader = form.locator("#leader-options input[name=leader_member_id]").first
         first_leader.wait_for()
         name = form.locator("#leader-options label.option").first.inner_text().split()[0]
+        # The list is fetched again 300 ms after typing and swapped in: a leader ticked in the old list
+        # before the swap would be unticked by it, so the tick waits for the new list.
+        page.evaluate("""() => { window.__leadersSettled = false;
+            document.querySelector('#leader-options').addEventListener(
+                'htmx:afterSettle', () => { window.__leadersSettled = true; }, {once: true}); }""")
         form.locator("#f-leader-q").fill(name)
+        page.wait_for_function("window.__leadersSettled")
         chosen = form.locator("#leader-options label.option", has_text=name).first
-        chosen.wait_for()
         chosen.locator("input").check()
         form.locator("#f-note").fill("e2e")
         form.locator("button.submit").click()

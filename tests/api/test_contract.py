@@ -39,7 +39,7 @@ def api_server(tmp_path_factory):
     """A served demo province and two tokens made by its administrator: (base URL, records+write token,
     aggregate token, a key county's code)."""
     folder = tmp_path_factory.mktemp("contract")
-    with serve_app(folder, demo_activities=400) as server:
+    with serve_app(folder, demo_activities=300) as server:
         engine = make_engine(f"sqlite:///{server.db}")
         try:
             with write_session(engine) as s:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -42,14 +44,56 @@ class Server:
     db: Path
 
 
+def _run_folder(folder: Path) -> Path:
+    """The folder the whole test run shares: pytest's base temporary folder (the parent of every
+    ``tmp_path`` and ``mktemp`` folder), or under xdist the one above the workers' own."""
+    base = folder.parent
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def demo_template(folder: Path, activities: int) -> Path:
+    """The demo province with ``activities`` as `python -m app demo` loads it as of this run's day,
+    built once per test run — by the first worker to need it, the others waiting on a lock — and
+    copied by each server that serves it (loading it takes 13 s; copying it, a fraction of one)."""
+    run = _run_folder(folder)
+    template = run / f"demo-{activities}-{clock.today_cn().isoformat()}.db"
+    with (run / "demo-templates.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not template.exists():
+            building = template.with_suffix(".building")
+            building.unlink(missing_ok=True)
+            env = {**os.environ, "DATABASE_URL": f"sqlite:///{building}", "SZT_TODAY": clock.now_cn().isoformat()}
+            subprocess.run([sys.executable, "-m", "app", "demo", "--activities", str(activities)], cwd=PROJECT,
+                           env=env, check=True, capture_output=True, timeout=300)
+            _copy_sqlite(building, template)
+            building.unlink()
+    return template
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    """``source``'s whole content (its write-ahead log included) in the file ``target``."""
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+
+
 @contextmanager
-def serve_app(folder: Path, *, demo_activities: int, env: dict[str, str] | None = None) -> Iterator[Server]:
-    """`python -m app serve` — the README's first command — on an empty SQLite file in ``folder``.
+def serve_app(folder: Path, *, demo_activities: int, env: dict[str, str] | None = None,
+              from_empty: bool = False) -> Iterator[Server]:
+    """`python -m app serve` — the README's first command — on an SQLite file in ``folder`` holding
+    the demo province (``demo_template``'s copy); with ``from_empty`` on an empty file, which it
+    migrates and loads the demo into itself. With ``env`` naming another ``DATABASE_URL``, on that
+    database as it is.
 
     The server starts at the test process's time (``SZT_TODAY`` = ``app.clock``'s now) and ticks on
     from there, so a run as of 2028-01-01 serves 2028 too.
     """
     db, port = folder / "szt.db", _free_port()
+    if not from_empty and "DATABASE_URL" not in (env or {}):
+        _copy_sqlite(demo_template(folder, demo_activities), db)
     log = (folder / "server.log").open("w")
     full_env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "SZT_DEMO_ACTIVITIES": str(demo_activities),
                 "SZT_UPLOAD_DIR": str(folder / "uploads"), "SZT_TODAY": clock.now_cn().isoformat(),
@@ -134,7 +178,8 @@ def verified_count(board_html: str) -> int:
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory) -> Iterator[str]:
     """The demo province served for the whole run; yields its base URL."""
-    with serve_app(tmp_path_factory.mktemp("e2e"), demo_activities=2000) as server:
+    # From an empty file: the README's first command whole, the demo loaded by `serve` itself.
+    with serve_app(tmp_path_factory.mktemp("e2e"), demo_activities=2000, from_empty=True) as server:
         yield server.base
 
 

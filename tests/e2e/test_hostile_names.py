@@ -23,7 +23,7 @@ DALI = "532900"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Server]:
-    with serve_app(tmp_path_factory.mktemp("hostile-names"), demo_activities=100) as running:
+    with serve_app(tmp_path_factory.mktemp("hostile-names"), demo_activities=300) as running:
         with sqlite3.connect(running.db) as conn:
             assert conn.execute("UPDATE organisation SET name = ? WHERE code = ?", (HOSTILE, DALI)).rowcount == 1
         yield running

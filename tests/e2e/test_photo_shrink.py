@@ -34,7 +34,7 @@ IN_THE_INPUT = """async (input) => Promise.all(Array.from(input.files).map(async
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Server]:
-    with serve_app(tmp_path_factory.mktemp("photo-shrink"), demo_activities=100) as running:
+    with serve_app(tmp_path_factory.mktemp("photo-shrink"), demo_activities=300) as running:
         yield running
 
 

@@ -18,7 +18,7 @@ MESSAGE = "请用手机号和短信验证码登录双助推行动平台，记录
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Server]:
     # Quiet hours off: the test must not depend on the hour it runs at.
-    with serve_app(tmp_path_factory.mktemp("reminders"), demo_activities=50,
+    with serve_app(tmp_path_factory.mktemp("reminders"), demo_activities=300,
                    env={"SZT_SMS_QUIET_START": "0", "SZT_SMS_QUIET_END": "0"}) as running:
         yield running
 

@@ -21,7 +21,7 @@ from tests.e2e.test_member_flow import CREATED, PHONE, _fill_the_form, _no_sidew
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Server]:
-    with serve_app(tmp_path_factory.mktemp("sms-login"), demo_activities=50) as running:
+    with serve_app(tmp_path_factory.mktemp("sms-login"), demo_activities=300) as running:
         yield running
 
 

@@ -25,7 +25,7 @@ PHONE = {"width": 360, "height": 740}
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Server]:
-    with serve_app(tmp_path_factory.mktemp("terms"), demo_activities=200) as running:
+    with serve_app(tmp_path_factory.mktemp("terms"), demo_activities=300) as running:
         yield running
 
 

@@ -11,7 +11,7 @@ PROVINCE_STAFF, VIEWER = "13900000002", "13900000008"
 
 
 def test_a_change_through_one_process_shows_on_the_other(tmp_path):
-    with serve_app(tmp_path, demo_activities=1500) as first:
+    with serve_app(tmp_path, demo_activities=2000) as first:
         env = {"DATABASE_URL": f"sqlite:///{first.db}", "SZT_UPLOAD_DIR": str(tmp_path / "uploads")}
         with second_server(tmp_path, env) as other:
             viewer, _ = log_in_http(other, VIEWER)

@@ -63,8 +63,10 @@ def demo_template(folder: Path, activities: int) -> Path:
             building = template.with_suffix(".building")
             building.unlink(missing_ok=True)
             env = {**os.environ, "DATABASE_URL": f"sqlite:///{building}", "SZT_TODAY": clock.now_cn().isoformat()}
-            subprocess.run([sys.executable, "-m", "app", "demo", "--activities", str(activities)], cwd=PROJECT,
-                           env=env, check=True, capture_output=True, timeout=300)
+            run_demo = subprocess.run([sys.executable, "-m", "app", "demo", "--activities", str(activities)],
+                                      cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300, check=False)
+            if run_demo.returncode:
+                raise RuntimeError(f"python -m app demo failed: {run_demo.stdout}{run_demo.stderr}")
             _copy_sqlite(building, template)
             building.unlink()
     return template

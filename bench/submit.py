@@ -382,15 +382,27 @@ def floor_rows(tmp: Path) -> int:
 STATEMENTS = re.compile(r"^szt_db_statement_duration_seconds_count(?:\{[^}]*\})?\s+([0-9.e+]+)", re.MULTILINE)
 
 
+BATCHES = re.compile(r"^szt_group_commit_batch_size_(count|sum)\s+([0-9.e+]+)", re.MULTILINE)
+
+
 def statements_so_far(base: str) -> float | None:
     """The server's own count of SQL statements (every cursor execute: app/ops/metrics.py), summed over
     its workers; None when /metrics cannot be read."""
+    return scrape(base)[0]
+
+
+def scrape(base: str) -> tuple[float | None, dict[str, float]]:
+    """(statements so far, as ``statements_so_far``; the group commit's transactions and the writes they
+    carried so far, {"count", "sum"}: empty on PostgreSQL, which has none)."""
     try:
         text_ = urllib.request.urlopen(base + "/metrics", timeout=10).read().decode()
     except OSError:
-        return None
+        return None, {}
     found = STATEMENTS.findall(text_)
-    return sum(float(n) for n in found) if found else None
+    batches: dict[str, float] = {}
+    for kind, n in BATCHES.findall(text_):
+        batches[kind] = batches.get(kind, 0.0) + float(n)
+    return (sum(float(n) for n in found) if found else None), batches
 
 
 def stop_server(server: subprocess.Popen) -> None:
@@ -456,16 +468,18 @@ def measure(args: argparse.Namespace, tmp: Path, url: str) -> int:
           f"{workers_label(args)}, {args.activities:,} demo activities"
           + (f", switch interval {args.switch_interval * 1000:g} ms" if args.switch_interval else ""))
     print("| server | round | requests/s | p50 | p95 | p99 | errors | rows / accepted | server CPU | "
-          "CPU per submission | statements per submission | load before |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "CPU per submission | statements per submission | writes per transaction | load before |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for x in runs:
         stmts = "–" if x["statements"] is None else f"{x['statements']:.2f}"
+        batch = "–" if x.get("batch") is None else f"{x['batch']:.1f}"
         print(f"| {x['flags']} | {x['round']} | {x['rps']:.1f} | {x['p50']:.0f} ms | {x['p95']:.0f} ms | "
               f"{x['p99']:.0f} ms | {x['errors']} | {x['rows']:,} / {x['accepted']:,} | {x['server_cpu']:.0f} % | "
-              f"{x['cpu_ms']:.2f} ms | {stmts} | {x['load']:.2f} |")
+              f"{x['cpu_ms']:.2f} ms | {stmts} | {batch} | {x['load']:.2f} |")
     print("  server: on / off = the application with the quality checks on / off; no-rollup = on, without the "
           "boards' rollup; scaled = on, with --scale workers; floor = bench/floor_apps.py's FastAPI route. Statements: the server's own count "
-          "(/metrics, every cursor execute: BEGIN, SAVEPOINT and RELEASE included, COMMIT not) per answer")
+          "(/metrics, every cursor execute: BEGIN, SAVEPOINT and RELEASE included, COMMIT not) per answer; writes per "
+          "transaction: the group commit's (szt_group_commit_batch_size, SQLite only)")
     for x in runs:
         if x["statuses"].keys() - {201}:
             print(f"  answers of {x['flags']} round {x['round']}: {dict(sorted(x['statuses'].items()))} "
@@ -547,7 +561,7 @@ def one_run(args: argparse.Namespace, tmp: Path, url: str, server_of: tuple[subp
     rows_before = floor_rows(tmp) if floor else count_activities(url)
     # A scrape reads a few tables itself (app/ops/metrics.py's gauges): two in a row give its own share.
     first_scrape = None if floor else statements_so_far(base)
-    statements_before = None if floor else statements_so_far(base)
+    statements_before, batches_before = (None, {}) if floor else scrape(base)
     per_scrape = (statements_before - first_scrape) if first_scrape is not None and statements_before is not None else 0
     load_before = os.getloadavg()[0]
     profiler = None
@@ -566,7 +580,8 @@ def one_run(args: argparse.Namespace, tmp: Path, url: str, server_of: tuple[subp
     pg_cpu = postgres_cpu(cpu_before, cpu_after)
     # Every request sent was answered (the client waits for its last answers): nothing in flight.
     rows = (floor_rows(tmp) if floor else count_activities(url)) - rows_before
-    statements_after = None if floor else statements_so_far(base)
+    statements_after, batches_after = (None, {}) if floor else scrape(base)
+    transactions = batches_after.get("count", 0) - batches_before.get("count", 0)
     seconds = result["wall_s"]
     statuses = {int(k): v for k, v in result["statuses"].items()}
     accepted = sum(n for code, n in statuses.items() if 200 <= code < 300)
@@ -578,7 +593,8 @@ def one_run(args: argparse.Namespace, tmp: Path, url: str, server_of: tuple[subp
          "cpu_ms": server_cpu / max(1, accepted) * 1000, "client_cpu": client_cpu / seconds * 100,
          "pg_cpu": pg_cpu / seconds * 100, "pg_cpu_ms": pg_cpu / max(1, accepted) * 1000, "load": load_before,
          "statements": None if statements_before is None or statements_after is None
-         else (statements_after - statements_before - per_scrape) / max(1, result["requests"])}
+         else (statements_after - statements_before - per_scrape) / max(1, result["requests"]),
+         "batch": (batches_after["sum"] - batches_before.get("sum", 0)) / transactions if transactions else None}
     print(f"  measured: {x['rps']:.1f} requests/s, p99 {x['p99']:.0f} ms, errors {x['errors']}, "
           f"server CPU {x['server_cpu']:.0f} %, client CPU {x['client_cpu']:.0f} %", flush=True)
     return x

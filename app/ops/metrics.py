@@ -13,6 +13,8 @@
 - ``szt_notify_outbox{channel,status}``: SMS and 企业微信 notices queued (including those deferred by
   quiet hours or a backoff) and being sent, and ``szt_notify_outbox_due_age_seconds``: how long the
   oldest notice that is due has waited (0 when none is: the sender keeps up), both read when scraped;
+- ``szt_group_commit_batch_size``: how many writes each of SQLite's group-commit transactions carried
+  (app/db.py ``GroupCommit``): its ``_count`` the transactions (fsyncs), its ``_sum`` the writes;
 - ``szt_storage_full_total``: requests refused because a disk was full (app/ops/storage_full.py);
 - ``process_*`` and ``python_*``: the client library's process collectors (memory, CPU, open files, GC).
 
@@ -68,6 +70,9 @@ OUTBOX = Gauge("szt_notify_outbox", "SMS and robot notices queued or being sent,
 OUTBOX_DUE_AGE = Gauge("szt_notify_outbox_due_age_seconds",
                        "How long the oldest due notice has waited for the sender (0: none waits)",
                        multiprocess_mode="mostrecent")
+BATCH_SIZE = Histogram("szt_group_commit_batch_size",
+                       "Writes committed together in one SQLite transaction (one fsync) by the group commit",
+                       buckets=(1, 2, 4, 8, 16, 32, 64))
 STORAGE_FULL = Counter("szt_storage_full", "Requests refused with 503 because a disk was full")
 
 # The request's database time (seconds), summed by the cursor events for its log line; a list so the

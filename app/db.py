@@ -32,6 +32,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session
 
 from app.config import get_settings
+from app.ops.metrics import BATCH_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -384,6 +385,19 @@ class _StagingSession(Session):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.info[DEFERRED] = {}
+        self._known: tuple[Any, Connection] | None = None
+
+    def connection(self, bind_arguments: Any = None, execution_options: Any = None) -> Connection:
+        """``Session.connection()``, with the answer kept for as long as the transaction that gave it
+        stays active: a use case asks for it at every Core statement, and SQLAlchemy's way to the same
+        connection costs more than SQLite's statement (bench/submit.py with --profile)."""
+        known, trans = self._known, self._transaction
+        if known is not None and known[0] is trans and trans is not None and trans.is_active \
+                and not bind_arguments and not execution_options:
+            return known[1]
+        conn = super().connection(bind_arguments, execution_options)
+        self._known = (self._transaction, conn) if not bind_arguments and not execution_options else None
+        return conn
 
     def _take_staged(self) -> dict[str, BatchWork]:
         staged, self.info[DEFERRED] = self.info[DEFERRED], {}
@@ -421,15 +435,25 @@ class _Inserts:
         return [(self.statement, self.rows)] if self.rows else []
 
 
-def at_commit(session: Session, statement: Prepared, rows: list[dict]) -> None:
-    """Insert ``rows`` with ``statement`` when the use case commits: on PostgreSQL (``_CommitSession``)
-    in its COMMIT's round trip, before the staged sums — no round trip of their own, nothing awaited;
-    anywhere else at once (in a batch, inside the use case's savepoint). Only for rows nothing reads or
-    refers to before the COMMIT: a new activity's values, participants and audit row."""
+def at_commit(session: Session, statement: Prepared, rows: list[dict], *, read_by_siblings: bool = False) -> None:
+    """Insert ``rows`` with ``statement`` when the use case commits, with the rows of the same statement
+    of every other use case committed with it:
+
+    - PostgreSQL (``_CommitSession``): in its COMMIT's round trip, before the staged sums — no round
+      trip of their own, nothing awaited;
+    - SQLite's group commit (``_BatchSession``): once the use case's savepoint is released, with the
+      batch's other rows of ``statement`` in one executemany just before its COMMIT; dropped with the
+      use case's rows when it fails. ``read_by_siblings``: a later use case of the same batch may read
+      these rows (a new activity's values: the near-duplicate check of the next submission reads
+      them), so in a batch they are written at once, in the use case's savepoint;
+    - anywhere else at once.
+
+    Only for rows nothing reads or refers to before the COMMIT, in the use case itself: a new
+    activity's values, participants and audit row."""
     if not rows:
         return
-    staged = session.info.get(DEFERRED) if isinstance(session, _CommitSession) else None
-    if staged is None:
+    staged = session.info.get(DEFERRED) if isinstance(session, (_CommitSession, _BatchSession)) else None
+    if staged is None or (read_by_siblings and isinstance(session, _BatchSession)):
         statement.executemany(session.connection(), rows)
         return
     name = f"insert:{id(statement)}"
@@ -545,6 +569,7 @@ class GroupCommit:
                 raise
         self.batches += 1
         self.written += len(batch)
+        BATCH_SIZE.observe(len(batch))
         # Durable now: from here on one request's trouble is its own, never the batch's.
         for p in batch:
             if p.ok:
@@ -666,9 +691,11 @@ class Prepared:
         assert dbapi is not None
         cursor = dbapi.cursor()
         dispatch = conn.dispatch
+        after = dispatch.after_cursor_execute  # each attribute of the dispatch is built when read: once
         try:
-            if dispatch.before_cursor_execute:  # inside, as SQLAlchemy runs them: what they raise is wrapped
-                for fn in dispatch.before_cursor_execute:
+            before = dispatch.before_cursor_execute
+            if before:  # inside, as SQLAlchemy runs them: what they raise is wrapped
+                for fn in before:
                     fn(conn, cursor, sql, args, None, many)
             if many:
                 cursor.executemany(sql, args)
@@ -678,8 +705,8 @@ class Prepared:
             # As SQLAlchemy would raise it (IntegrityError, OperationalError …), parameters hidden.
             raise DBAPIError.instance(sql, args, exc, sqlite3.Error, hide_parameters=True) from exc
         finally:  # timed and counted, failed or not (app/ops/metrics.py keeps a start per statement)
-            if dispatch.after_cursor_execute:
-                for fn in dispatch.after_cursor_execute:
+            if after:
+                for fn in after:
                     fn(conn, cursor, sql, args, None, many)
         return cursor
 

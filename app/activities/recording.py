@@ -18,7 +18,6 @@ from sqlalchemy import (
 )
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Row
 from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session
 
@@ -62,6 +61,7 @@ _EXISTING_ID = select(Activity.id).where(Activity.recorder_user_id == bindparam(
 _INSERT_VALUES = Prepared(insert(ActivityValue.__table__))
 _INSERT_PARTICIPANTS = Prepared(insert(ActivityParticipant.__table__))
 _INSERT_ACTIVITY: dict[str, Prepared] = {}  # per dialect, made on first use
+_ACTIVITY = sa_inspect(Activity).class_manager  # makes an entity as the ORM makes a loaded row
 
 
 @dataclass(frozen=True)
@@ -230,7 +230,7 @@ def _check_new(session: Session, by: Principal, data: ActivityInput, p: Probe, *
 
 
 def _distinct_from(session: Session, by: Principal, data: ActivityInput,
-                   checked: _Checked) -> tuple[list[int], list[Row]]:
+                   checked: _Checked) -> tuple[list[int], list[dup.Nearby]]:
     """(the likely duplicates the submission was confirmed distinct from, the near ones to flag);
     LikelyDuplicate when some match the date and the recorder has not yet decided (「申请加入」 or
     「这是另一次活动」 with a note)."""
@@ -323,7 +323,7 @@ def record_activity(session: Session, *, by: Principal, data: ActivityInput, ide
         return _replayed(existing, request_hash)
     # The row is written; hand back an entity for it without reading it again, made as the ORM makes
     # a loaded row (SQLModel's validating constructor costs a twentieth of a submission).
-    activity = sa_inspect(Activity).class_manager.new_instance()
+    activity = _ACTIVITY.new_instance()
     activity.__dict__.update(row, id=new_id)
     make_transient_to_detached(activity)
     session.add(activity)
@@ -360,11 +360,16 @@ def _write_details(session: Session, activity: Activity, values: dict[int, int],
     new activity's, which nothing reads back before the COMMIT — written when the use case commits
     (``db.at_commit``: in the COMMIT's round trip on PostgreSQL); a correction's at once (its rollup
     contribution is read back from them)."""
-    write = at_commit if new else (lambda s, statement, rows: statement.executemany(_core(s), rows))
-    if values:
+    def write(s: Session, statement: Prepared, rows: list[dict], *, read_by_siblings: bool = False) -> None:
+        if new:
+            at_commit(s, statement, rows, read_by_siblings=read_by_siblings)
+        else:
+            statement.executemany(_core(s), rows)
+
+    if values:  # the next submission's near-duplicate check reads them (app/quality/duplicates.py)
         write(session, _INSERT_VALUES, [
             {"activity_id": activity.id, "indicator_id": i, "task_id": activity.task_id, "value": v}
-            for i, v in values.items()])
+            for i, v in values.items()], read_by_siblings=True)
     if participants:
         write(session, _INSERT_PARTICIPANTS, [
             {"activity_id": activity.id, "member_id": m, "status": ParticipantStatus.confirmed.value}

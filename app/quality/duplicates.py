@@ -4,11 +4,12 @@ site when both name one). One definition, asked by the form, the JSON API and th
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import Integer, bindparam, or_, select
-from sqlalchemy.engine import Row
 from sqlmodel import Session
 
+from app.db import Prepared
 from app.errors import Conflict
 from app.models import Activity, ActivityStatus, ActivityValue, UserAccount
 
@@ -18,32 +19,44 @@ LIVE = (ActivityStatus.pending, ActivityStatus.verified)
 NEAR_DAYS = 1  # a re-entry dated a day off is still flagged (not asked): see near_duplicates
 
 
-# Every submission asks this: a column query built once (no entities, nothing to compile) that
-# nearly always finds nothing. Entities are loaded only for what it finds (the form, the 409).
+class Nearby(NamedTuple):
+    """An activity :func:`nearby` found."""
+
+    id: int
+    occurred_on: date
+    recorder_user_id: int
+
+
+# A submission asks this whenever the probe saw something of its county and 实事 within a day (at the
+# month's end, most of them): a column query compiled once, run on the driver's cursor (app/db.py
+# ``Prepared``). Entities are loaded only for what it finds on the same day (the form, the 409).
 _site = bindparam("site_id", type_=Integer)
-_NEARBY = select(Activity.id, Activity.occurred_on, Activity.recorder_user_id).where(
+_NEARBY = Prepared(select(Activity.id, Activity.occurred_on, Activity.recorder_user_id).where(
     Activity.county_id == bindparam("county_id"), Activity.task_id == bindparam("task_id"),
-    Activity.occurred_on.between(bindparam("first"), bindparam("last")),
-    Activity.status.in_([s.value for s in LIVE]),
+    Activity.occurred_on.between(bindparam("first", type_=Activity.occurred_on.type),
+                                 bindparam("last", type_=Activity.occurred_on.type)),
+    or_(*(Activity.status == s.value for s in LIVE)),
     or_(_site.is_(None), Activity.site_id.is_(None), Activity.site_id == _site),
     Activity.id != bindparam("exclude_id"),
-).order_by(Activity.id).limit(bindparam("limit"))
+).order_by(Activity.id).limit(bindparam("limit", type_=Integer)))
 _VALUES_OF = select(ActivityValue.activity_id, ActivityValue.indicator_id, ActivityValue.value).where(
     ActivityValue.activity_id.in_(bindparam("ids", expanding=True)))
 
 
 def nearby(session: Session, *, county_id: int, task_id: int, occurred_on: date, site_id: int | None = None,
-           exclude_id: int | None = None, limit: int = 10, days: int = 0) -> list[Row]:
+           exclude_id: int | None = None, limit: int = 10, days: int = 0) -> list[Nearby]:
     """(id, occurred_on, recorder_user_id) of the pending or verified activities of the same county
     and task, dated within ``days`` of ``occurred_on``; with a site, those of the same site or of none
     (ix_activity_county_id_task_id_occurred_on finds them)."""
-    return list(session.connection().execute(_NEARBY, {
+    rows = _NEARBY.execute(session.connection(), {
         "county_id": county_id, "task_id": task_id, "first": occurred_on - timedelta(days=days),
         "last": occurred_on + timedelta(days=days), "site_id": site_id, "exclude_id": exclude_id or 0,
-        "limit": limit}))
+        "limit": limit}).fetchall()
+    # SQLite's driver gives the date as stored (text); PostgreSQL's a date.
+    return [Nearby(i, d if isinstance(d, date) else date.fromisoformat(d), r) for i, d, r in rows]
 
 
-def load(session: Session, rows: list[Row]) -> list[Activity]:
+def load(session: Session, rows: list[Nearby]) -> list[Activity]:
     """The activities of ``nearby`` rows, in their order."""
     if not rows:
         return []
@@ -58,8 +71,8 @@ def candidates(session: Session, *, county_id: int, task_id: int, occurred_on: d
                                 site_id=site_id, exclude_id=exclude_id, limit=limit, days=days))
 
 
-def near_duplicates(session: Session, found: list[Row], *, occurred_on: date, recorder_user_id: int,
-                    values: dict[int, int]) -> list[Row]:
+def near_duplicates(session: Session, found: list[Nearby], *, occurred_on: date, recorder_user_id: int,
+                    values: dict[int, int]) -> list[Nearby]:
     """Of ``found`` (nearby rows within NEAR_DAYS), those dated otherwise that look like a re-entry:
     the same recorder, or exactly the same figures. They are flagged, not asked about: two activities
     a day apart are common enough that a refusal would be wrong."""

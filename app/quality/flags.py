@@ -34,7 +34,7 @@ from sqlmodel import Session
 from app.activities.months import is_month_closed
 from app.activities.values import display_value
 from app.clock import now_utc, to_cn, today_cn, yyyymm
-from app.db import database_key
+from app.db import Prepared, database_key
 from app.models import (
     Activity,
     ActivityFlag,
@@ -291,6 +291,9 @@ def would_exceed(session: Session, *, credited_org_id: int, values: dict[int, in
 
 # --- storing and reading -----------------------------------------------------------------------------
 
+_INSERT_FLAGS = Prepared(insert(ActivityFlag.__table__))
+
+
 def store(session: Session, activity_id: int, flags: Sequence[Flag], *, new: bool = False) -> None:
     """Replace the activity's flags with ``flags`` (``new``: it has none yet, skip the delete)."""
     conn = session.connection()
@@ -298,7 +301,7 @@ def store(session: Session, activity_id: int, flags: Sequence[Flag], *, new: boo
         conn.execute(delete(ActivityFlag.__table__).where(ActivityFlag.__table__.c.activity_id == activity_id))
     if flags:
         now = now_utc()
-        conn.execute(insert(ActivityFlag.__table__), [
+        _INSERT_FLAGS.executemany(conn, [
             {"activity_id": activity_id, "code": f.code, "message": f.message[:2000], "created_at": now}
             for f in flags])
 

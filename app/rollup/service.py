@@ -164,30 +164,30 @@ def apply(session: Session, changes: Iterable[tuple[Contribution | None, Contrib
         for descendant, ancestor in conn.execute(_ANCESTORS, {"ids": sorted(credited)}):
             ancestors[descendant].append(ancestor)
 
-    figures: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    # In a group commit's batch (app/db.py) the sums wait for the batch's end: the province's and the
+    # prefectures' rows, which every submission of the batch adds to, are then written once. On
+    # PostgreSQL they are written in the COMMIT's round trip: those rows stay locked only that long.
+    # The figures are added straight to the use case's staged sums (dropped if it fails).
+    staged = deferred(session, "rollup", Sums)
+    sums = staged if staged is not None else Sums()
+    figures = sums.figures
     took_part: Counter[tuple[int, int]] = Counter()
     for before, after in changes:
         for sign, c in ((-1, before), (1, after)):
             if c is None or c.status not in COUNTED:
                 continue
             col = 0 if c.status == ActivityStatus.verified else 1
+            adds = [(COUNT, sign), *((indicator, sign * value) for indicator, value in c.values.items())]
             units = [("org", a) for a in ancestors[c.credited_org_id]] + [("place", c.county_id)]
             for scope, unit in units:
-                figures[(scope, unit, c.month, c.task_id, COUNT)][col] += sign
-                for indicator, value in c.values.items():
-                    figures[(scope, unit, c.month, c.task_id, indicator)][col] += sign * value
+                for indicator, amount in adds:
+                    figures[(scope, unit, c.month, c.task_id, indicator)][col] += amount
             if c.status == ActivityStatus.verified:
                 for member in c.members:
                     took_part[(member, c.month)] += sign
 
-    # In a group commit's batch (app/db.py) the sums wait for the batch's end: the province's and the
-    # prefectures' rows, which every submission of the batch adds to, are then written once. On
-    # PostgreSQL they are written in the COMMIT's round trip: those rows stay locked only that long.
-    sums = deferred(session, "rollup", Sums)
-    if sums is None:
-        write_work(conn, Sums(figures))
-    else:
-        sums.add(figures)
+    if staged is None:
+        write_work(conn, sums)
     took_part = Counter({k: n for k, n in took_part.items() if n})
     if took_part:
         _participation_changed(session, took_part)

@@ -12,6 +12,7 @@ from datetime import date
 from types import SimpleNamespace
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import event, func, select, text
 from sqlmodel import Session
 
@@ -20,7 +21,7 @@ from app.activities.service import record_activity
 from app.auth.service import build_principal
 from app.db import make_engine, migrate, run_write, write_engine, write_session
 from app.errors import Invalid
-from app.models import Activity, ActivityValue, AuditLog, GrantRole
+from app.models import Activity, ActivityParticipant, ActivityValue, AuditLog, GrantRole
 from app.rollup import service as rollup
 from app.seed.province import init_province
 from tests import factories as f
@@ -84,6 +85,10 @@ def test_submissions_arriving_together_commit_together_and_fail_alone(tmp_path, 
         inputs = [data(n) for n in range(20)] + [data(20, "x"), data(21, "中途失败的一次")]
         INDICATOR.append(next(iter(inputs[0].values)))
         rollup_writes = _counting(engine, "INSERT INTO rollup ")
+        audit_writes = _counting(engine, "INSERT INTO audit_log ")
+        participant_writes = _counting(engine, "INSERT INTO activity_participant ")
+        value_writes = _counting(engine, "INSERT INTO activity_value ")
+        sizes_before = _batch_sizes()
         results, request = _submit_all(engine, principal, inputs)
         ok = [r for r in results if not isinstance(r, BaseException)]
         assert len(ok) == 20 and all(r.created and r.answer is not None for r in ok)
@@ -91,14 +96,58 @@ def test_submissions_arriving_together_commit_together_and_fail_alone(tmp_path, 
         batches = request.app.state.szt_group_commit
         (commit,) = batches.values()
         assert commit.written == 22 and commit.batches < 22  # they did not each take a transaction
-        # The rollup's sums were written once per batch, not once per submission.
-        assert len(rollup_writes) == commit.batches
+        # The rollup's sums were written once per batch, not once per submission, and so were the audit
+        # rows and the participants (one executemany each); the values, which the next submission's
+        # near-duplicate check reads, each in its own use case's savepoint (the failed one's too).
+        assert len(rollup_writes) == len(audit_writes) == len(participant_writes) == commit.batches
+        assert len(value_writes) == 21
+        # /metrics: szt_group_commit_batch_size counted the transactions and the writes they carried.
+        sizes_after = _batch_sizes()
+        assert sizes_after[0] - sizes_before[0] == commit.batches and sizes_after[1] - sizes_before[1] == 22
         with write_session(engine) as s:
             assert s.scalar(select(func.count()).select_from(Activity)) == 20
             assert s.scalar(select(func.count()).select_from(ActivityValue)) == 20
+            assert s.scalar(select(func.count()).select_from(ActivityParticipant)) == 20
             assert s.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "activity.create")) == 20
             assert not s.scalar(select(func.count()).select_from(Activity).where(Activity.description.like("%中途%")))
             assert rollup.check(s) == []  # the failed one's figures were rolled back with it
+    finally:
+        engine.dispose()
+
+
+def _batch_sizes() -> tuple[float, float]:
+    """(transactions, writes) the group commit reported to /metrics so far, in this process."""
+    return (REGISTRY.get_sample_value("szt_group_commit_batch_size_count") or 0.0,
+            REGISTRY.get_sample_value("szt_group_commit_batch_size_sum") or 0.0)
+
+
+def test_a_submission_sees_the_figures_of_one_before_it_in_its_batch(tmp_path):
+    """The near-duplicate check reads the figures of activities a day apart: one recorded earlier in the
+    same batch has its values written already (its audit row and participants wait for the batch's end)."""
+    engine, principal, data = _world(tmp_path)
+    try:
+        with write_session(engine) as s:
+            other = f.make_user(s, member=f.make_member(s, f.org(s, "530102")),
+                                grants=((GrantRole.member, f.org(s, "530102")),))
+            s.commit()
+            second = build_principal(s, other, today=TODAY)
+        first_day, next_day = data(0), data(1)  # 1 and 2 January, other figures
+        next_day = next_day.model_copy(update={"values": dict(first_day.values)})  # the same figures
+        request, write = _request(), Session(write_engine(engine))
+
+        async def go() -> list:
+            return await asyncio.gather(*(
+                run_write(request, Session(engine), write, lambda s, by=by, body=body, n=n: record_activity(
+                    s, by=by, data=body, idempotency_key=f"k-{n}", today=TODAY), lambda _r, result: result)
+                for n, (by, body) in enumerate([(principal, first_day), (second, next_day)])))
+
+        first, then = asyncio.run(go())
+        (commit,) = request.app.state.szt_group_commit.values()
+        assert commit.batches == 1  # both in one transaction
+        assert "duplicate" not in [f.code for f in first.flags]
+        # Another recorder, the same figures a day apart: seen, so flagged as a likely re-entry of it.
+        (said,) = [f.message for f in then.flags if f.code == "duplicate"]
+        assert f"#{first.activity.id}（" in said and "数值相同" in said
     finally:
         engine.dispose()
 

@@ -435,7 +435,8 @@ class _Inserts:
         return [(self.statement, self.rows)] if self.rows else []
 
 
-def at_commit(session: Session, statement: Prepared, rows: list[dict], *, read_by_siblings: bool = False) -> None:
+def at_commit(session: Session, statement: Prepared, rows: list[dict], *, read_by_siblings: bool = False,
+              at_once: bool = False) -> None:
     """Insert ``rows`` with ``statement`` when the use case commits, with the rows of the same statement
     of every other use case committed with it:
 
@@ -446,14 +447,15 @@ def at_commit(session: Session, statement: Prepared, rows: list[dict], *, read_b
       use case's rows when it fails. ``read_by_siblings``: a later use case of the same batch may read
       these rows (a new activity's values: the near-duplicate check of the next submission reads
       them), so in a batch they are written at once, in the use case's savepoint;
-    - anywhere else at once.
+    - anywhere else at once, and with ``at_once`` (the caller's rows are read back before the COMMIT:
+      a correction's).
 
     Only for rows nothing reads or refers to before the COMMIT, in the use case itself: a new
-    activity's values, participants and audit row."""
+    activity's values, participants, flags and audit row."""
     if not rows:
         return
     staged = session.info.get(DEFERRED) if isinstance(session, (_CommitSession, _BatchSession)) else None
-    if staged is None or (read_by_siblings and isinstance(session, _BatchSession)):
+    if staged is None or at_once or (read_by_siblings and isinstance(session, _BatchSession)):
         statement.executemany(session.connection(), rows)
         return
     name = f"insert:{id(statement)}"
@@ -690,13 +692,13 @@ class Prepared:
         dbapi = conn.connection.driver_connection
         assert dbapi is not None
         cursor = dbapi.cursor()
+        # Each attribute of a connection's dispatch is made when read, and asking one whether it holds
+        # any listener walks them as iterating does: read once, iterated only.
         dispatch = conn.dispatch
-        after = dispatch.after_cursor_execute  # each attribute of the dispatch is built when read: once
+        after = dispatch.after_cursor_execute
         try:
-            before = dispatch.before_cursor_execute
-            if before:  # inside, as SQLAlchemy runs them: what they raise is wrapped
-                for fn in before:
-                    fn(conn, cursor, sql, args, None, many)
+            for fn in dispatch.before_cursor_execute:  # inside, as SQLAlchemy runs them: what they raise is wrapped
+                fn(conn, cursor, sql, args, None, many)
             if many:
                 cursor.executemany(sql, args)
             else:
@@ -705,9 +707,8 @@ class Prepared:
             # As SQLAlchemy would raise it (IntegrityError, OperationalError …), parameters hidden.
             raise DBAPIError.instance(sql, args, exc, sqlite3.Error, hide_parameters=True) from exc
         finally:  # timed and counted, failed or not (app/ops/metrics.py keeps a start per statement)
-            if after:
-                for fn in after:
-                    fn(conn, cursor, sql, args, None, many)
+            for fn in after:
+                fn(conn, cursor, sql, args, None, many)
         return cursor
 
 

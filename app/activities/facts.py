@@ -23,19 +23,17 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Integer,
+    String,
     bindparam,
     cast,
-    exists,
     func,
     literal,
     null,
-    or_,
     select,
     union_all,
 )
@@ -113,11 +111,18 @@ class Probe:
 
     facts: WriteFacts
     existing_id: int | None  # the activity this recorder already recorded with this submission key
-    nearby: bool  # anything live of this county and 实事 within a day
     site_county: int | None
     site_name: str | None
     member_name: str | None  # the recorder's member name
     history: dict[int, tuple[int, int]] = field(default_factory=dict)  # indicator → (verified values, largest)
+    # The live activities of this county and 实事 within a day (app/quality/duplicates.py ``nearby``), and
+    # the figures of those dated otherwise (activity → indicator → value): the duplicate checks' data.
+    near: tuple[dup.Nearby, ...] = ()
+    near_figures: dict[int, dict[int, int]] = field(default_factory=dict)
+
+    @property
+    def nearby(self) -> bool:
+        return bool(self.near)
 
 
 # --- the probe: one statement ----------------------------------------------------------------------
@@ -127,14 +132,10 @@ def _probe_statement() -> Any:
     existing = (select(Activity.id).where(Activity.recorder_user_id == bindparam("user_id"),
                                           Activity.idempotency_key == bindparam("key"))
                 .limit(1).scalar_subquery())
-    nearby = exists().where(Activity.county_id == bindparam("county_id"), Activity.task_id == bindparam("task_id"),
-                            Activity.occurred_on.between(bindparam("day_before", type_=Activity.occurred_on.type),
-                                                         bindparam("day_after", type_=Activity.occurred_on.type)),
-                            or_(*(Activity.status == s.value for s in dup.LIVE)))
     site_county = select(Site.county_id).where(Site.id == bindparam("site_id")).scalar_subquery()
     site_name = select(Site.name).where(Site.id == bindparam("site_id")).scalar_subquery()
     member_name = select(Member.name).where(Member.id == bindparam("member_id")).scalar_subquery()
-    head = select(literal(0).label("kind"), existing.label("a"), cast(nearby, Integer).label("b"),
+    head = select(literal(0).label("kind"), existing.label("a"), null().label("b"),
                   site_county.label("c"), version.label("t1"), member_name.label("t2"), site_name.label("t3"))
     # The recorder's own verified values of this 实事 (app/quality/flags.py: the member's history), driven
     # from ix_activity_recorder_user_id_status: filtered by indicator ids instead, SQLite would walk every
@@ -146,7 +147,17 @@ def _probe_statement() -> Any:
                       null(), null(), null())
                .where(ActivityValue.activity_id.in_(theirs), ActivityValue.task_id == bindparam("task_id"))
                .group_by(ActivityValue.indicator_id))
-    return union_all(head, history)
+    # The duplicate checks' data (app/quality/duplicates.py): the live activities of this county and 实事
+    # within a day, and the figures of those dated otherwise — nearly always none, at the month's end
+    # a few; read here, they cost the submission no statement of their own.
+    near = dup.nearby_select().cte("near")
+    found = select(literal(2), near.c.id, near.c.recorder_user_id, null(), cast(near.c.occurred_on, String),
+                   null(), null())
+    figures = select(literal(3), ActivityValue.activity_id, ActivityValue.indicator_id, ActivityValue.value,
+                     null(), null(), null()).where(ActivityValue.activity_id.in_(
+                         select(near.c.id).where(near.c.occurred_on != bindparam("occurred_on",
+                                                                                 type_=Activity.occurred_on.type))))
+    return union_all(head, history, found, figures)
 
 
 _PROBE = Prepared(_probe_statement())
@@ -158,15 +169,20 @@ def probe(session: Session, *, user_id: int, key: str | None, county_id: int, ta
     when their version moved). Runs in the caller's transaction."""
     conn = _core(session)
     rows = _PROBE.execute(conn, {
-        "user_id": user_id, "key": key, "county_id": county_id, "task_id": task_id,
-        "day_before": occurred_on - timedelta(days=dup.NEAR_DAYS),
-        "day_after": occurred_on + timedelta(days=dup.NEAR_DAYS),
-        "site_id": site_id or 0, "member_id": member_id or 0, "exclude_id": exclude_id or 0,
+        "user_id": user_id, "key": key, "site_id": site_id or 0, "member_id": member_id or 0,
+        "occurred_on": occurred_on,
+        **dup.nearby_params(county_id=county_id, task_id=task_id, occurred_on=occurred_on, site_id=site_id,
+                            exclude_id=exclude_id, days=dup.NEAR_DAYS),
     }).fetchall()
     head = next(r for r in rows if r[0] == 0)
     history = {int(r[1]): (int(r[2]), int(r[3])) for r in rows if r[0] == 1 and r[2]}
-    return Probe(facts=facts_for(conn, head[4] or ""), existing_id=head[1], nearby=bool(head[2]),
-                 site_county=head[3], site_name=head[6], member_name=head[5], history=history)
+    near = tuple(sorted(dup.Nearby(int(r[1]), dup.as_day(r[4]), int(r[2])) for r in rows if r[0] == 2))
+    figures: dict[int, dict[int, int]] = {}
+    for r in rows:
+        if r[0] == 3:
+            figures.setdefault(int(r[1]), {})[int(r[2])] = int(r[3])
+    return Probe(facts=facts_for(conn, head[4] or ""), existing_id=head[1], site_county=head[3],
+                 site_name=head[6], member_name=head[5], history=history, near=near, near_figures=figures)
 
 
 # --- the slow facts, per process and database ----------------------------------------------------

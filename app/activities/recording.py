@@ -236,10 +236,9 @@ def _distinct_from(session: Session, by: Principal, data: ActivityInput,
     「这是另一次活动」 with a note)."""
     if not checked.nearby:  # the facts' probe: nothing of this county and task within a day
         return [], []
-    nearby = dup.nearby(session, county_id=checked.county_id, task_id=checked.task_id,
-                        occurred_on=data.occurred_on, site_id=checked.site_id, days=dup.NEAR_DAYS)
-    near = dup.near_duplicates(session, nearby, occurred_on=data.occurred_on, recorder_user_id=by.user_id,
-                               values=checked.values)
+    nearby = list(checked.probe.near)  # read by the probe, with the figures of those dated otherwise
+    near = dup.near_duplicates(nearby, checked.probe.near_figures, occurred_on=data.occurred_on,
+                               recorder_user_id=by.user_id, values=checked.values)
     same_day = [a for a in nearby if a.occurred_on == data.occurred_on]
     if not same_day:
         return [], near
@@ -360,20 +359,14 @@ def _write_details(session: Session, activity: Activity, values: dict[int, int],
     new activity's, which nothing reads back before the COMMIT — written when the use case commits
     (``db.at_commit``: in the COMMIT's round trip on PostgreSQL); a correction's at once (its rollup
     contribution is read back from them)."""
-    def write(s: Session, statement: Prepared, rows: list[dict], *, read_by_siblings: bool = False) -> None:
-        if new:
-            at_commit(s, statement, rows, read_by_siblings=read_by_siblings)
-        else:
-            statement.executemany(_core(s), rows)
-
     if values:  # the next submission's near-duplicate check reads them (app/quality/duplicates.py)
-        write(session, _INSERT_VALUES, [
+        at_commit(session, _INSERT_VALUES, [
             {"activity_id": activity.id, "indicator_id": i, "task_id": activity.task_id, "value": v}
-            for i, v in values.items()], read_by_siblings=True)
+            for i, v in values.items()], read_by_siblings=True, at_once=not new)
     if participants:
-        write(session, _INSERT_PARTICIPANTS, [
+        at_commit(session, _INSERT_PARTICIPANTS, [
             {"activity_id": activity.id, "member_id": m, "status": ParticipantStatus.confirmed.value}
-            for m in participants])
+            for m in participants], at_once=not new)
     for n, photo in enumerate(photos, start=first_photo_order):
         key = photo_store.store(photo)
         session.add(ActivityPhoto(activity_id=activity.id, storage_key=key, width=photo.width,

@@ -3,15 +3,16 @@ site when both name one). One definition, asked by the form, the JSON API and th
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import Integer, bindparam, or_, select
+from sqlalchemy import Integer, Select, bindparam, or_, select
 from sqlmodel import Session
 
 from app.db import Prepared
 from app.errors import Conflict
-from app.models import Activity, ActivityStatus, ActivityValue, UserAccount
+from app.models import Activity, ActivityStatus, UserAccount
 
 LIVE = (ActivityStatus.pending, ActivityStatus.verified)
 
@@ -27,33 +28,47 @@ class Nearby(NamedTuple):
     recorder_user_id: int
 
 
-# A submission asks this whenever the probe saw something of its county and 实事 within a day (at the
-# month's end, most of them): a column query compiled once, run on the driver's cursor (app/db.py
-# ``Prepared``). Entities are loaded only for what it finds on the same day (the form, the 409).
-_site = bindparam("site_id", type_=Integer)
-_NEARBY = Prepared(select(Activity.id, Activity.occurred_on, Activity.recorder_user_id).where(
-    Activity.county_id == bindparam("county_id"), Activity.task_id == bindparam("task_id"),
-    Activity.occurred_on.between(bindparam("first", type_=Activity.occurred_on.type),
-                                 bindparam("last", type_=Activity.occurred_on.type)),
-    or_(*(Activity.status == s.value for s in LIVE)),
-    or_(_site.is_(None), Activity.site_id.is_(None), Activity.site_id == _site),
-    Activity.id != bindparam("exclude_id"),
-).order_by(Activity.id).limit(bindparam("limit", type_=Integer)))
-_VALUES_OF = select(ActivityValue.activity_id, ActivityValue.indicator_id, ActivityValue.value).where(
-    ActivityValue.activity_id.in_(bindparam("ids", expanding=True)))
+def nearby_select() -> Select:
+    """(id, occurred_on, recorder_user_id) of the pending or verified activities of a county and 实事
+    (``county_id``, ``task_id``) dated ``day_before`` to ``day_after``; with a site (``near_site``),
+    those of the same site or of none; not ``exclude_id``; the first ``limit`` by id
+    (ix_activity_county_id_task_id_occurred_on finds them). Run alone by :func:`nearby`, and inside the
+    write path's one probe (app/activities/facts.py), with the figures of those dated otherwise."""
+    site = bindparam("near_site", type_=Integer)
+    day = Activity.occurred_on.type
+    return select(Activity.id, Activity.occurred_on, Activity.recorder_user_id).where(
+        Activity.county_id == bindparam("county_id"), Activity.task_id == bindparam("task_id"),
+        Activity.occurred_on.between(bindparam("day_before", type_=day), bindparam("day_after", type_=day)),
+        or_(*(Activity.status == s.value for s in LIVE)),
+        or_(site.is_(None), Activity.site_id.is_(None), Activity.site_id == site),
+        Activity.id != bindparam("exclude_id"),
+    ).order_by(Activity.id).limit(bindparam("limit", type_=Integer))
+
+
+def nearby_params(*, county_id: int, task_id: int, occurred_on: date, site_id: int | None,
+                  exclude_id: int | None, limit: int = 10, days: int = 0) -> dict:
+    """The parameters of :func:`nearby_select`."""
+    return {"county_id": county_id, "task_id": task_id, "day_before": occurred_on - timedelta(days=days),
+            "day_after": occurred_on + timedelta(days=days), "near_site": site_id, "exclude_id": exclude_id or 0,
+            "limit": limit}
+
+
+def as_day(value: date | str) -> date:
+    """A date column as a driver gives it: SQLite's as stored (text), PostgreSQL's a date."""
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+_NEARBY = Prepared(nearby_select())
 
 
 def nearby(session: Session, *, county_id: int, task_id: int, occurred_on: date, site_id: int | None = None,
            exclude_id: int | None = None, limit: int = 10, days: int = 0) -> list[Nearby]:
-    """(id, occurred_on, recorder_user_id) of the pending or verified activities of the same county
-    and task, dated within ``days`` of ``occurred_on``; with a site, those of the same site or of none
-    (ix_activity_county_id_task_id_occurred_on finds them)."""
-    rows = _NEARBY.execute(session.connection(), {
-        "county_id": county_id, "task_id": task_id, "first": occurred_on - timedelta(days=days),
-        "last": occurred_on + timedelta(days=days), "site_id": site_id, "exclude_id": exclude_id or 0,
-        "limit": limit}).fetchall()
-    # SQLite's driver gives the date as stored (text); PostgreSQL's a date.
-    return [Nearby(i, d if isinstance(d, date) else date.fromisoformat(d), r) for i, d, r in rows]
+    """:func:`nearby_select`'s activities (a column query compiled once); entities are loaded only for
+    what is shown (the form, the 409: :func:`load`)."""
+    rows = _NEARBY.execute(session.connection(), nearby_params(
+        county_id=county_id, task_id=task_id, occurred_on=occurred_on, site_id=site_id, exclude_id=exclude_id,
+        limit=limit, days=days)).fetchall()
+    return [Nearby(i, as_day(d), r) for i, d, r in rows]
 
 
 def load(session: Session, rows: list[Nearby]) -> list[Activity]:
@@ -71,20 +86,16 @@ def candidates(session: Session, *, county_id: int, task_id: int, occurred_on: d
                                 site_id=site_id, exclude_id=exclude_id, limit=limit, days=days))
 
 
-def near_duplicates(session: Session, found: list[Nearby], *, occurred_on: date, recorder_user_id: int,
-                    values: dict[int, int]) -> list[Nearby]:
+def near_duplicates(found: list[Nearby], figures: Mapping[int, Mapping[int, int]], *, occurred_on: date,
+                    recorder_user_id: int, values: dict[int, int]) -> list[Nearby]:
     """Of ``found`` (nearby rows within NEAR_DAYS), those dated otherwise that look like a re-entry:
-    the same recorder, or exactly the same figures. They are flagged, not asked about: two activities
-    a day apart are common enough that a refusal would be wrong."""
-    others = [a for a in found if a.occurred_on != occurred_on]
-    if not others:
-        return []
-    figures: dict[int, dict[int, int]] = {a.id: {} for a in others}
-    for aid, ind, v in session.connection().execute(_VALUES_OF, {"ids": list(figures)}):
-        figures[aid][ind] = v
+    the same recorder, or exactly the same figures (``figures``: theirs, activity → indicator → value,
+    read with them by the write path's probe). They are flagged, not asked about: two activities a day
+    apart are common enough that a refusal would be wrong."""
     wanted = {i: v for i, v in values.items() if v}
-    return [a for a in others
-            if a.recorder_user_id == recorder_user_id or {i: v for i, v in figures[a.id].items() if v} == wanted]
+    return [a for a in found if a.occurred_on != occurred_on and (
+        a.recorder_user_id == recorder_user_id
+        or {i: v for i, v in figures.get(a.id, {}).items() if v} == wanted)]
 
 
 def describe(session: Session, found: list[Activity]) -> list[dict]:

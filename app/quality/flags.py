@@ -34,7 +34,7 @@ from sqlmodel import Session
 from app.activities.months import is_month_closed
 from app.activities.values import display_value
 from app.clock import now_utc, to_cn, today_cn, yyyymm
-from app.db import Prepared, database_key
+from app.db import Prepared, at_commit, database_key
 from app.models import (
     Activity,
     ActivityFlag,
@@ -295,15 +295,16 @@ _INSERT_FLAGS = Prepared(insert(ActivityFlag.__table__))
 
 
 def store(session: Session, activity_id: int, flags: Sequence[Flag], *, new: bool = False) -> None:
-    """Replace the activity's flags with ``flags`` (``new``: it has none yet, skip the delete)."""
-    conn = session.connection()
+    """Replace the activity's flags with ``flags`` (``new``: a new activity's, which has none yet and
+    whose flags nothing reads before the COMMIT: written with its batch's, ``db.at_commit``)."""
     if not new:
-        conn.execute(delete(ActivityFlag.__table__).where(ActivityFlag.__table__.c.activity_id == activity_id))
+        session.connection().execute(
+            delete(ActivityFlag.__table__).where(ActivityFlag.__table__.c.activity_id == activity_id))
     if flags:
         now = now_utc()
-        _INSERT_FLAGS.executemany(conn, [
+        at_commit(session, _INSERT_FLAGS, [
             {"activity_id": activity_id, "code": f.code, "message": f.message[:2000], "created_at": now}
-            for f in flags])
+            for f in flags], at_once=not new)
 
 
 def flags_of(session: Session, activity_ids: Iterable[int]) -> dict[int, list[Flag]]:

@@ -49,10 +49,27 @@ def test_a_new_submission_makes_seven_statements_in_its_transaction(world):
         data=world.form(occurred_on=date(YEAR, 11, 21), values={world.count_ind.id: "2"}))))
     assert results[0].created and results[0].flags == [] and results[0].answer is not None
     assert len(made) == 7, made
-    assert made[0].startswith("SELECT")  # the probe: key, duplicates, history, the facts' version
+    assert made[0].startswith("WITH near")  # the probe: key, duplicates, history, the facts' version
     assert [m.split()[2] for m in made[1:]] == [
         "activity", "activity_value", "activity_participant", "audit_log", "rollup", "rollup_stamp"], made
     # (the rows every submission updates come last: PostgreSQL holds their locks until the COMMIT)
+
+
+def test_the_duplicate_checks_read_nothing_beyond_the_probe(world):
+    """At the month's end most submissions have a neighbour a day apart: the near-duplicate check reads
+    it, and its figures, in the probe; the flag it raises is the one statement more."""
+    first = _record(world, "neighbour", date(YEAR, 9, 10))
+    principal = world.p(world.member_user)
+    results = []
+    made = _statements(world, lambda: results.append(record_activity(
+        world.session, by=principal, idempotency_key="next-day", today=TODAY,
+        data=world.form(occurred_on=date(YEAR, 9, 11), values={world.count_ind.id: "2"}))))
+    (flag,) = [f for f in results[0].flags if f.code == "duplicate"]
+    assert f"#{first.activity.id}（" in flag.message
+    assert made[0].startswith("WITH near") and not any(m.startswith(("SELECT", "WITH")) for m in made[1:]), made
+    assert [m.split()[2] for m in made[1:]] == [
+        "activity", "activity_value", "activity_participant", "activity_flag", "audit_log", "rollup",
+        "rollup_stamp"], made
 
 
 def test_a_retry_is_answered_from_the_probe(world):

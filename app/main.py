@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -368,14 +367,7 @@ def serving_app() -> FastAPI:
     first requests after each start of each worker would wait for (at the month's end, a queue of
     them). Building the API document walks every route and builds it; it also readies /openapi.json.
     Tests' in-process applications (``create_app``) still build on first need: they are many, and
-    most answer a handful of requests.
-
-    Then everything made so far (modules, routes, models: some 280,000 objects that live as long as
-    the process) is moved out of the cyclic garbage collector's reach (``gc.freeze``): a full
-    collection walked them all, 40–120 ms on the bench machine, a pause for every request in flight;
-    now it walks only what the requests made (1.2 ms measured)."""
+    most answer a handful of requests."""
     app = create_app()
     app.openapi()
-    gc.collect()  # what start-up left as garbage goes now, not frozen with the rest
-    gc.freeze()
     return app

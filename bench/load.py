@@ -5,7 +5,11 @@
 SPEC holds ``host``, ``port``, ``connections``, ``seconds``, ``prefix`` and ``sessions`` (each with
 ``cookie``, ``csrf`` and ``body``; or ``get``: a path to GET instead, with any ``headers``, a dict).
 Each connection sends one `POST /api/v1/activities` after
-another (a fresh Idempotency-Key each time, the accounts in turn) until ``seconds`` have passed,
+another (a fresh Idempotency-Key each time, the accounts in turn) until ``seconds`` have passed;
+with ``once`` (submit.py: every entry a distinct submission) each entry of ``sessions`` is sent once,
+whichever connection is free taking the next (one that finds none left stops, counted as the error
+``exhausted``: submit.py sizes the list so it never happens); otherwise the connections walk the
+sessions round and round (the floor's one body, a GET's logins),
 then waits for its last answer: every request sent is answered and counted, so the rows in the
 database can be compared with the answers exactly (wrk drops the answers in flight at its
 deadline). Prints one JSON line: counts per status, errors, latency percentiles, wall time.
@@ -25,7 +29,10 @@ TIMEOUT = 10.0  # seconds for one answer; longer counts as an error
 
 
 async def _one_connection(n: int, spec: dict, deadline: float, latencies: list[float], statuses: dict,
-                          errors: dict) -> None:
+                          errors: dict, taken: list[int]) -> None:
+    """``taken``: how many entries the connections have taken so far, with ``once`` (one list for all
+    of them: a connection answered faster than the others must not come round to an entry another
+    already sent — the same submission twice is a 409 likely_duplicate, not load)."""
     sessions = spec["sessions"]
     host = f"{spec['host']}:{spec['port']}"
     try:
@@ -36,7 +43,14 @@ async def _one_connection(n: int, spec: dict, deadline: float, latencies: list[f
     sent = 0
     try:
         while time.perf_counter() < deadline:
-            s = sessions[(n + sent * spec["connections"]) % len(sessions)]
+            if not spec.get("once"):
+                s = sessions[(n + sent * spec["connections"]) % len(sessions)]
+            elif taken[0] < len(sessions):
+                s = sessions[taken[0]]
+                taken[0] += 1
+            else:
+                errors["exhausted"] = errors.get("exhausted", 0) + 1
+                return
             if spec.get("get"):  # a page read (bench/boards.py): no body
                 body = b""
                 extra = "".join(f"{k}: {v}\r\n" for k, v in spec.get("headers", {}).items())
@@ -84,8 +98,9 @@ async def run(spec: dict) -> dict:
     errors: dict[str, int] = {}
     started = time.perf_counter()
     deadline = started + spec["seconds"]
+    taken = [0]
     await asyncio.gather(*(
-        _one_connection(n, spec, deadline, latencies, statuses, errors) for n in range(spec["connections"])))
+        _one_connection(n, spec, deadline, latencies, statuses, errors, taken) for n in range(spec["connections"])))
     wall = time.perf_counter() - started
     latencies.sort()
 

@@ -359,7 +359,7 @@ def _write_details(session: Session, activity: Activity, values: dict[int, int],
     new activity's, which nothing reads back before the COMMIT — written when the use case commits
     (``db.at_commit``: in the COMMIT's round trip on PostgreSQL); a correction's at once (its rollup
     contribution is read back from them)."""
-    if values:  # the next submission's near-duplicate check reads them (app/quality/duplicates.py)
+    if values:  # the next submission's probe reads them for its near-duplicate check (facts.py)
         at_commit(session, _INSERT_VALUES, [
             {"activity_id": activity.id, "indicator_id": i, "task_id": activity.task_id, "value": v}
             for i, v in values.items()], read_by_siblings=True, at_once=not new)

@@ -120,10 +120,6 @@ class Probe:
     near: tuple[dup.Nearby, ...] = ()
     near_figures: dict[int, dict[int, int]] = field(default_factory=dict)
 
-    @property
-    def nearby(self) -> bool:
-        return bool(self.near)
-
 
 # --- the probe: one statement ----------------------------------------------------------------------
 

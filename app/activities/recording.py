@@ -124,7 +124,6 @@ class _Checked:
     description: str
     indicators: dict[int, quality.IndicatorFacts]
     closed: bool
-    nearby: bool
     history: dict[int, tuple[int, int]]  # the recorder's verified values per indicator: (how many, largest)
     probe: Probe  # what the checks read (the facts the answer names things from)
     participant_names: dict[int, str]
@@ -162,7 +161,7 @@ def _check(session: Session, by: Principal, data: ActivityInput, p: Probe, *, re
     facts_of = {i: quality.IndicatorFacts(row.name, row.unit, row.kind) for i, row in indicators.items()}
     history = {i: seen for i, seen in p.history.items() if i in indicators}
     return _Checked(data.task_id, data.county_id, data.site_id, values, participants, description, facts_of,
-                    closed, p.nearby, history, p, names)
+                    closed, history, p, names)
 
 
 def _check_participants(session: Session, by: Principal, data: ActivityInput, p: Probe, *, recorder_org: int,
@@ -234,9 +233,9 @@ def _distinct_from(session: Session, by: Principal, data: ActivityInput,
     """(the likely duplicates the submission was confirmed distinct from, the near ones to flag);
     LikelyDuplicate when some match the date and the recorder has not yet decided (「申请加入」 or
     「这是另一次活动」 with a note)."""
-    if not checked.nearby:  # the facts' probe: nothing of this county and task within a day
-        return [], []
     nearby = list(checked.probe.near)  # read by the probe, with the figures of those dated otherwise
+    if not nearby:  # nothing of this county and 实事 within a day
+        return [], []
     near = dup.near_duplicates(nearby, checked.probe.near_figures, occurred_on=data.occurred_on,
                                recorder_user_id=by.user_id, values=checked.values)
     same_day = [a for a in nearby if a.occurred_on == data.occurred_on]

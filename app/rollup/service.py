@@ -199,23 +199,18 @@ class Sums:
     (``db.BatchWork``). Written figures first, stamps second, each sorted: every transaction that
     writes them takes those rows' locks in one order (PostgreSQL)."""
 
-    def __init__(self, figures: Mapping[tuple, list[int]] | None = None) -> None:
+    def __init__(self) -> None:
         self.figures: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
         self.units: set[tuple[str, int]] = set()
-        if figures:
-            self.add(figures)
 
     def stamp(self, units: Iterable[tuple[str, int]]) -> None:
         self.units.update(units)
 
-    def add(self, figures: Mapping[tuple, list[int]]) -> None:
-        for key, (verified, pending) in figures.items():
+    def absorb(self, other: Sums) -> None:
+        for key, (verified, pending) in other.figures.items():
             mine = self.figures[key]
             mine[0] += verified
             mine[1] += pending
-
-    def absorb(self, other: Sums) -> None:
-        self.add(other.figures)
         self.units |= other.units
 
     def statements(self, conn: Connection) -> list[tuple[AddingUpsert, list[dict]]]:

@@ -391,12 +391,13 @@ class _StagingSession(Session):
         """``Session.connection()``, with the answer kept for as long as the transaction that gave it
         stays active: a use case asks for it at every Core statement, and SQLAlchemy's way to the same
         connection costs more than SQLite's statement (bench/submit.py with --profile)."""
-        known, trans = self._known, self._transaction
-        if known is not None and known[0] is trans and trans is not None and trans.is_active \
-                and not bind_arguments and not execution_options:
-            return known[1]
-        conn = super().connection(bind_arguments, execution_options)
-        self._known = (self._transaction, conn) if not bind_arguments and not execution_options else None
+        if bind_arguments or execution_options:
+            return super().connection(bind_arguments, execution_options)
+        trans = self._transaction
+        if self._known is not None and self._known[0] is trans and trans is not None and trans.is_active:
+            return self._known[1]
+        conn = super().connection()
+        self._known = (self._transaction, conn)
         return conn
 
     def _take_staged(self) -> dict[str, BatchWork]:
@@ -447,14 +448,14 @@ def at_commit(session: Session, statement: Prepared, rows: list[dict], *, read_b
       use case's rows when it fails. ``read_by_siblings``: a later use case of the same batch may read
       these rows (a new activity's values: the near-duplicate check of the next submission reads
       them), so in a batch they are written at once, in the use case's savepoint;
-    - anywhere else at once, and with ``at_once`` (the caller's rows are read back before the COMMIT:
-      a correction's).
+    - at once anywhere else (tests on one connection, the CLI, jobs), and whenever ``at_once``: the use
+      case reads its rows back before the COMMIT (a correction's values and participants).
 
-    Only for rows nothing reads or refers to before the COMMIT, in the use case itself: a new
-    activity's values, participants, flags and audit row."""
+    Deferred, then, are only rows the use case itself never reads back: a new activity's values,
+    participants, flags and audit row."""
     if not rows:
         return
-    staged = session.info.get(DEFERRED) if isinstance(session, (_CommitSession, _BatchSession)) else None
+    staged = session.info.get(DEFERRED)  # a _StagingSession's (``deferred``), else None
     if staged is None or at_once or (read_by_siblings and isinstance(session, _BatchSession)):
         statement.executemany(session.connection(), rows)
         return

@@ -57,13 +57,17 @@ def _world(tmp_path, url: str | None = None):
     return engine, principal, data
 
 
-def _submit_all(engine, principal, inputs: list[ActivityInput]) -> tuple[list, SimpleNamespace]:
+def _submit_all(engine, principal, inputs: list[ActivityInput], *,
+                by: list | None = None) -> tuple[list, SimpleNamespace]:
+    """Submit ``inputs`` together (one batch when they all arrive at once), each by ``principal`` or by
+    its own of ``by``."""
     request, write = _request(), Session(write_engine(engine))
 
     async def go() -> list:
         async def one(n: int, body: ActivityInput):
+            recorder = by[n] if by else principal
             return await run_write(request, Session(engine), write, lambda s: record_activity(
-                s, by=principal, data=body, idempotency_key=f"k-{n}", today=TODAY), lambda _r, result: result)
+                s, by=recorder, data=body, idempotency_key=f"k-{n}", today=TODAY), lambda _r, result: result)
         return await asyncio.gather(*(one(n, body) for n, body in enumerate(inputs)), return_exceptions=True)
 
     return asyncio.run(go()), request
@@ -133,15 +137,7 @@ def test_a_submission_sees_the_figures_of_one_before_it_in_its_batch(tmp_path):
             second = build_principal(s, other, today=TODAY)
         first_day, next_day = data(0), data(1)  # 1 and 2 January, other figures
         next_day = next_day.model_copy(update={"values": dict(first_day.values)})  # the same figures
-        request, write = _request(), Session(write_engine(engine))
-
-        async def go() -> list:
-            return await asyncio.gather(*(
-                run_write(request, Session(engine), write, lambda s, by=by, body=body, n=n: record_activity(
-                    s, by=by, data=body, idempotency_key=f"k-{n}", today=TODAY), lambda _r, result: result)
-                for n, (by, body) in enumerate([(principal, first_day), (second, next_day)])))
-
-        first, then = asyncio.run(go())
+        (first, then), request = _submit_all(engine, principal, [first_day, next_day], by=[principal, second])
         (commit,) = request.app.state.szt_group_commit.values()
         assert commit.batches == 1  # both in one transaction
         assert "duplicate" not in [f.code for f in first.flags]

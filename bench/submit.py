@@ -380,20 +380,14 @@ def floor_rows(tmp: Path) -> int:
 
 
 STATEMENTS = re.compile(r"^szt_db_statement_duration_seconds_count(?:\{[^}]*\})?\s+([0-9.e+]+)", re.MULTILINE)
-
-
 BATCHES = re.compile(r"^szt_group_commit_batch_size_(count|sum)\s+([0-9.e+]+)", re.MULTILINE)
 
 
-def statements_so_far(base: str) -> float | None:
-    """The server's own count of SQL statements (every cursor execute: app/ops/metrics.py), summed over
-    its workers; None when /metrics cannot be read."""
-    return scrape(base)[0]
-
-
 def scrape(base: str) -> tuple[float | None, dict[str, float]]:
-    """(statements so far, as ``statements_so_far``; the group commit's transactions and the writes they
-    carried so far, {"count", "sum"}: empty on PostgreSQL, which has none)."""
+    """From the server's /metrics, summed over its workers: (its own count of SQL statements so far —
+    every cursor execute, app/ops/metrics.py — or None when /metrics cannot be read; the group
+    commit's transactions and the writes they carried so far, {"count", "sum"}: empty on PostgreSQL,
+    which has none)."""
     try:
         text_ = urllib.request.urlopen(base + "/metrics", timeout=10).read().decode()
     except OSError:
@@ -472,7 +466,7 @@ def measure(args: argparse.Namespace, tmp: Path, url: str) -> int:
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for x in runs:
         stmts = "–" if x["statements"] is None else f"{x['statements']:.2f}"
-        batch = "–" if x.get("batch") is None else f"{x['batch']:.1f}"
+        batch = "–" if x["batch"] is None else f"{x['batch']:.1f}"
         print(f"| {x['flags']} | {x['round']} | {x['rps']:.1f} | {x['p50']:.0f} ms | {x['p95']:.0f} ms | "
               f"{x['p99']:.0f} ms | {x['errors']} | {x['rows']:,} / {x['accepted']:,} | {x['server_cpu']:.0f} % | "
               f"{x['cpu_ms']:.2f} ms | {stmts} | {batch} | {x['load']:.2f} |")
@@ -563,7 +557,7 @@ def one_run(args: argparse.Namespace, tmp: Path, url: str, server_of: tuple[subp
     floor = mode == "floor"
     rows_before = floor_rows(tmp) if floor else count_activities(url)
     # A scrape reads a few tables itself (app/ops/metrics.py's gauges): two in a row give its own share.
-    first_scrape = None if floor else statements_so_far(base)
+    first_scrape = None if floor else scrape(base)[0]
     statements_before, batches_before = (None, {}) if floor else scrape(base)
     per_scrape = (statements_before - first_scrape) if first_scrape is not None and statements_before is not None else 0
     load_before = os.getloadavg()[0]

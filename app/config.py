@@ -39,9 +39,13 @@ class Settings(BaseSettings):
     # hot rows go with its COMMIT, four keep the server busy; more threads only fight over the GIL
     # (two workers: 224–238/s at 4 against 158–166/s at 8, bench/README.md).
     pg_writers: int = Field(default=4, ge=1, le=64)
-    # Freeze the application's objects out of the garbage collector's walks once it serves, and collect
-    # the young generation less often (app/ops/collector.py); 0 leaves Python's defaults (the tests).
+    # Once it serves: freeze the application's objects out of the garbage collector's walks, collect the
+    # young generation less often and set the GIL's switch interval (app/ops/interpreter.py); 0 leaves
+    # Python's defaults (the tests).
     gc_freeze: bool = True
+    # Seconds a thread may hold the GIL while another waits for it (Python's default: 0.005). Short, so
+    # the SQLite writer thread gets it back soon after each call into SQLite (app/ops/interpreter.py).
+    switch_interval: float = Field(default=0.0001, gt=0, le=0.1)
     # Sessions: idle and absolute timeouts.
     session_idle_minutes: int = 60 * 24 * 3
     session_absolute_minutes: int = 60 * 24 * 14

@@ -56,7 +56,7 @@ from app.notify.campaign_api import router as campaigns_api
 from app.notify.campaign_pages import router as campaigns_router
 from app.notify.pages import router as messages_router
 from app.offline import router as offline_router
-from app.ops import collector, storage_full
+from app.ops import interpreter, storage_full
 from app.ops.metrics import route_of
 from app.ops.routes import router as ops_router
 from app.orgs.api import router as orgs_api
@@ -198,7 +198,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     if get_session not in app.dependency_overrides:
         fresh = asyncio.get_running_loop().create_task(keep_fresh(principal_cache(app), read_principal_version))
     if get_settings().gc_freeze:
-        collector.tune_once()  # the application is built: its objects out of the collector's walks
+        interpreter.tune_once()  # the application is built: its objects out of the collector's walks
     try:
         yield
     finally:

@@ -43,9 +43,10 @@ class Settings(BaseSettings):
     # young generation less often and set the GIL's switch interval (app/ops/interpreter.py); 0 leaves
     # Python's defaults (the tests).
     gc_freeze: bool = True
-    # Seconds a thread may hold the GIL while another waits for it (Python's default: 0.005). Short, so
-    # the SQLite writer thread gets it back soon after each call into SQLite (app/ops/interpreter.py).
-    switch_interval: float = Field(default=0.0001, gt=0, le=0.1)
+    # Seconds a thread may hold the GIL while another waits for it. Unset: 0.0001 on SQLite, so its one
+    # writer thread gets it back soon after each call into SQLite, and Python's own 0.005 on PostgreSQL,
+    # whose writers are several threads (app/ops/interpreter.py).
+    switch_interval: float | None = Field(default=None, gt=0, le=0.1)
     # Sessions: idle and absolute timeouts.
     session_idle_minutes: int = 60 * 24 * 3
     session_absolute_minutes: int = 60 * 24 * 14

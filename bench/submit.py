@@ -264,7 +264,7 @@ def main() -> int:
                    help="keep the SQLite database, the server log and the client's spec")
     p.add_argument("--switch-interval", type=float, default=0.0, metavar="SECONDS",
                    help="serve with SZT_SWITCH_INTERVAL=SECONDS, the GIL's switch interval the serving process "
-                        "sets (default: the setting's 0.0001; Python's own is 0.005)")
+                        "sets (default: 0.0001 on SQLite, Python's 0.005 on PostgreSQL)")
     p.add_argument("--no-rollup", action="store_true",
                    help="add a server that does not maintain the boards' rollup (flags on), measured in turn "
                         "with the others: what keeping the rollup costs the write path (bound ≤ 10 %%)")

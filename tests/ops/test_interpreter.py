@@ -42,3 +42,12 @@ def test_the_application_tunes_it_when_it_starts_serving_unless_told_not_to(sett
     with TestClient(create_app()):
         pass
     assert calls == [1]
+
+
+def test_the_switch_interval_is_short_on_sqlite_and_python_s_own_on_postgresql_unless_set(settings_env):
+    settings_env(DATABASE_URL="sqlite:///data/x.db")
+    assert interpreter.switch_interval() == interpreter.SQLITE_SWITCH_INTERVAL == 0.0001
+    settings_env(DATABASE_URL="postgresql+psycopg://127.0.0.1/test")
+    assert interpreter.switch_interval() is None  # several writer threads there: Python's 5 ms is kept
+    settings_env(DATABASE_URL="postgresql+psycopg://127.0.0.1/test", SZT_SWITCH_INTERVAL="0.001")
+    assert interpreter.switch_interval() == 0.001

@@ -24,8 +24,9 @@ the GIL at every call into SQLite. When the event loop, busy with other requests
 the writer gets it back only when the loop blocks or when the switch interval has run out — up to
 5 ms lost per SQLite call while the loop answers a burst, and the writer is what every submission
 waits for. bench/submit.py, the same code served side by side in turns (2026-12-07): 0.2 ms made 459
-submissions/s against 426 (+8 %, 5 pairs of 6), 0.1 ms 484 against 436 (+11 %, 4 of 4); 0.05 ms
-against 0.2 ms, 599 against 590 (the same within the machine's drift). On PostgreSQL the writers are
+submissions/s against 426 (+8 %, 5 pairs of 6), 0.1 ms 484 against 436 (+11 %, 4 of 4) and 549
+against 526 (+4 %, 4 of 6); 0.05 ms against 0.2 ms, 599 against 590 (the same within the machine's
+drift). On PostgreSQL the writers are
 several threads and two workers already fill the cores: there 0.1 ms cost two workers 16 % (286
 against 339 submissions/s, 4 pairs in turn), so PostgreSQL keeps Python's interval unless told.
 

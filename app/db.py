@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import SessionTransaction
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session
 
@@ -385,7 +386,7 @@ class _StagingSession(Session):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.info[DEFERRED] = {}
-        self._known: tuple[Any, Connection] | None = None
+        self._known: tuple[SessionTransaction, Connection] | None = None  # (the transaction, its connection)
 
     def connection(self, bind_arguments: Any = None, execution_options: Any = None) -> Connection:
         """``Session.connection()``, with the answer kept for as long as the transaction that gave it
@@ -393,10 +394,11 @@ class _StagingSession(Session):
         connection costs more than SQLite's statement (bench/submit.py with --profile)."""
         if bind_arguments or execution_options:
             return super().connection(bind_arguments, execution_options)
-        trans = self._transaction
-        if self._known is not None and self._known[0] is trans and trans is not None and trans.is_active:
-            return self._known[1]
+        known = self._known
+        if known is not None and known[0] is self._transaction and known[0].is_active:
+            return known[1]
         conn = super().connection()
+        assert self._transaction is not None  # asking for the connection began one
         self._known = (self._transaction, conn)
         return conn
 

@@ -233,9 +233,7 @@ def _distinct_from(session: Session, by: Principal, data: ActivityInput,
     """(the likely duplicates the submission was confirmed distinct from, the near ones to flag);
     LikelyDuplicate when some match the date and the recorder has not yet decided (「申请加入」 or
     「这是另一次活动」 with a note)."""
-    nearby = list(checked.probe.near)  # read by the probe, with the figures of those dated otherwise
-    if not nearby:  # nothing of this county and 实事 within a day
-        return [], []
+    nearby = checked.probe.near  # read by the probe, with the figures of those dated otherwise
     near = dup.near_duplicates(nearby, checked.probe.near_figures, occurred_on=data.occurred_on,
                                recorder_user_id=by.user_id, values=checked.values)
     same_day = [a for a in nearby if a.occurred_on == data.occurred_on]

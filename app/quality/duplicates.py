@@ -3,7 +3,7 @@ site when both name one). One definition, asked by the form, the JSON API and th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import NamedTuple
 
@@ -86,7 +86,7 @@ def candidates(session: Session, *, county_id: int, task_id: int, occurred_on: d
                                 site_id=site_id, exclude_id=exclude_id, limit=limit, days=days))
 
 
-def near_duplicates(found: list[Nearby], figures: Mapping[int, Mapping[int, int]], *, occurred_on: date,
+def near_duplicates(found: Sequence[Nearby], figures: Mapping[int, Mapping[int, int]], *, occurred_on: date,
                     recorder_user_id: int, values: dict[int, int]) -> list[Nearby]:
     """Of ``found`` (nearby rows within NEAR_DAYS), those dated otherwise that look like a re-entry:
     the same recorder, or exactly the same figures (``figures``: theirs, activity → indicator → value,
